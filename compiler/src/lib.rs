@@ -1,0 +1,1 @@
+//! Network description in, event IR out: load, lower, validate, optimise, print and emit.

@@ -1,0 +1,1 @@
+//! Executes an event IR plan on inputs, sparse and event-driven, counting every operation.

@@ -1,0 +1,1 @@
+//! Everything on Candle: spiking layers, surrogate-gradient BPTT training, architecture search.

@@ -1,0 +1,2 @@
+//! The `snnc` command line: one module per subcommand.
+fn main() {}

@@ -1,0 +1,72 @@
+//! Whole-file reads with transparent gzip: a file starting with the gzip magic is inflated.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::DataError;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Reads `path` fully, inflating it when it is gzip (detected by content, not by name, so a
+/// `.gz` file that a browser already unpacked still reads). A missing file gives
+/// [`DataError::MissingFile`] with `hint`.
+pub(crate) fn read_maybe_gz(path: &Path, hint: &str) -> Result<Vec<u8>, DataError> {
+    let raw = read_raw(path, hint)?;
+    if !raw.starts_with(&GZIP_MAGIC) {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(inflated_size_hint(&raw));
+    MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|error| DataError::Decompress {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    Ok(out)
+}
+
+/// The uncompressed size a gzip member records in its last four bytes (ISIZE, little-endian),
+/// capped at deflate's best ratio (1032:1) so a forged trailer cannot force a huge allocation.
+fn inflated_size_hint(gz: &[u8]) -> usize {
+    let Some(tail) = gz.last_chunk::<4>() else {
+        return 0;
+    };
+    let isize = u32::from_le_bytes(*tail) as usize;
+    isize.min(gz.len().saturating_mul(1032))
+}
+
+/// Reads `path` fully as bytes.
+pub(crate) fn read_raw(path: &Path, hint: &str) -> Result<Vec<u8>, DataError> {
+    fs::read(path).map_err(|e| DataError::from_io(path, e, hint))
+}
+
+/// The files directly in `dir` whose names start with `prefix` and end with `suffix`, sorted by
+/// file name.
+pub(crate) fn matching_files(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+) -> Result<Vec<PathBuf>, DataError> {
+    let hint = "point --data-dir at the dataset's folder";
+    let entries = fs::read_dir(dir).map_err(|e| DataError::from_io(dir, e, hint))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DataError::from_io(dir, e, hint))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(prefix)
+            && name.ends_with(suffix)
+            && name.len() >= prefix.len() + suffix.len()
+        {
+            let path = entry.path();
+            if path.is_file() {
+                found.push(path);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(found)
+}

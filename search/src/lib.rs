@@ -1,1 +1,11 @@
 //! Everything on Candle: spiking layers, surrogate-gradient BPTT training, architecture search.
+
+pub mod data;
+pub mod init;
+pub mod layers;
+pub mod model;
+pub mod neuron;
+pub mod optim;
+pub mod params;
+pub mod spike;
+pub mod train;

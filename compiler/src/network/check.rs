@@ -1,0 +1,309 @@
+//! Validation of a network description: names, edges, zero-delay cycles, shapes, attributes.
+
+use super::ops::Op;
+use super::shape::{Shape, output_shape};
+use super::{FORMAT_VERSION, MAX_DELAY, Network, NetworkDesc, NodeId, Encoding};
+use std::collections::{BTreeMap, BTreeSet};
+use thiserror::Error;
+
+/// Why a network description was rejected. Messages name the node or edge and say what to fix.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum NetworkError {
+    #[error("{file}: cannot read: {message}")]
+    Io { file: String, message: String },
+    #[error("{file}:{line}:{column}: invalid network JSON: {message}")]
+    Json { file: String, line: usize, column: usize, message: String },
+    #[error("unsupported format_version {found}: this snnc reads version {expected}")]
+    Version { found: u32, expected: u32 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("node `{node}`: {message}")]
+    Node { node: String, message: String },
+    #[error("edge {from} -> {to}: {message}")]
+    Edge { from: String, to: String, message: String },
+    #[error(
+        "zero-delay cycle through {}: every cycle needs a total delay of at least 1 (mark the feedback edge with \"delay\": 1)",
+        nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> ")
+    )]
+    ZeroDelayCycle { nodes: Vec<String> },
+    #[error(
+        "node `{node}`: its inputs disagree in shape: `{first}` gives {first_shape} but `{other}` gives {other_shape}"
+    )]
+    ShapeMismatch {
+        node: String,
+        first: String,
+        first_shape: Shape,
+        other: String,
+        other_shape: Shape,
+    },
+}
+
+fn node_err(node: &str, message: impl Into<String>) -> NetworkError {
+    NetworkError::Node { node: node.to_string(), message: message.into() }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
+    if desc.format_version != FORMAT_VERSION {
+        return Err(NetworkError::Version { found: desc.format_version, expected: FORMAT_VERSION });
+    }
+    if desc.timesteps == 0 {
+        return Err(NetworkError::Invalid("timesteps must be at least 1".into()));
+    }
+    if desc.num_classes == 0 {
+        return Err(NetworkError::Invalid("num_classes must be at least 1".into()));
+    }
+    let in_dims = &desc.input.shape;
+    if !(in_dims.len() == 1 || in_dims.len() == 3) || in_dims.contains(&0) {
+        return Err(NetworkError::Invalid(format!(
+            "input.shape must be [C, H, W] or [N] with non-zero sizes, got {:?}",
+            in_dims
+        )));
+    }
+
+    let mut index = BTreeMap::new();
+    for (i, node) in desc.nodes.iter().enumerate() {
+        if !valid_name(&node.name) {
+            return Err(node_err(
+                &node.name,
+                "names may use only letters, digits, `_`, `.` and `-`",
+            ));
+        }
+        if index.insert(node.name.clone(), i).is_some() {
+            return Err(node_err(&node.name, "the name is used by more than one node"));
+        }
+        check_attributes(&node.name, &node.op)?;
+    }
+    let inputs_named: Vec<_> =
+        desc.nodes.iter().filter(|n| matches!(n.op, Op::Input(_))).map(|n| &n.name).collect();
+    let input_node = match inputs_named.as_slice() {
+        [one] => index[one.as_str()],
+        [] => return Err(NetworkError::Invalid("the network has no node with op \"input\"".into())),
+        _ => {
+            return Err(NetworkError::Invalid(format!(
+                "the network has {} input nodes; exactly one is supported",
+                inputs_named.len()
+            )));
+        }
+    };
+
+    let n = desc.nodes.len();
+    let mut inputs: Vec<Vec<(NodeId, u32)>> = vec![Vec::new(); n];
+    for e in &desc.edges {
+        let edge_err = |m: &str| NetworkError::Edge {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            message: m.to_string(),
+        };
+        let Some(&from) = index.get(&e.from) else {
+            return Err(edge_err(&format!("there is no node named `{}`", e.from)));
+        };
+        let Some(&to) = index.get(&e.to) else {
+            return Err(edge_err(&format!("there is no node named `{}`", e.to)));
+        };
+        if to == input_node {
+            return Err(edge_err("the input node cannot receive edges"));
+        }
+        if e.delay > MAX_DELAY {
+            return Err(edge_err(&format!("delay {} exceeds the limit of {MAX_DELAY}", e.delay)));
+        }
+        inputs[to].push((from, e.delay));
+    }
+    for (i, node) in desc.nodes.iter().enumerate() {
+        if i != input_node && inputs[i].is_empty() {
+            return Err(node_err(&node.name, "has no incoming edge"));
+        }
+    }
+
+    let schedule = schedule(&desc, &inputs)?;
+    let shapes = infer_shapes(&desc, &inputs, input_node)?;
+
+    let readout_node = *index.get(&desc.readout.node).ok_or_else(|| {
+        NetworkError::Invalid(format!("readout.node `{}` is not a node", desc.readout.node))
+    })?;
+    let rshape = &shapes[readout_node];
+    if rshape.dims() != [desc.num_classes] {
+        return Err(node_err(
+            &desc.readout.node,
+            format!(
+                "is the readout, so its output must be [{}] (num_classes), but it is {rshape}",
+                desc.num_classes
+            ),
+        ));
+    }
+
+    let mut is_static = vec![false; n];
+    if desc.input.encoding == Encoding::Direct {
+        is_static[input_node] = true;
+        for &id in &schedule {
+            let node = &desc.nodes[id];
+            if id == input_node || node.op.is_stateful() || matches!(node.op, Op::Dropout(_)) {
+                continue;
+            }
+            is_static[id] = inputs[id].iter().all(|&(src, d)| d == 0 && is_static[src]);
+        }
+    }
+
+    Ok(Network { desc, shapes, inputs, schedule, is_static, input_node, readout_node, index })
+}
+
+fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
+    let bad = |m: String| Err(node_err(name, m));
+    match op {
+        Op::Conv2d(c) => {
+            if c.in_channels == 0 || c.out_channels == 0 || c.kernel.0 == 0 || c.kernel.1 == 0 {
+                return bad("conv2d channels and kernel must be non-zero".into());
+            }
+            if c.stride.0 == 0 || c.stride.1 == 0 {
+                return bad("conv2d stride must be non-zero".into());
+            }
+        }
+        Op::Linear(l) if l.in_features == 0 || l.out_features == 0 => {
+            return bad("linear in_features and out_features must be non-zero".into());
+        }
+        Op::BatchNorm(b) if !(b.eps > 0.0 && (0.0..=1.0).contains(&b.momentum)) => {
+            return bad(format!("batch_norm needs eps > 0 and momentum in [0, 1], got eps {} momentum {}", b.eps, b.momentum));
+        }
+        Op::Lif(p) | Op::Plif(p) => {
+            if !(p.tau.is_finite() && p.tau >= 1.0) {
+                return bad(format!("tau must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {}", p.tau));
+            }
+            if !(p.threshold.is_finite() && p.v_reset.is_finite() && p.surrogate_alpha.is_finite()) {
+                return bad("threshold, v_reset and surrogate_alpha must be finite".into());
+            }
+            if p.v_reset >= p.threshold {
+                return bad(format!("v_reset {} must lie below threshold {}", p.v_reset, p.threshold));
+            }
+        }
+        Op::AvgPool(p) | Op::MaxPool(p) => {
+            let s = p.stride();
+            if p.kernel.0 == 0 || p.kernel.1 == 0 || s.0 == 0 || s.1 == 0 {
+                return bad("pool kernel and stride must be non-zero".into());
+            }
+        }
+        Op::Dropout(d) if !(0.0..1.0).contains(&d.p) => {
+            return bad(format!("dropout p must be in [0, 1), got {}", d.p));
+        }
+        Op::Scale(s) if !s.factor.is_finite() => {
+            return bad("scale factor must be finite".into());
+        }
+        Op::Vote(v) if v.group == 0 => return bad("vote group must be at least 1".into()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Topological order over zero-delay edges, ties broken by file order; names a cycle if any.
+fn schedule(desc: &NetworkDesc, inputs: &[Vec<(NodeId, u32)>]) -> Result<Vec<NodeId>, NetworkError> {
+    let n = desc.nodes.len();
+    let mut indegree = vec![0usize; n];
+    let mut consumers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    for (to, ins) in inputs.iter().enumerate() {
+        for &(from, d) in ins {
+            if d == 0 {
+                indegree[to] += 1;
+                consumers[from].push(to);
+            }
+        }
+    }
+    let mut ready: BTreeSet<NodeId> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(id) = ready.pop_first() {
+        order.push(id);
+        for &c in &consumers[id] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Walk backwards along zero-delay edges among the unscheduled nodes until a node repeats.
+    let mut start = (0..n).find(|&i| indegree[i] > 0).expect("some node is left");
+    let mut seen = vec![usize::MAX; n];
+    let mut path = Vec::new();
+    loop {
+        if seen[start] != usize::MAX {
+            let mut cycle: Vec<NodeId> = path[seen[start]..].to_vec();
+            cycle.reverse();
+            let first = cycle.iter().enumerate().min_by_key(|(_, id)| **id).map(|(i, _)| i).unwrap_or(0);
+            cycle.rotate_left(first);
+            let mut nodes: Vec<String> = cycle.iter().map(|&i| desc.nodes[i].name.clone()).collect();
+            nodes.push(nodes[0].clone());
+            return Err(NetworkError::ZeroDelayCycle { nodes });
+        }
+        seen[start] = path.len();
+        path.push(start);
+        start = inputs[start]
+            .iter()
+            .find(|&&(src, d)| d == 0 && indegree[src] > 0)
+            .map(|&(src, _)| src)
+            .expect("an unscheduled node has an unscheduled zero-delay source");
+    }
+}
+
+fn infer_shapes(
+    desc: &NetworkDesc,
+    inputs: &[Vec<(NodeId, u32)>],
+    input_node: NodeId,
+) -> Result<Vec<Shape>, NetworkError> {
+    let n = desc.nodes.len();
+    let mut shapes: Vec<Option<Shape>> = vec![None; n];
+    shapes[input_node] = Some(Shape(desc.input.shape.clone()));
+    // Feedback edges may point backwards, so iterate until no node can be resolved.
+    loop {
+        let mut progress = false;
+        for id in 0..n {
+            if shapes[id].is_some() {
+                continue;
+            }
+            let Some(&(src, _)) = inputs[id].iter().find(|(s, _)| shapes[*s].is_some()) else {
+                continue;
+            };
+            let input = shapes[src].clone().expect("checked above");
+            let node = &desc.nodes[id];
+            let out = output_shape(&node.op, &input).map_err(|m| node_err(&node.name, format!("{}: {m}", node.op.kind())))?;
+            shapes[id] = Some(out);
+            progress = true;
+        }
+        if !progress {
+            break;
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for (id, s) in shapes.into_iter().enumerate() {
+        match s {
+            Some(s) => out.push(s),
+            None => {
+                return Err(node_err(
+                    &desc.nodes[id].name,
+                    "no path from the input reaches it, so its shape is unknown",
+                ));
+            }
+        }
+    }
+    for (id, ins) in inputs.iter().enumerate() {
+        let Some(&(first, _)) = ins.first() else { continue };
+        for &(other, _) in &ins[1..] {
+            if out[other] != out[first] {
+                return Err(NetworkError::ShapeMismatch {
+                    node: desc.nodes[id].name.clone(),
+                    first: desc.nodes[first].name.clone(),
+                    first_shape: out[first].clone(),
+                    other: desc.nodes[other].name.clone(),
+                    other_shape: out[other].clone(),
+                });
+            }
+        }
+        // The node's own output must match what its op gives on the agreed input shape.
+        let expected = output_shape(&desc.nodes[id].op, &out[first]).map_err(|m| node_err(&desc.nodes[id].name, m))?;
+        debug_assert_eq!(expected, out[id]);
+    }
+    Ok(out)
+}

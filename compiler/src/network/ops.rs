@@ -1,0 +1,326 @@
+//! The closed set of node ops a network file may use, their attributes, parameters and output shapes.
+
+use super::shape::Shape;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A kernel, stride or padding: one number for square, or `[h, w]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair(pub usize, pub usize);
+
+impl Pair {
+    pub fn square(n: usize) -> Self {
+        Pair(n, n)
+    }
+}
+
+impl Serialize for Pair {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == self.1 { s.serialize_u64(self.0 as u64) } else { [self.0, self.1].serialize(s) }
+    }
+}
+
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(usize),
+            Two([usize; 2]),
+        }
+        Ok(match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected a non-negative integer or a pair [h, w]")
+        })? {
+            Raw::One(n) => Pair(n, n),
+            Raw::Two([h, w]) => Pair(h, w),
+        })
+    }
+}
+
+/// Membrane reset after a spike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reset {
+    /// `v = v_reset` where a spike fired.
+    #[default]
+    Hard,
+    /// `v -= threshold` where a spike fired.
+    Subtract,
+}
+
+/// Firing comparison of the membrane against the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// Fire at `v >= threshold` (SpikingJelly's Heaviside).
+    #[default]
+    Ge,
+    /// Fire at `v > threshold`.
+    Gt,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn two() -> f64 {
+    2.0
+}
+
+/// A leaky integrate-and-fire layer in SpikingJelly's form.
+///
+/// Charge: `v += (x - (v - v_reset)) / tau` when `decay_input`, else `v += x - (v - v_reset) / tau`.
+/// For `lif` `tau` is fixed; for `plif` it is the initial value and the trained leak
+/// `k = sigmoid(w) = 1/tau` lives in the tensor `w`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuronParams {
+    pub tau: f64,
+    #[serde(default = "one")]
+    pub threshold: f64,
+    #[serde(default)]
+    pub v_reset: f64,
+    #[serde(default)]
+    pub reset: Reset,
+    #[serde(default)]
+    pub compare: Compare,
+    #[serde(default = "yes")]
+    pub decay_input: bool,
+    /// The spike enters the reset without gradient (SpikingJelly `detach_reset=True`).
+    #[serde(default = "yes")]
+    pub detach_reset: bool,
+    /// ATan surrogate width: gradient `alpha/2 / (1 + (pi/2 * alpha * (v - threshold))^2)`.
+    #[serde(default = "two")]
+    pub surrogate_alpha: f64,
+}
+
+impl NeuronParams {
+    pub fn with_tau(tau: f64) -> Self {
+        NeuronParams {
+            tau,
+            threshold: 1.0,
+            v_reset: 0.0,
+            reset: Reset::Hard,
+            compare: Compare::Ge,
+            decay_input: true,
+            detach_reset: true,
+            surrogate_alpha: 2.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2d {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: Pair,
+    #[serde(default = "unit_pair")]
+    pub stride: Pair,
+    #[serde(default = "zero_pair")]
+    pub padding: Pair,
+    #[serde(default = "one_usize")]
+    pub groups: usize,
+    #[serde(default)]
+    pub bias: bool,
+}
+
+fn unit_pair() -> Pair {
+    Pair(1, 1)
+}
+fn zero_pair() -> Pair {
+    Pair(0, 0)
+}
+fn one_usize() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Linear {
+    pub in_features: usize,
+    pub out_features: usize,
+    #[serde(default)]
+    pub bias: bool,
+}
+
+fn bn_eps() -> f64 {
+    1e-5
+}
+fn bn_momentum() -> f64 {
+    0.1
+}
+
+/// Batch normalisation over the channel axis (dim 0 of the sample). Train mode normalises with
+/// batch statistics and updates running stats PyTorch's way (unbiased variance, `momentum`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchNorm {
+    #[serde(default = "bn_eps")]
+    pub eps: f64,
+    #[serde(default = "bn_momentum")]
+    pub momentum: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub kernel: Pair,
+    /// Defaults to the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Pair>,
+    #[serde(default = "zero_pair")]
+    pub padding: Pair,
+    /// Average pools only: divide by the full window, padding included (PyTorch's default).
+    #[serde(default = "yes")]
+    pub count_include_pad: bool,
+}
+
+impl Pool {
+    pub fn stride(&self) -> Pair {
+        self.stride.unwrap_or(self.kernel)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dropout {
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    pub factor: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// Output neurons per class: class `c` is the mean of outputs `[c*group, (c+1)*group)`.
+    pub group: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// Every op a node may carry. Closed: a new op is a new variant here and in every consumer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The network input; shape and encoding come from the file's `input` section.
+    Input(Empty),
+    Conv2d(Conv2d),
+    Linear(Linear),
+    BatchNorm(BatchNorm),
+    /// Leaky integrate-and-fire with a fixed time constant.
+    Lif(NeuronParams),
+    /// Parametric LIF: one learnable leak per layer (AutoSNN).
+    Plif(NeuronParams),
+    AvgPool(Pool),
+    MaxPool(Pool),
+    /// Inverted dropout with one mask for all timesteps of a sample; identity at inference.
+    Dropout(Dropout),
+    Flatten(Empty),
+    /// Identity on the sum of the inputs (SNASNet cell nodes, residual adds).
+    Sum(Empty),
+    /// Multiply by a constant (`factor: 0` is SNASNet's zero op).
+    Scale(Scale),
+    /// Average each class's group of output neurons (the seeds' voting layer).
+    Vote(Vote),
+}
+
+/// The parameter tensors an op can own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamRole {
+    Weight,
+    Bias,
+    RunningMean,
+    RunningVar,
+    /// PLIF leak logit: `k = sigmoid(w) = 1/tau`.
+    W,
+}
+
+impl ParamRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamRole::Weight => "weight",
+            ParamRole::Bias => "bias",
+            ParamRole::RunningMean => "running_mean",
+            ParamRole::RunningVar => "running_var",
+            ParamRole::W => "w",
+        }
+    }
+}
+
+impl Op {
+    /// The op's name as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input(_) => "input",
+            Op::Conv2d(_) => "conv2d",
+            Op::Linear(_) => "linear",
+            Op::BatchNorm(_) => "batch_norm",
+            Op::Lif(_) => "lif",
+            Op::Plif(_) => "plif",
+            Op::AvgPool(_) => "avg_pool",
+            Op::MaxPool(_) => "max_pool",
+            Op::Dropout(_) => "dropout",
+            Op::Flatten(_) => "flatten",
+            Op::Sum(_) => "sum",
+            Op::Scale(_) => "scale",
+            Op::Vote(_) => "vote",
+        }
+    }
+
+    /// True for ops that emit binary spikes.
+    pub fn is_spiking(&self) -> bool {
+        matches!(self, Op::Lif(_) | Op::Plif(_))
+    }
+
+    /// True for ops that keep state across timesteps (membranes, dropout masks).
+    pub fn is_stateful(&self) -> bool {
+        matches!(self, Op::Lif(_) | Op::Plif(_))
+    }
+
+    pub fn neuron(&self) -> Option<&NeuronParams> {
+        match self {
+            Op::Lif(n) | Op::Plif(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Parameter tensors and their shapes, given the shape the node receives.
+    pub fn param_shapes(&self, input: &Shape) -> Vec<(ParamRole, Vec<usize>)> {
+        match self {
+            Op::Conv2d(c) => {
+                let mut v = vec![(
+                    ParamRole::Weight,
+                    vec![c.out_channels, c.in_channels / c.groups.max(1), c.kernel.0, c.kernel.1],
+                )];
+                if c.bias {
+                    v.push((ParamRole::Bias, vec![c.out_channels]));
+                }
+                v
+            }
+            Op::Linear(l) => {
+                let mut v = vec![(ParamRole::Weight, vec![l.out_features, l.in_features])];
+                if l.bias {
+                    v.push((ParamRole::Bias, vec![l.out_features]));
+                }
+                v
+            }
+            Op::BatchNorm(_) => {
+                let c = input.dims().first().copied().unwrap_or(0);
+                [ParamRole::Weight, ParamRole::Bias, ParamRole::RunningMean, ParamRole::RunningVar]
+                    .into_iter()
+                    .map(|r| (r, vec![c]))
+                    .collect()
+            }
+            Op::Plif(_) => vec![(ParamRole::W, vec![])],
+            _ => vec![],
+        }
+    }
+}

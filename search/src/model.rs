@@ -1,0 +1,291 @@
+//! A Candle model built from a validated network graph: parameters, and the BPTT forward over T steps.
+
+use crate::init::{self, InitScheme};
+use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
+use crate::layers::{self, BatchNorm};
+use crate::neuron::Neuron;
+use crate::params::ParamStore;
+use candle_core::{D, DType, Device, Result, Tensor, Var};
+use snnc_compiler::network::{Encoding, Network, NodeId, Op, ParamRole, ReadoutKind, Weights};
+use snnc_datasets::transform::Rng;
+use std::collections::VecDeque;
+
+/// The Candle counterpart of one graph node.
+#[derive(Debug, Clone)]
+enum Layer {
+    Input,
+    Conv { w: Var, b: Option<Var>, stride: usize, padding: (usize, usize), groups: usize },
+    Linear { w: Var, b: Option<Var> },
+    BatchNorm(BatchNorm),
+    Neuron(Neuron),
+    AvgPool(AvgPool),
+    MaxPool(MaxPool),
+    Dropout(f64),
+    Flatten,
+    Sum,
+    Scale(f64),
+    Vote(usize),
+}
+
+/// Result of one forward pass over all timesteps.
+#[derive(Debug)]
+pub struct ForwardOutput {
+    /// `[B, K]`: mean over time (time_mean) or sum over time (spike_count) of the readout node.
+    pub readout: Tensor,
+    /// For every spiking node (in node order): spikes summed over the batch, per timestep.
+    pub spikes: Vec<(NodeId, Vec<f64>)>,
+}
+
+/// A trainable SNN whose structure is a [`Network`].
+#[derive(Debug, Clone)]
+pub struct SnnModel {
+    pub net: Network,
+    pub params: ParamStore,
+    layers: Vec<Layer>,
+    /// Longest delay on any edge leaving each node (how much history it needs).
+    max_delay: Vec<usize>,
+}
+
+fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_core::Error {
+    candle_core::Error::Msg(format!("node `{}`: {msg}", net.node(id).name))
+}
+
+impl SnnModel {
+    /// A freshly initialised model; every random draw comes from `seed`.
+    pub fn new(net: Network, scheme: InitScheme, seed: u64) -> Result<Self> {
+        let mut rng = Rng::new(seed);
+        let mut params = ParamStore::new();
+        let mut layers = Vec::with_capacity(net.len());
+        for id in 0..net.len() {
+            let layer = Self::build_layer(&net, id, scheme, &mut rng, &mut params)?;
+            layers.push(layer);
+        }
+        let mut max_delay = vec![0usize; net.len()];
+        for ins in &net.inputs {
+            for &(src, d) in ins {
+                max_delay[src] = max_delay[src].max(d as usize);
+            }
+        }
+        Ok(SnnModel { net, params, layers, max_delay })
+    }
+
+    /// A model holding trained weights; checks every tensor's presence, shape and finiteness.
+    pub fn from_weights(net: Network, weights: &Weights) -> Result<Self> {
+        net.check_weights(weights).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let model = Self::new(net, InitScheme::Pytorch, 0)?;
+        model.params.load_weights(weights)?;
+        Ok(model)
+    }
+
+    fn build_layer(net: &Network, id: NodeId, scheme: InitScheme, rng: &mut Rng, params: &mut ParamStore) -> Result<Layer> {
+        let node = net.node(id);
+        let name = |role: ParamRole| node.tensor_name(role);
+        let input_shape = net.input_shape(id).dims().to_vec();
+        Ok(match &node.op {
+            Op::Input(_) => Layer::Input,
+            Op::Conv2d(c) => {
+                if c.stride.0 != c.stride.1 {
+                    return Err(node_error(net, id, "Candle convolution needs a square stride"));
+                }
+                let shape = [c.out_channels, c.in_channels / c.groups, c.kernel.0, c.kernel.1];
+                let w = params.insert(&name(ParamRole::Weight), init::conv_weight(scheme, rng, &shape)?, true)?;
+                let fan_in = shape[1] * shape[2] * shape[3];
+                let b = if c.bias {
+                    Some(params.insert(&name(ParamRole::Bias), init::bias(scheme, rng, c.out_channels, fan_in)?, true)?)
+                } else {
+                    None
+                };
+                Layer::Conv { w, b, stride: c.stride.0, padding: (c.padding.0, c.padding.1), groups: c.groups }
+            }
+            Op::Linear(l) => {
+                let shape = [l.out_features, l.in_features];
+                let w = params.insert(&name(ParamRole::Weight), init::linear_weight(scheme, rng, &shape)?, true)?;
+                let b = if l.bias {
+                    Some(params.insert(&name(ParamRole::Bias), init::bias(scheme, rng, l.out_features, l.in_features)?, true)?)
+                } else {
+                    None
+                };
+                Layer::Linear { w, b }
+            }
+            Op::BatchNorm(bn) => {
+                let c = input_shape[0];
+                let ones = Tensor::ones(c, DType::F32, &Device::Cpu)?;
+                let zeros = Tensor::zeros(c, DType::F32, &Device::Cpu)?;
+                Layer::BatchNorm(BatchNorm {
+                    weight: params.insert(&name(ParamRole::Weight), ones.clone(), true)?,
+                    bias: params.insert(&name(ParamRole::Bias), zeros.clone(), true)?,
+                    running_mean: params.insert(&name(ParamRole::RunningMean), zeros, false)?,
+                    running_var: params.insert(&name(ParamRole::RunningVar), ones, false)?,
+                    eps: bn.eps,
+                    momentum: bn.momentum,
+                })
+            }
+            Op::Lif(p) => Layer::Neuron(Neuron::lif(p.clone())),
+            Op::Plif(p) => {
+                let w0 = Tensor::new(Neuron::plif_w0(p.tau) as f32, &Device::Cpu)?;
+                let w = params.insert(&name(ParamRole::W), w0, true)?;
+                Layer::Neuron(Neuron::plif(p.clone(), w))
+            }
+            Op::AvgPool(p) => Layer::AvgPool(AvgPool {
+                geometry: geometry(p),
+                count_include_pad: p.count_include_pad,
+            }),
+            Op::MaxPool(p) => Layer::MaxPool(MaxPool { geometry: geometry(p) }),
+            Op::Dropout(d) => Layer::Dropout(d.p),
+            Op::Flatten(_) => Layer::Flatten,
+            Op::Sum(_) => Layer::Sum,
+            Op::Scale(s) => Layer::Scale(s.factor),
+            Op::Vote(v) => Layer::Vote(v.group),
+        })
+    }
+
+    pub fn timesteps(&self) -> usize {
+        self.net.desc.timesteps
+    }
+
+    /// Names of spiking nodes, in node order (the layers spike reports are about).
+    pub fn spiking_nodes(&self) -> Vec<NodeId> {
+        (0..self.net.len()).filter(|&i| self.net.node(i).op.is_spiking()).collect()
+    }
+
+    /// Run all T steps. `input` is `[B, ...sample]` for direct encoding and `[B, T, ...frame]`
+    /// for event frames. `rng` draws dropout masks (train mode only).
+    pub fn forward(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool) -> Result<ForwardOutput> {
+        let net = &self.net;
+        let n = net.len();
+        let timesteps = self.timesteps();
+        let batch = input.dim(0)?;
+        let frames = net.desc.input.encoding == Encoding::EventFrames;
+        if frames && input.dim(1)? != timesteps {
+            candle_core::bail!(
+                "event-frame input has {} frames but the network runs {timesteps} timesteps",
+                input.dim(1)?
+            );
+        }
+        let mut current: Vec<Option<Tensor>> = vec![None; n];
+        let mut history: Vec<VecDeque<Tensor>> = vec![VecDeque::new(); n];
+        let mut membranes: Vec<Option<Tensor>> = vec![None; n];
+        let mut masks: Vec<Option<Tensor>> = vec![None; n];
+        let spiking = self.spiking_nodes();
+        let mut spikes: Vec<(NodeId, Vec<f64>)> = spiking.iter().map(|&i| (i, Vec::with_capacity(timesteps))).collect();
+        let mut acc: Option<Tensor> = None;
+
+        for t in 0..timesteps {
+            for &id in &net.schedule {
+                if t > 0 && net.is_static[id] {
+                    continue;
+                }
+                let out = if id == net.input_node {
+                    if frames { input.narrow(1, t, 1)?.squeeze(1)? } else { input.clone() }
+                } else {
+                    let x = self.gather_input(id, t, batch, &current, &history)?;
+                    self.apply(id, &x, train, rng, &mut membranes, &mut masks)?
+                };
+                current[id] = Some(out);
+            }
+            for id in 0..n {
+                if self.max_delay[id] > 0 {
+                    let h = &mut history[id];
+                    h.push_front(current[id].clone().expect("every node ran this step"));
+                    h.truncate(self.max_delay[id]);
+                }
+            }
+            let r = current[net.readout_node].as_ref().expect("readout ran");
+            acc = Some(match acc {
+                None => r.clone(),
+                Some(a) => (a + r)?,
+            });
+            if record_spikes {
+                for (slot, &id) in spiking.iter().enumerate() {
+                    let s = current[id].as_ref().expect("ran").sum_all()?.to_scalar::<f32>()?;
+                    spikes[slot].1.push(s as f64);
+                }
+            }
+        }
+        let sum = acc.expect("timesteps >= 1");
+        let readout = match net.desc.readout.kind {
+            ReadoutKind::TimeMean => sum.affine(1.0 / timesteps as f64, 0.0)?,
+            ReadoutKind::SpikeCount => sum,
+        };
+        Ok(ForwardOutput { readout, spikes })
+    }
+
+    /// The sum of a node's incoming edges at step `t`, each read `delay` steps back.
+    fn gather_input(&self, id: NodeId, t: usize, batch: usize, current: &[Option<Tensor>], history: &[VecDeque<Tensor>]) -> Result<Tensor> {
+        let mut sum: Option<Tensor> = None;
+        for &(src, d) in &self.net.inputs[id] {
+            let v = if d == 0 {
+                current[src].as_ref()
+            } else if t >= d as usize {
+                history[src].get(d as usize - 1)
+            } else {
+                None
+            };
+            if let Some(v) = v {
+                sum = Some(match sum {
+                    None => v.clone(),
+                    Some(s) => (s + v)?,
+                });
+            }
+        }
+        match sum {
+            Some(s) => Ok(s),
+            None => {
+                let mut dims = vec![batch];
+                dims.extend_from_slice(self.net.input_shape(id).dims());
+                layers::zeros(&dims)
+            }
+        }
+    }
+
+    fn apply(&self, id: NodeId, x: &Tensor, train: bool, rng: &mut Rng, membranes: &mut [Option<Tensor>], masks: &mut [Option<Tensor>]) -> Result<Tensor> {
+        match &self.layers[id] {
+            Layer::Input => Ok(x.clone()),
+            Layer::Conv { w, b, stride, padding, groups } => {
+                let (ph, pw) = *padding;
+                let (x, pad) = if ph == pw {
+                    (x.clone(), ph)
+                } else {
+                    (x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
+                };
+                let y = x.conv2d(w.as_tensor(), pad, *stride, 1, *groups)?;
+                match b {
+                    Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?),
+                    None => Ok(y),
+                }
+            }
+            Layer::Linear { w, b } => layers::linear(x, w.as_tensor(), b.as_ref().map(|b| b.as_tensor())),
+            Layer::BatchNorm(bn) => bn.forward(x, train),
+            Layer::Neuron(neuron) => {
+                let (s, v) = neuron.step(x, membranes[id].as_ref())?;
+                membranes[id] = Some(v);
+                Ok(s)
+            }
+            Layer::AvgPool(p) => p.forward(&x.contiguous()?),
+            Layer::MaxPool(p) => p.forward(&x.contiguous()?),
+            Layer::Dropout(p) => {
+                if !train || *p == 0.0 {
+                    return Ok(x.clone());
+                }
+                if masks[id].is_none() {
+                    masks[id] = Some(layers::dropout_mask(rng, x.dims(), *p)?);
+                }
+                x * masks[id].as_ref().expect("set above")
+            }
+            Layer::Flatten => x.flatten_from(1),
+            Layer::Sum => Ok(x.clone()),
+            Layer::Scale(f) => x.affine(*f, 0.0),
+            Layer::Vote(g) => layers::vote(x, *g),
+        }
+    }
+}
+
+fn geometry(p: &snnc_compiler::network::Pool) -> PoolGeometry {
+    let s = p.stride();
+    PoolGeometry { kernel: (p.kernel.0, p.kernel.1), stride: (s.0, s.1), padding: (p.padding.0, p.padding.1) }
+}
+
+/// Index of the largest entry of each row of `[B, K]` scores.
+pub fn predictions(readout: &Tensor) -> Result<Vec<u32>> {
+    readout.argmax(D::Minus1)?.to_vec1::<u32>()
+}

@@ -1,0 +1,84 @@
+//! LIF and PLIF neuron layers: one charge-fire-reset step on a batch, BPTT-friendly.
+
+use crate::spike::SpikeFn;
+use candle_core::{Result, Tensor, Var};
+use snnc_compiler::network::{NeuronParams, Reset};
+
+/// The leak of a layer: fixed (`lif`, k = 1/tau) or learned (`plif`, k = sigmoid(w)).
+#[derive(Debug, Clone)]
+pub enum Leak {
+    Fixed(f64),
+    Learned(Var),
+}
+
+/// A spiking layer; the membrane lives in the caller's per-forward state.
+#[derive(Debug, Clone)]
+pub struct Neuron {
+    pub params: NeuronParams,
+    pub leak: Leak,
+    spike: SpikeFn,
+}
+
+impl Neuron {
+    pub fn lif(params: NeuronParams) -> Self {
+        let k = 1.0 / params.tau;
+        Self::new(params, Leak::Fixed(k))
+    }
+
+    pub fn plif(params: NeuronParams, w: Var) -> Self {
+        Self::new(params, Leak::Learned(w))
+    }
+
+    fn new(params: NeuronParams, leak: Leak) -> Self {
+        let spike = SpikeFn::atan(params.threshold as f32, params.surrogate_alpha as f32, params.compare);
+        Neuron { params, leak, spike }
+    }
+
+    /// Initial PLIF logit for a time constant: `w0 = -ln(tau0 - 1)`, so `sigmoid(w0) = 1/tau0`.
+    pub fn plif_w0(tau0: f64) -> f64 {
+        -(tau0 - 1.0).ln()
+    }
+
+    /// One step: returns `(spikes, new membrane)`. `v` is `None` at the first step (membrane v_reset).
+    pub fn step(&self, x: &Tensor, v: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+        let p = &self.params;
+        let vr = p.v_reset;
+        let h = match (&self.leak, v) {
+            // From rest the leak term vanishes: h = k*x (+ k*vr... cancels) or x.
+            (Leak::Fixed(k), None) => {
+                if p.decay_input { x.affine(*k, vr)? } else { x.affine(1.0, vr)? }
+            }
+            (Leak::Fixed(k), Some(v)) => {
+                // decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr
+                // otherwise:   h = v - k*(v - vr) + x   = (1-k) v + x + k vr
+                let kept = v.affine(1.0 - k, k * vr)?;
+                if p.decay_input { (kept + x.affine(*k, 0.0)?)? } else { (kept + x)? }
+            }
+            (Leak::Learned(w), v) => {
+                let k = candle_nn::ops::sigmoid(w.as_tensor())?;
+                let v_minus = match v {
+                    Some(v) => v.affine(1.0, -vr)?,
+                    None => x.zeros_like()?,
+                };
+                let base = v_minus.affine(1.0, vr)?;
+                if p.decay_input {
+                    (base + (x - v_minus)?.broadcast_mul(&k)?)?
+                } else {
+                    ((base + x)? - v_minus.broadcast_mul(&k)?)?
+                }
+            }
+        };
+        let s = self.spike.apply(&h)?;
+        let s_reset = if p.detach_reset { s.detach() } else { s.clone() };
+        let v_new = match p.reset {
+            // v = h*(1-s) + vr*s
+            Reset::Hard => {
+                let keep = s_reset.affine(-1.0, 1.0)?;
+                let kept = (h * keep)?;
+                if vr == 0.0 { kept } else { (kept + s_reset.affine(vr, 0.0)?)? }
+            }
+            Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
+        };
+        Ok((s, v_new))
+    }
+}

@@ -1,0 +1,134 @@
+//! Optimisers with checkpointable state: SGD with momentum and weight decay, Adam, AdamW;
+//! and the cosine learning-rate schedule.
+
+use crate::params::{ParamStore, to_net_tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Result, Tensor};
+use serde::{Deserialize, Serialize};
+use snnc_compiler::network::Weights;
+use std::collections::BTreeMap;
+
+/// Which update rule, with PyTorch's semantics for each.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// `buf = momentum*buf + (1-dampening)*(g + wd*p)`; `p -= lr*buf`.
+    Sgd { momentum: f64, dampening: f64, weight_decay: f64 },
+    /// Adam with L2 weight decay added to the gradient.
+    Adam { beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    /// Adam with decoupled weight decay: `p *= 1 - lr*wd` before the Adam step.
+    AdamW { beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+}
+
+impl OptimizerKind {
+    pub fn parse(name: &str, momentum: f64, weight_decay: f64) -> std::result::Result<Self, String> {
+        match name {
+            "sgd" => Ok(OptimizerKind::Sgd { momentum, dampening: 0.0, weight_decay }),
+            "adam" => Ok(OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay }),
+            "adamw" => Ok(OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay }),
+            _ => Err(format!("unknown optimizer `{name}`: use sgd, adam or adamw")),
+        }
+    }
+}
+
+/// An optimiser and its per-parameter state (momentum buffers or Adam moments).
+pub struct Optimizer {
+    pub kind: OptimizerKind,
+    pub steps: u64,
+    first: BTreeMap<String, Tensor>,
+    second: BTreeMap<String, Tensor>,
+}
+
+impl Optimizer {
+    pub fn new(kind: OptimizerKind) -> Self {
+        Optimizer { kind, steps: 0, first: BTreeMap::new(), second: BTreeMap::new() }
+    }
+
+    /// One update at learning rate `lr`. Parameters without a gradient are left alone.
+    pub fn step(&mut self, params: &ParamStore, grads: &GradStore, lr: f64) -> Result<()> {
+        self.steps += 1;
+        let t = self.steps as i32;
+        for (name, var) in params.trainable() {
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let p = var.as_tensor();
+            let new = match self.kind {
+                OptimizerKind::Sgd { momentum, dampening, weight_decay } => {
+                    let g = if weight_decay != 0.0 { (g + p.affine(weight_decay, 0.0)?)? } else { g.clone() };
+                    let dir = if momentum != 0.0 {
+                        let buf = match self.first.get(name) {
+                            Some(b) => (b.affine(momentum, 0.0)? + g.affine(1.0 - dampening, 0.0)?)?,
+                            None => g,
+                        };
+                        self.first.insert(name.clone(), buf.clone());
+                        buf
+                    } else {
+                        g
+                    };
+                    (p - dir.affine(lr, 0.0)?)?
+                }
+                OptimizerKind::Adam { beta1, beta2, eps, weight_decay }
+                | OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
+                    let decoupled = matches!(self.kind, OptimizerKind::AdamW { .. });
+                    let g = if !decoupled && weight_decay != 0.0 {
+                        (g + p.affine(weight_decay, 0.0)?)?
+                    } else {
+                        g.clone()
+                    };
+                    let m = match self.first.get(name) {
+                        Some(m) => (m.affine(beta1, 0.0)? + g.affine(1.0 - beta1, 0.0)?)?,
+                        None => g.affine(1.0 - beta1, 0.0)?,
+                    };
+                    let v = match self.second.get(name) {
+                        Some(v) => (v.affine(beta2, 0.0)? + g.sqr()?.affine(1.0 - beta2, 0.0)?)?,
+                        None => g.sqr()?.affine(1.0 - beta2, 0.0)?,
+                    };
+                    let bc1 = 1.0 - beta1.powi(t);
+                    let bc2 = 1.0 - beta2.powi(t);
+                    let denom = v.affine(1.0 / bc2, 0.0)?.sqrt()?.affine(1.0, eps)?;
+                    let update = (m.affine(lr / bc1, 0.0)? / denom)?;
+                    self.first.insert(name.clone(), m);
+                    self.second.insert(name.clone(), v);
+                    let p = if decoupled && weight_decay != 0.0 { p.affine(1.0 - lr * weight_decay, 0.0)? } else { p.clone() };
+                    (p - update)?
+                }
+            };
+            var.set(&new)?;
+        }
+        Ok(())
+    }
+
+    /// State as named tensors (`first.<param>`, `second.<param>`) for a checkpoint.
+    pub fn state(&self) -> Result<Weights> {
+        let mut w = Weights::default();
+        for (prefix, map) in [("first", &self.first), ("second", &self.second)] {
+            for (k, t) in map {
+                w.tensors.insert(format!("{prefix}.{k}"), to_net_tensor(t)?);
+            }
+        }
+        Ok(w)
+    }
+
+    pub fn load_state(&mut self, steps: u64, state: &Weights) -> Result<()> {
+        self.steps = steps;
+        self.first.clear();
+        self.second.clear();
+        for (k, t) in &state.tensors {
+            let tensor = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
+            if let Some(name) = k.strip_prefix("first.") {
+                self.first.insert(name.to_string(), tensor);
+            } else if let Some(name) = k.strip_prefix("second.") {
+                self.second.insert(name.to_string(), tensor);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// PyTorch's `CosineAnnealingLR(T_max = epochs, eta_min)`, stepped once per epoch.
+pub fn cosine_lr(base: f64, eta_min: f64, epoch: usize, epochs: usize) -> f64 {
+    if epochs == 0 {
+        return base;
+    }
+    let progress = epoch as f64 / epochs as f64;
+    eta_min + (base - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+}

@@ -1,0 +1,67 @@
+//! The parameter store of a model: named Candle variables, trainable or buffer, saved as safetensors.
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use snnc_compiler::network::{Tensor as NetTensor, Weights};
+use std::collections::BTreeMap;
+
+/// Named variables in a stable (sorted) order, so optimiser state and files are deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct ParamStore {
+    vars: BTreeMap<String, (Var, bool)>,
+}
+
+impl ParamStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register a variable; `trainable = false` marks a buffer (BN running statistics).
+    pub fn insert(&mut self, name: &str, t: Tensor, trainable: bool) -> Result<Var> {
+        let var = Var::from_tensor(&t)?;
+        self.vars.insert(name.to_string(), (var.clone(), trainable));
+        Ok(var)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.vars.get(name).map(|(v, _)| v)
+    }
+
+    pub fn trainable(&self) -> impl Iterator<Item = (&String, &Var)> {
+        self.vars.iter().filter(|(_, (_, t))| *t).map(|(n, (v, _))| (n, v))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = (&String, &Var, bool)> {
+        self.vars.iter().map(|(n, (v, t))| (n, v, *t))
+    }
+
+    pub fn num_trainable(&self) -> usize {
+        self.trainable().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// Snapshot every variable as framework-neutral f32 tensors.
+    pub fn to_weights(&self) -> Result<Weights> {
+        let mut w = Weights::default();
+        for (name, var, _) in self.all() {
+            w.tensors.insert(name.clone(), to_net_tensor(var.as_tensor())?);
+        }
+        Ok(w)
+    }
+
+    /// Overwrite variables from `weights`; every variable must be present with its shape.
+    pub fn load_weights(&self, weights: &Weights) -> Result<()> {
+        for (name, var, _) in self.all() {
+            let Some(t) = weights.get(name) else {
+                candle_core::bail!("weights have no tensor `{name}`")
+            };
+            let src = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
+            let src = src.reshape(var.shape())?;
+            var.set(&src)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn to_net_tensor(t: &Tensor) -> Result<NetTensor> {
+    let data = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    Ok(NetTensor::new(t.dims().to_vec(), data))
+}

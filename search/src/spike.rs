@@ -1,0 +1,103 @@
+//! The spike function as a Candle custom op: Heaviside forward, ATan surrogate gradient backward.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use snnc_compiler::network::Compare;
+
+/// `s = H(v - threshold)`; backward `alpha/2 / (1 + (pi/2 * alpha * (v - threshold))^2)`.
+///
+/// With alpha = 2 the gradient is `1 / (1 + (pi * (v - threshold))^2)`, SpikingJelly's `ATan()`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpikeFn {
+    pub threshold: f32,
+    pub alpha: f32,
+    pub compare: Compare,
+}
+
+impl SpikeFn {
+    pub fn atan(threshold: f32, alpha: f32, compare: Compare) -> Self {
+        SpikeFn { threshold, alpha, compare }
+    }
+
+    fn fire(&self, v: f32) -> f32 {
+        let on = match self.compare {
+            Compare::Ge => v >= self.threshold,
+            Compare::Gt => v > self.threshold,
+        };
+        if on { 1.0 } else { 0.0 }
+    }
+
+    /// The surrogate derivative at membrane value `v`.
+    pub fn surrogate(&self, v: f32) -> f32 {
+        let z = std::f32::consts::FRAC_PI_2 * self.alpha * (v - self.threshold);
+        self.alpha / 2.0 / (1.0 + z * z)
+    }
+
+    /// The primitive of the surrogate: `atan(pi/2 * alpha * (v - threshold)) / pi + 1/2`.
+    pub fn primitive(&self, v: f64) -> f64 {
+        let z = std::f64::consts::FRAC_PI_2 * self.alpha as f64 * (v - self.threshold as f64);
+        z.atan() / std::f64::consts::PI + 0.5
+    }
+
+    pub fn apply(&self, v: &Tensor) -> Result<Tensor> {
+        v.apply_op1(*self)
+    }
+}
+
+/// Map `f` over a strided f32 storage into a fresh contiguous vector.
+pub(crate) fn map_f32(storage: &CpuStorage, layout: &Layout, f: impl Fn(f32) -> f32) -> Result<Vec<f32>> {
+    let data = storage.as_slice::<f32>()?;
+    Ok(match layout.contiguous_offsets() {
+        Some((start, end)) => data[start..end].iter().map(|&x| f(x)).collect(),
+        None => strided_offsets(layout).into_iter().map(|i| f(data[i])).collect(),
+    })
+}
+
+/// Storage offsets of every element of a strided layout, in row-major order.
+fn strided_offsets(layout: &Layout) -> Vec<usize> {
+    let dims = layout.dims();
+    let strides = layout.stride();
+    let mut out = vec![layout.start_offset()];
+    for (&d, &s) in dims.iter().zip(strides) {
+        out = out.iter().flat_map(|&o| (0..d).map(move |i| o + i * s)).collect();
+    }
+    out
+}
+
+/// Read a strided f32 storage into a contiguous vector.
+pub(crate) fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<std::borrow::Cow<'a, [f32]>> {
+    let data = storage.as_slice::<f32>()?;
+    Ok(match layout.contiguous_offsets() {
+        Some((start, end)) => std::borrow::Cow::Borrowed(&data[start..end]),
+        None => std::borrow::Cow::Owned(strided_offsets(layout).into_iter().map(|i| data[i]).collect()),
+    })
+}
+
+impl CustomOp1 for SpikeFn {
+    fn name(&self) -> &'static str {
+        "spike-atan"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = map_f32(storage, layout, |v| self.fire(v))?;
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op1_no_bwd(&SurrogateGrad(*self))?;
+        Ok(Some(g.mul(grad_res)?))
+    }
+}
+
+/// The elementwise surrogate derivative, used only inside the spike's backward pass.
+struct SurrogateGrad(SpikeFn);
+
+impl CustomOp1 for SurrogateGrad {
+    fn name(&self) -> &'static str {
+        "spike-atan-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = map_f32(storage, layout, |v| self.0.surrogate(v))?;
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}

@@ -1,1 +1,9 @@
 //! Network description in, event IR out: load, lower, validate, optimise, print and emit.
+
+pub mod atomic;
+pub mod network;
+pub mod ir;
+pub mod lower;
+pub mod reference;
+pub mod synth;
+pub mod validate;

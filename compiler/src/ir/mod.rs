@@ -1,0 +1,335 @@
+//! The event IR: populations joined by delayed projections, weights held as tensors, all in arenas.
+//!
+//! A [`Module`] is what the compiler produces and every back end consumes. Semantics (one per
+//! timestep `t = 0..T-1`, populations evaluated in an order that respects zero-delay projections):
+//!
+//! * a projection delivers its source's output of step `t - delay` (zero before the start),
+//!   mapped by its kind (conv, dense, pool, ...); a population's input `I` is the sum of what its
+//!   incoming projections deliver;
+//! * an **analog** population outputs `I + bias`; a **spiking** population charges
+//!   `v = v_reset + beta * (v - v_reset) + gain * (I + bias)`, fires `s = v >= threshold` (or `>`),
+//!   then resets (`v = v_reset` or `v -= threshold` where it fired) and outputs `s`;
+//!   a **readout** accumulates `I + bias` over time; the **input** outputs the sample's frame.
+//!
+//! `docs/ir.md` is the full reference, with the text form.
+
+mod arena;
+pub mod shape;
+
+pub use crate::network::{Compare, Encoding, ReadoutKind, Reset, Shape};
+pub use arena::{Arena, Entity, Handle};
+
+/// A weight tensor held by the module, f32, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Where the values came from (e.g. `c1.e01.conv.weight`); informative only.
+    pub label: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    pub fn new(label: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Self {
+        Tensor { label: label.into(), shape, data }
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+impl Entity for Tensor {
+    const PREFIX: char = 't';
+}
+
+/// A group of neurons or values with one shape (no batch axis): `[C, H, W]` or `[N]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Population {
+    /// The network node it came from (or a derived name such as `conv.in`); informative only.
+    pub name: String,
+    pub shape: Shape,
+    pub kind: PopulationKind,
+}
+
+impl Entity for Population {
+    const PREFIX: char = 'p';
+}
+
+/// What a population computes each step. Closed: every consumer matches on all of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PopulationKind {
+    Input(Input),
+    Spiking(Spiking),
+    Analog(Analog),
+    Readout(Readout),
+}
+
+/// The sample enters here: the same frame every step (direct) or one frame per step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub encoding: Encoding,
+}
+
+/// A LIF-family neuron layer in canonical form; emits binary events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spiking {
+    /// Factor on the old membrane (its distance from `v_reset`): `1 - 1/tau` for SpikingJelly's LIF.
+    pub beta: f64,
+    /// Factor on the input (`1/tau` for SpikingJelly's decay-input LIF); 1 after `fold_input_gain`.
+    pub gain: f64,
+    pub threshold: f64,
+    /// Initial membrane, resting potential the leak pulls towards, and the hard-reset value.
+    pub v_reset: f64,
+    pub reset: Reset,
+    pub fire: Compare,
+    /// Constant input, shape `[shape[0]]` (per channel of `[C, H, W]`, per neuron of `[N]`).
+    pub bias: Option<Handle<Tensor>>,
+}
+
+/// A stateless sum of its inputs plus an optional constant; emits graded events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analog {
+    pub bias: Option<Handle<Tensor>>,
+    /// Its value is the same at every step (set by `hoist_constants`): computed once per sample.
+    pub constant: bool,
+}
+
+/// Accumulates `I + bias` over the steps; the logits are the mean (time-mean) or the sum (spike-count).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readout {
+    pub mode: ReadoutKind,
+    pub bias: Option<Handle<Tensor>>,
+}
+
+impl PopulationKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PopulationKind::Input(_) => "input",
+            PopulationKind::Spiking(_) => "spiking",
+            PopulationKind::Analog(_) => "analog",
+            PopulationKind::Readout(_) => "readout",
+        }
+    }
+    pub fn bias(&self) -> Option<Handle<Tensor>> {
+        match self {
+            PopulationKind::Spiking(s) => s.bias,
+            PopulationKind::Analog(a) => a.bias,
+            PopulationKind::Readout(r) => r.bias,
+            PopulationKind::Input(_) => None,
+        }
+    }
+    /// The bias slot of a population that can hold one (all but the input).
+    pub fn bias_mut(&mut self) -> Option<&mut Option<Handle<Tensor>>> {
+        match self {
+            PopulationKind::Spiking(s) => Some(&mut s.bias),
+            PopulationKind::Analog(a) => Some(&mut a.bias),
+            PopulationKind::Readout(r) => Some(&mut r.bias),
+            PopulationKind::Input(_) => None,
+        }
+    }
+    /// What kind of events the population emits to its projections.
+    pub fn events(&self) -> Events {
+        match self {
+            PopulationKind::Spiking(_) => Events::Binary,
+            _ => Events::Graded,
+        }
+    }
+}
+
+/// Binary events carry no value (a spike); graded events carry one value per active element.
+/// Synaptic work on binary events is counted as accumulates, on graded events as MACs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    Binary,
+    Graded,
+}
+
+impl Events {
+    pub fn name(self) -> &'static str {
+        match self {
+            Events::Binary => "binary",
+            Events::Graded => "graded",
+        }
+    }
+}
+
+/// A directed, delayed, linear map from one population's output into another's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub source: Handle<Population>,
+    pub target: Handle<Population>,
+    /// Steps between the source emitting and the target receiving; 0 orders source before target.
+    pub delay: u32,
+    pub kind: ProjectionKind,
+}
+
+impl Entity for Projection {
+    const PREFIX: char = 'e';
+}
+
+/// The linear map a projection applies. Closed: every consumer matches on all of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProjectionKind {
+    Conv2d(Conv2d),
+    Dense(Dense),
+    SumPool(SumPool),
+    Identity(Identity),
+    Scale(Scale),
+    Affine(Affine),
+    Reshape(Reshape),
+    Dropout(Dropout),
+}
+
+/// 2-D cross-correlation with zero padding; weight `[C_out, C_in / groups, kh, kw]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2d {
+    pub weight: Handle<Tensor>,
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub groups: usize,
+}
+
+/// Fully connected; weight `[out, in]`. The source is read flat (row-major), so a flatten
+/// in front of a dense projection costs nothing; the target has `out` elements in any shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub weight: Handle<Tensor>,
+}
+
+/// Window sums times `scale`, per channel, zero padding. Average pooling is `scale = 1/(kh*kw)`
+/// (padding counted). A `[N]` population is pooled as one row `[1, 1, N]` (kernel `[1, k]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SumPool {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub scale: f64,
+}
+
+/// Element-wise copy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Identity;
+
+/// Element-wise multiply by a constant; `factor: 0` is SNASNet's zero op.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    pub factor: f64,
+}
+
+/// Per-channel multiply by `scale` (`[C]`); with the target's bias it is batch norm at inference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Affine {
+    pub scale: Handle<Tensor>,
+}
+
+/// Same elements, new shape (row-major order kept): flatten.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Reshape;
+
+/// Dropout with probability `p`: the identity at inference, kept by lowering so the module mirrors
+/// the network; `drop_dropout_and_zero` removes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropout {
+    pub p: f64,
+}
+
+impl ProjectionKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProjectionKind::Conv2d(_) => "conv2d",
+            ProjectionKind::Dense(_) => "dense",
+            ProjectionKind::SumPool(_) => "sum_pool",
+            ProjectionKind::Identity(_) => "identity",
+            ProjectionKind::Scale(_) => "scale",
+            ProjectionKind::Affine(_) => "affine",
+            ProjectionKind::Reshape(_) => "reshape",
+            ProjectionKind::Dropout(_) => "dropout",
+        }
+    }
+    /// The tensor the projection reads, if any.
+    pub fn tensor(&self) -> Option<Handle<Tensor>> {
+        match self {
+            ProjectionKind::Conv2d(c) => Some(c.weight),
+            ProjectionKind::Dense(d) => Some(d.weight),
+            ProjectionKind::Affine(a) => Some(a.scale),
+            _ => None,
+        }
+    }
+    pub fn tensor_mut(&mut self) -> Option<&mut Handle<Tensor>> {
+        match self {
+            ProjectionKind::Conv2d(c) => Some(&mut c.weight),
+            ProjectionKind::Dense(d) => Some(&mut d.weight),
+            ProjectionKind::Affine(a) => Some(&mut a.scale),
+            _ => None,
+        }
+    }
+}
+
+/// A whole compiled network.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Module {
+    pub name: String,
+    pub timesteps: usize,
+    pub num_classes: usize,
+    pub tensors: Arena<Tensor>,
+    pub populations: Arena<Population>,
+    pub projections: Arena<Projection>,
+}
+
+impl Module {
+    /// The first input population (a valid module has exactly one).
+    pub fn input(&self) -> Option<Handle<Population>> {
+        self.populations.iter().find(|(_, p)| matches!(p.kind, PopulationKind::Input(_))).map(|(h, _)| h)
+    }
+    /// The first readout population (a valid module has exactly one).
+    pub fn readout(&self) -> Option<Handle<Population>> {
+        self.populations.iter().find(|(_, p)| matches!(p.kind, PopulationKind::Readout(_))).map(|(h, _)| h)
+    }
+    /// Events a projection carries: binary when its source spikes, graded otherwise.
+    pub fn events(&self, e: Handle<Projection>) -> Events {
+        self.populations[self.projections[e].source].kind.events()
+    }
+    /// Projections into each population, in handle order.
+    pub fn incoming(&self) -> Vec<Vec<Handle<Projection>>> {
+        let mut v = vec![Vec::new(); self.populations.len()];
+        for (h, p) in self.projections.iter() {
+            if let Some(slot) = v.get_mut(p.target.index()) {
+                slot.push(h);
+            }
+        }
+        v
+    }
+    /// Projections out of each population, in handle order.
+    pub fn outgoing(&self) -> Vec<Vec<Handle<Projection>>> {
+        let mut v = vec![Vec::new(); self.populations.len()];
+        for (h, p) in self.projections.iter() {
+            if let Some(slot) = v.get_mut(p.source.index()) {
+                slot.push(h);
+            }
+        }
+        v
+    }
+    /// How many places (projections and biases) refer to each tensor.
+    pub fn tensor_uses(&self) -> Vec<usize> {
+        let mut uses = vec![0; self.tensors.len()];
+        let mut count = |t: Handle<Tensor>| {
+            if let Some(u) = uses.get_mut(t.index()) {
+                *u += 1;
+            }
+        };
+        for (_, p) in self.projections.iter() {
+            if let Some(t) = p.kind.tensor() {
+                count(t);
+            }
+        }
+        for (_, p) in self.populations.iter() {
+            if let Some(t) = p.kind.bias() {
+                count(t);
+            }
+        }
+        uses
+    }
+    /// Total number of weight values held.
+    pub fn weight_count(&self) -> usize {
+        self.tensors.iter().map(|(_, t)| t.data.len()).sum()
+    }
+}

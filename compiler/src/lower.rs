@@ -1,0 +1,262 @@
+//! Lowering: a validated `Network` plus its `Weights` becomes a faithful event-IR `Module`.
+//!
+//! Faithful means nothing is folded here: batch norm stays a per-channel affine projection,
+//! dropout an identity-at-inference projection, each LIF keeps its input gain, SNASNet's zero op a
+//! `scale 0`. Passes (see `passes`) simplify afterwards; the reference interpreter checks they
+//! keep the outputs. Every network node becomes one population holding its output; a node with a
+//! single-input op (conv, BN, pool, ...) and several incoming edges first sums them in a relay
+//! population `<node>.in`. The readout becomes one extra readout population fed by the readout node.
+
+use crate::ir::{self, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Tensor};
+use crate::network::{self, Network, NodeId, Op, ParamRole, Weights, WeightsError};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LowerError {
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error("node `{node}`: {message}")]
+    Unsupported { node: String, message: String },
+}
+
+/// Lower `net` with its trained `weights`. Takes the weights by value: their buffers move into
+/// the module, so lowering never holds two copies of the parameters.
+pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
+    net.check_weights(&weights)?;
+    let mut cx = Lowering {
+        net,
+        weights,
+        m: Module {
+            name: net.desc.name.clone(),
+            timesteps: net.desc.timesteps,
+            num_classes: net.desc.num_classes,
+            ..Module::default()
+        },
+    };
+
+    // Phase 1: one population per node (plus relays), in schedule order, so feedback edges can
+    // point at populations created later. The op's projection kind (and its tensors) is made here
+    // too, so each node's tensors are numbered together.
+    let mut pop_of: Vec<Option<Handle<Population>>> = vec![None; net.len()];
+    let mut relay_of: Vec<Option<Handle<Population>>> = vec![None; net.len()];
+    let mut op_kind: Vec<Option<ProjectionKind>> = vec![None; net.len()];
+    for &id in &net.schedule {
+        let node = net.node(id);
+        if needs_relay(&node.op, net.inputs[id].len()) {
+            let relay = Population {
+                name: format!("{}.in", node.name),
+                shape: net.input_shape(id).clone(),
+                kind: PopulationKind::Analog(ir::Analog { bias: None, constant: false }),
+            };
+            relay_of[id] = Some(cx.m.populations.push(relay));
+        }
+        let (kind, proj) = cx.node(id)?;
+        op_kind[id] = proj;
+        let shape = net.shapes[id].clone();
+        pop_of[id] = Some(cx.m.populations.push(Population { name: node.name.clone(), shape, kind }));
+    }
+    let pop = |id: NodeId| pop_of[id].expect("every node got a population in phase 1");
+    let m = &mut cx.m;
+
+    // Phase 2: projections, grouped by target in population order.
+    for &id in &net.schedule {
+        let edges = &net.inputs[id];
+        match op_kind[id].take() {
+            None => {
+                for &(src, delay) in edges {
+                    push(m, pop(src), pop(id), delay, ProjectionKind::Identity(ir::Identity));
+                }
+            }
+            Some(kind) => {
+                let (source, delay) = match relay_of[id] {
+                    Some(relay) => {
+                        for &(src, d) in edges {
+                            push(m, pop(src), relay, d, ProjectionKind::Identity(ir::Identity));
+                        }
+                        (relay, 0)
+                    }
+                    None => (pop(edges[0].0), edges[0].1),
+                };
+                if matches!(net.node(id).op, Op::MaxPool(_))
+                    && !matches!(m.populations[source].kind, PopulationKind::Spiking(_))
+                {
+                    return Err(unsupported(
+                        net,
+                        id,
+                        "max_pool is supported over binary spikes only (it lowers to an OR); feed it from a single lif/plif node",
+                    ));
+                }
+                push(m, source, pop(id), delay, kind);
+            }
+        }
+    }
+
+    let readout = m.populations.push(Population {
+        name: "readout".into(),
+        shape: net.shapes[net.readout_node].clone(),
+        kind: PopulationKind::Readout(ir::Readout { mode: net.desc.readout.kind, bias: None }),
+    });
+    push(m, pop(net.readout_node), readout, 0, ProjectionKind::Identity(ir::Identity));
+    Ok(cx.m)
+}
+
+struct Lowering<'a> {
+    net: &'a Network,
+    weights: Weights,
+    m: Module,
+}
+
+fn push(m: &mut Module, source: Handle<Population>, target: Handle<Population>, delay: u32, kind: ProjectionKind) {
+    m.projections.push(Projection { source, target, delay, kind });
+}
+
+/// Ops that act on one input: with several incoming edges their sum goes through a relay first.
+fn needs_relay(op: &Op, edges: usize) -> bool {
+    edges > 1 && !matches!(op, Op::Input(_) | Op::Lif(_) | Op::Plif(_) | Op::Sum(_))
+}
+
+fn unsupported(net: &Network, id: NodeId, message: &str) -> LowerError {
+    LowerError::Unsupported { node: net.node(id).name.clone(), message: message.to_string() }
+}
+
+impl Lowering<'_> {
+    /// Move a parameter tensor out of the weights into the module.
+    fn take(&mut self, id: NodeId, role: ParamRole) -> Result<Handle<Tensor>, LowerError> {
+        let t = self.take_raw(id, role)?;
+        let label = self.net.node(id).tensor_name(role);
+        Ok(self.m.tensors.push(Tensor::new(label, t.shape, t.data)))
+    }
+
+    fn take_raw(&mut self, id: NodeId, role: ParamRole) -> Result<network::Tensor, LowerError> {
+        let node = self.net.node(id);
+        let name = node.tensor_name(role);
+        // check_weights has run, so a miss means one tensor name serves two roles; report it.
+        self.weights.tensors.remove(&name).ok_or_else(|| {
+            LowerError::Weights(WeightsError::Missing { node: node.name.clone(), tensor: name, expected: vec![] })
+        })
+    }
+
+    fn push_tensor(&mut self, label: String, data: Vec<f32>) -> Handle<Tensor> {
+        let n = data.len();
+        self.m.tensors.push(Tensor::new(label, vec![n], data))
+    }
+
+    /// The population a node becomes, and the projection kind of its op (None: identity edges).
+    fn node(&mut self, id: NodeId) -> Result<(PopulationKind, Option<ProjectionKind>), LowerError> {
+        let net = self.net;
+        let node = net.node(id);
+        let analog = |bias| PopulationKind::Analog(ir::Analog { bias, constant: false });
+        Ok(match &node.op {
+            Op::Input(_) => (PopulationKind::Input(ir::Input { encoding: net.desc.input.encoding }), None),
+            Op::Lif(p) => (PopulationKind::Spiking(spiking(p, 1.0 / p.tau)), None),
+            Op::Plif(p) => {
+                let w = f64::from(self.take_raw(id, ParamRole::W)?.data[0]);
+                // The trained leak: k = sigmoid(w) = 1/tau (autosnn.md §1.1).
+                let k = 1.0 / (1.0 + (-w).exp());
+                (PopulationKind::Spiking(spiking(p, k)), None)
+            }
+            Op::Sum(_) => (analog(None), None),
+            Op::Conv2d(c) => {
+                let weight = self.take(id, ParamRole::Weight)?;
+                let bias = if c.bias { Some(self.take(id, ParamRole::Bias)?) } else { None };
+                let kind = ProjectionKind::Conv2d(ir::Conv2d {
+                    weight,
+                    stride: [c.stride.0, c.stride.1],
+                    padding: [c.padding.0, c.padding.1],
+                    groups: c.groups,
+                });
+                (analog(bias), Some(kind))
+            }
+            Op::Linear(l) => {
+                let weight = self.take(id, ParamRole::Weight)?;
+                let bias = if l.bias { Some(self.take(id, ParamRole::Bias)?) } else { None };
+                (analog(bias), Some(ProjectionKind::Dense(ir::Dense { weight })))
+            }
+            Op::BatchNorm(bn) => {
+                let (scale, shift) = self.bn_affine(id, bn.eps)?;
+                let scale = self.push_tensor(format!("{}.scale", node.name), scale);
+                let shift = self.push_tensor(format!("{}.shift", node.name), shift);
+                (analog(Some(shift)), Some(ProjectionKind::Affine(ir::Affine { scale })))
+            }
+            Op::AvgPool(p) => {
+                if !p.count_include_pad && (p.padding.0 > 0 || p.padding.1 > 0) {
+                    return Err(unsupported(
+                        net,
+                        id,
+                        "avg_pool with padding and count_include_pad = false divides by a varying count; only count_include_pad = true (PyTorch's default) lowers to a sum-pool",
+                    ));
+                }
+                let scale = 1.0 / (p.kernel.0 * p.kernel.1) as f64;
+                (analog(None), Some(ProjectionKind::SumPool(pool(p, scale))))
+            }
+            // Max-pool over spikes is an OR: window sums into a memoryless threshold population.
+            Op::MaxPool(p) => (PopulationKind::Spiking(or_gate()), Some(ProjectionKind::SumPool(pool(p, 1.0)))),
+            Op::Vote(v) => {
+                let kind = ProjectionKind::SumPool(ir::SumPool {
+                    kernel: [1, v.group],
+                    stride: [1, v.group],
+                    padding: [0, 0],
+                    scale: 1.0 / v.group as f64,
+                });
+                (analog(None), Some(kind))
+            }
+            Op::Dropout(d) => (analog(None), Some(ProjectionKind::Dropout(ir::Dropout { p: d.p }))),
+            Op::Flatten(_) => (analog(None), Some(ProjectionKind::Reshape(ir::Reshape))),
+            Op::Scale(s) => (analog(None), Some(ProjectionKind::Scale(ir::Scale { factor: s.factor }))),
+        })
+    }
+
+    /// Inference BN: `gamma (x - mean) / sqrt(var + eps) + beta = scale x + shift`, in f64.
+    fn bn_affine(&mut self, id: NodeId, eps: f64) -> Result<(Vec<f32>, Vec<f32>), LowerError> {
+        let gamma = self.take_raw(id, ParamRole::Weight)?.data;
+        let beta = self.take_raw(id, ParamRole::Bias)?.data;
+        let mean = self.take_raw(id, ParamRole::RunningMean)?.data;
+        let var = self.take_raw(id, ParamRole::RunningVar)?.data;
+        let mut scale = Vec::with_capacity(gamma.len());
+        let mut shift = Vec::with_capacity(gamma.len());
+        for c in 0..gamma.len() {
+            let s = f64::from(gamma[c]) / (f64::from(var[c]) + eps).sqrt();
+            scale.push(s as f32);
+            shift.push((f64::from(beta[c]) - f64::from(mean[c]) * s) as f32);
+        }
+        Ok((scale, shift))
+    }
+}
+
+fn pool(p: &network::Pool, scale: f64) -> ir::SumPool {
+    let s = p.stride();
+    ir::SumPool {
+        kernel: [p.kernel.0, p.kernel.1],
+        stride: [s.0, s.1],
+        padding: [p.padding.0, p.padding.1],
+        scale,
+    }
+}
+
+/// SpikingJelly's charge with leak `k = 1/tau`: `v += k (x - (v - v_reset))` with decay_input,
+/// else `v += x - k (v - v_reset)`; both are `v = v_reset + (1-k)(v - v_reset) + gain x`.
+fn spiking(p: &network::NeuronParams, k: f64) -> ir::Spiking {
+    ir::Spiking {
+        beta: 1.0 - k,
+        gain: if p.decay_input { k } else { 1.0 },
+        threshold: p.threshold,
+        v_reset: p.v_reset,
+        reset: p.reset,
+        fire: p.compare,
+        bias: None,
+    }
+}
+
+/// A memoryless population that fires when any input in its window spiked. Threshold 0.5 keeps
+/// the integer window sums at least 0.5 away from it, so float rounding can never flip it.
+fn or_gate() -> ir::Spiking {
+    ir::Spiking {
+        beta: 0.0,
+        gain: 1.0,
+        threshold: 0.5,
+        v_reset: 0.0,
+        reset: network::Reset::Hard,
+        fire: network::Compare::Ge,
+        bias: None,
+    }
+}

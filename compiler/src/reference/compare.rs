@@ -1,0 +1,122 @@
+//! The equivalence ladder of architecture.md, applied to two runs on the same inputs.
+//!
+//! Predictions equal on every sample; logits within `1e-4 * max(1, max|a|)` per sample; spike
+//! counts per layer and step equal, except threshold flips: once either run saw a membrane within
+//! [`super::FLIP_MARGIN`] of its threshold in a sample, later differences in that sample count as
+//! flips (and its logits are exempt); the flip rate (flipped / all spikes) must stay <= 1e-3.
+
+use super::RunOutput;
+
+/// Largest tolerated logit difference, relative to `max(1, max|a|)` of the sample.
+pub const LOGIT_TOLERANCE: f64 = 1e-4;
+/// Largest tolerated share of flipped spikes.
+pub const FLIP_RATE_LIMIT: f64 = 1e-3;
+
+/// How two runs compare; [`Agreement::check`] turns it into a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    pub samples: usize,
+    /// Samples whose predictions differ.
+    pub prediction_mismatches: Vec<usize>,
+    /// Largest `max|a-b| / max(1, max|a|)` over samples without flips.
+    pub max_logit_error: f64,
+    /// Spikes that differ where a flip licenses it.
+    pub flips: u64,
+    /// All spikes of the first run.
+    pub spikes: u64,
+    /// Differences no flip explains: `(sample, layer, t, a, b)`.
+    pub unexplained: Vec<(usize, String, usize, u64, u64)>,
+    /// Layers of one run that the other lacks.
+    pub unmatched_layers: Vec<String>,
+}
+
+impl Agreement {
+    pub fn flip_rate(&self) -> f64 {
+        if self.spikes == 0 { 0.0 } else { self.flips as f64 / self.spikes as f64 }
+    }
+
+    /// `Ok` when the runs agree in the ladder's sense, else a message saying where they differ.
+    pub fn check(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if !self.prediction_mismatches.is_empty() {
+            problems.push(format!("predictions differ on samples {:?}", self.prediction_mismatches));
+        }
+        if self.max_logit_error > LOGIT_TOLERANCE {
+            problems.push(format!("logits differ by {:.3e} (relative), above {LOGIT_TOLERANCE:e}", self.max_logit_error));
+        }
+        if let Some((s, l, t, a, b)) = self.unexplained.first() {
+            problems.push(format!(
+                "{} spike counts differ without a threshold flip, first: sample {s}, layer `{l}`, step {t}: {a} vs {b}",
+                self.unexplained.len()
+            ));
+        }
+        if self.flip_rate() > FLIP_RATE_LIMIT {
+            problems.push(format!("flip rate {:.2e} above {FLIP_RATE_LIMIT:e}", self.flip_rate()));
+        }
+        if !self.unmatched_layers.is_empty() {
+            problems.push(format!("layers only in one run: {:?}", self.unmatched_layers));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}
+
+/// Compare run `a` (the reference) with run `b`, matching layers by name.
+pub fn compare(a: &RunOutput, b: &RunOutput) -> Agreement {
+    let mut ag = Agreement {
+        samples: a.logits.len().min(b.logits.len()),
+        prediction_mismatches: Vec::new(),
+        max_logit_error: 0.0,
+        flips: 0,
+        spikes: 0,
+        unexplained: Vec::new(),
+        unmatched_layers: Vec::new(),
+    };
+    let pairs: Vec<(usize, usize)> = a
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| b.layers.iter().position(|n| n == name).map(|j| (i, j)))
+        .collect();
+    ag.unmatched_layers = a
+        .layers
+        .iter()
+        .filter(|n| !b.layers.contains(n))
+        .chain(b.layers.iter().filter(|n| !a.layers.contains(n)))
+        .cloned()
+        .collect();
+    if a.logits.len() != b.logits.len() {
+        ag.prediction_mismatches = (ag.samples..a.logits.len().max(b.logits.len())).collect();
+    }
+    for s in 0..ag.samples {
+        if a.predictions[s] != b.predictions[s] {
+            ag.prediction_mismatches.push(s);
+        }
+        let steps = a.spikes[s].first().map_or(0, |l| l.len());
+        // The first step at which either run had a near-threshold membrane in this sample.
+        let first_near = (0..steps).find(|&t| {
+            pairs.iter().any(|&(i, j)| a.near_threshold[s][i][t] > 0 || b.near_threshold[s][j][t] > 0)
+        });
+        let mut flipped = false;
+        for &(i, j) in &pairs {
+            for t in 0..steps {
+                let (x, y) = (a.spikes[s][i][t], b.spikes[s][j][t]);
+                ag.spikes += x;
+                if x == y {
+                    continue;
+                }
+                if first_near.is_some_and(|t0| t >= t0) {
+                    ag.flips += x.abs_diff(y);
+                    flipped = true;
+                } else {
+                    ag.unexplained.push((s, a.layers[i].clone(), t, x, y));
+                }
+            }
+        }
+        if !flipped {
+            let scale = a.logits[s].iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            let diff = a.logits[s].iter().zip(&b.logits[s]).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            ag.max_logit_error = ag.max_logit_error.max(diff / scale);
+        }
+    }
+    ag
+}

@@ -1,0 +1,109 @@
+//! Reference interpreters: dense, simple, obviously correct; the oracle for every back end.
+//!
+//! [`run_module`] runs an event-IR module, [`run_network`] runs a network description directly
+//! (eval mode: BN with running statistics, dropout as the identity). Both return the same
+//! [`RunOutput`], so lowering and every pass can be checked against the network's own semantics,
+//! and [`compare`] applies architecture.md's equivalence ladder to two runs.
+
+mod compare;
+mod graph;
+pub mod kernels;
+mod module;
+
+pub use compare::{Agreement, compare};
+pub use graph::{GraphRunError, run_network};
+pub use module::run_module;
+
+use thiserror::Error;
+
+/// A membrane closer than this to its threshold may fire differently under another summation
+/// order; such a neuron (and what follows it) is a tolerated "threshold flip" (architecture.md).
+pub const FLIP_MARGIN: f64 = 1e-4;
+
+/// One run over a batch: what the readout said and what every spiking layer did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutput {
+    /// Per sample, per class: mean (time-mean) or sum (spike-count) of the readout over the steps.
+    pub logits: Vec<Vec<f64>>,
+    /// Per sample: the index of the largest logit (the first on ties).
+    pub predictions: Vec<usize>,
+    /// Names of the spiking layers (IR: spiking populations; network: lif, plif and max_pool nodes).
+    pub layers: Vec<String>,
+    /// `[sample][layer][t]`: spikes emitted.
+    pub spikes: Vec<Vec<Vec<u64>>>,
+    /// `[sample][layer][t]`: neurons whose membrane lay within [`FLIP_MARGIN`] of the threshold.
+    pub near_threshold: Vec<Vec<Vec<u64>>>,
+}
+
+impl RunOutput {
+    /// Spikes of one layer summed over samples and steps.
+    pub fn total_spikes(&self, layer: &str) -> Option<u64> {
+        let i = self.layers.iter().position(|l| l == layer)?;
+        Some(self.spikes.iter().map(|s| s[i].iter().sum::<u64>()).sum())
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum RunError {
+    #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
+    InputSize { sample: usize, expected: usize, found: usize, what: String },
+    #[error("invalid module: {0}")]
+    Invalid(#[from] crate::validate::ValidationError),
+}
+
+/// Values of the input for a sample at step `t`: direct input repeats one frame, event frames
+/// give one frame per step.
+fn frame(sample: &[f32], numel: usize, t: usize, per_step: bool) -> impl Iterator<Item = f64> + '_ {
+    let start = if per_step { t * numel } else { 0 };
+    sample[start..start + numel].iter().map(|v| f64::from(*v))
+}
+
+fn check_inputs(inputs: &[Vec<f32>], numel: usize, timesteps: usize, per_step: bool) -> Result<(), RunError> {
+    let expected = if per_step { numel * timesteps } else { numel };
+    for (sample, x) in inputs.iter().enumerate() {
+        if x.len() != expected {
+            let what = if per_step {
+                format!("{timesteps} event frames of {numel}")
+            } else {
+                format!("one direct frame of {numel}")
+            };
+            return Err(RunError::InputSize { sample, expected, found: x.len(), what });
+        }
+    }
+    Ok(())
+}
+
+/// A LIF membrane update shared by both interpreters' bookkeeping: fire, count, reset.
+struct Fired {
+    spikes: u64,
+    near: u64,
+}
+
+fn fire_and_reset(
+    v: &mut [f64],
+    out: &mut [f64],
+    threshold: f64,
+    v_reset: f64,
+    reset: crate::ir::Reset,
+    fire: crate::ir::Compare,
+) -> Fired {
+    let mut f = Fired { spikes: 0, near: 0 };
+    for (vi, oi) in v.iter_mut().zip(out.iter_mut()) {
+        if (*vi - threshold).abs() < FLIP_MARGIN {
+            f.near += 1;
+        }
+        let spike = match fire {
+            crate::ir::Compare::Ge => *vi >= threshold,
+            crate::ir::Compare::Gt => *vi > threshold,
+        };
+        *oi = if spike { 1.0 } else { 0.0 };
+        if spike {
+            f.spikes += 1;
+            match reset {
+                crate::ir::Reset::Hard => *vi = v_reset,
+                crate::ir::Reset::Subtract => *vi -= threshold,
+            }
+        }
+    }
+    f
+}

@@ -1,0 +1,152 @@
+//! The reference interpreter of event-IR modules: every population, every step, densely.
+
+use super::kernels::{self, Pooling};
+use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
+use crate::ir::{Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind};
+use crate::validate::validate;
+
+/// Run `m` on a batch. Each input is one direct frame (the input population's size) or, for
+/// event-frame input, `timesteps` frames back to back.
+pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError> {
+    let v = validate(m)?;
+    let input = &m.populations[v.input];
+    let per_step = matches!(input.kind, PopulationKind::Input(ref i) if i.encoding == Encoding::EventFrames);
+    check_inputs(inputs, input.shape.numel(), m.timesteps, per_step)?;
+
+    let incoming = m.incoming();
+    // Ring depth per population: enough history for its longest outgoing delay.
+    let mut depth = vec![1usize; m.populations.len()];
+    for (_, p) in m.projections.iter() {
+        depth[p.source.index()] = depth[p.source.index()].max(p.delay as usize + 1);
+    }
+    let layers: Vec<_> = m
+        .populations
+        .iter()
+        .filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_)))
+        .map(|(h, p)| (h, p.name.clone()))
+        .collect();
+    let layer_of = {
+        let mut l = vec![usize::MAX; m.populations.len()];
+        for (i, (h, _)) in layers.iter().enumerate() {
+            l[h.index()] = i;
+        }
+        l
+    };
+
+    let mut out = RunOutput {
+        logits: Vec::new(),
+        predictions: Vec::new(),
+        layers: layers.iter().map(|(_, n)| n.clone()).collect(),
+        spikes: Vec::new(),
+        near_threshold: Vec::new(),
+    };
+    let t_max = m.timesteps;
+    for sample in inputs {
+        let mut hist: Vec<Vec<Vec<f64>>> =
+            m.populations.iter().map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h.index()]]).collect();
+        let mut membrane: Vec<Vec<f64>> = m
+            .populations
+            .iter()
+            .map(|(_, p)| match &p.kind {
+                PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut spikes = vec![vec![0u64; t_max]; layers.len()];
+        let mut near = vec![vec![0u64; t_max]; layers.len()];
+        let mut acc = vec![0.0f64; m.num_classes];
+
+        for t in 0..t_max {
+            for &ph in &v.schedule {
+                let p = &m.populations[ph];
+                let slot = t % depth[ph.index()];
+                if let PopulationKind::Analog(a) = &p.kind {
+                    if a.constant && t > 0 {
+                        // Same value every step: computed once at t = 0 (hoisted), copied since.
+                        let prev = hist[ph.index()][(t - 1) % depth[ph.index()]].clone();
+                        hist[ph.index()][slot] = prev;
+                        continue;
+                    }
+                }
+                if let PopulationKind::Input(i) = &p.kind {
+                    let per_step = i.encoding == Encoding::EventFrames;
+                    let values: Vec<f64> = frame(sample, p.shape.numel(), t, per_step).collect();
+                    hist[ph.index()][slot] = values;
+                    continue;
+                }
+                // Sum what every incoming projection delivers from step t - delay.
+                let mut input = vec![0.0f64; p.shape.numel()];
+                for &eh in &incoming[ph.index()] {
+                    let e = &m.projections[eh];
+                    let d = e.delay as usize;
+                    if t < d {
+                        continue;
+                    }
+                    let src = &m.populations[e.source];
+                    let x = &hist[e.source.index()][(t - d) % depth[e.source.index()]];
+                    deliver(m, &e.kind, x, &src.shape.0, &mut input, &p.shape.0);
+                }
+                if let Some(b) = p.kind.bias() {
+                    kernels::channel_bias_add(&m.tensors[b].data, &mut input);
+                }
+                let output = &mut hist[ph.index()][slot];
+                match &p.kind {
+                    PopulationKind::Input(_) => unreachable!("handled above"),
+                    PopulationKind::Analog(_) => *output = input,
+                    PopulationKind::Readout(_) => {
+                        for (a, x) in acc.iter_mut().zip(&input) {
+                            *a += x;
+                        }
+                        *output = input;
+                    }
+                    PopulationKind::Spiking(s) => {
+                        let vm = &mut membrane[ph.index()];
+                        for (vi, x) in vm.iter_mut().zip(&input) {
+                            *vi = s.v_reset + s.beta * (*vi - s.v_reset) + s.gain * x;
+                        }
+                        let f = fire_and_reset(vm, output, s.threshold, s.v_reset, s.reset, s.fire);
+                        let l = layer_of[ph.index()];
+                        spikes[l][t] = f.spikes;
+                        near[l][t] = f.near;
+                    }
+                }
+            }
+        }
+        let readout = &m.populations[v.readout];
+        if let PopulationKind::Readout(r) = &readout.kind {
+            if r.mode == ReadoutKind::TimeMean {
+                acc.iter_mut().for_each(|a| *a /= t_max as f64);
+            }
+        }
+        out.predictions.push(kernels::argmax(&acc));
+        out.logits.push(acc);
+        out.spikes.push(spikes);
+        out.near_threshold.push(near);
+    }
+    Ok(out)
+}
+
+/// Add projection `kind` applied to the source values `x` into `out`.
+fn deliver(m: &Module, kind: &ProjectionKind, x: &[f64], src: &[usize], out: &mut [f64], dst: &[usize]) {
+    match kind {
+        ProjectionKind::Conv2d(c) => {
+            let w = &m.tensors[c.weight];
+            let ws = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
+            kernels::conv2d_add(x, [src[0], src[1], src[2]], &w.data, ws, c.stride, c.padding, c.groups, out, [dst[1], dst[2]]);
+        }
+        ProjectionKind::Dense(d) => kernels::dense_add(x, &m.tensors[d.weight].data, out),
+        ProjectionKind::SumPool(p) => {
+            let (planes, out_hw) = match (src, dst) {
+                ([c, h, w], [_, oh, ow]) => ([*c, *h, *w], [*oh, *ow]),
+                ([n], [on]) => ([1, 1, *n], [1, *on]),
+                _ => unreachable!("validated sum_pool shapes"),
+            };
+            kernels::pool_add(x, planes, p.kernel, p.stride, p.padding, Pooling::Sum { scale: p.scale }, out, out_hw);
+        }
+        ProjectionKind::Identity(_) | ProjectionKind::Reshape(_) | ProjectionKind::Dropout(_) => {
+            out.iter_mut().zip(x).for_each(|(o, v)| *o += v);
+        }
+        ProjectionKind::Scale(s) => out.iter_mut().zip(x).for_each(|(o, v)| *o += s.factor * v),
+        ProjectionKind::Affine(a) => kernels::channel_scale_add(x, &m.tensors[a.scale].data, out),
+    }
+}

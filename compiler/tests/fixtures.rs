@@ -1,0 +1,42 @@
+//! The generated golden fixtures match their builders, and every fixture loads, lowers and runs.
+//!
+//! `SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test fixtures` rewrites the generated
+//! `tests/fixtures/*/network.json` files from `snnc_compiler::synth`.
+
+mod common;
+
+use snnc_compiler::reference::{compare, run_module, run_network};
+use snnc_compiler::synth;
+
+#[test]
+fn generated_fixtures_match_their_builders() {
+    let write = std::env::var_os("SNNC_WRITE_FIXTURES").is_some();
+    for (name, desc) in common::generated() {
+        let path = common::fixtures_dir().join(name).join("network.json");
+        let text = desc.to_json_pretty() + "\n";
+        if write {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(on_disk, text, "{name}: regenerate with SNNC_WRITE_FIXTURES=1");
+    }
+}
+
+#[test]
+fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
+    for name in common::FIXTURES {
+        let (net, w, m) = common::lowered(name);
+        let x = synth::inputs(&net, 3, common::SEED);
+        let a = run_network(&net, &w, &x).unwrap();
+        let b = run_module(&m, &x).unwrap();
+        let ag = compare(&a, &b);
+        ag.check().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let spikes: u64 = a.spikes.iter().flatten().flatten().sum();
+        eprintln!("{name}: {} layers, {spikes} spikes, flips {}, logit err {:.2e}, preds {:?}", a.layers.len(), ag.flips, ag.max_logit_error, a.predictions);
+        for l in &a.layers {
+            eprintln!("   {l}: {}", a.total_spikes(l).unwrap());
+        }
+        assert!(spikes > 0, "{name}: the synthetic weights should make the network spike");
+    }
+}

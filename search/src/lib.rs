@@ -5,6 +5,7 @@ pub mod init;
 pub mod layers;
 pub mod model;
 pub mod neuron;
+pub mod neuron_ops;
 pub mod optim;
 pub mod params;
 pub mod spike;

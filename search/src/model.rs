@@ -1,7 +1,9 @@
 //! A Candle model built from a validated network graph: parameters, and the BPTT forward over T steps.
 
 use crate::init::{self, InitScheme};
+use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
+use serde::{Deserialize, Serialize};
 use crate::layers::{self, BatchNorm};
 use crate::neuron::Neuron;
 use crate::params::ParamStore;
@@ -36,11 +38,34 @@ pub struct ForwardOutput {
     pub spikes: Vec<(NodeId, Vec<f64>)>,
 }
 
+/// Which convolution implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvImpl {
+    /// im2col + GEMM custom op with both gradients through GEMM (the default).
+    #[default]
+    Fast,
+    /// Candle's own `conv2d`, kept for comparison.
+    Candle,
+}
+
+impl std::str::FromStr for ConvImpl {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "fast" => Ok(ConvImpl::Fast),
+            "candle" => Ok(ConvImpl::Candle),
+            _ => Err(format!("unknown conv implementation `{s}`: use fast or candle")),
+        }
+    }
+}
+
 /// A trainable SNN whose structure is a [`Network`].
 #[derive(Debug, Clone)]
 pub struct SnnModel {
     pub net: Network,
     pub params: ParamStore,
+    pub conv_impl: ConvImpl,
     layers: Vec<Layer>,
     /// Longest delay on any edge leaving each node (how much history it needs).
     max_delay: Vec<usize>,
@@ -66,7 +91,7 @@ impl SnnModel {
                 max_delay[src] = max_delay[src].max(d as usize);
             }
         }
-        Ok(SnnModel { net, params, layers, max_delay })
+        Ok(SnnModel { net, params, conv_impl: ConvImpl::default(), layers, max_delay })
     }
 
     /// A model holding trained weights; checks every tensor's presence, shape and finiteness.
@@ -243,12 +268,18 @@ impl SnnModel {
             Layer::Input => Ok(x.clone()),
             Layer::Conv { w, b, stride, padding, groups } => {
                 let (ph, pw) = *padding;
-                let (x, pad) = if ph == pw {
-                    (x.clone(), ph)
-                } else {
-                    (x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
+                let y = match self.conv_impl {
+                    ConvImpl::Fast => FastConv2d(ConvSpec { stride: *stride, padding: (ph, pw), groups: *groups })
+                        .forward(x, w.as_tensor())?,
+                    ConvImpl::Candle => {
+                        let (x, pad) = if ph == pw {
+                            (x.clone(), ph)
+                        } else {
+                            (x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
+                        };
+                        x.conv2d(w.as_tensor(), pad, *stride, 1, *groups)?
+                    }
                 };
-                let y = x.conv2d(w.as_tensor(), pad, *stride, 1, *groups)?;
                 match b {
                     Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?),
                     None => Ok(y),

@@ -1,5 +1,6 @@
 //! LIF and PLIF neuron layers: one charge-fire-reset step on a batch, BPTT-friendly.
 
+use crate::neuron_ops::{Charge, HardResetDetached};
 use crate::spike::SpikeFn;
 use candle_core::{Result, Tensor, Var};
 use snnc_compiler::network::{NeuronParams, Reset};
@@ -51,8 +52,8 @@ impl Neuron {
             (Leak::Fixed(k), Some(v)) => {
                 // decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr
                 // otherwise:   h = v - k*(v - vr) + x   = (1-k) v + x + k vr
-                let kept = v.affine(1.0 - k, k * vr)?;
-                if p.decay_input { (kept + x.affine(*k, 0.0)?)? } else { (kept + x)? }
+                let b = if p.decay_input { *k } else { 1.0 };
+                x.apply_op2(v, Charge { a: (1.0 - k) as f32, b: b as f32, c: (k * vr) as f32 })?
             }
             (Leak::Learned(w), v) => {
                 let k = candle_nn::ops::sigmoid(w.as_tensor())?;
@@ -69,6 +70,10 @@ impl Neuron {
             }
         };
         let s = self.spike.apply(&h)?;
+        if p.detach_reset && p.reset == Reset::Hard {
+            let v_new = h.apply_op2(&s.detach(), HardResetDetached { v_reset: vr as f32 })?;
+            return Ok((s, v_new));
+        }
         let s_reset = if p.detach_reset { s.detach() } else { s.clone() };
         let v_new = match p.reset {
             // v = h*(1-s) + vr*s

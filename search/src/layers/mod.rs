@@ -1,6 +1,8 @@
 //! Layers the seeds need beyond Candle's own: BatchNorm with PyTorch's running statistics,
 //! per-sample dropout masks fixed over time, and pooling with correct gradients.
 
+pub mod bn;
+pub mod conv;
 pub mod pool;
 
 use candle_core::{D, DType, Device, Result, Tensor, Var};
@@ -27,7 +29,36 @@ fn channel_view(t: &Tensor, rank: usize) -> Result<Tensor> {
 }
 
 impl BatchNorm {
+    /// The fused path: statistics and affine map as custom ops with a closed-form backward.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let rank = x.rank();
+        if rank != 2 && rank != 4 {
+            candle_core::bail!("batch_norm expects [B, C] or [B, C, H, W], got {:?}", x.dims());
+        }
+        let (mean, var) = if train {
+            let stats = x.apply_op1_no_bwd(&bn::BatchStats)?.to_vec2::<f32>()?;
+            let n = x.elem_count() / x.dim(1)?;
+            let m = self.momentum as f32;
+            let unbias = if n > 1 { n as f32 / (n as f32 - 1.0) } else { 1.0 };
+            let rm = self.running_mean.as_tensor().to_vec1::<f32>()?;
+            let rv = self.running_var.as_tensor().to_vec1::<f32>()?;
+            let new_m: Vec<f32> = rm.iter().zip(&stats[0]).map(|(r, b)| (1.0 - m) * r + m * b).collect();
+            let new_v: Vec<f32> = rv.iter().zip(&stats[1]).map(|(r, b)| (1.0 - m) * r + m * b * unbias).collect();
+            self.running_mean.set(&Tensor::new(new_m, &Device::Cpu)?)?;
+            self.running_var.set(&Tensor::new(new_v, &Device::Cpu)?)?;
+            let [mean, var]: [Vec<f32>; 2] = stats.try_into().expect("two rows");
+            (mean, var)
+        } else {
+            (self.running_mean.as_tensor().to_vec1::<f32>()?, self.running_var.as_tensor().to_vec1::<f32>()?)
+        };
+        let eps = self.eps as f32;
+        let istd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        let op = bn::BatchNormOp { mean: std::sync::Arc::new(mean), istd: std::sync::Arc::new(istd), train };
+        x.apply_op3(self.weight.as_tensor(), self.bias.as_tensor(), op)
+    }
+
+    /// The same map from Candle's own ops; kept as the oracle for the fused path.
+    pub fn forward_reference(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let rank = x.rank();
         if rank != 2 && rank != 4 {
             candle_core::bail!("batch_norm expects [B, C] or [B, C, H, W], got {:?}", x.dims());

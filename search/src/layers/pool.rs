@@ -7,6 +7,7 @@
 
 use crate::spike::contiguous_f32;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolGeometry {
@@ -25,17 +26,16 @@ impl PoolGeometry {
         }
     }
 
-    /// Visit every output cell with the in-bounds input positions of its window.
-    fn for_each_window(&self, h: usize, w: usize, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>)) -> Result<()> {
+    /// Visit every output cell with the in-bounds rows and columns of its window.
+    fn for_each_window(&self, h: usize, w: usize, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) -> Result<()> {
         let (oh, ow) = self.out_hw(h, w)?;
         for oy in 0..oh {
             let y0 = (oy * self.stride.0) as isize - self.padding.0 as isize;
+            let ys = (y0.max(0) as usize)..((y0 + self.kernel.0 as isize).min(h as isize) as usize);
             for ox in 0..ow {
                 let x0 = (ox * self.stride.1) as isize - self.padding.1 as isize;
-                let ys = (y0.max(0) as usize)..((y0 + self.kernel.0 as isize).min(h as isize) as usize);
                 let xs = (x0.max(0) as usize)..((x0 + self.kernel.1 as isize).min(w as isize) as usize);
-                let mut it = ys.flat_map(move |y| xs.clone().map(move |x| y * w + x));
-                f(oy * ow + ox, &mut it);
+                f(oy * ow + ox, ys.clone(), xs);
             }
         }
         Ok(())
@@ -83,13 +83,9 @@ impl CustomOp1 for AvgPool {
         for plane in 0..b * c {
             let src = &x[plane * h * w..(plane + 1) * h * w];
             let dst = &mut out[plane * oh * ow..(plane + 1) * oh * ow];
-            self.geometry.for_each_window(h, w, |o, cells| {
-                let mut n = 0;
-                let mut s = 0f32;
-                for i in cells {
-                    s += src[i];
-                    n += 1;
-                }
+            self.geometry.for_each_window(h, w, |o, ys, xs| {
+                let n = ys.len() * xs.len();
+                let s: f32 = ys.map(|y| src[y * w + xs.start..y * w + xs.end].iter().sum::<f32>()).sum();
                 dst[o] = s / self.divisor(n);
             })?;
         }
@@ -122,11 +118,12 @@ impl CustomOp1 for AvgPoolBackward {
         for plane in 0..b * c {
             let src = &g[plane * oh * ow..(plane + 1) * oh * ow];
             let dst = &mut out[plane * h * w..(plane + 1) * h * w];
-            self.pool.geometry.for_each_window(h, w, |o, cells| {
-                let idx: Vec<usize> = cells.collect();
-                let share = src[o] / self.pool.divisor(idx.len());
-                for i in idx {
-                    dst[i] += share;
+            self.pool.geometry.for_each_window(h, w, |o, ys, xs| {
+                let share = src[o] / self.pool.divisor(ys.len() * xs.len());
+                for y in ys {
+                    for v in &mut dst[y * w + xs.start..y * w + xs.end] {
+                        *v += share;
+                    }
                 }
             })?;
         }
@@ -152,11 +149,13 @@ impl MaxPool {
         for plane in 0..planes {
             let src = &x[plane * h * w..(plane + 1) * h * w];
             let dst = &mut arg[plane * oh * ow..(plane + 1) * oh * ow];
-            self.geometry.for_each_window(h, w, |o, cells| {
+            self.geometry.for_each_window(h, w, |o, ys, xs| {
                 let mut best = usize::MAX;
-                for i in cells {
-                    if best == usize::MAX || src[i] > src[best] || src[i].is_nan() {
-                        best = i;
+                for y in ys {
+                    for i in y * w + xs.start..y * w + xs.end {
+                        if best == usize::MAX || src[i] > src[best] || src[i].is_nan() {
+                            best = i;
+                        }
                     }
                 }
                 dst[o] = best as u32;

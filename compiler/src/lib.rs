@@ -6,4 +6,5 @@ pub mod ir;
 pub mod lower;
 pub mod reference;
 pub mod synth;
+pub mod text;
 pub mod validate;

@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod network;
 pub mod ir;
 pub mod lower;
+pub mod passes;
 pub mod reference;
 pub mod synth;
 pub mod text;

@@ -97,7 +97,8 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
         kind: PopulationKind::Readout(ir::Readout { mode: net.desc.readout.kind, bias: None }),
     });
     push(m, pop(net.readout_node), readout, 0, ProjectionKind::Identity(ir::Identity));
-    Ok(cx.m)
+    // Canonical numbering (tensors in order of first mention), the same every pass leaves.
+    Ok(crate::passes::renumber(cx.m))
 }
 
 struct Lowering<'a> {

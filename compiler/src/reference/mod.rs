@@ -13,6 +13,7 @@ mod module;
 pub use compare::{Agreement, compare};
 pub use graph::{GraphRunError, run_network};
 pub use module::run_module;
+pub(crate) use module::deliver;
 
 use thiserror::Error;
 

@@ -2,7 +2,7 @@
 
 use super::kernels::{self, Pooling};
 use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
-use crate::ir::{Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind};
+use crate::ir::{Arena, Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind, Tensor};
 use crate::validate::validate;
 
 /// Run `m` on a batch. Each input is one direct frame (the input population's size) or, for
@@ -84,7 +84,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                     }
                     let src = &m.populations[e.source];
                     let x = &hist[e.source.index()][(t - d) % depth[e.source.index()]];
-                    deliver(m, &e.kind, x, &src.shape.0, &mut input, &p.shape.0);
+                    deliver(&m.tensors, &e.kind, x, &src.shape.0, &mut input, &p.shape.0);
                 }
                 if let Some(b) = p.kind.bias() {
                     kernels::channel_bias_add(&m.tensors[b].data, &mut input);
@@ -126,15 +126,15 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
     Ok(out)
 }
 
-/// Add projection `kind` applied to the source values `x` into `out`.
-fn deliver(m: &Module, kind: &ProjectionKind, x: &[f64], src: &[usize], out: &mut [f64], dst: &[usize]) {
+/// Add projection `kind` applied to the source values `x` into `out` (shapes as dims).
+pub(crate) fn deliver(tensors: &Arena<Tensor>, kind: &ProjectionKind, x: &[f64], src: &[usize], out: &mut [f64], dst: &[usize]) {
     match kind {
         ProjectionKind::Conv2d(c) => {
-            let w = &m.tensors[c.weight];
+            let w = &tensors[c.weight];
             let ws = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
             kernels::conv2d_add(x, [src[0], src[1], src[2]], &w.data, ws, c.stride, c.padding, c.groups, out, [dst[1], dst[2]]);
         }
-        ProjectionKind::Dense(d) => kernels::dense_add(x, &m.tensors[d.weight].data, out),
+        ProjectionKind::Dense(d) => kernels::dense_add(x, &tensors[d.weight].data, out),
         ProjectionKind::SumPool(p) => {
             let (planes, out_hw) = match (src, dst) {
                 ([c, h, w], [_, oh, ow]) => ([*c, *h, *w], [*oh, *ow]),
@@ -147,6 +147,6 @@ fn deliver(m: &Module, kind: &ProjectionKind, x: &[f64], src: &[usize], out: &mu
             out.iter_mut().zip(x).for_each(|(o, v)| *o += v);
         }
         ProjectionKind::Scale(s) => out.iter_mut().zip(x).for_each(|(o, v)| *o += s.factor * v),
-        ProjectionKind::Affine(a) => kernels::channel_scale_add(x, &m.tensors[a.scale].data, out),
+        ProjectionKind::Affine(a) => kernels::channel_scale_add(x, &tensors[a.scale].data, out),
     }
 }

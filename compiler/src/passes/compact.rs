@@ -1,0 +1,79 @@
+//! Rebuild a module without removed entities: dense renumbering, projections grouped by target,
+//! unreferenced tensors dropped (their buffers move, never copy).
+
+use crate::ir::{Arena, Handle, Module, Population, Projection, Tensor};
+
+/// Keep the populations and projections marked `true` (a projection also needs both ends kept),
+/// renumber densely in the old order, sort projections stably by target, drop unused tensors.
+pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
+    let Module { name, timesteps, num_classes, tensors, populations, projections } = m;
+    let mut pop_map = vec![None; populations.len()];
+    let mut pops = Vec::new();
+    for (i, p) in populations.into_vec().into_iter().enumerate() {
+        if keep_pop.get(i).copied().unwrap_or(true) {
+            pop_map[i] = Some(Handle::<Population>::new(pops.len()));
+            pops.push(p);
+        }
+    }
+    let mut projs: Vec<Projection> = projections
+        .into_vec()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep_proj.get(*i).copied().unwrap_or(true))
+        .filter_map(|(_, mut e)| {
+            e.source = pop_map.get(e.source.index()).copied().flatten()?;
+            e.target = pop_map.get(e.target.index()).copied().flatten()?;
+            Some(e)
+        })
+        .collect();
+    projs.sort_by_key(|e| e.target);
+
+    // Tensors in order of first use (projections by target, then biases), so numbering follows
+    // the text from top to bottom regardless of the order passes created them in.
+    let mut tensor_map: Vec<Option<Handle<Tensor>>> = vec![None; tensors.len()];
+    let mut order = Vec::new();
+    let mut visit = |t: Handle<Tensor>, order: &mut Vec<usize>| {
+        if let Some(slot) = tensor_map.get_mut(t.index()) {
+            if slot.is_none() {
+                *slot = Some(Handle::new(order.len()));
+                order.push(t.index());
+            }
+        }
+    };
+    for p in &pops {
+        if let Some(b) = p.kind.bias() {
+            visit(b, &mut order);
+        }
+    }
+    for e in &projs {
+        if let Some(t) = e.kind.tensor() {
+            visit(t, &mut order);
+        }
+    }
+    let mut old: Vec<Option<Tensor>> = tensors.into_vec().into_iter().map(Some).collect();
+    let new_tensors: Vec<Tensor> = order.iter().map(|&i| old[i].take().expect("each tensor is moved once")).collect();
+    let remap = |t: Handle<Tensor>| tensor_map[t.index()].expect("visited above");
+    for p in &mut pops {
+        if let Some(slot) = p.kind.bias_mut() {
+            *slot = slot.map(remap);
+        }
+    }
+    for e in &mut projs {
+        if let Some(t) = e.kind.tensor_mut() {
+            *t = remap(*t);
+        }
+    }
+    Module {
+        name,
+        timesteps,
+        num_classes,
+        tensors: Arena::from_vec(new_tensors),
+        populations: Arena::from_vec(pops),
+        projections: Arena::from_vec(projs),
+    }
+}
+
+/// Renumber without removing anything (canonical order).
+pub fn renumber(m: Module) -> Module {
+    compact(m, &[], &[])
+}

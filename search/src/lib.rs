@@ -1,5 +1,6 @@
 //! Everything on Candle: spiking layers, surrogate-gradient BPTT training, architecture search.
 
+pub mod arch;
 pub mod data;
 pub mod init;
 pub mod layers;

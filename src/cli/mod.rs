@@ -1,5 +1,6 @@
 //! Subcommand definitions and dispatch; each subcommand lives in its own module.
 
+pub mod arch;
 pub mod eval;
 pub mod train;
 
@@ -16,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a network (architecture or trained-network JSON) on a dataset with BPTT.
     Train(train::TrainArgs),
+    /// Write an architecture file from a SNASNet genotype or an AutoSNN block list.
+    Arch(arch::ArchArgs),
     /// Evaluate a trained network: test accuracy and spikes per sample per layer.
     Eval(eval::EvalArgs),
 }
@@ -24,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Arch(a) => arch::run(a),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Everything on Candle: spiking layers, surrogate-gradient BPTT training, architecture search.
 
+pub use candle_core;
+
 pub mod arch;
 pub mod data;
 pub mod init;

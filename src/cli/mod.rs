@@ -1,7 +1,10 @@
 //! Subcommand definitions and dispatch; each subcommand lives in its own module.
 
 pub mod arch;
+pub mod compile;
+pub mod bench;
 pub mod eval;
+pub mod ir;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -19,15 +22,24 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Write an architecture file from a SNASNet genotype or an AutoSNN block list.
     Arch(arch::ArchArgs),
+    /// Timed measurements (training step, inference) for the results page.
+    Bench(bench::BenchArgs),
     /// Evaluate a trained network: test accuracy and spikes per sample per layer.
     Eval(eval::EvalArgs),
+    /// Compile a trained network (or an architecture) to event IR, JSON or DOT.
+    Compile(compile::CompileArgs),
+    /// Check or format `.snnir` event-IR files.
+    Ir(ir::IrArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Ir(a) => ir::run(a),
         Command::Arch(a) => arch::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Network description in, event IR out: load, lower, validate, optimise, print and emit.
 
 pub mod atomic;
+pub mod driver;
+pub mod emit;
 pub mod network;
 pub mod ir;
 pub mod lower;

@@ -12,7 +12,7 @@ mod parse;
 mod print;
 
 pub use parse::{ParseError, SourceMap, parse};
-pub use print::{PrintOptions, print, sidecar};
+pub use print::{PrintOptions, compare_name, encoding_name, print, readout_name, reset_name, sidecar};
 
 use crate::ir::Module;
 use crate::network::Weights;

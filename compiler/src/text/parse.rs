@@ -19,12 +19,15 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// The line (1-based) defining each entity, by handle index.
+/// Where each entity was defined: its line (1-based) by handle index, and which tensors came
+/// from the sidecar (named by the `weights` line).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceMap {
     pub tensors: Vec<usize>,
     pub populations: Vec<usize>,
     pub projections: Vec<usize>,
+    pub sidecar: Option<String>,
+    pub external: Vec<bool>,
 }
 
 impl SourceMap {
@@ -120,6 +123,7 @@ impl Parser<'_> {
             l.end()?;
             let w = load(&name).map_err(|m| l.err_at(col, format!("cannot load the sidecar {name:?}: {m}")))?;
             self.sidecar = Some(w);
+            self.map.sidecar = Some(name);
             return Ok(());
         }
         l.expect(&Tok::Eq, "`=`")?;
@@ -129,8 +133,9 @@ impl Parser<'_> {
             ("t", Some(i)) => {
                 sequence(l, col, 't', i, self.module.tensors.len())?;
                 self.map.tensors.push(l.line);
-                let t = self.tensor(l)?;
+                let (t, external) = self.tensor(l)?;
                 self.module.tensors.push(t);
+                self.map.external.push(external);
             }
             ("p", Some(i)) => {
                 sequence(l, col, 'p', i, self.module.populations.len())?;
@@ -150,7 +155,8 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn tensor(&mut self, l: &mut Line) -> Result<Tensor, ParseError> {
+    /// A tensor line; also says whether its values came from the sidecar.
+    fn tensor(&mut self, l: &mut Line) -> Result<(Tensor, bool), ParseError> {
         l.keyword("tensor")?;
         let label = l.string("the tensor's label")?;
         let shape = l.dims()?;
@@ -176,14 +182,14 @@ impl Parser<'_> {
             if fnv1a(&t.data) != hash {
                 return Err(l.err_at(hash_col, format!("the sidecar's {handle} does not match its hash (text and sidecar are from different compilations?)")));
             }
-            return Ok(Tensor::new(label, shape, t.data));
+            return Ok((Tensor::new(label, shape, t.data), true));
         }
         let (values, col) = l.list::<f32>("tensor values")?;
         l.end()?;
         if values.len() != numel {
             return Err(l.err_at(col, format!("shape {shape:?} needs {numel} values, found {}", values.len())));
         }
-        Ok(Tensor::new(label, shape, values))
+        Ok((Tensor::new(label, shape, values), false))
     }
 }
 

@@ -54,7 +54,7 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
         let _ = write!(w, "{h} = {} {} {}", p.kind.name(), quote(&p.name), shape(&p.shape));
         match &p.kind {
             PopulationKind::Input(i) => {
-                let _ = write!(w, " {}", encoding(i.encoding));
+                let _ = write!(w, " {}", encoding_name(i.encoding));
             }
             PopulationKind::Spiking(s) => {
                 let _ = write!(
@@ -64,8 +64,8 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
                     s.gain,
                     s.threshold,
                     s.v_reset,
-                    reset(s.reset),
-                    compare(s.fire)
+                    reset_name(s.reset),
+                    compare_name(s.fire)
                 );
                 if let Some(b) = s.bias {
                     let _ = write!(w, " bias={b}");
@@ -80,7 +80,7 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
                 }
             }
             PopulationKind::Readout(r) => {
-                let _ = write!(w, " {}", readout(r.mode));
+                let _ = write!(w, " {}", readout_name(r.mode));
                 if let Some(b) = r.bias {
                     let _ = write!(w, " bias={b}");
                 }
@@ -156,25 +156,25 @@ impl safetensors::View for TensorView<'_> {
     }
 }
 
-pub(super) fn encoding(e: Encoding) -> &'static str {
+pub fn encoding_name(e: Encoding) -> &'static str {
     match e {
         Encoding::Direct => "direct",
         Encoding::EventFrames => "event_frames",
     }
 }
-pub(super) fn reset(r: Reset) -> &'static str {
+pub fn reset_name(r: Reset) -> &'static str {
     match r {
         Reset::Hard => "hard",
         Reset::Subtract => "subtract",
     }
 }
-pub(super) fn compare(c: Compare) -> &'static str {
+pub fn compare_name(c: Compare) -> &'static str {
     match c {
         Compare::Ge => "ge",
         Compare::Gt => "gt",
     }
 }
-pub(super) fn readout(r: ReadoutKind) -> &'static str {
+pub fn readout_name(r: ReadoutKind) -> &'static str {
     match r {
         ReadoutKind::TimeMean => "time_mean",
         ReadoutKind::SpikeCount => "spike_count",

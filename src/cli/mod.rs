@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod compile;
+pub mod bench;
 pub mod eval;
 pub mod ir;
 pub mod train;
@@ -21,6 +22,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Write an architecture file from a SNASNet genotype or an AutoSNN block list.
     Arch(arch::ArchArgs),
+    /// Timed measurements (training step, inference) for the results page.
+    Bench(bench::BenchArgs),
     /// Evaluate a trained network: test accuracy and spikes per sample per layer.
     Eval(eval::EvalArgs),
     /// Compile a trained network (or an architecture) to event IR, JSON or DOT.
@@ -36,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compile(a) => compile::run(a),
         Command::Ir(a) => ir::run(a),
         Command::Arch(a) => arch::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

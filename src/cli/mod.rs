@@ -43,12 +43,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Pin rayon to the machine's cores unless the user chose: Candle otherwise re-reads
-/// /proc/cpuinfo on every matmul (toolchain-notes.md §2).
+/// Thread settings, unless the user chose. Rayon is pinned to the machine's cores: Candle
+/// otherwise re-reads /proc/cpuinfo on every matmul (toolchain-notes.md §2). Candle's own
+/// elementwise pool is switched off: its workers spin while waiting and, measured on 2 cores,
+/// made a training step 2-3x slower than running those memory-bound ops on one thread.
 pub fn configure_threads() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        // SAFETY: called first thing in main, before any thread exists.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    for (var, value) in [("RAYON_NUM_THREADS", n.to_string()), ("CANDLE_NUM_THREADS", "1".to_string())] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: called first thing in main, before any thread exists.
+            unsafe { std::env::set_var(var, value) };
+        }
     }
 }

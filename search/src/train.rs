@@ -2,7 +2,7 @@
 
 use crate::data::{Augment, InputPipeline};
 use crate::init::InitScheme;
-use crate::model::{SnnModel, predictions};
+use crate::model::{ConvImpl, SnnModel, predictions};
 use crate::optim::{Optimizer, OptimizerKind, cosine_lr};
 use candle_core::{D, DType, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -94,6 +94,9 @@ pub struct TrainConfig {
     pub train_limit: Option<usize>,
     /// Evaluate on only the first N test samples.
     pub test_limit: Option<usize>,
+    /// Convolution implementation (the fast custom op unless asked otherwise).
+    #[serde(default)]
+    pub conv: ConvImpl,
 }
 
 mod dataset_serde {
@@ -309,7 +312,8 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
     }
     let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split).map_err(TrainError::Config)?;
     let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split).map_err(TrainError::Config)?;
-    let model = SnnModel::new(net, cfg.init, cfg.seed)?;
+    let mut model = SnnModel::new(net, cfg.init, cfg.seed)?;
+    model.conv_impl = cfg.conv;
     let mut optimizer = Optimizer::new(cfg.optimizer);
 
     let mut state = CheckpointState {

@@ -7,6 +7,7 @@ use snnc_datasets::DatasetName;
 use snnc_datasets::transform::FrameSplit;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
+use snnc_search::model::ConvImpl;
 use snnc_search::optim::OptimizerKind;
 use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub struct TrainArgs {
     /// Evaluate on only the first N test samples.
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// Convolution: fast (im2col + GEMM custom op) or candle (Candle's conv2d, for comparison).
+    #[arg(long, default_value = "fast")]
+    pub conv: ConvImpl,
     /// Continue from OUT/checkpoint (same settings; --epochs may grow).
     #[arg(long)]
     pub resume: bool,
@@ -123,6 +127,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         frame_split,
         train_limit: a.train_limit,
         test_limit: a.test_limit,
+        conv: a.conv,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -16,7 +16,7 @@ pub enum CompileError {
     #[error(transparent)]
     Lower(#[from] LowerError),
     #[error("{stage}: the module is invalid: {error}")]
-    Invalid { stage: String, error: ValidationError },
+    Invalid { stage: String, error: Box<ValidationError> },
     #[error("{0}: no network found (expected a network.json, or a directory holding one)")]
     NoNetwork(String),
 }
@@ -43,16 +43,16 @@ pub fn locate(input: &Path) -> Result<Source, CompileError> {
 /// `check_each_pass`, as the tests do).
 pub fn compile(net: &Network, weights: Weights, optimise: bool, check_each_pass: bool) -> Result<Module, CompileError> {
     let mut m = lower(net, weights)?;
-    validate(&m).map_err(|error| CompileError::Invalid { stage: "lowering".into(), error })?;
+    validate(&m).map_err(|error| CompileError::Invalid { stage: "lowering".into(), error: Box::new(error) })?;
     if optimise {
         for (name, pass) in crate::passes::PIPELINE {
             m = pass(m);
             if check_each_pass {
-                validate(&m).map_err(|error| CompileError::Invalid { stage: format!("pass {name}"), error })?;
+                validate(&m).map_err(|error| CompileError::Invalid { stage: format!("pass {name}"), error: Box::new(error) })?;
             }
         }
         if !check_each_pass {
-            validate(&m).map_err(|error| CompileError::Invalid { stage: "optimisation".into(), error })?;
+            validate(&m).map_err(|error| CompileError::Invalid { stage: "optimisation".into(), error: Box::new(error) })?;
         }
     }
     Ok(m)

@@ -97,17 +97,17 @@ fn check_handles(m: &Module) -> Result<(), ValidationError> {
                 return Err(ValidationError::DanglingPopulation { projection: h, end, population: pop, count: pops });
             }
         }
-        if let Some(t) = p.kind.tensor() {
-            if !m.tensors.contains(t) {
-                return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
-            }
+        if let Some(t) = p.kind.tensor()
+            && !m.tensors.contains(t)
+        {
+            return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
         }
     }
     for (h, p) in m.populations.iter() {
-        if let Some(t) = p.kind.bias() {
-            if !m.tensors.contains(t) {
-                return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
-            }
+        if let Some(t) = p.kind.bias()
+            && !m.tensors.contains(t)
+        {
+            return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
         }
     }
     Ok(())

@@ -43,7 +43,7 @@ impl Gen {
                 let pad = self.pick(0, k / 2);
                 let stride = self.pick(1, 2);
                 let cout = self.pick(1, 3);
-                let groups = if cout % c == 0 && c > 1 && self.chance(0.5) { c } else { 1 };
+                let groups = if cout.is_multiple_of(c) && c > 1 && self.chance(0.5) { c } else { 1 };
                 let weight = self.tensor("conv", vec![cout, c / groups, k, k], -1.2, 1.2);
                 let oh = (h + 2 * pad - k) / stride + 1;
                 let ow = (w + 2 * pad - k) / stride + 1;

@@ -63,7 +63,7 @@ pub fn target_shape(
                     c.weight,
                     wt.shape,
                     c.groups,
-                    if c.groups == 0 { 0 } else { cin / c.groups }
+                    cin.checked_div(c.groups).unwrap_or(0)
                 ));
             }
             window(h, w, [kh, kw], c.stride, c.padding)

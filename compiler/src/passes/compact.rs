@@ -33,11 +33,11 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
     let mut tensor_map: Vec<Option<Handle<Tensor>>> = vec![None; tensors.len()];
     let mut order = Vec::new();
     let mut visit = |t: Handle<Tensor>, order: &mut Vec<usize>| {
-        if let Some(slot) = tensor_map.get_mut(t.index()) {
-            if slot.is_none() {
-                *slot = Some(Handle::new(order.len()));
-                order.push(t.index());
-            }
+        if let Some(slot) = tensor_map.get_mut(t.index())
+            && slot.is_none()
+        {
+            *slot = Some(Handle::new(order.len()));
+            order.push(t.index());
         }
     };
     for p in &pops {

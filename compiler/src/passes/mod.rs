@@ -130,7 +130,7 @@ fn try_dissolve(w: &mut Work, r: Handle<Population>, allow: impl Fn(&Work, &[Han
     if ins_p.iter().any(|e| e.source == r) || outs_p.iter().any(|e| e.target == r) {
         return false; // a self-loop through the relay has nothing to compose with
     }
-    if outs.len() > 1 && !(ins.len() == 1 && !heavy(&ins_p[0].kind)) {
+    if outs.len() > 1 && (ins.len() != 1 || heavy(&ins_p[0].kind)) {
         return false;
     }
     let mid = w.m.populations[r].shape.clone();

@@ -60,13 +60,14 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             for &ph in &v.schedule {
                 let p = &m.populations[ph];
                 let slot = t % depth[ph.index()];
-                if let PopulationKind::Analog(a) = &p.kind {
-                    if a.constant && t > 0 {
-                        // Same value every step: computed once at t = 0 (hoisted), copied since.
-                        let prev = hist[ph.index()][(t - 1) % depth[ph.index()]].clone();
-                        hist[ph.index()][slot] = prev;
-                        continue;
-                    }
+                if let PopulationKind::Analog(a) = &p.kind
+                    && a.constant
+                    && t > 0
+                {
+                    // Same value every step: computed once at t = 0 (hoisted), copied since.
+                    let prev = hist[ph.index()][(t - 1) % depth[ph.index()]].clone();
+                    hist[ph.index()][slot] = prev;
+                    continue;
                 }
                 if let PopulationKind::Input(i) = &p.kind {
                     let per_step = i.encoding == Encoding::EventFrames;
@@ -113,10 +114,10 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             }
         }
         let readout = &m.populations[v.readout];
-        if let PopulationKind::Readout(r) = &readout.kind {
-            if r.mode == ReadoutKind::TimeMean {
-                acc.iter_mut().for_each(|a| *a /= t_max as f64);
-            }
+        if let PopulationKind::Readout(r) = &readout.kind
+            && r.mode == ReadoutKind::TimeMean
+        {
+            acc.iter_mut().for_each(|a| *a /= t_max as f64);
         }
         out.predictions.push(kernels::argmax(&acc));
         out.logits.push(acc);

@@ -130,6 +130,7 @@ pub fn snasnet(cfg: &SnasnetConfig) -> NetworkDesc {
 
 /// One SNASNet cell (snasnet.md §2): four summing nodes, an op per node pair; a backward op
 /// (source below the diagonal) runs at t on its source's value and is delivered at t + 1.
+#[allow(clippy::needless_range_loop)] // i, j are node indices into the 4x4 cell matrix
 fn snasnet_cell(g: &mut Graph, p: &str, input: &str, c: usize, m: &[[u8; 4]; 4]) -> String {
     let n = |k: usize| format!("{p}.n{k}");
     let mut backward = Vec::new();

@@ -120,3 +120,47 @@ pub fn compare(a: &RunOutput, b: &RunOutput) -> Agreement {
     }
     ag
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(logits: Vec<f64>, spikes: Vec<u64>, near: Vec<u64>) -> RunOutput {
+        RunOutput {
+            predictions: vec![crate::reference::kernels::argmax(&logits)],
+            logits: vec![logits],
+            layers: vec!["l".into()],
+            spikes: vec![vec![spikes]],
+            near_threshold: vec![vec![near]],
+        }
+    }
+
+    #[test]
+    fn equal_runs_agree() {
+        let a = run(vec![1.0, 2.0], vec![3, 4], vec![0, 0]);
+        assert_eq!(compare(&a, &a).check(), Ok(()));
+    }
+
+    #[test]
+    fn logit_tolerance_is_relative_to_the_largest_logit() {
+        let a = run(vec![100.0, 2.0], vec![3, 4], vec![0, 0]);
+        let b = run(vec![100.005, 2.0], vec![3, 4], vec![0, 0]);
+        assert_eq!(compare(&a, &b).check(), Ok(())); // 5e-3 / 100 = 5e-5
+        let c = run(vec![100.02, 2.0], vec![3, 4], vec![0, 0]);
+        assert!(compare(&a, &c).check().unwrap_err().contains("logits differ"));
+    }
+
+    #[test]
+    fn spike_differences_need_a_near_threshold_membrane_first() {
+        let a = run(vec![1.0], vec![3, 4], vec![0, 0]);
+        let b = run(vec![1.0], vec![3, 5], vec![0, 0]);
+        let err = compare(&a, &b).check().unwrap_err();
+        assert!(err.contains("without a threshold flip") && err.contains("step 1: 4 vs 5"), "{err}");
+        // A near-threshold membrane at step 1 licenses the difference (and exempts the logits).
+        let b = run(vec![1.5], vec![3, 5], vec![0, 1]);
+        let ag = compare(&a, &b);
+        assert_eq!(ag.flips, 1);
+        assert!(ag.unexplained.is_empty());
+        assert!(ag.check().unwrap_err().contains("flip rate")); // 1 of 7 spikes is above 1e-3
+    }
+}

@@ -40,3 +40,23 @@ fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
         assert!(spikes > 0, "{name}: the synthetic weights should make the network spike");
     }
 }
+
+/// The architectures the searches' builders write (`snnc arch`, kept in `examples/architectures`)
+/// lower, optimise and agree with the network interpreter too.
+#[test]
+fn example_architectures_lower_and_keep_their_outputs() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/architectures");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let net = snnc_compiler::network::Network::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let w = synth::weights(&net, common::SEED);
+        let x = synth::inputs(&net, 2, common::SEED);
+        let a = run_network(&net, &w, &x).unwrap();
+        let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        compare(&a, &run_module(&m, &x).unwrap()).check().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}

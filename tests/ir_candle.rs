@@ -1,0 +1,99 @@
+//! The equivalence ladder between the Candle forward (eval mode) and the compiler's reference
+//! interpreter on the lowered and optimised IR of every golden fixture and example architecture.
+//!
+//! Candle computes in f32, the interpreter accumulates in f64; the ladder (architecture.md) allows
+//! exactly that: equal predictions, logits within 1e-4 relative, spike counts equal up to flips of
+//! membranes within 1e-4 of the threshold.
+
+use snnc_compiler::network::Network;
+use snnc_compiler::reference::{RunOutput, run_module};
+use snnc_compiler::synth;
+use snnc_search::candle_core::{Device, Tensor};
+use snnc_search::model::SnnModel;
+use std::path::{Path, PathBuf};
+
+const SAMPLES: usize = 4;
+
+/// Candle's logits per sample and spikes per layer and step (summed over the batch).
+fn candle_run(net: &Network, weights: &snnc_compiler::network::Weights, x: &[Vec<f32>]) -> (Vec<Vec<f64>>, Vec<(String, Vec<f64>)>) {
+    let model = SnnModel::from_weights(net.clone(), weights).expect("the model builds");
+    let frame: Vec<usize> = net.shapes[net.input_node].dims().to_vec();
+    let mut shape = vec![x.len()];
+    if net.desc.input.encoding == snnc_compiler::network::Encoding::EventFrames {
+        shape.push(net.desc.timesteps);
+    }
+    shape.extend(frame);
+    let flat: Vec<f32> = x.iter().flatten().copied().collect();
+    let input = Tensor::from_vec(flat, shape, &Device::Cpu).unwrap();
+    let mut rng = snnc_datasets::transform::Rng::new(0);
+    let out = model.forward(&input, false, &mut rng, true).unwrap();
+    let logits: Vec<Vec<f32>> = out.readout.to_vec2().unwrap();
+    let spikes = out.spikes.into_iter().map(|(id, s)| (net.node(id).name.clone(), s)).collect();
+    (logits.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect(), spikes)
+}
+
+/// Check the ladder with Candle's batch-summed spike counts: a count may differ at step t only if
+/// some sample had a near-threshold membrane at or before t.
+fn check(what: &str, candle: &(Vec<Vec<f64>>, Vec<(String, Vec<f64>)>), ir: &RunOutput) -> f64 {
+    let (logits, spikes) = candle;
+    let steps = ir.spikes[0].first().map_or(0, |l| l.len());
+    let first_near = (0..steps).find(|&t| ir.near_threshold.iter().any(|s| s.iter().any(|l| l[t] > 0)));
+    let (mut flips, mut total) = (0.0, 0.0);
+    for (name, per_step) in spikes {
+        let l = ir.layers.iter().position(|n| n == name).unwrap_or_else(|| panic!("{what}: no layer `{name}` in the IR run"));
+        for (t, c) in per_step.iter().enumerate() {
+            let mine: u64 = ir.spikes.iter().map(|s| s[l][t]).sum();
+            total += c;
+            if (mine as f64 - c).abs() > 0.0 {
+                assert!(first_near.is_some_and(|t0| t >= t0), "{what}: layer `{name}` step {t}: Candle {c} spikes, IR {mine}, and no membrane was near the threshold");
+                flips += (mine as f64 - c).abs();
+            }
+        }
+    }
+    let flipped = flips > 0.0;
+    for (s, (a, b)) in logits.iter().zip(&ir.logits).enumerate() {
+        let scale = a.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let diff = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(flipped || diff <= 1e-4 * scale, "{what}: sample {s}: logits differ by {diff:e} (scale {scale})");
+        let pa = snnc_compiler::reference::kernels::argmax(a);
+        assert!(flipped || pa == ir.predictions[s], "{what}: sample {s}: prediction {pa} vs {}", ir.predictions[s]);
+    }
+    let rate = if total > 0.0 { flips / total } else { 0.0 };
+    assert!(rate <= 1e-3, "{what}: flip rate {rate:e}");
+    rate
+}
+
+fn networks() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut v: Vec<PathBuf> = ["snasnet_c10", "snasnet_c100", "snasnet_forward", "autosnn", "mlp", "delay2"]
+        .iter()
+        .map(|f| root.join("tests/fixtures").join(f).join("network.json"))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(root.join("examples/architectures")) {
+        let mut more: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        more.sort();
+        v.extend(more);
+    }
+    v
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn candle_and_the_reference_interpreter_agree() {
+    for path in networks() {
+        let net = Network::load(&path).unwrap();
+        let weights = synth::weights(&net, 2022);
+        let x = synth::inputs(&net, SAMPLES, 7);
+        let candle = candle_run(&net, &weights, &x);
+        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+        let lowered = run_module(&m, &x).unwrap();
+        let r1 = check(&format!("{} (lowered)", name(&path)), &candle, &lowered);
+        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+        let r2 = check(&format!("{} (optimised)", name(&path)), &candle, &optimised);
+        let spikes: u64 = lowered.spikes.iter().flatten().flatten().sum();
+        eprintln!("{}: {spikes} spikes, flip rate {r1:.1e} / {r2:.1e}", name(&path));
+    }
+}

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 const SAMPLES: usize = 4;
 
+type CandleRun = (Vec<Vec<f64>>, Vec<(String, Vec<f64>)>);
+
 /// Candle's logits per sample and spikes per layer and step (summed over the batch).
-fn candle_run(net: &Network, weights: &snnc_compiler::network::Weights, x: &[Vec<f32>]) -> (Vec<Vec<f64>>, Vec<(String, Vec<f64>)>) {
-    let model = SnnModel::from_weights(net.clone(), weights).expect("the model builds");
+fn candle_run(net: &Network, weights: &snnc_compiler::network::Weights, x: &[Vec<f32>]) -> CandleRun {
     let frame: Vec<usize> = net.shapes[net.input_node].dims().to_vec();
     let mut shape = vec![x.len()];
     if net.desc.input.encoding == snnc_compiler::network::Encoding::EventFrames {
@@ -25,8 +26,13 @@ fn candle_run(net: &Network, weights: &snnc_compiler::network::Weights, x: &[Vec
     shape.extend(frame);
     let flat: Vec<f32> = x.iter().flatten().copied().collect();
     let input = Tensor::from_vec(flat, shape, &Device::Cpu).unwrap();
+    candle_forward(net, weights, &input)
+}
+
+fn candle_forward(net: &Network, weights: &snnc_compiler::network::Weights, input: &Tensor) -> CandleRun {
+    let model = SnnModel::from_weights(net.clone(), weights).expect("the model builds");
     let mut rng = snnc_datasets::transform::Rng::new(0);
-    let out = model.forward(&input, false, &mut rng, true).unwrap();
+    let out = model.forward(input, false, &mut rng, true).unwrap();
     let logits: Vec<Vec<f32>> = out.readout.to_vec2().unwrap();
     let spikes = out.spikes.into_iter().map(|(id, s)| (net.node(id).name.clone(), s)).collect();
     (logits.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect(), spikes)
@@ -34,7 +40,7 @@ fn candle_run(net: &Network, weights: &snnc_compiler::network::Weights, x: &[Vec
 
 /// Check the ladder with Candle's batch-summed spike counts: a count may differ at step t only if
 /// some sample had a near-threshold membrane at or before t.
-fn check(what: &str, candle: &(Vec<Vec<f64>>, Vec<(String, Vec<f64>)>), ir: &RunOutput) -> f64 {
+fn check(what: &str, candle: &CandleRun, ir: &RunOutput) -> f64 {
     let (logits, spikes) = candle;
     let steps = ir.spikes[0].first().map_or(0, |l| l.len());
     let first_near = (0..steps).find(|&t| ir.near_threshold.iter().any(|s| s.iter().any(|l| l[t] > 0)));
@@ -95,5 +101,35 @@ fn candle_and_the_reference_interpreter_agree() {
         let r2 = check(&format!("{} (optimised)", name(&path)), &candle, &optimised);
         let spikes: u64 = lowered.spikes.iter().flatten().flatten().sum();
         eprintln!("{}: {spikes} spikes, flip rate {r1:.1e} / {r2:.1e}", name(&path));
+    }
+}
+
+/// Trained runs (directories with network.json + weights.safetensors) named in `SNNC_IR_RUNS`
+/// (separated by `:`), on the first 64 test samples of their dataset. Skipped when unset.
+#[test]
+fn trained_runs_agree_on_real_data() {
+    let Some(list) = std::env::var_os("SNNC_IR_RUNS") else {
+        eprintln!("skipped: set SNNC_IR_RUNS=dir[:dir...] to check trained runs");
+        return;
+    };
+    for dir in std::env::split_paths(&list) {
+        let net = Network::load(&dir.join("network.json")).unwrap();
+        let weights = snnc_compiler::network::Weights::load(&dir.join("weights.safetensors")).unwrap();
+        let dataset: snnc_datasets::DatasetName = net.desc.meta["dataset"].as_str().expect("meta.dataset").parse().unwrap();
+        let Some(data_dir) = snnc_datasets::testdata::dataset_dir(dataset) else { continue };
+        let test = snnc_datasets::load(dataset, &data_dir, snnc_datasets::Split::Test).unwrap();
+        let pipeline = snnc_search::data::InputPipeline::new(&net, &test, snnc_search::data::Augment::NONE, snnc_datasets::transform::FrameSplit::ByCount).unwrap();
+        let indices: Vec<usize> = (0..64).collect();
+        let (input, _) = pipeline.batch(&test, &indices, None).unwrap();
+        let per_sample = input.dims()[1..].iter().product::<usize>();
+        let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
+        let x: Vec<Vec<f32>> = flat.chunks(per_sample).map(<[f32]>::to_vec).collect();
+        let candle = candle_forward(&net, &weights, &input);
+        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+        let r1 = check(&format!("{} (lowered)", dir.display()), &candle, &run_module(&m, &x).unwrap());
+        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+        let r2 = check(&format!("{} (optimised)", dir.display()), &candle, &optimised);
+        let spikes: u64 = optimised.spikes.iter().flatten().flatten().sum();
+        eprintln!("{}: 64 test samples, {spikes} spikes, flip rate {r1:.1e} / {r2:.1e}", dir.display());
     }
 }

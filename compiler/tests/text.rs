@@ -92,6 +92,14 @@ fn parse_errors_point_at_line_and_column() {
         parse_err(&format!("{HEAD}weights \"w.safetensors\"\n")),
         "x.snnir:3:1: cannot load the sidecar \"w.safetensors\": no sidecar here"
     );
+    assert_eq!(
+        parse_err(&format!("{HEAD}p0 = analog \"x\" [4294967296, 4294967296, 4294967296]\n")),
+        "x.snnir:3:17: shape [4294967296, 4294967296, 4294967296] has too many elements"
+    );
+    assert_eq!(
+        parse_err(&format!("{HEAD}p0 = analog \"x\" [2] bias=t4294967296\n")),
+        "x.snnir:3:26: expected `bias` as a handle `tN`, found `t4294967296`"
+    );
     assert_eq!(parse_err("\n\n"), "x.snnir:2:1: missing header: a module starts with `snnir 1` and a `module` line");
 }
 

@@ -400,8 +400,14 @@ impl Line<'_> {
         }
         Ok((out, open.col))
     }
+    /// A shape; its element count must fit in memory's address range.
     fn dims(&mut self) -> Result<Vec<usize>, ParseError> {
-        Ok(self.list::<usize>("a shape")?.0)
+        let (dims, col) = self.list::<usize>("a shape")?;
+        let numel = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if numel.is_none_or(|n| n > isize::MAX as usize / 8) {
+            return Err(self.err_at(col, format!("shape {dims:?} has too many elements")));
+        }
+        Ok(dims)
     }
     /// The rest of the line as attributes.
     fn attrs(&mut self) -> Result<Attrs, ParseError> {
@@ -446,7 +452,8 @@ fn pick<T: Copy>(l: &Line, w: &str, col: usize, what: &str, options: &[(&str, T)
 fn parse_handle(l: &Line, w: &str, col: usize, prefix: char, what: &str) -> Result<usize, ParseError> {
     w.strip_prefix(prefix)
         .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|d| d.parse().ok())
+        .and_then(|d| d.parse::<u32>().ok())
+        .map(|i| i as usize)
         .ok_or_else(|| l.err_at(col, format!("expected {what} as a handle `{prefix}N`, found `{w}`")))
 }
 

@@ -49,12 +49,20 @@ fn example_architectures_match_their_generators() {
 
 #[test]
 fn every_example_architecture_trains_and_evaluates() {
-    let Some(fmnist) = data(snnc_datasets::DatasetName::FashionMnist) else { return };
-    for arch in ["conv-snn-28.json", "snasnet-backward-fmnist.json", "autosnn-fmnist.json"] {
+    use snnc_datasets::DatasetName::{FashionMnist, Nmnist};
+    let cases = [
+        ("conv-snn-28.json", FashionMnist),
+        ("snasnet-backward-fmnist.json", FashionMnist),
+        ("autosnn-fmnist.json", FashionMnist),
+        ("conv-snn-nmnist.json", Nmnist),
+    ];
+    for (arch, dataset) in cases {
+        let Some(dir) = data(dataset) else { return };
+        let name = dataset.to_string();
         let run = tempfile::tempdir().unwrap();
         let arch_path = repo().join("examples/architectures").join(arch);
         let o = snnc(&[
-            "train", "--arch", s(&arch_path), "--dataset", "fashion-mnist", "--data-dir", s(&fmnist),
+            "train", "--arch", s(&arch_path), "--dataset", &name, "--data-dir", s(&dir),
             "--epochs", "1", "--timesteps", "2", "--batch-size", "16", "--train-limit", "32", "--test-limit", "16",
             "--seed", "3", "--out", s(run.path()), "--quiet",
         ]);
@@ -67,7 +75,7 @@ fn every_example_architecture_trains_and_evaluates() {
         for key in ["epoch", "train_loss", "train_accuracy", "test_accuracy", "spikes_per_sample", "samples_per_second"] {
             assert!(line.get(key).is_some(), "{arch}: metrics line lacks {key}: {line}");
         }
-        let o = snnc(&["eval", "--run", s(run.path()), "--dataset", "fashion-mnist", "--data-dir", s(&fmnist), "--limit", "16", "--json"]);
+        let o = snnc(&["eval", "--run", s(run.path()), "--dataset", &name, "--data-dir", s(&dir), "--limit", "16", "--json"]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let ev: serde_json::Value = serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
         assert_eq!(ev["samples"], 16);

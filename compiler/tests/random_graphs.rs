@@ -196,3 +196,43 @@ proptest! {
         }
     }
 }
+
+/// Damage a printed module at random: the parser and validator return errors, never panic, and
+/// whatever still validates also runs.
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    const ALPHABET: &[char] = &['0', '1', '9', '-', '.', 'e', 'p', 't', '[', ']', ',', '=', '"', ' ', '\n', 'x', ';'];
+    for _ in 0..1 + rng.below(4) {
+        if chars.is_empty() {
+            break;
+        }
+        let at = rng.below(chars.len());
+        match rng.below(3) {
+            0 => {
+                chars.remove(at);
+            }
+            1 => chars.insert(at, ALPHABET[rng.below(ALPHABET.len())]),
+            _ => chars[at] = ALPHABET[rng.below(ALPHABET.len())],
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_text_is_an_error_not_a_panic(seed in any::<u64>()) {
+        let m = random_module(seed);
+        let opts = PrintOptions { inline_limit: usize::MAX, ..PrintOptions::default() };
+        let mut rng = Rng::new(seed ^ 0x5EED);
+        let text = mutate(&print(&m, &opts), &mut rng);
+        if let Ok((back, _)) = parse(&text, "damaged.snnir", |_| Err("no sidecar".into())) {
+            if validate(&back).is_ok() {
+                let x = inputs(&back, seed);
+                let _ = run_module(&back, &x);
+                let _ = snnc_compiler::passes::optimise(back);
+            }
+        }
+    }
+}

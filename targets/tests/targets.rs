@@ -1,0 +1,400 @@
+//! Tests of the built-in tables, the energy arithmetic, user files and every load error.
+
+use snnc_targets::{
+    Count, CountPricing, DEFAULT_TARGET, NumberFormat, OpCounts, Pricing, Section, Status, Target, TargetError, builtin_names,
+};
+use std::path::PathBuf;
+
+/// Relative comparison for energies computed by hand.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-30)
+}
+
+fn assert_close(got: f64, want: f64, what: &str) {
+    assert!(close(got, want), "{what}: got {got:e}, want {want:e}");
+}
+
+/// A count of every kind, used for the hand-computed energies below.
+fn every_count() -> OpCounts {
+    OpCounts {
+        sops: 1e6,
+        macs: 1e5,
+        pooling_ops: 1e4,
+        affine_ops: 1e3,
+        neuron_updates: 2e4,
+        spikes: 5e3,
+        weight_reads: 1.1e6,
+        state_reads: 2e4,
+        state_writes: 2e4,
+    }
+}
+
+// ---- built-in tables ----
+
+#[test]
+fn every_builtin_loads_validates_and_round_trips() {
+    assert_eq!(builtin_names(), ["cmos45-fp32", "cmos45-int8", "loihi", "truenorth"]);
+    assert_eq!(builtin_names()[0], DEFAULT_TARGET);
+    for name in builtin_names() {
+        let t = Target::builtin(name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.name, name, "file name field must match its built-in name");
+        assert!(!t.priced_counts().is_empty(), "{name} prices nothing");
+        let again = Target::from_json(&t.to_json(), "round-trip").unwrap();
+        assert_eq!(again, t, "{name} does not round-trip through to_json");
+    }
+    assert_eq!(Target::builtins().unwrap().len(), builtin_names().len());
+    assert_eq!(Target::default_target().name, DEFAULT_TARGET);
+}
+
+#[test]
+fn builtin_figures_match_the_sources() {
+    let fp32 = Target::builtin("cmos45-fp32").unwrap();
+    assert_eq!(fp32.pj(Count::Sops), Some(0.9));
+    assert_eq!(fp32.pj(Count::Macs), Some(4.6));
+    assert_eq!(fp32.pj(Count::WeightReads), Some(5.0));
+    assert_eq!(fp32.pj(Count::StateWrites), None, "the source gives no write figure");
+    let Pricing::PerOperation { memory: Some(m), .. } = &fp32.pricing else { panic!("fp32 prices memory") };
+    assert_eq!(m.sram_kib, 8);
+    assert_eq!(fp32.sources["horowitz2014"].year, 2014);
+    assert_eq!(fp32.formats.weights, NumberFormat::Float { bits: 32 });
+
+    let int8 = Target::builtin("cmos45-int8").unwrap();
+    assert_eq!(int8.pj(Count::Sops), Some(0.03));
+    assert_eq!(int8.pj(Count::Macs), Some(0.23));
+    assert_eq!(int8.reference["int8_mult"].pj, 0.2);
+    assert_eq!(int8.formats.weights, NumberFormat::Int { bits: 8, signed: true });
+
+    let loihi = Target::builtin("loihi").unwrap();
+    assert_eq!(loihi.sources["davies2018"].status, Status::PreSilicon);
+    assert_eq!(loihi.pj(Count::Sops), Some(23.6));
+    assert_eq!(loihi.pj(Count::NeuronUpdates), Some(81.0));
+    assert_eq!(loihi.pj(Count::Spikes), Some(1.7));
+    assert_eq!(loihi.pj(Count::Macs), None, "Loihi 1 has binary spikes only");
+    let limits = loihi.limits.as_ref().unwrap();
+    assert_eq!((limits.cores, limits.neurons_per_core, limits.fan_in_per_core), (Some(128), Some(1024), Some(4096)));
+
+    let tn = Target::builtin("truenorth").unwrap();
+    assert_eq!(tn.sources["merolla2014"].status, Status::Measured);
+    assert!(matches!(tn.pricing, Pricing::AllIn(_)));
+    assert_eq!(tn.pj(Count::Sops), Some(26.0));
+    assert_eq!(tn.pricing_of(Count::WeightReads), CountPricing::Covered);
+    assert_eq!(tn.limits.as_ref().unwrap().neurons_per_core, Some(256));
+}
+
+#[test]
+fn every_builtin_row_cites_a_listed_source_with_a_location() {
+    for t in Target::builtins().unwrap() {
+        for c in t.priced_counts() {
+            let CountPricing::Priced { row, .. } = t.pricing_of(c) else { unreachable!() };
+            assert!(t.sources.contains_key(&row.source), "{}: {c}", t.name);
+            assert!(!row.location.is_empty() && !row.op.is_empty(), "{}: {c}", t.name);
+        }
+    }
+}
+
+// ---- energy, computed by hand ----
+
+#[test]
+fn cmos45_fp32_prices_sops_and_macs_like_the_papers() {
+    let t = Target::builtin("cmos45-fp32").unwrap();
+    let e = t.energy(&OpCounts { sops: 1e6, macs: 1e5, ..Default::default() });
+    // 1e6 x 0.9 pJ + 1e5 x 4.6 pJ = 900,000 + 460,000 pJ
+    assert_close(e.arithmetic_j, 1.36e-6, "arithmetic");
+    assert_close(e.total_j, 1.36e-6, "total");
+    assert_eq!(e.memory_j, 0.0);
+    assert!(e.unpriced.is_empty());
+}
+
+#[test]
+fn cmos45_fp32_every_count() {
+    let e = Target::builtin("cmos45-fp32").unwrap().energy(&every_count());
+    // 1e6 x 0.9 + 1e5 x 4.6 + 1e4 x 0.9 + 1e3 x 4.6 + 2e4 x 5.5 pJ
+    assert_close(e.arithmetic_j, (900_000.0 + 460_000.0 + 9_000.0 + 4_600.0 + 110_000.0) * 1e-12, "arithmetic");
+    // 1.1e6 weight reads + 2e4 state reads, 5 pJ each
+    assert_close(e.memory_j, 5.6e6 * 1e-12, "memory");
+    assert_close(e.total_j, 1_483_600e-12 + 5.6e-6, "total");
+    assert_eq!(e.unpriced, [Count::Spikes, Count::StateWrites]);
+    assert_close(e.term(Count::NeuronUpdates).unwrap().joules, 1.1e-7, "neuron updates term");
+}
+
+#[test]
+fn cmos45_int8_every_count() {
+    let e = Target::builtin("cmos45-int8").unwrap().energy(&every_count());
+    // 1e6 x 0.03 + 1e5 x 0.23 + 1e4 x 0.03 + 1e3 x 0.23 + 2e4 x 0.26 pJ
+    assert_close(e.arithmetic_j, (30_000.0 + 23_000.0 + 300.0 + 230.0 + 5_200.0) * 1e-12, "arithmetic");
+    // (1.1e6 + 2e4) x 1.25 pJ
+    assert_close(e.memory_j, 1.4e6 * 1e-12, "memory");
+}
+
+#[test]
+fn loihi_every_count() {
+    let e = Target::builtin("loihi").unwrap().energy(&every_count());
+    // 1e6 SOPs + 1e4 pooled inputs at 23.6 pJ, 2e4 updates at 81 pJ
+    assert_close(e.arithmetic_j, (1.01e6 * 23.6 + 2e4 * 81.0) * 1e-12, "arithmetic");
+    // 5e3 spikes at 1.7 pJ
+    assert_close(e.communication_j, 8_500e-12, "communication");
+    assert_eq!(e.memory_j, 0.0);
+    assert_close(e.total_j, (1.01e6 * 23.6 + 2e4 * 81.0 + 8_500.0) * 1e-12, "total");
+    assert_eq!(e.unpriced, [Count::Macs, Count::AffineOps, Count::WeightReads, Count::StateReads, Count::StateWrites]);
+}
+
+#[test]
+fn truenorth_is_all_in_and_adds_no_memory_term() {
+    let t = Target::builtin("truenorth").unwrap();
+    let e = t.energy(&every_count());
+    // (1e6 SOPs + 1e4 pooled inputs) x 26 pJ; reads, writes, updates and spikes are inside it.
+    assert_close(e.all_in_j, 1.01e6 * 26e-12, "all in");
+    assert_close(e.total_j, 1.01e6 * 26e-12, "total");
+    assert_eq!((e.memory_j, e.arithmetic_j, e.communication_j), (0.0, 0.0, 0.0));
+    assert!(e.terms.iter().all(|t| t.section == Section::AllIn));
+    assert!(e.term(Count::WeightReads).is_none());
+    assert_eq!(e.unpriced, [Count::Macs, Count::AffineOps]);
+    // Memory traffic alone costs nothing extra.
+    let only_memory = OpCounts { weight_reads: 1e9, state_reads: 1e9, state_writes: 1e9, ..Default::default() };
+    assert_eq!(t.energy(&only_memory).total_j, 0.0);
+}
+
+#[test]
+fn breakdown_is_consistent_for_every_target() {
+    for t in Target::builtins().unwrap() {
+        let e = t.energy(&every_count());
+        let sum: f64 = e.terms.iter().map(|t| t.joules).sum();
+        assert_close(e.total_j, sum, &t.name);
+        assert_eq!(e.target, t.name);
+        for term in &e.terms {
+            assert_close(term.joules, term.events * term.pj_each * 1e-12, &format!("{} {}", t.name, term.count));
+        }
+        assert_eq!(t.energy(&OpCounts::default()).total_j, 0.0);
+    }
+}
+
+#[test]
+fn op_counts_add_and_scale() {
+    let a = every_count();
+    let sum = a + a;
+    assert_eq!(sum.sops, 2e6);
+    assert_eq!(sum.scaled(0.5), a);
+    for c in Count::ALL {
+        assert_eq!(sum.get(c), 2.0 * a.get(c));
+    }
+    let json = serde_json::to_string(&OpCounts { sops: 3.0, ..Default::default() }).unwrap();
+    let back: OpCounts = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.sops, 3.0);
+    let partial: OpCounts = serde_json::from_str(r#"{"macs": 2}"#).unwrap();
+    assert_eq!((partial.macs, partial.sops), (2.0, 0.0));
+}
+
+// ---- lookup and user files ----
+
+#[test]
+fn unknown_name_lists_the_valid_ones() {
+    let err = Target::resolve("loihi3").unwrap_err();
+    assert!(matches!(err, TargetError::UnknownTarget { .. }));
+    let msg = err.to_string();
+    for name in builtin_names() {
+        assert!(msg.contains(name), "{msg}");
+    }
+    assert!(msg.contains("loihi3"), "{msg}");
+    assert!(Target::builtin("./loihi").is_err());
+}
+
+/// A small valid user file; the malformed cases below are edits of it.
+const USER: &str = r#"{
+  "name": "my-asic",
+  "description": "A user's own accelerator.",
+  "sources": {
+    "lab": { "citation": "Our lab, chip measurement", "year": 2025, "status": "user" }
+  },
+  "formats": { "weights": "int4", "state": "int16" },
+  "arithmetic": {
+    "sop": { "pj": 0.5, "op": "4-bit add", "source": "lab", "where": "bench log 3" },
+    "mac": { "pj": 2.0, "op": "4-bit MAC", "source": "lab", "where": "bench log 3" }
+  },
+  "memory": {
+    "sram_kib": 64,
+    "weight_read": { "pj": 1.0, "op": "one weight", "source": "lab", "where": "bench log 4" }
+  }
+}
+"#;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn user_file_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "my-asic.json", USER);
+    let t = Target::resolve(path.to_str().unwrap()).unwrap();
+    assert_eq!(t.name, "my-asic");
+    assert_eq!(t.formats.weights, NumberFormat::Int { bits: 4, signed: true });
+    let e = t.energy(&OpCounts { sops: 1e3, macs: 10.0, weight_reads: 1e3, ..Default::default() });
+    assert_close(e.arithmetic_j, (500.0 + 20.0) * 1e-12, "arithmetic");
+    assert_close(e.memory_j, 1_000e-12, "memory");
+    assert_eq!(Target::from_path(&path).unwrap(), t);
+}
+
+#[test]
+fn builtin_written_out_loads_as_a_user_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let loihi = Target::builtin("loihi").unwrap();
+    let path = write(&dir, "loihi", &loihi.to_json());
+    // A bare built-in name wins; a path to a file of the same name loads the file.
+    assert_eq!(Target::resolve(path.to_str().unwrap()).unwrap(), loihi);
+}
+
+/// Loads `USER` with `from` replaced by `to` and returns the error message; checks the message
+/// names the file.
+fn load_error(from: &str, to: &str) -> (TargetError, String) {
+    assert!(USER.contains(from), "test edit `{from}` not in USER");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "bad.json", &USER.replacen(from, to, 1));
+    let err = Target::from_path(&path).expect_err("malformed file loaded");
+    let msg = err.to_string();
+    assert!(msg.starts_with(&path.display().to_string()), "message does not name the file: {msg}");
+    (err, msg)
+}
+
+fn assert_syntax_at(err: &TargetError, want_line: usize) {
+    match err {
+        TargetError::Syntax { line, .. } => assert_eq!(*line, want_line, "{err}"),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_json_gives_line_and_column() {
+    let (err, msg) = load_error(r#""where": "bench log 4" }"#, r#""where": "bench log 4", }"#);
+    assert_syntax_at(&err, 14);
+    assert!(msg.contains("trailing comma"), "{msg}");
+}
+
+#[test]
+fn missing_field_is_named() {
+    let (err, msg) = load_error(r#""pj": 0.5, "#, "");
+    assert_syntax_at(&err, 9);
+    assert!(msg.contains("missing field `pj`"), "{msg}");
+    let (_, msg) = load_error(r#""formats": { "weights": "int4", "state": "int16" },"#, "");
+    assert!(msg.contains("missing field `formats`"), "{msg}");
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let (err, msg) = load_error(r#""sop": {"#, r#""spo": {"#);
+    assert_syntax_at(&err, 9);
+    assert!(msg.contains("unknown field `spo`") && msg.contains("`sop`"), "{msg}");
+}
+
+#[test]
+fn negative_energy_is_rejected() {
+    let (err, msg) = load_error(r#""pj": 2.0"#, r#""pj": -2.0"#);
+    assert_syntax_at(&err, 10);
+    assert!(msg.contains("energy must be") && msg.contains("-2"), "{msg}");
+}
+
+#[test]
+fn non_finite_energy_is_rejected() {
+    let (err, _) = load_error(r#""pj": 2.0"#, r#""pj": 1e999"#);
+    assert_syntax_at(&err, 10);
+    let (_, msg) = load_error(r#""pj": 2.0"#, r#""pj": NaN"#);
+    assert!(msg.contains(":10:"), "{msg}");
+}
+
+#[test]
+fn wrong_type_is_rejected() {
+    let (err, msg) = load_error(r#""pj": 2.0"#, r#""pj": "2.0 pJ""#);
+    assert_syntax_at(&err, 10);
+    assert!(msg.contains("invalid type"), "{msg}");
+}
+
+#[test]
+fn unknown_number_format_is_rejected() {
+    let (err, msg) = load_error(r#""weights": "int4""#, r#""weights": "float4""#);
+    assert_syntax_at(&err, 7);
+    assert!(msg.contains("unknown number format `float4`"), "{msg}");
+}
+
+#[test]
+fn unknown_source_is_named_with_its_line() {
+    let (err, msg) = load_error(r#""source": "lab", "where": "bench log 4""#, r#""source": "lbb", "where": "bench log 4""#);
+    assert!(matches!(err, TargetError::Invalid { line: Some(14), .. }), "{err:?}");
+    assert!(msg.contains("memory.weight_read.source") && msg.contains("`lbb`") && msg.contains("lab"), "{msg}");
+}
+
+#[test]
+fn no_pricing_is_rejected() {
+    let start = USER.find(r#"  "arithmetic""#).unwrap();
+    let end = USER.rfind('}').unwrap();
+    let (_, msg) = load_error(&USER[start..end], "");
+    // The cut leaves a trailing comma after formats; fix it to reach validation.
+    assert!(msg.contains("trailing comma"), "{msg}");
+    let (_, msg) = load_error(&USER[start - 2..end], "\n");
+    assert!(msg.contains("no pricing"), "{msg}");
+}
+
+#[test]
+fn all_in_with_other_sections_is_rejected() {
+    let all_in = r#""all_in": { "per_event": { "pj": 26, "op": "event", "source": "lab", "where": "x" }, "prices": ["sops"] },
+  "arithmetic": {"#;
+    let (err, msg) = load_error(r#""arithmetic": {"#, all_in);
+    assert!(matches!(err, TargetError::Invalid { .. }), "{err:?}");
+    assert!(msg.contains("all_in") && msg.contains("prices nothing else"), "{msg}");
+}
+
+#[test]
+fn all_in_count_lists_are_checked() {
+    let start = USER.find(r#"  "arithmetic""#).unwrap();
+    let end = USER.rfind('}').unwrap();
+    let with = |prices: &str, covers: &str| {
+        format!(
+            r#"  "all_in": {{ "per_event": {{ "pj": 26, "op": "event", "source": "lab", "where": "x" }}, "prices": {prices}, "covers": {covers} }}
+"#
+        )
+    };
+    let (_, msg) = load_error(&USER[start..end], &with(r#"["sops"]"#, r#"["sops"]"#));
+    assert!(msg.contains("`sops` is listed twice"), "{msg}");
+    let (_, msg) = load_error(&USER[start..end], &with("[]", "[]"));
+    assert!(msg.contains("all_in.prices"), "{msg}");
+    let (err, msg) = load_error(&USER[start..end], &with(r#"["synops"]"#, "[]"));
+    assert!(matches!(err, TargetError::Syntax { .. }), "{err:?}");
+    assert!(msg.contains("unknown variant `synops`") && msg.contains("`sops`"), "{msg}");
+    // A valid all-in user file prices only what it lists.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "ok.json", &USER.replacen(&USER[start..end], &with(r#"["sops"]"#, r#"["weight_reads"]"#), 1));
+    let t = Target::from_path(&path).unwrap();
+    let e = t.energy(&OpCounts { sops: 2.0, weight_reads: 5.0, neuron_updates: 1.0, ..Default::default() });
+    assert_close(e.all_in_j, 52e-12, "all in");
+    assert_eq!(e.unpriced, [Count::NeuronUpdates]);
+}
+
+#[test]
+fn backwards_range_and_zero_sram_are_rejected() {
+    let (_, msg) = load_error(r#""pj": 2.0"#, r#""pj": 2.0, "pj_max": 1.0"#);
+    assert!(msg.contains("arithmetic.mac.pj_max") && msg.contains("backwards"), "{msg}");
+    let (_, msg) = load_error(r#""sram_kib": 64"#, r#""sram_kib": 0"#);
+    assert!(msg.contains("memory.sram_kib"), "{msg}");
+}
+
+#[test]
+fn empty_and_missing_files() {
+    let (err, msg) = load_error(USER, "");
+    assert_syntax_at(&err, 1);
+    assert!(msg.contains("EOF"), "{msg}");
+    let err = Target::resolve("/no/such/dir/target.json").unwrap_err();
+    assert!(matches!(err, TargetError::Io { .. }));
+    assert!(err.to_string().starts_with("/no/such/dir/target.json: cannot read"), "{err}");
+}
+
+#[test]
+fn number_formats_parse_and_print() {
+    for s in ["fp16", "fp32", "fp64", "bf16", "int1", "int8", "int24", "uint12", "uint64"] {
+        let f: NumberFormat = s.parse().unwrap();
+        assert_eq!(f.to_string(), s);
+    }
+    assert_eq!("int9".parse::<NumberFormat>().unwrap().bits(), 9);
+    for s in ["fp8", "int0", "int65", "int08", "uint", "int-4", "float32", ""] {
+        assert!(s.parse::<NumberFormat>().is_err(), "{s} parsed");
+    }
+}

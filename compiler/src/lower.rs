@@ -26,6 +26,7 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
     let mut cx = Lowering {
         net,
         weights,
+        taken: Default::default(),
         m: Module {
             name: net.desc.name.clone(),
             timesteps: net.desc.timesteps,
@@ -105,6 +106,13 @@ struct Lowering<'a> {
     net: &'a Network,
     weights: Weights,
     m: Module,
+    /// Tensors already moved into the module, by their name in the weights.
+    taken: std::collections::BTreeMap<String, Handle<Tensor>>,
+}
+
+/// `check_weights` has run, so this cannot happen for a validated network; reported, not unwrapped.
+fn missing(node: &network::Node, name: &str) -> LowerError {
+    LowerError::Weights(WeightsError::Missing { node: node.name.clone(), tensor: name.to_string(), expected: vec![] })
 }
 
 fn push(m: &mut Module, source: Handle<Population>, target: Handle<Population>, delay: u32, kind: ProjectionKind) {
@@ -121,20 +129,29 @@ fn unsupported(net: &Network, id: NodeId, message: &str) -> LowerError {
 }
 
 impl Lowering<'_> {
-    /// Move a parameter tensor out of the weights into the module.
+    /// Move a parameter tensor out of the weights into the module. A tensor two nodes name
+    /// (tied weights, via `params`) is moved once and shared by handle.
     fn take(&mut self, id: NodeId, role: ParamRole) -> Result<Handle<Tensor>, LowerError> {
-        let t = self.take_raw(id, role)?;
-        let label = self.net.node(id).tensor_name(role);
-        Ok(self.m.tensors.push(Tensor::new(label, t.shape, t.data)))
-    }
-
-    fn take_raw(&mut self, id: NodeId, role: ParamRole) -> Result<network::Tensor, LowerError> {
         let node = self.net.node(id);
         let name = node.tensor_name(role);
-        // check_weights has run, so a miss means one tensor name serves two roles; report it.
-        self.weights.tensors.remove(&name).ok_or_else(|| {
-            LowerError::Weights(WeightsError::Missing { node: node.name.clone(), tensor: name, expected: vec![] })
-        })
+        if let Some(&h) = self.taken.get(&name) {
+            return Ok(h);
+        }
+        let t = self.weights.tensors.remove(&name).ok_or_else(|| missing(node, &name))?;
+        let h = self.m.tensors.push(Tensor::new(name.clone(), t.shape, t.data));
+        self.taken.insert(name, h);
+        Ok(h)
+    }
+
+    /// The values of a small parameter (BN statistics, a PLIF leak) that lowering folds into
+    /// new tensors; read where they are, so tied names work too.
+    fn read(&self, id: NodeId, role: ParamRole) -> Result<Vec<f32>, LowerError> {
+        let node = self.net.node(id);
+        let name = node.tensor_name(role);
+        if let Some(&h) = self.taken.get(&name) {
+            return Ok(self.m.tensors[h].data.clone());
+        }
+        self.weights.get(&name).map(|t| t.data.clone()).ok_or_else(|| missing(node, &name))
     }
 
     fn push_tensor(&mut self, label: String, data: Vec<f32>) -> Handle<Tensor> {
@@ -151,7 +168,7 @@ impl Lowering<'_> {
             Op::Input(_) => (PopulationKind::Input(ir::Input { encoding: net.desc.input.encoding }), None),
             Op::Lif(p) => (PopulationKind::Spiking(spiking(p, 1.0 / p.tau)), None),
             Op::Plif(p) => {
-                let w = f64::from(self.take_raw(id, ParamRole::W)?.data[0]);
+                let w = f64::from(self.read(id, ParamRole::W)?[0]);
                 // The trained leak: k = sigmoid(w) = 1/tau (autosnn.md §1.1).
                 let k = 1.0 / (1.0 + (-w).exp());
                 (PopulationKind::Spiking(spiking(p, k)), None)
@@ -209,10 +226,10 @@ impl Lowering<'_> {
 
     /// Inference BN: `gamma (x - mean) / sqrt(var + eps) + beta = scale x + shift`, in f64.
     fn bn_affine(&mut self, id: NodeId, eps: f64) -> Result<(Vec<f32>, Vec<f32>), LowerError> {
-        let gamma = self.take_raw(id, ParamRole::Weight)?.data;
-        let beta = self.take_raw(id, ParamRole::Bias)?.data;
-        let mean = self.take_raw(id, ParamRole::RunningMean)?.data;
-        let var = self.take_raw(id, ParamRole::RunningVar)?.data;
+        let gamma = self.read(id, ParamRole::Weight)?;
+        let beta = self.read(id, ParamRole::Bias)?;
+        let mean = self.read(id, ParamRole::RunningMean)?;
+        let var = self.read(id, ParamRole::RunningVar)?;
         let mut scale = Vec::with_capacity(gamma.len());
         let mut shift = Vec::with_capacity(gamma.len());
         for c in 0..gamma.len() {

@@ -85,3 +85,21 @@ fn batch_norm_uses_running_statistics_and_max_pool_is_an_or() {
     assert_eq!(out.spikes[0][0], vec![1]); // lif
     assert_eq!(out.spikes[0][1], vec![1]); // pool
 }
+
+#[test]
+fn tied_weights_are_moved_once_and_shared() {
+    // Two linear layers name one tensor; s = W x + W x = 2 W x.
+    let json = r#"{"format_version": 1, "timesteps": 1, "num_classes": 2,
+        "input": {"shape": [2], "encoding": "direct"}, "readout": {"node": "s", "kind": "time_mean"},
+        "nodes": [{"name": "x", "op": "input"},
+                  {"name": "a", "op": "linear", "in_features": 2, "out_features": 2, "params": {"weight": "tied"}},
+                  {"name": "b", "op": "linear", "in_features": 2, "out_features": 2, "params": {"weight": "tied"}},
+                  {"name": "s", "op": "sum"}],
+        "edges": [{"from": "x", "to": "a"}, {"from": "x", "to": "b"}, {"from": "a", "to": "s"}, {"from": "b", "to": "s"}]}"#;
+    let w = weights(&[("tied", vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])]);
+    let net = NetworkDesc::from_json_str(json, "tied.json").unwrap();
+    let m = lower(&net, w.clone()).unwrap();
+    assert_eq!(m.tensors.len(), 1, "one tensor, shared by two dense projections");
+    let out = run_all(json, w, vec![1.0, 1.0]);
+    assert_eq!(out.logits[0], vec![6.0, 14.0]);
+}

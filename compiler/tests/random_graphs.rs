@@ -227,12 +227,12 @@ proptest! {
         let opts = PrintOptions { inline_limit: usize::MAX, ..PrintOptions::default() };
         let mut rng = Rng::new(seed ^ 0x5EED);
         let text = mutate(&print(&m, &opts), &mut rng);
-        if let Ok((back, _)) = parse(&text, "damaged.snnir", |_| Err("no sidecar".into())) {
-            if validate(&back).is_ok() {
-                let x = inputs(&back, seed);
-                let _ = run_module(&back, &x);
-                let _ = snnc_compiler::passes::optimise(back);
-            }
+        if let Ok((back, _)) = parse(&text, "damaged.snnir", |_| Err("no sidecar".into()))
+            && validate(&back).is_ok()
+        {
+            let x = inputs(&back, seed);
+            let _ = run_module(&back, &x);
+            let _ = snnc_compiler::passes::optimise(back);
         }
     }
 }

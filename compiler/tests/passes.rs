@@ -94,3 +94,17 @@ fn the_stem_is_hoisted_and_computed_once() {
         }
     }
 }
+
+#[test]
+fn hoisting_marks_exactly_the_networks_static_nodes() {
+    for name in common::FIXTURES {
+        let (net, _, lowered) = common::lowered(name);
+        let m = passes::hoist_constants(lowered);
+        for (id, node) in net.desc.nodes.iter().enumerate() {
+            let Some((_, p)) = m.populations.iter().find(|(_, p)| p.name == node.name) else { continue };
+            if let PopulationKind::Analog(a) = &p.kind {
+                assert_eq!(a.constant, net.is_static[id], "{name}: `{}`", node.name);
+            }
+        }
+    }
+}

@@ -74,3 +74,14 @@ fn census_sees_the_shape_of_the_seeds() {
     assert_eq!(analog, ["stem.bn"]);
     assert!(m.projections.iter().all(|(_, e)| !matches!(e.kind, ProjectionKind::Affine(_))));
 }
+
+#[test]
+fn json_and_dot_back_ends() {
+    for name in ["delay2", "mlp"] {
+        let (_, _, m) = common::lowered(name);
+        let m = passes::optimise(m);
+        let json = snnc_compiler::emit::json(&m, "weights.safetensors", snnc_compiler::text::INLINE_LIMIT);
+        snapshot(&format!("{name}.optimised.json"), &serde_json::to_string_pretty(&json).unwrap());
+        snapshot(&format!("{name}.optimised.dot"), &snnc_compiler::emit::dot(&m));
+    }
+}

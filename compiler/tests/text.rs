@@ -22,11 +22,13 @@ pub fn reparse(m: &Module) -> Module {
 #[test]
 fn every_fixture_round_trips_exactly() {
     for name in common::FIXTURES {
-        let (_, _, m) = common::lowered(name);
-        let back = reparse(&m);
-        assert_eq!(back, m, "{name}: parse(print(m)) != m");
-        let opts = PrintOptions::default();
-        assert_eq!(print(&back, &opts), print(&m, &opts), "{name}");
+        let (_, _, lowered) = common::lowered(name);
+        for m in [lowered.clone(), snnc_compiler::passes::optimise(lowered)] {
+            let back = reparse(&m);
+            assert_eq!(back, m, "{name}: parse(print(m)) != m");
+            let opts = PrintOptions::default();
+            assert_eq!(print(&back, &opts), print(&m, &opts), "{name}");
+        }
     }
 }
 

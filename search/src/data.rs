@@ -59,11 +59,11 @@ impl InputPipeline {
                     normalize: Normalization::for_dataset(set.name),
                 };
                 let [c, h, w] = set.shape();
-                match want.as_slice() {
-                    &[n] if n == c * h * w => {
+                match *want.as_slice() {
+                    [n] if n == c * h * w => {
                         Ok(InputPipeline::Images { transform, flatten: true, sample_dims: want.clone() })
                     }
-                    &[wc, wh, ww] if wc == c && wh == ww && h == w => {
+                    [wc, wh, ww] if wc == c && wh == ww && h == w => {
                         if wh != h {
                             transform.pad_to = Some(wh);
                         }
@@ -77,8 +77,8 @@ impl InputPipeline {
                     )),
                 }
             }
-            (Dataset::Events(set), Encoding::EventFrames) => match want.as_slice() {
-                &[2, wh, ww] if wh == ww && wh <= set.height.min(set.width) => {
+            (Dataset::Events(set), Encoding::EventFrames) => match *want.as_slice() {
+                [2, wh, ww] if wh == ww && wh <= set.height.min(set.width) => {
                     let crop_to = if wh == set.height && ww == set.width { None } else { Some(wh) };
                     Ok(InputPipeline::Frames {
                         spec: FrameSpec { timesteps: net.desc.timesteps, split, crop_to },

@@ -132,7 +132,7 @@ fn add_block(g: &mut GraphBuilder, cfg: &AutoSnnConfig, pos: usize, b: Block, fr
 
 /// The AutoSNN network for `arch` (autosnn.md §2.1): stem, P0, pool, P1, P2, pool, P3, P4, pool, FC.
 pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<NetworkDesc, String> {
-    if cfg.input.side % 8 != 0 {
+    if !cfg.input.side.is_multiple_of(8) {
         return Err(format!("AutoSNN downsamples by 8; input side {} is not a multiple of 8 (pad 28x28 to 32)", cfg.input.side));
     }
     let c = cfg.width;

@@ -34,10 +34,10 @@ impl CellGenotype {
             seen[from] = true;
             let mut stack = vec![from];
             while let Some(a) = stack.pop() {
-                for b in 0..4 {
+                for (b, seen_b) in seen.iter_mut().enumerate() {
                     let e = if forward { self.m[a][b] } else { self.m[b][a] };
-                    if e != 0 && !seen[b] {
-                        seen[b] = true;
+                    if e != 0 && !*seen_b {
+                        *seen_b = true;
                         stack.push(b);
                     }
                 }
@@ -55,9 +55,9 @@ impl CellGenotype {
         let mut m = self.m;
         for n in 1..3 {
             if !live[n] {
-                for k in 0..4 {
-                    m[n][k] = 0;
-                    m[k][n] = 0;
+                m[n] = [0; 4];
+                for row in m.iter_mut() {
+                    row[n] = 0;
                 }
             }
         }
@@ -148,10 +148,8 @@ fn add_cell(g: &mut GraphBuilder, cell: &str, input: &str, geno: &CellGenotype, 
     let m = geno.pruned().m;
     let live = geno.pruned().live_nodes();
     let node = |k: usize| format!("{cell}.n{k}");
-    for k in 0..4 {
-        if live[k] {
-            g.node(node(k), Op::Sum(Empty {}));
-        }
+    for (k, _) in live.iter().enumerate().filter(|(_, l)| **l) {
+        g.node(node(k), Op::Sum(Empty {}));
     }
     g.edge(input, &node(0), 0);
     // Forward edges in the official module order (col 1..3, row < col), then backward edges.

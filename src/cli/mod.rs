@@ -5,6 +5,7 @@ pub mod compile;
 pub mod bench;
 pub mod eval;
 pub mod ir;
+pub mod targets;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Check or format `.snnir` event-IR files.
     Ir(ir::IrArgs),
+    /// List the hardware targets (energy per operation with sources), or show one in full.
+    Targets(targets::TargetsArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Ir(a) => ir::run(a),
+        Command::Targets(a) => targets::run(a),
         Command::Arch(a) => arch::run(a),
         Command::Bench(a) => bench::run(a),
     }

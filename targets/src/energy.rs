@@ -153,6 +153,18 @@ pub enum Section {
     AllIn,
 }
 
+impl Section {
+    /// The name used in files and reports (`arithmetic`, `all_in`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Arithmetic => "arithmetic",
+            Section::Memory => "memory",
+            Section::Communication => "communication",
+            Section::AllIn => "all_in",
+        }
+    }
+}
+
 /// How a target treats one count.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CountPricing<'a> {

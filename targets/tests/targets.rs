@@ -398,3 +398,13 @@ fn number_formats_parse_and_print() {
         assert!(s.parse::<NumberFormat>().is_err(), "{s} parsed");
     }
 }
+
+#[test]
+fn readme_example_file_loads() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```json\n").expect("README has a JSON example") + "```json\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let t = Target::from_json(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.name, "my-asic");
+    assert_eq!(t.pj(Count::WeightReads), Some(1.0));
+}

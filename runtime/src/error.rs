@@ -1,0 +1,32 @@
+//! The runtime's typed errors: each names the file, population or sample it is about.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("{}: {source}", path.display())]
+    Compile { path: PathBuf, source: snnc_compiler::driver::CompileError },
+    #[error(transparent)]
+    Text(#[from] snnc_compiler::text::TextError),
+    #[error("{}: {source}", path.display())]
+    Weights { path: PathBuf, source: snnc_compiler::network::WeightsError },
+    #[error("{}: no weights.safetensors beside the network; compile it with trained weights first (or give a .snnir)", path.display())]
+    NoWeights { path: PathBuf },
+    #[error("{}: not a compiled module: expected a .snnir file, a training output directory or a network.json", path.display())]
+    NotCompiled { path: PathBuf },
+    #[error("the module is invalid: {0}")]
+    Invalid(#[from] snnc_compiler::validate::ValidationError),
+    #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
+    InputSize { sample: usize, expected: usize, found: usize, what: String },
+    #[error(transparent)]
+    Data(#[from] snnc_datasets::DataError),
+    #[error("dataset {dataset} does not fit the module `{module}`: {message}")]
+    Mismatch { dataset: String, module: String, message: String },
+    #[error(transparent)]
+    Target(#[from] snnc_targets::TargetError),
+    #[error("{}: cannot write: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("plot {}: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
+}

@@ -1,0 +1,425 @@
+//! Running a plan: per-sample state, the prologue, the step loop, and samples in parallel.
+//!
+//! Per step, each population of the schedule seeds its input (bias plus hoisted drives),
+//! receives the events of its sources from step `t - delay` through their projections, then
+//! updates: LIF neurons charge, fire and reset; analog populations emit their non-zero values as
+//! graded events; the readout accumulates. Event lists live in per-population rings as deep as
+//! the longest delay out of the population.
+
+use crate::error::RuntimeError;
+use crate::ops::{Graded, Spikes, Work};
+use crate::plan::{Kind, Lif, Plan};
+use rayon::prelude::*;
+use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
+use snnc_compiler::reference::{FLIP_MARGIN, RunOutput};
+
+/// One ring slot: the events of one step. `val` holds a graded population's values (storage
+/// order) and is empty for spiking ones; `idx` lists the active elements.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    idx: Vec<u32>,
+    val: Vec<f32>,
+}
+
+/// Everything one sample changes: membranes, rings, input buffers, drives, logits. Made once
+/// per thread and reset per sample, so a run allocates nothing after warm-up.
+#[derive(Debug, Clone)]
+pub struct State {
+    slots: Vec<Slot>,
+    /// First slot of each population.
+    slot_base: Vec<usize>,
+    /// Input accumulator of spiking and readout populations (analog ones sum into their slot).
+    acc: Vec<Vec<f32>>,
+    membrane: Vec<Vec<f32>>,
+    /// Per population, one seed per hoisted delay: bias plus every constant drive due by then.
+    drives: Vec<Vec<Vec<f32>>>,
+    logits: Vec<f64>,
+}
+
+impl State {
+    pub fn new(plan: &Plan) -> State {
+        let mut slots = Vec::new();
+        let mut slot_base = Vec::with_capacity(plan.pops.len());
+        let mut acc = Vec::with_capacity(plan.pops.len());
+        let mut membrane = Vec::with_capacity(plan.pops.len());
+        let mut drives = Vec::with_capacity(plan.pops.len());
+        for p in &plan.pops {
+            let n = p.numel();
+            slot_base.push(slots.len());
+            for _ in 0..p.depth {
+                let val = if p.binary() { Vec::new() } else { vec![0.0; n] };
+                slots.push(Slot { idx: Vec::new(), val });
+            }
+            let accumulates = matches!(p.kind, Kind::Spiking(_) | Kind::Readout { .. });
+            acc.push(if accumulates { vec![0.0; n] } else { Vec::new() });
+            membrane.push(match p.kind {
+                Kind::Spiking(l) => vec![l.v_reset; n],
+                _ => Vec::new(),
+            });
+            drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());
+        }
+        State { slots, slot_base, acc, membrane, drives, logits: vec![0.0; plan.num_classes] }
+    }
+
+    /// Bytes held (capacities), for the state-size budget.
+    pub fn bytes(&self) -> usize {
+        let f = std::mem::size_of::<f32>();
+        let slots: usize = self.slots.iter().map(|s| s.idx.capacity() * 4 + s.val.capacity() * f).sum();
+        let vecs = |v: &Vec<Vec<f32>>| v.iter().map(|x| x.capacity() * f).sum::<usize>();
+        let drives: usize = self.drives.iter().map(vecs).sum();
+        slots + vecs(&self.acc) + vecs(&self.membrane) + drives + self.logits.capacity() * 8
+    }
+}
+
+/// Work of one projection at one step, summed over what it delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjStep {
+    /// (event, target element) updates applied (for conv and dense: weights read).
+    pub pairs: u64,
+    /// Of those, the ones with a non-zero weight: SOPs (binary source) or MACs (graded source).
+    pub effective: u64,
+    /// Source events delivered.
+    pub events: u64,
+}
+
+/// What one population did at one step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PopStep {
+    /// Events emitted: spikes, or non-zero graded values.
+    pub events: u64,
+    /// Neurons whose membrane lay within [`FLIP_MARGIN`] of the threshold (spiking only).
+    pub near: u64,
+}
+
+/// The outcome of one sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRun {
+    pub logits: Vec<f64>,
+    pub prediction: usize,
+    /// `[population * T + t]`.
+    pub pops: Vec<PopStep>,
+    /// `[projection * T + t]`.
+    pub projs: Vec<ProjStep>,
+    /// With tracing: `[t][population]` values in row-major order (spikes as 0/1; the readout's
+    /// input of that step).
+    pub trace: Option<Vec<Vec<Vec<f32>>>>,
+}
+
+/// Where samples come from: the runtime asks for one at a time, so a large set is never
+/// materialised.
+pub trait Inputs: Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Write sample `i` (row-major, as [`snnc_compiler::reference::run_module`] takes it) into `out`.
+    fn fill(&self, i: usize, out: &mut Vec<f32>) -> Result<(), RuntimeError>;
+}
+
+impl Inputs for [Vec<f32>] {
+    fn len(&self) -> usize {
+        <[Vec<f32>]>::len(self)
+    }
+    fn fill(&self, i: usize, out: &mut Vec<f32>) -> Result<(), RuntimeError> {
+        out.clear();
+        out.extend_from_slice(&self[i]);
+        Ok(())
+    }
+}
+
+impl Inputs for Vec<Vec<f32>> {
+    fn len(&self) -> usize {
+        <[Vec<f32>]>::len(self)
+    }
+    fn fill(&self, i: usize, out: &mut Vec<f32>) -> Result<(), RuntimeError> {
+        self.as_slice().fill(i, out)
+    }
+}
+
+impl Plan {
+    /// Run one sample (`input` row-major: one frame, or `timesteps` frames for event input).
+    /// `sample` only names it in errors.
+    pub fn run_sample(&self, st: &mut State, input: &[f32], sample: usize, trace: bool) -> Result<SampleRun, RuntimeError> {
+        let expected = self.input_len();
+        if input.len() != expected {
+            let what = if self.event_frames() {
+                format!("{} event frames of {}", self.timesteps, self.pops[self.input].numel())
+            } else {
+                format!("one direct frame of {}", self.pops[self.input].numel())
+            };
+            return Err(RuntimeError::InputSize { sample, expected, found: input.len(), what });
+        }
+        let t_max = self.timesteps;
+        let mut out = SampleRun {
+            logits: Vec::new(),
+            prediction: 0,
+            pops: vec![PopStep::default(); self.pops.len() * t_max],
+            projs: vec![ProjStep::default(); self.projs.len() * t_max],
+            trace: trace.then(Vec::new),
+        };
+        self.reset(st);
+        self.prologue(st, input, &mut out);
+        for t in 0..t_max {
+            for &p in &self.schedule {
+                self.step_population(st, p, t, input, &mut out);
+            }
+            for (p, pop) in self.pops.iter().enumerate() {
+                let step = &mut out.pops[p * t_max + t];
+                step.events = match pop.kind {
+                    Kind::Readout { .. } => st.acc[p].iter().filter(|v| **v != 0.0).count() as u64,
+                    _ => st.slots[self.current(st, p, t)].idx.len() as u64,
+                };
+            }
+            if let Some(tr) = out.trace.as_mut() {
+                tr.push(self.snapshot(st, t));
+            }
+        }
+        let mut logits = st.logits.clone();
+        if matches!(self.pops[self.readout].kind, Kind::Readout { mode: ReadoutKind::TimeMean }) {
+            logits.iter_mut().for_each(|l| *l /= t_max as f64);
+        }
+        out.prediction = snnc_compiler::reference::kernels::argmax(&logits);
+        out.logits = logits;
+        Ok(out)
+    }
+
+    /// Run every sample of `inputs`, in parallel on the current rayon pool; `progress` is
+    /// called once per finished sample.
+    pub fn run_batch(&self, inputs: &(impl Inputs + ?Sized), trace: bool, progress: Option<&(dyn Fn() + Sync)>) -> Result<Vec<SampleRun>, RuntimeError> {
+        (0..inputs.len())
+            .into_par_iter()
+            .map_init(
+                || (State::new(self), Vec::new()),
+                |(st, buf), i| {
+                    inputs.fill(i, buf)?;
+                    let r = self.run_sample(st, buf, i, trace);
+                    if let Some(p) = progress {
+                        p();
+                    }
+                    r
+                },
+            )
+            .collect()
+    }
+
+    /// The runs in the reference interpreter's shape, for the equivalence ladder.
+    pub fn run_output(&self, runs: &[SampleRun]) -> RunOutput {
+        let t_max = self.timesteps;
+        let per_layer = |r: &SampleRun, f: fn(&PopStep) -> u64| -> Vec<Vec<u64>> {
+            self.layers.iter().map(|&p| (0..t_max).map(|t| f(&r.pops[p * t_max + t])).collect()).collect()
+        };
+        RunOutput {
+            logits: runs.iter().map(|r| r.logits.clone()).collect(),
+            predictions: runs.iter().map(|r| r.prediction).collect(),
+            layers: self.layer_names(),
+            spikes: runs.iter().map(|r| per_layer(r, |s| s.events)).collect(),
+            near_threshold: runs.iter().map(|r| per_layer(r, |s| s.near)).collect(),
+        }
+    }
+
+    fn reset(&self, st: &mut State) {
+        for (p, pop) in self.pops.iter().enumerate() {
+            if let Kind::Spiking(l) = pop.kind {
+                st.membrane[p].fill(l.v_reset);
+            }
+        }
+        for s in &mut st.slots {
+            s.idx.clear();
+        }
+        st.logits.fill(0.0);
+    }
+
+    /// The slot population `p` writes (and zero-delay consumers read) at step `t`.
+    #[inline]
+    fn current(&self, st: &State, p: usize, t: usize) -> usize {
+        let pop = &self.pops[p];
+        st.slot_base[p] + if pop.constant { 0 } else { t % pop.depth }
+    }
+
+    /// Deliver projection `e` (source events of step `t - delay`, or the constant slot) into `out`.
+    fn deliver(&self, st: &State, e: usize, t: usize, out: &mut [f32]) -> (Work, u64) {
+        let proj = &self.projs[e];
+        let src = &self.pops[proj.source];
+        let slot = &st.slots[self.current(st, proj.source, if src.constant { 0 } else { t - proj.delay })];
+        let work = if src.binary() {
+            proj.op.scatter(&Spikes(&slot.idx), out)
+        } else {
+            proj.op.scatter(&Graded { idx: &slot.idx, val: &slot.val }, out)
+        };
+        (work, slot.idx.len() as u64)
+    }
+
+    fn record(&self, out: &mut SampleRun, e: usize, t: usize, (w, events): (Work, u64)) {
+        let s = &mut out.projs[e * self.timesteps + t];
+        s.pairs += w.pairs;
+        s.effective += w.effective;
+        s.events += events;
+    }
+
+    /// Constant populations once, then the hoisted drives of per-step populations.
+    fn prologue(&self, st: &mut State, input: &[f32], out: &mut SampleRun) {
+        for &p in &self.prologue {
+            let pop = &self.pops[p];
+            let cur = st.slot_base[p];
+            let mut val = std::mem::take(&mut st.slots[cur].val);
+            match pop.kind {
+                Kind::Input { .. } => pop.layout.to_storage(input, &mut val),
+                _ => {
+                    seed(&mut val, pop.bias.as_deref(), None);
+                    for &e in &pop.hoisted {
+                        let done = self.deliver(st, e, 0, &mut val);
+                        self.record(out, e, 0, done);
+                    }
+                }
+            }
+            nonzero(&val, &mut st.slots[cur].idx);
+            st.slots[cur].val = val;
+        }
+        for &p in &self.schedule {
+            let pop = &self.pops[p];
+            if pop.drive_delays.is_empty() {
+                continue;
+            }
+            let mut drives = std::mem::take(&mut st.drives[p]);
+            drives.iter_mut().for_each(|d| d.fill(0.0));
+            for &e in &pop.hoisted {
+                let d = self.projs[e].delay;
+                if let Some(k) = pop.drive_delays.iter().position(|&x| x as usize == d) {
+                    let done = self.deliver(st, e, d, &mut drives[k]);
+                    self.record(out, e, d, done);
+                }
+            }
+            // Cumulative: the seed at step t holds every drive due by t, and the bias.
+            for k in 1..drives.len() {
+                let (before, after) = drives.split_at_mut(k);
+                after[0].iter_mut().zip(&before[k - 1]).for_each(|(a, b)| *a += b);
+            }
+            if let Some(b) = &pop.bias {
+                drives[0].iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                for k in 1..drives.len() {
+                    drives[k].iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                }
+            }
+            st.drives[p] = drives;
+        }
+    }
+
+    /// The seed of population `p` at step `t`: the latest drive due, else its bias, else zero.
+    fn seed_of<'a>(&self, st: &'a State, p: usize, t: usize) -> Option<&'a [f32]> {
+        let due = self.pops[p].drive_delays.iter().take_while(|&&d| d as usize <= t).count();
+        if due > 0 { Some(&st.drives[p][due - 1]) } else { None }
+    }
+
+    fn step_population(&self, st: &mut State, p: usize, t: usize, input: &[f32], out: &mut SampleRun) {
+        let pop = &self.pops[p];
+        let cur = self.current(st, p, t);
+        match pop.kind {
+            Kind::Input { .. } => {
+                let n = pop.numel();
+                let mut val = std::mem::take(&mut st.slots[cur].val);
+                pop.layout.to_storage(&input[t * n..(t + 1) * n], &mut val);
+                nonzero(&val, &mut st.slots[cur].idx);
+                st.slots[cur].val = val;
+            }
+            Kind::Analog => {
+                let mut val = std::mem::take(&mut st.slots[cur].val);
+                seed(&mut val, pop.bias.as_deref(), self.seed_of(st, p, t));
+                self.gather(st, p, t, &mut val, out);
+                nonzero(&val, &mut st.slots[cur].idx);
+                st.slots[cur].val = val;
+            }
+            Kind::Spiking(lif) => {
+                let mut acc = std::mem::take(&mut st.acc[p]);
+                seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                self.gather(st, p, t, &mut acc, out);
+                let mut idx = std::mem::take(&mut st.slots[cur].idx);
+                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], &acc, &mut idx);
+                st.slots[cur].idx = idx;
+                st.acc[p] = acc;
+            }
+            Kind::Readout { .. } => {
+                let mut acc = std::mem::take(&mut st.acc[p]);
+                seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                self.gather(st, p, t, &mut acc, out);
+                st.logits.iter_mut().zip(&acc).for_each(|(l, a)| *l += f64::from(*a));
+                st.acc[p] = acc;
+            }
+        }
+    }
+
+    /// Every per-step projection into `p` that is due at `t`.
+    fn gather(&self, st: &State, p: usize, t: usize, buf: &mut [f32], out: &mut SampleRun) {
+        for &e in &self.pops[p].incoming {
+            if t >= self.projs[e].delay {
+                let done = self.deliver(st, e, t, buf);
+                self.record(out, e, t, done);
+            }
+        }
+    }
+
+    /// Row-major values of every population at step `t`.
+    fn snapshot(&self, st: &State, t: usize) -> Vec<Vec<f32>> {
+        self.pops
+            .iter()
+            .enumerate()
+            .map(|(p, pop)| {
+                let slot = &st.slots[self.current(st, p, t)];
+                let storage = match pop.kind {
+                    Kind::Readout { .. } => st.acc[p].clone(),
+                    Kind::Spiking(_) => {
+                        let mut v = vec![0.0; pop.numel()];
+                        slot.idx.iter().for_each(|&i| v[i as usize] = 1.0);
+                        v
+                    }
+                    _ => slot.val.clone(),
+                };
+                pop.layout.to_logical(&storage)
+            })
+            .collect()
+    }
+}
+
+/// Start a step's input: the hoisted seed (which includes the bias), else the bias, else zero.
+fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
+    match (drive, bias) {
+        (Some(d), _) => buf.copy_from_slice(d),
+        (None, Some(b)) => buf.copy_from_slice(b),
+        (None, None) => buf.fill(0.0),
+    }
+}
+
+/// The indices of the non-zero values: a graded population's events.
+fn nonzero(val: &[f32], idx: &mut Vec<u32>) {
+    idx.clear();
+    idx.extend(val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i as u32));
+}
+
+/// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
+fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
+    idx.clear();
+    let margin = FLIP_MARGIN as f32;
+    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let mut near = 0u64;
+    // One loop per (compare, reset) pair, so the branch on them is taken once, not per neuron.
+    macro_rules! sweep {
+        ($fires:expr, $reset:expr) => {
+            for (i, (m, x)) in v.iter_mut().zip(input).enumerate() {
+                let u = vr + beta * (*m - vr) + gain * x;
+                near += u64::from((u - th).abs() < margin);
+                if $fires(u) {
+                    idx.push(i as u32);
+                    *m = $reset(u);
+                } else {
+                    *m = u;
+                }
+            }
+        };
+    }
+    match (lif.fire, lif.reset) {
+        (Compare::Ge, Reset::Hard) => sweep!(|u| u >= th, |_| vr),
+        (Compare::Ge, Reset::Subtract) => sweep!(|u| u >= th, |u| u - th),
+        (Compare::Gt, Reset::Hard) => sweep!(|u| u > th, |_| vr),
+        (Compare::Gt, Reset::Subtract) => sweep!(|u| u > th, |u| u - th),
+    }
+    near
+}

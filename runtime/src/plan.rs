@@ -1,0 +1,245 @@
+//! The immutable plan: a validated module turned into scatter-ready projections and a step schedule.
+//!
+//! Built once, shared by every thread; per-sample values live in [`crate::State`]. The plan
+//! splits populations into the **prologue** (constant: the direct-encoded input and analog
+//! populations fed only by constants over zero delay), evaluated once per sample, and the
+//! **step schedule**, evaluated every step. A projection from a constant population into a
+//! per-step one is applied once per sample too, into a per-sample drive that seeds the target's
+//! input at every step from `delay` on (the hoisting of architecture.md).
+
+use crate::layout::Layout;
+use crate::ops::Op;
+use snnc_compiler::ir::{Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ReadoutKind, Reset};
+use snnc_compiler::validate::validate;
+
+/// What a population computes, with the parameters the runtime needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Input { event_frames: bool },
+    Spiking(Lif),
+    Analog,
+    Readout { mode: ReadoutKind },
+}
+
+/// LIF parameters in the runtime's precision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lif {
+    pub beta: f32,
+    pub gain: f32,
+    pub threshold: f32,
+    pub v_reset: f32,
+    pub reset: Reset,
+    pub fire: Compare,
+}
+
+/// One population of the plan.
+#[derive(Debug, Clone)]
+pub struct Pop {
+    pub name: String,
+    pub handle: Handle<Population>,
+    pub kind: Kind,
+    pub layout: Layout,
+    /// Output the same at every step: evaluated once per sample in the prologue.
+    pub constant: bool,
+    /// Ring slots kept: the longest delay of a per-step consumer plus one (1 for constants).
+    pub depth: usize,
+    /// Bias in storage order, if any.
+    pub bias: Option<Vec<f32>>,
+    /// Projections delivered every step (non-constant sources), in handle order.
+    pub incoming: Vec<usize>,
+    /// Projections from constant sources: applied once per sample.
+    pub hoisted: Vec<usize>,
+    /// Distinct delays of `hoisted` (below the timestep count), ascending: one drive each.
+    pub drive_delays: Vec<u32>,
+}
+
+impl Pop {
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+    /// Emits binary events (spikes) rather than graded values.
+    pub fn binary(&self) -> bool {
+        matches!(self.kind, Kind::Spiking(_))
+    }
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Input { .. } => "input",
+            Kind::Spiking(_) => "spiking",
+            Kind::Analog => "analog",
+            Kind::Readout { .. } => "readout",
+        }
+    }
+}
+
+/// One projection of the plan.
+#[derive(Debug, Clone)]
+pub struct Proj {
+    pub handle: Handle<Projection>,
+    pub source: usize,
+    pub target: usize,
+    pub delay: usize,
+    /// The IR kind's name (`conv2d`, `dense`, ...).
+    pub kind: &'static str,
+    /// Its source emits binary events: synaptic work counts as SOPs, else as MACs.
+    pub binary: bool,
+    /// Its source is constant: applied once per sample, at step `delay`.
+    pub hoisted: bool,
+    pub op: Op,
+}
+
+impl Proj {
+    /// Whether the projection does work at step `t`.
+    pub fn active(&self, t: usize) -> bool {
+        if self.hoisted { t == self.delay } else { t >= self.delay }
+    }
+}
+
+/// A compiled module ready to run: immutable, `Sync`, shared by all samples.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub timesteps: usize,
+    pub num_classes: usize,
+    pub pops: Vec<Pop>,
+    pub projs: Vec<Proj>,
+    /// Constant populations in evaluation order.
+    pub prologue: Vec<usize>,
+    /// Per-step populations in evaluation order (respects every zero-delay projection).
+    pub schedule: Vec<usize>,
+    pub input: usize,
+    pub readout: usize,
+    /// Spiking populations in handle order: the layers of spike reports.
+    pub layers: Vec<usize>,
+}
+
+impl Plan {
+    /// Validate `m` and prepare it. Any valid module runs, optimised or not.
+    pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationError> {
+        let v = validate(m)?;
+        let constant = constants(m);
+        let mut pops: Vec<Pop> = m
+            .populations
+            .iter()
+            .map(|(h, p)| {
+                let layout = Layout::of(&p.shape);
+                Pop {
+                    name: p.name.clone(),
+                    handle: h,
+                    kind: kind(&p.kind),
+                    layout,
+                    constant: constant[h.index()],
+                    depth: 1,
+                    bias: p.kind.bias().map(|b| layout.expand(&m.tensors[b].data)),
+                    incoming: Vec::new(),
+                    hoisted: Vec::new(),
+                    drive_delays: Vec::new(),
+                }
+            })
+            .collect();
+        let mut projs = Vec::with_capacity(m.projections.len());
+        for (h, e) in m.projections.iter() {
+            let (s, t) = (e.source.index(), e.target.index());
+            let hoisted = constant[s];
+            let delay = e.delay as usize;
+            let src = &pops[s];
+            projs.push(Proj {
+                handle: h,
+                source: s,
+                target: t,
+                delay,
+                kind: e.kind.name(),
+                binary: src.binary(),
+                hoisted,
+                op: Op::new(&e.kind, &m.tensors, src.layout, pops[t].layout),
+            });
+            let i = projs.len() - 1;
+            if hoisted {
+                pops[t].hoisted.push(i);
+                if !constant[t] && delay < m.timesteps && !pops[t].drive_delays.contains(&e.delay) {
+                    pops[t].drive_delays.push(e.delay);
+                }
+            } else {
+                pops[t].incoming.push(i);
+                pops[s].depth = pops[s].depth.max(delay + 1);
+            }
+        }
+        for p in &mut pops {
+            p.drive_delays.sort_unstable();
+        }
+        let (prologue, schedule) = v.schedule.iter().map(|h| h.index()).partition(|&i| constant[i]);
+        Ok(Plan {
+            name: m.name.clone(),
+            timesteps: m.timesteps,
+            num_classes: m.num_classes,
+            layers: pops.iter().enumerate().filter(|(_, p)| p.binary()).map(|(i, _)| i).collect(),
+            pops,
+            projs,
+            prologue,
+            schedule,
+            input: v.input.index(),
+            readout: v.readout.index(),
+        })
+    }
+
+    /// Input values one sample needs: one frame (direct) or `timesteps` frames (event frames).
+    pub fn input_len(&self) -> usize {
+        let p = &self.pops[self.input];
+        match p.kind {
+            Kind::Input { event_frames: true } => p.numel() * self.timesteps,
+            _ => p.numel(),
+        }
+    }
+
+    pub fn event_frames(&self) -> bool {
+        matches!(self.pops[self.input].kind, Kind::Input { event_frames: true })
+    }
+
+    /// Names of the spiking layers, as the reference interpreter reports them.
+    pub fn layer_names(&self) -> Vec<String> {
+        self.layers.iter().map(|&p| self.pops[p].name.clone()).collect()
+    }
+}
+
+fn kind(k: &PopulationKind) -> Kind {
+    match k {
+        PopulationKind::Input(i) => Kind::Input { event_frames: i.encoding == Encoding::EventFrames },
+        PopulationKind::Spiking(s) => Kind::Spiking(Lif {
+            beta: s.beta as f32,
+            gain: s.gain as f32,
+            threshold: s.threshold as f32,
+            v_reset: s.v_reset as f32,
+            reset: s.reset,
+            fire: s.fire,
+        }),
+        PopulationKind::Analog(_) => Kind::Analog,
+        PopulationKind::Readout(r) => Kind::Readout { mode: r.mode },
+    }
+}
+
+/// Populations whose output is the same at every step: the direct input, and analog
+/// populations fed over zero delay only by such populations (the `hoist_constants` rule,
+/// recomputed so that unoptimised modules are hoisted too).
+fn constants(m: &Module) -> Vec<bool> {
+    let mut c: Vec<bool> = m
+        .populations
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            PopulationKind::Input(i) => i.encoding == Encoding::Direct,
+            PopulationKind::Analog(_) => true,
+            _ => false,
+        })
+        .collect();
+    loop {
+        let mut changed = false;
+        for (_, e) in m.projections.iter() {
+            let t = e.target.index();
+            if c[t] && matches!(m.populations[e.target].kind, PopulationKind::Analog(_)) && (e.delay != 0 || !c[e.source.index()]) {
+                c[t] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return c;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The runtime against the reference interpreter (architecture.md's equivalence ladder) on every
+//! golden fixture and example architecture, lowered and optimised, and on trained runs.
+
+mod common;
+
+use snnc_compiler::reference::{compare, run_module};
+use snnc_compiler::synth;
+use snnc_runtime::Plan;
+
+fn check(what: &str, m: &snnc_compiler::ir::Module, x: &[Vec<f32>]) -> (u64, f64) {
+    let reference = run_module(m, x).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let plan = Plan::new(m).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let runs = plan.run_batch(x, false, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mine = plan.run_output(&runs);
+    let ag = compare(&reference, &mine);
+    ag.check().unwrap_or_else(|e| panic!("{what}: {e}"));
+    eprintln!("{what}: {} spikes, flips {}, logit error {:.2e}, predictions {:?}", ag.spikes, ag.flips, ag.max_logit_error, mine.predictions);
+    (ag.spikes, ag.max_logit_error)
+}
+
+#[test]
+fn agrees_with_the_reference_on_every_fixture() {
+    for name in common::FIXTURES {
+        let (net, w) = common::load(name);
+        let x = synth::inputs(&net, 6, common::SEED);
+        for (stage, m) in common::modules(&net, &w) {
+            let (spikes, _) = check(&format!("{name} {stage}"), &m, &x);
+            assert!(spikes > 0, "{name}: the fixture should spike");
+        }
+    }
+}
+
+#[test]
+fn agrees_with_the_reference_on_the_example_architectures() {
+    for path in common::example_architectures() {
+        let net = snnc_compiler::network::Network::load(&path).unwrap();
+        let w = synth::weights(&net, common::SEED);
+        let x = synth::inputs(&net, 3, common::SEED);
+        for (stage, m) in common::modules(&net, &w) {
+            check(&format!("{} {stage}", path.display()), &m, &x);
+        }
+    }
+}
+
+#[test]
+fn agrees_with_the_network_interpreter_too() {
+    for name in common::FIXTURES {
+        let (net, w) = common::load(name);
+        let x = synth::inputs(&net, 3, common::SEED);
+        let a = snnc_compiler::reference::run_network(&net, &w, &x).unwrap();
+        let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+        let plan = Plan::new(&m).unwrap();
+        let b = plan.run_output(&plan.run_batch(&x, false, None).unwrap());
+        compare(&a, &b).check().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn a_state_is_reusable_across_samples() {
+    let (net, w) = common::load("snasnet_c10");
+    let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+    let x = synth::inputs(&net, 3, common::SEED);
+    let plan = Plan::new(&m).unwrap();
+    let mut st = snnc_runtime::State::new(&plan);
+    let first: Vec<_> = x.iter().enumerate().map(|(i, s)| plan.run_sample(&mut st, s, i, false).unwrap()).collect();
+    let again = plan.run_sample(&mut st, &x[0], 0, false).unwrap();
+    assert_eq!(first[0], again, "state left over from earlier samples changed the result");
+}
+
+#[test]
+fn wrong_input_sizes_are_errors_naming_the_sample() {
+    let (net, w) = common::load("mlp");
+    let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+    let plan = Plan::new(&m).unwrap();
+    let x = vec![vec![0.0; plan.input_len()], vec![0.0; 3]];
+    let err = plan.run_batch(&x, false, None).unwrap_err().to_string();
+    assert!(err.contains("sample 1") && err.contains("got 3"), "{err}");
+}

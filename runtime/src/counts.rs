@@ -105,6 +105,14 @@ impl Tally {
         self.samples += 1;
     }
 
+    /// Add another tally of the same plan.
+    pub fn merge(&mut self, other: &Tally) {
+        for (c, o) in self.cells.iter_mut().zip(&other.cells) {
+            *c += *o;
+        }
+        self.samples += other.samples;
+    }
+
     pub fn cell(&self, p: usize, t: usize) -> &Counts {
         &self.cells[p * self.timesteps + t]
     }

@@ -22,5 +22,5 @@ pub mod report;
 
 pub use counts::{Counts, Tally};
 pub use error::RuntimeError;
-pub use exec::{Inputs, PopStep, ProjStep, SampleRun, State};
+pub use exec::{Inputs, PopStep, Profile, ProjStep, SampleRun, State};
 pub use plan::Plan;

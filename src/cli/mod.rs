@@ -5,6 +5,7 @@ pub mod compile;
 pub mod bench;
 pub mod eval;
 pub mod ir;
+pub mod run;
 pub mod targets;
 pub mod train;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Check or format `.snnir` event-IR files.
     Ir(ir::IrArgs),
+    /// Profile a compiled network on a dataset with the event-driven runtime: spikes, SOPs, energy.
+    Run(run::RunArgs),
     /// List the hardware targets (energy per operation with sources), or show one in full.
     Targets(targets::TargetsArgs),
 }
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Ir(a) => ir::run(a),
+        Command::Run(a) => run::run(a),
         Command::Targets(a) => targets::run(a),
         Command::Arch(a) => arch::run(a),
         Command::Bench(a) => bench::run(a),

@@ -104,15 +104,21 @@ fn candle_and_the_reference_interpreter_agree() {
     }
 }
 
-/// Trained runs (directories with network.json + weights.safetensors) named in `SNNC_IR_RUNS`
-/// (separated by `:`), on the first 64 test samples of their dataset. Skipped when unset.
+/// Trained runs (directories with network.json + weights.safetensors) on the first 64 test
+/// samples of their dataset: every network the project trained and committed under
+/// `tests/fixtures/trained/`, plus any named in `SNNC_IR_RUNS` (separated by `:`).
 #[test]
 fn trained_runs_agree_on_real_data() {
-    let Some(list) = std::env::var_os("SNNC_IR_RUNS") else {
-        eprintln!("skipped: set SNNC_IR_RUNS=dir[:dir...] to check trained runs");
-        return;
-    };
-    for dir in std::env::split_paths(&list) {
+    let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trained");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&committed)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("network.json").is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no trained fixtures under {}", committed.display());
+    if let Some(list) = std::env::var_os("SNNC_IR_RUNS") {
+        dirs.extend(std::env::split_paths(&list));
+    }
+    for dir in dirs {
         let net = Network::load(&dir.join("network.json")).unwrap();
         let weights = snnc_compiler::network::Weights::load(&dir.join("weights.safetensors")).unwrap();
         let dataset: snnc_datasets::DatasetName = net.desc.meta["dataset"].as_str().expect("meta.dataset").parse().unwrap();

@@ -95,6 +95,14 @@ fn sgemm(m: usize, n: usize, k: usize, a: &[f32], a_t: bool, b: &[f32], b_t: boo
     }
 }
 
+/// The output columns `ox` whose input column `ox*stride + j - pw` lies inside `0..w`.
+fn valid_columns(d: &Dims, j: usize) -> std::ops::Range<usize> {
+    // First ox with ox*s + j >= pw, and one past the last with ox*s + j - pw < w.
+    let lo = d.pw.saturating_sub(j).div_ceil(d.stride);
+    let hi = if d.w + d.pw > j { (d.w + d.pw - j - 1) / d.stride + 1 } else { 0 };
+    lo.min(d.ow)..hi.min(d.ow).max(lo.min(d.ow))
+}
+
 /// One sample `[C, H, W]` to its column matrix `[C*kh*kw, oh*ow]`, zeros where padding is read.
 fn im2col(d: &Dims, x: &[f32], col: &mut [f32]) {
     let p = d.pixels();
@@ -103,6 +111,7 @@ fn im2col(d: &Dims, x: &[f32], col: &mut [f32]) {
         for i in 0..d.kh {
             for j in 0..d.kw {
                 let row = &mut col[((c * d.kh + i) * d.kw + j) * p..][..p];
+                let cols = valid_columns(d, j);
                 for oy in 0..d.oh {
                     let y = (oy * d.stride + i) as isize - d.ph as isize;
                     let dst = &mut row[oy * d.ow..(oy + 1) * d.ow];
@@ -111,9 +120,16 @@ fn im2col(d: &Dims, x: &[f32], col: &mut [f32]) {
                         continue;
                     }
                     let src = &plane[y as usize * d.w..(y as usize + 1) * d.w];
-                    for (ox, v) in dst.iter_mut().enumerate() {
-                        let x = (ox * d.stride + j) as isize - d.pw as isize;
-                        *v = if x < 0 || x >= d.w as isize { 0.0 } else { src[x as usize] };
+                    dst[..cols.start].fill(0.0);
+                    dst[cols.end..].fill(0.0);
+                    let x0 = cols.start * d.stride + j - d.pw;
+                    if d.stride == 1 {
+                        // Unit stride: the valid part of the row is one contiguous copy.
+                        dst[cols.clone()].copy_from_slice(&src[x0..x0 + cols.len()]);
+                    } else {
+                        for (k, v) in dst[cols.clone()].iter_mut().enumerate() {
+                            *v = src[x0 + k * d.stride];
+                        }
                     }
                 }
             }
@@ -129,16 +145,25 @@ fn col2im(d: &Dims, col: &[f32], x: &mut [f32]) {
         for i in 0..d.kh {
             for j in 0..d.kw {
                 let row = &col[((c * d.kh + i) * d.kw + j) * p..][..p];
+                let cols = valid_columns(d, j);
+                if cols.is_empty() {
+                    continue;
+                }
+                let x0 = cols.start * d.stride + j - d.pw;
                 for oy in 0..d.oh {
                     let y = (oy * d.stride + i) as isize - d.ph as isize;
                     if y < 0 || y >= d.h as isize {
                         continue;
                     }
                     let dst = &mut plane[y as usize * d.w..(y as usize + 1) * d.w];
-                    for (ox, v) in row[oy * d.ow..(oy + 1) * d.ow].iter().enumerate() {
-                        let x = (ox * d.stride + j) as isize - d.pw as isize;
-                        if x >= 0 && x < d.w as isize {
-                            dst[x as usize] += v;
+                    let src = &row[oy * d.ow..(oy + 1) * d.ow][cols.clone()];
+                    if d.stride == 1 {
+                        for (a, b) in dst[x0..x0 + src.len()].iter_mut().zip(src) {
+                            *a += b;
+                        }
+                    } else {
+                        for (k, v) in src.iter().enumerate() {
+                            dst[x0 + k * d.stride] += v;
                         }
                     }
                 }

@@ -1,8 +1,10 @@
 //! Back ends that render a module for people and tools: JSON and Graphviz DOT (the text form
-//! lives in `text`). Each takes the module and returns the document; none can fail.
+//! lives in `text`), which take the module and return the document and cannot fail; and ONNX
+//! (`onnx`), for deployment, which writes protobuf and names what it cannot express.
 
 mod dot;
 mod json;
+pub mod onnx;
 
 pub use dot::dot;
 pub use json::json;
@@ -16,4 +18,8 @@ pub enum Format {
     Json,
     /// A Graphviz digraph of populations and projections.
     Dot,
+    /// The stateful single-step ONNX model (`onnx::step`).
+    OnnxStep,
+    /// The whole-sequence ONNX model (`onnx::sequence`).
+    OnnxSeq,
 }

@@ -1,0 +1,257 @@
+//! What an ONNX model of a module must carry across steps, decided once: readable unique names,
+//! the state tensors (membranes, delay rings, the readout accumulator) and the checks for
+//! anything ONNX's float32 graphs cannot hold.
+
+use super::{OnnxError, Options, SpikeOutputs};
+use crate::ir::{Encoding, Handle, Module, Population, PopulationKind, ProjectionKind, ReadoutKind};
+use crate::validate::validate;
+
+/// What a state tensor holds between steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKind {
+    /// A spiking population's membrane potential after the step's reset.
+    Membrane,
+    /// The last `D` outputs of a population read over delayed projections: slot 0 is step
+    /// `t-1`, slot `k` is step `t-1-k` (shape `[N, D, ...]`).
+    Delay,
+    /// The readout's sum of `I + bias` over the steps so far.
+    ReadoutAccumulator,
+}
+
+/// One state tensor: graph input `name`, graph output `next`.
+#[derive(Debug, Clone)]
+pub struct StateSpec {
+    pub kind: StateKind,
+    pub population: Handle<Population>,
+    pub name: String,
+    pub next: String,
+    /// Shape without the batch axis.
+    pub dims: Vec<usize>,
+    /// Value every element starts from (and is reset to between samples).
+    pub init: f32,
+    pub doc: String,
+}
+
+#[derive(Debug)]
+pub struct Plan<'m> {
+    pub m: &'m Module,
+    pub schedule: Vec<Handle<Population>>,
+    pub input: Handle<Population>,
+    pub encoding: Encoding,
+    pub readout_mode: ReadoutKind,
+    /// A unique, readable name per population (the network's node name, disambiguated).
+    pub names: Vec<String>,
+    /// Longest delay any projection reads each population at (0: nobody reads its history).
+    pub depth: Vec<usize>,
+    /// Spiking populations in handle order: the reference interpreter's layer order.
+    pub layers: Vec<Handle<Population>>,
+    /// Layers whose full spike maps are model outputs.
+    pub spike_maps: Vec<Handle<Population>>,
+    pub states: Vec<StateSpec>,
+    pub membrane_state: Vec<Option<usize>>,
+    pub ring_state: Vec<Option<usize>>,
+    pub acc_state: usize,
+}
+
+/// Whether a spiking population keeps a membrane across steps (beta = 0 forgets it: max-pool ORs).
+pub fn has_membrane(p: &Population) -> bool {
+    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0)
+}
+
+/// `p3 `lif1``: how errors name a population.
+pub fn owner(h: Handle<Population>, p: &Population) -> String {
+    format!("{h} `{}`", p.name)
+}
+
+fn f32_ok(owner: impl Fn() -> String, what: &'static str, v: f64) -> Result<(), OnnxError> {
+    if (v as f32).is_finite() {
+        Ok(())
+    } else {
+        Err(OnnxError::NotFloat32 { owner: owner(), what, value: v })
+    }
+}
+
+impl<'m> Plan<'m> {
+    pub fn new(m: &'m Module, opts: &Options) -> Result<Plan<'m>, OnnxError> {
+        let v = validate(m).map_err(Box::new)?;
+        check_representable(m, opts)?;
+        let encoding = match &m.populations[v.input].kind {
+            PopulationKind::Input(i) => i.encoding,
+            _ => Encoding::Direct,
+        };
+        let readout_mode = match &m.populations[v.readout].kind {
+            PopulationKind::Readout(r) => r.mode,
+            _ => ReadoutKind::TimeMean,
+        };
+
+        // Names: the network's, with the handle appended where two populations share one.
+        let mut count = std::collections::HashMap::new();
+        for (_, p) in m.populations.iter() {
+            *count.entry(p.name.as_str()).or_insert(0usize) += 1;
+        }
+        let names: Vec<String> = m
+            .populations
+            .iter()
+            .map(|(h, p)| {
+                let base = if p.name.is_empty() { h.to_string() } else { p.name.clone() };
+                if count.get(p.name.as_str()).copied().unwrap_or(0) > 1 { format!("{base}.{h}") } else { base }
+            })
+            .collect();
+
+        let mut depth = vec![0usize; m.populations.len()];
+        for (_, e) in m.projections.iter() {
+            let d = &mut depth[e.source.index()];
+            *d = (*d).max(e.delay as usize);
+        }
+        let layers: Vec<_> =
+            m.populations.iter().filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_))).map(|(h, _)| h).collect();
+        let spike_maps = match &opts.spikes {
+            SpikeOutputs::None => Vec::new(),
+            SpikeOutputs::All => layers.clone(),
+            SpikeOutputs::Layers(wanted) => {
+                let mut chosen = Vec::new();
+                for w in wanted {
+                    let found = layers.iter().copied().find(|h| names[h.index()] == *w || m.populations[*h].name == *w);
+                    match found {
+                        Some(h) if !chosen.contains(&h) => chosen.push(h),
+                        Some(_) => {}
+                        None => {
+                            return Err(OnnxError::UnknownLayer {
+                                name: w.clone(),
+                                known: layers.iter().map(|h| names[h.index()].clone()).collect(),
+                            });
+                        }
+                    }
+                }
+                chosen.sort();
+                chosen
+            }
+        };
+
+        let mut states = Vec::new();
+        let mut membrane_state = vec![None; m.populations.len()];
+        let mut ring_state = vec![None; m.populations.len()];
+        let mut acc_state = 0;
+        for (h, p) in m.populations.iter() {
+            let name = &names[h.index()];
+            let dims = p.shape.dims().to_vec();
+            if let PopulationKind::Spiking(s) = &p.kind
+                && has_membrane(p)
+            {
+                membrane_state[h.index()] = Some(states.len());
+                states.push(StateSpec {
+                    kind: StateKind::Membrane,
+                    population: h,
+                    name: format!("membrane.{name}"),
+                    next: format!("membrane.{name}.next"),
+                    dims: dims.clone(),
+                    init: s.v_reset as f32,
+                    doc: format!(
+                        "membrane potential of `{name}` ({h}) after the step's reset; starts at v_reset = {}",
+                        s.v_reset
+                    ),
+                });
+            }
+            let d = depth[h.index()];
+            if d > 0 {
+                ring_state[h.index()] = Some(states.len());
+                let what = if p.kind.events() == crate::ir::Events::Binary { "spikes" } else { "values" };
+                states.push(StateSpec {
+                    kind: StateKind::Delay,
+                    population: h,
+                    name: format!("delay.{name}"),
+                    next: format!("delay.{name}.next"),
+                    dims: std::iter::once(d).chain(dims.iter().copied()).collect(),
+                    init: 0.0,
+                    doc: format!(
+                        "the last {d} output(s) ({what}) of `{name}` ({h}) for projections with delay up to {d}: slot k holds step t-1-k; zeros before the start"
+                    ),
+                });
+            }
+            if h == v.readout {
+                acc_state = states.len();
+                states.push(StateSpec {
+                    kind: StateKind::ReadoutAccumulator,
+                    population: h,
+                    name: "readout.acc".into(),
+                    next: "readout.acc.next".into(),
+                    dims: dims.clone(),
+                    init: 0.0,
+                    doc: format!(
+                        "sum over the steps so far of the readout `{name}` ({h}); logits = {}",
+                        if readout_mode == ReadoutKind::TimeMean { "acc / timesteps" } else { "acc" }
+                    ),
+                });
+            }
+        }
+        Ok(Plan {
+            m,
+            schedule: v.schedule,
+            input: v.input,
+            encoding,
+            readout_mode,
+            names,
+            depth,
+            layers,
+            spike_maps,
+            states,
+            membrane_state,
+            ring_state,
+            acc_state,
+        })
+    }
+
+    pub fn name(&self, h: Handle<Population>) -> &str {
+        &self.names[h.index()]
+    }
+
+    pub fn layer_names(&self) -> Vec<String> {
+        self.layers.iter().map(|h| self.names[h.index()].clone()).collect()
+    }
+
+    /// Whether the population's value is the same at every step (direct input and the `const`
+    /// stem it feeds), so the sequence model computes it once, outside the time loop.
+    pub fn hoistable(&self, h: Handle<Population>) -> bool {
+        crate::validate::is_constant(&self.m.populations[h])
+    }
+}
+
+/// Everything ONNX float32 graphs cannot hold, named: parameters beyond f32's range, dims beyond
+/// int64, and weights beyond protobuf's 2 GiB message limit.
+fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
+    for (h, p) in m.populations.iter() {
+        let who = || owner(h, p);
+        if p.shape.dims().iter().any(|&d| i64::try_from(d).is_err()) {
+            return Err(OnnxError::Dimension { owner: who(), dims: p.shape.dims().to_vec() });
+        }
+        if let PopulationKind::Spiking(s) = &p.kind {
+            f32_ok(who, "beta", s.beta)?;
+            f32_ok(who, "gain", s.gain)?;
+            f32_ok(who, "threshold", s.threshold)?;
+            f32_ok(who, "v_reset", s.v_reset)?;
+        }
+    }
+    for (h, e) in m.projections.iter() {
+        let who = || format!("{h} ({} {} -> {})", e.kind.name(), e.source, e.target);
+        match &e.kind {
+            ProjectionKind::Scale(s) => f32_ok(who, "factor", s.factor)?,
+            ProjectionKind::SumPool(p) => f32_ok(who, "scale", p.scale * (p.kernel[0] * p.kernel[1]) as f64)?,
+            _ => {}
+        }
+    }
+    let bytes: u64 = m.tensors.iter().map(|(_, t)| t.data.len() as u64 * 4).sum();
+    if bytes > opts.max_bytes {
+        let (h, t) = m
+            .tensors
+            .iter()
+            .max_by_key(|(_, t)| t.data.len())
+            .map(|(h, t)| (h.to_string(), t.label.clone()))
+            .unwrap_or_default();
+        return Err(OnnxError::TooLarge { bytes, limit: opts.max_bytes, largest: format!("{h} `{t}`") });
+    }
+    if m.timesteps > i64::MAX as usize {
+        return Err(OnnxError::Dimension { owner: "the module's timesteps".into(), dims: vec![m.timesteps] });
+    }
+    Ok(())
+}

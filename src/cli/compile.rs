@@ -1,4 +1,4 @@
-//! `snnc compile`: a trained network (or an architecture with synthetic weights) to event IR, JSON or DOT.
+//! `snnc compile`: a trained network (or an architecture with synthetic weights) to event IR, JSON, DOT or ONNX.
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -15,6 +15,10 @@ pub enum Emit {
     Json,
     /// A Graphviz digraph.
     Dot,
+    /// The stateful single-step ONNX model (docs/deploy.md).
+    OnnxStep,
+    /// The whole-sequence ONNX model (time loop inside, as a Scan).
+    OnnxSeq,
 }
 
 #[derive(Args, Debug)]
@@ -67,6 +71,11 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             write(&a.output, (serde_json::to_string_pretty(&doc)? + "\n").as_bytes())?;
         }
         Emit::Dot => write(&a.output, snnc_compiler::emit::dot(&m).as_bytes())?,
+        Emit::OnnxStep | Emit::OnnxSeq => {
+            let loaded = super::export::load(&a.input, a.weights.as_deref(), a.synthetic_weights)?;
+            let opts = snnc_compiler::emit::onnx::Options { source_hash: Some(loaded.source_hash), ..Default::default() };
+            write(&a.output, &super::export::onnx_bytes(&m, a.emit == Emit::OnnxSeq, &opts)?.0)?;
+        }
     }
     eprintln!(
         "{}: {} populations, {} projections, {} weights -> {}",

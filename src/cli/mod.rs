@@ -4,6 +4,7 @@ pub mod arch;
 pub mod compile;
 pub mod bench;
 pub mod eval;
+pub mod export;
 pub mod ir;
 pub mod run;
 pub mod targets;
@@ -28,8 +29,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Evaluate a trained network: test accuracy and spikes per sample per layer.
     Eval(eval::EvalArgs),
-    /// Compile a trained network (or an architecture) to event IR, JSON or DOT.
+    /// Compile a trained network (or an architecture) to event IR, JSON, DOT or ONNX.
     Compile(compile::CompileArgs),
+    /// Write a deployment folder: text IR + weights, ONNX step and sequence models, manifest.json.
+    Export(export::ExportArgs),
     /// Check or format `.snnir` event-IR files.
     Ir(ir::IrArgs),
     /// Profile a compiled network on a dataset with the event-driven runtime: spikes, SOPs, energy.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Export(a) => export::run(a),
         Command::Ir(a) => ir::run(a),
         Command::Run(a) => run::run(a),
         Command::Targets(a) => targets::run(a),

@@ -30,7 +30,7 @@ pub struct DatasetInputs {
 impl DatasetInputs {
     /// Read split `split` of `name` from `dir` and fit it to `plan`'s input; at most `limit` samples.
     pub fn load(plan: &Plan, name: DatasetName, dir: &Path, split: Split, limit: Option<usize>) -> Result<Self, RuntimeError> {
-        let data = snnc_datasets::load(name, dir, split)?;
+        let data = snnc_datasets::load(name, dir, split).map_err(Box::new)?;
         Self::new(plan, data, limit)
     }
 

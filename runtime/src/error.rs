@@ -6,9 +6,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum RuntimeError {
     #[error("{}: {source}", path.display())]
-    Compile { path: PathBuf, source: snnc_compiler::driver::CompileError },
+    Compile { path: PathBuf, source: Box<snnc_compiler::driver::CompileError> },
     #[error(transparent)]
-    Text(#[from] snnc_compiler::text::TextError),
+    Text(#[from] Box<snnc_compiler::text::TextError>),
     #[error("{}: {source}", path.display())]
     Weights { path: PathBuf, source: snnc_compiler::network::WeightsError },
     #[error("{}: no weights.safetensors beside the network; compile it with trained weights first (or give a .snnir)", path.display())]
@@ -16,11 +16,11 @@ pub enum RuntimeError {
     #[error("{}: not a compiled module: expected a .snnir file, a training output directory or a network.json", path.display())]
     NotCompiled { path: PathBuf },
     #[error("the module is invalid: {0}")]
-    Invalid(#[from] snnc_compiler::validate::ValidationError),
+    Invalid(#[from] Box<snnc_compiler::validate::ValidationError>),
     #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
     InputSize { sample: usize, expected: usize, found: usize, what: String },
     #[error(transparent)]
-    Data(#[from] snnc_datasets::DataError),
+    Data(#[from] Box<snnc_datasets::DataError>),
     #[error("dataset {dataset} does not fit the module `{module}`: {message}")]
     Mismatch { dataset: String, module: String, message: String },
     #[error(transparent)]

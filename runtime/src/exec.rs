@@ -7,18 +7,37 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
-use crate::ops::{Graded, Spikes, Work};
+use crate::ops::{DenseGraded, Graded, Spikes, Work};
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
 use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
 use snnc_compiler::reference::{FLIP_MARGIN, RunOutput};
 
 /// One ring slot: the events of one step. `val` holds a graded population's values (storage
-/// order) and is empty for spiking ones; `idx` lists the active elements.
+/// order) and is empty for spiking ones; `idx` lists the active elements, unless `dense`.
 #[derive(Debug, Clone, Default)]
 struct Slot {
     idx: Vec<u32>,
     val: Vec<f32>,
+    /// At least half of `val` is non-zero: consumers scan `val` instead of an index list.
+    dense: bool,
+    /// Number of events (non-zero values, or spikes).
+    events: usize,
+}
+
+impl Slot {
+    /// Record a graded population's events: an index list if sparse, else a scan marker.
+    fn index_graded(&mut self) {
+        let n = self.val.iter().filter(|v| **v != 0.0).count();
+        self.events = n;
+        self.dense = 2 * n >= self.val.len() && n > 0;
+        self.idx.clear();
+        if !self.dense {
+            // Exact reservation: the list never holds more than half the population.
+            self.idx.reserve_exact(n);
+            self.idx.extend(self.val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i as u32));
+        }
+    }
 }
 
 /// Everything one sample changes: membranes, rings, input buffers, drives, logits. Made once
@@ -28,8 +47,11 @@ pub struct State {
     slots: Vec<Slot>,
     /// First slot of each population.
     slot_base: Vec<usize>,
-    /// Input accumulator of spiking and readout populations (analog ones sum into their slot).
-    acc: Vec<Vec<f32>>,
+    /// Input accumulator of the spiking or readout population being evaluated (analog ones sum
+    /// into their slot). Live only during that population's update, so one serves them all.
+    scratch: Vec<f32>,
+    /// The readout's input of the latest step (kept for traces and its event count).
+    readout_in: Vec<f32>,
     membrane: Vec<Vec<f32>>,
     /// Per population, one seed per hoisted delay: bias plus every constant drive due by then.
     drives: Vec<Vec<Vec<f32>>>,
@@ -40,7 +62,6 @@ impl State {
     pub fn new(plan: &Plan) -> State {
         let mut slots = Vec::new();
         let mut slot_base = Vec::with_capacity(plan.pops.len());
-        let mut acc = Vec::with_capacity(plan.pops.len());
         let mut membrane = Vec::with_capacity(plan.pops.len());
         let mut drives = Vec::with_capacity(plan.pops.len());
         for p in &plan.pops {
@@ -48,17 +69,24 @@ impl State {
             slot_base.push(slots.len());
             for _ in 0..p.depth {
                 let val = if p.binary() { Vec::new() } else { vec![0.0; n] };
-                slots.push(Slot { idx: Vec::new(), val });
+                slots.push(Slot { idx: Vec::new(), val, dense: false, events: 0 });
             }
-            let accumulates = matches!(p.kind, Kind::Spiking(_) | Kind::Readout { .. });
-            acc.push(if accumulates { vec![0.0; n] } else { Vec::new() });
             membrane.push(match p.kind {
                 Kind::Spiking(l) => vec![l.v_reset; n],
                 _ => Vec::new(),
             });
             drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());
         }
-        State { slots, slot_base, acc, membrane, drives, logits: vec![0.0; plan.num_classes] }
+        let widest = plan.pops.iter().filter(|p| matches!(p.kind, Kind::Spiking(_))).map(|p| p.numel()).max().unwrap_or(0);
+        State {
+            slots,
+            slot_base,
+            scratch: vec![0.0; widest],
+            readout_in: vec![0.0; plan.pops[plan.readout].numel()],
+            membrane,
+            drives,
+            logits: vec![0.0; plan.num_classes],
+        }
     }
 
     /// Bytes held (capacities), for the state-size budget.
@@ -67,7 +95,7 @@ impl State {
         let slots: usize = self.slots.iter().map(|s| s.idx.capacity() * 4 + s.val.capacity() * f).sum();
         let vecs = |v: &Vec<Vec<f32>>| v.iter().map(|x| x.capacity() * f).sum::<usize>();
         let drives: usize = self.drives.iter().map(vecs).sum();
-        slots + vecs(&self.acc) + vecs(&self.membrane) + drives + self.logits.capacity() * 8
+        slots + vecs(&self.membrane) + drives + (self.scratch.capacity() + self.readout_in.capacity()) * f + self.logits.capacity() * 8
     }
 }
 
@@ -166,8 +194,8 @@ impl Plan {
             for (p, pop) in self.pops.iter().enumerate() {
                 let step = &mut out.pops[p * t_max + t];
                 step.events = match pop.kind {
-                    Kind::Readout { .. } => st.acc[p].iter().filter(|v| **v != 0.0).count() as u64,
-                    _ => st.slots[self.current(st, p, t)].idx.len() as u64,
+                    Kind::Readout { .. } => st.readout_in.iter().filter(|v| **v != 0.0).count() as u64,
+                    _ => st.slots[self.current(st, p, t)].events as u64,
                 };
             }
             if let Some(tr) = out.trace.as_mut() {
@@ -225,6 +253,8 @@ impl Plan {
         }
         for s in &mut st.slots {
             s.idx.clear();
+            s.dense = false;
+            s.events = 0;
         }
         st.logits.fill(0.0);
     }
@@ -243,10 +273,12 @@ impl Plan {
         let slot = &st.slots[self.current(st, proj.source, if src.constant { 0 } else { t - proj.delay })];
         let work = if src.binary() {
             proj.op.scatter(&Spikes(&slot.idx), out)
+        } else if slot.dense {
+            proj.op.scatter(&DenseGraded { val: &slot.val, count: slot.events }, out)
         } else {
             proj.op.scatter(&Graded { idx: &slot.idx, val: &slot.val }, out)
         };
-        (work, slot.idx.len() as u64)
+        (work, slot.events as u64)
     }
 
     fn record(&self, out: &mut SampleRun, e: usize, t: usize, (w, events): (Work, u64)) {
@@ -272,8 +304,8 @@ impl Plan {
                     }
                 }
             }
-            nonzero(&val, &mut st.slots[cur].idx);
             st.slots[cur].val = val;
+            st.slots[cur].index_graded();
         }
         for &p in &self.schedule {
             let pop = &self.pops[p];
@@ -295,9 +327,8 @@ impl Plan {
                 after[0].iter_mut().zip(&before[k - 1]).for_each(|(a, b)| *a += b);
             }
             if let Some(b) = &pop.bias {
-                drives[0].iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                for k in 1..drives.len() {
-                    drives[k].iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                for d in drives.iter_mut() {
+                    d.iter_mut().zip(b).for_each(|(a, b)| *a += b);
                 }
             }
             st.drives[p] = drives;
@@ -318,31 +349,33 @@ impl Plan {
                 let n = pop.numel();
                 let mut val = std::mem::take(&mut st.slots[cur].val);
                 pop.layout.to_storage(&input[t * n..(t + 1) * n], &mut val);
-                nonzero(&val, &mut st.slots[cur].idx);
                 st.slots[cur].val = val;
+                st.slots[cur].index_graded();
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);
                 seed(&mut val, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, &mut val, out);
-                nonzero(&val, &mut st.slots[cur].idx);
                 st.slots[cur].val = val;
+                st.slots[cur].index_graded();
             }
             Kind::Spiking(lif) => {
-                let mut acc = std::mem::take(&mut st.acc[p]);
-                seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
-                self.gather(st, p, t, &mut acc, out);
+                let mut scratch = std::mem::take(&mut st.scratch);
+                let acc = &mut scratch[..pop.numel()];
+                seed(acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
-                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], &acc, &mut idx);
+                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], acc, &mut idx);
+                st.slots[cur].events = idx.len();
                 st.slots[cur].idx = idx;
-                st.acc[p] = acc;
+                st.scratch = scratch;
             }
             Kind::Readout { .. } => {
-                let mut acc = std::mem::take(&mut st.acc[p]);
+                let mut acc = std::mem::take(&mut st.readout_in);
                 seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, &mut acc, out);
                 st.logits.iter_mut().zip(&acc).for_each(|(l, a)| *l += f64::from(*a));
-                st.acc[p] = acc;
+                st.readout_in = acc;
             }
         }
     }
@@ -365,7 +398,7 @@ impl Plan {
             .map(|(p, pop)| {
                 let slot = &st.slots[self.current(st, p, t)];
                 let storage = match pop.kind {
-                    Kind::Readout { .. } => st.acc[p].clone(),
+                    Kind::Readout { .. } => st.readout_in.clone(),
                     Kind::Spiking(_) => {
                         let mut v = vec![0.0; pop.numel()];
                         slot.idx.iter().for_each(|&i| v[i as usize] = 1.0);
@@ -388,18 +421,13 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
     }
 }
 
-/// The indices of the non-zero values: a graded population's events.
-fn nonzero(val: &[f32], idx: &mut Vec<u32>) {
-    idx.clear();
-    idx.extend(val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i as u32));
-}
-
 /// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
 fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     idx.clear();
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
     let mut near = 0u64;
+    let n = v.len();
     // One loop per (compare, reset) pair, so the branch on them is taken once, not per neuron.
     macro_rules! sweep {
         ($fires:expr, $reset:expr) => {
@@ -407,6 +435,10 @@ fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
                 let u = vr + beta * (*m - vr) + gain * x;
                 near += u64::from((u - th).abs() < margin);
                 if $fires(u) {
+                    if idx.len() == idx.capacity() {
+                        // Grow by doubling but never past the population: bounded state.
+                        idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
+                    }
                     idx.push(i as u32);
                     *m = $reset(u);
                 } else {

@@ -18,40 +18,66 @@ pub struct Work {
 
 /// The events of one population at one step.
 pub trait Events {
-    fn len(&self) -> usize;
-    /// Storage index and value of event `k`.
-    fn get(&self, k: usize) -> (usize, f32);
+    /// Number of events.
+    fn count(&self) -> usize;
+    /// Call `f(storage index, value)` for every event.
+    fn each(&self, f: impl FnMut(usize, f32));
 }
 
 /// Binary events: active storage indices, value 1.
 pub struct Spikes<'a>(pub &'a [u32]);
 
-/// Graded events: active storage indices and the population's values (read at those indices).
+/// Sparse graded events: active storage indices and the population's values (read at those).
 pub struct Graded<'a> {
     pub idx: &'a [u32],
     pub val: &'a [f32],
 }
 
+/// Dense graded events: every non-zero value of the population. Used when at least half the
+/// values are non-zero, where an index list would cost more memory than it saves in work.
+pub struct DenseGraded<'a> {
+    pub val: &'a [f32],
+    pub count: usize,
+}
+
 impl Events for Spikes<'_> {
     #[inline]
-    fn len(&self) -> usize {
+    fn count(&self) -> usize {
         self.0.len()
     }
     #[inline]
-    fn get(&self, k: usize) -> (usize, f32) {
-        (self.0[k] as usize, 1.0)
+    fn each(&self, mut f: impl FnMut(usize, f32)) {
+        for &i in self.0 {
+            f(i as usize, 1.0);
+        }
     }
 }
 
 impl Events for Graded<'_> {
     #[inline]
-    fn len(&self) -> usize {
+    fn count(&self) -> usize {
         self.idx.len()
     }
     #[inline]
-    fn get(&self, k: usize) -> (usize, f32) {
-        let i = self.idx[k] as usize;
-        (i, self.val[i])
+    fn each(&self, mut f: impl FnMut(usize, f32)) {
+        for &i in self.idx {
+            f(i as usize, self.val[i as usize]);
+        }
+    }
+}
+
+impl Events for DenseGraded<'_> {
+    #[inline]
+    fn count(&self) -> usize {
+        self.count
+    }
+    #[inline]
+    fn each(&self, mut f: impl FnMut(usize, f32)) {
+        for (i, &v) in self.val.iter().enumerate() {
+            if v != 0.0 {
+                f(i, v);
+            }
+        }
     }
 }
 
@@ -71,7 +97,7 @@ impl Taps {
         for i in 0..in_len {
             for k in 0..kernel {
                 let shifted = i + pad;
-                if shifted < k || (shifted - k) % stride != 0 {
+                if shifted < k || !(shifted - k).is_multiple_of(stride) {
                     continue;
                 }
                 let o = (shifted - k) / stride;
@@ -170,8 +196,7 @@ impl Conv {
 
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let (mut taps, mut effective) = (0u64, 0u64);
-        for k in 0..ev.len() {
-            let (s, v) = ev.get(k);
+        ev.each(|s, v| {
             let (pos, ci) = (s / self.cin, s % self.cin);
             let (iy, ix) = (pos / self.src_w, pos % self.src_w);
             let group_base = (ci / self.cg) * self.coutg;
@@ -188,7 +213,7 @@ impl Conv {
                     taps += 1;
                 }
             }
-        }
+        });
         Work { pairs: taps * self.coutg as u64, effective }
     }
 }
@@ -226,12 +251,11 @@ impl Dense {
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut effective = 0u64;
         let n = self.n_out;
-        for k in 0..ev.len() {
-            let (s, v) = ev.get(k);
+        ev.each(|s, v| {
             axpy(&mut out[..n], &self.weights[s * n..(s + 1) * n], v);
             effective += u64::from(self.nnz[s]);
-        }
-        Work { pairs: (ev.len() * n) as u64, effective }
+        });
+        Work { pairs: (ev.count() * n) as u64, effective }
     }
 }
 
@@ -262,8 +286,7 @@ impl Pool {
 
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut pairs = 0u64;
-        for k in 0..ev.len() {
-            let (s, v) = ev.get(k);
+        ev.each(|s, v| {
             let (pos, ch) = (s / self.c, s % self.c);
             let (iy, ix) = (pos / self.src_w, pos % self.src_w);
             let add = self.scale * v;
@@ -274,7 +297,7 @@ impl Pool {
                 }
                 pairs += cols.len() as u64;
             }
-        }
+        });
         Work { pairs, effective: pairs }
     }
 }
@@ -327,28 +350,21 @@ impl Op {
             Op::Dense(d) => d.scatter(ev, out),
             Op::Pool(p) => p.scatter(ev, out),
             Op::Copy(map) => {
-                for k in 0..ev.len() {
-                    let (s, v) = ev.get(k);
-                    let t = map.as_ref().map_or(s, |m| m[s] as usize);
-                    out[t] += v;
+                match map {
+                    Some(m) => ev.each(|s, v| out[m[s] as usize] += v),
+                    None => ev.each(|s, v| out[s] += v),
                 }
-                let n = ev.len() as u64;
+                let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Scale(f) => {
-                for k in 0..ev.len() {
-                    let (s, v) = ev.get(k);
-                    out[s] += f * v;
-                }
-                let n = ev.len() as u64;
+                ev.each(|s, v| out[s] += f * v);
+                let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Affine(scale) => {
-                for k in 0..ev.len() {
-                    let (s, v) = ev.get(k);
-                    out[s] += scale[s] * v;
-                }
-                let n = ev.len() as u64;
+                ev.each(|s, v| out[s] += scale[s] * v);
+                let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
         }

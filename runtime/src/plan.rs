@@ -194,6 +194,17 @@ impl Plan {
         matches!(self.pops[self.input].kind, Kind::Input { event_frames: true })
     }
 
+    /// The state-size yardstick of the issue: 4 bytes per population element (neurons and
+    /// analog values) plus a dense f32 delay buffer of `depth - 1` steps per population.
+    pub fn state_budget(&self) -> usize {
+        self.pops.iter().map(|p| p.numel() * 4 * p.depth).sum()
+    }
+
+    /// Total population elements ("neurons" of the report).
+    pub fn neurons(&self) -> usize {
+        self.pops.iter().map(Pop::numel).sum()
+    }
+
     /// Names of the spiking layers, as the reference interpreter reports them.
     pub fn layer_names(&self) -> Vec<String> {
         self.layers.iter().map(|&p| self.pops[p].name.clone()).collect()

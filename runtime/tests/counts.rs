@@ -69,10 +69,10 @@ fn brute(m: &Module, kind: &ProjectionKind, x: &[f32], src: &[usize], dst: &[usi
             let w = &m.tensors[d.weight];
             let (n_out, n_in) = (w.shape[0], w.shape[1]);
             for o in 0..n_out {
-                for i in 0..n_in {
+                for (i, xv) in x.iter().enumerate().take(n_in) {
                     dense += 1;
-                    pairs += nz(x[i]);
-                    eff += nz(x[i]) * nz(w.data[o * n_in + i]);
+                    pairs += nz(*xv);
+                    eff += nz(*xv) * nz(w.data[o * n_in + i]);
                 }
             }
         }

@@ -76,3 +76,27 @@ fn wrong_input_sizes_are_errors_naming_the_sample() {
     let err = plan.run_batch(&x, false, None).unwrap_err().to_string();
     assert!(err.contains("sample 1") && err.contains("got 3"), "{err}");
 }
+
+/// The budget: state per sample at most 2x (neurons x 4 bytes + delay buffers).
+#[test]
+fn state_per_sample_stays_within_twice_the_dense_budget() {
+    let mut cases: Vec<(String, snnc_compiler::network::Network)> =
+        common::FIXTURES.iter().map(|n| (n.to_string(), common::load(n).0)).collect();
+    for p in common::example_architectures() {
+        cases.push((p.display().to_string(), snnc_compiler::network::Network::load(&p).unwrap()));
+    }
+    for (name, net) in cases {
+        let w = synth::weights(&net, common::SEED);
+        let x = synth::inputs(&net, 2, common::SEED);
+        let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+        let plan = Plan::new(&m).unwrap();
+        let mut st = snnc_runtime::State::new(&plan);
+        for (i, s) in x.iter().enumerate() {
+            plan.run_sample(&mut st, s, i, false).unwrap();
+        }
+        let ratio = st.bytes() as f64 / plan.state_budget() as f64;
+        eprintln!("{name}: state {} B, budget {} B, ratio {ratio:.2}", st.bytes(), plan.state_budget());
+        // Plus 1 KiB of fixed overhead (f64 logits, minimum vector capacities) for toy networks.
+        assert!(st.bytes() <= 2 * plan.state_budget() + 1024, "{name}: state {} B is {ratio:.2}x the budget", st.bytes());
+    }
+}

@@ -1,0 +1,270 @@
+//! Benchmark: the event-driven runtime vs the dense reference interpreter on trained networks,
+//! at batch 1 and over many samples, on 1 and 2 threads, with measured firing rates; and a sweep
+//! of input event rates on an event-frame network showing time linear in events.
+//!
+//! ```text
+//! cargo run --release -p snnc-runtime --example bench -- \
+//!     --net conv-snn=RUN_DIR:fashion-mnist:DATA_DIR \
+//!     --net nmnist=RUN_DIR:nmnist:DATA_DIR --sweep nmnist [--samples 256] [--reference-samples 256]
+//! ```
+//! RUN_DIR is a training output directory or a `.snnir`. Prints markdown tables.
+
+use rayon::prelude::*;
+use snnc_compiler::ir::Module;
+use snnc_compiler::reference::run_module;
+use snnc_datasets::{DatasetName, Split};
+use snnc_runtime::data::DatasetInputs;
+use snnc_runtime::{Inputs, Plan, State, Tally};
+use std::path::PathBuf;
+use std::time::Instant;
+
+struct Net {
+    label: String,
+    path: PathBuf,
+    dataset: DatasetName,
+    data: PathBuf,
+}
+
+struct Args {
+    nets: Vec<Net>,
+    samples: usize,
+    reference_samples: usize,
+    sweep: Option<String>,
+    repeats: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args { nets: Vec::new(), samples: 256, reference_samples: 256, sweep: None, repeats: 3 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--net" => {
+                let v = value()?;
+                let (label, rest) = v.split_once('=').ok_or("--net LABEL=PATH:DATASET:DATA_DIR")?;
+                let parts: Vec<&str> = rest.splitn(3, ':').collect();
+                let [path, dataset, data] = parts[..] else { return Err("--net LABEL=PATH:DATASET:DATA_DIR".into()) };
+                a.nets.push(Net {
+                    label: label.into(),
+                    path: path.into(),
+                    dataset: dataset.parse().map_err(|e| format!("{e}"))?,
+                    data: data.into(),
+                });
+            }
+            "--samples" => a.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?,
+            "--reference-samples" => a.reference_samples = value()?.parse().map_err(|e| format!("--reference-samples: {e}"))?,
+            "--repeats" => a.repeats = value()?.parse().map_err(|e| format!("--repeats: {e}"))?,
+            "--sweep" => a.sweep = Some(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool")
+}
+
+/// Best of `repeats` wall-clock runs of `f`, in seconds.
+fn best(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runtime at batch 1: samples one after another on one thread, one state; median per sample.
+fn runtime_batch1(plan: &Plan, x: &[Vec<f32>]) -> f64 {
+    let mut st = State::new(plan);
+    for (i, s) in x.iter().enumerate().take(8) {
+        plan.run_sample(&mut st, s, i, false).expect("runs");
+    }
+    median(
+        x.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let t = Instant::now();
+                std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// The reference interpreter at batch 1: one sample per call; median per sample.
+fn reference_batch1(m: &Module, x: &[Vec<f32>]) -> f64 {
+    median(
+        x.iter()
+            .map(|s| {
+                let t = Instant::now();
+                std::hint::black_box(run_module(m, std::slice::from_ref(s)).expect("runs"));
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// The reference interpreter over a batch split across the current pool's threads.
+fn reference_batch(m: &Module, x: &[Vec<f32>], threads: usize) {
+    let chunk = x.len().div_ceil(threads.max(1)).max(1);
+    x.par_chunks(chunk).for_each(|c| {
+        std::hint::black_box(run_module(m, c).expect("runs"));
+    });
+}
+
+fn us(s: f64) -> String {
+    format!("{:.1}", s * 1e6)
+}
+
+fn main() {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("| network | T | samples | accuracy | firing rate | spikes/sample | input events/sample | SOPs/sample | MACs/sample | state B (budget) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut timing_rows = Vec::new();
+    let mut sweep_plan = None;
+    for net in &args.nets {
+        let m = snnc_runtime::load::load(&net.path).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        let plan = Plan::new(&m).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        let inputs = DatasetInputs::load(&plan, net.dataset, &net.data, Split::Test, Some(args.samples)).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        let x: Vec<Vec<f32>> = (0..inputs.len())
+            .map(|i| {
+                let mut v = Vec::new();
+                inputs.fill(i, &mut v).expect("sample");
+                v
+            })
+            .collect();
+        let profile = pool(1).install(|| plan.profile(&x, None)).expect("runs");
+        let tally: &Tally = &profile.tally;
+        let n = tally.samples as f64;
+        let total = tally.total();
+        let neuron_steps: usize = plan.layers.iter().map(|&p| plan.pops[p].numel() * plan.timesteps).sum();
+        let input_events = tally.population(plan.input).events as f64 / n;
+        let mut st = State::new(&plan);
+        for (i, s) in x.iter().enumerate() {
+            plan.run_sample(&mut st, s, i, false).expect("runs");
+        }
+        println!(
+            "| {} | {} | {} | {:.1}% | {:.2}% | {:.0} | {:.0} | {:.0} | {:.0} | {} ({}) |",
+            net.label,
+            plan.timesteps,
+            x.len(),
+            100.0 * profile.accuracy(inputs.labels()).unwrap_or(0.0),
+            100.0 * total.spikes as f64 / n / neuron_steps as f64,
+            total.spikes as f64 / n,
+            input_events,
+            total.sops as f64 / n,
+            total.macs as f64 / n,
+            st.bytes(),
+            plan.state_budget()
+        );
+
+        let rt1 = runtime_batch1(&plan, &x);
+        let (one, two) = (pool(1), pool(2));
+        let batch = |p: &rayon::ThreadPool| {
+            p.install(|| {
+                std::hint::black_box(plan.run_batch(&x, false, None).expect("runs"));
+            })
+        };
+        let rt_b1 = best(args.repeats, || batch(&one)) / n;
+        let rt_b2 = best(args.repeats, || batch(&two)) / n;
+        let rx = &x[..args.reference_samples.min(x.len())];
+        let rn = rx.len() as f64;
+        let ref1 = reference_batch1(&m, &rx[..rx.len().min(32)]);
+        let ref_b1 = best(1, || one.install(|| reference_batch(&m, rx, 1))) / rn;
+        let ref_b2 = best(1, || two.install(|| reference_batch(&m, rx, 2))) / rn;
+        timing_rows.push(format!(
+            "| {} | {} | {} | {:.1}x | {} | {} | {:.1}x | {} | {} | {:.1}x |",
+            net.label,
+            us(rt1),
+            us(ref1),
+            ref1 / rt1,
+            us(rt_b1),
+            us(ref_b1),
+            ref_b1 / rt_b1,
+            us(rt_b2),
+            us(ref_b2),
+            ref_b2 / rt_b2
+        ));
+        if args.sweep.as_deref() == Some(net.label.as_str()) {
+            sweep_plan = Some((net.label.clone(), plan));
+        }
+    }
+    println!();
+    println!("Time per sample in us (runtime vs dense reference interpreter; batch = {} samples, reference batch = {} samples):", args.samples, args.reference_samples);
+    println!();
+    println!("| network | runtime batch 1 | reference batch 1 | speed-up | runtime batch, 1 thread | reference, 1 thread | speed-up | runtime batch, 2 threads | reference, 2 threads | speed-up |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in timing_rows {
+        println!("{r}");
+    }
+    if let Some((label, plan)) = sweep_plan {
+        sweep(&label, &plan, args.repeats);
+    }
+}
+
+/// Synthetic event frames at a range of input densities: time against events, least squares.
+fn sweep(label: &str, plan: &Plan, repeats: usize) {
+    if !plan.event_frames() {
+        eprintln!("--sweep {label}: the network does not take event frames; skipped");
+        return;
+    }
+    let samples = 32;
+    let numel = plan.input_len();
+    println!();
+    println!("Input event-rate sweep on {label} ({samples} synthetic samples per rate, batch 1, 1 thread):");
+    println!();
+    println!("| input density | input events/sample | spikes/sample | events/sample | synaptic ops/sample | us/sample | ns/event |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut points = Vec::new();
+    for density in [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3] {
+        let mut rng = snnc_compiler::synth::Rng::new(7);
+        let x: Vec<Vec<f32>> = (0..samples).map(|_| (0..numel).map(|_| if rng.unit() < density { 1.0 } else { 0.0 }).collect()).collect();
+        let profile = pool(1).install(|| plan.profile(&x, None)).expect("runs");
+        let total = profile.tally.total();
+        let n = samples as f64;
+        let input = profile.tally.population(plan.input).events as f64 / n;
+        let events = total.events as f64 / n;
+        let ops = (total.sops + total.macs + total.pooling_ops + total.affine_ops + total.copies) as f64 / n;
+        let mut st = State::new(plan);
+        let t = best(repeats, || {
+            for (i, s) in x.iter().enumerate() {
+                std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
+            }
+        }) / n;
+        println!(
+            "| {:.1}% | {input:.0} | {:.0} | {events:.0} | {ops:.0} | {} | {:.1} |",
+            100.0 * density,
+            total.spikes as f64 / n,
+            us(t),
+            t * 1e9 / events.max(1.0)
+        );
+        points.push((events, ops, t));
+    }
+    let fit = |xs: &[(f64, f64)]| {
+        let n = xs.len() as f64;
+        let (mx, my) = (xs.iter().map(|p| p.0).sum::<f64>() / n, xs.iter().map(|p| p.1).sum::<f64>() / n);
+        let sxy: f64 = xs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let sxx: f64 = xs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let syy: f64 = xs.iter().map(|p| (p.1 - my).powi(2)).sum();
+        let slope = sxy / sxx;
+        (slope, my - slope * mx, sxy * sxy / (sxx * syy))
+    };
+    let (s1, i1, r1) = fit(&points.iter().map(|p| (p.0, p.2)).collect::<Vec<_>>());
+    let (s2, i2, r2) = fit(&points.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
+    println!();
+    println!("time = {:.1} us + {:.2} ns x events (R^2 = {r1:.4}); time = {:.1} us + {:.3} ns x synaptic ops (R^2 = {r2:.4})", i1 * 1e6, s1 * 1e9, i2 * 1e6, s2 * 1e9);
+}

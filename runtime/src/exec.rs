@@ -216,6 +216,7 @@ impl Plan {
     pub fn run_batch(&self, inputs: &(impl Inputs + ?Sized), trace: bool, progress: Option<&(dyn Fn() + Sync)>) -> Result<Vec<SampleRun>, RuntimeError> {
         (0..inputs.len())
             .into_par_iter()
+            .with_min_len(chunk(inputs.len()))
             .map_init(
                 || (State::new(self), Vec::new()),
                 |(st, buf), i| {
@@ -412,6 +413,12 @@ impl Plan {
     }
 }
 
+/// Samples per rayon job: `map_init` makes a fresh [`State`] per job, so jobs are kept few
+/// (four per thread balances load) rather than one per sample.
+fn chunk(samples: usize) -> usize {
+    samples.div_ceil(4 * rayon::current_num_threads()).max(1)
+}
+
 /// Start a step's input: the hoisted seed (which includes the bias), else the bias, else zero.
 fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
     match (drive, bias) {
@@ -422,38 +429,49 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
 }
 
 /// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
-fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
+/// `input` is overwritten with the charged membranes.
+///
+/// Two passes, because a push per spike inside the update loop keeps it from vectorising:
+/// the first charges, resets and counts near-threshold membranes without a branch; the second
+/// finds the (few) neurons that fired, sixteen at a time.
+fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
     idx.clear();
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
-    let mut near = 0u64;
     let n = v.len();
-    // One loop per (compare, reset) pair, so the branch on them is taken once, not per neuron.
+    // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
     macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {
-            for (i, (m, x)) in v.iter_mut().zip(input).enumerate() {
-                let u = vr + beta * (*m - vr) + gain * x;
-                near += u64::from((u - th).abs() < margin);
-                if $fires(u) {
+        ($fires:expr, $reset:expr) => {{
+            let mut near = 0u32;
+            for (m, x) in v.iter_mut().zip(input.iter_mut()) {
+                let u = vr + beta * (*m - vr) + gain * *x;
+                near += u32::from((u - th).abs() < margin);
+                *m = if $fires(u) { $reset(u) } else { u };
+                *x = u;
+            }
+            for (c, chunk) in input.chunks(16).enumerate() {
+                // A bit per neuron of the chunk (a vector compare and a movemask), then one
+                // push per set bit.
+                let mut mask = chunk.iter().enumerate().fold(0u32, |m, (j, &u)| m | (u32::from($fires(u)) << j));
+                while mask != 0 {
+                    let j = mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
                     if idx.len() == idx.capacity() {
                         // Grow by doubling but never past the population: bounded state.
                         idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
                     }
-                    idx.push(i as u32);
-                    *m = $reset(u);
-                } else {
-                    *m = u;
+                    idx.push((c * 16 + j) as u32);
                 }
             }
-        };
+            u64::from(near)
+        }};
     }
     match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u| u >= th, |_| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u| u >= th, |u| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u| u > th, |_| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u| u > th, |u| u - th),
+        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
+        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
+        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
+        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
     }
-    near
 }
 
 /// A profiling run over many samples, folded as it goes: counts, predictions, time.
@@ -482,6 +500,7 @@ impl Plan {
         let empty = || (Tally::new(self), Vec::new());
         let (tally, mut preds) = (0..inputs.len())
             .into_par_iter()
+            .with_min_len(chunk(inputs.len()))
             .map_init(
                 || (State::new(self), Vec::new()),
                 |(st, buf), i| -> Result<(usize, SampleRun), RuntimeError> {

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The README's main job until `snnc pipeline` lands: train the example conv SNN on real
-# Fashion-MNIST, then evaluate it (accuracy and spikes per layer). About 10 minutes on 2 cores.
+# The README's main job until `snnc pipeline` lands: the most complete path snnc runs today, on
+# real Fashion-MNIST: train a conv SNN (BPTT) -> evaluate -> compile and export (event IR, ONNX
+# step and sequence models) -> profile it on the event-driven runtime with an energy report.
+# About 10 minutes on 2 cores. Outputs go to runs/quickstart (or the folder given as $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA="${SNNC_DATA_DIR:-../shared/data}"
+DATA="${SNNC_DATA_DIR:-../shared/data}/fashion-mnist"
 OUT="${1:-runs/quickstart}"
+SNNC=./target/release/snnc
 cargo build --release --bin snnc
-./target/release/snnc train --arch examples/architectures/conv-snn-28.json \
-    --dataset fashion-mnist --data-dir "$DATA/fashion-mnist" \
-    --epochs 2 --timesteps 4 --batch-size 64 --seed 1 --out "$OUT"
-./target/release/snnc eval --run "$OUT" --dataset fashion-mnist --data-dir "$DATA/fashion-mnist"
+$SNNC train --arch examples/architectures/conv-snn-28.json --dataset fashion-mnist --data-dir "$DATA" \
+    --epochs 2 --timesteps 4 --batch-size 64 --seed 1 --out "$OUT/train"
+$SNNC eval --run "$OUT/train" --dataset fashion-mnist --data-dir "$DATA"
+$SNNC export "$OUT/train" --out "$OUT/export"
+$SNNC run "$OUT/export/network.snnir" --dataset fashion-mnist --data-dir "$DATA" --samples 2000 \
+    --target cmos45-fp32 --report "$OUT/report.json" --csv "$OUT/tables" --plot "$OUT/report.svg"
+echo "outputs: $OUT/train (network, weights, metrics), $OUT/export (IR, ONNX, manifest), $OUT/report.json, $OUT/report.svg"

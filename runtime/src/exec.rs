@@ -273,11 +273,11 @@ impl Plan {
         let src = &self.pops[proj.source];
         let slot = &st.slots[self.current(st, proj.source, if src.constant { 0 } else { t - proj.delay })];
         let work = if src.binary() {
-            proj.op.scatter(&Spikes(&slot.idx), out)
+            proj.op.scatter(&Spikes(&slot.idx), out, self.simd)
         } else if slot.dense {
-            proj.op.scatter(&DenseGraded { val: &slot.val, count: slot.events }, out)
+            proj.op.scatter(&DenseGraded { val: &slot.val, count: slot.events }, out, self.simd)
         } else {
-            proj.op.scatter(&Graded { idx: &slot.idx, val: &slot.val }, out)
+            proj.op.scatter(&Graded { idx: &slot.idx, val: &slot.val }, out, self.simd)
         };
         (work, slot.events as u64)
     }
@@ -366,7 +366,7 @@ impl Plan {
                 seed(acc, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
-                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], acc, &mut idx);
+                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], acc, &mut idx, self.simd);
                 st.slots[cur].events = idx.len();
                 st.slots[cur].idx = idx;
                 st.scratch = scratch;
@@ -434,7 +434,24 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
 /// Two passes, because a push per spike inside the update loop keeps it from vectorising:
 /// the first charges, resets and counts near-threshold membranes without a branch; the second
 /// finds the (few) neurons that fired, sixteen at a time.
-fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
+fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, avx2: bool) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is only true when the CPU was found to support AVX2.
+        return unsafe { fire_avx2(lif, v, input, idx) };
+    }
+    let _ = avx2;
+    fire_portable(lif, v, input, idx)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
+    fire_portable(lif, v, input, idx)
+}
+
+#[inline(always)]
+fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
     idx.clear();
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);

@@ -20,8 +20,9 @@ pub struct Work {
 pub trait Events {
     /// Number of events.
     fn count(&self) -> usize;
-    /// Call `f(storage index, value)` for every event.
-    fn each(&self, f: impl FnMut(usize, f32));
+    /// `(storage index, value)` of every event. An iterator rather than a callback, so the
+    /// kernels' loop bodies are not closures: those would not inherit the AVX2 build.
+    fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_;
 }
 
 /// Binary events: active storage indices, value 1.
@@ -41,43 +42,35 @@ pub struct DenseGraded<'a> {
 }
 
 impl Events for Spikes<'_> {
-    #[inline]
+    #[inline(always)]
     fn count(&self) -> usize {
         self.0.len()
     }
-    #[inline]
-    fn each(&self, mut f: impl FnMut(usize, f32)) {
-        for &i in self.0 {
-            f(i as usize, 1.0);
-        }
+    #[inline(always)]
+    fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.0.iter().map(|&i| (i as usize, 1.0))
     }
 }
 
 impl Events for Graded<'_> {
-    #[inline]
+    #[inline(always)]
     fn count(&self) -> usize {
         self.idx.len()
     }
-    #[inline]
-    fn each(&self, mut f: impl FnMut(usize, f32)) {
-        for &i in self.idx {
-            f(i as usize, self.val[i as usize]);
-        }
+    #[inline(always)]
+    fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.idx.iter().map(|&i| (i as usize, self.val[i as usize]))
     }
 }
 
 impl Events for DenseGraded<'_> {
-    #[inline]
+    #[inline(always)]
     fn count(&self) -> usize {
         self.count
     }
-    #[inline]
-    fn each(&self, mut f: impl FnMut(usize, f32)) {
-        for (i, &v) in self.val.iter().enumerate() {
-            if v != 0.0 {
-                f(i, v);
-            }
-        }
+    #[inline(always)]
+    fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v))
     }
 }
 
@@ -110,7 +103,7 @@ impl Taps {
         Taps { offsets, taps }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn of(&self, i: usize) -> &[(u32, u32)] {
         &self.taps[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
@@ -194,9 +187,10 @@ impl Conv {
         (self.rows.pairs() * self.cols.pairs() * self.cin * self.coutg) as u64
     }
 
+    #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let (mut taps, mut effective) = (0u64, 0u64);
-        ev.each(|s, v| {
+        for (s, v) in ev.iter() {
             let (pos, ci) = (s / self.cin, s % self.cin);
             let (iy, ix) = (pos / self.src_w, pos % self.src_w);
             let group_base = (ci / self.cg) * self.coutg;
@@ -213,7 +207,7 @@ impl Conv {
                     taps += 1;
                 }
             }
-        });
+        }
         Work { pairs: taps * self.coutg as u64, effective }
     }
 }
@@ -248,13 +242,14 @@ impl Dense {
         (self.nnz.len() * self.n_out) as u64
     }
 
+    #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut effective = 0u64;
         let n = self.n_out;
-        ev.each(|s, v| {
+        for (s, v) in ev.iter() {
             axpy(&mut out[..n], &self.weights[s * n..(s + 1) * n], v);
             effective += u64::from(self.nnz[s]);
-        });
+        }
         Work { pairs: (ev.count() * n) as u64, effective }
     }
 }
@@ -284,9 +279,10 @@ impl Pool {
         }
     }
 
+    #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut pairs = 0u64;
-        ev.each(|s, v| {
+        for (s, v) in ev.iter() {
             let (pos, ch) = (s / self.c, s % self.c);
             let (iy, ix) = (pos / self.src_w, pos % self.src_w);
             let add = self.scale * v;
@@ -297,7 +293,7 @@ impl Pool {
                 }
                 pairs += cols.len() as u64;
             }
-        });
+        }
         Work { pairs, effective: pairs }
     }
 }
@@ -344,29 +340,60 @@ impl Op {
         }
     }
 
-    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+    /// Scatter `ev` into `out`; with `avx2` (checked by the caller, see [`simd_available`]) the
+    /// same code compiled for 256-bit vectors. No FMA: both paths round alike.
+    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32], avx2: bool) -> Work {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU was found to support AVX2.
+            return unsafe { self.scatter_avx2(ev, out) };
+        }
+        let _ = avx2;
+        self.scatter_portable(ev, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn scatter_avx2<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+        self.scatter_portable(ev, out)
+    }
+
+    #[inline(always)]
+    fn scatter_portable<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         match self {
             Op::Conv(c) => c.scatter(ev, out),
             Op::Dense(d) => d.scatter(ev, out),
             Op::Pool(p) => p.scatter(ev, out),
             Op::Copy(map) => {
                 match map {
-                    Some(m) => ev.each(|s, v| out[m[s] as usize] += v),
-                    None => ev.each(|s, v| out[s] += v),
+                    Some(m) => ev.iter().for_each(|(s, v)| out[m[s] as usize] += v),
+                    None => ev.iter().for_each(|(s, v)| out[s] += v),
                 }
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Scale(f) => {
-                ev.each(|s, v| out[s] += f * v);
+                ev.iter().for_each(|(s, v)| out[s] += f * v);
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Affine(scale) => {
-                ev.each(|s, v| out[s] += scale[s] * v);
+                ev.iter().for_each(|(s, v)| out[s] += scale[s] * v);
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
         }
+    }
+}
+
+/// Whether this CPU runs the AVX2 builds of the kernels.
+pub fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }

@@ -110,6 +110,9 @@ pub struct Plan {
     pub readout: usize,
     /// Spiking populations in handle order: the layers of spike reports.
     pub layers: Vec<usize>,
+    /// Run the AVX2 builds of the kernels (set when the CPU has AVX2; tests clear it to check
+    /// the portable build too). Results are identical either way.
+    pub simd: bool,
 }
 
 impl Plan {
@@ -178,6 +181,7 @@ impl Plan {
             schedule,
             input: v.input.index(),
             readout: v.readout.index(),
+            simd: crate::ops::simd_available(),
         })
     }
 

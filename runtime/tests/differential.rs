@@ -100,3 +100,20 @@ fn state_per_sample_stays_within_twice_the_dense_budget() {
         assert!(st.bytes() <= 2 * plan.state_budget() + 1024, "{name}: state {} B is {ratio:.2}x the budget", st.bytes());
     }
 }
+
+/// The AVX2 and portable builds of the kernels compute element by element in the same order:
+/// their runs are identical, bit for bit.
+#[test]
+fn simd_and_portable_kernels_give_identical_runs() {
+    for name in common::FIXTURES {
+        let (net, w) = common::load(name);
+        let x = synth::inputs(&net, 2, common::SEED);
+        let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+        let mut plan = Plan::new(&m).unwrap();
+        plan.simd = snnc_runtime::ops::simd_available();
+        let a = plan.run_batch(&x, false, None).unwrap();
+        plan.simd = false;
+        let b = plan.run_batch(&x, false, None).unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}

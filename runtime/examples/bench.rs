@@ -76,6 +76,25 @@ fn best(repeats: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// On-CPU time of the calling thread in seconds (`CLOCK_THREAD_CPUTIME_ID`): on a machine
+/// shared with other jobs it leaves out the time this thread waited for a core.
+fn thread_cpu() -> Option<f64> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: plain syscall wrapper writing into a timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+/// Seconds `f` took on this thread: on-CPU time where the OS reports it, else wall clock.
+fn single_thread_time(f: impl FnOnce()) -> f64 {
+    let (c0, t0) = (thread_cpu(), Instant::now());
+    f();
+    match (c0, thread_cpu()) {
+        (Some(a), Some(b)) => b - a,
+        _ => t0.elapsed().as_secs_f64(),
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -91,9 +110,9 @@ fn runtime_batch1(plan: &Plan, x: &[Vec<f32>]) -> f64 {
         x.iter()
             .enumerate()
             .map(|(i, s)| {
-                let t = Instant::now();
-                std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
-                t.elapsed().as_secs_f64()
+                single_thread_time(|| {
+                    std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
+                })
             })
             .collect(),
     )
@@ -104,9 +123,9 @@ fn reference_batch1(m: &Module, x: &[Vec<f32>]) -> f64 {
     median(
         x.iter()
             .map(|s| {
-                let t = Instant::now();
-                std::hint::black_box(run_module(m, std::slice::from_ref(s)).expect("runs"));
-                t.elapsed().as_secs_f64()
+                single_thread_time(|| {
+                    std::hint::black_box(run_module(m, std::slice::from_ref(s)).expect("runs"));
+                })
             })
             .collect(),
     )
@@ -204,7 +223,7 @@ fn main() {
         }
     }
     println!();
-    println!("Time per sample in us (runtime vs dense reference interpreter; batch = {} samples, reference batch = {} samples):", args.samples, args.reference_samples);
+    println!("Time per sample in us (runtime vs dense reference interpreter). Batch 1: median on-CPU time per sample, one thread. Batch: wall clock over {} samples (reference: {}), best of {} (reference: 1):", args.samples, args.reference_samples, args.repeats);
     println!();
     println!("| network | runtime batch 1 | reference batch 1 | speed-up | runtime batch, 1 thread | reference, 1 thread | speed-up | runtime batch, 2 threads | reference, 2 threads | speed-up |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -225,7 +244,7 @@ fn sweep(label: &str, plan: &Plan, repeats: usize) {
     let samples = 32;
     let numel = plan.input_len();
     println!();
-    println!("Input event-rate sweep on {label} ({samples} synthetic samples per rate, batch 1, 1 thread):");
+    println!("Input event-rate sweep on {label} ({samples} synthetic samples per rate, batch 1, 1 thread, on-CPU time, best of {repeats}):");
     println!();
     println!("| input density | input events/sample | spikes/sample | events/sample | synaptic ops/sample | us/sample | ns/event |");
     println!("|---|---|---|---|---|---|---|");
@@ -240,11 +259,16 @@ fn sweep(label: &str, plan: &Plan, repeats: usize) {
         let events = total.events as f64 / n;
         let ops = (total.sops + total.macs + total.pooling_ops + total.affine_ops + total.copies) as f64 / n;
         let mut st = State::new(plan);
-        let t = best(repeats, || {
-            for (i, s) in x.iter().enumerate() {
-                std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
-            }
-        }) / n;
+        let t = (0..repeats.max(1))
+            .map(|_| {
+                single_thread_time(|| {
+                    for (i, s) in x.iter().enumerate() {
+                        std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
+                    }
+                })
+            })
+            .fold(f64::INFINITY, f64::min)
+            / n;
         println!(
             "| {:.1}% | {input:.0} | {:.0} | {events:.0} | {ops:.0} | {} | {:.1} |",
             100.0 * density,

@@ -1,6 +1,8 @@
 //! Shared helpers of the runtime's tests: the compiler's golden fixtures, lowered and optimised.
 #![allow(dead_code)]
 
+pub mod brute;
+
 use snnc_compiler::ir::Module;
 use snnc_compiler::network::{Network, Weights};
 use snnc_compiler::synth;

@@ -60,7 +60,7 @@ impl Default for Options {
 pub enum OnnxError {
     #[error("the module is invalid: {0}")]
     Invalid(#[from] Box<crate::validate::ValidationError>),
-    #[error("{owner}: {what} = {value} is outside float32's range, and ONNX models compute in float32")]
+    #[error("{owner}: {what} = {value:e} is outside float32's range, and ONNX models compute in float32")]
     NotFloat32 { owner: String, what: &'static str, value: f64 },
     #[error("{owner}: dimensions {dims:?} do not fit ONNX's int64")]
     Dimension { owner: String, dims: Vec<usize> },

@@ -68,14 +68,9 @@ impl Names {
         if self.used.insert(base.to_string()) {
             return base.to_string();
         }
-        (1..)
-            .map(|k| format!("{base}.{k}"))
-            .find(|n| !self.used.contains(n))
-            .map(|n| {
-                self.used.insert(n.clone());
-                n
-            })
-            .unwrap_or_default()
+        let name = (1..).map(|k| format!("{base}.{k}")).find(|n| !self.used.contains(n)).unwrap_or_default();
+        self.used.insert(name.clone());
+        name
     }
     /// Take `name` for an interface value; false if it was already taken.
     pub fn reserve(&mut self, name: &str) -> bool {

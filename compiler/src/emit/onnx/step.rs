@@ -212,22 +212,11 @@ impl<'p, 'm> Emitter<'p, 'm> {
             ProjectionKind::SumPool(p) => {
                 let planar = src.len() == 3;
                 let x4 = if planar { x } else { self.reshape(b, g, &x, &[1, 1, src[0]], &format!("{base}/row")) };
-                // ONNX (and ORT) want pads smaller than the kernel; zero padding is explicit
-                // otherwise, which is the same thing since padding counts as zeros here.
-                let explicit = p.padding[0] >= p.kernel[0] || p.padding[1] >= p.kernel[1];
-                let (x4, pads) = if explicit {
-                    let pads = b.ints(
-                        &format!("pads.{}x{}", p.padding[0], p.padding[1]),
-                        &i64s(&[0, 0, p.padding[0], p.padding[1], 0, 0, p.padding[0], p.padding[1]]),
-                    );
-                    (g.op(b, "Pad", &[&x4, &pads], &format!("{base}/padded"), vec![], ""), [0, 0])
-                } else {
-                    (x4, p.padding)
-                };
                 let attrs = vec![
                     attr_ints("kernel_shape", &i64s(&p.kernel)),
                     attr_ints("strides", &i64s(&p.stride)),
-                    attr_ints("pads", &i64s(&[pads[0], pads[1], pads[0], pads[1]])),
+                    // The validator keeps padding at most half the kernel, as ONNX requires.
+                    attr_ints("pads", &i64s(&[p.padding[0], p.padding[1], p.padding[0], p.padding[1]])),
                     attr_int("count_include_pad", 1),
                 ];
                 let mut y = g.op(b, "AveragePool", &[&x4], &base, attrs, &doc);

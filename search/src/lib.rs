@@ -11,5 +11,6 @@ pub mod neuron;
 pub mod neuron_ops;
 pub mod optim;
 pub mod params;
+pub mod snasnet;
 pub mod spike;
 pub mod train;

@@ -1,0 +1,4 @@
+//! SNASNet training-free search (snasnet.md §2.6, §4, §5): the cell sampler and the SAHD score kernel.
+
+pub mod kernel;
+pub mod sampler;

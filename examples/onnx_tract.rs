@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
         .filter_map(|(i, o)| o.name.strip_prefix("spike_count.").map(|l| (i, l.to_string())))
         .collect();
     let logits_at = step.outputs.iter().position(|o| o.name == "logits").context("no logits output")?;
-    let mut spikes = vec![vec![vec![0u64; t_max]; layers.len()]; n];
+    let mut spikes = vec![vec![Vec::with_capacity(t_max); layers.len()]; n];
     let mut logits = vec![vec![0.0f64; 0]; n];
     let started = std::time::Instant::now();
     for t in 0..t_max {
@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
             let counts = out[*i].cast_to::<i64>()?;
             let counts = counts.to_array_view::<i64>()?;
             for (s, c) in counts.iter().enumerate() {
-                spikes[s][l][t] = u64::try_from(*c).unwrap_or(0);
+                spikes[s][l].push(u64::try_from(*c).unwrap_or(0));
             }
         }
         let lg = out[logits_at].to_array_view::<f32>()?;
@@ -142,8 +142,8 @@ fn main() -> anyhow::Result<()> {
     let labels = data.labels();
     println!("{} ({} timesteps), {n} test samples of {}, tract host loop: {:.1} ms per sample", module.name, t_max, a.dataset, seconds * 1e3 / n as f64);
     println!("sample  label  tract  runtime");
-    for i in 0..n {
-        println!("{i:>6}  {:>5}  {:>5}  {:>7}", labels[i], tract.predictions[i], runtime.predictions[i]);
+    for (i, (label, (ours, theirs))) in labels.iter().zip(tract.predictions.iter().zip(&runtime.predictions)).enumerate() {
+        println!("{i:>6}  {label:>5}  {ours:>5}  {theirs:>7}");
     }
     let correct = tract.predictions.iter().zip(labels).filter(|(p, l)| **p == usize::from(**l)).count();
     println!("accuracy {correct}/{n}");

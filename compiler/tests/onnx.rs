@@ -167,6 +167,15 @@ fn what_onnx_cannot_hold_is_an_error_naming_its_owner() {
     let err = onnx::step_model(&m, &Options { spikes: SpikeOutputs::Layers(vec!["lif9".into()]), ..Options::default() }).unwrap_err();
     assert_eq!(err.to_string(), "no spiking layer `lif9` to output spikes of; the layers are: lif1");
 
+    // Interface names derive from population names; a collision through them is refused.
+    let mut clash = m.clone();
+    let fc1 = clash.populations.iter().find(|(_, p)| p.name == "fc1").map(|(h, _)| h).unwrap();
+    clash.populations[fc1].kind = clash.populations[lif].kind.clone();
+    clash.populations[fc1].name = "lif1.next".into();
+    let err = onnx::step_model(&clash, &Options::default()).unwrap_err();
+    assert!(matches!(err, OnnxError::NameClash { .. }), "{err}");
+    assert!(err.to_string().starts_with("the ONNX name `membrane.lif1.next` would stand for both"), "{err}");
+
     let mut broken = m.clone();
     broken.timesteps = 0;
     assert!(matches!(onnx::step_model(&broken, &Options::default()), Err(OnnxError::Invalid(_))));

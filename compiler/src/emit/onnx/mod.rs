@@ -68,6 +68,8 @@ pub enum OnnxError {
     TooLarge { bytes: u64, limit: u64, largest: String },
     #[error("no spiking layer `{name}` to output spikes of; the layers are: {}", known.join(", "))]
     UnknownLayer { name: String, known: Vec<String> },
+    #[error("the ONNX name `{name}` would stand for both {first} and {second}; rename one of them")]
+    NameClash { name: String, first: String, second: String },
     #[error("cannot encode the ONNX model: {0}")]
     Encode(String),
     #[error("cannot write the ONNX model: {0}")]

@@ -185,6 +185,7 @@ impl<'m> Plan<'m> {
                 });
             }
         }
+        check_names(m, &names, &states, &layers)?;
         Ok(Plan {
             m,
             schedule: v.schedule,
@@ -252,6 +253,42 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
     }
     if m.timesteps > i64::MAX as usize {
         return Err(OnnxError::Dimension { owner: "the module's timesteps".into(), dims: vec![m.timesteps] });
+    }
+    Ok(())
+}
+
+/// Interface names are built from population names (`membrane.<name>`, `<state>.next`,
+/// `spike_count.<layer>`), so two populations can still collide through them (a population
+/// named `lif1.next` next to `lif1`): refuse such a module instead of emitting an invalid graph.
+fn check_names(
+    m: &Module,
+    names: &[String],
+    states: &[StateSpec],
+    layers: &[Handle<Population>],
+) -> Result<(), OnnxError> {
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut claim = |name: String, owner: String| -> Result<(), OnnxError> {
+        match seen.get(&name) {
+            Some(first) if *first != owner => Err(OnnxError::NameClash { name, first: first.clone(), second: owner }),
+            _ => {
+                seen.insert(name, owner);
+                Ok(())
+            }
+        }
+    };
+    for fixed in ["x", "x_t", "t", "logits", "readout"] {
+        claim(fixed.to_string(), "the model's interface".into())?;
+    }
+    let who = |h: Handle<Population>| format!("population {h} `{}`", m.populations[h].name);
+    for s in states {
+        claim(s.name.clone(), who(s.population))?;
+        claim(s.next.clone(), who(s.population))?;
+    }
+    for &h in layers {
+        let n = &names[h.index()];
+        for name in [format!("spike_count.{n}"), format!("spikes.{n}"), format!("spike_count_t.{n}"), format!("spikes_t.{n}")] {
+            claim(name, who(h))?;
+        }
     }
     Ok(())
 }

@@ -117,3 +117,31 @@ fn simd_and_portable_kernels_give_identical_runs() {
         assert_eq!(a, b, "{name}");
     }
 }
+
+/// Reports of every built-in target render, with long non-ASCII layer names cut cleanly.
+#[test]
+fn reports_render_for_every_target() {
+    let (net, w) = common::load("snasnet_c10");
+    let mut m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
+    for (_, p) in m.populations.iter_mut() {
+        p.name = format!("{}-ſchicht-µ-naïve-long-name", p.name);
+    }
+    let plan = Plan::new(&m).unwrap();
+    let x = synth::inputs(&net, 3, common::SEED);
+    let profile = plan.profile(&x, None).unwrap();
+    for target in snnc_targets::Target::builtins().unwrap() {
+        let r = snnc_runtime::report::Report::new(&plan, &profile.tally, &target, Default::default());
+        let table = snnc_runtime::report::table(&r);
+        assert!(table.contains(&format!("energy per sample on {}", target.name)), "{table}");
+        assert!(r.energy.total_j > 0.0, "{}", target.name);
+        let sum: f64 = r.layers.iter().map(|l| l.energy.total_j).sum();
+        assert!((sum - r.energy.total_j).abs() <= 1e-9 * r.energy.total_j, "{}: layers sum to {sum}, total {}", target.name, r.energy.total_j);
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["layers"][3]["spikes_per_timestep"].as_array().unwrap().len(), plan.timesteps);
+        assert!(snnc_runtime::report::svg(&r).unwrap().starts_with("<svg"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = snnc_runtime::report::Report::new(&plan, &profile.tally, &snnc_targets::Target::default_target(), Default::default());
+    let files = snnc_runtime::report::write_csv(&r, &dir.path().join("csv")).unwrap();
+    assert_eq!(files.len(), 6);
+}

@@ -45,7 +45,7 @@ pub fn table(r: &Report) -> String {
     if let Some(a) = r.accuracy {
         let _ = writeln!(s, "accuracy {:.2}%", 100.0 * a);
     }
-    let name_w = r.layers.iter().map(|l| l.name.len()).max().unwrap_or(5).clamp(5, 28);
+    let name_w = r.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).clamp(5, 28);
     let _ = writeln!(s, "\nspikes per sample at each step; SOPs, MACs and energy per sample summed over the steps");
     let mut head = format!("{:<name_w$} {:<7} {:>7}", "layer", "kind", "neurons");
     for t in 0..r.timesteps {
@@ -55,7 +55,12 @@ pub fn table(r: &Report) -> String {
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "{}", "-".repeat(head.len()));
     for l in &r.layers {
-        let name: String = if l.name.len() > name_w { format!("{}~", &l.name[..name_w - 1]) } else { l.name.clone() };
+        // Cut by characters, not bytes: names come from the user's network file.
+        let name: String = if l.name.chars().count() > name_w {
+            l.name.chars().take(name_w - 1).chain(['~']).collect()
+        } else {
+            l.name.clone()
+        };
         let _ = write!(s, "{name:<name_w$} {:<7} {:>7}", l.kind, l.neurons);
         for t in 0..r.timesteps {
             let cell = if l.firing_rate.is_some() { num(l.spikes_per_timestep[t]) } else { "-".into() };
@@ -111,4 +116,19 @@ pub fn table(r: &Report) -> String {
         let _ = writeln!(s, "time {:.3} s on {} threads ({:.1} samples/s)", tm.seconds, tm.threads, tm.samples_per_second);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_energies_stay_short() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(12.345), "12.35");
+        assert_eq!(num(123456.0), "123.5k");
+        assert_eq!(num(2.5e6), "2.50M");
+        assert_eq!(joules(1.5e-6), "1.500 uJ");
+        assert_eq!(joules(2e-12), "2.000 pJ");
+    }
 }

@@ -38,6 +38,9 @@ pub struct ForwardOutput {
     pub spikes: Vec<(NodeId, Vec<f64>)>,
 }
 
+/// Observer of node outputs during a forward pass: `(node, timestep, value)`.
+pub type NodeHook<'a> = dyn FnMut(NodeId, usize, &Tensor) -> Result<()> + 'a;
+
 /// Which convolution implementation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +179,16 @@ impl SnnModel {
     /// Run all T steps. `input` is `[B, ...sample]` for direct encoding and `[B, T, ...frame]`
     /// for event frames. `rng` draws dropout masks (train mode only).
     pub fn forward(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool) -> Result<ForwardOutput> {
+        self.forward_impl(input, train, rng, record_spikes, None)
+    }
+
+    /// [`SnnModel::forward`] that also hands every node's output to `hook(node, t, value)` each time
+    /// the node runs (static nodes run at t = 0 only), with fresh state as `forward` has.
+    pub fn forward_with_hook(&self, input: &Tensor, train: bool, rng: &mut Rng, hook: &mut NodeHook<'_>) -> Result<ForwardOutput> {
+        self.forward_impl(input, train, rng, false, Some(hook))
+    }
+
+    fn forward_impl(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool, mut hook: Option<&mut NodeHook<'_>>) -> Result<ForwardOutput> {
         let net = &self.net;
         let n = net.len();
         let timesteps = self.timesteps();
@@ -206,6 +219,9 @@ impl SnnModel {
                     let x = self.gather_input(id, t, batch, &current, &history)?;
                     self.apply(id, &x, train, rng, &mut membranes, &mut masks)?
                 };
+                if let Some(h) = hook.as_mut() {
+                    h(id, t, &out)?;
+                }
                 current[id] = Some(out);
             }
             for id in 0..n {

@@ -86,8 +86,9 @@ pub struct Builder {
     pub initializers: Vec<TensorProto>,
     /// Initializers made from module tensors, by (tensor index, dims), so each is stored once.
     tensor_cache: HashMap<(usize, Vec<i64>), String>,
-    /// Small constants by (kind, bits), so e.g. the reduction axes of rank 3 exist once.
-    const_cache: HashMap<(u8, Vec<u64>), String>,
+    /// Small constants by (label, values), so e.g. the reduction axes of rank 3 exist once while
+    /// constants with other roles keep their own readable names.
+    const_cache: HashMap<(String, Vec<i64>), String>,
 }
 
 impl Builder {
@@ -125,9 +126,9 @@ impl Builder {
         name
     }
 
-    /// A shared 1-D int64 initializer (shapes, axes, pads, indices); equal values share a name.
+    /// A shared 1-D int64 initializer (shapes, axes, indices): one per label and values.
     pub fn ints(&mut self, base: &str, values: &[i64]) -> String {
-        let key = (0u8, values.iter().map(|v| *v as u64).collect::<Vec<_>>());
+        let key = (format!("{base}[]"), values.to_vec());
         if let Some(n) = self.const_cache.get(&key) {
             return n.clone();
         }
@@ -143,9 +144,9 @@ impl Builder {
         name
     }
 
-    /// A rank-0 int64 initializer, shared by value.
+    /// A rank-0 int64 initializer, shared by label and value.
     pub fn int_scalar(&mut self, base: &str, value: i64) -> String {
-        let key = (1u8, vec![value as u64]);
+        let key = (base.to_string(), vec![value]);
         if let Some(n) = self.const_cache.get(&key) {
             return n.clone();
         }

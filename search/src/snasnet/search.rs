@@ -1,0 +1,190 @@
+//! SNASNet random search (snasnet.md §5): sample, score and log candidates to JSONL, resumably,
+//! and write the best cell as an architecture file.
+
+use super::kernel::KernelKind;
+use super::sampler::{CellMode, sample};
+use super::score::score_genotype;
+use crate::arch::InputGeometry;
+use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use crate::data::{Augment, InputPipeline};
+use serde::{Deserialize, Serialize};
+use snnc_datasets::Dataset;
+use snnc_datasets::transform::{FrameSplit, Rng};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Everything that decides a search's candidates and scores; stored in `search.json` and checked
+/// on resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchSettings {
+    pub dataset: String,
+    pub cell: String,
+    pub candidates: usize,
+    pub batch: usize,
+    pub repeats: usize,
+    pub timesteps: usize,
+    pub width: usize,
+    pub kernel: String,
+    pub seed: u64,
+}
+
+/// One scored candidate: a line of `candidates.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRecord {
+    pub index: usize,
+    pub genotype: String,
+    pub score: f64,
+    pub per_pass: Vec<f64>,
+    pub lif_calls: usize,
+    /// Sampler draws until acceptance.
+    pub draws: usize,
+    pub seconds: f64,
+}
+
+/// Where a search writes.
+pub struct SearchFiles {
+    pub settings: PathBuf,
+    pub candidates: PathBuf,
+    pub best_arch: PathBuf,
+}
+
+impl SearchFiles {
+    pub fn in_dir(dir: &Path) -> Self {
+        SearchFiles {
+            settings: dir.join("search.json"),
+            candidates: dir.join("candidates.jsonl"),
+            best_arch: dir.join("best_arch.json"),
+        }
+    }
+}
+
+/// The best record: highest score, ties to the later index (the official argmax over a reversed
+/// comparison, §5).
+pub fn best(records: &[CandidateRecord]) -> Option<&CandidateRecord> {
+    let mut best: Option<&CandidateRecord> = None;
+    for r in records {
+        if r.score.is_nan() {
+            continue;
+        }
+        if best.is_none_or(|b| r.score >= b.score) {
+            best = Some(r);
+        }
+    }
+    best
+}
+
+/// Records already in `path`; a torn last line (an interrupted write) is dropped.
+pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (k, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<CandidateRecord>(line) {
+            Ok(r) => out.push(r),
+            Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
+            Err(e) => return Err(format!("{} line {}: {e}", path.display(), k + 1)),
+        }
+    }
+    for (k, r) in out.iter().enumerate() {
+        if r.index != k {
+            return Err(format!("{}: record {k} has index {}; the file is not one search's log", path.display(), r.index));
+        }
+    }
+    Ok(out)
+}
+
+/// Score candidate `index`: everything it draws comes from stream `index` of the seed, so a
+/// resumed search reproduces an uninterrupted one.
+pub fn score_candidate(index: usize, s: &SearchSettings, mode: CellMode, kind: KernelKind, geometry: InputGeometry, data: &Dataset, augment: Augment) -> Result<CandidateRecord, String> {
+    let start = std::time::Instant::now();
+    let mut rng = Rng::with_stream(s.seed, index as u64);
+    let (geno, draws) = sample(mode, &mut rng);
+    let init_seed = rng.next_u64();
+    let cfg = config(geometry, s);
+    let desc = snasnet_network(&geno, &cfg)?;
+    let net = desc.validate().map_err(|e| e.to_string())?;
+    let pipeline = InputPipeline::new(&net, data, augment, FrameSplit::ByCount)?;
+    let n = data.len();
+    if n < s.batch {
+        return Err(format!("the dataset has {n} samples, fewer than the batch of {}", s.batch));
+    }
+    let mut inputs = Vec::with_capacity(s.repeats);
+    for _ in 0..s.repeats {
+        let mut order: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut order);
+        order.truncate(s.batch);
+        let (x, _) = pipeline.batch(data, &order, Some(&mut rng)).map_err(|e| e.to_string())?;
+        inputs.push(x);
+    }
+    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, &mut rng).map_err(|e| e.to_string())?;
+    Ok(CandidateRecord {
+        index,
+        genotype: geno.to_string(),
+        score: sc.score,
+        per_pass: sc.per_pass,
+        lif_calls: sc.lif_calls,
+        draws,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The macro-network settings of a search.
+pub fn config(geometry: InputGeometry, s: &SearchSettings) -> SnasnetConfig {
+    let mut cfg = SnasnetConfig::new(geometry, s.width);
+    cfg.timesteps = s.timesteps;
+    cfg
+}
+
+/// Run (or resume) a search in `dir`. `progress(done, record)` is told about each new record.
+/// Returns every record, old and new.
+pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data: &Dataset, augment: Augment, progress: &mut dyn FnMut(usize, &CandidateRecord)) -> Result<Vec<CandidateRecord>, String> {
+    let mode: CellMode = s.cell.parse()?;
+    let kind: KernelKind = s.kernel.parse()?;
+    if s.batch < 2 || s.repeats == 0 || s.timesteps == 0 || s.width == 0 {
+        return Err("batch must be at least 2 and repeats, timesteps and width at least 1".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let files = SearchFiles::in_dir(dir);
+    if files.settings.exists() {
+        let text = std::fs::read_to_string(&files.settings).map_err(|e| format!("{}: {e}", files.settings.display()))?;
+        let old: SearchSettings = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", files.settings.display()))?;
+        let same = SearchSettings { candidates: old.candidates, ..s.clone() };
+        if same != old {
+            return Err(format!(
+                "{} holds a search with other settings ({old:?}); use another --out or the same settings",
+                files.settings.display()
+            ));
+        }
+    }
+    let settings_json = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
+    std::fs::write(&files.settings, settings_json + "\n").map_err(|e| format!("{}: {e}", files.settings.display()))?;
+    let mut records = read_records(&files.candidates)?;
+    // Rewrite the log without a torn tail before appending.
+    let mut text = String::new();
+    for r in &records {
+        text += &serde_json::to_string(r).map_err(|e| e.to_string())?;
+        text.push('\n');
+    }
+    std::fs::write(&files.candidates, text).map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&files.candidates)
+        .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+    for index in records.len()..s.candidates {
+        let r = score_candidate(index, s, mode, kind, geometry, data, augment)?;
+        let line = serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n";
+        log.write_all(line.as_bytes()).and_then(|_| log.flush()).map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+        records.push(r);
+        progress(records.len(), records.last().expect("pushed"));
+    }
+    if let Some(b) = best(&records) {
+        let geno: CellGenotype = b.genotype.parse()?;
+        let desc = snasnet_network(&geno, &config(geometry, s))?;
+        std::fs::write(&files.best_arch, desc.to_json_pretty() + "\n").map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
+    }
+    Ok(records)
+}

@@ -31,10 +31,13 @@ struct Args {
     reference_samples: usize,
     sweep: Option<String>,
     repeats: usize,
+    /// Write each network's inputs here (`LABEL.f32`, raw little-endian, samples x values) for
+    /// `runtime/benches/onnxruntime_bench.py`.
+    dump: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { nets: Vec::new(), samples: 256, reference_samples: 256, sweep: None, repeats: 3 };
+    let mut a = Args { nets: Vec::new(), samples: 256, reference_samples: 256, sweep: None, repeats: 3, dump: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -55,6 +58,7 @@ fn parse() -> Result<Args, String> {
             "--reference-samples" => a.reference_samples = value()?.parse().map_err(|e| format!("--reference-samples: {e}"))?,
             "--repeats" => a.repeats = value()?.parse().map_err(|e| format!("--repeats: {e}"))?,
             "--sweep" => a.sweep = Some(value()?),
+            "--dump" => a.dump = Some(value()?.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -100,22 +104,25 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runtime at batch 1: samples one after another on one thread, one state; median per sample.
-fn runtime_batch1(plan: &Plan, x: &[Vec<f32>]) -> f64 {
+/// Runtime at batch 1: samples one after another on one thread, one state; median per sample
+/// of on-CPU time and of wall clock.
+fn runtime_batch1(plan: &Plan, x: &[Vec<f32>]) -> (f64, f64) {
     let mut st = State::new(plan);
     for (i, s) in x.iter().enumerate().take(8) {
         plan.run_sample(&mut st, s, i, false).expect("runs");
     }
-    median(
-        x.iter()
-            .enumerate()
-            .map(|(i, s)| {
-                single_thread_time(|| {
-                    std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
-                })
-            })
-            .collect(),
-    )
+    let (cpu, wall): (Vec<f64>, Vec<f64>) = x
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let t = Instant::now();
+            let cpu = single_thread_time(|| {
+                std::hint::black_box(plan.run_sample(&mut st, s, i, false).expect("runs"));
+            });
+            (cpu, t.elapsed().as_secs_f64())
+        })
+        .unzip();
+    (median(cpu), median(wall))
 }
 
 /// The reference interpreter at batch 1: one sample per call; median per sample.
@@ -191,7 +198,12 @@ fn main() {
             plan.state_budget()
         );
 
-        let rt1 = runtime_batch1(&plan, &x);
+        let (rt1, rt1_wall) = runtime_batch1(&plan, &x);
+        if let Some(dir) = &args.dump {
+            std::fs::create_dir_all(dir).expect("dump folder");
+            let bytes: Vec<u8> = x.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(dir.join(format!("{}.f32", net.label)), bytes).expect("dump written");
+        }
         let (one, two) = (pool(1), pool(2));
         let batch = |p: &rayon::ThreadPool| {
             p.install(|| {
@@ -206,9 +218,10 @@ fn main() {
         let ref_b1 = best(1, || one.install(|| reference_batch(&m, rx, 1))) / rn;
         let ref_b2 = best(1, || two.install(|| reference_batch(&m, rx, 2))) / rn;
         timing_rows.push(format!(
-            "| {} | {} | {} | {:.1}x | {} | {} | {:.1}x | {} | {} | {:.1}x |",
+            "| {} | {} ({} wall) | {} | {:.1}x | {} | {} | {:.1}x | {} | {} | {:.1}x |",
             net.label,
             us(rt1),
+            us(rt1_wall),
             us(ref1),
             ref1 / rt1,
             us(rt_b1),

@@ -7,7 +7,7 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
-use crate::ops::{DenseGraded, Graded, Spikes, Work};
+use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
 use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
@@ -434,13 +434,21 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
 /// Two passes, because a push per spike inside the update loop keeps it from vectorising:
 /// the first charges, resets and counts near-threshold membranes without a branch; the second
 /// finds the (few) neurons that fired, sixteen at a time.
-fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, avx2: bool) -> u64 {
+fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: `avx2` is only true when the CPU was found to support AVX2.
-        return unsafe { fire_avx2(lif, v, input, idx) };
+    match simd {
+        // SAFETY: `Simd::detect` only returns a level the CPU supports.
+        Simd::Avx512 => return unsafe { fire_avx512(lif, v, input, idx) },
+        Simd::Avx2 => return unsafe { fire_avx2(lif, v, input, idx) },
+        Simd::None => {}
     }
-    let _ = avx2;
+    let _ = simd;
+    fire_portable(lif, v, input, idx)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
+unsafe fn fire_avx512(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
     fire_portable(lif, v, input, idx)
 }
 

@@ -340,21 +340,29 @@ impl Op {
         }
     }
 
-    /// Scatter `ev` into `out`; with `avx2` (checked by the caller, see [`simd_available`]) the
-    /// same code compiled for 256-bit vectors. No FMA: both paths round alike.
-    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32], avx2: bool) -> Work {
+    /// Scatter `ev` into `out`, with the same code compiled for the vector width `simd` names
+    /// (checked by the caller, see [`Simd::detect`]). No FMA: every build rounds alike.
+    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32], simd: Simd) -> Work {
         #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: `avx2` is only true when the CPU was found to support AVX2.
-            return unsafe { self.scatter_avx2(ev, out) };
+        match simd {
+            // SAFETY: `Simd::detect` only returns a level the CPU supports.
+            Simd::Avx512 => return unsafe { self.scatter_avx512(ev, out) },
+            Simd::Avx2 => return unsafe { self.scatter_avx2(ev, out) },
+            Simd::None => {}
         }
-        let _ = avx2;
+        let _ = simd;
         self.scatter_portable(ev, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn scatter_avx2<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+        self.scatter_portable(ev, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
+    unsafe fn scatter_avx512<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         self.scatter_portable(ev, out)
     }
 
@@ -386,14 +394,36 @@ impl Op {
     }
 }
 
-/// Whether this CPU runs the AVX2 builds of the kernels.
-pub fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
+/// Which build of the kernels runs: the widest vectors the CPU has. Results are identical in
+/// every build (element-wise operations in the same order, no FMA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    None,
+    Avx2,
+    Avx512,
+}
+
+impl Simd {
+    pub fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::None
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// Every level this CPU can run, narrowest first (for tests).
+    pub fn available() -> Vec<Simd> {
+        let best = Simd::detect();
+        [Simd::None, Simd::Avx2, Simd::Avx512].into_iter().filter(|s| *s as u8 <= best as u8).collect()
     }
 }

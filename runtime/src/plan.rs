@@ -110,9 +110,9 @@ pub struct Plan {
     pub readout: usize,
     /// Spiking populations in handle order: the layers of spike reports.
     pub layers: Vec<usize>,
-    /// Run the AVX2 builds of the kernels (set when the CPU has AVX2; tests clear it to check
-    /// the portable build too). Results are identical either way.
-    pub simd: bool,
+    /// Which build of the kernels runs (the widest the CPU has; tests try every level).
+    /// Results are identical in every build.
+    pub simd: crate::ops::Simd,
 }
 
 impl Plan {
@@ -181,7 +181,7 @@ impl Plan {
             schedule,
             input: v.input.index(),
             readout: v.readout.index(),
-            simd: crate::ops::simd_available(),
+            simd: crate::ops::Simd::detect(),
         })
     }
 

@@ -101,8 +101,8 @@ fn state_per_sample_stays_within_twice_the_dense_budget() {
     }
 }
 
-/// The AVX2 and portable builds of the kernels compute element by element in the same order:
-/// their runs are identical, bit for bit.
+/// The AVX-512, AVX2 and portable builds of the kernels compute element by element in the same
+/// order: their runs are identical, bit for bit.
 #[test]
 fn simd_and_portable_kernels_give_identical_runs() {
     for name in common::FIXTURES {
@@ -110,11 +110,12 @@ fn simd_and_portable_kernels_give_identical_runs() {
         let x = synth::inputs(&net, 2, common::SEED);
         let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
         let mut plan = Plan::new(&m).unwrap();
-        plan.simd = snnc_runtime::ops::simd_available();
-        let a = plan.run_batch(&x, false, None).unwrap();
-        plan.simd = false;
-        let b = plan.run_batch(&x, false, None).unwrap();
-        assert_eq!(a, b, "{name}");
+        plan.simd = snnc_runtime::ops::Simd::None;
+        let portable = plan.run_batch(&x, false, None).unwrap();
+        for level in snnc_runtime::ops::Simd::available() {
+            plan.simd = level;
+            assert_eq!(plan.run_batch(&x, false, None).unwrap(), portable, "{name}: {level:?}");
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-"""Run an exported snnc network in onnxruntime from Python: the step model in a host loop, and the
-sequence model in one call; print the predictions and check them against `snnc run`.
+"""Export a trained snnc network and run it in onnxruntime from Python: the step model in a host
+loop, and the sequence model in one call; print the predictions and check them against `snnc run`.
 
-    snnc export tests/fixtures/trained/fmnist-conv --out /tmp/fmnist-export
-    python examples/onnx_host_loop.py /tmp/fmnist-export --data-dir ../shared/data/fashion-mnist
+    python examples/onnx_host_loop.py tests/fixtures/trained/fmnist-conv --data-dir ../shared/data/fashion-mnist
 
-The export folder is what `snnc export` writes: step.onnx, sequence.onnx, manifest.json (inputs,
+The first argument is a training output folder (network.json + weights.safetensors), which the
+script exports with `snnc export` into a temporary folder, or a folder `snnc export` already
+wrote. The export folder holds step.onnx, sequence.onnx, manifest.json (inputs,
 outputs and every state tensor with its shape and initial value) and network.snnir + weights
 (what `snnc run` loads). Samples are MNIST / Fashion-MNIST test images, mapped the way snnc's
 trainer and runtime map them (scale to [0, 1], normalise, zero-pad to the input size).
@@ -130,22 +131,35 @@ def snnc_run(snnc, folder, manifest, dataset, data_dir, count):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("export_dir", help="a folder written by `snnc export`")
+    ap.add_argument("source", help="a training output folder, or a folder written by `snnc export`")
     ap.add_argument("--data-dir", required=True, help="the dataset's folder (IDX files)")
     ap.add_argument("--dataset", help="mnist or fashion-mnist (default: the network's meta.dataset)")
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--snnc", help="the snnc binary to compare with (default: this checkout's, or PATH)")
     a = ap.parse_args()
 
-    manifest = json.load(open(os.path.join(a.export_dir, "manifest.json")))
+    snnc = find_snnc(a.snnc)
+    with tempfile.TemporaryDirectory() as tmp:
+        if os.path.exists(os.path.join(a.source, "manifest.json")):
+            export_dir = a.source
+        else:
+            if snnc is None:
+                sys.exit(f"{a.source} is not an export folder, and no snnc binary was found to export it (pass --snnc)")
+            export_dir = os.path.join(tmp, "export")
+            subprocess.run([snnc, "export", a.source, "--out", export_dir], check=True)
+        sys.exit(0 if run(a, export_dir, snnc) else 1)
+
+
+def run(a, export_dir, snnc):
+    manifest = json.load(open(os.path.join(export_dir, "manifest.json")))
     dataset = a.dataset or (manifest.get("meta") or {}).get("dataset")
     if not dataset:
         sys.exit("the manifest names no dataset; pass --dataset")
     frame = manifest["step"]["inputs"][0]["shape"][1:]
     x, labels = test_samples(dataset, a.data_dir, frame, a.samples)
 
-    logits, spikes = run_step_model(os.path.join(a.export_dir, manifest["files"]["step"]), manifest, x)
-    seq_logits, seq_spikes = run_sequence_model(os.path.join(a.export_dir, manifest["files"]["sequence"]), manifest, x)
+    logits, spikes = run_step_model(os.path.join(export_dir, manifest["files"]["step"]), manifest, x)
+    seq_logits, seq_spikes = run_sequence_model(os.path.join(export_dir, manifest["files"]["sequence"]), manifest, x)
     pred = logits.argmax(axis=1)
     print(f"{manifest['module']}: {manifest['timesteps']} timesteps, {len(labels)} {dataset} test samples, onnxruntime {ort.__version__}")
     print("sample  label  prediction")
@@ -162,11 +176,10 @@ def main():
     else:
         print("sequence model: same predictions and spike counts as the step model")
 
-    snnc = find_snnc(a.snnc)
     if snnc is None:
         print("no snnc binary found (build it, or pass --snnc): skipped the comparison with `snnc run`")
     else:
-        report = snnc_run(snnc, a.export_dir, manifest, dataset, a.data_dir, a.samples)
+        report = snnc_run(snnc, export_dir, manifest, dataset, a.data_dir, a.samples)
         by_name = {layer["name"]: layer for layer in report["layers"]}
         same_acc = abs(report["accuracy"] - accuracy) < 1e-12
         mismatched = []
@@ -178,7 +191,7 @@ def main():
               + ("equal" if not mismatched else f"differ in {mismatched}"))
         if not same_acc or mismatched:
             ok = False
-    sys.exit(0 if ok else 1)
+    return ok
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod export;
 pub mod ir;
 pub mod run;
+pub mod search;
 pub mod targets;
 pub mod train;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Ir(ir::IrArgs),
     /// Profile a compiled network on a dataset with the event-driven runtime: spikes, SOPs, energy.
     Run(run::RunArgs),
+    /// Training-free architecture search (SNASNet): score random cells, keep the best.
+    Search(search::SearchArgs),
     /// List the hardware targets (energy per operation with sources), or show one in full.
     Targets(targets::TargetsArgs),
 }
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::run(a),
         Command::Ir(a) => ir::run(a),
         Command::Run(a) => run::run(a),
+        Command::Search(a) => search::run(a),
         Command::Targets(a) => targets::run(a),
         Command::Arch(a) => arch::run(a),
         Command::Bench(a) => bench::run(a),

@@ -75,16 +75,26 @@ pub fn best(records: &[CandidateRecord]) -> Option<&CandidateRecord> {
 
 /// Records already in `path`; a torn last line (an interrupted write) is dropped.
 pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
+    read_log(path).map(|(records, _)| records)
+}
+
+/// The records of a log and the text of their lines, byte for byte (without a torn tail).
+fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), String::new())),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut out = Vec::with_capacity(lines.len());
+    let mut kept = String::new();
     for (k, line) in lines.iter().enumerate() {
         match serde_json::from_str::<CandidateRecord>(line) {
-            Ok(r) => out.push(r),
+            Ok(r) => {
+                out.push(r);
+                kept += line;
+                kept.push('\n');
+            }
             Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
             Err(e) => return Err(format!("{} line {}: {e}", path.display(), k + 1)),
         }
@@ -94,7 +104,7 @@ pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
             return Err(format!("{}: record {k} has index {}; the file is not one search's log", path.display(), r.index));
         }
     }
-    Ok(out)
+    Ok((out, kept))
 }
 
 /// Score candidate `index`: everything it draws comes from stream `index` of the seed, so a
@@ -162,13 +172,8 @@ pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data:
     }
     let settings_json = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
     std::fs::write(&files.settings, settings_json + "\n").map_err(|e| format!("{}: {e}", files.settings.display()))?;
-    let mut records = read_records(&files.candidates)?;
-    // Rewrite the log without a torn tail before appending.
-    let mut text = String::new();
-    for r in &records {
-        text += &serde_json::to_string(r).map_err(|e| e.to_string())?;
-        text.push('\n');
-    }
+    let (mut records, text) = read_log(&files.candidates)?;
+    // Rewrite the log without a torn tail (kept lines byte for byte) before appending.
     std::fs::write(&files.candidates, text).map_err(|e| format!("{}: {e}", files.candidates.display()))?;
     let mut log = std::fs::OpenOptions::new()
         .append(true)

@@ -1,0 +1,60 @@
+//! `snnc search snasnet` end to end on the digits data: log, best architecture, resume, errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn snnc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p).expect("log").lines().map(str::to_string).collect()
+}
+
+#[test]
+fn search_snasnet_writes_log_and_best_and_resumes() {
+    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let args = |n: &'static str| {
+        vec![
+            "search", "snasnet", "--dataset", "digits", "--data-dir", s(&digits), "--candidates", n, "--cell", "backward",
+            "--batch", "16", "--width", "2", "--timesteps", "2", "--seed", "3", "--quiet", "--out", s(&out),
+        ]
+    };
+    let o = snnc(&args("3"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("best #"), "{}", text(&o));
+    let log = out.join("candidates.jsonl");
+    let first = lines(&log);
+    assert_eq!(first.len(), 3);
+    let arch = out.join("best_arch.json");
+    let net = snnc_compiler::network::Network::load(&arch).expect("best architecture loads");
+    assert_eq!(net.desc.meta["architecture"], "snasnet");
+    // Resume with more candidates: the first three lines are kept as they were.
+    let o = snnc(&args("5"));
+    assert!(o.status.success(), "{}", text(&o));
+    let all = lines(&log);
+    assert_eq!(all.len(), 5);
+    assert_eq!(&all[..3], &first[..]);
+    // Other settings in the same folder are refused.
+    let mut other = args("5");
+    other[9] = "forward";
+    let o = snnc(&other);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("other settings"), "{}", text(&o));
+    // Bad option values are errors, not panics.
+    let mut bad = args("5");
+    bad[9] = "sideways";
+    let o = snnc(&bad);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("forward or backward"), "{}", text(&o));
+}

@@ -474,10 +474,10 @@ fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>
                 *m = if $fires(u) { $reset(u) } else { u };
                 *x = u;
             }
-            for (c, chunk) in input.chunks(16).enumerate() {
-                // A bit per neuron of the chunk (a vector compare and a movemask), then one
+            for (c, chunk) in input.chunks(64).enumerate() {
+                // A bit per neuron of the chunk (vector compares and a movemask), then one
                 // push per set bit.
-                let mut mask = chunk.iter().enumerate().fold(0u32, |m, (j, &u)| m | (u32::from($fires(u)) << j));
+                let mut mask = chunk.iter().enumerate().fold(0u64, |m, (j, &u)| m | (u64::from($fires(u)) << j));
                 while mask != 0 {
                     let j = mask.trailing_zeros() as usize;
                     mask &= mask - 1;
@@ -485,7 +485,7 @@ fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>
                         // Grow by doubling but never past the population: bounded state.
                         idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
                     }
-                    idx.push((c * 16 + j) as u32);
+                    idx.push((c * 64 + j) as u32);
                 }
             }
             u64::from(near)

@@ -23,6 +23,12 @@ pub trait Events {
     /// `(storage index, value)` of every event. An iterator rather than a callback, so the
     /// kernels' loop bodies are not closures: those would not inherit the AVX2 build.
     fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_;
+    /// All of the source's values, when it is dense (zeros included): element-wise kernels then
+    /// run one straight vector loop, since adding `f * 0` changes nothing.
+    #[inline(always)]
+    fn dense_values(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// Binary events: active storage indices, value 1.
@@ -71,6 +77,10 @@ impl Events for DenseGraded<'_> {
     #[inline(always)]
     fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
         self.val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v))
+    }
+    #[inline(always)]
+    fn dense_values(&self) -> Option<&[f32]> {
+        Some(self.val)
     }
 }
 
@@ -373,20 +383,27 @@ impl Op {
             Op::Dense(d) => d.scatter(ev, out),
             Op::Pool(p) => p.scatter(ev, out),
             Op::Copy(map) => {
-                match map {
-                    Some(m) => ev.iter().for_each(|(s, v)| out[m[s] as usize] += v),
-                    None => ev.iter().for_each(|(s, v)| out[s] += v),
+                match (map, ev.dense_values()) {
+                    (Some(m), _) => ev.iter().for_each(|(s, v)| out[m[s] as usize] += v),
+                    (None, Some(val)) => out.iter_mut().zip(val).for_each(|(o, v)| *o += v),
+                    (None, None) => ev.iter().for_each(|(s, v)| out[s] += v),
                 }
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Scale(f) => {
-                ev.iter().for_each(|(s, v)| out[s] += f * v);
+                match ev.dense_values() {
+                    Some(val) => out.iter_mut().zip(val).for_each(|(o, v)| *o += f * v),
+                    None => ev.iter().for_each(|(s, v)| out[s] += f * v),
+                }
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }
             Op::Affine(scale) => {
-                ev.iter().for_each(|(s, v)| out[s] += scale[s] * v);
+                match ev.dense_values() {
+                    Some(val) => out.iter_mut().zip(val).zip(scale).for_each(|((o, v), k)| *o += k * v),
+                    None => ev.iter().for_each(|(s, v)| out[s] += scale[s] * v),
+                }
                 let n = ev.count() as u64;
                 Work { pairs: n, effective: n }
             }

@@ -199,11 +199,27 @@ impl Conv {
 
     #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+        // Common slice lengths get a build where the length is a constant: the compiler then
+        // emits exactly length / lanes vector adds per tap, with no loop or remainder around them.
+        match self.coutg {
+            8 => self.scatter_n::<E, 8>(ev, out),
+            16 => self.scatter_n::<E, 16>(ev, out),
+            32 => self.scatter_n::<E, 32>(ev, out),
+            64 => self.scatter_n::<E, 64>(ev, out),
+            128 => self.scatter_n::<E, 128>(ev, out),
+            _ => self.scatter_n::<E, 0>(ev, out),
+        }
+    }
+
+    /// The scatter with slices of `N` values (`N = 0`: any length, `self.coutg`).
+    #[inline(always)]
+    fn scatter_n<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+        let len = if N == 0 { self.coutg } else { N };
         let (mut taps, mut effective) = (0u64, 0u64);
         for (s, v) in ev.iter() {
             let (pos, ci) = (s / self.cin, s % self.cin);
             let (iy, ix) = (pos / self.src_w, pos % self.src_w);
-            let group_base = (ci / self.cg) * self.coutg;
+            let group_base = (ci / self.cg) * len;
             let slice_base = ci * self.kh * self.kw;
             let cols = self.cols.of(ix);
             for &(ky, oy) in self.rows.of(iy) {
@@ -212,13 +228,20 @@ impl Conv {
                 for &(kx, ox) in cols {
                     let slice = row_slice + kx as usize;
                     let o = (row_out + ox as usize) * self.cout + group_base;
-                    axpy(&mut out[o..o + self.coutg], &self.weights[slice * self.coutg..(slice + 1) * self.coutg], v);
+                    let (dst, src) = (&mut out[o..o + len], &self.weights[slice * len..(slice + 1) * len]);
+                    if N == 0 {
+                        axpy(dst, src, v);
+                    } else if let (Ok(d), Ok(w)) = (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src)) {
+                        for j in 0..N {
+                            d[j] += w[j] * v;
+                        }
+                    }
                     effective += u64::from(self.nnz[slice]);
                     taps += 1;
                 }
             }
         }
-        Work { pairs: taps * self.coutg as u64, effective }
+        Work { pairs: taps * len as u64, effective }
     }
 }
 

@@ -41,6 +41,13 @@ pub struct ForwardOutput {
 /// Observer of node outputs during a forward pass: `(node, timestep, value)`.
 pub type NodeHook<'a> = dyn FnMut(NodeId, usize, &Tensor) -> Result<()> + 'a;
 
+/// Neuron membranes and dropout masks carried from one forward pass into the next.
+#[derive(Debug, Clone, Default)]
+pub struct CarriedState {
+    membranes: Vec<Option<Tensor>>,
+    masks: Vec<Option<Tensor>>,
+}
+
 /// Which convolution implementation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,16 +186,23 @@ impl SnnModel {
     /// Run all T steps. `input` is `[B, ...sample]` for direct encoding and `[B, T, ...frame]`
     /// for event frames. `rng` draws dropout masks (train mode only).
     pub fn forward(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool) -> Result<ForwardOutput> {
-        self.forward_impl(input, train, rng, record_spikes, None)
+        self.forward_impl(input, train, rng, record_spikes, None, None)
     }
 
     /// [`SnnModel::forward`] that also hands every node's output to `hook(node, t, value)` each time
     /// the node runs (static nodes run at t = 0 only), with fresh state as `forward` has.
     pub fn forward_with_hook(&self, input: &Tensor, train: bool, rng: &mut Rng, hook: &mut NodeHook<'_>) -> Result<ForwardOutput> {
-        self.forward_impl(input, train, rng, false, Some(hook))
+        self.forward_impl(input, train, rng, false, Some(hook), None)
     }
 
-    fn forward_impl(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool, mut hook: Option<&mut NodeHook<'_>>) -> Result<ForwardOutput> {
+    /// [`SnnModel::forward_with_hook`] starting from the membranes and dropout masks `carry` holds
+    /// (fresh if it is empty) and leaving this pass's final ones in it. Delayed-edge buffers still
+    /// start at zero. The batch size must stay the same while state is carried.
+    pub fn forward_carrying(&self, input: &Tensor, train: bool, rng: &mut Rng, hook: &mut NodeHook<'_>, carry: &mut CarriedState) -> Result<ForwardOutput> {
+        self.forward_impl(input, train, rng, false, Some(hook), Some(carry))
+    }
+
+    fn forward_impl(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool, mut hook: Option<&mut NodeHook<'_>>, mut carry: Option<&mut CarriedState>) -> Result<ForwardOutput> {
         let net = &self.net;
         let n = net.len();
         let timesteps = self.timesteps();
@@ -202,8 +216,10 @@ impl SnnModel {
         }
         let mut current: Vec<Option<Tensor>> = vec![None; n];
         let mut history: Vec<VecDeque<Tensor>> = vec![VecDeque::new(); n];
-        let mut membranes: Vec<Option<Tensor>> = vec![None; n];
-        let mut masks: Vec<Option<Tensor>> = vec![None; n];
+        let (mut membranes, mut masks): (Vec<Option<Tensor>>, Vec<Option<Tensor>>) = match carry.as_deref_mut() {
+            Some(c) if c.membranes.len() == n && c.masks.len() == n => (std::mem::take(&mut c.membranes), std::mem::take(&mut c.masks)),
+            _ => (vec![None; n], vec![None; n]),
+        };
         let spiking = self.spiking_nodes();
         let mut spikes: Vec<(NodeId, Vec<f64>)> = spiking.iter().map(|&i| (i, Vec::with_capacity(timesteps))).collect();
         let mut acc: Option<Tensor> = None;
@@ -242,6 +258,10 @@ impl SnnModel {
                     spikes[slot].1.push(s as f64);
                 }
             }
+        }
+        if let Some(c) = carry {
+            c.membranes = membranes;
+            c.masks = masks;
         }
         let sum = acc.expect("timesteps >= 1");
         let readout = match net.desc.readout.kind {

@@ -8,7 +8,8 @@ use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::init::InitScheme;
 use snnc_search::model::SnnModel;
 use snnc_search::snasnet::kernel::{KernelKind, log_abs_det};
-use snnc_search::snasnet::score::{score_genotype, score_model};
+use snnc_search::model::CarriedState;
+use snnc_search::snasnet::score::{PassState, score_genotype, score_model};
 
 const B: usize = 6;
 const T: usize = 3;
@@ -75,7 +76,7 @@ fn score_matches_direct_formulas_and_counts_every_lif_call() {
         let lifs = (0..m.net.len()).filter(|&i| m.net.node(i).op.is_spiking()).count();
         let xs = inputs(3, 2);
         for kind in [KernelKind::Sahd, KernelKind::Hamming] {
-            let got = score_model(&m, &xs, kind, &mut Rng::new(8)).expect("score");
+            let got = score_model(&m, &xs, kind, PassState::Reset, &mut Rng::new(8)).expect("score");
             assert_eq!(got.lif_calls, lifs * T, "{geno}");
             assert_eq!(got.per_pass.len(), 2);
             let mut rng = Rng::new(8);
@@ -93,12 +94,58 @@ fn score_matches_direct_formulas_and_counts_every_lif_call() {
 fn scoring_is_deterministic_and_kernels_differ() {
     let geno: CellGenotype = "0302 0030 3003 0000".parse().expect("genotype");
     let xs = inputs(5, 2);
-    let run = |kind| score_genotype(&geno, &cfg(), 7, &xs, kind, &mut Rng::new(1)).expect("score");
-    assert_eq!(run(KernelKind::Sahd), run(KernelKind::Sahd));
+    let run = |kind| score_genotype(&geno, &cfg(), 7, &xs, kind, PassState::Reset, &mut Rng::new(1)).expect("score");
+    let (a, b) = (run(KernelKind::Sahd), run(KernelKind::Sahd));
+    assert_eq!((a.per_pass, a.score, a.lif_calls), (b.per_pass, b.score, b.lif_calls));
     assert_ne!(run(KernelKind::Sahd).score, run(KernelKind::Hamming).score);
     // Every pass starts from fresh state: scoring one batch twice gives the same number twice.
     let twice = vec![xs[0].clone(), xs[0].clone()];
-    let s = score_genotype(&geno, &cfg(), 7, &twice, KernelKind::Sahd, &mut Rng::new(1)).expect("score");
+    let s = score_genotype(&geno, &cfg(), 7, &twice, KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).expect("score");
     assert_eq!(s.per_pass[0], s.per_pass[1]);
-    assert!(score_model(&model(&geno), &[], KernelKind::Sahd, &mut Rng::new(1)).is_err());
+    assert!(score_model(&model(&geno), &[], KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).is_err());
+}
+
+/// LIF outputs of every call, in order.
+fn lif_trace(model: &SnnModel, x: &Tensor, rng: &mut Rng, carry: Option<&mut CarriedState>) -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    let mut hook = |id: usize, _t: usize, v: &Tensor| {
+        if model.net.node(id).op.is_spiking() {
+            out.push(v.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(())
+    };
+    match carry {
+        Some(c) => model.forward_carrying(x, true, rng, &mut hook, c).expect("forward"),
+        None => model.forward_with_hook(x, true, rng, &mut hook).expect("forward"),
+    };
+    out
+}
+
+#[test]
+fn carried_state_continues_the_membranes_of_the_previous_pass() {
+    // A forward-only cell has no delayed edges, so two carried passes of T steps on one batch
+    // are one pass of 2T steps (same weights, same dropout mask).
+    let geno: CellGenotype = "0323 0032 0003 0000".parse().expect("genotype");
+    let x = &inputs(6, 1)[0];
+    let m = model(&geno);
+    let mut long_cfg = cfg();
+    long_cfg.timesteps = 2 * T;
+    let long = SnnModel::new(snasnet_network(&geno, &long_cfg).expect("net").validate().expect("valid"), InitScheme::Snasnet, 42).expect("model");
+    let want = lif_trace(&long, x, &mut Rng::new(2), None);
+    let mut carry = CarriedState::default();
+    let mut rng = Rng::new(2);
+    let mut got = lif_trace(&m, x, &mut rng, Some(&mut carry));
+    let fresh = lif_trace(&m, x, &mut Rng::new(2), None);
+    assert_eq!(got, fresh, "an empty carry is a fresh pass");
+    got.extend(lif_trace(&m, x, &mut rng, Some(&mut carry)));
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+    // The score with carried state: first pass as with a reset, later passes differ.
+    let twice = vec![x.clone(), x.clone()];
+    let reset = score_model(&m, &twice, KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).expect("score");
+    let carried = score_model(&m, &twice, KernelKind::Sahd, PassState::Carry, &mut Rng::new(1)).expect("score");
+    assert_eq!(reset.per_pass[0], carried.per_pass[0]);
+    assert_eq!(reset.per_pass[0], reset.per_pass[1]);
+    assert_ne!(carried.per_pass[0], carried.per_pass[1]);
+    assert!(carried.kernel_seconds > 0.0);
 }

@@ -34,6 +34,7 @@ fn settings(candidates: usize, cell: &str) -> SearchSettings {
         width: 2,
         kernel: "sahd".into(),
         seed: 17,
+        carry_state: false,
     }
 }
 
@@ -91,6 +92,24 @@ fn resumed_search_equals_an_uninterrupted_one() {
     assert_eq!(read_records(&log).expect("log").len(), 6);
     // Forward searches only produce forward cells.
     assert!(all.iter().all(|r| !r.genotype.parse::<snnc_search::arch::snasnet::CellGenotype>().expect("g").has_backward()));
+}
+
+#[test]
+fn carried_state_changes_later_passes_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let reset = run(dir.path(), &settings(2, "backward")).expect("search");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut s = settings(2, "backward");
+    s.carry_state = true;
+    let carried = run(dir.path(), &s).expect("search");
+    for (r, c) in reset.iter().zip(&carried) {
+        assert_eq!(r.genotype, c.genotype);
+        assert_eq!(r.per_pass[0], c.per_pass[0]);
+    }
+    // Settings files from before the option existed still load (it defaults to off).
+    let old = r#"{"dataset":"digits","cell":"forward","candidates":1,"batch":6,"repeats":2,"timesteps":2,"width":2,"kernel":"sahd","seed":17}"#;
+    let parsed: SearchSettings = serde_json::from_str(old).expect("old settings");
+    assert!(!parsed.carry_state);
 }
 
 #[test]

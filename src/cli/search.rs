@@ -54,6 +54,10 @@ pub struct SnasnetSearchArgs {
     pub kernel: KernelKind,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Carry LIF membranes and dropout masks from one pass to the next, as the official code does
+    /// (by default every pass starts from fresh state).
+    #[arg(long)]
+    pub carry_state: bool,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -84,6 +88,7 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
             KernelKind::Hamming => "hamming".into(),
         },
         seed: a.seed,
+        carry_state: a.carry_state,
     };
     let bar = (!a.quiet).then(|| {
         let b = indicatif::ProgressBar::new(a.candidates as u64);
@@ -113,7 +118,16 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     let n = scores.len().max(1) as f64;
     let mean = scores.iter().sum::<f64>() / n;
     let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
+    let secs: f64 = records.iter().map(|r| r.seconds).sum();
+    let kernel: f64 = records.iter().map(|r| r.kernel_seconds).sum();
     println!("{} candidates scored: mean {mean:.4}, variance {var:.4}", records.len());
+    if secs > 0.0 {
+        println!(
+            "{:.2} candidates/s, kernel {:.1}% of scoring time",
+            records.len() as f64 / secs,
+            100.0 * kernel / secs
+        );
+    }
     if let Some(b) = best(&records) {
         let files = SearchFiles::in_dir(&a.out);
         println!("best #{}: {} score {:.4} -> {}", b.index, b.genotype, b.score, files.best_arch.display());

@@ -4,7 +4,7 @@
 use super::kernel::{KernelAccumulator, KernelKind, SpikeBits};
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use crate::init::InitScheme;
-use crate::model::SnnModel;
+use crate::model::{CarriedState, SnnModel};
 use candle_core::{DType, Tensor};
 use snnc_datasets::transform::Rng;
 
@@ -17,36 +17,61 @@ pub struct CandidateScore {
     pub score: f64,
     /// LIF calls per pass (#LIF nodes x T).
     pub lif_calls: usize,
+    /// Wall time spent packing spikes and accumulating kernels, over all passes.
+    pub kernel_seconds: f64,
 }
 
-/// The kernel of one forward pass over `input` in train mode with fresh state.
-pub fn pass_kernel(model: &SnnModel, input: &Tensor, kind: KernelKind, rng: &mut Rng) -> candle_core::Result<KernelAccumulator> {
+/// How passes follow each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PassState {
+    /// Every pass starts from fresh state (the default, snasnet.md §4.6).
+    #[default]
+    Reset,
+    /// LIF membranes and dropout masks carry from one pass into the next, as the official code
+    /// does; only the feedback buffers restart at zero.
+    Carry,
+}
+
+/// The kernel of one forward pass over `input` in train mode (fresh state unless `carry` is
+/// given), and the seconds spent on it.
+pub fn pass_kernel(model: &SnnModel, input: &Tensor, kind: KernelKind, rng: &mut Rng, carry: Option<&mut CarriedState>) -> candle_core::Result<(KernelAccumulator, f64)> {
     let batch = input.dim(0)?;
     let mut acc = KernelAccumulator::new(batch, kind);
     let net = &model.net;
+    let mut seconds = 0.0;
     let mut hook = |id: usize, _t: usize, v: &Tensor| -> candle_core::Result<()> {
         if !net.node(id).op.is_spiking() {
             return Ok(());
         }
+        let start = std::time::Instant::now();
         let flat = v.flatten_from(1)?.to_dtype(DType::F32)?;
         let neurons = flat.dim(1)?;
         let values = flat.flatten_all()?.to_vec1::<f32>()?;
         let bits = SpikeBits::from_values(&values, batch, neurons).map_err(candle_core::Error::Msg)?;
-        acc.add(&bits).map_err(candle_core::Error::Msg)
+        acc.add(&bits).map_err(candle_core::Error::Msg)?;
+        seconds += start.elapsed().as_secs_f64();
+        Ok(())
     };
-    model.forward_with_hook(input, true, rng, &mut hook)?;
-    Ok(acc)
+    match carry {
+        Some(c) => model.forward_carrying(input, true, rng, &mut hook, c)?,
+        None => model.forward_with_hook(input, true, rng, &mut hook)?,
+    };
+    Ok((acc, seconds))
 }
 
-/// Score `model` over `inputs` (one pass per batch, every pass from fresh state).
-pub fn score_model(model: &SnnModel, inputs: &[Tensor], kind: KernelKind, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
+/// Score `model` over `inputs` (one pass per batch).
+pub fn score_model(model: &SnnModel, inputs: &[Tensor], kind: KernelKind, state: PassState, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
     if inputs.is_empty() {
         candle_core::bail!("scoring needs at least one input batch");
     }
     let mut per_pass = Vec::with_capacity(inputs.len());
     let mut lif_calls = 0;
+    let mut kernel_seconds = 0.0;
+    let mut carry = CarriedState::default();
     for x in inputs {
-        let acc = pass_kernel(model, x, kind, rng)?;
+        let c = (state == PassState::Carry).then_some(&mut carry);
+        let (acc, secs) = pass_kernel(model, x, kind, rng, c)?;
+        kernel_seconds += secs;
         lif_calls = acc.calls;
         match acc.score() {
             Some(s) => per_pass.push(s),
@@ -54,13 +79,13 @@ pub fn score_model(model: &SnnModel, inputs: &[Tensor], kind: KernelKind, rng: &
         }
     }
     let score = per_pass.iter().sum::<f64>() / per_pass.len() as f64;
-    Ok(CandidateScore { per_pass, score, lif_calls })
+    Ok(CandidateScore { per_pass, score, lif_calls, kernel_seconds })
 }
 
 /// Build a fresh SNASNet for `geno` (§3.3 init from `init_seed`) and score it over `inputs`.
-pub fn score_genotype(geno: &CellGenotype, cfg: &SnasnetConfig, init_seed: u64, inputs: &[Tensor], kind: KernelKind, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
+pub fn score_genotype(geno: &CellGenotype, cfg: &SnasnetConfig, init_seed: u64, inputs: &[Tensor], kind: KernelKind, state: PassState, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
     let desc = snasnet_network(geno, cfg).map_err(candle_core::Error::Msg)?;
     let net = desc.validate().map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let model = SnnModel::new(net, InitScheme::Snasnet, init_seed)?;
-    score_model(&model, inputs, kind, rng)
+    score_model(&model, inputs, kind, state, rng)
 }

@@ -3,7 +3,7 @@
 
 use super::kernel::KernelKind;
 use super::sampler::{CellMode, sample};
-use super::score::score_genotype;
+use super::score::{PassState, score_genotype};
 use crate::arch::InputGeometry;
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use crate::data::{Augment, InputPipeline};
@@ -26,6 +26,10 @@ pub struct SearchSettings {
     pub width: usize,
     pub kernel: String,
     pub seed: u64,
+    /// Carry LIF membranes and dropout masks between a candidate's passes (the official code's
+    /// behaviour, snasnet.md §4.6) instead of starting each pass fresh.
+    #[serde(default)]
+    pub carry_state: bool,
 }
 
 /// One scored candidate: a line of `candidates.jsonl`.
@@ -39,6 +43,9 @@ pub struct CandidateRecord {
     /// Sampler draws until acceptance.
     pub draws: usize,
     pub seconds: f64,
+    /// Part of `seconds` spent packing spikes and building kernels.
+    #[serde(default)]
+    pub kernel_seconds: f64,
 }
 
 /// Where a search writes.
@@ -130,7 +137,8 @@ pub fn score_candidate(index: usize, s: &SearchSettings, mode: CellMode, kind: K
         let (x, _) = pipeline.batch(data, &order, Some(&mut rng)).map_err(|e| e.to_string())?;
         inputs.push(x);
     }
-    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, &mut rng).map_err(|e| e.to_string())?;
+    let state = if s.carry_state { PassState::Carry } else { PassState::Reset };
+    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, state, &mut rng).map_err(|e| e.to_string())?;
     Ok(CandidateRecord {
         index,
         genotype: geno.to_string(),
@@ -139,6 +147,7 @@ pub fn score_candidate(index: usize, s: &SearchSettings, mode: CellMode, kind: K
         lif_calls: sc.lif_calls,
         draws,
         seconds: start.elapsed().as_secs_f64(),
+        kernel_seconds: sc.kernel_seconds,
     })
 }
 

@@ -146,3 +146,30 @@ fn reports_render_for_every_target() {
     let files = snnc_runtime::report::write_csv(&r, &dir.path().join("csv")).unwrap();
     assert_eq!(files.len(), 6);
 }
+
+/// The committed trained networks (`tests/fixtures/trained/*`) on their own datasets' real test
+/// samples: the ladder holds at the trained networks' natural firing rates.
+#[test]
+fn agrees_with_the_reference_on_the_trained_fixtures_and_real_data() {
+    let dir = common::workspace().join("tests/fixtures/trained");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let mut runs: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.join("network.json").is_file()).collect();
+    runs.sort();
+    for run in runs {
+        let net: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("network.json")).unwrap()).unwrap();
+        let Some(name) = net["meta"]["dataset"].as_str() else { continue };
+        let dataset: snnc_datasets::DatasetName = name.parse().unwrap();
+        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else { continue };
+        let m = snnc_runtime::load::load(&run).unwrap_or_else(|e| panic!("{}: {e}", run.display()));
+        let plan = Plan::new(&m).unwrap();
+        let inputs = snnc_runtime::data::DatasetInputs::load(&plan, dataset, &data, snnc_datasets::Split::Test, Some(12)).unwrap();
+        let x: Vec<Vec<f32>> = (0..snnc_runtime::Inputs::len(&inputs))
+            .map(|i| {
+                let mut v = Vec::new();
+                snnc_runtime::Inputs::fill(&inputs, i, &mut v).unwrap();
+                v
+            })
+            .collect();
+        check(&run.display().to_string(), &m, &x);
+    }
+}

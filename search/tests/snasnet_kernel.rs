@@ -1,6 +1,6 @@
 //! The SAHD / Hamming kernel and log|det| against direct f64 computations (snasnet.md §4.3-4.5).
 
-use snnc_search::snasnet::kernel::{KernelAccumulator, KernelKind, SpikeBits, call_kernel, log_abs_det};
+use snnc_search::snasnet::kernel::{Dispatch, KernelAccumulator, KernelKind, SpikeBits, call_kernel, log_abs_det, pair_distances};
 
 /// The kernel straight from the formulas, on 0/1 rows.
 fn direct(c: &[Vec<u8>], kind: KernelKind) -> Vec<f64> {
@@ -78,6 +78,16 @@ fn random_patterns_match_direct_across_word_boundaries() {
     for &(b, n) in &[(3usize, 1usize), (4, 7), (4, 63), (3, 64), (4, 65), (4, 130), (4, 200)] {
         for density in [2u64, 5, 9] {
             let c: Vec<Vec<u8>> = (0..b).map(|_| (0..n).map(|_| (next() % density == 0) as u8).collect()).collect();
+            let sb = bits(&c);
+            let portable = pair_distances(&sb, Dispatch::Portable);
+            assert_eq!(pair_distances(&sb, Dispatch::Auto), portable);
+            let mut q = 0;
+            for i in 0..b {
+                for j in i + 1..b {
+                    assert_eq!(portable[q], sb.hamming(i, j));
+                    q += 1;
+                }
+            }
             for kind in [KernelKind::Sahd, KernelKind::Hamming] {
                 close(&call_kernel(&bits(&c), kind), &direct(&c, kind), 1e-12);
             }

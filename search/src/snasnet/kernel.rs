@@ -71,15 +71,61 @@ impl SpikeBits {
     }
 }
 
+/// Which Hamming-distance code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The hardware popcount instruction when the CPU has it, else the portable code.
+    Auto,
+    /// Plain Rust (`count_ones` on the baseline target, a bit-twiddling sequence on x86-64).
+    Portable,
+}
+
+#[inline(always)]
+fn pair_distances_body(s: &SpikeBits, out: &mut [u64]) {
+    let b = s.batch;
+    let mut q = 0;
+    for i in 0..b {
+        let ri = s.row(i);
+        for j in i + 1..b {
+            out[q] = ri.iter().zip(s.row(j)).map(|(x, y)| (x ^ y).count_ones() as u64).sum();
+            q += 1;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn pair_distances_popcnt(s: &SpikeBits, out: &mut [u64]) {
+    pair_distances_body(s, out)
+}
+
+/// Hamming distances of all pairs i < j, in row-major upper-triangle order.
+pub fn pair_distances(s: &SpikeBits, dispatch: Dispatch) -> Vec<u64> {
+    let b = s.batch;
+    let mut out = vec![0u64; b * b.saturating_sub(1) / 2];
+    #[cfg(target_arch = "x86_64")]
+    if dispatch == Dispatch::Auto && std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the CPU supports popcnt (checked just above).
+        unsafe { pair_distances_popcnt(s, &mut out) };
+        return out;
+    }
+    let _ = dispatch;
+    pair_distances_body(s, &mut out);
+    out
+}
+
 /// The per-call kernel matrix `[B, B]` in f64 (row-major).
 pub fn call_kernel(spikes: &SpikeBits, kind: KernelKind) -> Vec<f64> {
     let b = spikes.batch;
     let n = spikes.neurons as f64;
     let mut k = vec![n; b * b];
     let rates: Vec<f64> = spikes.ones.iter().map(|&o| o as f64 / n.max(1.0)).collect();
+    let dist = pair_distances(spikes, Dispatch::Auto);
+    let mut q = 0;
     for i in 0..b {
         for j in i + 1..b {
-            let d = spikes.hamming(i, j) as f64;
+            let d = dist[q] as f64;
+            q += 1;
             let v = match kind {
                 KernelKind::Hamming => n - d,
                 KernelKind::Sahd => {

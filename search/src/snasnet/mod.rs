@@ -4,3 +4,4 @@ pub mod kernel;
 pub mod sampler;
 pub mod score;
 pub mod search;
+pub mod stats;

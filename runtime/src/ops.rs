@@ -214,6 +214,9 @@ impl Conv {
     /// The scatter with slices of `N` values (`N = 0`: any length, `self.coutg`).
     #[inline(always)]
     fn scatter_n<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+        if N != 0 && self.cg == self.cin {
+            return self.scatter_grouped::<E, N>(ev, out);
+        }
         let len = if N == 0 { self.coutg } else { N };
         let (mut taps, mut effective) = (0u64, 0u64);
         for (s, v) in ev.iter() {
@@ -242,6 +245,59 @@ impl Conv {
             }
         }
         Work { pairs: taps * len as u64, effective }
+    }
+
+    /// Events come in storage order, so the channels that fired at one input position arrive
+    /// together; they all reach the same output slices. Each slice is then loaded once, gets
+    /// every one of those channels' weights added (in event order, so the sums are bit for bit
+    /// those of one event at a time), and is stored once. Only for `groups == 1`, where every
+    /// channel's slice is the same output run.
+    #[inline(always)]
+    fn scatter_grouped<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+        const MAX: usize = 32;
+        let (mut taps, mut effective) = (0u64, 0u64);
+        let mut group = [(0usize, 0.0f32); MAX];
+        let mut it = ev.iter().peekable();
+        while let Some((s, v)) = it.next() {
+            let pos = s / self.cin;
+            group[0] = (s % self.cin, v);
+            let mut k = 1;
+            while k < MAX {
+                match it.peek() {
+                    Some(&(s2, v2)) if s2 / self.cin == pos => {
+                        group[k] = (s2 % self.cin, v2);
+                        k += 1;
+                        it.next();
+                    }
+                    _ => break,
+                }
+            }
+            let members = &group[..k];
+            let (iy, ix) = (pos / self.src_w, pos % self.src_w);
+            let cols = self.cols.of(ix);
+            let kk = self.kh * self.kw;
+            for &(ky, oy) in self.rows.of(iy) {
+                let row_out = oy as usize * self.out_w;
+                for &(kx, ox) in cols {
+                    let tap = ky as usize * self.kw + kx as usize;
+                    let o = (row_out + ox as usize) * self.cout;
+                    let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else { continue };
+                    let mut acc = *d;
+                    for &(ci, v) in members {
+                        let slice = ci * kk + tap;
+                        if let Ok(w) = <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N]) {
+                            for j in 0..N {
+                                acc[j] += w[j] * v;
+                            }
+                        }
+                        effective += u64::from(self.nnz[slice]);
+                    }
+                    *d = acc;
+                    taps += k as u64;
+                }
+            }
+        }
+        Work { pairs: taps * N as u64, effective }
     }
 }
 

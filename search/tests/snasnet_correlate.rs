@@ -1,0 +1,73 @@
+//! The score/accuracy correlation study on the digits data: records, taus, resume.
+
+use snnc_datasets::testdata::dataset_dir;
+use snnc_datasets::transform::FrameSplit;
+use snnc_datasets::{DatasetName, Split};
+use snnc_search::arch::InputGeometry;
+use snnc_search::data::Augment;
+use snnc_search::init::InitScheme;
+use snnc_search::model::ConvImpl;
+use snnc_search::optim::OptimizerKind;
+use snnc_search::snasnet::correlate::{StudyData, run_study};
+use snnc_search::snasnet::search::SearchSettings;
+use snnc_search::snasnet::stats::kendall_tau_b;
+use snnc_search::train::{LossKind, TrainConfig};
+use std::sync::atomic::AtomicBool;
+
+#[test]
+fn study_scores_trains_and_correlates_and_resumes() {
+    let Some(dir) = dataset_dir(DatasetName::Digits) else { return };
+    let data = snnc_datasets::load(DatasetName::Digits, &dir, Split::Train).expect("digits");
+    let geometry = InputGeometry::for_dataset(DatasetName::Digits, None);
+    let mut s = SearchSettings {
+        dataset: "digits".into(),
+        cell: "backward".into(),
+        candidates: 2,
+        batch: 16,
+        repeats: 2,
+        timesteps: 2,
+        width: 2,
+        kernel: "sahd".into(),
+        seed: 5,
+        carry_state: false,
+    };
+    let train = TrainConfig {
+        dataset: DatasetName::Digits,
+        data_dir: dir.clone(),
+        epochs: 1,
+        batch_size: 32,
+        seed: 1,
+        lr: 1e-3,
+        eta_min_ratio: 0.01,
+        cosine: true,
+        optimizer: OptimizerKind::parse("adam", 0.9, 0.0).expect("adam"),
+        loss: LossKind::CrossEntropy,
+        init: InitScheme::Snasnet,
+        augment: Augment::NONE,
+        frame_split: FrameSplit::ByCount,
+        train_limit: Some(64),
+        test_limit: Some(32),
+        conv: ConvImpl::default(),
+    };
+    let out = tempfile::tempdir().expect("tmp");
+    let stop = AtomicBool::new(false);
+    let input = StudyData { geometry, data: &data, augment: Augment::NONE };
+    let first = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("study");
+    assert_eq!(first.cells, 2);
+    s.candidates = 4;
+    let report = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("resumed");
+    assert_eq!(report.cells, 4);
+    let text = std::fs::read_to_string(out.path().join("correlate.jsonl")).expect("log");
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(rows.len(), 4);
+    let col = |k: &str| rows.iter().map(|r| r[k].as_f64().expect("number")).collect::<Vec<_>>();
+    for a in col("test_accuracy") {
+        assert!((0.0..=1.0).contains(&a));
+    }
+    assert_eq!(report.tau_sahd, kendall_tau_b(&col("sahd"), &col("test_accuracy")));
+    assert_eq!(report.tau_hamming, kendall_tau_b(&col("hamming"), &col("test_accuracy")));
+    assert!(out.path().join("report.json").exists());
+    // Other settings in the same folder are refused.
+    s.seed = 6;
+    assert!(run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).is_err());
+}

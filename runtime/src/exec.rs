@@ -55,6 +55,10 @@ pub struct State {
     membrane: Vec<Vec<f32>>,
     /// Per population, one seed per hoisted delay: bias plus every constant drive due by then.
     drives: Vec<Vec<Vec<f32>>>,
+    /// Spike trains of autonomous spiking populations (fed only by hoisted constants), computed
+    /// in the prologue: one bit per neuron and step, `[t][neuron / 64]`; and near counts per step.
+    trains: Vec<Vec<u64>>,
+    train_near: Vec<Vec<u64>>,
     logits: Vec<f64>,
 }
 
@@ -64,6 +68,7 @@ impl State {
         let mut slot_base = Vec::with_capacity(plan.pops.len());
         let mut membrane = Vec::with_capacity(plan.pops.len());
         let mut drives = Vec::with_capacity(plan.pops.len());
+        let (mut trains, mut train_near) = (Vec::new(), Vec::new());
         for p in &plan.pops {
             let n = p.numel();
             slot_base.push(slots.len());
@@ -71,13 +76,23 @@ impl State {
                 let val = if p.binary() { Vec::new() } else { vec![0.0; n] };
                 slots.push(Slot { idx: Vec::new(), val, dense: false, events: 0 });
             }
+            // An autonomous population keeps its membranes in registers (see `train`).
             membrane.push(match p.kind {
-                Kind::Spiking(l) => vec![l.v_reset; n],
+                Kind::Spiking(l) if !p.incoming.is_empty() => vec![l.v_reset; n],
                 _ => Vec::new(),
             });
             drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());
+            let autonomous = matches!(p.kind, Kind::Spiking(_)) && p.incoming.is_empty();
+            trains.push(if autonomous { vec![0u64; n.div_ceil(64) * plan.timesteps] } else { Vec::new() });
+            train_near.push(if autonomous { vec![0u64; plan.timesteps] } else { Vec::new() });
         }
-        let widest = plan.pops.iter().filter(|p| matches!(p.kind, Kind::Spiking(_))).map(|p| p.numel()).max().unwrap_or(0);
+        let widest = plan
+            .pops
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::Spiking(_)) && !p.incoming.is_empty())
+            .map(|p| p.numel())
+            .max()
+            .unwrap_or(0);
         State {
             slots,
             slot_base,
@@ -85,6 +100,8 @@ impl State {
             readout_in: vec![0.0; plan.pops[plan.readout].numel()],
             membrane,
             drives,
+            trains,
+            train_near,
             logits: vec![0.0; plan.num_classes],
         }
     }
@@ -94,7 +111,7 @@ impl State {
         let f = std::mem::size_of::<f32>();
         let slots: usize = self.slots.iter().map(|s| s.idx.capacity() * 4 + s.val.capacity() * f).sum();
         let vecs = |v: &Vec<Vec<f32>>| v.iter().map(|x| x.capacity() * f).sum::<usize>();
-        let drives: usize = self.drives.iter().map(vecs).sum();
+        let drives: usize = self.drives.iter().map(vecs).sum::<usize>() + self.trains.iter().chain(&self.train_near).map(|t| t.capacity() * 8).sum::<usize>();
         slots + vecs(&self.membrane) + drives + (self.scratch.capacity() + self.readout_in.capacity()) * f + self.logits.capacity() * 8
     }
 }
@@ -334,6 +351,35 @@ impl Plan {
             }
             st.drives[p] = drives;
         }
+        for &p in &self.schedule {
+            if let Kind::Spiking(lif) = self.pops[p].kind
+                && !st.trains[p].is_empty()
+            {
+                self.precompute_train(st, p, &lif);
+            }
+        }
+    }
+
+    /// A spiking population fed only by hoisted constants has its whole input known after the
+    /// prologue, so its spike train for all `T` steps is computed here in one pass over its
+    /// neurons, each membrane held in a register through the steps (the same arithmetic as
+    /// [`fire`], so the same spikes). Steps then only read their bits.
+    fn precompute_train(&self, st: &mut State, p: usize, lif: &Lif) {
+        let pop = &self.pops[p];
+        let n = pop.numel();
+        let words = n.div_ceil(64);
+        let seeds: Vec<Option<&[f32]>> = (0..self.timesteps)
+            .map(|t| {
+                let due = pop.drive_delays.iter().take_while(|&&d| d as usize <= t).count();
+                if due > 0 { Some(st.drives[p][due - 1].as_slice()) } else { pop.bias.as_deref() }
+            })
+            .collect();
+        let mut trains = std::mem::take(&mut st.trains[p]);
+        let mut near = std::mem::take(&mut st.train_near[p]);
+        near.iter_mut().for_each(|c| *c = 0);
+        train(lif, &seeds, n, words, &mut trains, &mut near, self.simd);
+        st.trains[p] = trains;
+        st.train_near[p] = near;
     }
 
     /// The seed of population `p` at step `t`: the latest drive due, else its bias, else zero.
@@ -359,6 +405,21 @@ impl Plan {
                 self.gather(st, p, t, &mut val, out);
                 st.slots[cur].val = val;
                 st.slots[cur].index_graded();
+            }
+            Kind::Spiking(_) if !st.trains[p].is_empty() => {
+                let words = pop.numel().div_ceil(64);
+                let bits = &st.trains[p][t * words..(t + 1) * words];
+                let idx = &mut st.slots[cur].idx;
+                idx.clear();
+                for (w, &word) in bits.iter().enumerate() {
+                    let mut m = word;
+                    while m != 0 {
+                        idx.push((w * 64) as u32 + m.trailing_zeros());
+                        m &= m - 1;
+                    }
+                }
+                st.slots[cur].events = idx.len();
+                out.pops[p * self.timesteps + t].near = st.train_near[p][t];
             }
             Kind::Spiking(lif) => {
                 let mut scratch = std::mem::take(&mut st.scratch);
@@ -550,5 +611,69 @@ impl Plan {
             })?;
         preds.sort_unstable();
         Ok(Profile { tally, predictions: preds.into_iter().map(|(_, p)| p).collect(), seconds: start.elapsed().as_secs_f64() })
+    }
+}
+
+/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
+/// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]`.
+fn train(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64], simd: Simd) {
+    #[cfg(target_arch = "x86_64")]
+    match simd {
+        // SAFETY: `Simd::detect` only returns a level the CPU supports.
+        Simd::Avx512 => return unsafe { train_avx512(lif, seeds, n, words, trains, near) },
+        Simd::Avx2 => return unsafe { train_avx2(lif, seeds, n, words, trains, near) },
+        Simd::None => {}
+    }
+    let _ = simd;
+    train_portable(lif, seeds, n, words, trains, near)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
+unsafe fn train_avx512(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+    train_portable(lif, seeds, n, words, trains, near)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn train_avx2(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+    train_portable(lif, seeds, n, words, trains, near)
+}
+
+#[inline(always)]
+fn train_portable(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+    let margin = FLIP_MARGIN as f32;
+    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let zeros = [0.0f32; 64];
+    macro_rules! sweep {
+        ($fires:expr, $reset:expr) => {{
+            for w in 0..words {
+                let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
+                let mut v = [vr; 64];
+                for (t, seed) in seeds.iter().enumerate() {
+                    let x: &[f32] = match seed {
+                        Some(s) => &s[lo..hi],
+                        None => &zeros[..hi - lo],
+                    };
+                    let mut close = 0u32;
+                    let mut bits = 0u64;
+                    for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
+                        let u = vr + beta * (*m - vr) + gain * x;
+                        close += u32::from((u - th).abs() < margin);
+                        let f = $fires(u);
+                        bits |= u64::from(f) << j;
+                        *m = if f { $reset(u) } else { u };
+                    }
+                    trains[t * words + w] = bits;
+                    near[t] += u64::from(close);
+                }
+            }
+        }};
+    }
+    match (lif.fire, lif.reset) {
+        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
+        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
+        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
+        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
     }
 }

@@ -58,3 +58,18 @@ fn search_snasnet_writes_log_and_best_and_resumes() {
     assert!(!o.status.success());
     assert!(text(&o).contains("forward or backward"), "{}", text(&o));
 }
+
+#[test]
+fn search_snasnet_correlate_reports_kendall_tau() {
+    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let o = snnc(&[
+        "search", "snasnet-correlate", "--dataset", "digits", "--data-dir", s(&digits), "--candidates", "3", "--batch", "16",
+        "--width", "2", "--timesteps", "2", "--train-limit", "64", "--test-limit", "32", "--quiet", "--out", s(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Kendall tau"), "{}", text(&o));
+    assert_eq!(lines(&out.join("correlate.jsonl")).len(), 3);
+    assert!(out.join("report.json").exists());
+}

@@ -7,7 +7,14 @@ use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
 use snnc_search::snasnet::kernel::KernelKind;
 use snnc_search::snasnet::sampler::CellMode;
+use snnc_datasets::transform::FrameSplit;
+use snnc_search::init::InitScheme;
+use snnc_search::model::ConvImpl;
+use snnc_search::optim::OptimizerKind;
+use snnc_search::snasnet::correlate::{StudyData, StudyRecord, run_study};
 use snnc_search::snasnet::search::{SearchFiles, SearchSettings, best, run_search};
+use snnc_search::train::{LossKind, TrainConfig};
+use std::sync::atomic::AtomicBool;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -22,6 +29,52 @@ pub enum SearchKind {
     /// Writes OUT/search.json, OUT/candidates.jsonl (one line per scored candidate) and
     /// OUT/best_arch.json; run again with the same settings (and more candidates) to resume.
     Snasnet(SnasnetSearchArgs),
+    /// Score K sampled cells with SAHD and plain Hamming, train each with a fixed budget, and
+    /// report Kendall's tau of each score against test accuracy. Writes OUT/correlate.jsonl,
+    /// OUT/report.json and OUT/train/<k>; run again to resume.
+    SnasnetCorrelate(CorrelateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CorrelateArgs {
+    #[arg(long)]
+    pub dataset: DatasetName,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Number of cells K.
+    #[arg(long, default_value_t = 20)]
+    pub candidates: usize,
+    #[arg(long, default_value = "backward")]
+    pub cell: CellMode,
+    /// Scoring batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 5)]
+    pub timesteps: usize,
+    #[arg(long, default_value_t = 16)]
+    pub width: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training epochs per cell (the fixed budget).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub train_batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Train on only the first N training samples.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on only the first N test samples.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -69,7 +122,73 @@ pub struct SnasnetSearchArgs {
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     match a.kind {
         SearchKind::Snasnet(s) => snasnet(s),
+        SearchKind::SnasnetCorrelate(c) => correlate(c),
     }
+}
+
+fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
+    if !(a.lr.is_finite() && a.lr > 0.0) || a.train_batch == 0 {
+        anyhow::bail!("--lr must be positive and --train-batch at least 1");
+    }
+    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
+    let geometry = InputGeometry::for_dataset(a.dataset, None);
+    let settings = SearchSettings {
+        dataset: a.dataset.to_string(),
+        cell: a.cell.to_string(),
+        candidates: a.candidates,
+        batch: a.batch,
+        repeats: a.repeats,
+        timesteps: a.timesteps,
+        width: a.width,
+        kernel: "sahd".into(),
+        seed: a.seed,
+        carry_state: false,
+    };
+    let augment = Augment::default_for(a.dataset);
+    let train_cfg = TrainConfig {
+        dataset: a.dataset,
+        data_dir: a.data_dir.clone(),
+        epochs: a.epochs,
+        batch_size: a.train_batch,
+        seed: a.seed,
+        lr: a.lr,
+        eta_min_ratio: 0.01,
+        cosine: true,
+        optimizer: OptimizerKind::parse("adam", 0.9, 0.0).map_err(anyhow::Error::msg)?,
+        loss: LossKind::CrossEntropy,
+        init: InitScheme::Snasnet,
+        augment,
+        frame_split: FrameSplit::ByCount,
+        train_limit: a.train_limit,
+        test_limit: a.test_limit,
+        conv: ConvImpl::default(),
+    };
+    let input = StudyData { geometry, data: &data, augment };
+    let stop = AtomicBool::new(false);
+    let quiet = a.quiet;
+    let mut progress = |done: usize, r: &StudyRecord| {
+        if !quiet {
+            eprintln!(
+                "[{done}/{}] {}  sahd {:.3}  hamming {:.3}  accuracy {:.2}%",
+                a.candidates,
+                r.genotype,
+                r.sahd,
+                r.hamming,
+                100.0 * r.test_accuracy
+            );
+        }
+    };
+    let report = run_study(&a.out, &settings, &input, &train_cfg, &stop, &mut progress)
+        .map_err(|e| anyhow!(e))
+        .with_context(|| format!("SNASNet correlation study in {}", a.out.display()))?;
+    let show = |t: Option<f64>| t.map_or("undefined".to_string(), |t| format!("{t:.3}"));
+    println!(
+        "{} cells: Kendall tau (score vs test accuracy) SAHD {}, plain Hamming {}",
+        report.cells,
+        show(report.tau_sahd),
+        show(report.tau_hamming)
+    );
+    Ok(())
 }
 
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {

@@ -63,10 +63,18 @@ impl Layout {
         (0..self.numel()).map(|s| per_channel.get(self.channel(s)).copied().unwrap_or(0.0)).collect()
     }
 
-    /// Row-major values into storage order.
+    /// Row-major values into storage order (per position, its channels; no divisions: event
+    /// frames arrive through here every step).
     pub fn to_storage(&self, logical: &[f32], out: &mut [f32]) {
-        for (s, o) in out.iter_mut().enumerate() {
-            *o = logical[self.logical(s)];
+        if self.flat || self.c == 1 {
+            out.copy_from_slice(&logical[..out.len()]);
+            return;
+        }
+        let plane = self.h * self.w;
+        for (pos, o) in out.chunks_exact_mut(self.c).enumerate() {
+            for (c, v) in o.iter_mut().enumerate() {
+                *v = logical[c * plane + pos];
+            }
         }
     }
 
@@ -92,6 +100,11 @@ mod tests {
         }
         // Channel-last: the three channels of position (0, 1) are adjacent.
         assert_eq!([l.storage(1), l.storage(9), l.storage(17)], [3, 4, 5]);
+        let logical: Vec<f32> = (0..l.numel()).map(|i| i as f32).collect();
+        let mut storage = vec![0.0; l.numel()];
+        l.to_storage(&logical, &mut storage);
+        assert_eq!(l.to_logical(&storage), logical);
+        assert!((0..l.numel()).all(|s| storage[s] == l.logical(s) as f32));
         let f = Layout::of(&Shape(vec![5]));
         assert_eq!((f.logical(3), f.channel(3)), (3, 3));
     }

@@ -73,6 +73,9 @@ fn search_logs_every_candidate_and_writes_the_best_architecture() {
     let net = NetworkDesc::from_json_str(&text, "best_arch.json").expect("valid architecture");
     assert_eq!(net.desc.meta["genotype"], serde_json::json!(b.genotype));
     assert_eq!(net.desc.timesteps, 2);
+    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("best_genotype.json")).expect("best genotype")).expect("json");
+    assert_eq!(snnc_search::snasnet::genotype::genotype_from_json(&g).expect("genotype").to_string(), b.genotype);
+    assert_eq!(g["index"], serde_json::json!(b.index));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! SNASNet random search (snasnet.md §5): sample, score and log candidates to JSONL, resumably,
 //! and write the best cell as an architecture file.
 
+use super::genotype::genotype_to_json;
 use super::kernel::KernelKind;
 use super::sampler::{CellMode, sample};
 use super::score::{PassState, score_genotype};
@@ -53,6 +54,7 @@ pub struct SearchFiles {
     pub settings: PathBuf,
     pub candidates: PathBuf,
     pub best_arch: PathBuf,
+    pub best_genotype: PathBuf,
 }
 
 impl SearchFiles {
@@ -61,6 +63,7 @@ impl SearchFiles {
             settings: dir.join("search.json"),
             candidates: dir.join("candidates.jsonl"),
             best_arch: dir.join("best_arch.json"),
+            best_genotype: dir.join("best_genotype.json"),
         }
     }
 }
@@ -199,6 +202,11 @@ pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data:
         let geno: CellGenotype = b.genotype.parse()?;
         let desc = snasnet_network(&geno, &config(geometry, s))?;
         std::fs::write(&files.best_arch, desc.to_json_pretty() + "\n").map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
+        let mut g = genotype_to_json(&geno);
+        g["index"] = b.index.into();
+        g["score"] = b.score.into();
+        let text = serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?;
+        std::fs::write(&files.best_genotype, text + "\n").map_err(|e| format!("{}: {e}", files.best_genotype.display()))?;
     }
     Ok(records)
 }

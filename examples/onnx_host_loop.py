@@ -182,6 +182,10 @@ def run(a, export_dir, snnc):
         report = snnc_run(snnc, export_dir, manifest, dataset, a.data_dir, a.samples)
         by_name = {layer["name"]: layer for layer in report["layers"]}
         same_acc = abs(report["accuracy"] - accuracy) < 1e-12
+        theirs_pred = np.array(report["predictions"])
+        same_pred = theirs_pred.shape == pred.shape and bool((theirs_pred == pred).all())
+        print("snnc run predictions: " + ("the same on every sample" if same_pred
+              else f"differ on samples {np.nonzero(theirs_pred != pred)[0].tolist()}"))
         mismatched = []
         for layer, counts in spikes.items():
             theirs = np.array(by_name[layer]["spikes_per_timestep"]) * report["samples"]
@@ -189,7 +193,7 @@ def run(a, export_dir, snnc):
                 mismatched.append(layer)
         print(f"snnc run: accuracy {report['accuracy']:.4f}; spikes per layer and timestep "
               + ("equal" if not mismatched else f"differ in {mismatched}"))
-        if not same_acc or mismatched:
+        if not same_acc or not same_pred or mismatched:
             ok = False
     return ok
 

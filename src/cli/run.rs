@@ -76,6 +76,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         source: a.compiled.display().to_string(),
         dataset: Some(format!("{} ({}, {})", a.dataset, a.split, a.data_dir.display())),
         accuracy: profile.accuracy(inputs.labels()),
+        predictions: profile.predictions.clone(),
         timing: Some(report::Timing {
             seconds: profile.seconds,
             samples_per_second: samples as f64 / profile.seconds.max(1e-12),

@@ -173,6 +173,8 @@ pub struct Report {
     pub samples: usize,
     /// Share of samples whose prediction equals the label; `None` without labels.
     pub accuracy: Option<f64>,
+    /// The predicted class of every sample, in sample order (empty when not recorded).
+    pub predictions: Vec<usize>,
     pub layers: Vec<Layer>,
     pub totals: Totals,
     pub energy: Energy,
@@ -185,6 +187,7 @@ pub struct Context {
     pub source: String,
     pub dataset: Option<String>,
     pub accuracy: Option<f64>,
+    pub predictions: Vec<usize>,
     pub timing: Option<Timing>,
 }
 
@@ -238,6 +241,7 @@ impl Report {
             timesteps: t_max,
             samples: tally.samples,
             accuracy: cx.accuracy,
+            predictions: cx.predictions,
             totals: Totals {
                 spikes: mean(total.spikes),
                 sops: mean(total.sops),

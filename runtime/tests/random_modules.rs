@@ -1,172 +1,21 @@
 //! Random valid modules (every projection kind, groups, strides, padding, delays, feedback, both
 //! encodings, both resets and comparisons, biases): the runtime agrees with the reference
-//! interpreter and its counts with the brute-force counter. The generator is the compiler's
-//! (`compiler/tests/random_graphs.rs`), copied so the two crates' tests stay independent.
+//! interpreter and its counts with the brute-force counter. The generator is the one the
+//! compiler's property tests use (`snnc_compiler::synth::random_module`).
 
 mod common;
 
 use common::brute::brute_counts;
-use snnc_compiler::ir::{self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset, Shape, Tensor};
 use snnc_compiler::reference::{compare, run_module};
-use snnc_compiler::synth::Rng;
+use snnc_compiler::synth::{random_inputs, random_module};
 use snnc_runtime::Plan;
-
-struct Gen {
-    rng: Rng,
-    m: Module,
-}
-
-impl Gen {
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.unit() < p
-    }
-    fn pick(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.rng.below(hi - lo + 1)
-    }
-    fn tensor(&mut self, label: &str, shape: Vec<usize>, lo: f64, hi: f64) -> Handle<Tensor> {
-        let n = shape.iter().product();
-        let data = (0..n).map(|_| self.rng.uniform(lo, hi)).collect();
-        self.m.tensors.push(Tensor::new(label, shape, data))
-    }
-    fn bias(&mut self, shape: &Shape) -> Option<Handle<Tensor>> {
-        if self.chance(0.4) { Some(self.tensor("bias", vec![shape.dims()[0]], -0.3, 0.5)) } else { None }
-    }
-    fn delay(&mut self) -> u32 {
-        if self.chance(0.75) { 0 } else { self.pick(1, 2) as u32 }
-    }
-    /// A random projection kind from `src`, and the target shape it gives.
-    fn forward(&mut self, src: &Shape) -> (ProjectionKind, Shape) {
-        let d = src.dims().to_vec();
-        let choice = self.rng.below(8);
-        match (choice, d.as_slice()) {
-            (0, &[c, h, w]) => {
-                let k = self.pick(1, 3.min(h).min(w));
-                let pad = self.pick(0, k / 2);
-                let stride = self.pick(1, 2);
-                let cout = self.pick(1, 3);
-                let groups = if cout.is_multiple_of(c) && c > 1 && self.chance(0.5) { c } else { 1 };
-                let weight = self.tensor("conv", vec![cout, c / groups, k, k], -1.2, 1.2);
-                let oh = (h + 2 * pad - k) / stride + 1;
-                let ow = (w + 2 * pad - k) / stride + 1;
-                (ProjectionKind::Conv2d(ir::Conv2d { weight, stride: [stride, stride], padding: [pad, pad], groups }), Shape(vec![cout, oh, ow]))
-            }
-            (1, &[c, h, w]) => {
-                let k = self.pick(1, 2.min(h).min(w));
-                let s = self.pick(1, 2);
-                let pad = self.pick(0, k / 2);
-                let scale = [1.0, 0.25, 0.5][self.rng.below(3)];
-                let (oh, ow) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
-                (ProjectionKind::SumPool(ir::SumPool { kernel: [k, k], stride: [s, s], padding: [pad, pad], scale }), Shape(vec![c, oh, ow]))
-            }
-            (1, &[n]) if n >= 2 => {
-                let k = self.pick(1, 3.min(n));
-                (ProjectionKind::SumPool(ir::SumPool { kernel: [1, k], stride: [1, k], padding: [0, 0], scale: 1.0 / k as f64 }), Shape(vec![(n - k) / k + 1]))
-            }
-            (2, _) => {
-                let out = self.pick(1, 6);
-                let shape = if self.chance(0.2) { Shape(vec![out, 1, 1]) } else { Shape(vec![out]) };
-                let weight = self.tensor("dense", vec![out, src.numel()], -1.0, 1.0);
-                (ProjectionKind::Dense(ir::Dense { weight }), shape)
-            }
-            (3, _) => {
-                let scale = self.tensor("affine", vec![d[0]], -1.5, 1.5);
-                (ProjectionKind::Affine(ir::Affine { scale }), src.clone())
-            }
-            (4, &[_, _, _]) => (ProjectionKind::Reshape(ir::Reshape), Shape(vec![src.numel()])),
-            (4, &[n]) => (ProjectionKind::Reshape(ir::Reshape), Shape(vec![1, 1, n])),
-            (5, _) => (ProjectionKind::Scale(ir::Scale { factor: [0.0, 0.5, -1.0, 2.0][self.rng.below(4)] }), src.clone()),
-            (6, _) => (ProjectionKind::Dropout(ir::Dropout { p: 0.5 }), src.clone()),
-            _ => (ProjectionKind::Identity(ir::Identity), src.clone()),
-        }
-    }
-    /// A kind mapping `src` onto exactly `dst`, for extra and feedback projections.
-    fn onto(&mut self, src: &Shape, dst: &Shape) -> ProjectionKind {
-        if src == dst && self.chance(0.6) {
-            match self.rng.below(3) {
-                0 => ProjectionKind::Identity(ir::Identity),
-                1 => ProjectionKind::Scale(ir::Scale { factor: 0.5 }),
-                _ => ProjectionKind::Affine(ir::Affine { scale: self.tensor("affine", vec![src.dims()[0]], -1.0, 1.0) }),
-            }
-        } else {
-            ProjectionKind::Dense(ir::Dense { weight: self.tensor("dense", vec![dst.numel(), src.numel()], -0.8, 0.8) })
-        }
-    }
-    fn population(&mut self, shape: Shape) -> PopulationKind {
-        if self.chance(0.5) {
-            PopulationKind::Spiking(ir::Spiking {
-                beta: self.rng.unit(),
-                gain: 0.3 + self.rng.unit(),
-                threshold: 0.5 + self.rng.unit(),
-                v_reset: if self.chance(0.8) { 0.0 } else { -0.2 },
-                reset: if self.chance(0.7) { Reset::Hard } else { Reset::Subtract },
-                fire: if self.chance(0.7) { Compare::Ge } else { Compare::Gt },
-                bias: self.bias(&shape),
-            })
-        } else {
-            PopulationKind::Analog(ir::Analog { bias: self.bias(&shape), constant: false })
-        }
-    }
-}
-
-fn random_module(seed: u64) -> Module {
-    let mut g = Gen { rng: Rng::new(seed), m: Module { name: format!("random{seed}"), timesteps: 0, num_classes: 0, ..Module::default() } };
-    g.m.timesteps = g.pick(1, 4);
-    let input = if g.chance(0.7) { Shape(vec![g.pick(1, 3), g.pick(2, 6), g.pick(2, 6)]) } else { Shape(vec![g.pick(2, 8)]) };
-    let encoding = if g.chance(0.7) { Encoding::Direct } else { Encoding::EventFrames };
-    g.m.populations.push(Population { name: "input".into(), shape: input, kind: PopulationKind::Input(ir::Input { encoding }) });
-    let n = g.pick(1, 7);
-    for i in 0..n {
-        let src = Handle::<Population>::new(g.rng.below(g.m.populations.len()));
-        let src_shape = g.m.populations[src].shape.clone();
-        let (kind, shape) = g.forward(&src_shape);
-        let delay = g.delay();
-        let pk = g.population(shape.clone());
-        let target = g.m.populations.push(Population { name: format!("n{i}"), shape: shape.clone(), kind: pk });
-        g.m.projections.push(Projection { source: src, target, delay, kind });
-        if g.chance(0.4) {
-            let other = Handle::<Population>::new(g.rng.below(target.index()));
-            let os = g.m.populations[other].shape.clone();
-            let kind = g.onto(&os, &shape);
-            let delay = g.delay();
-            g.m.projections.push(Projection { source: other, target, delay, kind });
-        }
-    }
-    // Feedback: later to earlier (or to itself), always delayed.
-    for _ in 0..g.pick(0, 3) {
-        let count = g.m.populations.len();
-        let from = Handle::<Population>::new(g.pick(1, count - 1));
-        let to = Handle::<Population>::new(g.pick(1, from.index()));
-        let (fs, ts) = (g.m.populations[from].shape.clone(), g.m.populations[to].shape.clone());
-        let kind = g.onto(&fs, &ts);
-        let delay = g.pick(1, 3) as u32;
-        g.m.projections.push(Projection { source: from, target: to, delay, kind });
-    }
-    let classes = g.pick(1, 4);
-    g.m.num_classes = classes;
-    let from = Handle::<Population>::new(g.rng.below(g.m.populations.len()));
-    let fs = g.m.populations[from].shape.clone();
-    let weight = g.tensor("readout", vec![classes, fs.numel()], -1.0, 1.0);
-    let mode = if g.chance(0.5) { ReadoutKind::TimeMean } else { ReadoutKind::SpikeCount };
-    let readout = g.m.populations.push(Population { name: "readout".into(), shape: Shape(vec![classes]), kind: PopulationKind::Readout(ir::Readout { mode, bias: None }) });
-    g.m.projections.push(Projection { source: from, target: readout, delay: 0, kind: ProjectionKind::Dense(ir::Dense { weight }) });
-    snnc_compiler::passes::renumber(g.m)
-}
-
-fn inputs(m: &Module, seed: u64) -> Vec<Vec<f32>> {
-    let input = &m.populations[m.input().unwrap()];
-    let per_step = matches!(&input.kind, PopulationKind::Input(i) if i.encoding == Encoding::EventFrames);
-    let n = input.shape.numel() * if per_step { m.timesteps } else { 1 };
-    let mut rng = Rng::new(seed);
-    (0..3).map(|_| (0..n).map(|_| rng.uniform(-1.0, 2.0)).collect()).collect()
-}
-
 
 #[test]
 fn random_modules_agree_with_the_reference_and_the_brute_force_counts() {
     let mut spikes = 0;
     for seed in 0..400u64 {
         let m = random_module(seed);
-        let x = inputs(&m, seed);
+        let x = random_inputs(&m, seed);
         let text = || snnc_compiler::text::print(&m, &snnc_compiler::text::PrintOptions::default());
         let reference = run_module(&m, &x).unwrap();
         let plan = Plan::new(&m).unwrap();
@@ -184,7 +33,14 @@ fn random_modules_agree_with_the_reference_and_the_brute_force_counts() {
             let brute = brute_counts(&m, run.trace.as_ref().unwrap());
             let mine = plan.counts(run);
             if let Some(i) = (0..mine.len()).find(|&i| mine[i] != brute[i]) {
-                panic!("seed {seed}, sample {s}, p{} step {}: runtime {:?}\nbrute force {:?}\n{}", i / m.timesteps, i % m.timesteps, mine[i], brute[i], text());
+                panic!(
+                    "seed {seed}, sample {s}, p{} step {}: runtime {:?}\nbrute force {:?}\n{}",
+                    i / m.timesteps,
+                    i % m.timesteps,
+                    mine[i],
+                    brute[i],
+                    text()
+                );
             }
         }
     }

@@ -5,8 +5,10 @@
 //! fixtures need no committed binary weights.
 
 mod builders;
+mod random;
 
 pub use builders::{AutoSnnBlock, AutoSnnConfig, SnasnetConfig, autosnn, parse_cell, snasnet};
+pub use random::{random_inputs, random_module};
 
 use crate::network::{Network, Op, ParamRole, Tensor, Weights};
 
@@ -49,7 +51,11 @@ pub fn weights(net: &Network, seed: u64) -> Weights {
     for (id, node) in net.desc.nodes.iter().enumerate() {
         for (role, shape) in node.op.param_shapes(net.input_shape(id)) {
             let n: usize = shape.iter().product();
-            let fan_in = if shape.len() > 1 { shape[1..].iter().product::<usize>() } else { 1 };
+            let fan_in = if shape.len() > 1 {
+                shape[1..].iter().product::<usize>()
+            } else {
+                1
+            };
             let (lo, hi) = match (&node.op, role) {
                 (Op::Conv2d(_) | Op::Linear(_), ParamRole::Weight) => {
                     let b = 2.5 * (3.0 / fan_in as f64).sqrt();
@@ -63,7 +69,8 @@ pub fn weights(net: &Network, seed: u64) -> Weights {
                 _ => (-0.2, 0.3),
             };
             let data = (0..n).map(|_| rng.uniform(lo, hi)).collect();
-            w.tensors.insert(node.tensor_name(role), Tensor::new(shape, data));
+            w.tensors
+                .insert(node.tensor_name(role), Tensor::new(shape, data));
         }
     }
     w
@@ -79,7 +86,13 @@ pub fn inputs(net: &Network, samples: usize, seed: u64) -> Vec<Vec<f32>> {
         .map(|_| {
             if events {
                 (0..numel * net.desc.timesteps)
-                    .map(|_| if rng.unit() < 0.2 { 1.0 + rng.below(2) as f32 } else { 0.0 })
+                    .map(|_| {
+                        if rng.unit() < 0.2 {
+                            1.0 + rng.below(2) as f32
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect()
             } else {
                 (0..numel).map(|_| rng.uniform(-1.0, 2.0)).collect()

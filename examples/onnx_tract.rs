@@ -39,11 +39,14 @@ fn args() -> anyhow::Result<Args> {
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--samples" => samples = value()?.parse()?,
             _ if dir.is_none() && !a.starts_with("--") => dir = Some(PathBuf::from(a)),
-            _ => bail!("unexpected argument `{a}`; usage: onnx_tract EXPORT_DIR --dataset NAME --data-dir DIR [--samples N]"),
+            _ => bail!(
+                "unexpected argument `{a}`; usage: onnx_tract EXPORT_DIR --dataset NAME --data-dir DIR [--samples N]"
+            ),
         }
     }
     Ok(Args {
-        dir: dir.context("usage: onnx_tract EXPORT_DIR --dataset NAME --data-dir DIR [--samples N]")?,
+        dir: dir
+            .context("usage: onnx_tract EXPORT_DIR --dataset NAME --data-dir DIR [--samples N]")?,
         dataset: dataset.context("--dataset is required")?,
         data_dir: data_dir.context("--data-dir is required")?,
         samples,
@@ -52,20 +55,35 @@ fn args() -> anyhow::Result<Args> {
 
 /// `[N, dims...]` with the batch fixed to `n`.
 fn concrete(shape: &[Dim], n: usize) -> Vec<usize> {
-    shape.iter().map(|d| if let Dim::Fixed(k) = d { *k } else { n }).collect()
+    shape
+        .iter()
+        .map(|d| if let Dim::Fixed(k) = d { *k } else { n })
+        .collect()
 }
 
 fn main() -> anyhow::Result<()> {
     let a = args()?;
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.dir.join("manifest.json"))?)?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.dir.join("manifest.json"))?)?;
     let step: Interface = serde_json::from_value(manifest["step"].clone())?;
-    let t_max = manifest["timesteps"].as_u64().context("manifest: timesteps")? as usize;
+    let t_max = manifest["timesteps"]
+        .as_u64()
+        .context("manifest: timesteps")? as usize;
     let events = manifest["encoding"] == "event_frames";
 
     // The samples, mapped exactly as the runtime maps them (normalisation, padding, frames).
-    let module = snnc_runtime::load::load(&a.dir.join(manifest["files"]["ir"].as_str().unwrap_or("network.snnir")))?;
+    let module = snnc_runtime::load::load(
+        &a.dir
+            .join(manifest["files"]["ir"].as_str().unwrap_or("network.snnir")),
+    )?;
     let plan = snnc_runtime::Plan::new(&module)?;
-    let data = snnc_runtime::data::DatasetInputs::load(&plan, a.dataset, &a.data_dir, snnc_datasets::Split::Test, Some(a.samples))?;
+    let data = snnc_runtime::data::DatasetInputs::load(
+        &plan,
+        a.dataset,
+        &a.data_dir,
+        snnc_datasets::Split::Test,
+        Some(a.samples),
+    )?;
     let n = data.len();
     let mut x: Vec<Vec<f32>> = Vec::with_capacity(n);
     for i in 0..n {
@@ -77,7 +95,10 @@ fn main() -> anyhow::Result<()> {
     // Load the step model with the batch fixed to n: input 0 is x_t, then the states in order.
     let frame = concrete(&step.inputs[0].shape, n);
     let frame_len: usize = frame[1..].iter().product();
-    let mut model = tract_onnx::onnx().model_for_path(a.dir.join(manifest["files"]["step"].as_str().unwrap_or("step.onnx")))?;
+    let mut model = tract_onnx::onnx().model_for_path(
+        a.dir
+            .join(manifest["files"]["step"].as_str().unwrap_or("step.onnx")),
+    )?;
     model.set_input_fact(0, f32::fact(&frame).into())?;
     for (i, s) in step.states.iter().enumerate() {
         model.set_input_fact(i + 1, f32::fact(concrete(&s.shape, n)).into())?;
@@ -98,9 +119,17 @@ fn main() -> anyhow::Result<()> {
         .outputs
         .iter()
         .enumerate()
-        .filter_map(|(i, o)| o.name.strip_prefix("spike_count.").map(|l| (i, l.to_string())))
+        .filter_map(|(i, o)| {
+            o.name
+                .strip_prefix("spike_count.")
+                .map(|l| (i, l.to_string()))
+        })
         .collect();
-    let logits_at = step.outputs.iter().position(|o| o.name == "logits").context("no logits output")?;
+    let logits_at = step
+        .outputs
+        .iter()
+        .position(|o| o.name == "logits")
+        .context("no logits output")?;
     let mut spikes = vec![vec![Vec::with_capacity(t_max); layers.len()]; n];
     let mut logits = vec![vec![0.0f64; 0]; n];
     let started = std::time::Instant::now();
@@ -126,12 +155,17 @@ fn main() -> anyhow::Result<()> {
             logits[s] = row.iter().map(|v| f64::from(*v)).collect();
         }
         let first_state = step.outputs.len();
-        states = (0..step.states.len()).map(|k| out[first_state + k].clone().into_tensor()).collect();
+        states = (0..step.states.len())
+            .map(|k| out[first_state + k].clone().into_tensor())
+            .collect();
     }
     let seconds = started.elapsed().as_secs_f64();
     let tract = RunOutput {
         predictions: logits.iter().map(|l| argmax(l)).collect(),
-        near_threshold: spikes.iter().map(|l| l.iter().map(|t| vec![0; t.len()]).collect()).collect(),
+        near_threshold: spikes
+            .iter()
+            .map(|l| l.iter().map(|t| vec![0; t.len()]).collect())
+            .collect(),
         layers: layers.iter().map(|(_, l)| l.clone()).collect(),
         logits,
         spikes,
@@ -140,15 +174,33 @@ fn main() -> anyhow::Result<()> {
     let runtime = plan.run_output(&plan.run_batch(&x[..], false, None)?);
     let reference = run_module(&module, &x)?;
     let labels = data.labels();
-    println!("{} ({} timesteps), {n} test samples of {}, tract host loop: {:.1} ms per sample", module.name, t_max, a.dataset, seconds * 1e3 / n as f64);
+    println!(
+        "{} ({} timesteps), {n} test samples of {}, tract host loop: {:.1} ms per sample",
+        module.name,
+        t_max,
+        a.dataset,
+        seconds * 1e3 / n as f64
+    );
     println!("sample  label  tract  runtime");
-    for (i, (label, (ours, theirs))) in labels.iter().zip(tract.predictions.iter().zip(&runtime.predictions)).enumerate() {
+    for (i, (label, (ours, theirs))) in labels
+        .iter()
+        .zip(tract.predictions.iter().zip(&runtime.predictions))
+        .enumerate()
+    {
         println!("{i:>6}  {label:>5}  {ours:>5}  {theirs:>7}");
     }
-    let correct = tract.predictions.iter().zip(labels).filter(|(p, l)| **p == usize::from(**l)).count();
+    let correct = tract
+        .predictions
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| **p == usize::from(**l))
+        .count();
     println!("accuracy {correct}/{n}");
     let mut ok = true;
-    for (what, other) in [("snnc run's runtime", &runtime), ("the reference interpreter", &reference)] {
+    for (what, other) in [
+        ("snnc run's runtime", &runtime),
+        ("the reference interpreter", &reference),
+    ] {
         let ag = compare(other, &tract);
         match ag.check() {
             Ok(()) => println!(

@@ -4,11 +4,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+    Command::new(env!("CARGO_BIN_EXE_snnc"))
+        .args(args)
+        .output()
+        .expect("snnc runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn repo() -> PathBuf {
@@ -29,11 +36,35 @@ fn example_architectures_match_their_generators() {
     let cases: [(&str, Vec<&str>); 2] = [
         (
             "snasnet-backward-fmnist.json",
-            vec!["arch", "snasnet", "--genotype", "0302 0030 3003 0000", "--dataset", "fashion-mnist", "--width", "8", "--hidden", "128", "--timesteps", "4"],
+            vec![
+                "arch",
+                "snasnet",
+                "--genotype",
+                "0302 0030 3003 0000",
+                "--dataset",
+                "fashion-mnist",
+                "--width",
+                "8",
+                "--hidden",
+                "128",
+                "--timesteps",
+                "4",
+            ],
         ),
         (
             "autosnn-fmnist.json",
-            vec!["arch", "autosnn", "--blocks", "SRB_k5,SRB_k5,skip_connect,SRB_k3,SRB_k5", "--dataset", "fashion-mnist", "--width", "8", "--timesteps", "4"],
+            vec![
+                "arch",
+                "autosnn",
+                "--blocks",
+                "SRB_k5,SRB_k5,skip_connect,SRB_k3,SRB_k5",
+                "--dataset",
+                "fashion-mnist",
+                "--width",
+                "8",
+                "--timesteps",
+                "4",
+            ],
         ),
     ];
     for (file, mut args) in cases {
@@ -42,8 +73,14 @@ fn example_architectures_match_their_generators() {
         let o = snnc(&args);
         assert!(o.status.success(), "{}", text(&o));
         let generated = std::fs::read_to_string(&out).unwrap();
-        let committed = std::fs::read_to_string(repo().join("examples/architectures").join(file)).unwrap();
-        assert_eq!(generated, committed, "examples/architectures/{file} is stale: regenerate it with `snnc {}`", args.join(" "));
+        let committed =
+            std::fs::read_to_string(repo().join("examples/architectures").join(file)).unwrap();
+        assert_eq!(
+            generated,
+            committed,
+            "examples/architectures/{file} is stale: regenerate it with `snnc {}`",
+            args.join(" ")
+        );
     }
 }
 
@@ -62,32 +99,89 @@ fn every_example_architecture_trains_and_evaluates() {
         let run = tempfile::tempdir().unwrap();
         let arch_path = repo().join("examples/architectures").join(arch);
         let o = snnc(&[
-            "train", "--arch", s(&arch_path), "--dataset", &name, "--data-dir", s(&dir),
-            "--epochs", "1", "--timesteps", "2", "--batch-size", "16", "--train-limit", "32", "--test-limit", "16",
-            "--seed", "3", "--out", s(run.path()), "--quiet",
+            "train",
+            "--arch",
+            s(&arch_path),
+            "--dataset",
+            &name,
+            "--data-dir",
+            s(&dir),
+            "--epochs",
+            "1",
+            "--timesteps",
+            "2",
+            "--batch-size",
+            "16",
+            "--train-limit",
+            "32",
+            "--test-limit",
+            "16",
+            "--seed",
+            "3",
+            "--out",
+            s(run.path()),
+            "--quiet",
         ]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
-        for f in ["network.json", "weights.safetensors", "metrics.jsonl", "checkpoint/state.json"] {
+        for f in [
+            "network.json",
+            "weights.safetensors",
+            "metrics.jsonl",
+            "checkpoint/state.json",
+        ] {
             assert!(run.path().join(f).is_file(), "{arch}: {f} missing");
         }
         let metrics = std::fs::read_to_string(run.path().join("metrics.jsonl")).unwrap();
-        let line: serde_json::Value = serde_json::from_str(metrics.lines().next().expect("one epoch")).unwrap();
-        for key in ["epoch", "train_loss", "train_accuracy", "test_accuracy", "spikes_per_sample", "samples_per_second"] {
-            assert!(line.get(key).is_some(), "{arch}: metrics line lacks {key}: {line}");
+        let line: serde_json::Value =
+            serde_json::from_str(metrics.lines().next().expect("one epoch")).unwrap();
+        for key in [
+            "epoch",
+            "train_loss",
+            "train_accuracy",
+            "test_accuracy",
+            "spikes_per_sample",
+            "samples_per_second",
+        ] {
+            assert!(
+                line.get(key).is_some(),
+                "{arch}: metrics line lacks {key}: {line}"
+            );
         }
-        let o = snnc(&["eval", "--run", s(run.path()), "--dataset", &name, "--data-dir", s(&dir), "--limit", "16", "--json"]);
+        let o = snnc(&[
+            "eval",
+            "--run",
+            s(run.path()),
+            "--dataset",
+            &name,
+            "--data-dir",
+            s(&dir),
+            "--limit",
+            "16",
+            "--json",
+        ]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
-        let ev: serde_json::Value = serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
+        let ev: serde_json::Value =
+            serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
         assert_eq!(ev["samples"], 16);
         let acc = ev["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
         let layers = ev["layers"].as_array().unwrap();
         assert!(!layers.is_empty(), "{arch}: no spiking layers reported");
-        let total: f64 = layers.iter().map(|l| l["spikes_per_sample"].as_f64().unwrap()).sum();
+        let total: f64 = layers
+            .iter()
+            .map(|l| l["spikes_per_sample"].as_f64().unwrap())
+            .sum();
         assert!((total - ev["spikes_per_sample"].as_f64().unwrap()).abs() < 1e-6 * total.max(1.0));
         // The trained accuracy recorded by `train` is what `eval` measures on the same samples.
-        let trained: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.path().join("network.json")).unwrap()).unwrap();
-        assert_eq!(trained["meta"]["test_accuracy"].as_f64().unwrap(), acc, "{arch}");
+        let trained: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.path().join("network.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            trained["meta"]["test_accuracy"].as_f64().unwrap(),
+            acc,
+            "{arch}"
+        );
     }
 }
 
@@ -103,10 +197,23 @@ fn train_rejects_a_broken_architecture_naming_the_node() {
            "edges":[{"from":"x","to":"fc"}]}"#,
     )
     .unwrap();
-    let o = snnc(&["train", "--arch", s(&arch), "--dataset", "digits", "--data-dir", "/nonexistent", "--out", s(&dir.path().join("run"))]);
+    let o = snnc(&[
+        "train",
+        "--arch",
+        s(&arch),
+        "--dataset",
+        "digits",
+        "--data-dir",
+        "/nonexistent",
+        "--out",
+        s(&dir.path().join("run")),
+    ]);
     assert!(!o.status.success());
     let msg = text(&o);
-    assert!(msg.contains("node `fc`") && msg.contains("in_features is 32 but the input has 64"), "{msg}");
+    assert!(
+        msg.contains("node `fc`") && msg.contains("in_features is 32 but the input has 64"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -114,15 +221,30 @@ fn train_reports_a_missing_data_folder() {
     let dir = tempfile::tempdir().unwrap();
     let arch = repo().join("examples/architectures/conv-snn-28.json");
     let missing = dir.path().join("no-such-folder");
-    let o = snnc(&["train", "--arch", s(&arch), "--dataset", "mnist", "--data-dir", s(&missing), "--out", s(&dir.path().join("run"))]);
+    let o = snnc(&[
+        "train",
+        "--arch",
+        s(&arch),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        s(&missing),
+        "--out",
+        s(&dir.path().join("run")),
+    ]);
     assert!(!o.status.success());
     let msg = text(&o);
-    assert!(msg.contains("no-such-folder") && msg.contains("--data-dir"), "{msg}");
+    assert!(
+        msg.contains("no-such-folder") && msg.contains("--data-dir"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn eval_reports_nan_weights_by_node() {
-    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else { return };
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let arch = dir.path().join("mlp.json");
     std::fs::write(
@@ -135,13 +257,37 @@ fn eval_reports_nan_weights_by_node() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    let o = snnc(&["train", "--arch", s(&arch), "--dataset", "digits", "--data-dir", s(&digits), "--epochs", "1", "--out", s(&run), "--quiet"]);
+    let o = snnc(&[
+        "train",
+        "--arch",
+        s(&arch),
+        "--dataset",
+        "digits",
+        "--data-dir",
+        s(&digits),
+        "--epochs",
+        "1",
+        "--out",
+        s(&run),
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let mut w = snnc_compiler::network::Weights::load(&run.join("weights.safetensors")).unwrap();
     w.tensors.get_mut("fc1.weight").unwrap().data[5] = f32::NAN;
     w.save(&run.join("weights.safetensors")).unwrap();
-    let o = snnc(&["eval", "--run", s(&run), "--dataset", "digits", "--data-dir", s(&digits)]);
+    let o = snnc(&[
+        "eval",
+        "--run",
+        s(&run),
+        "--dataset",
+        "digits",
+        "--data-dir",
+        s(&digits),
+    ]);
     assert!(!o.status.success());
     let msg = text(&o);
-    assert!(msg.contains("node `fc1`") && msg.contains("fc1.weight") && msg.contains("non-finite"), "{msg}");
+    assert!(
+        msg.contains("node `fc1`") && msg.contains("fc1.weight") && msg.contains("non-finite"),
+        "{msg}"
+    );
 }

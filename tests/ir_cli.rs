@@ -4,15 +4,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+    Command::new(env!("CARGO_BIN_EXE_snnc"))
+        .args(args)
+        .output()
+        .expect("snnc runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn s(p: &Path) -> &str {
@@ -23,12 +32,23 @@ fn s(p: &Path) -> &str {
 fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
     let dir = tempfile::tempdir().unwrap();
     let ir = dir.path().join("net.snnir");
-    let o = snnc(&["compile", s(&fixture("snasnet_c10")), "--synthetic-weights", "7", "-o", s(&ir)]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture("snasnet_c10")),
+        "--synthetic-weights",
+        "7",
+        "-o",
+        s(&ir),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(dir.path().join("net.safetensors").is_file());
     let o = snnc(&["ir", "check", s(&ir)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("ok: module `snasnet_c10`"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ok: module `snasnet_c10`"),
+        "{}",
+        text(&o)
+    );
 
     // fmt of a canonical file prints it unchanged; --write leaves it unchanged too.
     let before = std::fs::read_to_string(&ir).unwrap();
@@ -39,47 +59,120 @@ fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
     assert_eq!(std::fs::read_to_string(&ir).unwrap(), before);
 
     let json = dir.path().join("net.json");
-    let o = snnc(&["compile", s(&fixture("autosnn/network.json")), "--synthetic-weights", "7", "--emit", "json", "-o", s(&json)]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture("autosnn/network.json")),
+        "--synthetic-weights",
+        "7",
+        "--emit",
+        "json",
+        "-o",
+        s(&json),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["module"], "autosnn");
-    assert!(doc["populations"].as_array().unwrap().iter().any(|p| p["kind"] == "spiking"));
+    assert!(
+        doc["populations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "spiking")
+    );
 
     let dot = dir.path().join("net.dot");
-    let o = snnc(&["compile", s(&fixture("delay2")), "--synthetic-weights", "7", "--emit", "dot", "--no-opt", "-o", s(&dot)]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture("delay2")),
+        "--synthetic-weights",
+        "7",
+        "--emit",
+        "dot",
+        "--no-opt",
+        "-o",
+        s(&dot),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let d = std::fs::read_to_string(&dot).unwrap();
-    assert!(d.starts_with("digraph \"delay2\"") && d.contains("style=dashed"), "{d}");
+    assert!(
+        d.starts_with("digraph \"delay2\"") && d.contains("style=dashed"),
+        "{d}"
+    );
 }
 
 #[test]
 fn check_fails_with_the_line_of_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let ir = dir.path().join("d.snnir");
-    assert!(snnc(&["compile", s(&fixture("delay2")), "--synthetic-weights", "1", "-o", s(&ir)]).status.success());
+    assert!(
+        snnc(&[
+            "compile",
+            s(&fixture("delay2")),
+            "--synthetic-weights",
+            "1",
+            "-o",
+            s(&ir)
+        ])
+        .status
+        .success()
+    );
     // Remove the delay of the feedback projection: a zero-delay self-loop.
     let src = std::fs::read_to_string(&ir).unwrap();
     // The message points at the first population it names.
-    let line = src.lines().position(|l| l.starts_with("p2 = ")).expect("p2's line") + 1;
+    let line = src
+        .lines()
+        .position(|l| l.starts_with("p2 = "))
+        .expect("p2's line")
+        + 1;
     std::fs::write(&ir, src.replace(" delay=2 factor", " factor")).unwrap();
     let o = snnc(&["ir", "check", s(&ir)]);
     assert!(!o.status.success());
     let msg = text(&o);
-    assert!(msg.contains(&format!("d.snnir:{line}: zero-delay cycle p2 `lif1` -> p2 `lif1`")), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "d.snnir:{line}: zero-delay cycle p2 `lif1` -> p2 `lif1`"
+        )),
+        "{msg}"
+    );
 
-    std::fs::write(&ir, "snnir 1\nmodule \"m\" timesteps=1 classes=1\np0 = input \"x\" [1] sideways\n").unwrap();
+    std::fs::write(
+        &ir,
+        "snnir 1\nmodule \"m\" timesteps=1 classes=1\np0 = input \"x\" [1] sideways\n",
+    )
+    .unwrap();
     let o = snnc(&["ir", "check", s(&ir)]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("d.snnir:3:20: expected an encoding (direct or event_frames), found `sideways`"), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "d.snnir:3:20: expected an encoding (direct or event_frames), found `sideways`"
+        ),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn compile_without_weights_says_how_to_proceed() {
     let dir = tempfile::tempdir().unwrap();
-    let o = snnc(&["compile", s(&fixture("mlp")), "-o", s(&dir.path().join("m.snnir"))]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture("mlp")),
+        "-o",
+        s(&dir.path().join("m.snnir")),
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("--synthetic-weights SEED"), "{}", text(&o));
-    let o = snnc(&["compile", s(dir.path()), "-o", s(&dir.path().join("m.snnir"))]);
+    assert!(
+        text(&o).contains("--synthetic-weights SEED"),
+        "{}",
+        text(&o)
+    );
+    let o = snnc(&[
+        "compile",
+        s(dir.path()),
+        "-o",
+        s(&dir.path().join("m.snnir")),
+    ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("no network found"), "{}", text(&o));
 }

@@ -16,11 +16,18 @@ use std::process::{Command, Output};
 const SAMPLES: usize = 64;
 
 fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+    Command::new(env!("CARGO_BIN_EXE_snnc"))
+        .args(args)
+        .output()
+        .expect("snnc runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -34,7 +41,11 @@ fn root() -> PathBuf {
 /// Every committed trained network (`tests/fixtures/trained/*`), plus `SNNC_IR_RUNS` (`:`-separated).
 fn trained_runs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures/trained"))
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("network.json").is_file()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("network.json").is_file())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     if let Some(list) = std::env::var_os("SNNC_IR_RUNS") {
@@ -50,8 +61,13 @@ fn manifest(dir: &Path) -> serde_json::Value {
 #[test]
 fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
     let runs = trained_runs();
-    assert!(!runs.is_empty(), "no trained networks under tests/fixtures/trained");
-    let Some(py) = onnx_common::python("exported trained networks") else { return };
+    assert!(
+        !runs.is_empty(),
+        "no trained networks under tests/fixtures/trained"
+    );
+    let Some(py) = onnx_common::python("exported trained networks") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut jobs = Vec::new();
     let mut expected = Vec::new();
@@ -61,14 +77,31 @@ fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
         assert!(o.status.success(), "{}: {}", run.display(), text(&o));
         let mf = manifest(&out);
         for f in ["ir", "step", "sequence"] {
-            assert!(out.join(mf["files"][f].as_str().unwrap()).is_file(), "{}: no {f} file", run.display());
+            assert!(
+                out.join(mf["files"][f].as_str().unwrap()).is_file(),
+                "{}: no {f} file",
+                run.display()
+            );
         }
         // What the runtime loads is what was exported: parse it back.
         let module = snnc_runtime::load::load(&out.join("network.snnir")).unwrap();
-        let dataset: snnc_datasets::DatasetName = mf["meta"]["dataset"].as_str().expect("meta.dataset").parse().unwrap();
-        let Some(data_dir) = snnc_datasets::testdata::dataset_dir(dataset) else { continue };
+        let dataset: snnc_datasets::DatasetName = mf["meta"]["dataset"]
+            .as_str()
+            .expect("meta.dataset")
+            .parse()
+            .unwrap();
+        let Some(data_dir) = snnc_datasets::testdata::dataset_dir(dataset) else {
+            continue;
+        };
         let plan = snnc_runtime::Plan::new(&module).unwrap();
-        let data = snnc_runtime::data::DatasetInputs::load(&plan, dataset, &data_dir, snnc_datasets::Split::Test, Some(SAMPLES)).unwrap();
+        let data = snnc_runtime::data::DatasetInputs::load(
+            &plan,
+            dataset,
+            &data_dir,
+            snnc_datasets::Split::Test,
+            Some(SAMPLES),
+        )
+        .unwrap();
         let x: Vec<Vec<f32>> = (0..data.len())
             .map(|i| {
                 let mut v = Vec::new();
@@ -90,18 +123,33 @@ fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
         let reference = run_module(&module, &x).unwrap();
         let runtime = plan.run_output(&plan.run_batch(&x[..], false, None).unwrap());
         for kind in ["step", "sequence"] {
-            jobs.push(onnx_common::Job { model: out.join(mf["files"][kind].as_str().unwrap()), input: input.clone(), batch: 16 });
-            expected.push((format!("{} {kind}", run.display()), reference.clone(), runtime.clone()));
+            jobs.push(onnx_common::Job {
+                model: out.join(mf["files"][kind].as_str().unwrap()),
+                input: input.clone(),
+                batch: 16,
+            });
+            expected.push((
+                format!("{} {kind}", run.display()),
+                reference.clone(),
+                runtime.clone(),
+            ));
         }
     }
     let runs = onnx_common::run(&py, tmp.path(), &jobs);
     for (run, (what, reference, runtime)) in runs.iter().zip(&expected) {
         let onnx = run.to_run_output();
         let ag = compare(reference, &onnx);
-        ag.check().unwrap_or_else(|e| panic!("{what} vs the reference interpreter: {e}"));
-        compare(runtime, &onnx).check().unwrap_or_else(|e| panic!("{what} vs the runtime: {e}"));
+        ag.check()
+            .unwrap_or_else(|e| panic!("{what} vs the reference interpreter: {e}"));
+        compare(runtime, &onnx)
+            .check()
+            .unwrap_or_else(|e| panic!("{what} vs the runtime: {e}"));
         let spikes: u64 = onnx.spikes.iter().flatten().flatten().sum();
-        eprintln!("{what}: {SAMPLES} test samples, {spikes} spikes, max logit error {:.1e}, flip rate {:.1e}", ag.max_logit_error, ag.flip_rate());
+        eprintln!(
+            "{what}: {SAMPLES} test samples, {spikes} spikes, max logit error {:.1e}, flip rate {:.1e}",
+            ag.max_logit_error,
+            ag.flip_rate()
+        );
     }
 }
 
@@ -110,15 +158,42 @@ fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let fixture = root().join("tests/fixtures/snasnet_c10");
     let step_path = tmp.path().join("step.onnx");
-    let o = snnc(&["compile", s(&fixture), "--synthetic-weights", "7", "--emit", "onnx-step", "-o", s(&step_path)]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture),
+        "--synthetic-weights",
+        "7",
+        "--emit",
+        "onnx-step",
+        "-o",
+        s(&step_path),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let seq_path = tmp.path().join("seq.onnx");
-    let o = snnc(&["compile", s(&fixture), "--synthetic-weights", "7", "--emit", "onnx-seq", "-o", s(&seq_path)]);
+    let o = snnc(&[
+        "compile",
+        s(&fixture),
+        "--synthetic-weights",
+        "7",
+        "--emit",
+        "onnx-seq",
+        "-o",
+        s(&seq_path),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(std::fs::metadata(&step_path).unwrap().len() > 10_000);
 
     let out = tmp.path().join("export");
-    let o = snnc(&["export", s(&root().join("tests/fixtures/delay2")), "--synthetic-weights", "7", "--out", s(&out), "--spikes", "lif1"]);
+    let o = snnc(&[
+        "export",
+        s(&root().join("tests/fixtures/delay2")),
+        "--synthetic-weights",
+        "7",
+        "--out",
+        s(&out),
+        "--spikes",
+        "lif1",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let mf = manifest(&out);
     assert_eq!(mf["module"], "delay2");
@@ -141,7 +216,14 @@ fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
         let x = snnc_compiler::synth::inputs(&net, 2, 1);
         let input = tmp.path().join("x.npy");
         onnx_common::write_inputs(&input, &x, &[3, 16, 16], None);
-        let jobs: Vec<_> = [&step_path, &seq_path].iter().map(|m| onnx_common::Job { model: m.to_path_buf(), input: input.clone(), batch: 2 }).collect();
+        let jobs: Vec<_> = [&step_path, &seq_path]
+            .iter()
+            .map(|m| onnx_common::Job {
+                model: m.to_path_buf(),
+                input: input.clone(),
+                batch: 2,
+            })
+            .collect();
         let runs = onnx_common::run(&py, tmp.path(), &jobs);
         let a = runs[0].to_run_output();
         compare(&a, &runs[1].to_run_output()).check().unwrap();
@@ -152,13 +234,35 @@ fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
 fn export_errors_name_the_problem_and_leave_no_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("export");
-    let o = snnc(&["export", s(&root().join("tests/fixtures/delay2")), "--synthetic-weights", "7", "--out", s(&out), "--spikes", "nope"]);
+    let o = snnc(&[
+        "export",
+        s(&root().join("tests/fixtures/delay2")),
+        "--synthetic-weights",
+        "7",
+        "--out",
+        s(&out),
+        "--spikes",
+        "nope",
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("no spiking layer `nope` to output spikes of; the layers are: lif1"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no spiking layer `nope` to output spikes of; the layers are: lif1"),
+        "{}",
+        text(&o)
+    );
     assert!(!out.exists(), "a failed export must not create the folder");
-    let o = snnc(&["export", s(&root().join("tests/fixtures/mlp")), "--out", s(&out)]);
+    let o = snnc(&[
+        "export",
+        s(&root().join("tests/fixtures/mlp")),
+        "--out",
+        s(&out),
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("--synthetic-weights SEED"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--synthetic-weights SEED"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// examples/onnx_host_loop.py on a trained network: it exports it, prints the step model's
@@ -167,17 +271,34 @@ fn export_errors_name_the_problem_and_leave_no_files() {
 #[test]
 fn the_python_deployment_example_agrees_with_snnc_run() {
     let run = root().join("tests/fixtures/trained/fmnist-conv");
-    let Some(data_dir) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist) else { return };
-    let Some(py) = onnx_common::python("examples/onnx_host_loop.py") else { return };
+    let Some(data_dir) =
+        snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)
+    else {
+        return;
+    };
+    let Some(py) = onnx_common::python("examples/onnx_host_loop.py") else {
+        return;
+    };
     // Given the training output folder, the example exports it with `snnc export` itself.
     let o = Command::new(py)
         .arg(root().join("examples/onnx_host_loop.py"))
-        .args([s(&run), "--data-dir", s(&data_dir), "--samples", "32", "--snnc", env!("CARGO_BIN_EXE_snnc")])
+        .args([
+            s(&run),
+            "--data-dir",
+            s(&data_dir),
+            "--samples",
+            "32",
+            "--snnc",
+            env!("CARGO_BIN_EXE_snnc"),
+        ])
         .output()
         .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("sample  label  prediction"), "{t}");
-    assert!(t.contains("snnc run: accuracy") && t.contains("spikes per layer and timestep equal"), "{t}");
+    assert!(
+        t.contains("snnc run: accuracy") && t.contains("spikes per layer and timestep equal"),
+        "{t}"
+    );
     eprintln!("{t}");
 }

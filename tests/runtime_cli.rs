@@ -12,11 +12,18 @@ use std::process::{Command, Output};
 const SAMPLES: usize = 24;
 
 fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+    Command::new(env!("CARGO_BIN_EXE_snnc"))
+        .args(args)
+        .output()
+        .expect("snnc runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -28,16 +35,36 @@ fn repo() -> PathBuf {
 }
 
 fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// Train `arch` for a few batches at its own timestep count.
 fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
     let arch_path = repo().join("examples/architectures").join(arch);
     let o = snnc(&[
-        "train", "--arch", s(&arch_path), "--dataset", &dataset.to_string(), "--data-dir", s(data),
-        "--epochs", "1", "--batch-size", "32", "--train-limit", "96", "--test-limit", "16",
-        "--seed", "5", "--out", s(out), "--quiet",
+        "train",
+        "--arch",
+        s(&arch_path),
+        "--dataset",
+        &dataset.to_string(),
+        "--data-dir",
+        s(data),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "96",
+        "--test-limit",
+        "16",
+        "--seed",
+        "5",
+        "--out",
+        s(out),
+        "--quiet",
     ]);
     assert!(o.status.success(), "{arch}: {}", text(&o));
 }
@@ -46,7 +73,14 @@ fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
 fn ladder(what: &str, dir: &Path, dataset: DatasetName, data: &Path) {
     let m = snnc_runtime::load::load(dir).unwrap();
     let plan = Plan::new(&m).unwrap();
-    let inputs = DatasetInputs::load(&plan, dataset, data, snnc_datasets::Split::Test, Some(SAMPLES)).unwrap();
+    let inputs = DatasetInputs::load(
+        &plan,
+        dataset,
+        data,
+        snnc_datasets::Split::Test,
+        Some(SAMPLES),
+    )
+    .unwrap();
     let x: Vec<Vec<f32>> = (0..inputs.len())
         .map(|i| {
             let mut v = Vec::new();
@@ -58,7 +92,12 @@ fn ladder(what: &str, dir: &Path, dataset: DatasetName, data: &Path) {
     let mine = plan.run_output(&plan.run_batch(&x, false, None).unwrap());
     let ag = compare(&reference, &mine);
     ag.check().unwrap_or_else(|e| panic!("{what}: {e}"));
-    eprintln!("{what}: {} spikes, flip rate {:.1e}, logit error {:.1e}", ag.spikes, ag.flip_rate(), ag.max_logit_error);
+    eprintln!(
+        "{what}: {} spikes, flip rate {:.1e}, logit error {:.1e}",
+        ag.spikes,
+        ag.flip_rate(),
+        ag.max_logit_error
+    );
 }
 
 #[test]
@@ -69,7 +108,9 @@ fn trained_networks_run_and_agree_everywhere() {
         ("conv-snn-nmnist.json", Nmnist),
     ];
     for (arch, dataset) in cases {
-        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else { return };
+        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else {
+            return;
+        };
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
         train(arch, dataset, &data, &run);
@@ -77,20 +118,49 @@ fn trained_networks_run_and_agree_everywhere() {
 
         let name = dataset.to_string();
         let n = SAMPLES.to_string();
-        let (report, csv, plot) = (tmp.path().join("r.json"), tmp.path().join("csv"), tmp.path().join("p.svg"));
+        let (report, csv, plot) = (
+            tmp.path().join("r.json"),
+            tmp.path().join("csv"),
+            tmp.path().join("p.svg"),
+        );
         let o = snnc(&[
-            "run", s(&run), "--dataset", &name, "--data-dir", s(&data), "--samples", &n, "--target", "loihi",
-            "--report", s(&report), "--csv", s(&csv), "--plot", s(&plot),
+            "run",
+            s(&run),
+            "--dataset",
+            &name,
+            "--data-dir",
+            s(&data),
+            "--samples",
+            &n,
+            "--target",
+            "loihi",
+            "--report",
+            s(&report),
+            "--csv",
+            s(&csv),
+            "--plot",
+            s(&plot),
         ]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let table = String::from_utf8_lossy(&o.stdout);
-        assert!(table.contains("accuracy") && table.contains("energy per sample on loihi"), "{arch}: {table}");
+        assert!(
+            table.contains("accuracy") && table.contains("energy per sample on loihi"),
+            "{arch}: {table}"
+        );
 
         let r = json(&report);
         let t = r["timesteps"].as_u64().unwrap() as usize;
         assert_eq!(r["samples"], SAMPLES);
         assert_eq!(r["target"]["name"], "loihi");
-        for key in ["spikes", "sops", "macs", "dense", "effective_acs", "effective_macs", "activation_sparsity"] {
+        for key in [
+            "spikes",
+            "sops",
+            "macs",
+            "dense",
+            "effective_acs",
+            "effective_macs",
+            "activation_sparsity",
+        ] {
             assert!(r["totals"][key].is_number(), "{arch}: totals.{key} missing");
         }
         for key in ["total_j", "arithmetic_j", "memory_j", "per_layer"] {
@@ -99,27 +169,66 @@ fn trained_networks_run_and_agree_everywhere() {
         assert!(r["energy"]["total_j"].as_f64().unwrap() > 0.0);
         let layers = r["layers"].as_array().unwrap();
         for l in layers {
-            for key in ["spikes_per_timestep", "sops_per_timestep", "macs_per_timestep"] {
-                assert_eq!(l[key].as_array().map(Vec::len), Some(t), "{arch}: layer {} {key}", l["name"]);
+            for key in [
+                "spikes_per_timestep",
+                "sops_per_timestep",
+                "macs_per_timestep",
+            ] {
+                assert_eq!(
+                    l[key].as_array().map(Vec::len),
+                    Some(t),
+                    "{arch}: layer {} {key}",
+                    l["name"]
+                );
             }
             assert!(l["name"].is_string() && l["neurons"].as_u64().unwrap() > 0);
         }
-        for f in ["layers.csv", "spikes.csv", "sops.csv", "macs.csv", "energy.csv"] {
+        for f in [
+            "layers.csv",
+            "spikes.csv",
+            "sops.csv",
+            "macs.csv",
+            "energy.csv",
+        ] {
             let text = std::fs::read_to_string(csv.join(f)).unwrap();
             assert_eq!(text.lines().count(), layers.len() + 1, "{arch}: {f}");
         }
         assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 
         // Candle's eval on the same samples: the same accuracy, the same spikes per layer.
-        let o = snnc(&["eval", "--run", s(&run), "--dataset", &name, "--data-dir", s(&data), "--limit", &n, "--json"]);
+        let o = snnc(&[
+            "eval",
+            "--run",
+            s(&run),
+            "--dataset",
+            &name,
+            "--data-dir",
+            s(&data),
+            "--limit",
+            &n,
+            "--json",
+        ]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(ev["accuracy"].as_f64(), r["accuracy"].as_f64(), "{arch}: eval and run disagree on accuracy");
+        assert_eq!(
+            ev["accuracy"].as_f64(),
+            r["accuracy"].as_f64(),
+            "{arch}: eval and run disagree on accuracy"
+        );
         for el in ev["layers"].as_array().unwrap() {
             let name = el["name"].as_str().unwrap();
-            let mine = layers.iter().find(|l| l["name"] == name).unwrap_or_else(|| panic!("{arch}: no layer `{name}` in the report"));
-            let (a, b) = (el["spikes_per_sample"].as_f64().unwrap(), mine["counts"]["spikes"].as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-3 * a.max(1.0), "{arch}: layer `{name}`: eval {a} spikes per sample, run {b}");
+            let mine = layers
+                .iter()
+                .find(|l| l["name"] == name)
+                .unwrap_or_else(|| panic!("{arch}: no layer `{name}` in the report"));
+            let (a, b) = (
+                el["spikes_per_sample"].as_f64().unwrap(),
+                mine["counts"]["spikes"].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-3 * a.max(1.0),
+                "{arch}: layer `{name}`: eval {a} spikes per sample, run {b}"
+            );
         }
 
         // The compiled module runs to the same counts as the training directory.
@@ -127,12 +236,32 @@ fn trained_networks_run_and_agree_everywhere() {
         let o = snnc(&["compile", s(&run), "-o", s(&ir)]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let report2 = tmp.path().join("r2.json");
-        let o = snnc(&["run", s(&ir), "--dataset", &name, "--data-dir", s(&data), "--samples", &n, "--target", "loihi", "--report", s(&report2), "--quiet"]);
+        let o = snnc(&[
+            "run",
+            s(&ir),
+            "--dataset",
+            &name,
+            "--data-dir",
+            s(&data),
+            "--samples",
+            &n,
+            "--target",
+            "loihi",
+            "--report",
+            s(&report2),
+            "--quiet",
+        ]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         assert!(o.stdout.is_empty(), "--quiet prints nothing");
         let r2 = json(&report2);
-        assert_eq!(r2["totals"], r["totals"], "{arch}: .snnir and directory differ");
-        assert_eq!(r2["layers"], r["layers"], "{arch}: .snnir and directory differ");
+        assert_eq!(
+            r2["totals"], r["totals"],
+            "{arch}: .snnir and directory differ"
+        );
+        assert_eq!(
+            r2["layers"], r["layers"],
+            "{arch}: .snnir and directory differ"
+        );
     }
 }
 
@@ -140,27 +269,76 @@ fn trained_networks_run_and_agree_everywhere() {
 fn run_errors_name_what_is_wrong() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nothing-here");
-    let o = snnc(&["run", s(&missing), "--dataset", "mnist", "--data-dir", s(tmp.path())]);
+    let o = snnc(&[
+        "run",
+        s(&missing),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        s(tmp.path()),
+    ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("nothing-here"), "{}", text(&o));
 
     // An architecture without weights is not a compiled network.
     let arch_dir = tmp.path().join("arch");
     std::fs::create_dir_all(&arch_dir).unwrap();
-    std::fs::copy(repo().join("examples/architectures/conv-snn-28.json"), arch_dir.join("network.json")).unwrap();
-    let o = snnc(&["run", s(&arch_dir), "--dataset", "mnist", "--data-dir", s(tmp.path())]);
+    std::fs::copy(
+        repo().join("examples/architectures/conv-snn-28.json"),
+        arch_dir.join("network.json"),
+    )
+    .unwrap();
+    let o = snnc(&[
+        "run",
+        s(&arch_dir),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        s(tmp.path()),
+    ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("weights.safetensors"), "{}", text(&o));
 
-    let Some(nmnist) = snnc_datasets::testdata::dataset_dir(Nmnist) else { return };
+    let Some(nmnist) = snnc_datasets::testdata::dataset_dir(Nmnist) else {
+        return;
+    };
     let ir = tmp.path().join("conv.snnir");
     let arch = repo().join("examples/architectures/conv-snn-28.json");
-    let o = snnc(&["compile", s(&arch), "--synthetic-weights", "1", "-o", s(&ir)]);
+    let o = snnc(&[
+        "compile",
+        s(&arch),
+        "--synthetic-weights",
+        "1",
+        "-o",
+        s(&ir),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = snnc(&["run", s(&ir), "--dataset", "nmnist", "--data-dir", s(&nmnist), "--samples", "2"]);
+    let o = snnc(&[
+        "run",
+        s(&ir),
+        "--dataset",
+        "nmnist",
+        "--data-dir",
+        s(&nmnist),
+        "--samples",
+        "2",
+    ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("direct-encoded"), "{}", text(&o));
-    let o = snnc(&["run", s(&ir), "--dataset", "nmnist", "--data-dir", s(&nmnist), "--target", "no-such-chip"]);
+    let o = snnc(&[
+        "run",
+        s(&ir),
+        "--dataset",
+        "nmnist",
+        "--data-dir",
+        s(&nmnist),
+        "--target",
+        "no-such-chip",
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("cmos45-fp32"), "unknown targets list the built-ins: {}", text(&o));
+    assert!(
+        text(&o).contains("cmos45-fp32"),
+        "unknown targets list the built-ins: {}",
+        text(&o)
+    );
 }

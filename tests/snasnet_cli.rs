@@ -4,11 +4,18 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc")).args(args).output().expect("snnc runs")
+    Command::new(env!("CARGO_BIN_EXE_snnc"))
+        .args(args)
+        .output()
+        .expect("snnc runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -16,18 +23,44 @@ fn s(p: &Path) -> &str {
 }
 
 fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p).expect("log").lines().map(str::to_string).collect()
+    std::fs::read_to_string(p)
+        .expect("log")
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn search_snasnet_writes_log_and_best_and_resumes() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits) else { return };
+    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("search");
     let args = |n: &'static str| {
         vec![
-            "search", "snasnet", "--dataset", "digits", "--data-dir", s(&digits), "--candidates", n, "--cell", "backward",
-            "--batch", "16", "--width", "2", "--timesteps", "2", "--seed", "3", "--quiet", "--out", s(&out),
+            "search",
+            "snasnet",
+            "--dataset",
+            "digits",
+            "--data-dir",
+            s(&digits),
+            "--candidates",
+            n,
+            "--cell",
+            "backward",
+            "--batch",
+            "16",
+            "--width",
+            "2",
+            "--timesteps",
+            "2",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            s(&out),
         ]
     };
     let o = snnc(&args("3"));
@@ -61,12 +94,34 @@ fn search_snasnet_writes_log_and_best_and_resumes() {
 
 #[test]
 fn search_snasnet_correlate_reports_kendall_tau() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits) else { return };
+    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("study");
     let o = snnc(&[
-        "search", "snasnet-correlate", "--dataset", "digits", "--data-dir", s(&digits), "--candidates", "3", "--batch", "16",
-        "--width", "2", "--timesteps", "2", "--train-limit", "64", "--test-limit", "32", "--quiet", "--out", s(&out),
+        "search",
+        "snasnet-correlate",
+        "--dataset",
+        "digits",
+        "--data-dir",
+        s(&digits),
+        "--candidates",
+        "3",
+        "--batch",
+        "16",
+        "--width",
+        "2",
+        "--timesteps",
+        "2",
+        "--train-limit",
+        "64",
+        "--test-limit",
+        "32",
+        "--quiet",
+        "--out",
+        s(&out),
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Kendall tau"), "{}", text(&o));

@@ -33,7 +33,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size > layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -98,10 +99,18 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
     group.bench_function("snasnet_cifar100 lower+validate+passes", |b| {
-        b.iter_batched(|| weights.clone(), |w| pipeline(&net, w), BatchSize::PerIteration)
+        b.iter_batched(
+            || weights.clone(),
+            |w| pipeline(&net, w),
+            BatchSize::PerIteration,
+        )
     });
     group.bench_function("snasnet_cifar100 lower only", |b| {
-        b.iter_batched(|| weights.clone(), |w| snnc_compiler::lower::lower(&net, w).expect("lowers"), BatchSize::PerIteration)
+        b.iter_batched(
+            || weights.clone(),
+            |w| snnc_compiler::lower::lower(&net, w).expect("lowers"),
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

@@ -16,7 +16,10 @@ pub enum CompileError {
     #[error(transparent)]
     Lower(#[from] LowerError),
     #[error("{stage}: the module is invalid: {error}")]
-    Invalid { stage: String, error: Box<ValidationError> },
+    Invalid {
+        stage: String,
+        error: Box<ValidationError>,
+    },
     #[error("{0}: no network found (expected a network.json, or a directory holding one)")]
     NoNetwork(String),
 }
@@ -31,28 +34,49 @@ pub struct Source {
 
 /// Resolve a training output directory (network.json + weights.safetensors) or a network file.
 pub fn locate(input: &Path) -> Result<Source, CompileError> {
-    let network = if input.is_dir() { input.join("network.json") } else { input.to_path_buf() };
+    let network = if input.is_dir() {
+        input.join("network.json")
+    } else {
+        input.to_path_buf()
+    };
     if !network.is_file() {
         return Err(CompileError::NoNetwork(input.display().to_string()));
     }
-    let weights = network.parent().map(|d| d.join("weights.safetensors")).filter(|w| w.is_file());
+    let weights = network
+        .parent()
+        .map(|d| d.join("weights.safetensors"))
+        .filter(|w| w.is_file());
     Ok(Source { network, weights })
 }
 
 /// Lower and validate; with `optimise`, run every pass (validating after each when
 /// `check_each_pass`, as the tests do).
-pub fn compile(net: &Network, weights: Weights, optimise: bool, check_each_pass: bool) -> Result<Module, CompileError> {
+pub fn compile(
+    net: &Network,
+    weights: Weights,
+    optimise: bool,
+    check_each_pass: bool,
+) -> Result<Module, CompileError> {
     let mut m = lower(net, weights)?;
-    validate(&m).map_err(|error| CompileError::Invalid { stage: "lowering".into(), error: Box::new(error) })?;
+    validate(&m).map_err(|error| CompileError::Invalid {
+        stage: "lowering".into(),
+        error: Box::new(error),
+    })?;
     if optimise {
         for (name, pass) in crate::passes::PIPELINE {
             m = pass(m);
             if check_each_pass {
-                validate(&m).map_err(|error| CompileError::Invalid { stage: format!("pass {name}"), error: Box::new(error) })?;
+                validate(&m).map_err(|error| CompileError::Invalid {
+                    stage: format!("pass {name}"),
+                    error: Box::new(error),
+                })?;
             }
         }
         if !check_each_pass {
-            validate(&m).map_err(|error| CompileError::Invalid { stage: "optimisation".into(), error: Box::new(error) })?;
+            validate(&m).map_err(|error| CompileError::Invalid {
+                stage: "optimisation".into(),
+                error: Box::new(error),
+            })?;
         }
     }
     Ok(m)

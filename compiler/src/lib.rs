@@ -3,9 +3,9 @@
 pub mod atomic;
 pub mod driver;
 pub mod emit;
-pub mod network;
 pub mod ir;
 pub mod lower;
+pub mod network;
 pub mod passes;
 pub mod reference;
 pub mod synth;

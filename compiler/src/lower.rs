@@ -7,7 +7,9 @@
 //! single-input op (conv, BN, pool, ...) and several incoming edges first sums them in a relay
 //! population `<node>.in`. The readout becomes one extra readout population fed by the readout node.
 
-use crate::ir::{self, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Tensor};
+use crate::ir::{
+    self, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Tensor,
+};
 use crate::network::{self, Network, NodeId, Op, ParamRole, Weights, WeightsError};
 use thiserror::Error;
 
@@ -47,14 +49,21 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
             let relay = Population {
                 name: format!("{}.in", node.name),
                 shape: net.input_shape(id).clone(),
-                kind: PopulationKind::Analog(ir::Analog { bias: None, constant: false }),
+                kind: PopulationKind::Analog(ir::Analog {
+                    bias: None,
+                    constant: false,
+                }),
             };
             relay_of[id] = Some(cx.m.populations.push(relay));
         }
         let (kind, proj) = cx.node(id)?;
         op_kind[id] = proj;
         let shape = net.shapes[id].clone();
-        pop_of[id] = Some(cx.m.populations.push(Population { name: node.name.clone(), shape, kind }));
+        pop_of[id] = Some(cx.m.populations.push(Population {
+            name: node.name.clone(),
+            shape,
+            kind,
+        }));
     }
     let pop = |id: NodeId| pop_of[id].expect("every node got a population in phase 1");
     let m = &mut cx.m;
@@ -65,14 +74,26 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
         match op_kind[id].take() {
             None => {
                 for &(src, delay) in edges {
-                    push(m, pop(src), pop(id), delay, ProjectionKind::Identity(ir::Identity));
+                    push(
+                        m,
+                        pop(src),
+                        pop(id),
+                        delay,
+                        ProjectionKind::Identity(ir::Identity),
+                    );
                 }
             }
             Some(kind) => {
                 let (source, delay) = match relay_of[id] {
                     Some(relay) => {
                         for &(src, d) in edges {
-                            push(m, pop(src), relay, d, ProjectionKind::Identity(ir::Identity));
+                            push(
+                                m,
+                                pop(src),
+                                relay,
+                                d,
+                                ProjectionKind::Identity(ir::Identity),
+                            );
                         }
                         (relay, 0)
                     }
@@ -95,9 +116,18 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
     let readout = m.populations.push(Population {
         name: "readout".into(),
         shape: net.shapes[net.readout_node].clone(),
-        kind: PopulationKind::Readout(ir::Readout { mode: net.desc.readout.kind, bias: None }),
+        kind: PopulationKind::Readout(ir::Readout {
+            mode: net.desc.readout.kind,
+            bias: None,
+        }),
     });
-    push(m, pop(net.readout_node), readout, 0, ProjectionKind::Identity(ir::Identity));
+    push(
+        m,
+        pop(net.readout_node),
+        readout,
+        0,
+        ProjectionKind::Identity(ir::Identity),
+    );
     // Canonical numbering (tensors in order of first mention), the same every pass leaves.
     Ok(crate::passes::renumber(cx.m))
 }
@@ -112,11 +142,26 @@ struct Lowering<'a> {
 
 /// `check_weights` has run, so this cannot happen for a validated network; reported, not unwrapped.
 fn missing(node: &network::Node, name: &str) -> LowerError {
-    LowerError::Weights(WeightsError::Missing { node: node.name.clone(), tensor: name.to_string(), expected: vec![] })
+    LowerError::Weights(WeightsError::Missing {
+        node: node.name.clone(),
+        tensor: name.to_string(),
+        expected: vec![],
+    })
 }
 
-fn push(m: &mut Module, source: Handle<Population>, target: Handle<Population>, delay: u32, kind: ProjectionKind) {
-    m.projections.push(Projection { source, target, delay, kind });
+fn push(
+    m: &mut Module,
+    source: Handle<Population>,
+    target: Handle<Population>,
+    delay: u32,
+    kind: ProjectionKind,
+) {
+    m.projections.push(Projection {
+        source,
+        target,
+        delay,
+        kind,
+    });
 }
 
 /// Ops that act on one input: with several incoming edges their sum goes through a relay first.
@@ -125,7 +170,10 @@ fn needs_relay(op: &Op, edges: usize) -> bool {
 }
 
 fn unsupported(net: &Network, id: NodeId, message: &str) -> LowerError {
-    LowerError::Unsupported { node: net.node(id).name.clone(), message: message.to_string() }
+    LowerError::Unsupported {
+        node: net.node(id).name.clone(),
+        message: message.to_string(),
+    }
 }
 
 impl Lowering<'_> {
@@ -137,8 +185,15 @@ impl Lowering<'_> {
         if let Some(&h) = self.taken.get(&name) {
             return Ok(h);
         }
-        let t = self.weights.tensors.remove(&name).ok_or_else(|| missing(node, &name))?;
-        let h = self.m.tensors.push(Tensor::new(name.clone(), t.shape, t.data));
+        let t = self
+            .weights
+            .tensors
+            .remove(&name)
+            .ok_or_else(|| missing(node, &name))?;
+        let h = self
+            .m
+            .tensors
+            .push(Tensor::new(name.clone(), t.shape, t.data));
         self.taken.insert(name, h);
         Ok(h)
     }
@@ -151,7 +206,10 @@ impl Lowering<'_> {
         if let Some(&h) = self.taken.get(&name) {
             return Ok(self.m.tensors[h].data.clone());
         }
-        self.weights.get(&name).map(|t| t.data.clone()).ok_or_else(|| missing(node, &name))
+        self.weights
+            .get(&name)
+            .map(|t| t.data.clone())
+            .ok_or_else(|| missing(node, &name))
     }
 
     fn push_tensor(&mut self, label: String, data: Vec<f32>) -> Handle<Tensor> {
@@ -163,9 +221,19 @@ impl Lowering<'_> {
     fn node(&mut self, id: NodeId) -> Result<(PopulationKind, Option<ProjectionKind>), LowerError> {
         let net = self.net;
         let node = net.node(id);
-        let analog = |bias| PopulationKind::Analog(ir::Analog { bias, constant: false });
+        let analog = |bias| {
+            PopulationKind::Analog(ir::Analog {
+                bias,
+                constant: false,
+            })
+        };
         Ok(match &node.op {
-            Op::Input(_) => (PopulationKind::Input(ir::Input { encoding: net.desc.input.encoding }), None),
+            Op::Input(_) => (
+                PopulationKind::Input(ir::Input {
+                    encoding: net.desc.input.encoding,
+                }),
+                None,
+            ),
             Op::Lif(p) => (PopulationKind::Spiking(spiking(p, 1.0 / p.tau)), None),
             Op::Plif(p) => {
                 let w = f64::from(self.read(id, ParamRole::W)?[0]);
@@ -176,7 +244,11 @@ impl Lowering<'_> {
             Op::Sum(_) => (analog(None), None),
             Op::Conv2d(c) => {
                 let weight = self.take(id, ParamRole::Weight)?;
-                let bias = if c.bias { Some(self.take(id, ParamRole::Bias)?) } else { None };
+                let bias = if c.bias {
+                    Some(self.take(id, ParamRole::Bias)?)
+                } else {
+                    None
+                };
                 let kind = ProjectionKind::Conv2d(ir::Conv2d {
                     weight,
                     stride: [c.stride.0, c.stride.1],
@@ -187,14 +259,24 @@ impl Lowering<'_> {
             }
             Op::Linear(l) => {
                 let weight = self.take(id, ParamRole::Weight)?;
-                let bias = if l.bias { Some(self.take(id, ParamRole::Bias)?) } else { None };
-                (analog(bias), Some(ProjectionKind::Dense(ir::Dense { weight })))
+                let bias = if l.bias {
+                    Some(self.take(id, ParamRole::Bias)?)
+                } else {
+                    None
+                };
+                (
+                    analog(bias),
+                    Some(ProjectionKind::Dense(ir::Dense { weight })),
+                )
             }
             Op::BatchNorm(bn) => {
                 let (scale, shift) = self.bn_affine(id, bn.eps)?;
                 let scale = self.push_tensor(format!("{}.scale", node.name), scale);
                 let shift = self.push_tensor(format!("{}.shift", node.name), shift);
-                (analog(Some(shift)), Some(ProjectionKind::Affine(ir::Affine { scale })))
+                (
+                    analog(Some(shift)),
+                    Some(ProjectionKind::Affine(ir::Affine { scale })),
+                )
             }
             Op::AvgPool(p) => {
                 if !p.count_include_pad && (p.padding.0 > 0 || p.padding.1 > 0) {
@@ -208,7 +290,10 @@ impl Lowering<'_> {
                 (analog(None), Some(ProjectionKind::SumPool(pool(p, scale))))
             }
             // Max-pool over spikes is an OR: window sums into a memoryless threshold population.
-            Op::MaxPool(p) => (PopulationKind::Spiking(or_gate()), Some(ProjectionKind::SumPool(pool(p, 1.0)))),
+            Op::MaxPool(p) => (
+                PopulationKind::Spiking(or_gate()),
+                Some(ProjectionKind::SumPool(pool(p, 1.0))),
+            ),
             Op::Vote(v) => {
                 let kind = ProjectionKind::SumPool(ir::SumPool {
                     kernel: [1, v.group],
@@ -218,9 +303,15 @@ impl Lowering<'_> {
                 });
                 (analog(None), Some(kind))
             }
-            Op::Dropout(d) => (analog(None), Some(ProjectionKind::Dropout(ir::Dropout { p: d.p }))),
+            Op::Dropout(d) => (
+                analog(None),
+                Some(ProjectionKind::Dropout(ir::Dropout { p: d.p })),
+            ),
             Op::Flatten(_) => (analog(None), Some(ProjectionKind::Reshape(ir::Reshape))),
-            Op::Scale(s) => (analog(None), Some(ProjectionKind::Scale(ir::Scale { factor: s.factor }))),
+            Op::Scale(s) => (
+                analog(None),
+                Some(ProjectionKind::Scale(ir::Scale { factor: s.factor })),
+            ),
         })
     }
 

@@ -5,7 +5,9 @@
 //! form prints them (`p7`, `e12`, `t3`), so a message points at a line a person can find.
 
 use crate::ir::shape::{bias_shape, target_shape};
-use crate::ir::{Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Shape, Tensor};
+use crate::ir::{
+    Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Shape, Tensor,
+};
 use std::collections::BTreeSet;
 use thiserror::Error;
 
@@ -15,16 +17,33 @@ pub const MAX_DELAY: u32 = crate::network::MAX_DELAY;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ValidationError {
     #[error("{projection}: {end} {population} does not exist (the module has {count} populations)")]
-    DanglingPopulation { projection: Handle<Projection>, end: &'static str, population: Handle<Population>, count: usize },
+    DanglingPopulation {
+        projection: Handle<Projection>,
+        end: &'static str,
+        population: Handle<Population>,
+        count: usize,
+    },
     #[error("{owner}: tensor {tensor} does not exist (the module has {count} tensors)")]
-    DanglingTensor { owner: String, tensor: Handle<Tensor>, count: usize },
+    DanglingTensor {
+        owner: String,
+        tensor: Handle<Tensor>,
+        count: usize,
+    },
     #[error("the module needs exactly one {kind} population, found {}", if found.is_empty() { "none".to_string() } else { found.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ") })]
-    Count { kind: &'static str, found: Vec<Handle<Population>> },
+    Count {
+        kind: &'static str,
+        found: Vec<Handle<Population>>,
+    },
     #[error("{projection}: {message}")]
-    Endpoint { projection: Handle<Projection>, message: String },
+    Endpoint {
+        projection: Handle<Projection>,
+        message: String,
+    },
     #[error("zero-delay cycle {}: every cycle needs a total delay of at least 1", format_cycle(.0))]
     ZeroDelayCycle(Vec<(Handle<Population>, String)>),
-    #[error("{projection} ({kind} {from} -> {to}): the source {from} is {from_shape}, so the target must be {expected}, but {to} is {to_shape}")]
+    #[error(
+        "{projection} ({kind} {from} -> {to}): the source {from} is {from_shape}, so the target must be {expected}, but {to} is {to_shape}"
+    )]
     ShapeMismatch {
         projection: Handle<Projection>,
         kind: &'static str,
@@ -37,21 +56,45 @@ pub enum ValidationError {
     #[error("{owner}: {message}")]
     Shape { owner: String, message: String },
     #[error("{tensor} (`{label}`): holds a non-finite value ({value}) at flat index {index}")]
-    NonFinite { tensor: Handle<Tensor>, label: String, index: usize, value: f32 },
-    #[error("{tensor} (`{label}`): shape {shape:?} has {expected} elements but the data has {found}")]
-    TensorSize { tensor: Handle<Tensor>, label: String, shape: Vec<usize>, expected: usize, found: usize },
+    NonFinite {
+        tensor: Handle<Tensor>,
+        label: String,
+        index: usize,
+        value: f32,
+    },
+    #[error(
+        "{tensor} (`{label}`): shape {shape:?} has {expected} elements but the data has {found}"
+    )]
+    TensorSize {
+        tensor: Handle<Tensor>,
+        label: String,
+        shape: Vec<usize>,
+        expected: usize,
+        found: usize,
+    },
     #[error("{projection}: delay {delay} exceeds the limit of {limit}")]
-    DelayTooLarge { projection: Handle<Projection>, delay: u32, limit: u32 },
+    DelayTooLarge {
+        projection: Handle<Projection>,
+        delay: u32,
+        limit: u32,
+    },
     #[error("{owner}: unsupported: {message}")]
     Unsupported { owner: String, message: String },
     #[error("{owner}: {message}")]
     Parameter { owner: String, message: String },
     #[error("the module's {what} is {found}: {message}")]
-    Header { what: &'static str, found: usize, message: &'static str },
+    Header {
+        what: &'static str,
+        found: usize,
+        message: &'static str,
+    },
 }
 
 fn format_cycle(c: &[(Handle<Population>, String)]) -> String {
-    c.iter().map(|(h, n)| format!("{h} `{n}`")).collect::<Vec<_>>().join(" -> ")
+    c.iter()
+        .map(|(h, n)| format!("{h} `{n}`"))
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// What validation establishes and later stages reuse.
@@ -66,10 +109,18 @@ pub struct Validated {
 /// Check `m`; on success return its schedule and its input and readout populations.
 pub fn validate(m: &Module) -> Result<Validated, ValidationError> {
     if m.timesteps == 0 {
-        return Err(ValidationError::Header { what: "timesteps", found: 0, message: "must be at least 1" });
+        return Err(ValidationError::Header {
+            what: "timesteps",
+            found: 0,
+            message: "must be at least 1",
+        });
     }
     if m.num_classes == 0 {
-        return Err(ValidationError::Header { what: "classes", found: 0, message: "must be at least 1" });
+        return Err(ValidationError::Header {
+            what: "classes",
+            found: 0,
+            message: "must be at least 1",
+        });
     }
     check_handles(m)?;
     check_tensors(m)?;
@@ -80,13 +131,20 @@ pub fn validate(m: &Module) -> Result<Validated, ValidationError> {
     if readout_shape.dims() != [m.num_classes] {
         return Err(ValidationError::Shape {
             owner: readout.to_string(),
-            message: format!("the readout must be [{}] (classes), but it is {readout_shape}", m.num_classes),
+            message: format!(
+                "the readout must be [{}] (classes), but it is {readout_shape}",
+                m.num_classes
+            ),
         });
     }
     check_projections(m)?;
     let schedule = schedule(m)?;
     check_constants(m)?;
-    Ok(Validated { schedule, input, readout })
+    Ok(Validated {
+        schedule,
+        input,
+        readout,
+    })
 }
 
 fn check_handles(m: &Module) -> Result<(), ValidationError> {
@@ -94,20 +152,33 @@ fn check_handles(m: &Module) -> Result<(), ValidationError> {
     for (h, p) in m.projections.iter() {
         for (end, pop) in [("source", p.source), ("target", p.target)] {
             if !m.populations.contains(pop) {
-                return Err(ValidationError::DanglingPopulation { projection: h, end, population: pop, count: pops });
+                return Err(ValidationError::DanglingPopulation {
+                    projection: h,
+                    end,
+                    population: pop,
+                    count: pops,
+                });
             }
         }
         if let Some(t) = p.kind.tensor()
             && !m.tensors.contains(t)
         {
-            return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
+            return Err(ValidationError::DanglingTensor {
+                owner: h.to_string(),
+                tensor: t,
+                count: m.tensors.len(),
+            });
         }
     }
     for (h, p) in m.populations.iter() {
         if let Some(t) = p.kind.bias()
             && !m.tensors.contains(t)
         {
-            return Err(ValidationError::DanglingTensor { owner: h.to_string(), tensor: t, count: m.tensors.len() });
+            return Err(ValidationError::DanglingTensor {
+                owner: h.to_string(),
+                tensor: t,
+                count: m.tensors.len(),
+            });
         }
     }
     Ok(())
@@ -126,14 +197,28 @@ fn check_tensors(m: &Module) -> Result<(), ValidationError> {
             });
         }
         if let Some((index, &value)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(ValidationError::NonFinite { tensor: h, label: t.label.clone(), index, value });
+            return Err(ValidationError::NonFinite {
+                tensor: h,
+                label: t.label.clone(),
+                index,
+                value,
+            });
         }
     }
     Ok(())
 }
 
-fn exactly_one(m: &Module, kind: &'static str, is: impl Fn(&PopulationKind) -> bool) -> Result<Handle<Population>, ValidationError> {
-    let found: Vec<_> = m.populations.iter().filter(|(_, p)| is(&p.kind)).map(|(h, _)| h).collect();
+fn exactly_one(
+    m: &Module,
+    kind: &'static str,
+    is: impl Fn(&PopulationKind) -> bool,
+) -> Result<Handle<Population>, ValidationError> {
+    let found: Vec<_> = m
+        .populations
+        .iter()
+        .filter(|(_, p)| is(&p.kind))
+        .map(|(h, _)| h)
+        .collect();
     match found[..] {
         [one] => Ok(one),
         _ => Err(ValidationError::Count { kind, found }),
@@ -146,7 +231,10 @@ fn check_populations(m: &Module) -> Result<(), ValidationError> {
         if !(dims.len() == 1 || dims.len() == 3) || dims.contains(&0) {
             return Err(ValidationError::Shape {
                 owner: h.to_string(),
-                message: format!("a population is [C, H, W] or [N] with non-zero sizes, got {}", p.shape),
+                message: format!(
+                    "a population is [C, H, W] or [N] with non-zero sizes, got {}",
+                    p.shape
+                ),
             });
         }
         if let Some(b) = p.kind.bias() {
@@ -155,19 +243,33 @@ fn check_populations(m: &Module) -> Result<(), ValidationError> {
             if *got != want {
                 return Err(ValidationError::Shape {
                     owner: h.to_string(),
-                    message: format!("bias {b} has shape {got:?}, but a {} population needs {want:?}", p.shape),
+                    message: format!(
+                        "bias {b} has shape {got:?}, but a {} population needs {want:?}",
+                        p.shape
+                    ),
                 });
             }
         }
         if let PopulationKind::Spiking(s) = &p.kind {
-            let params = [("beta", s.beta), ("gain", s.gain), ("threshold", s.threshold), ("v_reset", s.v_reset)];
+            let params = [
+                ("beta", s.beta),
+                ("gain", s.gain),
+                ("threshold", s.threshold),
+                ("v_reset", s.v_reset),
+            ];
             if let Some((name, v)) = params.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(ValidationError::Parameter { owner: h.to_string(), message: format!("{name} must be finite, got {v}") });
+                return Err(ValidationError::Parameter {
+                    owner: h.to_string(),
+                    message: format!("{name} must be finite, got {v}"),
+                });
             }
             if !(0.0..=1.0).contains(&s.beta) {
                 return Err(ValidationError::Parameter {
                     owner: h.to_string(),
-                    message: format!("beta must lie in [0, 1] (a leak, not a gain), got {}", s.beta),
+                    message: format!(
+                        "beta must lie in [0, 1] (a leak, not a gain), got {}",
+                        s.beta
+                    ),
                 });
             }
         }
@@ -180,23 +282,46 @@ fn check_projections(m: &Module) -> Result<(), ValidationError> {
         let source = &m.populations[p.source];
         let target = &m.populations[p.target];
         if matches!(target.kind, PopulationKind::Input(_)) {
-            return Err(ValidationError::Endpoint { projection: h, message: format!("the input population {} cannot receive projections", p.target) });
+            return Err(ValidationError::Endpoint {
+                projection: h,
+                message: format!(
+                    "the input population {} cannot receive projections",
+                    p.target
+                ),
+            });
         }
         if matches!(source.kind, PopulationKind::Readout(_)) {
-            return Err(ValidationError::Endpoint { projection: h, message: format!("the readout population {} cannot feed projections", p.source) });
+            return Err(ValidationError::Endpoint {
+                projection: h,
+                message: format!(
+                    "the readout population {} cannot feed projections",
+                    p.source
+                ),
+            });
         }
         if p.delay > MAX_DELAY {
-            return Err(ValidationError::DelayTooLarge { projection: h, delay: p.delay, limit: MAX_DELAY });
+            return Err(ValidationError::DelayTooLarge {
+                projection: h,
+                delay: p.delay,
+                limit: MAX_DELAY,
+            });
         }
         check_kind(h, &p.kind)?;
         if matches!(p.kind, ProjectionKind::Conv2d(_)) && source.shape.rank() != 3 {
             return Err(ValidationError::Unsupported {
                 owner: h.to_string(),
-                message: format!("conv2d over the flat population {} ({}); only [C, H, W] sources convolve", p.source, source.shape),
+                message: format!(
+                    "conv2d over the flat population {} ({}); only [C, H, W] sources convolve",
+                    p.source, source.shape
+                ),
             });
         }
-        let expected = target_shape(&p.kind, &source.shape, &m.tensors)
-            .map_err(|message| ValidationError::Shape { owner: h.to_string(), message })?;
+        let expected = target_shape(&p.kind, &source.shape, &m.tensors).map_err(|message| {
+            ValidationError::Shape {
+                owner: h.to_string(),
+                message,
+            }
+        })?;
         if !expected.accepts(&target.shape) {
             return Err(ValidationError::ShapeMismatch {
                 projection: h,
@@ -213,13 +338,28 @@ fn check_projections(m: &Module) -> Result<(), ValidationError> {
 }
 
 fn check_kind(h: Handle<Projection>, kind: &ProjectionKind) -> Result<(), ValidationError> {
-    let bad = |message: String| Err(ValidationError::Parameter { owner: h.to_string(), message });
+    let bad = |message: String| {
+        Err(ValidationError::Parameter {
+            owner: h.to_string(),
+            message,
+        })
+    };
     match kind {
-        ProjectionKind::Conv2d(c) if c.stride.contains(&0) || c.groups == 0 => bad("conv2d stride and groups must be non-zero".into()),
-        ProjectionKind::SumPool(p) if p.kernel.contains(&0) || p.stride.contains(&0) => bad("sum_pool kernel and stride must be non-zero".into()),
-        ProjectionKind::SumPool(p) if !p.scale.is_finite() => bad(format!("sum_pool scale must be finite, got {}", p.scale)),
-        ProjectionKind::Scale(s) if !s.factor.is_finite() => bad(format!("scale factor must be finite, got {}", s.factor)),
-        ProjectionKind::Dropout(d) if !(0.0..1.0).contains(&d.p) => bad(format!("dropout p must be in [0, 1), got {}", d.p)),
+        ProjectionKind::Conv2d(c) if c.stride.contains(&0) || c.groups == 0 => {
+            bad("conv2d stride and groups must be non-zero".into())
+        }
+        ProjectionKind::SumPool(p) if p.kernel.contains(&0) || p.stride.contains(&0) => {
+            bad("sum_pool kernel and stride must be non-zero".into())
+        }
+        ProjectionKind::SumPool(p) if !p.scale.is_finite() => {
+            bad(format!("sum_pool scale must be finite, got {}", p.scale))
+        }
+        ProjectionKind::Scale(s) if !s.factor.is_finite() => {
+            bad(format!("scale factor must be finite, got {}", s.factor))
+        }
+        ProjectionKind::Dropout(d) if !(0.0..1.0).contains(&d.p) => {
+            bad(format!("dropout p must be in [0, 1), got {}", d.p))
+        }
         _ => Ok(()),
     }
 }
@@ -252,7 +392,9 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
         return Ok(order);
     }
     // Every unscheduled node has an unscheduled zero-delay source: walk back until one repeats.
-    let Some(mut at) = (0..n).find(|&i| indegree[i] > 0) else { return Ok(order) };
+    let Some(mut at) = (0..n).find(|&i| indegree[i] > 0) else {
+        return Ok(order);
+    };
     let mut seen = vec![usize::MAX; n];
     let mut path = Vec::new();
     while seen[at] == usize::MAX {
@@ -265,7 +407,12 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
     }
     let mut cycle: Vec<usize> = path[seen[at].min(path.len() - 1)..].to_vec();
     cycle.reverse();
-    let first = cycle.iter().enumerate().min_by_key(|(_, i)| **i).map(|(k, _)| k).unwrap_or(0);
+    let first = cycle
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, i)| **i)
+        .map(|(k, _)| k)
+        .unwrap_or(0);
     cycle.rotate_left(first);
     cycle.push(cycle[0]);
     let named = cycle.into_iter().map(|i| {
@@ -278,7 +425,9 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
 /// A population marked constant must be analog and fed only by constants over zero delay.
 fn check_constants(m: &Module) -> Result<(), ValidationError> {
     for (_, p) in m.projections.iter() {
-        let PopulationKind::Analog(a) = &m.populations[p.target].kind else { continue };
+        let PopulationKind::Analog(a) = &m.populations[p.target].kind else {
+            continue;
+        };
         if !a.constant {
             continue;
         }

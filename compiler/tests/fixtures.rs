@@ -19,7 +19,10 @@ fn generated_fixtures_match_their_builders() {
             std::fs::write(&path, &text).unwrap();
         }
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(on_disk, text, "{name}: regenerate with SNNC_WRITE_FIXTURES=1");
+        assert_eq!(
+            on_disk, text,
+            "{name}: regenerate with SNNC_WRITE_FIXTURES=1"
+        );
     }
 }
 
@@ -33,11 +36,20 @@ fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
         let ag = compare(&a, &b);
         ag.check().unwrap_or_else(|e| panic!("{name}: {e}"));
         let spikes: u64 = a.spikes.iter().flatten().flatten().sum();
-        eprintln!("{name}: {} layers, {spikes} spikes, flips {}, logit err {:.2e}, preds {:?}", a.layers.len(), ag.flips, ag.max_logit_error, a.predictions);
+        eprintln!(
+            "{name}: {} layers, {spikes} spikes, flips {}, logit err {:.2e}, preds {:?}",
+            a.layers.len(),
+            ag.flips,
+            ag.max_logit_error,
+            a.predictions
+        );
         for l in &a.layers {
             eprintln!("   {l}: {}", a.total_spikes(l).unwrap());
         }
-        assert!(spikes > 0, "{name}: the synthetic weights should make the network spike");
+        assert!(
+            spikes > 0,
+            "{name}: the synthetic weights should make the network spike"
+        );
     }
 }
 
@@ -45,8 +57,11 @@ fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
 /// lower, optimise and agree with the network interpreter too.
 #[test]
 fn example_architectures_lower_and_keep_their_outputs() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/architectures");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/architectures");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
@@ -56,7 +71,10 @@ fn example_architectures_lower_and_keep_their_outputs() {
         let w = synth::weights(&net, common::SEED);
         let x = synth::inputs(&net, 2, common::SEED);
         let a = run_network(&net, &w, &x).unwrap();
-        let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        compare(&a, &run_module(&m, &x).unwrap()).check().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let m = snnc_compiler::driver::compile(&net, w, true, true)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        compare(&a, &run_module(&m, &x).unwrap())
+            .check()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }

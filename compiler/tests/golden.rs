@@ -34,8 +34,19 @@ fn census(m: &Module) -> String {
     for (_, e) in m.projections.iter() {
         *projs.entry(e.kind.name()).or_insert(0) += 1;
     }
-    let list = |m: BTreeMap<&str, i32>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-    format!("{} | {} | {} tensors, {} weights", list(pops), list(projs), m.tensors.len(), m.weight_count())
+    let list = |m: BTreeMap<&str, i32>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{} | {} | {} tensors, {} weights",
+        list(pops),
+        list(projs),
+        m.tensors.len(),
+        m.weight_count()
+    )
 }
 
 #[test]
@@ -70,9 +81,18 @@ fn census_sees_the_shape_of_the_seeds() {
     // populations only (plus the input, the hoisted stem and the readout).
     let (_, _, m) = common::lowered("autosnn");
     let m = passes::optimise(m);
-    let analog: Vec<_> = m.populations.iter().filter(|(_, p)| matches!(p.kind, PopulationKind::Analog(_))).map(|(_, p)| p.name.clone()).collect();
+    let analog: Vec<_> = m
+        .populations
+        .iter()
+        .filter(|(_, p)| matches!(p.kind, PopulationKind::Analog(_)))
+        .map(|(_, p)| p.name.clone())
+        .collect();
     assert_eq!(analog, ["stem.bn"]);
-    assert!(m.projections.iter().all(|(_, e)| !matches!(e.kind, ProjectionKind::Affine(_))));
+    assert!(
+        m.projections
+            .iter()
+            .all(|(_, e)| !matches!(e.kind, ProjectionKind::Affine(_)))
+    );
 }
 
 #[test]
@@ -80,8 +100,15 @@ fn json_and_dot_back_ends() {
     for name in ["delay2", "mlp"] {
         let (_, _, m) = common::lowered(name);
         let m = passes::optimise(m);
-        let json = snnc_compiler::emit::json(&m, "weights.safetensors", snnc_compiler::text::INLINE_LIMIT);
-        snapshot(&format!("{name}.optimised.json"), &serde_json::to_string_pretty(&json).unwrap());
-        snapshot(&format!("{name}.optimised.dot"), &snnc_compiler::emit::dot(&m));
+        let json =
+            snnc_compiler::emit::json(&m, "weights.safetensors", snnc_compiler::text::INLINE_LIMIT);
+        snapshot(
+            &format!("{name}.optimised.json"),
+            &serde_json::to_string_pretty(&json).unwrap(),
+        );
+        snapshot(
+            &format!("{name}.optimised.dot"),
+            &snnc_compiler::emit::dot(&m),
+        );
     }
 }

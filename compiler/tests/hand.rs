@@ -8,7 +8,8 @@ use snnc_compiler::reference::{RunOutput, compare, run_module, run_network};
 fn weights(list: &[(&str, Vec<usize>, Vec<f32>)]) -> Weights {
     let mut w = Weights::default();
     for (name, shape, data) in list {
-        w.tensors.insert(name.to_string(), Tensor::new(shape.clone(), data.clone()));
+        w.tensors
+            .insert(name.to_string(), Tensor::new(shape.clone(), data.clone()));
     }
     w
 }
@@ -35,7 +36,11 @@ fn lif_charges_fires_and_resets_as_spikingjelly() {
         "nodes": [{"name": "x", "op": "input"}, {"name": "fc", "op": "linear", "in_features": 2, "out_features": 1},
                   {"name": "lif", "op": "lif", "tau": 2.0, "threshold": 0.8}],
         "edges": [{"from": "x", "to": "fc"}, {"from": "fc", "to": "lif"}]}"#;
-    let out = run_all(json, weights(&[("fc.weight", vec![1, 2], vec![1.0, 1.0])]), vec![0.25, 0.75]);
+    let out = run_all(
+        json,
+        weights(&[("fc.weight", vec![1, 2], vec![1.0, 1.0])]),
+        vec![0.25, 0.75],
+    );
     assert_eq!(out.spikes[0][0], vec![0, 0, 1, 0, 0, 1]);
     assert_eq!(out.logits[0], vec![2.0]);
 }
@@ -48,7 +53,11 @@ fn plif_uses_its_trained_leak() {
         "input": {"shape": [1], "encoding": "direct"}, "readout": {"node": "p", "kind": "spike_count"},
         "nodes": [{"name": "x", "op": "input"}, {"name": "p", "op": "plif", "tau": 2.0, "threshold": 0.9}],
         "edges": [{"from": "x", "to": "p"}]}"#;
-    let out = run_all(json, weights(&[("p.w", vec![], vec![3.0f32.ln()])]), vec![1.0]);
+    let out = run_all(
+        json,
+        weights(&[("p.w", vec![], vec![3.0f32.ln()])]),
+        vec![1.0],
+    );
     assert_eq!(out.spikes[0][0], vec![0, 1]);
 }
 
@@ -60,7 +69,11 @@ fn feedback_is_delivered_one_step_later() {
         "nodes": [{"name": "x", "op": "input"}, {"name": "s", "op": "sum"}, {"name": "half", "op": "scale", "factor": 0.5}],
         "edges": [{"from": "x", "to": "s"}, {"from": "s", "to": "half"}, {"from": "half", "to": "s", "delay": 1}]}"#;
     let out = run_all(json, Weights::default(), vec![1.0]);
-    assert!((out.logits[0][0] - 4.25 / 3.0).abs() < 1e-12, "{:?}", out.logits);
+    assert!(
+        (out.logits[0][0] - 4.25 / 3.0).abs() < 1e-12,
+        "{:?}",
+        out.logits
+    );
 }
 
 #[test]
@@ -99,7 +112,11 @@ fn tied_weights_are_moved_once_and_shared() {
     let w = weights(&[("tied", vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])]);
     let net = NetworkDesc::from_json_str(json, "tied.json").unwrap();
     let m = lower(&net, w.clone()).unwrap();
-    assert_eq!(m.tensors.len(), 1, "one tensor, shared by two dense projections");
+    assert_eq!(
+        m.tensors.len(),
+        1,
+        "one tensor, shared by two dense projections"
+    );
     let out = run_all(json, w, vec![1.0, 1.0]);
     assert_eq!(out.logits[0], vec![6.0, 14.0]);
 }

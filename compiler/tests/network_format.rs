@@ -1,6 +1,6 @@
 //! The network format: parsing, defaults, round trip, and one test per validation error.
 
-use snnc_compiler::network::{Network, NetworkDesc, NetworkError, Op, Weights, Tensor};
+use snnc_compiler::network::{Network, NetworkDesc, NetworkError, Op, Tensor, Weights};
 
 const MLP: &str = r#"{
   "format_version": 1, "name": "mlp", "timesteps": 3, "num_classes": 10,
@@ -34,18 +34,30 @@ fn mlp_parses_with_defaults_and_shapes() {
     let net = parse(MLP).unwrap();
     let lif = net.node(net.id("lif").unwrap());
     let Op::Lif(p) = &lif.op else { panic!("lif") };
-    assert_eq!((p.threshold, p.v_reset, p.decay_input, p.detach_reset, p.surrogate_alpha), (1.0, 0.0, true, true, 2.0));
+    assert_eq!(
+        (
+            p.threshold,
+            p.v_reset,
+            p.decay_input,
+            p.detach_reset,
+            p.surrogate_alpha
+        ),
+        (1.0, 0.0, true, true, 2.0)
+    );
     assert_eq!(net.shapes[net.id("fc1").unwrap()].dims(), &[32]);
     assert_eq!(net.readout_node, net.id("fc2").unwrap());
     assert_eq!(net.schedule, vec![0, 1, 2, 3]);
     // fc1 is linear on a direct input: time-invariant; the LIF and after are not.
     assert_eq!(net.is_static, vec![true, true, false, false]);
     let specs = net.parameter_specs();
-    assert_eq!(specs, vec![
-        ("fc1.weight".to_string(), vec![32, 64]),
-        ("fc2.weight".to_string(), vec![10, 32]),
-        ("fc2.bias".to_string(), vec![10]),
-    ]);
+    assert_eq!(
+        specs,
+        vec![
+            ("fc1.weight".to_string(), vec![32, 64]),
+            ("fc2.weight".to_string(), vec![10, 32]),
+            ("fc2.bias".to_string(), vec![10]),
+        ]
+    );
 }
 
 #[test]
@@ -57,7 +69,9 @@ fn description_round_trips_through_json() {
 
 #[test]
 fn json_syntax_error_names_file_line_and_column() {
-    let msg = parse("{\n  \"format_version\": 1,\n  oops\n}").unwrap_err().to_string();
+    let msg = parse("{\n  \"format_version\": 1,\n  oops\n}")
+        .unwrap_err()
+        .to_string();
     assert!(msg.starts_with("test.json:3:"), "{msg}");
 }
 
@@ -76,13 +90,19 @@ fn unknown_op_is_rejected() {
 #[test]
 fn wrong_format_version() {
     let msg = error_after(|v| v["format_version"] = 2.into());
-    assert_eq!(msg, "unsupported format_version 2: this snnc reads version 1");
+    assert_eq!(
+        msg,
+        "unsupported format_version 2: this snnc reads version 1"
+    );
 }
 
 #[test]
 fn duplicate_node_name() {
     let msg = error_after(|v| v["nodes"][3]["name"] = "fc1".into());
-    assert!(msg.contains("node `fc1`: the name is used by more than one node"), "{msg}");
+    assert!(
+        msg.contains("node `fc1`: the name is used by more than one node"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -93,32 +113,48 @@ fn edge_to_unknown_node() {
 
 #[test]
 fn node_without_inputs() {
-    let msg = error_after(|v| { v["edges"].as_array_mut().unwrap().remove(1); });
+    let msg = error_after(|v| {
+        v["edges"].as_array_mut().unwrap().remove(1);
+    });
     assert_eq!(msg, "node `lif`: has no incoming edge");
 }
 
 #[test]
 fn edge_into_the_input() {
-    let msg = error_after(|v| v["edges"].as_array_mut().unwrap().push(serde_json::json!({"from": "lif", "to": "x", "delay": 1})));
+    let msg = error_after(|v| {
+        v["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"from": "lif", "to": "x", "delay": 1}))
+    });
     assert_eq!(msg, "edge lif -> x: the input node cannot receive edges");
 }
 
 #[test]
 fn zero_delay_cycle_names_every_node() {
     let msg = error_after(|v| {
-        v["nodes"].as_array_mut().unwrap().push(serde_json::json!({"name": "back", "op": "scale", "factor": 0.5}));
+        v["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"name": "back", "op": "scale", "factor": 0.5}));
         let e = v["edges"].as_array_mut().unwrap();
         e.push(serde_json::json!({"from": "lif", "to": "back"}));
         e.push(serde_json::json!({"from": "back", "to": "lif"}));
     });
-    assert!(msg.starts_with("zero-delay cycle through `lif` -> `back` -> `lif`"), "{msg}");
+    assert!(
+        msg.starts_with("zero-delay cycle through `lif` -> `back` -> `lif`"),
+        "{msg}"
+    );
     assert!(msg.contains("\"delay\": 1"), "{msg}");
 }
 
 #[test]
 fn cycle_with_a_delay_is_accepted() {
     let mut v: serde_json::Value = serde_json::from_str(MLP).unwrap();
-    v["nodes"].as_array_mut().unwrap().push(serde_json::json!({"name": "back", "op": "scale", "factor": 0.5}));
+    v["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "back", "op": "scale", "factor": 0.5}));
     let e = v["edges"].as_array_mut().unwrap();
     e.push(serde_json::json!({"from": "lif", "to": "back"}));
     e.push(serde_json::json!({"from": "back", "to": "lif", "delay": 1}));
@@ -141,25 +177,36 @@ fn shape_mismatch_names_both_inputs() {
         e.push(serde_json::json!({"from": "x", "to": "side"}));
         e.push(serde_json::json!({"from": "side", "to": "lif"}));
     });
-    assert_eq!(msg, "node `lif`: its inputs disagree in shape: `fc1` gives [32] but `side` gives [16]");
+    assert_eq!(
+        msg,
+        "node `lif`: its inputs disagree in shape: `fc1` gives [32] but `side` gives [16]"
+    );
 }
 
 #[test]
 fn linear_in_features_mismatch() {
     let msg = error_after(|v| v["nodes"][3]["in_features"] = 33.into());
-    assert_eq!(msg, "node `fc2`: linear: in_features is 33 but the input has 32");
+    assert_eq!(
+        msg,
+        "node `fc2`: linear: in_features is 33 but the input has 32"
+    );
 }
 
 #[test]
 fn conv_on_flat_input() {
-    let msg = error_after(|v| v["nodes"][1] = serde_json::json!({"name": "fc1", "op": "conv2d", "in_channels": 1, "out_channels": 4, "kernel": 3}));
+    let msg = error_after(
+        |v| v["nodes"][1] = serde_json::json!({"name": "fc1", "op": "conv2d", "in_channels": 1, "out_channels": 4, "kernel": 3}),
+    );
     assert!(msg.starts_with("node `fc1`: conv2d:"), "{msg}");
 }
 
 #[test]
 fn readout_with_wrong_size() {
     let msg = error_after(|v| v["num_classes"] = 7.into());
-    assert_eq!(msg, "node `fc2`: is the readout, so its output must be [7] (num_classes), but it is [10]");
+    assert_eq!(
+        msg,
+        "node `fc2`: is the readout, so its output must be [7] (num_classes), but it is [10]"
+    );
 }
 
 #[test]
@@ -171,7 +218,10 @@ fn readout_names_a_missing_node() {
 #[test]
 fn bad_neuron_parameters() {
     let msg = error_after(|v| v["nodes"][2]["tau"] = 0.5.into());
-    assert!(msg.starts_with("node `lif`: tau must be finite and at least 1"), "{msg}");
+    assert!(
+        msg.starts_with("node `lif`: tau must be finite and at least 1"),
+        "{msg}"
+    );
     let msg = error_after(|v| v["nodes"][2]["v_reset"] = 2.0.into());
     assert_eq!(msg, "node `lif`: v_reset 2 must lie below threshold 1");
 }
@@ -224,16 +274,25 @@ fn weights_missing_tensor() {
     let mut w = weights_for(&net);
     w.tensors.remove("fc2.bias");
     let msg = net.check_weights(&w).unwrap_err().to_string();
-    assert_eq!(msg, "node `fc2`: weights have no tensor `fc2.bias` (expected shape [10])");
+    assert_eq!(
+        msg,
+        "node `fc2`: weights have no tensor `fc2.bias` (expected shape [10])"
+    );
 }
 
 #[test]
 fn weights_wrong_shape() {
     let net = parse(MLP).unwrap();
     let mut w = weights_for(&net);
-    w.tensors.insert("fc1.weight".into(), Tensor::new(vec![64, 32], vec![0.0; 2048]));
+    w.tensors.insert(
+        "fc1.weight".into(),
+        Tensor::new(vec![64, 32], vec![0.0; 2048]),
+    );
     let msg = net.check_weights(&w).unwrap_err().to_string();
-    assert_eq!(msg, "node `fc1`: tensor `fc1.weight` has shape [64, 32], expected [32, 64]");
+    assert_eq!(
+        msg,
+        "node `fc1`: tensor `fc1.weight` has shape [64, 32], expected [32, 64]"
+    );
 }
 
 #[test]
@@ -242,7 +301,12 @@ fn weights_with_nan_or_inf() {
     let mut w = weights_for(&net);
     w.tensors.get_mut("fc2.weight").unwrap().data[17] = f32::INFINITY;
     let msg = net.check_weights(&w).unwrap_err().to_string();
-    assert!(msg.starts_with("node `fc2`: tensor `fc2.weight` holds a non-finite value (inf) at flat index 17"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "node `fc2`: tensor `fc2.weight` holds a non-finite value (inf) at flat index 17"
+        ),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -259,5 +323,8 @@ fn corrupt_weights_file() {
     let path = dir.path().join("weights.safetensors");
     std::fs::write(&path, b"not a safetensors file").unwrap();
     let msg = Weights::load(&path).unwrap_err().to_string();
-    assert!(msg.contains("weights.safetensors: not a valid safetensors file"), "{msg}");
+    assert!(
+        msg.contains("weights.safetensors: not a valid safetensors file"),
+        "{msg}"
+    );
 }

@@ -11,7 +11,8 @@ mod onnx_common;
 
 use snnc_compiler::emit::onnx::{self, Options, SpikeOutputs};
 use snnc_compiler::ir::{
-    self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
+    self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
+    ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
 };
 use snnc_compiler::reference::{compare, run_module};
 use snnc_compiler::synth::Rng;
@@ -38,10 +39,18 @@ impl Gen {
         self.m.tensors.push(Tensor::new(label, shape, data))
     }
     fn bias(&mut self, shape: &Shape) -> Option<Handle<Tensor>> {
-        if self.chance(0.4) { Some(self.tensor("bias", vec![shape.dims()[0]], -0.3, 0.8)) } else { None }
+        if self.chance(0.4) {
+            Some(self.tensor("bias", vec![shape.dims()[0]], -0.3, 0.8))
+        } else {
+            None
+        }
     }
     fn delay(&mut self) -> u32 {
-        if self.chance(0.75) { 0 } else { self.pick(1, 2) as u32 }
+        if self.chance(0.75) {
+            0
+        } else {
+            self.pick(1, 2) as u32
+        }
     }
     fn forward(&mut self, src: &Shape) -> (ProjectionKind, Shape) {
         let d = src.dims().to_vec();
@@ -51,10 +60,25 @@ impl Gen {
                 let pad = self.pick(0, k / 2);
                 let stride = self.pick(1, 2);
                 let cout = self.pick(1, 3);
-                let groups = if cout.is_multiple_of(c) && c > 1 && self.chance(0.5) { c } else { 1 };
+                let groups = if cout.is_multiple_of(c) && c > 1 && self.chance(0.5) {
+                    c
+                } else {
+                    1
+                };
                 let weight = self.tensor("conv", vec![cout, c / groups, k, k], -1.2, 1.2);
-                let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
-                (ProjectionKind::Conv2d(ir::Conv2d { weight, stride: [stride, stride], padding: [pad, pad], groups }), Shape(vec![cout, oh, ow]))
+                let (oh, ow) = (
+                    (h + 2 * pad - k) / stride + 1,
+                    (w + 2 * pad - k) / stride + 1,
+                );
+                (
+                    ProjectionKind::Conv2d(ir::Conv2d {
+                        weight,
+                        stride: [stride, stride],
+                        padding: [pad, pad],
+                        groups,
+                    }),
+                    Shape(vec![cout, oh, ow]),
+                )
             }
             (1, &[c, h, w]) => {
                 let k = self.pick(1, 2.min(h).min(w));
@@ -62,15 +86,35 @@ impl Gen {
                 let pad = self.pick(0, k / 2);
                 let scale = [1.0, 0.25, 0.5][self.rng.below(3)];
                 let (oh, ow) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
-                (ProjectionKind::SumPool(ir::SumPool { kernel: [k, k], stride: [s, s], padding: [pad, pad], scale }), Shape(vec![c, oh, ow]))
+                (
+                    ProjectionKind::SumPool(ir::SumPool {
+                        kernel: [k, k],
+                        stride: [s, s],
+                        padding: [pad, pad],
+                        scale,
+                    }),
+                    Shape(vec![c, oh, ow]),
+                )
             }
             (1, &[n]) if n >= 2 => {
                 let k = self.pick(1, 3.min(n));
-                (ProjectionKind::SumPool(ir::SumPool { kernel: [1, k], stride: [1, k], padding: [0, 0], scale: 1.0 / k as f64 }), Shape(vec![(n - k) / k + 1]))
+                (
+                    ProjectionKind::SumPool(ir::SumPool {
+                        kernel: [1, k],
+                        stride: [1, k],
+                        padding: [0, 0],
+                        scale: 1.0 / k as f64,
+                    }),
+                    Shape(vec![(n - k) / k + 1]),
+                )
             }
             (2, _) => {
                 let out = self.pick(1, 6);
-                let shape = if self.chance(0.3) { Shape(vec![out, 1, 1]) } else { Shape(vec![out]) };
+                let shape = if self.chance(0.3) {
+                    Shape(vec![out, 1, 1])
+                } else {
+                    Shape(vec![out])
+                };
                 let weight = self.tensor("dense", vec![out, src.numel()], -1.0, 1.0);
                 (ProjectionKind::Dense(ir::Dense { weight }), shape)
             }
@@ -78,9 +122,17 @@ impl Gen {
                 let scale = self.tensor("affine", vec![d[0]], -1.5, 1.5);
                 (ProjectionKind::Affine(ir::Affine { scale }), src.clone())
             }
-            (4, &[_, _, _]) => (ProjectionKind::Reshape(ir::Reshape), Shape(vec![src.numel()])),
+            (4, &[_, _, _]) => (
+                ProjectionKind::Reshape(ir::Reshape),
+                Shape(vec![src.numel()]),
+            ),
             (4, &[n]) => (ProjectionKind::Reshape(ir::Reshape), Shape(vec![1, 1, n])),
-            (5, _) => (ProjectionKind::Scale(ir::Scale { factor: [0.0, 0.5, -1.0, 2.0][self.rng.below(4)] }), src.clone()),
+            (5, _) => (
+                ProjectionKind::Scale(ir::Scale {
+                    factor: [0.0, 0.5, -1.0, 2.0][self.rng.below(4)],
+                }),
+                src.clone(),
+            ),
             (6, _) => (ProjectionKind::Dropout(ir::Dropout { p: 0.5 }), src.clone()),
             _ => (ProjectionKind::Identity(ir::Identity), src.clone()),
         }
@@ -90,10 +142,14 @@ impl Gen {
             match self.rng.below(3) {
                 0 => ProjectionKind::Identity(ir::Identity),
                 1 => ProjectionKind::Scale(ir::Scale { factor: 0.5 }),
-                _ => ProjectionKind::Affine(ir::Affine { scale: self.tensor("affine", vec![src.dims()[0]], -1.0, 1.0) }),
+                _ => ProjectionKind::Affine(ir::Affine {
+                    scale: self.tensor("affine", vec![src.dims()[0]], -1.0, 1.0),
+                }),
             }
         } else {
-            ProjectionKind::Dense(ir::Dense { weight: self.tensor("dense", vec![dst.numel(), src.numel()], -0.8, 0.8) })
+            ProjectionKind::Dense(ir::Dense {
+                weight: self.tensor("dense", vec![dst.numel(), src.numel()], -0.8, 0.8),
+            })
         }
     }
     fn population(&mut self, shape: Shape) -> PopulationKind {
@@ -108,22 +164,51 @@ impl Gen {
                 gain: 0.3 + self.rng.unit(),
                 threshold: 0.5 + self.rng.unit(),
                 v_reset: if self.chance(0.7) { 0.0 } else { -0.2 },
-                reset: if self.chance(0.6) { Reset::Hard } else { Reset::Subtract },
-                fire: if self.chance(0.6) { Compare::Ge } else { Compare::Gt },
+                reset: if self.chance(0.6) {
+                    Reset::Hard
+                } else {
+                    Reset::Subtract
+                },
+                fire: if self.chance(0.6) {
+                    Compare::Ge
+                } else {
+                    Compare::Gt
+                },
                 bias: self.bias(&shape),
             })
         } else {
-            PopulationKind::Analog(ir::Analog { bias: self.bias(&shape), constant: false })
+            PopulationKind::Analog(ir::Analog {
+                bias: self.bias(&shape),
+                constant: false,
+            })
         }
     }
 }
 
 fn random_module(seed: u64) -> Module {
-    let mut g = Gen { rng: Rng::new(seed), m: Module { name: format!("random{seed}"), ..Module::default() } };
+    let mut g = Gen {
+        rng: Rng::new(seed),
+        m: Module {
+            name: format!("random{seed}"),
+            ..Module::default()
+        },
+    };
     g.m.timesteps = g.pick(1, 4);
-    let input = if g.chance(0.7) { Shape(vec![g.pick(1, 3), g.pick(2, 6), g.pick(2, 6)]) } else { Shape(vec![g.pick(2, 8)]) };
-    let encoding = if g.chance(0.6) { Encoding::Direct } else { Encoding::EventFrames };
-    g.m.populations.push(Population { name: "input".into(), shape: input, kind: PopulationKind::Input(ir::Input { encoding }) });
+    let input = if g.chance(0.7) {
+        Shape(vec![g.pick(1, 3), g.pick(2, 6), g.pick(2, 6)])
+    } else {
+        Shape(vec![g.pick(2, 8)])
+    };
+    let encoding = if g.chance(0.6) {
+        Encoding::Direct
+    } else {
+        Encoding::EventFrames
+    };
+    g.m.populations.push(Population {
+        name: "input".into(),
+        shape: input,
+        kind: PopulationKind::Input(ir::Input { encoding }),
+    });
     let n = g.pick(1, 7);
     for i in 0..n {
         let src = Handle::<Population>::new(g.rng.below(g.m.populations.len()));
@@ -131,83 +216,163 @@ fn random_module(seed: u64) -> Module {
         let (kind, shape) = g.forward(&src_shape);
         let delay = g.delay();
         let pk = g.population(shape.clone());
-        let target = g.m.populations.push(Population { name: format!("n{i}"), shape: shape.clone(), kind: pk });
-        g.m.projections.push(Projection { source: src, target, delay, kind });
+        let target = g.m.populations.push(Population {
+            name: format!("n{i}"),
+            shape: shape.clone(),
+            kind: pk,
+        });
+        g.m.projections.push(Projection {
+            source: src,
+            target,
+            delay,
+            kind,
+        });
         if g.chance(0.4) {
             let other = Handle::<Population>::new(g.rng.below(target.index()));
             let os = g.m.populations[other].shape.clone();
             let kind = g.onto(&os, &shape);
             let delay = g.delay();
-            g.m.projections.push(Projection { source: other, target, delay, kind });
+            g.m.projections.push(Projection {
+                source: other,
+                target,
+                delay,
+                kind,
+            });
         }
     }
     // A population driven by its bias alone (no projection reaches it).
     if g.chance(0.3) {
         let shape = Shape(vec![g.pick(1, 4)]);
         let bias = Some(g.tensor("bias", shape.dims().to_vec(), 0.2, 0.9));
-        let kind = PopulationKind::Spiking(ir::Spiking { beta: 0.5, gain: 1.0, threshold: 1.0, v_reset: 0.0, reset: Reset::Hard, fire: Compare::Ge, bias });
-        g.m.populations.push(Population { name: "tonic".into(), shape, kind });
+        let kind = PopulationKind::Spiking(ir::Spiking {
+            beta: 0.5,
+            gain: 1.0,
+            threshold: 1.0,
+            v_reset: 0.0,
+            reset: Reset::Hard,
+            fire: Compare::Ge,
+            bias,
+        });
+        g.m.populations.push(Population {
+            name: "tonic".into(),
+            shape,
+            kind,
+        });
     }
     for _ in 0..g.pick(0, 3) {
         let count = g.m.populations.len();
         let from = Handle::<Population>::new(g.pick(1, count - 1));
         let to = Handle::<Population>::new(g.pick(1, from.index()));
-        let (fs, ts) = (g.m.populations[from].shape.clone(), g.m.populations[to].shape.clone());
+        let (fs, ts) = (
+            g.m.populations[from].shape.clone(),
+            g.m.populations[to].shape.clone(),
+        );
         let kind = g.onto(&fs, &ts);
         let delay = g.pick(1, 3) as u32;
-        g.m.projections.push(Projection { source: from, target: to, delay, kind });
+        g.m.projections.push(Projection {
+            source: from,
+            target: to,
+            delay,
+            kind,
+        });
     }
     let classes = g.pick(1, 4);
     g.m.num_classes = classes;
-    let mode = if g.chance(0.5) { ReadoutKind::TimeMean } else { ReadoutKind::SpikeCount };
-    let bias = if g.chance(0.3) { Some(g.tensor("readout.bias", vec![classes], -0.5, 0.5)) } else { None };
-    let readout = g.m.populations.push(Population { name: "readout".into(), shape: Shape(vec![classes]), kind: PopulationKind::Readout(ir::Readout { mode, bias }) });
+    let mode = if g.chance(0.5) {
+        ReadoutKind::TimeMean
+    } else {
+        ReadoutKind::SpikeCount
+    };
+    let bias = if g.chance(0.3) {
+        Some(g.tensor("readout.bias", vec![classes], -0.5, 0.5))
+    } else {
+        None
+    };
+    let readout = g.m.populations.push(Population {
+        name: "readout".into(),
+        shape: Shape(vec![classes]),
+        kind: PopulationKind::Readout(ir::Readout { mode, bias }),
+    });
     for _ in 0..g.pick(1, 2) {
         let from = Handle::<Population>::new(g.rng.below(readout.index()));
         let fs = g.m.populations[from].shape.clone();
         let weight = g.tensor("readout", vec![classes, fs.numel()], -1.0, 1.0);
         let delay = g.delay();
-        g.m.projections.push(Projection { source: from, target: readout, delay, kind: ProjectionKind::Dense(ir::Dense { weight }) });
+        g.m.projections.push(Projection {
+            source: from,
+            target: readout,
+            delay,
+            kind: ProjectionKind::Dense(ir::Dense { weight }),
+        });
     }
     snnc_compiler::passes::renumber(g.m)
 }
 
 fn inputs(m: &Module, seed: u64) -> (Vec<Vec<f32>>, Vec<usize>, Option<usize>) {
     let input = &m.populations[m.input().unwrap()];
-    let per_step = matches!(&input.kind, PopulationKind::Input(i) if i.encoding == Encoding::EventFrames);
+    let per_step =
+        matches!(&input.kind, PopulationKind::Input(i) if i.encoding == Encoding::EventFrames);
     let n = input.shape.numel() * if per_step { m.timesteps } else { 1 };
     let mut rng = Rng::new(seed);
-    let x = (0..3).map(|_| (0..n).map(|_| rng.uniform(-1.0, 2.0)).collect()).collect();
-    (x, input.shape.dims().to_vec(), per_step.then_some(m.timesteps))
+    let x = (0..3)
+        .map(|_| (0..n).map(|_| rng.uniform(-1.0, 2.0)).collect())
+        .collect();
+    (
+        x,
+        input.shape.dims().to_vec(),
+        per_step.then_some(m.timesteps),
+    )
 }
 
 #[test]
 fn random_modules_agree_with_the_reference_in_onnxruntime() {
-    let Some(py) = onnx_common::python("onnx random modules") else { return };
+    let Some(py) = onnx_common::python("onnx random modules") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (mut jobs, mut expected) = (Vec::new(), Vec::new());
     for seed in 0..MODULES {
         let raw = random_module(seed);
-        validate(&raw).unwrap_or_else(|e| panic!("seed {seed}: the generator made an invalid module: {e}"));
+        validate(&raw)
+            .unwrap_or_else(|e| panic!("seed {seed}: the generator made an invalid module: {e}"));
         let (x, frame, steps) = inputs(&raw, seed);
         let input = dir.path().join(format!("x{seed}.npy"));
         onnx_common::write_inputs(&input, &x, &frame, steps);
         let optimised = snnc_compiler::passes::optimise(raw.clone());
         for (stage, m) in [("raw", raw), ("optimised", optimised)] {
             let reference = run_module(&m, &x).unwrap();
-            let opts = Options { spikes: SpikeOutputs::All, ..Options::default() };
-            for (kind, model) in [("step", onnx::step_model(&m, &opts)), ("sequence", onnx::sequence_model(&m, &opts))] {
+            let opts = Options {
+                spikes: SpikeOutputs::All,
+                ..Options::default()
+            };
+            for (kind, model) in [
+                ("step", onnx::step_model(&m, &opts)),
+                ("sequence", onnx::sequence_model(&m, &opts)),
+            ] {
                 let model = model.unwrap_or_else(|e| panic!("seed {seed} {stage} {kind}: {e}"));
                 let path = dir.path().join(format!("r{seed}.{stage}.{kind}.onnx"));
                 std::fs::write(&path, model.to_bytes().unwrap()).unwrap();
-                jobs.push(onnx_common::Job { model: path, input: input.clone(), batch: 2 });
-                expected.push((seed, format!("seed {seed} {stage} {kind}"), reference.clone(), m.clone()));
+                jobs.push(onnx_common::Job {
+                    model: path,
+                    input: input.clone(),
+                    batch: 2,
+                });
+                expected.push((
+                    seed,
+                    format!("seed {seed} {stage} {kind}"),
+                    reference.clone(),
+                    m.clone(),
+                ));
             }
         }
     }
     let started = std::time::Instant::now();
     let runs = onnx_common::run(&py, dir.path(), &jobs);
-    eprintln!("{} random-module models checked and run in {:.1} s", runs.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "{} random-module models checked and run in {:.1} s",
+        runs.len(),
+        started.elapsed().as_secs_f64()
+    );
     let (mut flips, mut spikes) = (0, 0);
     for (run, (_, what, reference, m)) in runs.iter().zip(&expected) {
         let ag = compare(reference, &run.to_run_output());
@@ -217,9 +382,17 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
             && ag.unmatched_layers.is_empty()
             && ag.max_logit_error <= 1e-4
             && (ag.flips > 0 || ag.prediction_mismatches.is_empty());
-        assert!(explained, "{what}: {:?}\n{}", ag.check(), print(m, &PrintOptions::default()));
+        assert!(
+            explained,
+            "{what}: {:?}\n{}",
+            ag.check(),
+            print(m, &PrintOptions::default())
+        );
         flips += ag.flips;
         spikes += ag.spikes;
     }
-    eprintln!("{} models agree; {flips} threshold flips in {spikes} spikes", runs.len());
+    eprintln!(
+        "{} models agree; {flips} threshold flips in {spikes} spikes",
+        runs.len()
+    );
 }

@@ -12,7 +12,8 @@ fn check_same(name: &str, stage: &str, reference: &RunOutput, m: &Module, x: &[V
     validate(m).unwrap_or_else(|e| panic!("{name} after {stage}: invalid: {e}"));
     let out = run_module(m, x).unwrap();
     let ag = compare(reference, &out);
-    ag.check().unwrap_or_else(|e| panic!("{name} after {stage}: {e}"));
+    ag.check()
+        .unwrap_or_else(|e| panic!("{name} after {stage}: {e}"));
 }
 
 #[test]
@@ -40,7 +41,11 @@ fn the_pipeline_keeps_the_outputs_after_every_pass() {
             check_same(name, stage, &reference, &m, &x);
         }
         // Running the pipeline again changes nothing: the passes reach a fixed point.
-        assert_eq!(passes::optimise(m.clone()), m, "{name}: optimise is not idempotent");
+        assert_eq!(
+            passes::optimise(m.clone()),
+            m,
+            "{name}: optimise is not idempotent"
+        );
     }
 }
 
@@ -53,16 +58,35 @@ fn the_pipeline_does_what_it_says() {
     for name in common::FIXTURES {
         let (_, _, lowered) = common::lowered(name);
         let m = passes::optimise(lowered.clone());
-        assert_eq!(count(&m, |k| matches!(k, ProjectionKind::Dropout(_))), 0, "{name}: dropout left");
-        assert_eq!(count(&m, |k| matches!(k, ProjectionKind::Scale(s) if s.factor == 0.0)), 0, "{name}: zero op left");
+        assert_eq!(
+            count(&m, |k| matches!(k, ProjectionKind::Dropout(_))),
+            0,
+            "{name}: dropout left"
+        );
+        assert_eq!(
+            count(
+                &m,
+                |k| matches!(k, ProjectionKind::Scale(s) if s.factor == 0.0)
+            ),
+            0,
+            "{name}: zero op left"
+        );
         for (h, p) in m.populations.iter() {
             if let PopulationKind::Spiking(s) = &p.kind {
                 assert_eq!(s.gain, 1.0, "{name}: {h} keeps its input gain");
             }
         }
-        assert!(m.populations.len() < lowered.populations.len(), "{name}: nothing was simplified");
+        assert!(
+            m.populations.len() < lowered.populations.len(),
+            "{name}: nothing was simplified"
+        );
         // Spiking layers survive (their counts are what the runtime reports).
-        let spiking = |m: &Module| m.populations.iter().filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_))).count();
+        let spiking = |m: &Module| {
+            m.populations
+                .iter()
+                .filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_)))
+                .count()
+        };
         assert_eq!(spiking(&m), spiking(&lowered), "{name}");
     }
 }
@@ -75,9 +99,22 @@ fn bn_folds_into_its_conv_unless_the_producer_feeds_more() {
     let folded = passes::fold_batch_norm(lowered.clone());
     let affines = |m: &Module| count(m, |k| matches!(k, ProjectionKind::Affine(_)));
     assert!(affines(&folded) < affines(&lowered));
-    let last_bn = folded.populations.iter().find(|(_, p)| p.name == "last.bn").map(|(h, _)| h).unwrap();
-    let into = folded.projections.iter().find(|(_, e)| e.target == last_bn).unwrap().1;
-    assert!(matches!(into.kind, ProjectionKind::Affine(_)), "last.bn reads a sum node: it cannot fold");
+    let last_bn = folded
+        .populations
+        .iter()
+        .find(|(_, p)| p.name == "last.bn")
+        .map(|(h, _)| h)
+        .unwrap();
+    let into = folded
+        .projections
+        .iter()
+        .find(|(_, e)| e.target == last_bn)
+        .unwrap()
+        .1;
+    assert!(
+        matches!(into.kind, ProjectionKind::Affine(_)),
+        "last.bn reads a sum node: it cannot fold"
+    );
 }
 
 #[test]
@@ -86,7 +123,12 @@ fn the_stem_is_hoisted_and_computed_once() {
         let (_, _, lowered) = common::lowered(name);
         let m = passes::optimise(lowered);
         let input = m.input().unwrap();
-        let stem = m.projections.iter().find(|(_, e)| e.source == input).unwrap().1;
+        let stem = m
+            .projections
+            .iter()
+            .find(|(_, e)| e.source == input)
+            .unwrap()
+            .1;
         assert!(matches!(stem.kind, ProjectionKind::Conv2d(_)), "{name}");
         match &m.populations[stem.target].kind {
             PopulationKind::Analog(a) => assert!(a.constant, "{name}: the stem is not const"),
@@ -101,7 +143,9 @@ fn hoisting_marks_exactly_the_networks_static_nodes() {
         let (net, _, lowered) = common::lowered(name);
         let m = passes::hoist_constants(lowered);
         for (id, node) in net.desc.nodes.iter().enumerate() {
-            let Some((_, p)) = m.populations.iter().find(|(_, p)| p.name == node.name) else { continue };
+            let Some((_, p)) = m.populations.iter().find(|(_, p)| p.name == node.name) else {
+                continue;
+            };
             if let PopulationKind::Analog(a) = &p.kind {
                 assert_eq!(a.constant, net.is_static[id], "{name}: `{}`", node.name);
             }

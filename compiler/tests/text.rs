@@ -13,7 +13,8 @@ pub fn reparse(m: &Module) -> Module {
     let side = text::sidecar(m, &opts);
     let (back, _) = parse(&printed, "mem.snnir", |name| {
         assert_eq!(name, opts.sidecar);
-        Weights::from_bytes(side.as_deref().expect("a sidecar was named"), name).map_err(|e| e.to_string())
+        Weights::from_bytes(side.as_deref().expect("a sidecar was named"), name)
+            .map_err(|e| e.to_string())
     })
     .unwrap_or_else(|e| panic!("{e}\n{printed}"));
     back
@@ -55,8 +56,14 @@ const HEAD: &str = "snnir 1\nmodule \"m\" timesteps=2 classes=2\n";
 
 #[test]
 fn parse_errors_point_at_line_and_column() {
-    assert_eq!(parse_err("snnir 2\n"), "x.snnir:1:7: unsupported snnir version 2; this snnc reads version 1");
-    assert_eq!(parse_err("module \"m\"\n"), "x.snnir:1:1: expected `snnir`, found `module`");
+    assert_eq!(
+        parse_err("snnir 2\n"),
+        "x.snnir:1:7: unsupported snnir version 2; this snnc reads version 1"
+    );
+    assert_eq!(
+        parse_err("module \"m\"\n"),
+        "x.snnir:1:1: expected `snnir`, found `module`"
+    );
     assert_eq!(
         parse_err(&format!("{HEAD}p1 = input \"x\" [2] direct\n")),
         "x.snnir:3:1: expected p0 here: p-handles are numbered densely in order"
@@ -66,7 +73,9 @@ fn parse_errors_point_at_line_and_column() {
         "x.snnir:3:6: unknown population kind `neuron` (input, spiking, analog or readout)"
     );
     assert_eq!(
-        parse_err(&format!("{HEAD}p0 = spiking \"x\" [2] beta=0.5 gain=1 threshold=1 v_reset=0 reset=soft fire=ge\n")),
+        parse_err(&format!(
+            "{HEAD}p0 = spiking \"x\" [2] beta=0.5 gain=1 threshold=1 v_reset=0 reset=soft fire=ge\n"
+        )),
         "x.snnir:3:66: expected `reset` (hard or subtract), found `soft`"
     );
     assert_eq!(
@@ -85,9 +94,14 @@ fn parse_errors_point_at_line_and_column() {
         parse_err(&format!("{HEAD}e0 = identity p0 p1 graded\n")),
         "x.snnir:3:18: expected `->`, found `p1`"
     );
-    assert_eq!(parse_err(&format!("{HEAD}p0 = analog \"x [2]\n")), "x.snnir:3:13: unterminated string");
     assert_eq!(
-        parse_err(&format!("{HEAD}p0 = spiking \"s\" [2] beta=0 gain=1 threshold=1 v_reset=0 reset=hard fire=ge\np1 = analog \"a\" [2]\ne0 = identity p0 -> p1 graded\n")),
+        parse_err(&format!("{HEAD}p0 = analog \"x [2]\n")),
+        "x.snnir:3:13: unterminated string"
+    );
+    assert_eq!(
+        parse_err(&format!(
+            "{HEAD}p0 = spiking \"s\" [2] beta=0 gain=1 threshold=1 v_reset=0 reset=hard fire=ge\np1 = analog \"a\" [2]\ne0 = identity p0 -> p1 graded\n"
+        )),
         "x.snnir:5:24: e0 is marked graded but its source p0 is spiking and emits binary events"
     );
     assert_eq!(
@@ -95,14 +109,19 @@ fn parse_errors_point_at_line_and_column() {
         "x.snnir:3:1: cannot load the sidecar \"w.safetensors\": no sidecar here"
     );
     assert_eq!(
-        parse_err(&format!("{HEAD}p0 = analog \"x\" [4294967296, 4294967296, 4294967296]\n")),
+        parse_err(&format!(
+            "{HEAD}p0 = analog \"x\" [4294967296, 4294967296, 4294967296]\n"
+        )),
         "x.snnir:3:17: shape [4294967296, 4294967296, 4294967296] has too many elements"
     );
     assert_eq!(
         parse_err(&format!("{HEAD}p0 = analog \"x\" [2] bias=t4294967296\n")),
         "x.snnir:3:26: expected `bias` as a handle `tN`, found `t4294967296`"
     );
-    assert_eq!(parse_err("\n\n"), "x.snnir:2:1: missing header: a module starts with `snnir 1` and a `module` line");
+    assert_eq!(
+        parse_err("\n\n"),
+        "x.snnir:2:1: missing header: a module starts with `snnir 1` and a `module` line"
+    );
 }
 
 #[test]
@@ -111,9 +130,17 @@ fn a_sidecar_from_another_compilation_is_rejected() {
     let opts = PrintOptions::default();
     let printed = print(&m, &opts);
     let mut wrong = m.clone();
-    let external = wrong.tensors.iter().find(|(_, t)| t.data.len() > opts.inline_limit).map(|(h, _)| h).unwrap();
+    let external = wrong
+        .tensors
+        .iter()
+        .find(|(_, t)| t.data.len() > opts.inline_limit)
+        .map(|(h, _)| h)
+        .unwrap();
     wrong.tensors[external].data[0] += 1.0;
     let side = text::sidecar(&wrong, &opts).unwrap();
-    let err = parse(&printed, "m.snnir", |n| Weights::from_bytes(&side, n).map_err(|e| e.to_string())).unwrap_err();
+    let err = parse(&printed, "m.snnir", |n| {
+        Weights::from_bytes(&side, n).map_err(|e| e.to_string())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("does not match its hash"), "{err}");
 }

@@ -34,7 +34,9 @@ fn base() -> Module {
 }
 
 fn error(m: &Module) -> String {
-    validate(m).expect_err("the module should be invalid").to_string()
+    validate(m)
+        .expect_err("the module should be invalid")
+        .to_string()
 }
 
 fn p(i: usize) -> Handle<snnc_compiler::ir::Population> {
@@ -57,7 +59,12 @@ fn zero_delay_cycle_names_every_population_on_it() {
 #[test]
 fn shape_mismatch_names_both_ends_and_shapes() {
     let mut m = base();
-    m.projections[e(3)].kind = ProjectionKind::SumPool(snnc_compiler::ir::SumPool { kernel: [1, 1], stride: [1, 1], padding: [0, 0], scale: 1.0 });
+    m.projections[e(3)].kind = ProjectionKind::SumPool(snnc_compiler::ir::SumPool {
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+        scale: 1.0,
+    });
     assert_eq!(
         error(&m),
         "e3 (sum_pool p2 -> p3): the source p2 is [1, 4, 4], so the target must be [1, 4, 4], but p3 is [1, 2, 2]"
@@ -68,7 +75,10 @@ fn shape_mismatch_names_both_ends_and_shapes() {
 fn dangling_population() {
     let mut m = base();
     m.projections[e(4)].target = p(9);
-    assert_eq!(error(&m), "e4: target p9 does not exist (the module has 5 populations)");
+    assert_eq!(
+        error(&m),
+        "e4: target p9 does not exist (the module has 5 populations)"
+    );
 }
 
 #[test]
@@ -77,16 +87,25 @@ fn dangling_tensor() {
     if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
         a.bias = Some(Handle::new(7));
     }
-    assert_eq!(error(&m), "p1: tensor t7 does not exist (the module has 3 tensors)");
+    assert_eq!(
+        error(&m),
+        "p1: tensor t7 does not exist (the module has 3 tensors)"
+    );
 }
 
 #[test]
 fn non_finite_weight() {
     let mut m = base();
     m.tensors[Handle::new(2)].data[3] = f32::NAN;
-    assert_eq!(error(&m), "t2 (`d`): holds a non-finite value (NaN) at flat index 3");
+    assert_eq!(
+        error(&m),
+        "t2 (`d`): holds a non-finite value (NaN) at flat index 3"
+    );
     m.tensors[Handle::new(2)].data[3] = f32::INFINITY;
-    assert_eq!(error(&m), "t2 (`d`): holds a non-finite value (inf) at flat index 3");
+    assert_eq!(
+        error(&m),
+        "t2 (`d`): holds a non-finite value (inf) at flat index 3"
+    );
 }
 
 #[test]
@@ -99,42 +118,71 @@ fn delay_over_the_limit() {
 #[test]
 fn unsupported_conv_over_a_flat_population() {
     let mut m = base();
-    m.projections[e(4)].kind = ProjectionKind::Conv2d(snnc_compiler::ir::Conv2d { weight: Handle::new(0), stride: [1, 1], padding: [0, 0], groups: 1 });
+    m.projections[e(4)].kind = ProjectionKind::Conv2d(snnc_compiler::ir::Conv2d {
+        weight: Handle::new(0),
+        stride: [1, 1],
+        padding: [0, 0],
+        groups: 1,
+    });
     m.populations[p(3)].shape = snnc_compiler::ir::Shape(vec![4]);
     m.projections[e(3)].kind = ProjectionKind::Reshape(snnc_compiler::ir::Reshape);
     m.populations[p(3)].shape = snnc_compiler::ir::Shape(vec![16]);
-    assert_eq!(error(&m), "e4: unsupported: conv2d over the flat population p3 ([16]); only [C, H, W] sources convolve");
+    assert_eq!(
+        error(&m),
+        "e4: unsupported: conv2d over the flat population p3 ([16]); only [C, H, W] sources convolve"
+    );
 }
 
 #[test]
 fn tensor_shape_against_its_projection() {
     let mut m = base();
     m.tensors[Handle::new(2)].shape = vec![4, 2];
-    assert_eq!(error(&m), "e4: dense weight t2 has shape [4, 2]; the source [1, 2, 2] needs [out, 4]");
+    assert_eq!(
+        error(&m),
+        "e4: dense weight t2 has shape [4, 2]; the source [1, 2, 2] needs [out, 4]"
+    );
 }
 
 #[test]
 fn tensor_data_must_fill_its_shape() {
     let mut m = base();
     m.tensors[Handle::new(2)].data.pop();
-    assert_eq!(error(&m), "t2 (`d`): shape [2, 4] has 8 elements but the data has 7");
+    assert_eq!(
+        error(&m),
+        "t2 (`d`): shape [2, 4] has 8 elements but the data has 7"
+    );
 }
 
 #[test]
 fn bias_shape() {
     let mut m = base();
     m.tensors[Handle::new(1)].shape = vec![1, 1];
-    assert_eq!(error(&m), "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1]");
+    assert_eq!(
+        error(&m),
+        "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1]"
+    );
 }
 
 #[test]
 fn exactly_one_input_and_one_readout() {
     let mut m = base();
-    m.populations[p(3)].kind = PopulationKind::Readout(snnc_compiler::ir::Readout { mode: snnc_compiler::ir::ReadoutKind::TimeMean, bias: None });
-    assert_eq!(error(&m), "the module needs exactly one readout population, found p3, p4");
+    m.populations[p(3)].kind = PopulationKind::Readout(snnc_compiler::ir::Readout {
+        mode: snnc_compiler::ir::ReadoutKind::TimeMean,
+        bias: None,
+    });
+    assert_eq!(
+        error(&m),
+        "the module needs exactly one readout population, found p3, p4"
+    );
     let mut m = base();
-    m.populations[p(0)].kind = PopulationKind::Analog(snnc_compiler::ir::Analog { bias: None, constant: false });
-    assert_eq!(error(&m), "the module needs exactly one input population, found none");
+    m.populations[p(0)].kind = PopulationKind::Analog(snnc_compiler::ir::Analog {
+        bias: None,
+        constant: false,
+    });
+    assert_eq!(
+        error(&m),
+        "the module needs exactly one input population, found none"
+    );
 }
 
 #[test]
@@ -142,17 +190,26 @@ fn projections_into_the_input_or_out_of_the_readout() {
     let mut m = base();
     m.projections[e(2)].target = p(0);
     m.populations[p(0)].shape = snnc_compiler::ir::Shape(vec![1, 4, 4]);
-    assert_eq!(error(&m), "e2: the input population p0 cannot receive projections");
+    assert_eq!(
+        error(&m),
+        "e2: the input population p0 cannot receive projections"
+    );
     let mut m = base();
     m.projections[e(1)].source = p(4);
-    assert_eq!(error(&m), "e1: the readout population p4 cannot feed projections");
+    assert_eq!(
+        error(&m),
+        "e1: the readout population p4 cannot feed projections"
+    );
 }
 
 #[test]
 fn readout_must_have_one_value_per_class() {
     let mut m = base();
     m.num_classes = 3;
-    assert_eq!(error(&m), "p4: the readout must be [3] (classes), but it is [2]");
+    assert_eq!(
+        error(&m),
+        "p4: the readout must be [3] (classes), but it is [2]"
+    );
 }
 
 #[test]
@@ -161,7 +218,10 @@ fn neuron_parameters() {
     if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
         s.beta = 1.5;
     }
-    assert_eq!(error(&m), "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5");
+    assert_eq!(
+        error(&m),
+        "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5"
+    );
     if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
         s.beta = 0.5;
         s.threshold = f64::NAN;
@@ -175,7 +235,10 @@ fn a_const_population_must_really_be_constant() {
     if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
         a.constant = true;
     }
-    assert_eq!(error(&m), "p1: is marked const, but it receives p2 with delay 1, which changes over time");
+    assert_eq!(
+        error(&m),
+        "p1: is marked const, but it receives p2 with delay 1, which changes over time"
+    );
 }
 
 #[test]
@@ -188,7 +251,9 @@ fn header_values() {
 #[test]
 fn projection_attributes() {
     let mut m = base();
-    m.projections[e(2)].kind = ProjectionKind::Scale(snnc_compiler::ir::Scale { factor: f64::INFINITY });
+    m.projections[e(2)].kind = ProjectionKind::Scale(snnc_compiler::ir::Scale {
+        factor: f64::INFINITY,
+    });
     assert_eq!(error(&m), "e2: scale factor must be finite, got inf");
 }
 
@@ -212,14 +277,24 @@ fn net_with(middle: &str) -> String {
 
 #[test]
 fn max_pool_over_analog_values_is_unsupported() {
-    let err = lower_err(&net_with(r#"{"name": "pool", "op": "max_pool", "kernel": 2}"#));
-    assert_eq!(err, "node `pool`: max_pool is supported over binary spikes only (it lowers to an OR); feed it from a single lif/plif node");
+    let err = lower_err(&net_with(
+        r#"{"name": "pool", "op": "max_pool", "kernel": 2}"#,
+    ));
+    assert_eq!(
+        err,
+        "node `pool`: max_pool is supported over binary spikes only (it lowers to an OR); feed it from a single lif/plif node"
+    );
 }
 
 #[test]
 fn avg_pool_excluding_padding_is_unsupported() {
-    let err = lower_err(&net_with(r#"{"name": "pool", "op": "avg_pool", "kernel": 3, "stride": 2, "padding": 1, "count_include_pad": false}"#));
-    assert!(err.starts_with("node `pool`: avg_pool with padding and count_include_pad = false"), "{err}");
+    let err = lower_err(&net_with(
+        r#"{"name": "pool", "op": "avg_pool", "kernel": 3, "stride": 2, "padding": 1, "count_include_pad": false}"#,
+    ));
+    assert!(
+        err.starts_with("node `pool`: avg_pool with padding and count_include_pad = false"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -227,7 +302,15 @@ fn lowering_rejects_bad_weights() {
     let (net, mut w) = common::load("mlp");
     w.tensors.get_mut("fc1.weight").unwrap().data[5] = f32::NAN;
     let err = lower(&net, w).unwrap_err().to_string();
-    assert!(err.starts_with("node `fc1`: tensor `fc1.weight` holds a non-finite value (NaN) at flat index 5"), "{err}");
+    assert!(
+        err.starts_with(
+            "node `fc1`: tensor `fc1.weight` holds a non-finite value (NaN) at flat index 5"
+        ),
+        "{err}"
+    );
     let err = lower(&net, Weights::default()).unwrap_err().to_string();
-    assert!(err.starts_with("node `fc1`: weights have no tensor `fc1.weight`"), "{err}");
+    assert!(
+        err.starts_with("node `fc1`: weights have no tensor `fc1.weight`"),
+        "{err}"
+    );
 }

@@ -37,16 +37,27 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { nets: Vec::new(), samples: 256, reference_samples: 256, sweep: None, repeats: 3, dump: None };
+    let mut a = Args {
+        nets: Vec::new(),
+        samples: 256,
+        reference_samples: 256,
+        sweep: None,
+        repeats: 3,
+        dump: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--net" => {
                 let v = value()?;
-                let (label, rest) = v.split_once('=').ok_or("--net LABEL=PATH:DATASET:DATA_DIR")?;
+                let (label, rest) = v
+                    .split_once('=')
+                    .ok_or("--net LABEL=PATH:DATASET:DATA_DIR")?;
                 let parts: Vec<&str> = rest.splitn(3, ':').collect();
-                let [path, dataset, data] = parts[..] else { return Err("--net LABEL=PATH:DATASET:DATA_DIR".into()) };
+                let [path, dataset, data] = parts[..] else {
+                    return Err("--net LABEL=PATH:DATASET:DATA_DIR".into());
+                };
                 a.nets.push(Net {
                     label: label.into(),
                     path: path.into(),
@@ -55,7 +66,11 @@ fn parse() -> Result<Args, String> {
                 });
             }
             "--samples" => a.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?,
-            "--reference-samples" => a.reference_samples = value()?.parse().map_err(|e| format!("--reference-samples: {e}"))?,
+            "--reference-samples" => {
+                a.reference_samples = value()?
+                    .parse()
+                    .map_err(|e| format!("--reference-samples: {e}"))?
+            }
             "--repeats" => a.repeats = value()?.parse().map_err(|e| format!("--repeats: {e}"))?,
             "--sweep" => a.sweep = Some(value()?),
             "--dump" => a.dump = Some(value()?.into()),
@@ -66,7 +81,10 @@ fn parse() -> Result<Args, String> {
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
 }
 
 /// Best of `repeats` wall-clock runs of `f`, in seconds.
@@ -83,7 +101,10 @@ fn best(repeats: usize, mut f: impl FnMut()) -> f64 {
 /// On-CPU time of the calling thread in seconds (`CLOCK_THREAD_CPUTIME_ID`): on a machine
 /// shared with other jobs it leaves out the time this thread waited for a core.
 fn thread_cpu() -> Option<f64> {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: plain syscall wrapper writing into a timespec we own.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
@@ -158,14 +179,24 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("| network | T | samples | accuracy | firing rate | spikes/sample | input events/sample | SOPs/sample | MACs/sample | state B (budget) |");
+    println!(
+        "| network | T | samples | accuracy | firing rate | spikes/sample | input events/sample | SOPs/sample | MACs/sample | state B (budget) |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut timing_rows = Vec::new();
     let mut sweep_plan = None;
     for net in &args.nets {
-        let m = snnc_runtime::load::load(&net.path).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        let m =
+            snnc_runtime::load::load(&net.path).unwrap_or_else(|e| panic!("{}: {e}", net.label));
         let plan = Plan::new(&m).unwrap_or_else(|e| panic!("{}: {e}", net.label));
-        let inputs = DatasetInputs::load(&plan, net.dataset, &net.data, Split::Test, Some(args.samples)).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        let inputs = DatasetInputs::load(
+            &plan,
+            net.dataset,
+            &net.data,
+            Split::Test,
+            Some(args.samples),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", net.label));
         let x: Vec<Vec<f32>> = (0..inputs.len())
             .map(|i| {
                 let mut v = Vec::new();
@@ -177,7 +208,11 @@ fn main() {
         let tally: &Tally = &profile.tally;
         let n = tally.samples as f64;
         let total = tally.total();
-        let neuron_steps: usize = plan.layers.iter().map(|&p| plan.pops[p].numel() * plan.timesteps).sum();
+        let neuron_steps: usize = plan
+            .layers
+            .iter()
+            .map(|&p| plan.pops[p].numel() * plan.timesteps)
+            .sum();
         let input_events = tally.population(plan.input).events as f64 / n;
         let mut st = State::new(&plan);
         for (i, s) in x.iter().enumerate() {
@@ -236,9 +271,14 @@ fn main() {
         }
     }
     println!();
-    println!("Time per sample in us (runtime vs dense reference interpreter). Batch 1: median on-CPU time per sample, one thread. Batch: wall clock over {} samples (reference: {}), best of {} (reference: 1):", args.samples, args.reference_samples, args.repeats);
+    println!(
+        "Time per sample in us (runtime vs dense reference interpreter). Batch 1: median on-CPU time per sample, one thread. Batch: wall clock over {} samples (reference: {}), best of {} (reference: 1):",
+        args.samples, args.reference_samples, args.repeats
+    );
     println!();
-    println!("| network | runtime batch 1 | reference batch 1 | speed-up | runtime batch, 1 thread | reference, 1 thread | speed-up | runtime batch, 2 threads | reference, 2 threads | speed-up |");
+    println!(
+        "| network | runtime batch 1 | reference batch 1 | speed-up | runtime batch, 1 thread | reference, 1 thread | speed-up | runtime batch, 2 threads | reference, 2 threads | speed-up |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in timing_rows {
         println!("{r}");
@@ -257,20 +297,32 @@ fn sweep(label: &str, plan: &Plan, repeats: usize) {
     let samples = 32;
     let numel = plan.input_len();
     println!();
-    println!("Input event-rate sweep on {label} ({samples} synthetic samples per rate, batch 1, 1 thread, on-CPU time, best of {repeats}):");
+    println!(
+        "Input event-rate sweep on {label} ({samples} synthetic samples per rate, batch 1, 1 thread, on-CPU time, best of {repeats}):"
+    );
     println!();
-    println!("| input density | input events/sample | spikes/sample | events/sample | synaptic ops/sample | us/sample | ns/event |");
+    println!(
+        "| input density | input events/sample | spikes/sample | events/sample | synaptic ops/sample | us/sample | ns/event |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let mut points = Vec::new();
     for density in [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3] {
         let mut rng = snnc_compiler::synth::Rng::new(7);
-        let x: Vec<Vec<f32>> = (0..samples).map(|_| (0..numel).map(|_| if rng.unit() < density { 1.0 } else { 0.0 }).collect()).collect();
+        let x: Vec<Vec<f32>> = (0..samples)
+            .map(|_| {
+                (0..numel)
+                    .map(|_| if rng.unit() < density { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect();
         let profile = pool(1).install(|| plan.profile(&x, None)).expect("runs");
         let total = profile.tally.total();
         let n = samples as f64;
         let input = profile.tally.population(plan.input).events as f64 / n;
         let events = total.events as f64 / n;
-        let ops = (total.sops + total.macs + total.pooling_ops + total.affine_ops + total.copies) as f64 / n;
+        let ops = (total.sops + total.macs + total.pooling_ops + total.affine_ops + total.copies)
+            as f64
+            / n;
         let mut st = State::new(plan);
         let t = (0..repeats.max(1))
             .map(|_| {
@@ -293,7 +345,10 @@ fn sweep(label: &str, plan: &Plan, repeats: usize) {
     }
     let fit = |xs: &[(f64, f64)]| {
         let n = xs.len() as f64;
-        let (mx, my) = (xs.iter().map(|p| p.0).sum::<f64>() / n, xs.iter().map(|p| p.1).sum::<f64>() / n);
+        let (mx, my) = (
+            xs.iter().map(|p| p.0).sum::<f64>() / n,
+            xs.iter().map(|p| p.1).sum::<f64>() / n,
+        );
         let sxy: f64 = xs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
         let sxx: f64 = xs.iter().map(|p| (p.0 - mx).powi(2)).sum();
         let syy: f64 = xs.iter().map(|p| (p.1 - my).powi(2)).sum();
@@ -303,5 +358,11 @@ fn sweep(label: &str, plan: &Plan, repeats: usize) {
     let (s1, i1, r1) = fit(&points.iter().map(|p| (p.0, p.2)).collect::<Vec<_>>());
     let (s2, i2, r2) = fit(&points.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
     println!();
-    println!("time = {:.1} us + {:.2} ns x events (R^2 = {r1:.4}); time = {:.1} us + {:.3} ns x synaptic ops (R^2 = {r2:.4})", i1 * 1e6, s1 * 1e9, i2 * 1e6, s2 * 1e9);
+    println!(
+        "time = {:.1} us + {:.2} ns x events (R^2 = {r1:.4}); time = {:.1} us + {:.3} ns x synaptic ops (R^2 = {r2:.4})",
+        i1 * 1e6,
+        s1 * 1e9,
+        i2 * 1e6,
+        s2 * 1e9
+    );
 }

@@ -94,7 +94,11 @@ pub struct Tally {
 
 impl Tally {
     pub fn new(plan: &Plan) -> Tally {
-        Tally { samples: 0, timesteps: plan.timesteps, cells: vec![Counts::default(); plan.pops.len() * plan.timesteps] }
+        Tally {
+            samples: 0,
+            timesteps: plan.timesteps,
+            cells: vec![Counts::default(); plan.pops.len() * plan.timesteps],
+        }
     }
 
     /// Add one sample's run.

@@ -8,7 +8,9 @@
 use crate::error::RuntimeError;
 use crate::exec::Inputs;
 use crate::plan::Plan;
-use snnc_datasets::transform::{FrameSpec, FrameSplit, ImageTransform, Normalization, events_to_frames};
+use snnc_datasets::transform::{
+    FrameSpec, FrameSplit, ImageTransform, Normalization, events_to_frames,
+};
 use snnc_datasets::{Dataset, DatasetName, Split};
 use std::path::Path;
 
@@ -29,7 +31,13 @@ pub struct DatasetInputs {
 
 impl DatasetInputs {
     /// Read split `split` of `name` from `dir` and fit it to `plan`'s input; at most `limit` samples.
-    pub fn load(plan: &Plan, name: DatasetName, dir: &Path, split: Split, limit: Option<usize>) -> Result<Self, RuntimeError> {
+    pub fn load(
+        plan: &Plan,
+        name: DatasetName,
+        dir: &Path,
+        split: Split,
+        limit: Option<usize>,
+    ) -> Result<Self, RuntimeError> {
         let data = snnc_datasets::load(name, dir, split).map_err(Box::new)?;
         Self::new(plan, data, limit)
     }
@@ -45,10 +53,17 @@ impl DatasetInputs {
         let mapping = match (&data, plan.event_frames()) {
             (Dataset::Images(set), false) => {
                 let [c, h, w] = set.shape();
-                let mut tf = ImageTransform { normalize: Normalization::for_dataset(set.name), ..ImageTransform::default() };
+                let mut tf = ImageTransform {
+                    normalize: Normalization::for_dataset(set.name),
+                    ..ImageTransform::default()
+                };
                 if input.layout.flat {
                     if input.numel() != c * h * w {
-                        return Err(mismatch(format!("the module's input is [{}] but samples are [{c}, {h}, {w}] ({} values)", input.numel(), c * h * w)));
+                        return Err(mismatch(format!(
+                            "the module's input is [{}] but samples are [{c}, {h}, {w}] ({} values)",
+                            input.numel(),
+                            c * h * w
+                        )));
                     }
                 } else {
                     let [ic, ih, iw] = dims;
@@ -70,21 +85,41 @@ impl DatasetInputs {
                         "event frames are [2, {}, {}] (centre-cropped to a smaller square if needed), but the module's input is {}",
                         set.height,
                         set.width,
-                        if input.layout.flat { format!("[{}]", input.numel()) } else { format!("[{ic}, {ih}, {iw}]") }
+                        if input.layout.flat {
+                            format!("[{}]", input.numel())
+                        } else {
+                            format!("[{ic}, {ih}, {iw}]")
+                        }
                     )));
                 }
-                let crop_to = if ih == set.height && iw == set.width { None } else { Some(ih) };
-                Mapping::Frames(FrameSpec { timesteps: plan.timesteps, split: FrameSplit::ByCount, crop_to })
+                let crop_to = if ih == set.height && iw == set.width {
+                    None
+                } else {
+                    Some(ih)
+                };
+                Mapping::Frames(FrameSpec {
+                    timesteps: plan.timesteps,
+                    split: FrameSplit::ByCount,
+                    crop_to,
+                })
             }
             (Dataset::Images(_), true) => {
-                return Err(mismatch("the module takes event frames but the dataset holds images".into()));
+                return Err(mismatch(
+                    "the module takes event frames but the dataset holds images".into(),
+                ));
             }
             (Dataset::Events(_), false) => {
-                return Err(mismatch("the dataset holds events but the module takes direct-encoded frames".into()));
+                return Err(mismatch(
+                    "the dataset holds events but the module takes direct-encoded frames".into(),
+                ));
             }
         };
         if data.num_classes() > plan.num_classes {
-            return Err(mismatch(format!("the dataset has {} classes, the module's readout {}", data.num_classes(), plan.num_classes)));
+            return Err(mismatch(format!(
+                "the dataset has {} classes, the module's readout {}",
+                data.num_classes(),
+                plan.num_classes
+            )));
         }
         let len = limit.map_or(data.len(), |l| l.min(data.len()));
         Ok(DatasetInputs { data, mapping, len })

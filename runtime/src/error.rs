@@ -6,11 +6,17 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum RuntimeError {
     #[error("{}: {source}", path.display())]
-    Compile { path: PathBuf, source: Box<snnc_compiler::driver::CompileError> },
+    Compile {
+        path: PathBuf,
+        source: Box<snnc_compiler::driver::CompileError>,
+    },
     #[error(transparent)]
     Text(#[from] Box<snnc_compiler::text::TextError>),
     #[error("{}: {source}", path.display())]
-    Weights { path: PathBuf, source: snnc_compiler::network::WeightsError },
+    Weights {
+        path: PathBuf,
+        source: snnc_compiler::network::WeightsError,
+    },
     #[error("{}: no weights.safetensors beside the network; compile it with trained weights first (or give a .snnir)", path.display())]
     NoWeights { path: PathBuf },
     #[error("{}: not a compiled module: expected a .snnir file, a training output directory or a network.json", path.display())]
@@ -18,15 +24,27 @@ pub enum RuntimeError {
     #[error("the module is invalid: {0}")]
     Invalid(#[from] Box<snnc_compiler::validate::ValidationError>),
     #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
-    InputSize { sample: usize, expected: usize, found: usize, what: String },
+    InputSize {
+        sample: usize,
+        expected: usize,
+        found: usize,
+        what: String,
+    },
     #[error(transparent)]
     Data(#[from] Box<snnc_datasets::DataError>),
     #[error("dataset {dataset} does not fit the module `{module}`: {message}")]
-    Mismatch { dataset: String, module: String, message: String },
+    Mismatch {
+        dataset: String,
+        module: String,
+        message: String,
+    },
     #[error(transparent)]
     Target(#[from] snnc_targets::TargetError),
     #[error("{}: cannot write: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
 }

@@ -35,7 +35,13 @@ impl Slot {
         if !self.dense {
             // Exact reservation: the list never holds more than half the population.
             self.idx.reserve_exact(n);
-            self.idx.extend(self.val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i as u32));
+            self.idx.extend(
+                self.val
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(i, _)| i as u32),
+            );
         }
     }
 }
@@ -74,7 +80,12 @@ impl State {
             slot_base.push(slots.len());
             for _ in 0..p.depth {
                 let val = if p.binary() { Vec::new() } else { vec![0.0; n] };
-                slots.push(Slot { idx: Vec::new(), val, dense: false, events: 0 });
+                slots.push(Slot {
+                    idx: Vec::new(),
+                    val,
+                    dense: false,
+                    events: 0,
+                });
             }
             // An autonomous population keeps its membranes in registers (see `train`).
             membrane.push(match p.kind {
@@ -83,8 +94,16 @@ impl State {
             });
             drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());
             let autonomous = matches!(p.kind, Kind::Spiking(_)) && p.incoming.is_empty();
-            trains.push(if autonomous { vec![0u64; n.div_ceil(64) * plan.timesteps] } else { Vec::new() });
-            train_near.push(if autonomous { vec![0u64; plan.timesteps] } else { Vec::new() });
+            trains.push(if autonomous {
+                vec![0u64; n.div_ceil(64) * plan.timesteps]
+            } else {
+                Vec::new()
+            });
+            train_near.push(if autonomous {
+                vec![0u64; plan.timesteps]
+            } else {
+                Vec::new()
+            });
         }
         let widest = plan
             .pops
@@ -109,10 +128,24 @@ impl State {
     /// Bytes held (capacities), for the state-size budget.
     pub fn bytes(&self) -> usize {
         let f = std::mem::size_of::<f32>();
-        let slots: usize = self.slots.iter().map(|s| s.idx.capacity() * 4 + s.val.capacity() * f).sum();
+        let slots: usize = self
+            .slots
+            .iter()
+            .map(|s| s.idx.capacity() * 4 + s.val.capacity() * f)
+            .sum();
         let vecs = |v: &Vec<Vec<f32>>| v.iter().map(|x| x.capacity() * f).sum::<usize>();
-        let drives: usize = self.drives.iter().map(vecs).sum::<usize>() + self.trains.iter().chain(&self.train_near).map(|t| t.capacity() * 8).sum::<usize>();
-        slots + vecs(&self.membrane) + drives + (self.scratch.capacity() + self.readout_in.capacity()) * f + self.logits.capacity() * 8
+        let drives: usize = self.drives.iter().map(vecs).sum::<usize>()
+            + self
+                .trains
+                .iter()
+                .chain(&self.train_near)
+                .map(|t| t.capacity() * 8)
+                .sum::<usize>();
+        slots
+            + vecs(&self.membrane)
+            + drives
+            + (self.scratch.capacity() + self.readout_in.capacity()) * f
+            + self.logits.capacity() * 8
     }
 }
 
@@ -184,15 +217,30 @@ impl Inputs for Vec<Vec<f32>> {
 impl Plan {
     /// Run one sample (`input` row-major: one frame, or `timesteps` frames for event input).
     /// `sample` only names it in errors.
-    pub fn run_sample(&self, st: &mut State, input: &[f32], sample: usize, trace: bool) -> Result<SampleRun, RuntimeError> {
+    pub fn run_sample(
+        &self,
+        st: &mut State,
+        input: &[f32],
+        sample: usize,
+        trace: bool,
+    ) -> Result<SampleRun, RuntimeError> {
         let expected = self.input_len();
         if input.len() != expected {
             let what = if self.event_frames() {
-                format!("{} event frames of {}", self.timesteps, self.pops[self.input].numel())
+                format!(
+                    "{} event frames of {}",
+                    self.timesteps,
+                    self.pops[self.input].numel()
+                )
             } else {
                 format!("one direct frame of {}", self.pops[self.input].numel())
             };
-            return Err(RuntimeError::InputSize { sample, expected, found: input.len(), what });
+            return Err(RuntimeError::InputSize {
+                sample,
+                expected,
+                found: input.len(),
+                what,
+            });
         }
         let t_max = self.timesteps;
         let mut out = SampleRun {
@@ -211,7 +259,9 @@ impl Plan {
             for (p, pop) in self.pops.iter().enumerate() {
                 let step = &mut out.pops[p * t_max + t];
                 step.events = match pop.kind {
-                    Kind::Readout { .. } => st.readout_in.iter().filter(|v| **v != 0.0).count() as u64,
+                    Kind::Readout { .. } => {
+                        st.readout_in.iter().filter(|v| **v != 0.0).count() as u64
+                    }
                     _ => st.slots[self.current(st, p, t)].events as u64,
                 };
             }
@@ -220,7 +270,12 @@ impl Plan {
             }
         }
         let mut logits = st.logits.clone();
-        if matches!(self.pops[self.readout].kind, Kind::Readout { mode: ReadoutKind::TimeMean }) {
+        if matches!(
+            self.pops[self.readout].kind,
+            Kind::Readout {
+                mode: ReadoutKind::TimeMean
+            }
+        ) {
             logits.iter_mut().for_each(|l| *l /= t_max as f64);
         }
         out.prediction = snnc_compiler::reference::kernels::argmax(&logits);
@@ -230,7 +285,12 @@ impl Plan {
 
     /// Run every sample of `inputs`, in parallel on the current rayon pool; `progress` is
     /// called once per finished sample.
-    pub fn run_batch(&self, inputs: &(impl Inputs + ?Sized), trace: bool, progress: Option<&(dyn Fn() + Sync)>) -> Result<Vec<SampleRun>, RuntimeError> {
+    pub fn run_batch(
+        &self,
+        inputs: &(impl Inputs + ?Sized),
+        trace: bool,
+        progress: Option<&(dyn Fn() + Sync)>,
+    ) -> Result<Vec<SampleRun>, RuntimeError> {
         (0..inputs.len())
             .into_par_iter()
             .with_min_len(chunk(inputs.len()))
@@ -252,7 +312,10 @@ impl Plan {
     pub fn run_output(&self, runs: &[SampleRun]) -> RunOutput {
         let t_max = self.timesteps;
         let per_layer = |r: &SampleRun, f: fn(&PopStep) -> u64| -> Vec<Vec<u64>> {
-            self.layers.iter().map(|&p| (0..t_max).map(|t| f(&r.pops[p * t_max + t])).collect()).collect()
+            self.layers
+                .iter()
+                .map(|&p| (0..t_max).map(|t| f(&r.pops[p * t_max + t])).collect())
+                .collect()
         };
         RunOutput {
             logits: runs.iter().map(|r| r.logits.clone()).collect(),
@@ -288,13 +351,31 @@ impl Plan {
     fn deliver(&self, st: &State, e: usize, t: usize, out: &mut [f32]) -> (Work, u64) {
         let proj = &self.projs[e];
         let src = &self.pops[proj.source];
-        let slot = &st.slots[self.current(st, proj.source, if src.constant { 0 } else { t - proj.delay })];
+        let slot = &st.slots[self.current(
+            st,
+            proj.source,
+            if src.constant { 0 } else { t - proj.delay },
+        )];
         let work = if src.binary() {
             proj.op.scatter(&Spikes(&slot.idx), out, self.simd)
         } else if slot.dense {
-            proj.op.scatter(&DenseGraded { val: &slot.val, count: slot.events }, out, self.simd)
+            proj.op.scatter(
+                &DenseGraded {
+                    val: &slot.val,
+                    count: slot.events,
+                },
+                out,
+                self.simd,
+            )
         } else {
-            proj.op.scatter(&Graded { idx: &slot.idx, val: &slot.val }, out, self.simd)
+            proj.op.scatter(
+                &Graded {
+                    idx: &slot.idx,
+                    val: &slot.val,
+                },
+                out,
+                self.simd,
+            )
         };
         (work, slot.events as u64)
     }
@@ -342,7 +423,10 @@ impl Plan {
             // Cumulative: the seed at step t holds every drive due by t, and the bias.
             for k in 1..drives.len() {
                 let (before, after) = drives.split_at_mut(k);
-                after[0].iter_mut().zip(&before[k - 1]).for_each(|(a, b)| *a += b);
+                after[0]
+                    .iter_mut()
+                    .zip(&before[k - 1])
+                    .for_each(|(a, b)| *a += b);
             }
             if let Some(b) = &pop.bias {
                 for d in drives.iter_mut() {
@@ -370,8 +454,16 @@ impl Plan {
         let words = n.div_ceil(64);
         let seeds: Vec<Option<&[f32]>> = (0..self.timesteps)
             .map(|t| {
-                let due = pop.drive_delays.iter().take_while(|&&d| d as usize <= t).count();
-                if due > 0 { Some(st.drives[p][due - 1].as_slice()) } else { pop.bias.as_deref() }
+                let due = pop
+                    .drive_delays
+                    .iter()
+                    .take_while(|&&d| d as usize <= t)
+                    .count();
+                if due > 0 {
+                    Some(st.drives[p][due - 1].as_slice())
+                } else {
+                    pop.bias.as_deref()
+                }
             })
             .collect();
         let mut trains = std::mem::take(&mut st.trains[p]);
@@ -384,11 +476,26 @@ impl Plan {
 
     /// The seed of population `p` at step `t`: the latest drive due, else its bias, else zero.
     fn seed_of<'a>(&self, st: &'a State, p: usize, t: usize) -> Option<&'a [f32]> {
-        let due = self.pops[p].drive_delays.iter().take_while(|&&d| d as usize <= t).count();
-        if due > 0 { Some(&st.drives[p][due - 1]) } else { None }
+        let due = self.pops[p]
+            .drive_delays
+            .iter()
+            .take_while(|&&d| d as usize <= t)
+            .count();
+        if due > 0 {
+            Some(&st.drives[p][due - 1])
+        } else {
+            None
+        }
     }
 
-    fn step_population(&self, st: &mut State, p: usize, t: usize, input: &[f32], out: &mut SampleRun) {
+    fn step_population(
+        &self,
+        st: &mut State,
+        p: usize,
+        t: usize,
+        input: &[f32],
+        out: &mut SampleRun,
+    ) {
         let pop = &self.pops[p];
         let cur = self.current(st, p, t);
         match pop.kind {
@@ -427,7 +534,8 @@ impl Plan {
                 seed(acc, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
-                out.pops[p * self.timesteps + t].near = fire(&lif, &mut st.membrane[p], acc, &mut idx, self.simd);
+                out.pops[p * self.timesteps + t].near =
+                    fire(&lif, &mut st.membrane[p], acc, &mut idx, self.simd);
                 st.slots[cur].events = idx.len();
                 st.slots[cur].idx = idx;
                 st.scratch = scratch;
@@ -436,7 +544,10 @@ impl Plan {
                 let mut acc = std::mem::take(&mut st.readout_in);
                 seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, &mut acc, out);
-                st.logits.iter_mut().zip(&acc).for_each(|(l, a)| *l += f64::from(*a));
+                st.logits
+                    .iter_mut()
+                    .zip(&acc)
+                    .for_each(|(l, a)| *l += f64::from(*a));
                 st.readout_in = acc;
             }
         }
@@ -538,7 +649,10 @@ fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>
             for (c, chunk) in input.chunks(64).enumerate() {
                 // A bit per neuron of the chunk (vector compares and a movemask), then one
                 // push per set bit.
-                let mut mask = chunk.iter().enumerate().fold(0u64, |m, (j, &u)| m | (u64::from($fires(u)) << j));
+                let mut mask = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (j, &u)| m | (u64::from($fires(u)) << j));
                 while mask != 0 {
                     let j = mask.trailing_zeros() as usize;
                     mask &= mask - 1;
@@ -573,14 +687,25 @@ impl Profile {
     /// Share of predictions equal to `labels` (over the samples both cover).
     pub fn accuracy(&self, labels: &[u8]) -> Option<f64> {
         let n = self.predictions.len().min(labels.len());
-        (n > 0).then(|| self.predictions.iter().zip(labels).filter(|(p, l)| **p == usize::from(**l)).count() as f64 / n as f64)
+        (n > 0).then(|| {
+            self.predictions
+                .iter()
+                .zip(labels)
+                .filter(|(p, l)| **p == usize::from(**l))
+                .count() as f64
+                / n as f64
+        })
     }
 }
 
 impl Plan {
     /// Run every sample of `inputs` in parallel and fold the counts without keeping the runs,
     /// so memory stays flat however many samples there are.
-    pub fn profile(&self, inputs: &(impl Inputs + ?Sized), progress: Option<&(dyn Fn() + Sync)>) -> Result<Profile, RuntimeError> {
+    pub fn profile(
+        &self,
+        inputs: &(impl Inputs + ?Sized),
+        progress: Option<&(dyn Fn() + Sync)>,
+    ) -> Result<Profile, RuntimeError> {
         use crate::counts::Tally;
         let start = std::time::Instant::now();
         let empty = || (Tally::new(self), Vec::new());
@@ -610,13 +735,25 @@ impl Plan {
                 Ok((a, pa))
             })?;
         preds.sort_unstable();
-        Ok(Profile { tally, predictions: preds.into_iter().map(|(_, p)| p).collect(), seconds: start.elapsed().as_secs_f64() })
+        Ok(Profile {
+            tally,
+            predictions: preds.into_iter().map(|(_, p)| p).collect(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
     }
 }
 
 /// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
 /// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]`.
-fn train(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64], simd: Simd) {
+fn train(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+    simd: Simd,
+) {
     #[cfg(target_arch = "x86_64")]
     match simd {
         // SAFETY: `Simd::detect` only returns a level the CPU supports.
@@ -630,18 +767,39 @@ fn train(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &m
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn train_avx512(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+unsafe fn train_avx512(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
     train_portable(lif, seeds, n, words, trains, near)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn train_avx2(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+unsafe fn train_avx2(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
     train_portable(lif, seeds, n, words, trains, near)
 }
 
 #[inline(always)]
-fn train_portable(lif: &Lif, seeds: &[Option<&[f32]>], n: usize, words: usize, trains: &mut [u64], near: &mut [u64]) {
+fn train_portable(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
     let zeros = [0.0f32; 64];

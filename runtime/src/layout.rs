@@ -20,10 +20,25 @@ impl Layout {
     /// The layout of a validated population shape (`[C, H, W]` or `[N]`).
     pub fn of(shape: &Shape) -> Layout {
         match *shape.dims() {
-            [c, h, w] => Layout { c, h, w, flat: false },
-            [n] => Layout { c: 1, h: 1, w: n, flat: true },
+            [c, h, w] => Layout {
+                c,
+                h,
+                w,
+                flat: false,
+            },
+            [n] => Layout {
+                c: 1,
+                h: 1,
+                w: n,
+                flat: true,
+            },
             // The validator admits only the two ranks above; a degenerate layout keeps this total.
-            _ => Layout { c: 1, h: 1, w: shape.numel(), flat: true },
+            _ => Layout {
+                c: 1,
+                h: 1,
+                w: shape.numel(),
+                flat: true,
+            },
         }
     }
 
@@ -60,7 +75,9 @@ impl Layout {
 
     /// Storage-order copy of per-channel values (`[C]`, or `[N]` for a flat population).
     pub fn expand(&self, per_channel: &[f32]) -> Vec<f32> {
-        (0..self.numel()).map(|s| per_channel.get(self.channel(s)).copied().unwrap_or(0.0)).collect()
+        (0..self.numel())
+            .map(|s| per_channel.get(self.channel(s)).copied().unwrap_or(0.0))
+            .collect()
     }
 
     /// Row-major values into storage order (per position, its channels; no divisions: event

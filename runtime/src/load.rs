@@ -12,10 +12,22 @@ pub fn load(path: &Path) -> Result<Module, RuntimeError> {
     if path.is_file() && path.extension().is_some_and(|e| e == "snnir") {
         return Ok(snnc_compiler::text::read(path).map_err(Box::new)?.0);
     }
-    let source = locate(path).map_err(|_| RuntimeError::NotCompiled { path: path.to_path_buf() })?;
-    let net = Network::load(&source.network)
-        .map_err(|e| RuntimeError::Compile { path: source.network.clone(), source: Box::new(CompileError::from(e)) })?;
-    let weights_path = source.weights.ok_or_else(|| RuntimeError::NoWeights { path: source.network.clone() })?;
-    let weights = Weights::load(&weights_path).map_err(|e| RuntimeError::Weights { path: weights_path.clone(), source: e })?;
-    compile(&net, weights, true, false).map_err(|e| RuntimeError::Compile { path: source.network, source: Box::new(e) })
+    let source = locate(path).map_err(|_| RuntimeError::NotCompiled {
+        path: path.to_path_buf(),
+    })?;
+    let net = Network::load(&source.network).map_err(|e| RuntimeError::Compile {
+        path: source.network.clone(),
+        source: Box::new(CompileError::from(e)),
+    })?;
+    let weights_path = source.weights.ok_or_else(|| RuntimeError::NoWeights {
+        path: source.network.clone(),
+    })?;
+    let weights = Weights::load(&weights_path).map_err(|e| RuntimeError::Weights {
+        path: weights_path.clone(),
+        source: e,
+    })?;
+    compile(&net, weights, true, false).map_err(|e| RuntimeError::Compile {
+        path: source.network,
+        source: Box::new(e),
+    })
 }

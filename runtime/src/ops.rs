@@ -76,7 +76,11 @@ impl Events for DenseGraded<'_> {
     }
     #[inline(always)]
     fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
-        self.val.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v))
+        self.val
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, v)| (i, *v))
     }
     #[inline(always)]
     fn dense_values(&self) -> Option<&[f32]> {
@@ -156,7 +160,12 @@ impl Conv {
     /// Prepare from the IR weight `[C_out, C_in/groups, kh, kw]`, source `[C_in, H, W]` and
     /// target `[C_out, OH, OW]` (shapes validated).
     pub fn new(c: &snnc_compiler::ir::Conv2d, weight: &Tensor, src: Layout, dst: Layout) -> Conv {
-        let [cout, cg, kh, kw] = [weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3]];
+        let [cout, cg, kh, kw] = [
+            weight.shape[0],
+            weight.shape[1],
+            weight.shape[2],
+            weight.shape[3],
+        ];
         let groups = c.groups.max(1);
         let coutg = cout / groups;
         let cin = src.c;
@@ -231,10 +240,15 @@ impl Conv {
                 for &(kx, ox) in cols {
                     let slice = row_slice + kx as usize;
                     let o = (row_out + ox as usize) * self.cout + group_base;
-                    let (dst, src) = (&mut out[o..o + len], &self.weights[slice * len..(slice + 1) * len]);
+                    let (dst, src) = (
+                        &mut out[o..o + len],
+                        &self.weights[slice * len..(slice + 1) * len],
+                    );
                     if N == 0 {
                         axpy(dst, src, v);
-                    } else if let (Ok(d), Ok(w)) = (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src)) {
+                    } else if let (Ok(d), Ok(w)) =
+                        (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src))
+                    {
                         for j in 0..N {
                             d[j] += w[j] * v;
                         }
@@ -244,7 +258,10 @@ impl Conv {
                 }
             }
         }
-        Work { pairs: taps * len as u64, effective }
+        Work {
+            pairs: taps * len as u64,
+            effective,
+        }
     }
 
     /// Events come in storage order, so the channels that fired at one input position arrive
@@ -281,11 +298,15 @@ impl Conv {
                 for &(kx, ox) in cols {
                     let tap = ky as usize * self.kw + kx as usize;
                     let o = (row_out + ox as usize) * self.cout;
-                    let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else { continue };
+                    let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else {
+                        continue;
+                    };
                     let mut acc = *d;
                     for &(ci, v) in members {
                         let slice = ci * kk + tap;
-                        if let Ok(w) = <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N]) {
+                        if let Ok(w) =
+                            <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
+                        {
                             for j in 0..N {
                                 acc[j] += w[j] * v;
                             }
@@ -297,7 +318,10 @@ impl Conv {
                 }
             }
         }
-        Work { pairs: taps * N as u64, effective }
+        Work {
+            pairs: taps * N as u64,
+            effective,
+        }
     }
 }
 
@@ -324,7 +348,11 @@ impl Dense {
             }
             nnz[si] = row.iter().filter(|w| **w != 0.0).count() as u32;
         }
-        Dense { n_out, weights, nnz }
+        Dense {
+            n_out,
+            weights,
+            nnz,
+        }
     }
 
     pub fn dense_pairs(&self) -> u64 {
@@ -339,7 +367,10 @@ impl Dense {
             axpy(&mut out[..n], &self.weights[s * n..(s + 1) * n], v);
             effective += u64::from(self.nnz[s]);
         }
-        Work { pairs: (ev.count() * n) as u64, effective }
+        Work {
+            pairs: (ev.count() * n) as u64,
+            effective,
+        }
     }
 }
 
@@ -383,7 +414,10 @@ impl Pool {
                 pairs += cols.len() as u64;
             }
         }
-        Work { pairs, effective: pairs }
+        Work {
+            pairs,
+            effective: pairs,
+        }
     }
 }
 
@@ -410,7 +444,9 @@ impl Op {
             ProjectionKind::SumPool(p) => Op::Pool(Pool::new(p, src, dst)),
             ProjectionKind::Identity(_) | ProjectionKind::Dropout(_) => Op::Copy(None),
             ProjectionKind::Reshape(_) => {
-                let map: Vec<u32> = (0..src.numel()).map(|s| dst.storage(src.logical(s)) as u32).collect();
+                let map: Vec<u32> = (0..src.numel())
+                    .map(|s| dst.storage(src.logical(s)) as u32)
+                    .collect();
                 let trivial = map.iter().enumerate().all(|(i, m)| *m as usize == i);
                 Op::Copy(if trivial { None } else { Some(map) })
             }
@@ -468,7 +504,10 @@ impl Op {
                     (None, None) => ev.iter().for_each(|(s, v)| out[s] += v),
                 }
                 let n = ev.count() as u64;
-                Work { pairs: n, effective: n }
+                Work {
+                    pairs: n,
+                    effective: n,
+                }
             }
             Op::Scale(f) => {
                 match ev.dense_values() {
@@ -476,15 +515,25 @@ impl Op {
                     None => ev.iter().for_each(|(s, v)| out[s] += f * v),
                 }
                 let n = ev.count() as u64;
-                Work { pairs: n, effective: n }
+                Work {
+                    pairs: n,
+                    effective: n,
+                }
             }
             Op::Affine(scale) => {
                 match ev.dense_values() {
-                    Some(val) => out.iter_mut().zip(val).zip(scale).for_each(|((o, v), k)| *o += k * v),
+                    Some(val) => out
+                        .iter_mut()
+                        .zip(val)
+                        .zip(scale)
+                        .for_each(|((o, v), k)| *o += k * v),
                     None => ev.iter().for_each(|(s, v)| out[s] += scale[s] * v),
                 }
                 let n = ev.count() as u64;
-                Work { pairs: n, effective: n }
+                Work {
+                    pairs: n,
+                    effective: n,
+                }
             }
         }
     }
@@ -520,6 +569,9 @@ impl Simd {
     /// Every level this CPU can run, narrowest first (for tests).
     pub fn available() -> Vec<Simd> {
         let best = Simd::detect();
-        [Simd::None, Simd::Avx2, Simd::Avx512].into_iter().filter(|s| *s as u8 <= best as u8).collect()
+        [Simd::None, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|s| *s as u8 <= best as u8)
+            .collect()
     }
 }

@@ -9,7 +9,9 @@
 
 use crate::layout::Layout;
 use crate::ops::Op;
-use snnc_compiler::ir::{Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ReadoutKind, Reset};
+use snnc_compiler::ir::{
+    Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ReadoutKind, Reset,
+};
 use snnc_compiler::validate::validate;
 
 /// What a population computes, with the parameters the runtime needs.
@@ -90,7 +92,11 @@ pub struct Proj {
 impl Proj {
     /// Whether the projection does work at step `t`.
     pub fn active(&self, t: usize) -> bool {
-        if self.hoisted { t == self.delay } else { t >= self.delay }
+        if self.hoisted {
+            t == self.delay
+        } else {
+            t >= self.delay
+        }
     }
 }
 
@@ -169,12 +175,21 @@ impl Plan {
         for p in &mut pops {
             p.drive_delays.sort_unstable();
         }
-        let (prologue, schedule) = v.schedule.iter().map(|h| h.index()).partition(|&i| constant[i]);
+        let (prologue, schedule) = v
+            .schedule
+            .iter()
+            .map(|h| h.index())
+            .partition(|&i| constant[i]);
         Ok(Plan {
             name: m.name.clone(),
             timesteps: m.timesteps,
             num_classes: m.num_classes,
-            layers: pops.iter().enumerate().filter(|(_, p)| p.binary()).map(|(i, _)| i).collect(),
+            layers: pops
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.binary())
+                .map(|(i, _)| i)
+                .collect(),
             pops,
             projs,
             prologue,
@@ -195,7 +210,10 @@ impl Plan {
     }
 
     pub fn event_frames(&self) -> bool {
-        matches!(self.pops[self.input].kind, Kind::Input { event_frames: true })
+        matches!(
+            self.pops[self.input].kind,
+            Kind::Input { event_frames: true }
+        )
     }
 
     /// The state-size yardstick of the issue: 4 bytes per population element (neurons and
@@ -211,13 +229,18 @@ impl Plan {
 
     /// Names of the spiking layers, as the reference interpreter reports them.
     pub fn layer_names(&self) -> Vec<String> {
-        self.layers.iter().map(|&p| self.pops[p].name.clone()).collect()
+        self.layers
+            .iter()
+            .map(|&p| self.pops[p].name.clone())
+            .collect()
     }
 }
 
 fn kind(k: &PopulationKind) -> Kind {
     match k {
-        PopulationKind::Input(i) => Kind::Input { event_frames: i.encoding == Encoding::EventFrames },
+        PopulationKind::Input(i) => Kind::Input {
+            event_frames: i.encoding == Encoding::EventFrames,
+        },
         PopulationKind::Spiking(s) => Kind::Spiking(Lif {
             beta: s.beta as f32,
             gain: s.gain as f32,
@@ -248,7 +271,10 @@ fn constants(m: &Module) -> Vec<bool> {
         let mut changed = false;
         for (_, e) in m.projections.iter() {
             let t = e.target.index();
-            if c[t] && matches!(m.populations[e.target].kind, PopulationKind::Analog(_)) && (e.delay != 0 || !c[e.source.index()]) {
+            if c[t]
+                && matches!(m.populations[e.target].kind, PopulationKind::Analog(_))
+                && (e.delay != 0 || !c[e.source.index()])
+            {
                 c[t] = false;
                 changed = true;
             }

@@ -22,7 +22,12 @@ fn check_module(what: &str, m: &Module, x: &[Vec<f32>]) {
         let brute = brute_counts(m, trace);
         for (i, (a, b)) in mine.iter().zip(&brute).enumerate() {
             let (p, t) = (i / m.timesteps, i % m.timesteps);
-            assert_eq!(a, b, "{what}: sample {s}, population p{p} `{}`, step {t}", m.populations[snnc_compiler::ir::Handle::new(p)].name);
+            assert_eq!(
+                a,
+                b,
+                "{what}: sample {s}, population p{p} `{}`, step {t}",
+                m.populations[snnc_compiler::ir::Handle::new(p)].name
+            );
         }
     }
     // The traced run is the same run: its spike counts are the ones reported.
@@ -74,5 +79,8 @@ fn zero_weights_and_padding_do_not_count_as_operations() {
     let mut tally = snnc_runtime::Tally::new(&plan);
     runs.iter().for_each(|r| tally.add(&plan, r));
     let total = tally.total();
-    assert!(total.sops + total.macs < total.weight_reads, "zeroed weights must be read but not counted: {total:?}");
+    assert!(
+        total.sops + total.macs < total.weight_reads,
+        "zeroed weights must be read but not counted: {total:?}"
+    );
 }

@@ -9,16 +9,24 @@ use snnc_runtime::data::DatasetInputs;
 use snnc_runtime::{Inputs, Plan};
 
 fn plan_of(arch: &str) -> Plan {
-    let net = snnc_compiler::network::Network::load(&common::workspace().join("examples/architectures").join(arch)).unwrap();
+    let net = snnc_compiler::network::Network::load(
+        &common::workspace()
+            .join("examples/architectures")
+            .join(arch),
+    )
+    .unwrap();
     let w = snnc_compiler::synth::weights(&net, common::SEED);
     Plan::new(&snnc_compiler::driver::compile(&net, w, true, true).unwrap()).unwrap()
 }
 
 #[test]
 fn images_are_normalised_and_zero_padded_to_the_input() {
-    let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::FashionMnist) else { return };
+    let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::FashionMnist) else {
+        return;
+    };
     let plan = plan_of("autosnn-fmnist.json"); // input [1, 32, 32]
-    let inputs = DatasetInputs::load(&plan, DatasetName::FashionMnist, &dir, Split::Test, Some(3)).unwrap();
+    let inputs =
+        DatasetInputs::load(&plan, DatasetName::FashionMnist, &dir, Split::Test, Some(3)).unwrap();
     assert_eq!(inputs.len(), 3);
     assert_eq!(inputs.labels().len(), 3);
     let set = inputs.dataset().as_images().unwrap();
@@ -42,15 +50,25 @@ fn images_are_normalised_and_zero_padded_to_the_input() {
 
 #[test]
 fn event_streams_become_cropped_frames() {
-    let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::Nmnist) else { return };
+    let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::Nmnist) else {
+        return;
+    };
     let plan = plan_of("conv-snn-nmnist.json"); // input [2, 32, 32], T = 8
-    let inputs = DatasetInputs::load(&plan, DatasetName::Nmnist, &dir, Split::Test, Some(2)).unwrap();
+    let inputs =
+        DatasetInputs::load(&plan, DatasetName::Nmnist, &dir, Split::Test, Some(2)).unwrap();
     let mut x = Vec::new();
     inputs.fill(0, &mut x).unwrap();
     assert_eq!(x.len(), plan.input_len());
     let events = &inputs.dataset().as_events().unwrap().samples[0];
-    let inside = events.iter().filter(|e| (1..33).contains(&e.x) && (1..33).contains(&e.y)).count();
-    assert_eq!(x.iter().sum::<f32>() as usize, inside, "every event inside the centre crop lands in a frame");
+    let inside = events
+        .iter()
+        .filter(|e| (1..33).contains(&e.x) && (1..33).contains(&e.y))
+        .count();
+    assert_eq!(
+        x.iter().sum::<f32>() as usize,
+        inside,
+        "every event inside the centre crop lands in a frame"
+    );
     // And the runtime takes them.
     let runs = plan.run_batch(&inputs, false, None).unwrap();
     assert_eq!(runs.len(), 2);
@@ -68,7 +86,11 @@ fn load_err(plan: &Plan, name: DatasetName, dir: &std::path::Path) -> String {
 fn mismatched_datasets_are_errors_that_say_why() {
     let conv = plan_of("conv-snn-28.json");
     let nmnist = plan_of("conv-snn-nmnist.json");
-    let err = load_err(&conv, DatasetName::Digits, std::path::Path::new("/no/such/dir"));
+    let err = load_err(
+        &conv,
+        DatasetName::Digits,
+        std::path::Path::new("/no/such/dir"),
+    );
     assert!(err.contains("/no/such/dir"), "{err}");
     if let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::Digits) {
         let err = load_err(&nmnist, DatasetName::Digits, &dir);
@@ -76,7 +98,10 @@ fn mismatched_datasets_are_errors_that_say_why() {
     }
     if let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::Cifar10) {
         let err = load_err(&conv, DatasetName::Cifar10, &dir);
-        assert!(err.contains("[1, 28, 28]") && err.contains("[3, 32, 32]"), "{err}");
+        assert!(
+            err.contains("[1, 28, 28]") && err.contains("[3, 32, 32]"),
+            "{err}"
+        );
     }
     if let Some(dir) = snnc_datasets::testdata::dataset_dir(DatasetName::Nmnist) {
         let err = load_err(&conv, DatasetName::Nmnist, &dir);

@@ -10,11 +10,16 @@ use snnc_runtime::Plan;
 fn check(what: &str, m: &snnc_compiler::ir::Module, x: &[Vec<f32>]) -> (u64, f64) {
     let reference = run_module(m, x).unwrap_or_else(|e| panic!("{what}: {e}"));
     let plan = Plan::new(m).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let runs = plan.run_batch(x, false, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let runs = plan
+        .run_batch(x, false, None)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let mine = plan.run_output(&runs);
     let ag = compare(&reference, &mine);
     ag.check().unwrap_or_else(|e| panic!("{what}: {e}"));
-    eprintln!("{what}: {} spikes, flips {}, logit error {:.2e}, predictions {:?}", ag.spikes, ag.flips, ag.max_logit_error, mine.predictions);
+    eprintln!(
+        "{what}: {} spikes, flips {}, logit error {:.2e}, predictions {:?}",
+        ag.spikes, ag.flips, ag.max_logit_error, mine.predictions
+    );
     (ag.spikes, ag.max_logit_error)
 }
 
@@ -51,7 +56,9 @@ fn agrees_with_the_network_interpreter_too() {
         let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
         let plan = Plan::new(&m).unwrap();
         let b = plan.run_output(&plan.run_batch(&x, false, None).unwrap());
-        compare(&a, &b).check().unwrap_or_else(|e| panic!("{name}: {e}"));
+        compare(&a, &b)
+            .check()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
@@ -62,9 +69,16 @@ fn a_state_is_reusable_across_samples() {
     let x = synth::inputs(&net, 3, common::SEED);
     let plan = Plan::new(&m).unwrap();
     let mut st = snnc_runtime::State::new(&plan);
-    let first: Vec<_> = x.iter().enumerate().map(|(i, s)| plan.run_sample(&mut st, s, i, false).unwrap()).collect();
+    let first: Vec<_> = x
+        .iter()
+        .enumerate()
+        .map(|(i, s)| plan.run_sample(&mut st, s, i, false).unwrap())
+        .collect();
     let again = plan.run_sample(&mut st, &x[0], 0, false).unwrap();
-    assert_eq!(first[0], again, "state left over from earlier samples changed the result");
+    assert_eq!(
+        first[0], again,
+        "state left over from earlier samples changed the result"
+    );
 }
 
 #[test]
@@ -80,10 +94,15 @@ fn wrong_input_sizes_are_errors_naming_the_sample() {
 /// The budget: state per sample at most 2x (neurons x 4 bytes + delay buffers).
 #[test]
 fn state_per_sample_stays_within_twice_the_dense_budget() {
-    let mut cases: Vec<(String, snnc_compiler::network::Network)> =
-        common::FIXTURES.iter().map(|n| (n.to_string(), common::load(n).0)).collect();
+    let mut cases: Vec<(String, snnc_compiler::network::Network)> = common::FIXTURES
+        .iter()
+        .map(|n| (n.to_string(), common::load(n).0))
+        .collect();
     for p in common::example_architectures() {
-        cases.push((p.display().to_string(), snnc_compiler::network::Network::load(&p).unwrap()));
+        cases.push((
+            p.display().to_string(),
+            snnc_compiler::network::Network::load(&p).unwrap(),
+        ));
     }
     for (name, net) in cases {
         let w = synth::weights(&net, common::SEED);
@@ -95,9 +114,17 @@ fn state_per_sample_stays_within_twice_the_dense_budget() {
             plan.run_sample(&mut st, s, i, false).unwrap();
         }
         let ratio = st.bytes() as f64 / plan.state_budget() as f64;
-        eprintln!("{name}: state {} B, budget {} B, ratio {ratio:.2}", st.bytes(), plan.state_budget());
+        eprintln!(
+            "{name}: state {} B, budget {} B, ratio {ratio:.2}",
+            st.bytes(),
+            plan.state_budget()
+        );
         // Plus 1 KiB of fixed overhead (f64 logits, minimum vector capacities) for toy networks.
-        assert!(st.bytes() <= 2 * plan.state_budget() + 1024, "{name}: state {} B is {ratio:.2}x the budget", st.bytes());
+        assert!(
+            st.bytes() <= 2 * plan.state_budget() + 1024,
+            "{name}: state {} B is {ratio:.2}x the budget",
+            st.bytes()
+        );
     }
 }
 
@@ -114,7 +141,11 @@ fn simd_and_portable_kernels_give_identical_runs() {
         let portable = plan.run_batch(&x, false, None).unwrap();
         for level in snnc_runtime::ops::Simd::available() {
             plan.simd = level;
-            assert_eq!(plan.run_batch(&x, false, None).unwrap(), portable, "{name}: {level:?}");
+            assert_eq!(
+                plan.run_batch(&x, false, None).unwrap(),
+                portable,
+                "{name}: {level:?}"
+            );
         }
     }
 }
@@ -131,18 +162,38 @@ fn reports_render_for_every_target() {
     let x = synth::inputs(&net, 3, common::SEED);
     let profile = plan.profile(&x, None).unwrap();
     for target in snnc_targets::Target::builtins().unwrap() {
-        let r = snnc_runtime::report::Report::new(&plan, &profile.tally, &target, Default::default());
+        let r =
+            snnc_runtime::report::Report::new(&plan, &profile.tally, &target, Default::default());
         let table = snnc_runtime::report::table(&r);
-        assert!(table.contains(&format!("energy per sample on {}", target.name)), "{table}");
+        assert!(
+            table.contains(&format!("energy per sample on {}", target.name)),
+            "{table}"
+        );
         assert!(r.energy.total_j > 0.0, "{}", target.name);
         let sum: f64 = r.layers.iter().map(|l| l.energy.total_j).sum();
-        assert!((sum - r.energy.total_j).abs() <= 1e-9 * r.energy.total_j, "{}: layers sum to {sum}, total {}", target.name, r.energy.total_j);
+        assert!(
+            (sum - r.energy.total_j).abs() <= 1e-9 * r.energy.total_j,
+            "{}: layers sum to {sum}, total {}",
+            target.name,
+            r.energy.total_j
+        );
         let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-        assert_eq!(json["layers"][3]["spikes_per_timestep"].as_array().unwrap().len(), plan.timesteps);
+        assert_eq!(
+            json["layers"][3]["spikes_per_timestep"]
+                .as_array()
+                .unwrap()
+                .len(),
+            plan.timesteps
+        );
         assert!(snnc_runtime::report::svg(&r).unwrap().starts_with("<svg"));
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = snnc_runtime::report::Report::new(&plan, &profile.tally, &snnc_targets::Target::default_target(), Default::default());
+    let r = snnc_runtime::report::Report::new(
+        &plan,
+        &profile.tally,
+        &snnc_targets::Target::default_target(),
+        Default::default(),
+    );
     let files = snnc_runtime::report::write_csv(&r, &dir.path().join("csv")).unwrap();
     assert_eq!(files.len(), 6);
 }
@@ -152,17 +203,36 @@ fn reports_render_for_every_target() {
 #[test]
 fn agrees_with_the_reference_on_the_trained_fixtures_and_real_data() {
     let dir = common::workspace().join("tests/fixtures/trained");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
-    let mut runs: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.join("network.json").is_file()).collect();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut runs: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("network.json").is_file())
+        .collect();
     runs.sort();
     for run in runs {
-        let net: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("network.json")).unwrap()).unwrap();
-        let Some(name) = net["meta"]["dataset"].as_str() else { continue };
+        let net: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("network.json")).unwrap())
+                .unwrap();
+        let Some(name) = net["meta"]["dataset"].as_str() else {
+            continue;
+        };
         let dataset: snnc_datasets::DatasetName = name.parse().unwrap();
-        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else { continue };
+        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else {
+            continue;
+        };
         let m = snnc_runtime::load::load(&run).unwrap_or_else(|e| panic!("{}: {e}", run.display()));
         let plan = Plan::new(&m).unwrap();
-        let inputs = snnc_runtime::data::DatasetInputs::load(&plan, dataset, &data, snnc_datasets::Split::Test, Some(12)).unwrap();
+        let inputs = snnc_runtime::data::DatasetInputs::load(
+            &plan,
+            dataset,
+            &data,
+            snnc_datasets::Split::Test,
+            Some(12),
+        )
+        .unwrap();
         let x: Vec<Vec<f32>> = (0..snnc_runtime::Inputs::len(&inputs))
             .map(|i| {
                 let mut v = Vec::new();

@@ -2,7 +2,9 @@
 
 use candle_core::{Device, Result as CResult, Tensor};
 use snnc_compiler::network::{Encoding, Network};
-use snnc_datasets::transform::{FrameSpec, FrameSplit, ImageTransform, Normalization, Rng, frames_batch, images_batch};
+use snnc_datasets::transform::{
+    FrameSpec, FrameSplit, ImageTransform, Normalization, Rng, frames_batch, images_batch,
+};
 use snnc_datasets::{Dataset, DatasetName};
 
 /// Training-time augmentation of image datasets.
@@ -13,12 +15,18 @@ pub struct Augment {
 }
 
 impl Augment {
-    pub const NONE: Augment = Augment { crop_padding: 0, hflip: false };
+    pub const NONE: Augment = Augment {
+        crop_padding: 0,
+        hflip: false,
+    };
 
     /// The seeds' augmentation for a dataset: random crop (pad 4) and flip for CIFAR-10, none else.
     pub fn default_for(name: DatasetName) -> Augment {
         match name {
-            DatasetName::Cifar10 => Augment { crop_padding: 4, hflip: true },
+            DatasetName::Cifar10 => Augment {
+                crop_padding: 4,
+                hflip: true,
+            },
             _ => Augment::NONE,
         }
     }
@@ -29,10 +37,21 @@ impl std::str::FromStr for Augment {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "none" => Ok(Augment::NONE),
-            "crop" => Ok(Augment { crop_padding: 4, hflip: false }),
-            "flip" => Ok(Augment { crop_padding: 0, hflip: true }),
-            "crop-flip" => Ok(Augment { crop_padding: 4, hflip: true }),
-            _ => Err(format!("unknown augmentation `{s}`: use none, crop, flip or crop-flip")),
+            "crop" => Ok(Augment {
+                crop_padding: 4,
+                hflip: false,
+            }),
+            "flip" => Ok(Augment {
+                crop_padding: 0,
+                hflip: true,
+            }),
+            "crop-flip" => Ok(Augment {
+                crop_padding: 4,
+                hflip: true,
+            }),
+            _ => Err(format!(
+                "unknown augmentation `{s}`: use none, crop, flip or crop-flip"
+            )),
         }
     }
 }
@@ -41,14 +60,23 @@ impl std::str::FromStr for Augment {
 #[derive(Debug, Clone)]
 pub enum InputPipeline {
     /// Direct-encoded images; `flatten` feeds an MLP with `[N]` input.
-    Images { transform: ImageTransform, flatten: bool, sample_dims: Vec<usize> },
+    Images {
+        transform: ImageTransform,
+        flatten: bool,
+        sample_dims: Vec<usize>,
+    },
     /// Event frames `[T, 2, H, W]`.
     Frames { spec: FrameSpec },
 }
 
 impl InputPipeline {
     /// Match `data` to `net`'s input spec, or explain the mismatch.
-    pub fn new(net: &Network, data: &Dataset, augment: Augment, split: FrameSplit) -> Result<Self, String> {
+    pub fn new(
+        net: &Network,
+        data: &Dataset,
+        augment: Augment,
+        split: FrameSplit,
+    ) -> Result<Self, String> {
         let want = &net.desc.input.shape;
         match (data, net.desc.input.encoding) {
             (Dataset::Images(set), Encoding::Direct) => {
@@ -100,10 +128,22 @@ impl InputPipeline {
     }
 
     /// A batch tensor (`[B, ...]` or `[B, T, ...]`) and its labels. `rng` turns augmentation on.
-    pub fn batch(&self, data: &Dataset, indices: &[usize], rng: Option<&mut Rng>) -> CResult<(Tensor, Vec<u8>)> {
+    pub fn batch(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+        rng: Option<&mut Rng>,
+    ) -> CResult<(Tensor, Vec<u8>)> {
         let b = indices.len();
         match (self, data) {
-            (InputPipeline::Images { transform, sample_dims, .. }, Dataset::Images(set)) => {
+            (
+                InputPipeline::Images {
+                    transform,
+                    sample_dims,
+                    ..
+                },
+                Dataset::Images(set),
+            ) => {
                 let (x, y) = images_batch(set, indices, transform, rng);
                 let mut dims = vec![b];
                 dims.extend_from_slice(sample_dims);

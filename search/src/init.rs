@@ -18,7 +18,9 @@ pub enum InitScheme {
 
 pub fn uniform(rng: &mut Rng, shape: &[usize], bound: f64) -> Result<Tensor> {
     let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|_| ((rng.next_f32() as f64 * 2.0 - 1.0) * bound) as f32).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| ((rng.next_f32() as f64 * 2.0 - 1.0) * bound) as f32)
+        .collect();
     Tensor::from_vec(data, shape, &Device::Cpu)
 }
 
@@ -69,7 +71,9 @@ impl std::str::FromStr for InitScheme {
         match s {
             "pytorch" => Ok(InitScheme::Pytorch),
             "snasnet" => Ok(InitScheme::Snasnet),
-            _ => Err(format!("unknown init scheme `{s}`: use `pytorch` or `snasnet`")),
+            _ => Err(format!(
+                "unknown init scheme `{s}`: use `pytorch` or `snasnet`"
+            )),
         }
     }
 }

@@ -3,11 +3,11 @@
 use crate::init::{self, InitScheme};
 use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
-use serde::{Deserialize, Serialize};
 use crate::layers::{self, BatchNorm};
 use crate::neuron::Neuron;
 use crate::params::ParamStore;
 use candle_core::{D, DType, Device, Result, Tensor, Var};
+use serde::{Deserialize, Serialize};
 use snnc_compiler::network::{Encoding, Network, NodeId, Op, ParamRole, ReadoutKind, Weights};
 use snnc_datasets::transform::Rng;
 use std::collections::VecDeque;
@@ -16,8 +16,17 @@ use std::collections::VecDeque;
 #[derive(Debug, Clone)]
 enum Layer {
     Input,
-    Conv { w: Var, b: Option<Var>, stride: usize, padding: (usize, usize), groups: usize },
-    Linear { w: Var, b: Option<Var> },
+    Conv {
+        w: Var,
+        b: Option<Var>,
+        stride: usize,
+        padding: (usize, usize),
+        groups: usize,
+    },
+    Linear {
+        w: Var,
+        b: Option<Var>,
+    },
     BatchNorm(BatchNorm),
     Neuron(Neuron),
     AvgPool(AvgPool),
@@ -65,7 +74,9 @@ impl std::str::FromStr for ConvImpl {
         match s {
             "fast" => Ok(ConvImpl::Fast),
             "candle" => Ok(ConvImpl::Candle),
-            _ => Err(format!("unknown conv implementation `{s}`: use fast or candle")),
+            _ => Err(format!(
+                "unknown conv implementation `{s}`: use fast or candle"
+            )),
         }
     }
 }
@@ -101,18 +112,31 @@ impl SnnModel {
                 max_delay[src] = max_delay[src].max(d as usize);
             }
         }
-        Ok(SnnModel { net, params, conv_impl: ConvImpl::default(), layers, max_delay })
+        Ok(SnnModel {
+            net,
+            params,
+            conv_impl: ConvImpl::default(),
+            layers,
+            max_delay,
+        })
     }
 
     /// A model holding trained weights; checks every tensor's presence, shape and finiteness.
     pub fn from_weights(net: Network, weights: &Weights) -> Result<Self> {
-        net.check_weights(weights).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        net.check_weights(weights)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let model = Self::new(net, InitScheme::Pytorch, 0)?;
         model.params.load_weights(weights)?;
         Ok(model)
     }
 
-    fn build_layer(net: &Network, id: NodeId, scheme: InitScheme, rng: &mut Rng, params: &mut ParamStore) -> Result<Layer> {
+    fn build_layer(
+        net: &Network,
+        id: NodeId,
+        scheme: InitScheme,
+        rng: &mut Rng,
+        params: &mut ParamStore,
+    ) -> Result<Layer> {
         let node = net.node(id);
         let name = |role: ParamRole| node.tensor_name(role);
         let input_shape = net.input_shape(id).dims().to_vec();
@@ -120,23 +144,54 @@ impl SnnModel {
             Op::Input(_) => Layer::Input,
             Op::Conv2d(c) => {
                 if c.stride.0 != c.stride.1 {
-                    return Err(node_error(net, id, "Candle convolution needs a square stride"));
+                    return Err(node_error(
+                        net,
+                        id,
+                        "Candle convolution needs a square stride",
+                    ));
                 }
-                let shape = [c.out_channels, c.in_channels / c.groups, c.kernel.0, c.kernel.1];
-                let w = params.insert(&name(ParamRole::Weight), init::conv_weight(scheme, rng, &shape)?, true)?;
+                let shape = [
+                    c.out_channels,
+                    c.in_channels / c.groups,
+                    c.kernel.0,
+                    c.kernel.1,
+                ];
+                let w = params.insert(
+                    &name(ParamRole::Weight),
+                    init::conv_weight(scheme, rng, &shape)?,
+                    true,
+                )?;
                 let fan_in = shape[1] * shape[2] * shape[3];
                 let b = if c.bias {
-                    Some(params.insert(&name(ParamRole::Bias), init::bias(scheme, rng, c.out_channels, fan_in)?, true)?)
+                    Some(params.insert(
+                        &name(ParamRole::Bias),
+                        init::bias(scheme, rng, c.out_channels, fan_in)?,
+                        true,
+                    )?)
                 } else {
                     None
                 };
-                Layer::Conv { w, b, stride: c.stride.0, padding: (c.padding.0, c.padding.1), groups: c.groups }
+                Layer::Conv {
+                    w,
+                    b,
+                    stride: c.stride.0,
+                    padding: (c.padding.0, c.padding.1),
+                    groups: c.groups,
+                }
             }
             Op::Linear(l) => {
                 let shape = [l.out_features, l.in_features];
-                let w = params.insert(&name(ParamRole::Weight), init::linear_weight(scheme, rng, &shape)?, true)?;
+                let w = params.insert(
+                    &name(ParamRole::Weight),
+                    init::linear_weight(scheme, rng, &shape)?,
+                    true,
+                )?;
                 let b = if l.bias {
-                    Some(params.insert(&name(ParamRole::Bias), init::bias(scheme, rng, l.out_features, l.in_features)?, true)?)
+                    Some(params.insert(
+                        &name(ParamRole::Bias),
+                        init::bias(scheme, rng, l.out_features, l.in_features)?,
+                        true,
+                    )?)
                 } else {
                     None
                 };
@@ -165,7 +220,9 @@ impl SnnModel {
                 geometry: geometry(p),
                 count_include_pad: p.count_include_pad,
             }),
-            Op::MaxPool(p) => Layer::MaxPool(MaxPool { geometry: geometry(p) }),
+            Op::MaxPool(p) => Layer::MaxPool(MaxPool {
+                geometry: geometry(p),
+            }),
             Op::Dropout(d) => Layer::Dropout(d.p),
             Op::Flatten(_) => Layer::Flatten,
             Op::Sum(_) => Layer::Sum,
@@ -180,29 +237,58 @@ impl SnnModel {
 
     /// Names of spiking nodes, in node order (the layers spike reports are about).
     pub fn spiking_nodes(&self) -> Vec<NodeId> {
-        (0..self.net.len()).filter(|&i| self.net.node(i).op.is_spiking()).collect()
+        (0..self.net.len())
+            .filter(|&i| self.net.node(i).op.is_spiking())
+            .collect()
     }
 
     /// Run all T steps. `input` is `[B, ...sample]` for direct encoding and `[B, T, ...frame]`
     /// for event frames. `rng` draws dropout masks (train mode only).
-    pub fn forward(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool) -> Result<ForwardOutput> {
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+        record_spikes: bool,
+    ) -> Result<ForwardOutput> {
         self.forward_impl(input, train, rng, record_spikes, None, None)
     }
 
     /// [`SnnModel::forward`] that also hands every node's output to `hook(node, t, value)` each time
     /// the node runs (static nodes run at t = 0 only), with fresh state as `forward` has.
-    pub fn forward_with_hook(&self, input: &Tensor, train: bool, rng: &mut Rng, hook: &mut NodeHook<'_>) -> Result<ForwardOutput> {
+    pub fn forward_with_hook(
+        &self,
+        input: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+        hook: &mut NodeHook<'_>,
+    ) -> Result<ForwardOutput> {
         self.forward_impl(input, train, rng, false, Some(hook), None)
     }
 
     /// [`SnnModel::forward_with_hook`] starting from the membranes and dropout masks `carry` holds
     /// (fresh if it is empty) and leaving this pass's final ones in it. Delayed-edge buffers still
     /// start at zero. The batch size must stay the same while state is carried.
-    pub fn forward_carrying(&self, input: &Tensor, train: bool, rng: &mut Rng, hook: &mut NodeHook<'_>, carry: &mut CarriedState) -> Result<ForwardOutput> {
+    pub fn forward_carrying(
+        &self,
+        input: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+        hook: &mut NodeHook<'_>,
+        carry: &mut CarriedState,
+    ) -> Result<ForwardOutput> {
         self.forward_impl(input, train, rng, false, Some(hook), Some(carry))
     }
 
-    fn forward_impl(&self, input: &Tensor, train: bool, rng: &mut Rng, record_spikes: bool, mut hook: Option<&mut NodeHook<'_>>, mut carry: Option<&mut CarriedState>) -> Result<ForwardOutput> {
+    fn forward_impl(
+        &self,
+        input: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+        record_spikes: bool,
+        mut hook: Option<&mut NodeHook<'_>>,
+        mut carry: Option<&mut CarriedState>,
+    ) -> Result<ForwardOutput> {
         let net = &self.net;
         let n = net.len();
         let timesteps = self.timesteps();
@@ -216,12 +302,19 @@ impl SnnModel {
         }
         let mut current: Vec<Option<Tensor>> = vec![None; n];
         let mut history: Vec<VecDeque<Tensor>> = vec![VecDeque::new(); n];
-        let (mut membranes, mut masks): (Vec<Option<Tensor>>, Vec<Option<Tensor>>) = match carry.as_deref_mut() {
-            Some(c) if c.membranes.len() == n && c.masks.len() == n => (std::mem::take(&mut c.membranes), std::mem::take(&mut c.masks)),
-            _ => (vec![None; n], vec![None; n]),
-        };
+        let (mut membranes, mut masks): (Vec<Option<Tensor>>, Vec<Option<Tensor>>) =
+            match carry.as_deref_mut() {
+                Some(c) if c.membranes.len() == n && c.masks.len() == n => (
+                    std::mem::take(&mut c.membranes),
+                    std::mem::take(&mut c.masks),
+                ),
+                _ => (vec![None; n], vec![None; n]),
+            };
         let spiking = self.spiking_nodes();
-        let mut spikes: Vec<(NodeId, Vec<f64>)> = spiking.iter().map(|&i| (i, Vec::with_capacity(timesteps))).collect();
+        let mut spikes: Vec<(NodeId, Vec<f64>)> = spiking
+            .iter()
+            .map(|&i| (i, Vec::with_capacity(timesteps)))
+            .collect();
         let mut acc: Option<Tensor> = None;
 
         for t in 0..timesteps {
@@ -230,7 +323,11 @@ impl SnnModel {
                     continue;
                 }
                 let out = if id == net.input_node {
-                    if frames { input.narrow(1, t, 1)?.squeeze(1)? } else { input.clone() }
+                    if frames {
+                        input.narrow(1, t, 1)?.squeeze(1)?
+                    } else {
+                        input.clone()
+                    }
                 } else {
                     let x = self.gather_input(id, t, batch, &current, &history)?;
                     self.apply(id, &x, train, rng, &mut membranes, &mut masks)?
@@ -254,7 +351,11 @@ impl SnnModel {
             });
             if record_spikes {
                 for (slot, &id) in spiking.iter().enumerate() {
-                    let s = current[id].as_ref().expect("ran").sum_all()?.to_scalar::<f32>()?;
+                    let s = current[id]
+                        .as_ref()
+                        .expect("ran")
+                        .sum_all()?
+                        .to_scalar::<f32>()?;
                     spikes[slot].1.push(s as f64);
                 }
             }
@@ -272,7 +373,14 @@ impl SnnModel {
     }
 
     /// The sum of a node's incoming edges at step `t`, each read `delay` steps back.
-    fn gather_input(&self, id: NodeId, t: usize, batch: usize, current: &[Option<Tensor>], history: &[VecDeque<Tensor>]) -> Result<Tensor> {
+    fn gather_input(
+        &self,
+        id: NodeId,
+        t: usize,
+        batch: usize,
+        current: &[Option<Tensor>],
+        history: &[VecDeque<Tensor>],
+    ) -> Result<Tensor> {
         let mut sum: Option<Tensor> = None;
         for &(src, d) in &self.net.inputs[id] {
             let v = if d == 0 {
@@ -299,14 +407,32 @@ impl SnnModel {
         }
     }
 
-    fn apply(&self, id: NodeId, x: &Tensor, train: bool, rng: &mut Rng, membranes: &mut [Option<Tensor>], masks: &mut [Option<Tensor>]) -> Result<Tensor> {
+    fn apply(
+        &self,
+        id: NodeId,
+        x: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+        membranes: &mut [Option<Tensor>],
+        masks: &mut [Option<Tensor>],
+    ) -> Result<Tensor> {
         match &self.layers[id] {
             Layer::Input => Ok(x.clone()),
-            Layer::Conv { w, b, stride, padding, groups } => {
+            Layer::Conv {
+                w,
+                b,
+                stride,
+                padding,
+                groups,
+            } => {
                 let (ph, pw) = *padding;
                 let y = match self.conv_impl {
-                    ConvImpl::Fast => FastConv2d(ConvSpec { stride: *stride, padding: (ph, pw), groups: *groups })
-                        .forward(x, w.as_tensor())?,
+                    ConvImpl::Fast => FastConv2d(ConvSpec {
+                        stride: *stride,
+                        padding: (ph, pw),
+                        groups: *groups,
+                    })
+                    .forward(x, w.as_tensor())?,
                     ConvImpl::Candle => {
                         let (x, pad) = if ph == pw {
                             (x.clone(), ph)
@@ -321,7 +447,9 @@ impl SnnModel {
                     None => Ok(y),
                 }
             }
-            Layer::Linear { w, b } => layers::linear(x, w.as_tensor(), b.as_ref().map(|b| b.as_tensor())),
+            Layer::Linear { w, b } => {
+                layers::linear(x, w.as_tensor(), b.as_ref().map(|b| b.as_tensor()))
+            }
             Layer::BatchNorm(bn) => bn.forward(x, train),
             Layer::Neuron(neuron) => {
                 let (s, v) = neuron.step(x, membranes[id].as_ref())?;
@@ -349,7 +477,11 @@ impl SnnModel {
 
 fn geometry(p: &snnc_compiler::network::Pool) -> PoolGeometry {
     let s = p.stride();
-    PoolGeometry { kernel: (p.kernel.0, p.kernel.1), stride: (s.0, s.1), padding: (p.padding.0, p.padding.1) }
+    PoolGeometry {
+        kernel: (p.kernel.0, p.kernel.1),
+        stride: (s.0, s.1),
+        padding: (p.padding.0, p.padding.1),
+    }
 }
 
 /// Index of the largest entry of each row of `[B, K]` scores.

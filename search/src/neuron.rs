@@ -31,8 +31,16 @@ impl Neuron {
     }
 
     fn new(params: NeuronParams, leak: Leak) -> Self {
-        let spike = SpikeFn::atan(params.threshold as f32, params.surrogate_alpha as f32, params.compare);
-        Neuron { params, leak, spike }
+        let spike = SpikeFn::atan(
+            params.threshold as f32,
+            params.surrogate_alpha as f32,
+            params.compare,
+        );
+        Neuron {
+            params,
+            leak,
+            spike,
+        }
     }
 
     /// Initial PLIF logit for a time constant: `w0 = -ln(tau0 - 1)`, so `sigmoid(w0) = 1/tau0`.
@@ -47,13 +55,24 @@ impl Neuron {
         let h = match (&self.leak, v) {
             // From rest the leak term vanishes: h = k*x (+ k*vr... cancels) or x.
             (Leak::Fixed(k), None) => {
-                if p.decay_input { x.affine(*k, vr)? } else { x.affine(1.0, vr)? }
+                if p.decay_input {
+                    x.affine(*k, vr)?
+                } else {
+                    x.affine(1.0, vr)?
+                }
             }
             (Leak::Fixed(k), Some(v)) => {
                 // decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr
                 // otherwise:   h = v - k*(v - vr) + x   = (1-k) v + x + k vr
                 let b = if p.decay_input { *k } else { 1.0 };
-                x.apply_op2(v, Charge { a: (1.0 - k) as f32, b: b as f32, c: (k * vr) as f32 })?
+                x.apply_op2(
+                    v,
+                    Charge {
+                        a: (1.0 - k) as f32,
+                        b: b as f32,
+                        c: (k * vr) as f32,
+                    },
+                )?
             }
             (Leak::Learned(w), v) => {
                 let k = candle_nn::ops::sigmoid(w.as_tensor())?;
@@ -74,13 +93,21 @@ impl Neuron {
             let v_new = h.apply_op2(&s.detach(), HardResetDetached { v_reset: vr as f32 })?;
             return Ok((s, v_new));
         }
-        let s_reset = if p.detach_reset { s.detach() } else { s.clone() };
+        let s_reset = if p.detach_reset {
+            s.detach()
+        } else {
+            s.clone()
+        };
         let v_new = match p.reset {
             // v = h*(1-s) + vr*s
             Reset::Hard => {
                 let keep = s_reset.affine(-1.0, 1.0)?;
                 let kept = (h * keep)?;
-                if vr == 0.0 { kept } else { (kept + s_reset.affine(vr, 0.0)?)? }
+                if vr == 0.0 {
+                    kept
+                } else {
+                    (kept + s_reset.affine(vr, 0.0)?)?
+                }
             }
             Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
         };

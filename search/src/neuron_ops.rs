@@ -16,18 +16,41 @@ impl CustomOp2 for Charge {
         "lif-charge"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, vs: &CpuStorage, vl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        vs: &CpuStorage,
+        vl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         if xl.shape() != vl.shape() {
-            candle_core::bail!("lif charge: input {:?} and membrane {:?} differ", xl.dims(), vl.dims());
+            candle_core::bail!(
+                "lif charge: input {:?} and membrane {:?} differ",
+                xl.dims(),
+                vl.dims()
+            );
         }
         let x = contiguous_f32(xs, xl)?;
         let v = contiguous_f32(vs, vl)?;
-        let h = x.iter().zip(v.iter()).map(|(&x, &v)| self.a * v + self.b * x + self.c).collect();
+        let h = x
+            .iter()
+            .zip(v.iter())
+            .map(|(&x, &v)| self.a * v + self.b * x + self.c)
+            .collect();
         Ok((CpuStorage::F32(h), xl.shape().clone()))
     }
 
-    fn bwd(&self, _x: &Tensor, _v: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(g.affine(self.b as f64, 0.0)?), Some(g.affine(self.a as f64, 0.0)?)))
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _v: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((
+            Some(g.affine(self.b as f64, 0.0)?),
+            Some(g.affine(self.a as f64, 0.0)?),
+        ))
     }
 }
 
@@ -42,14 +65,30 @@ impl CustomOp2 for HardResetDetached {
         "lif-hard-reset"
     }
 
-    fn cpu_fwd(&self, hs: &CpuStorage, hl: &Layout, ss: &CpuStorage, sl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        hs: &CpuStorage,
+        hl: &Layout,
+        ss: &CpuStorage,
+        sl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let h = contiguous_f32(hs, hl)?;
         let s = contiguous_f32(ss, sl)?;
-        let v = h.iter().zip(s.iter()).map(|(&h, &s)| if s != 0.0 { self.v_reset } else { h }).collect();
+        let v = h
+            .iter()
+            .zip(s.iter())
+            .map(|(&h, &s)| if s != 0.0 { self.v_reset } else { h })
+            .collect();
         Ok((CpuStorage::F32(v), hl.shape().clone()))
     }
 
-    fn bwd(&self, _h: &Tensor, s: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        _h: &Tensor,
+        s: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let keep = s.affine(-1.0, 1.0)?;
         Ok((Some((g * keep)?), None))
     }

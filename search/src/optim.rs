@@ -13,20 +13,54 @@ use std::collections::BTreeMap;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerKind {
     /// `buf = momentum*buf + (1-dampening)*(g + wd*p)`; `p -= lr*buf`.
-    Sgd { momentum: f64, dampening: f64, weight_decay: f64 },
+    Sgd {
+        momentum: f64,
+        dampening: f64,
+        weight_decay: f64,
+    },
     /// Adam with L2 weight decay added to the gradient.
-    Adam { beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
     /// Adam with decoupled weight decay: `p *= 1 - lr*wd` before the Adam step.
-    AdamW { beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    AdamW {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
 }
 
 impl OptimizerKind {
-    pub fn parse(name: &str, momentum: f64, weight_decay: f64) -> std::result::Result<Self, String> {
+    pub fn parse(
+        name: &str,
+        momentum: f64,
+        weight_decay: f64,
+    ) -> std::result::Result<Self, String> {
         match name {
-            "sgd" => Ok(OptimizerKind::Sgd { momentum, dampening: 0.0, weight_decay }),
-            "adam" => Ok(OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay }),
-            "adamw" => Ok(OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay }),
-            _ => Err(format!("unknown optimizer `{name}`: use sgd, adam or adamw")),
+            "sgd" => Ok(OptimizerKind::Sgd {
+                momentum,
+                dampening: 0.0,
+                weight_decay,
+            }),
+            "adam" => Ok(OptimizerKind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+            }),
+            "adamw" => Ok(OptimizerKind::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+            }),
+            _ => Err(format!(
+                "unknown optimizer `{name}`: use sgd, adam or adamw"
+            )),
         }
     }
 }
@@ -41,7 +75,12 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(kind: OptimizerKind) -> Self {
-        Optimizer { kind, steps: 0, first: BTreeMap::new(), second: BTreeMap::new() }
+        Optimizer {
+            kind,
+            steps: 0,
+            first: BTreeMap::new(),
+            second: BTreeMap::new(),
+        }
     }
 
     /// One update at learning rate `lr`. Parameters without a gradient are left alone.
@@ -49,14 +88,26 @@ impl Optimizer {
         self.steps += 1;
         let t = self.steps as i32;
         for (name, var) in params.trainable() {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             let p = var.as_tensor();
             let new = match self.kind {
-                OptimizerKind::Sgd { momentum, dampening, weight_decay } => {
-                    let g = if weight_decay != 0.0 { (g + p.affine(weight_decay, 0.0)?)? } else { g.clone() };
+                OptimizerKind::Sgd {
+                    momentum,
+                    dampening,
+                    weight_decay,
+                } => {
+                    let g = if weight_decay != 0.0 {
+                        (g + p.affine(weight_decay, 0.0)?)?
+                    } else {
+                        g.clone()
+                    };
                     let dir = if momentum != 0.0 {
                         let buf = match self.first.get(name) {
-                            Some(b) => (b.affine(momentum, 0.0)? + g.affine(1.0 - dampening, 0.0)?)?,
+                            Some(b) => {
+                                (b.affine(momentum, 0.0)? + g.affine(1.0 - dampening, 0.0)?)?
+                            }
                             None => g,
                         };
                         self.first.insert(name.clone(), buf.clone());
@@ -66,8 +117,18 @@ impl Optimizer {
                     };
                     (p - dir.affine(lr, 0.0)?)?
                 }
-                OptimizerKind::Adam { beta1, beta2, eps, weight_decay }
-                | OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
+                OptimizerKind::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                }
+                | OptimizerKind::AdamW {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                } => {
                     let decoupled = matches!(self.kind, OptimizerKind::AdamW { .. });
                     let g = if !decoupled && weight_decay != 0.0 {
                         (g + p.affine(weight_decay, 0.0)?)?
@@ -88,7 +149,11 @@ impl Optimizer {
                     let update = (m.affine(lr / bc1, 0.0)? / denom)?;
                     self.first.insert(name.clone(), m);
                     self.second.insert(name.clone(), v);
-                    let p = if decoupled && weight_decay != 0.0 { p.affine(1.0 - lr * weight_decay, 0.0)? } else { p.clone() };
+                    let p = if decoupled && weight_decay != 0.0 {
+                        p.affine(1.0 - lr * weight_decay, 0.0)?
+                    } else {
+                        p.clone()
+                    };
                     (p - update)?
                 }
             };

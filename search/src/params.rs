@@ -27,7 +27,10 @@ impl ParamStore {
     }
 
     pub fn trainable(&self) -> impl Iterator<Item = (&String, &Var)> {
-        self.vars.iter().filter(|(_, (_, t))| *t).map(|(n, (v, _))| (n, v))
+        self.vars
+            .iter()
+            .filter(|(_, (_, t))| *t)
+            .map(|(n, (v, _))| (n, v))
     }
 
     pub fn all(&self) -> impl Iterator<Item = (&String, &Var, bool)> {
@@ -42,7 +45,8 @@ impl ParamStore {
     pub fn to_weights(&self) -> Result<Weights> {
         let mut w = Weights::default();
         for (name, var, _) in self.all() {
-            w.tensors.insert(name.clone(), to_net_tensor(var.as_tensor())?);
+            w.tensors
+                .insert(name.clone(), to_net_tensor(var.as_tensor())?);
         }
         Ok(w)
     }

@@ -15,7 +15,11 @@ pub struct SpikeFn {
 
 impl SpikeFn {
     pub fn atan(threshold: f32, alpha: f32, compare: Compare) -> Self {
-        SpikeFn { threshold, alpha, compare }
+        SpikeFn {
+            threshold,
+            alpha,
+            compare,
+        }
     }
 
     fn fire(&self, v: f32) -> f32 {
@@ -44,11 +48,18 @@ impl SpikeFn {
 }
 
 /// Map `f` over a strided f32 storage into a fresh contiguous vector.
-pub(crate) fn map_f32(storage: &CpuStorage, layout: &Layout, f: impl Fn(f32) -> f32) -> Result<Vec<f32>> {
+pub(crate) fn map_f32(
+    storage: &CpuStorage,
+    layout: &Layout,
+    f: impl Fn(f32) -> f32,
+) -> Result<Vec<f32>> {
     let data = storage.as_slice::<f32>()?;
     Ok(match layout.contiguous_offsets() {
         Some((start, end)) => data[start..end].iter().map(|&x| f(x)).collect(),
-        None => strided_offsets(layout).into_iter().map(|i| f(data[i])).collect(),
+        None => strided_offsets(layout)
+            .into_iter()
+            .map(|i| f(data[i]))
+            .collect(),
     })
 }
 
@@ -58,17 +69,28 @@ fn strided_offsets(layout: &Layout) -> Vec<usize> {
     let strides = layout.stride();
     let mut out = vec![layout.start_offset()];
     for (&d, &s) in dims.iter().zip(strides) {
-        out = out.iter().flat_map(|&o| (0..d).map(move |i| o + i * s)).collect();
+        out = out
+            .iter()
+            .flat_map(|&o| (0..d).map(move |i| o + i * s))
+            .collect();
     }
     out
 }
 
 /// Read a strided f32 storage into a contiguous vector.
-pub(crate) fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<std::borrow::Cow<'a, [f32]>> {
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<std::borrow::Cow<'a, [f32]>> {
     let data = storage.as_slice::<f32>()?;
     Ok(match layout.contiguous_offsets() {
         Some((start, end)) => std::borrow::Cow::Borrowed(&data[start..end]),
-        None => std::borrow::Cow::Owned(strided_offsets(layout).into_iter().map(|i| data[i]).collect()),
+        None => std::borrow::Cow::Owned(
+            strided_offsets(layout)
+                .into_iter()
+                .map(|i| data[i])
+                .collect(),
+        ),
     })
 }
 

@@ -35,7 +35,10 @@ pub enum TrainError {
 }
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::File { path: path.to_path_buf(), message: e.to_string() }
+    TrainError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// The loss on the readout.
@@ -106,7 +109,9 @@ mod dataset_serde {
         s.serialize_str(&d.to_string())
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetName, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -122,7 +127,9 @@ mod augment_serde {
         })
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Augment, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -139,7 +146,9 @@ mod split_serde {
         match String::deserialize(d)?.as_str() {
             "count" => Ok(FrameSplit::ByCount),
             "time" => Ok(FrameSplit::ByTime),
-            other => Err(serde::de::Error::custom(format!("unknown frame split `{other}`"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown frame split `{other}`"
+            ))),
         }
     }
 }
@@ -197,7 +206,12 @@ impl Evaluation {
     }
 }
 
-pub fn loss_and_correct(readout: &Tensor, labels: &[u8], loss: LossKind, timesteps: usize) -> candle_core::Result<(Tensor, usize)> {
+pub fn loss_and_correct(
+    readout: &Tensor,
+    labels: &[u8],
+    loss: LossKind,
+    timesteps: usize,
+) -> candle_core::Result<(Tensor, usize)> {
     let targets: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
     let target = Tensor::from_vec(targets.clone(), targets.len(), &Device::Cpu)?;
     let l = match loss {
@@ -206,7 +220,12 @@ pub fn loss_and_correct(readout: &Tensor, labels: &[u8], loss: LossKind, timeste
             let k = readout.dim(D::Minus1)?;
             let onehot = Tensor::ones(targets.len(), DType::F32, &Device::Cpu)?
                 .unsqueeze(1)?
-                .broadcast_mul(&target.unsqueeze(1)?.broadcast_eq(&Tensor::arange(0u32, k as u32, &Device::Cpu)?.unsqueeze(0)?)?.to_dtype(DType::F32)?)?;
+                .broadcast_mul(
+                    &target
+                        .unsqueeze(1)?
+                        .broadcast_eq(&Tensor::arange(0u32, k as u32, &Device::Cpu)?.unsqueeze(0)?)?
+                        .to_dtype(DType::F32)?,
+                )?;
             let rate = readout.affine(1.0 / timesteps as f64, 0.0)?;
             candle_nn::loss::mse(&rate, &onehot)?
         }
@@ -217,7 +236,15 @@ pub fn loss_and_correct(readout: &Tensor, labels: &[u8], loss: LossKind, timeste
 }
 
 /// Evaluate in inference mode (BN running statistics, no dropout) over `data`.
-pub fn evaluate(model: &SnnModel, data: &Dataset, pipeline: &InputPipeline, batch_size: usize, limit: Option<usize>, loss: LossKind, progress: Option<&ProgressBar>) -> Result<Evaluation> {
+pub fn evaluate(
+    model: &SnnModel,
+    data: &Dataset,
+    pipeline: &InputPipeline,
+    batch_size: usize,
+    limit: Option<usize>,
+    loss: LossKind,
+    progress: Option<&ProgressBar>,
+) -> Result<Evaluation> {
     let n = limit.map_or(data.len(), |l| l.min(data.len()));
     let t = model.timesteps();
     let spiking = model.spiking_nodes();
@@ -255,7 +282,12 @@ pub fn evaluate(model: &SnnModel, data: &Dataset, pipeline: &InputPipeline, batc
             }
         })
         .collect();
-    Ok(Evaluation { samples: n, accuracy: correct as f64 / denom, loss: loss_sum / denom, layers })
+    Ok(Evaluation {
+        samples: n,
+        accuracy: correct as f64 / denom,
+        loss: loss_sum / denom,
+        layers,
+    })
 }
 
 /// Files of a training run directory.
@@ -290,15 +322,29 @@ impl RunPaths {
 /// How a call to [`train`] ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainOutcome {
-    Finished { test_accuracy: f64 },
+    Finished {
+        test_accuracy: f64,
+    },
     /// Stopped by the user; the checkpoint resumes exactly where it stopped.
-    Interrupted { epoch: usize, batch: usize },
+    Interrupted {
+        epoch: usize,
+        batch: usize,
+    },
 }
 
 /// Train `net` as `cfg` says, writing into `out`. With `resume`, continue from `out/checkpoint`.
 /// `stop` is polled between batches (Ctrl-C).
-pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &AtomicBool, show_progress: bool) -> Result<TrainOutcome> {
-    let paths = RunPaths { dir: out.to_path_buf() };
+pub fn train(
+    net: Network,
+    cfg: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+    show_progress: bool,
+) -> Result<TrainOutcome> {
+    let paths = RunPaths {
+        dir: out.to_path_buf(),
+    };
     std::fs::create_dir_all(paths.checkpoint_dir()).map_err(|e| file_err(out, e))?;
     let train_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Train)?;
     let test_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Test)?;
@@ -310,8 +356,10 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
             net.desc.num_classes
         )));
     }
-    let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split).map_err(TrainError::Config)?;
-    let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split).map_err(TrainError::Config)?;
+    let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split)
+        .map_err(TrainError::Config)?;
+    let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split)
+        .map_err(TrainError::Config)?;
     let mut model = SnnModel::new(net, cfg.init, cfg.seed)?;
     model.conv_impl = cfg.conv;
     let mut optimizer = Optimizer::new(cfg.optimizer);
@@ -329,20 +377,37 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
     if resume {
         state = load_checkpoint(&paths, cfg, &model, &mut optimizer)?;
         truncate_metrics(&paths.metrics(), state.epoch)?;
-        eprintln!("resuming at epoch {} batch {}", state.epoch + 1, state.next_batch);
+        eprintln!(
+            "resuming at epoch {} batch {}",
+            state.epoch + 1,
+            state.next_batch
+        );
     } else {
         atomic::write(&paths.metrics(), b"").map_err(|e| file_err(&paths.metrics(), e))?;
     }
 
-    let n_train = cfg.train_limit.map_or(train_set.len(), |l| l.min(train_set.len()));
+    let n_train = cfg
+        .train_limit
+        .map_or(train_set.len(), |l| l.min(train_set.len()));
     let batches = n_train.div_ceil(cfg.batch_size.max(1));
     let t = model.timesteps();
     let mut last_test = f64::NAN;
     while state.epoch < cfg.epochs {
         let epoch = state.epoch;
-        let lr = if cfg.cosine { cosine_lr(cfg.lr, cfg.lr * cfg.eta_min_ratio, epoch, cfg.epochs) } else { cfg.lr };
-        let order: Vec<usize> = epoch_order(train_set.len(), cfg.seed, epoch as u64).into_iter().filter(|&i| i < n_train).collect();
-        let pb = progress_bar(show_progress, (batches * cfg.batch_size).min(n_train) as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let lr = if cfg.cosine {
+            cosine_lr(cfg.lr, cfg.lr * cfg.eta_min_ratio, epoch, cfg.epochs)
+        } else {
+            cfg.lr
+        };
+        let order: Vec<usize> = epoch_order(train_set.len(), cfg.seed, epoch as u64)
+            .into_iter()
+            .filter(|&i| i < n_train)
+            .collect();
+        let pb = progress_bar(
+            show_progress,
+            (batches * cfg.batch_size).min(n_train) as u64,
+            &format!("epoch {}/{}", epoch + 1, cfg.epochs),
+        );
         pb.set_position((state.next_batch * cfg.batch_size).min(n_train) as u64);
         let started = Instant::now();
         let seconds_before = state.partial_seconds;
@@ -382,8 +447,21 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
         }
         let train_seconds = seconds_before + started.elapsed().as_secs_f64();
         pb.finish_and_clear();
-        let eval_pb = progress_bar(show_progress, cfg.test_limit.map_or(test_set.len(), |l| l.min(test_set.len())) as u64, "  test");
-        let ev = evaluate(&model, &test_set, &eval_pipeline, cfg.batch_size.max(64), cfg.test_limit, cfg.loss, Some(&eval_pb))?;
+        let eval_pb = progress_bar(
+            show_progress,
+            cfg.test_limit
+                .map_or(test_set.len(), |l| l.min(test_set.len())) as u64,
+            "  test",
+        );
+        let ev = evaluate(
+            &model,
+            &test_set,
+            &eval_pipeline,
+            cfg.batch_size.max(64),
+            cfg.test_limit,
+            cfg.loss,
+            Some(&eval_pb),
+        )?;
         eval_pb.finish_and_clear();
         let seen = state.partial_seen.max(1) as f64;
         let m = EpochMetrics {
@@ -400,7 +478,14 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
         append_metrics(&paths.metrics(), &m)?;
         eprintln!(
             "epoch {}/{}: loss {:.4} train {:.2}% test {:.2}% spikes/sample {:.0} ({:.0} samples/s, {:.0} s)",
-            m.epoch, cfg.epochs, m.train_loss, 100.0 * m.train_accuracy, 100.0 * m.test_accuracy, m.spikes_per_sample, m.samples_per_second, m.seconds
+            m.epoch,
+            cfg.epochs,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            100.0 * m.test_accuracy,
+            m.spikes_per_sample,
+            m.samples_per_second,
+            m.seconds
         );
         last_test = ev.accuracy;
         state = CheckpointState {
@@ -420,7 +505,9 @@ pub fn train(net: Network, cfg: &TrainConfig, out: &Path, resume: bool, stop: &A
         // Resumed a finished run: report the recorded accuracy.
         last_test = read_last_accuracy(&paths.metrics()).unwrap_or(f64::NAN);
     }
-    Ok(TrainOutcome::Finished { test_accuracy: last_test })
+    Ok(TrainOutcome::Finished {
+        test_accuracy: last_test,
+    })
 }
 
 fn progress_bar(show: bool, len: u64, prefix: &str) -> ProgressBar {
@@ -437,7 +524,12 @@ fn progress_bar(show: bool, len: u64, prefix: &str) -> ProgressBar {
     pb
 }
 
-fn write_outputs(paths: &RunPaths, model: &SnnModel, cfg: &TrainConfig, m: &EpochMetrics) -> Result<()> {
+fn write_outputs(
+    paths: &RunPaths,
+    model: &SnnModel,
+    cfg: &TrainConfig,
+    m: &EpochMetrics,
+) -> Result<()> {
     let mut desc = model.net.desc.clone();
     desc.meta = serde_json::json!({
         "trained_by": format!("snnc {}", env!("CARGO_PKG_VERSION")),
@@ -451,23 +543,47 @@ fn write_outputs(paths: &RunPaths, model: &SnnModel, cfg: &TrainConfig, m: &Epoc
     });
     let weights = model.params.to_weights()?;
     weights.save(&paths.weights())?;
-    atomic::write(&paths.network(), desc.to_json_pretty().as_bytes()).map_err(|e| file_err(&paths.network(), e))?;
+    atomic::write(&paths.network(), desc.to_json_pretty().as_bytes())
+        .map_err(|e| file_err(&paths.network(), e))?;
     Ok(())
 }
 
-fn save_checkpoint(paths: &RunPaths, state: &CheckpointState, model: &SnnModel, optimizer: &Optimizer) -> Result<()> {
-    let state = CheckpointState { optimizer_steps: optimizer.steps, ..state.clone() };
-    model.params.to_weights()?.save(&paths.checkpoint_weights())?;
+fn save_checkpoint(
+    paths: &RunPaths,
+    state: &CheckpointState,
+    model: &SnnModel,
+    optimizer: &Optimizer,
+) -> Result<()> {
+    let state = CheckpointState {
+        optimizer_steps: optimizer.steps,
+        ..state.clone()
+    };
+    model
+        .params
+        .to_weights()?
+        .save(&paths.checkpoint_weights())?;
     optimizer.state()?.save(&paths.checkpoint_optimizer())?;
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
     // The state file goes last: it is what makes the checkpoint count.
-    atomic::write(&paths.checkpoint_state(), json.as_bytes()).map_err(|e| file_err(&paths.checkpoint_state(), e))
+    atomic::write(&paths.checkpoint_state(), json.as_bytes())
+        .map_err(|e| file_err(&paths.checkpoint_state(), e))
 }
 
-fn load_checkpoint(paths: &RunPaths, cfg: &TrainConfig, model: &SnnModel, optimizer: &mut Optimizer) -> Result<CheckpointState> {
+fn load_checkpoint(
+    paths: &RunPaths,
+    cfg: &TrainConfig,
+    model: &SnnModel,
+    optimizer: &mut Optimizer,
+) -> Result<CheckpointState> {
     let sp = paths.checkpoint_state();
-    let text = std::fs::read_to_string(&sp).map_err(|e| file_err(&sp, format!("cannot resume: {e}; run without --resume to start afresh")))?;
-    let state: CheckpointState = serde_json::from_str(&text).map_err(|e| file_err(&sp, format!("corrupt checkpoint state: {e}")))?;
+    let text = std::fs::read_to_string(&sp).map_err(|e| {
+        file_err(
+            &sp,
+            format!("cannot resume: {e}; run without --resume to start afresh"),
+        )
+    })?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .map_err(|e| file_err(&sp, format!("corrupt checkpoint state: {e}")))?;
     let mut mine = serde_json::to_value(cfg).expect("serialises");
     let mut theirs = serde_json::to_value(&state.config).expect("serialises");
     // The epoch count may grow on resume; everything else must match for the run to be the same.
@@ -484,12 +600,19 @@ fn load_checkpoint(paths: &RunPaths, cfg: &TrainConfig, model: &SnnModel, optimi
     let weights = Weights::load(&paths.checkpoint_weights())?;
     model.net.check_weights(&weights)?;
     model.params.load_weights(&weights)?;
-    optimizer.load_state(state.optimizer_steps, &Weights::load(&paths.checkpoint_optimizer())?)?;
+    optimizer.load_state(
+        state.optimizer_steps,
+        &Weights::load(&paths.checkpoint_optimizer())?,
+    )?;
     Ok(state)
 }
 
 fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| file_err(path, e))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| file_err(path, e))?;
     let line = serde_json::to_string(m).expect("metrics serialise");
     writeln!(f, "{line}").map_err(|e| file_err(path, e))
 }
@@ -499,7 +622,11 @@ fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let kept: String = text
         .lines()
-        .filter(|l| serde_json::from_str::<EpochMetrics>(l).map(|m| m.epoch <= epoch).unwrap_or(false))
+        .filter(|l| {
+            serde_json::from_str::<EpochMetrics>(l)
+                .map(|m| m.epoch <= epoch)
+                .unwrap_or(false)
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     atomic::write(path, kept.as_bytes()).map_err(|e| file_err(path, e))
@@ -508,12 +635,16 @@ fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
 fn read_last_accuracy(path: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
     let last = text.lines().last()?;
-    serde_json::from_str::<EpochMetrics>(last).ok().map(|m| m.test_accuracy)
+    serde_json::from_str::<EpochMetrics>(last)
+        .ok()
+        .map(|m| m.test_accuracy)
 }
 
 /// Load a trained run (`network.json` + `weights.safetensors`) as a model.
 pub fn load_run(dir: &Path) -> Result<SnnModel> {
-    let paths = RunPaths { dir: dir.to_path_buf() };
+    let paths = RunPaths {
+        dir: dir.to_path_buf(),
+    };
     let net = Network::load(&paths.network())?;
     let weights = Weights::load(&paths.weights())?;
     net.check_weights(&weights)?;

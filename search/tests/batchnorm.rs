@@ -32,7 +32,12 @@ struct Run {
 /// Forward (fused or reference) and the gradients of `sum(c * y)`.
 fn run(layer: &BatchNorm, x: &[f32], dims: &[usize], c: &[f32], train: bool, fused: bool) -> Run {
     let xv = var(x, dims);
-    let y = if fused { layer.forward(xv.as_tensor(), train) } else { layer.forward_reference(xv.as_tensor(), train) }.expect("bn forward");
+    let y = if fused {
+        layer.forward(xv.as_tensor(), train)
+    } else {
+        layer.forward_reference(xv.as_tensor(), train)
+    }
+    .expect("bn forward");
     assert_eq!(y.dims(), dims);
     let loss = (&y * tensor(c, dims)).unwrap().sum_all().unwrap();
     let g = loss.backward().unwrap();
@@ -58,8 +63,22 @@ fn compare(dims: &[usize], train: bool, seed: u64) {
     let beta = uniform(&mut rng, c, -0.5, 0.5);
     let rm = uniform(&mut rng, c, -0.3, 0.3);
     let rv = uniform(&mut rng, c, 0.5, 2.0);
-    let fused = run(&bn(&gamma, &beta, &rm, &rv, 0.1), &x, dims, &cw, train, true);
-    let reference = run(&bn(&gamma, &beta, &rm, &rv, 0.1), &x, dims, &cw, train, false);
+    let fused = run(
+        &bn(&gamma, &beta, &rm, &rv, 0.1),
+        &x,
+        dims,
+        &cw,
+        train,
+        true,
+    );
+    let reference = run(
+        &bn(&gamma, &beta, &rm, &rv, 0.1),
+        &x,
+        dims,
+        &cw,
+        train,
+        false,
+    );
     let what = |s: &str| format!("{s} dims={dims:?} train={train}");
     assert_close_rel(&fused.y, &reference.y, 1e-5, &what("output"));
     assert_close_rel(&fused.dx, &reference.dx, 1e-5, &what("dx"));
@@ -72,7 +91,10 @@ fn compare(dims: &[usize], train: bool, seed: u64) {
         // With batch statistics, dx of every channel sums to zero.
         let sp = n / dims[0] / c;
         for ch in 0..c {
-            let s: f64 = (0..dims[0]).flat_map(|b| (0..sp).map(move |i| (b * c + ch) * sp + i)).map(|i| fused.dx[i] as f64).sum();
+            let s: f64 = (0..dims[0])
+                .flat_map(|b| (0..sp).map(move |i| (b * c + ch) * sp + i))
+                .map(|i| fused.dx[i] as f64)
+                .sum();
             assert!(s.abs() < 1e-4, "channel {ch}: sum(dx) = {s}");
         }
     } else {
@@ -83,7 +105,10 @@ fn compare(dims: &[usize], train: bool, seed: u64) {
         for (i, &g) in fused.dx.iter().enumerate() {
             let ch = (i / sp) % c;
             let want = gamma[ch] as f64 / (rv[ch] as f64 + 1e-5).sqrt() * cw[i] as f64;
-            assert!((g as f64 - want).abs() < 1e-5, "eval dx[{i}] = {g}, want {want}");
+            assert!(
+                (g as f64 - want).abs() < 1e-5,
+                "eval dx[{i}] = {g}, want {want}"
+            );
         }
     }
 }
@@ -111,13 +136,32 @@ fn running_statistics_follow_pytorch_rank2() {
     for fused in [true, false] {
         let layer = bn(&[1.0, 2.0], &[0.0, 0.5], &[0.0, 0.0], &[1.0, 1.0], 0.1);
         let r = run(&layer, &x, &[4, 2], &c, true, fused);
-        assert_all_close(&r.rm, &[0.25, 0.3], 1e-6, &format!("running_mean fused={fused}"));
-        assert_all_close(&r.rv, &[0.9 + 0.1 * 5.0 / 3.0, 0.9 + 0.1 * 4.0], 1e-6, &format!("running_var fused={fused}"));
+        assert_all_close(
+            &r.rm,
+            &[0.25, 0.3],
+            1e-6,
+            &format!("running_mean fused={fused}"),
+        );
+        assert_all_close(
+            &r.rv,
+            &[0.9 + 0.1 * 5.0 / 3.0, 0.9 + 0.1 * 4.0],
+            1e-6,
+            &format!("running_var fused={fused}"),
+        );
         // Normalised with the biased batch variance: (x - 2.5)/sqrt(1.25 + eps), and for channel 1
         // 2 * (x - 3)/sqrt(3 + eps) + 0.5.
         let i0 = 1.0 / (1.25f64 + 1e-5).sqrt();
         let i1 = 2.0 / (3.0f64 + 1e-5).sqrt();
-        let want = [-1.5 * i0, -i1 + 0.5, -0.5 * i0, -i1 + 0.5, 0.5 * i0, -i1 + 0.5, 1.5 * i0, 3.0 * i1 + 0.5];
+        let want = [
+            -1.5 * i0,
+            -i1 + 0.5,
+            -0.5 * i0,
+            -i1 + 0.5,
+            0.5 * i0,
+            -i1 + 0.5,
+            1.5 * i0,
+            3.0 * i1 + 0.5,
+        ];
         assert_all_close(&r.y, &want, 1e-5, &format!("output fused={fused}"));
         // Loss = sum(y): dgamma = sum(xhat) = 0, dbeta = B = 4, and dx = 0 (the mean absorbs it).
         assert_all_close(&r.dgamma, &[0.0, 0.0], 1e-5, "dgamma");
@@ -128,11 +172,20 @@ fn running_statistics_follow_pytorch_rank2() {
         let r = run(&layer, &x, &[4, 2], &c, true, fused);
         assert_all_close(&r.rm, &[0.475, 0.57], 1e-6, "running_mean after two calls");
         let v0 = 0.9 * (0.9 + 0.1 * 5.0 / 3.0) + 0.1 * 5.0 / 3.0;
-        assert_all_close(&r.rv, &[v0, 0.9 * 1.3 + 0.4], 1e-6, "running_var after two calls");
+        assert_all_close(
+            &r.rv,
+            &[v0, 0.9 * 1.3 + 0.4],
+            1e-6,
+            "running_var after two calls",
+        );
 
         // Eval mode then uses them: channel 0, x = 1: (1 - 0.475)/sqrt(v0 + eps).
         let r = run(&layer, &x, &[4, 2], &c, false, fused);
-        assert!((r.y[0] as f64 - 0.525 / (v0 + 1e-5).sqrt()).abs() < 1e-5, "eval output {}", r.y[0]);
+        assert!(
+            (r.y[0] as f64 - 0.525 / (v0 + 1e-5).sqrt()).abs() < 1e-5,
+            "eval output {}",
+            r.y[0]
+        );
         assert_all_close(&r.rm, &[0.475, 0.57], 1e-6, "eval leaves running_mean");
     }
 }
@@ -169,10 +222,23 @@ fn plain_input_gets_no_gradient_but_parameters_do() {
         let r2 = bn(&[1.0, 2.0], &[0.0, 0.5], &[0.0, 0.0], &[1.0, 1.0], 0.1);
         let yr = r2.forward_reference(&x, true).unwrap();
         let gr = (&yr * &c).unwrap().sum_all().unwrap().backward().unwrap();
-        (values(gr.get(r2.weight.as_tensor()).unwrap()), values(gr.get(r2.bias.as_tensor()).unwrap()))
+        (
+            values(gr.get(r2.weight.as_tensor()).unwrap()),
+            values(gr.get(r2.bias.as_tensor()).unwrap()),
+        )
     };
-    assert_close_rel(&values(g.get(layer.weight.as_tensor()).unwrap()), &want.0, 1e-5, "dgamma");
-    assert_close_rel(&values(g.get(layer.bias.as_tensor()).unwrap()), &want.1, 1e-5, "dbeta");
+    assert_close_rel(
+        &values(g.get(layer.weight.as_tensor()).unwrap()),
+        &want.0,
+        1e-5,
+        "dgamma",
+    );
+    assert_close_rel(
+        &values(g.get(layer.bias.as_tensor()).unwrap()),
+        &want.1,
+        1e-5,
+        "dbeta",
+    );
 }
 
 #[test]

@@ -38,8 +38,18 @@ impl Problem {
     /// The f64 reference. `smooth` puts P(h) in the loss path; the reset always uses the Heaviside
     /// spike of the *nominal* run (`masks`), or of this run when `masks` is `None`.
     /// Returns (loss, every h, the Heaviside spikes of this run).
-    fn reference(&self, w: &[f64], leak_w: f64, smooth: bool, masks: Option<&[Vec<f64>]>) -> (f64, Vec<f64>, Vec<Vec<f64>>) {
-        let f = SpikeFn::atan(self.p.threshold as f32, self.p.surrogate_alpha as f32, self.p.compare);
+    fn reference(
+        &self,
+        w: &[f64],
+        leak_w: f64,
+        smooth: bool,
+        masks: Option<&[Vec<f64>]>,
+    ) -> (f64, Vec<f64>, Vec<Vec<f64>>) {
+        let f = SpikeFn::atan(
+            self.p.threshold as f32,
+            self.p.surrogate_alpha as f32,
+            self.p.compare,
+        );
         let k = self.k(leak_w);
         let mut v = [self.p.v_reset; N];
         let mut loss = 0.0;
@@ -68,7 +78,9 @@ impl Problem {
     fn candle(&self) -> (f64, Vec<f64>, Option<f64>) {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let w = var(&f32s(&self.w), &DIMS);
-        let leak = self.leak_w.map(|lw| Var::from_tensor(&Tensor::new(lw as f32, &Device::Cpu).unwrap()).unwrap());
+        let leak = self
+            .leak_w
+            .map(|lw| Var::from_tensor(&Tensor::new(lw as f32, &Device::Cpu).unwrap()).unwrap());
         let neuron = match &leak {
             Some(l) => Neuron::plif(self.p.clone(), l.clone()),
             None => Neuron::lif(self.p.clone()),
@@ -78,14 +90,23 @@ impl Problem {
         for t in 0..self.u.len() {
             let x = (tensor(&f32s(&self.u[t]), &DIMS) * w.as_tensor()).unwrap();
             let (s, v_new) = neuron.step(&x, v.as_ref()).unwrap();
-            let term = (s * tensor(&f32s(&self.c[t]), &DIMS)).unwrap().sum_all().unwrap();
+            let term = (s * tensor(&f32s(&self.c[t]), &DIMS))
+                .unwrap()
+                .sum_all()
+                .unwrap();
             loss = (loss + term).unwrap();
             v = Some(v_new);
         }
-        let term = (v.unwrap() * tensor(&f32s(&self.d), &DIMS)).unwrap().sum_all().unwrap();
+        let term = (v.unwrap() * tensor(&f32s(&self.d), &DIMS))
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let loss = (loss + term).unwrap();
         let grads = loss.backward().unwrap();
-        let dw = values(grads.get(w.as_tensor()).expect("dL/dw")).iter().map(|&g| g as f64).collect();
+        let dw = values(grads.get(w.as_tensor()).expect("dL/dw"))
+            .iter()
+            .map(|&g| g as f64)
+            .collect();
         let dleak = leak.map(|l| scalar(grads.get(l.as_tensor()).expect("dL/dleak")));
         (scalar(&loss), dw, dleak)
     }
@@ -96,12 +117,24 @@ impl Problem {
 fn problem(p: NeuronParams, leak_w: Option<f64>, steps: usize) -> Problem {
     for seed in 0..10_000u64 {
         let mut rng = Rng::new(1000 + seed);
-        let mut draw = |n: usize, lo: f32, hi: f32| -> Vec<f64> { uniform(&mut rng, n, lo, hi).iter().map(|&x| x as f64).collect() };
+        let mut draw = |n: usize, lo: f32, hi: f32| -> Vec<f64> {
+            uniform(&mut rng, n, lo, hi)
+                .iter()
+                .map(|&x| x as f64)
+                .collect()
+        };
         let w = draw(N, 0.5, 1.5);
         let u = (0..steps).map(|_| draw(N, -0.5, 2.5)).collect();
         let c = (0..steps).map(|_| draw(N, -1.0, 1.0)).collect();
         let d = draw(N, -1.0, 1.0);
-        let pr = Problem { p: p.clone(), leak_w, w, u, c, d };
+        let pr = Problem {
+            p: p.clone(),
+            leak_w,
+            w,
+            u,
+            c,
+            d,
+        };
         let (_, hs, spikes) = pr.reference(&pr.w, leak_w.unwrap_or(0.0), false, None);
         let clear = hs.iter().all(|h| (h - p.threshold).abs() > 0.05);
         let early = spikes[..steps - 1].iter().flatten().sum::<f64>();
@@ -121,18 +154,44 @@ fn check(p: NeuronParams, leak_w: Option<f64>, steps: usize) {
 
     // The forward loss is the Heaviside one.
     let (want_loss, _, _) = pr.reference(&pr.w, lw, false, None);
-    assert!((loss - want_loss).abs() < 1e-5, "{p:?}: loss {loss} vs reference {want_loss}");
+    assert!(
+        (loss - want_loss).abs() < 1e-5,
+        "{p:?}: loss {loss} vs reference {want_loss}"
+    );
 
     let fd_w = central_diff(|w| pr.reference(w, lw, true, Some(&masks)).0, &pr.w, 1e-5);
-    assert_rel_f64(&dw, &fd_w, 1e-4, 1e-2, &format!("dL/dw {p:?} leak {leak_w:?} T={steps}"));
+    assert_rel_f64(
+        &dw,
+        &fd_w,
+        1e-4,
+        1e-2,
+        &format!("dL/dw {p:?} leak {leak_w:?} T={steps}"),
+    );
     // Not a vacuous comparison: the gradient is substantial.
-    assert!(fd_w.iter().any(|g| g.abs() > 0.05), "gradients too small to test: {fd_w:?}");
+    assert!(
+        fd_w.iter().any(|g| g.abs() > 0.05),
+        "gradients too small to test: {fd_w:?}"
+    );
 
     if let Some(lw) = leak_w {
-        let fd_l = central_diff(|l| pr.reference(&pr.w, l[0], true, Some(&masks)).0, &[lw], 1e-5);
+        let fd_l = central_diff(
+            |l| pr.reference(&pr.w, l[0], true, Some(&masks)).0,
+            &[lw],
+            1e-5,
+        );
         let got = dleak.expect("PLIF leak gradient");
-        assert_rel_f64(&[got], &fd_l, 1e-4, 1e-2, &format!("dL/dleak {p:?} T={steps}"));
-        assert!(fd_l[0].abs() > 1e-3, "leak gradient too small to test: {}", fd_l[0]);
+        assert_rel_f64(
+            &[got],
+            &fd_l,
+            1e-4,
+            1e-2,
+            &format!("dL/dleak {p:?} T={steps}"),
+        );
+        assert!(
+            fd_l[0].abs() > 1e-3,
+            "leak gradient too small to test: {}",
+            fd_l[0]
+        );
     } else {
         assert!(dleak.is_none());
     }
@@ -150,10 +209,39 @@ fn lif_fixed_leak_two_and_three_steps() {
 #[test]
 fn lif_variants_two_and_three_steps() {
     for steps in [2, 3] {
-        check(NeuronParams { reset: Reset::Subtract, ..lif_params(2.0) }, None, steps);
-        check(NeuronParams { decay_input: false, ..lif_params(3.0) }, None, steps);
-        check(NeuronParams { v_reset: -0.4, ..lif_params(2.0) }, None, steps);
-        check(NeuronParams { surrogate_alpha: 4.0, threshold: 0.8, ..lif_params(4.0 / 3.0) }, None, steps);
+        check(
+            NeuronParams {
+                reset: Reset::Subtract,
+                ..lif_params(2.0)
+            },
+            None,
+            steps,
+        );
+        check(
+            NeuronParams {
+                decay_input: false,
+                ..lif_params(3.0)
+            },
+            None,
+            steps,
+        );
+        check(
+            NeuronParams {
+                v_reset: -0.4,
+                ..lif_params(2.0)
+            },
+            None,
+            steps,
+        );
+        check(
+            NeuronParams {
+                surrogate_alpha: 4.0,
+                threshold: 0.8,
+                ..lif_params(4.0 / 3.0)
+            },
+            None,
+            steps,
+        );
     }
 }
 
@@ -162,9 +250,31 @@ fn plif_input_and_leak_gradients() {
     for steps in [2, 3] {
         check(lif_params(2.0), Some(0.0), steps);
         check(lif_params(2.0), Some(-0.7), steps);
-        check(NeuronParams { decay_input: false, ..lif_params(2.0) }, Some(0.9), steps);
-        check(NeuronParams { reset: Reset::Subtract, v_reset: 0.0, ..lif_params(2.0) }, Some(0.3), steps);
-        check(NeuronParams { v_reset: -0.3, ..lif_params(2.0) }, Some(0.5), steps);
+        check(
+            NeuronParams {
+                decay_input: false,
+                ..lif_params(2.0)
+            },
+            Some(0.9),
+            steps,
+        );
+        check(
+            NeuronParams {
+                reset: Reset::Subtract,
+                v_reset: 0.0,
+                ..lif_params(2.0)
+            },
+            Some(0.3),
+            steps,
+        );
+        check(
+            NeuronParams {
+                v_reset: -0.3,
+                ..lif_params(2.0)
+            },
+            Some(0.5),
+            steps,
+        );
     }
 }
 
@@ -176,8 +286,12 @@ fn hand_computed_two_step_gradient() {
     // dL/dw = (surrogate(0.65) + 1) * 0.65, surrogate(0.65) = 1/(1 + (pi*0.35)^2).
     let w = var(&[1.0], &[1]);
     let n = Neuron::lif(lif_params(2.0));
-    let (_, v0) = n.step(&(tensor(&[1.6], &[1]) * w.as_tensor()).unwrap(), None).unwrap();
-    let (s1, v1) = n.step(&(tensor(&[0.5], &[1]) * w.as_tensor()).unwrap(), Some(&v0)).unwrap();
+    let (_, v0) = n
+        .step(&(tensor(&[1.6], &[1]) * w.as_tensor()).unwrap(), None)
+        .unwrap();
+    let (s1, v1) = n
+        .step(&(tensor(&[0.5], &[1]) * w.as_tensor()).unwrap(), Some(&v0))
+        .unwrap();
     let loss = (s1 + v1).unwrap().sum_all().unwrap();
     let g = scalar(loss.backward().unwrap().get(w.as_tensor()).unwrap());
     let sg = 1.0 / (1.0 + (std::f64::consts::PI * 0.35).powi(2));
@@ -186,12 +300,19 @@ fn hand_computed_two_step_gradient() {
 
     // Same with a spike at t0 (u0 = 2.4: h0 = 1.2) under the detached hard reset: v0 = 0, and
     // dv0/dw = 0, so dh1/dw = 0.25 and dL/dw = (surrogate(0.25) + 1) * 0.25.
-    let (s0, v0) = n.step(&(tensor(&[2.4], &[1]) * w.as_tensor()).unwrap(), None).unwrap();
+    let (s0, v0) = n
+        .step(&(tensor(&[2.4], &[1]) * w.as_tensor()).unwrap(), None)
+        .unwrap();
     assert_eq!(values(&s0), vec![1.0]);
-    let (s1, v1) = n.step(&(tensor(&[0.5], &[1]) * w.as_tensor()).unwrap(), Some(&v0)).unwrap();
+    let (s1, v1) = n
+        .step(&(tensor(&[0.5], &[1]) * w.as_tensor()).unwrap(), Some(&v0))
+        .unwrap();
     let loss = (s1 + v1).unwrap().sum_all().unwrap();
     let g = scalar(loss.backward().unwrap().get(w.as_tensor()).unwrap());
     let sg = 1.0 / (1.0 + (std::f64::consts::PI * 0.75).powi(2));
     let want = (sg + 1.0) * 0.25;
-    assert!((g - want).abs() < 1e-5, "dL/dw after a detached reset = {g}, want {want}");
+    assert!(
+        (g - want).abs() < 1e-5,
+        "dL/dw after a detached reset = {g}, want {want}"
+    );
 }

@@ -64,7 +64,11 @@ fn fast_and_candle_convolutions_agree_on_the_model() {
     let candle = build(ConvImpl::Candle);
     // Identical initial parameters from the same seed.
     for (name, v) in fast.params.trainable() {
-        assert_eq!(values(v.as_tensor()), values(candle.params.get(name).unwrap().as_tensor()), "{name}");
+        assert_eq!(
+            values(v.as_tensor()),
+            values(candle.params.get(name).unwrap().as_tensor()),
+            "{name}"
+        );
     }
     let x = input();
     let labels = [3u8, 1, 4, 1];
@@ -72,30 +76,52 @@ fn fast_and_candle_convolutions_agree_on_the_model() {
     let mut outs = Vec::new();
     for m in [&fast, &candle] {
         let out = m.forward(&x, true, &mut Rng::new(1), true).unwrap();
-        let (loss, _) = loss_and_correct(&out.readout, &labels, LossKind::CrossEntropy, m.timesteps()).unwrap();
+        let (loss, _) =
+            loss_and_correct(&out.readout, &labels, LossKind::CrossEntropy, m.timesteps()).unwrap();
         grads.push(loss.backward().unwrap());
         outs.push(out);
     }
     let (a, b) = (&outs[0], &outs[1]);
     assert_eq!(a.readout.dims(), &[4, 10]);
     let (ra, rb) = (values(&a.readout), values(&b.readout));
-    assert!(max_abs_diff(&ra, &rb) <= 1e-4, "logits differ: {ra:?} vs {rb:?}");
-    assert_eq!(spike_counts(a), spike_counts(b), "spike counts per layer and timestep");
+    assert!(
+        max_abs_diff(&ra, &rb) <= 1e-4,
+        "logits differ: {ra:?} vs {rb:?}"
+    );
+    assert_eq!(
+        spike_counts(a),
+        spike_counts(b),
+        "spike counts per layer and timestep"
+    );
     // Every spiking layer fires at some step, so the comparison covers all of them.
     for (id, counts) in &a.spikes {
         let name = &fast.net.node(*id).name;
-        assert!(counts.iter().sum::<f64>() > 0.0, "layer {name} is silent: {counts:?}");
+        assert!(
+            counts.iter().sum::<f64>() > 0.0,
+            "layer {name} is silent: {counts:?}"
+        );
     }
 
     let mut compared = 0;
     for (name, v) in fast.params.trainable() {
-        let ga = values(grads[0].get(v.as_tensor()).unwrap_or_else(|| panic!("fast: no gradient for {name}")));
+        let ga = values(
+            grads[0]
+                .get(v.as_tensor())
+                .unwrap_or_else(|| panic!("fast: no gradient for {name}")),
+        );
         let vb = candle.params.get(name).unwrap();
-        let gb = values(grads[1].get(vb.as_tensor()).unwrap_or_else(|| panic!("candle: no gradient for {name}")));
+        let gb = values(
+            grads[1]
+                .get(vb.as_tensor())
+                .unwrap_or_else(|| panic!("candle: no gradient for {name}")),
+        );
         if name == "c1.bias" {
             // A conv bias in front of a train-mode BN is cancelled by the batch mean: its gradient
             // is zero up to rounding in both implementations.
-            assert!(max_abs(&ga) < 1e-7 && max_abs(&gb) < 1e-7, "c1.bias gradients {ga:?} {gb:?}");
+            assert!(
+                max_abs(&ga) < 1e-7 && max_abs(&gb) < 1e-7,
+                "c1.bias gradients {ga:?} {gb:?}"
+            );
         } else {
             assert_close_rel(&ga, &gb, 1e-4, &format!("gradient of {name}"));
         }
@@ -105,13 +131,24 @@ fn fast_and_candle_convolutions_agree_on_the_model() {
     assert_eq!(compared, 11);
 
     // Eval mode (BN from the running statistics both models just updated the same way).
-    for name in ["bn1.running_mean", "bn1.running_var", "bn3.running_mean", "bn3.running_var"] {
-        let (p, q) = (values(fast.params.get(name).unwrap().as_tensor()), values(candle.params.get(name).unwrap().as_tensor()));
+    for name in [
+        "bn1.running_mean",
+        "bn1.running_var",
+        "bn3.running_mean",
+        "bn3.running_var",
+    ] {
+        let (p, q) = (
+            values(fast.params.get(name).unwrap().as_tensor()),
+            values(candle.params.get(name).unwrap().as_tensor()),
+        );
         assert!(max_abs_diff(&p, &q) <= 1e-5, "{name}: {p:?} vs {q:?}");
     }
     let ea = fast.forward(&x, false, &mut Rng::new(1), true).unwrap();
     let eb = candle.forward(&x, false, &mut Rng::new(1), true).unwrap();
-    assert!(max_abs_diff(&values(&ea.readout), &values(&eb.readout)) <= 1e-4, "eval logits differ");
+    assert!(
+        max_abs_diff(&values(&ea.readout), &values(&eb.readout)) <= 1e-4,
+        "eval logits differ"
+    );
     assert_eq!(spike_counts(&ea), spike_counts(&eb), "eval spike counts");
 }
 
@@ -123,5 +160,8 @@ fn stem_input_gets_no_gradient_with_the_fast_conv() {
     let out = m.forward(&x, true, &mut Rng::new(1), false).unwrap();
     let g = out.readout.sum_all().unwrap().backward().unwrap();
     assert!(g.get(&x).is_none());
-    assert!(g.get(m.params.get("c1.weight").unwrap().as_tensor()).is_some());
+    assert!(
+        g.get(m.params.get("c1.weight").unwrap().as_tensor())
+            .is_some()
+    );
 }

@@ -25,7 +25,10 @@ fn run(neuron: &Neuron, inputs: &[Vec<f32>], dims: &[usize]) -> Vec<(Vec<f32>, V
 fn run1(neuron: &Neuron, xs: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let inputs: Vec<Vec<f32>> = xs.iter().map(|&x| vec![x]).collect();
     let steps = run(neuron, &inputs, &[1]);
-    (steps.iter().map(|(s, _)| s[0]).collect(), steps.iter().map(|(_, v)| v[0]).collect())
+    (
+        steps.iter().map(|(s, _)| s[0]).collect(),
+        steps.iter().map(|(_, v)| v[0]).collect(),
+    )
 }
 
 fn params(tau: f64, f: impl FnOnce(&mut NeuronParams)) -> NeuronParams {
@@ -35,7 +38,10 @@ fn params(tau: f64, f: impl FnOnce(&mut NeuronParams)) -> NeuronParams {
 }
 
 fn plif(p: NeuronParams, w: f64) -> Neuron {
-    Neuron::plif(p, Var::from_tensor(&Tensor::new(w as f32, &candle_core::Device::Cpu).unwrap()).unwrap())
+    Neuron::plif(
+        p,
+        Var::from_tensor(&Tensor::new(w as f32, &candle_core::Device::Cpu).unwrap()).unwrap(),
+    )
 }
 
 #[test]
@@ -52,7 +58,11 @@ fn lif_tau_four_thirds_hard_reset_sequence() {
     // After the reset the neuron starts from 0 again: h = 0.75 * 0.8 = 0.6.
     let (s, v) = run1(&n, &[0.8, 0.8, 0.8, 2.0, 0.8]);
     assert_eq!(s[4], 0.0);
-    assert!((v[4] - 0.6).abs() < 1e-6, "membrane after reset then 0.8: {}", v[4]);
+    assert!(
+        (v[4] - 0.6).abs() < 1e-6,
+        "membrane after reset then 0.8: {}",
+        v[4]
+    );
 }
 
 #[test]
@@ -72,11 +82,24 @@ fn lif_multi_element_tensor_each_element_independent() {
     //  e3: h -0.5; -0.25+1.5 = 1.25 spike -> 0; 0.3
     //  e4: h 1.0 spike (>=) -> 0; 1.0 spike -> 0; 0.1
     //  e5: 0; 0; 2.0 spike -> 0
-    let want_s = [[1., 0., 0., 0., 1., 0.], [0., 0., 0., 1., 1., 0.], [1., 1., 0., 0., 0., 1.]];
-    let want_v = [[0.0, 0.2, 0.5, -0.5, 0.0, 0.0], [0.1, 0.9, 0.75, 0.0, 0.0, 0.0], [0.0, 0.0, 0.875, 0.3, 0.1, 0.0]];
+    let want_s = [
+        [1., 0., 0., 0., 1., 0.],
+        [0., 0., 0., 1., 1., 0.],
+        [1., 1., 0., 0., 0., 1.],
+    ];
+    let want_v = [
+        [0.0, 0.2, 0.5, -0.5, 0.0, 0.0],
+        [0.1, 0.9, 0.75, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.875, 0.3, 0.1, 0.0],
+    ];
     for t in 0..3 {
         assert_eq!(steps[t].0, want_s[t].to_vec(), "spikes at t={t}");
-        assert_all_close(&steps[t].1, &want_v[t], 1e-6, &format!("membranes at t={t}"));
+        assert_all_close(
+            &steps[t].1,
+            &want_v[t],
+            1e-6,
+            &format!("membranes at t={t}"),
+        );
     }
 }
 
@@ -91,10 +114,18 @@ fn subtract_reset_keeps_the_excess() {
     let (_, vh) = run1(&Neuron::lif(lif_params(2.0)), &[3.0, 0.4, 0.4]);
     assert_all_close(&vh, &[0.0, 0.2, 0.3], 1e-6, "hard-reset membranes");
     // The undetached variant computes the same forward values.
-    let p2 = NeuronParams { detach_reset: false, ..p };
+    let p2 = NeuronParams {
+        detach_reset: false,
+        ..p
+    };
     let (s2, v2) = run1(&Neuron::lif(p2), &[3.0, 0.4, 0.4]);
     assert_eq!(s2, s);
-    assert_all_close(&v2, &[0.5, 0.45, 0.425], 1e-6, "undetached subtract-reset membranes");
+    assert_all_close(
+        &v2,
+        &[0.5, 0.45, 0.425],
+        1e-6,
+        "undetached subtract-reset membranes",
+    );
 }
 
 #[test]
@@ -113,7 +144,10 @@ fn compare_ge_fires_at_threshold_gt_does_not() {
     let (s, _) = run1(&ge, &[0.0, 2.0]);
     assert_eq!(s, vec![0.0, 1.0], "ge at h == threshold on the fused path");
     // PLIF obeys the comparison too: w = 0 -> k = 0.5.
-    let (s, _) = run1(&plif(params(2.0, |p| p.compare = Compare::Gt), 0.0), &[2.0, 1.0]);
+    let (s, _) = run1(
+        &plif(params(2.0, |p| p.compare = Compare::Gt), 0.0),
+        &[2.0, 1.0],
+    );
     assert_eq!(s, vec![0.0, 0.0]);
     let (s, _) = run1(&plif(lif_params(2.0), 0.0), &[2.0]);
     assert_eq!(s, vec![1.0]);
@@ -125,11 +159,21 @@ fn decay_input_false_adds_the_whole_input() {
     let p = params(2.0, |p| p.decay_input = false);
     let (s, v) = run1(&Neuron::lif(p.clone()), &[0.6, 0.6, 0.6, 0.6]);
     assert_eq!(s, vec![0.0, 0.0, 1.0, 0.0]);
-    assert_all_close(&v, &[0.6, 0.9, 0.0, 0.6], 1e-6, "decay_input=false membranes");
+    assert_all_close(
+        &v,
+        &[0.6, 0.9, 0.0, 0.6],
+        1e-6,
+        "decay_input=false membranes",
+    );
     // The same with a learned leak at k = 0.5 (w = 0).
     let (s, v) = run1(&plif(p, 0.0), &[0.6, 0.6, 0.6, 0.6]);
     assert_eq!(s, vec![0.0, 0.0, 1.0, 0.0]);
-    assert_all_close(&v, &[0.6, 0.9, 0.0, 0.6], 1e-6, "plif decay_input=false membranes");
+    assert_all_close(
+        &v,
+        &[0.6, 0.9, 0.0, 0.6],
+        1e-6,
+        "plif decay_input=false membranes",
+    );
 }
 
 #[test]
@@ -144,15 +188,31 @@ fn nonzero_v_reset() {
     assert_all_close(&v, &[0.0, 0.25, -0.5, 0.0], 1e-6, "v_reset=-0.5 membranes");
     let (s, v) = run1(&plif(p.clone(), 0.0), &xs);
     assert_eq!(s, vec![0.0, 0.0, 1.0, 0.0]);
-    assert_all_close(&v, &[0.0, 0.25, -0.5, 0.0], 1e-6, "plif v_reset=-0.5 membranes");
+    assert_all_close(
+        &v,
+        &[0.0, 0.25, -0.5, 0.0],
+        1e-6,
+        "plif v_reset=-0.5 membranes",
+    );
     // Without input decay: h = v - (v + 0.5)/2 + x. x = 0.2: h = -0.5 + 0.2 = -0.3;
     //  x = 0.5: h = -0.3 - 0.1 + 0.5 = 0.1; x = 1.5: h = 0.1 - 0.3 + 1.5 = 1.3 -> spike -> -0.5.
-    let p2 = NeuronParams { decay_input: false, ..p.clone() };
+    let p2 = NeuronParams {
+        decay_input: false,
+        ..p.clone()
+    };
     let (s, v) = run1(&Neuron::lif(p2), &[0.2, 0.5, 1.5]);
     assert_eq!(s, vec![0.0, 0.0, 1.0]);
-    assert_all_close(&v, &[-0.3, 0.1, -0.5], 1e-6, "v_reset=-0.5 without input decay");
+    assert_all_close(
+        &v,
+        &[-0.3, 0.1, -0.5],
+        1e-6,
+        "v_reset=-0.5 without input decay",
+    );
     // Subtract reset ignores v_reset for the reset itself: 1.375 - 1 = 0.375.
-    let p3 = NeuronParams { reset: Reset::Subtract, ..p };
+    let p3 = NeuronParams {
+        reset: Reset::Subtract,
+        ..p
+    };
     let (s, v) = run1(&Neuron::lif(p3), &xs[..3]);
     assert_eq!(s, vec![0.0, 0.0, 1.0]);
     assert_all_close(&v, &[0.0, 0.25, 0.375], 1e-6, "v_reset=-0.5 subtract reset");
@@ -165,7 +225,10 @@ fn plif_w0_helper() {
     assert!((w - 3f64.ln()).abs() < 1e-12, "w0(4/3) = {w}, want ln 3");
     assert!((sigmoid(w) - 0.75).abs() < 1e-12);
     for tau in [1.5, 2.0, 3.0, 10.0] {
-        assert!((sigmoid(Neuron::plif_w0(tau)) - 1.0 / tau).abs() < 1e-12, "sigmoid(w0({tau})) != 1/tau");
+        assert!(
+            (sigmoid(Neuron::plif_w0(tau)) - 1.0 / tau).abs() < 1e-12,
+            "sigmoid(w0({tau})) != 1/tau"
+        );
     }
 }
 
@@ -177,18 +240,30 @@ fn plif_with_w_zero_and_ln3() {
     assert_eq!(s, vec![0.0, 0.0, 0.0, 1.0]);
     assert_all_close(&v, &[0.6, 0.75, 0.7875, 0.0], 1e-6, "plif k=0.75 membranes");
     // w = 0 -> k = 0.5 on a [2, 2] tensor: must equal the tau = 2 LIF step for step.
-    let inputs = vec![vec![2.5, 0.4, 1.0, -1.0], vec![0.2, 1.6, 1.0, 3.0], vec![2.0, 1.6, 1.0, 0.6]];
+    let inputs = vec![
+        vec![2.5, 0.4, 1.0, -1.0],
+        vec![0.2, 1.6, 1.0, 3.0],
+        vec![2.0, 1.6, 1.0, 0.6],
+    ];
     let a = run(&plif(lif_params(2.0), 0.0), &inputs, &[2, 2]);
     let b = run(&Neuron::lif(lif_params(2.0)), &inputs, &[2, 2]);
     for t in 0..3 {
         assert_eq!(a[t].0, b[t].0, "spikes at t={t}");
-        assert!(max_abs_diff(&a[t].1, &b[t].1) < 1e-6, "membranes at t={t}: {:?} vs {:?}", a[t].1, b[t].1);
+        assert!(
+            max_abs_diff(&a[t].1, &b[t].1) < 1e-6,
+            "membranes at t={t}: {:?} vs {:?}",
+            a[t].1,
+            b[t].1
+        );
     }
     // Hand numbers for the first two elements (see the LIF multi-element test).
     assert_all_close(&a[2].1[..2], &[0.0, 0.0], 1e-6, "plif membranes at t=2");
     assert_all_close(&a[1].1[..2], &[0.1, 0.9], 1e-6, "plif membranes at t=1");
     // A leak that is not 1/tau of the params: w = ln(1/3) -> k = 0.25 (the params' tau is ignored).
-    let (s, v) = run1(&plif(lif_params(2.0), (1.0f64 / 3.0).ln()), &[2.0, 2.0, 2.0]);
+    let (s, v) = run1(
+        &plif(lif_params(2.0), (1.0f64 / 3.0).ln()),
+        &[2.0, 2.0, 2.0],
+    );
     // h = 0.5; 0.375 + 0.5 = 0.875; 0.65625 + 0.5 = 1.15625 -> spike.
     assert_eq!(s, vec![0.0, 0.0, 1.0]);
     assert_all_close(&v, &[0.5, 0.875, 0.0], 1e-6, "plif k=0.25 membranes");
@@ -204,8 +279,15 @@ fn random_sequences_match_the_f64_reference() {
             for decay_input in [true, false] {
                 for v_reset in [0.0, -0.3] {
                     for detach_reset in [true, false] {
-                        let p = NeuronParams { reset, decay_input, v_reset, detach_reset, ..lif_params(tau) };
-                        let inputs: Vec<Vec<f32>> = (0..6).map(|_| uniform(&mut rng, 40, -0.5, 2.0)).collect();
+                        let p = NeuronParams {
+                            reset,
+                            decay_input,
+                            v_reset,
+                            detach_reset,
+                            ..lif_params(tau)
+                        };
+                        let inputs: Vec<Vec<f32>> =
+                            (0..6).map(|_| uniform(&mut rng, 40, -0.5, 2.0)).collect();
                         for learned in [false, true] {
                             let (n, k) = if learned {
                                 (plif(p.clone(), 0.4), sigmoid(0.4))
@@ -222,8 +304,14 @@ fn random_sequences_match_the_f64_reference() {
                                         v[i] = steps[t].1[i] as f64;
                                         continue;
                                     }
-                                    assert_eq!(steps[t].0[i] as f64, s, "spike {p:?} learned={learned} t={t} i={i} h={h}");
-                                    assert!((steps[t].1[i] as f64 - vn).abs() < 1e-5, "membrane {p:?} t={t} i={i}");
+                                    assert_eq!(
+                                        steps[t].0[i] as f64, s,
+                                        "spike {p:?} learned={learned} t={t} i={i} h={h}"
+                                    );
+                                    assert!(
+                                        (steps[t].1[i] as f64 - vn).abs() < 1e-5,
+                                        "membrane {p:?} t={t} i={i}"
+                                    );
                                     checked_spikes += s as usize;
                                     v[i] = steps[t].1[i] as f64;
                                 }
@@ -234,5 +322,8 @@ fn random_sequences_match_the_f64_reference() {
             }
         }
     }
-    assert!(checked_spikes > 1000, "the random inputs should make neurons fire ({checked_spikes})");
+    assert!(
+        checked_spikes > 1000,
+        "the random inputs should make neurons fire ({checked_spikes})"
+    );
 }

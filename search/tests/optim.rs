@@ -41,12 +41,31 @@ fn reference(kind: OptimizerKind, lr: f64, steps: usize) -> Vec<f64> {
         for i in 0..2 {
             let mut gi = g[i] as f64;
             match kind {
-                OptimizerKind::Sgd { momentum, dampening, weight_decay } => {
+                OptimizerKind::Sgd {
+                    momentum,
+                    dampening,
+                    weight_decay,
+                } => {
                     gi += weight_decay * p[i];
-                    m[i] = if t == 1 { gi } else { momentum * m[i] + (1.0 - dampening) * gi };
+                    m[i] = if t == 1 {
+                        gi
+                    } else {
+                        momentum * m[i] + (1.0 - dampening) * gi
+                    };
                     p[i] -= lr * m[i];
                 }
-                OptimizerKind::Adam { beta1, beta2, eps, weight_decay } | OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
+                OptimizerKind::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                }
+                | OptimizerKind::AdamW {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                } => {
                     if matches!(kind, OptimizerKind::AdamW { .. }) {
                         p[i] *= 1.0 - lr * weight_decay;
                     } else {
@@ -77,41 +96,109 @@ fn run(kind: OptimizerKind, lr: f64, steps: usize) -> ParamStore {
 fn check(kind: OptimizerKind, lr: f64) {
     for steps in 1..=3 {
         let s = run(kind, lr, steps);
-        assert_all_close(&p(&s), &reference(kind, lr, steps), 1e-6, &format!("{kind:?} after {steps} steps"));
-        assert_eq!(values(s.get("unused").unwrap().as_tensor()), vec![3.0], "a parameter without gradient is left alone");
-        assert_eq!(values(s.get("buf").unwrap().as_tensor()), vec![5.0], "buffers are never updated");
+        assert_all_close(
+            &p(&s),
+            &reference(kind, lr, steps),
+            1e-6,
+            &format!("{kind:?} after {steps} steps"),
+        );
+        assert_eq!(
+            values(s.get("unused").unwrap().as_tensor()),
+            vec![3.0],
+            "a parameter without gradient is left alone"
+        );
+        assert_eq!(
+            values(s.get("buf").unwrap().as_tensor()),
+            vec![5.0],
+            "buffers are never updated"
+        );
     }
 }
 
 #[test]
 fn sgd_with_momentum_and_weight_decay() {
-    let kind = OptimizerKind::Sgd { momentum: 0.9, dampening: 0.0, weight_decay: 0.1 };
+    let kind = OptimizerKind::Sgd {
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.1,
+    };
     // By hand: g' = g + 0.1 p = [0.6, -0.45]; buf = g'; p = [1 - 0.06, -2 + 0.045].
     assert_all_close(&p(&run(kind, 0.1, 1)), &[0.94, -1.955], 1e-6, "sgd step 1");
     check(kind, 0.1);
-    check(OptimizerKind::Sgd { momentum: 0.0, dampening: 0.0, weight_decay: 0.0 }, 0.5);
-    check(OptimizerKind::Sgd { momentum: 0.5, dampening: 0.3, weight_decay: 0.0 }, 0.2);
+    check(
+        OptimizerKind::Sgd {
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+        },
+        0.5,
+    );
+    check(
+        OptimizerKind::Sgd {
+            momentum: 0.5,
+            dampening: 0.3,
+            weight_decay: 0.0,
+        },
+        0.2,
+    );
 }
 
 #[test]
 fn adam_and_adamw() {
-    let adam = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+    let adam = OptimizerKind::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
     // The first Adam step moves every coordinate by lr against the sign of its gradient.
     assert_all_close(&p(&run(adam, 0.1, 1)), &[0.9, -1.9], 1e-6, "adam step 1");
     check(adam, 0.1);
-    check(OptimizerKind::Adam { beta1: 0.8, beta2: 0.99, eps: 1e-3, weight_decay: 0.05 }, 0.05);
-    let adamw = OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 };
+    check(
+        OptimizerKind::Adam {
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-3,
+            weight_decay: 0.05,
+        },
+        0.05,
+    );
+    let adamw = OptimizerKind::AdamW {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    };
     // Decoupled decay first: p * (1 - 0.01), then the Adam step: [0.99 - 0.1, -1.98 + 0.1].
-    assert_all_close(&p(&run(adamw, 0.1, 1)), &[0.89, -1.88], 1e-6, "adamw step 1");
+    assert_all_close(
+        &p(&run(adamw, 0.1, 1)),
+        &[0.89, -1.88],
+        1e-6,
+        "adamw step 1",
+    );
     check(adamw, 0.1);
 }
 
 #[test]
 fn saved_state_continues_exactly() {
     for kind in [
-        OptimizerKind::Sgd { momentum: 0.9, dampening: 0.0, weight_decay: 0.01 },
-        OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 },
-        OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 },
+        OptimizerKind::Sgd {
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.01,
+        },
+        OptimizerKind::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        },
+        OptimizerKind::AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        },
     ] {
         let whole = run(kind, 0.1, 3);
         // Two steps, save, restore into a fresh optimiser, one more step.
@@ -124,7 +211,11 @@ fn saved_state_continues_exactly() {
         let mut fresh = Optimizer::new(kind);
         fresh.load_state(opt.steps, &state).unwrap();
         fresh.step(&s, &grads(&s, &GRADS[2]), 0.1).unwrap();
-        assert_eq!(p(&s), p(&whole), "{kind:?}: restored state must continue exactly");
+        assert_eq!(
+            p(&s),
+            p(&whole),
+            "{kind:?}: restored state must continue exactly"
+        );
         // Without the state the third step differs (the test can tell).
         let s2 = store();
         let mut opt2 = Optimizer::new(kind);
@@ -133,7 +224,11 @@ fn saved_state_continues_exactly() {
         }
         let mut forgetful = Optimizer::new(kind);
         forgetful.step(&s2, &grads(&s2, &GRADS[2]), 0.1).unwrap();
-        assert_ne!(p(&s2), p(&whole), "{kind:?}: losing the state must change the step");
+        assert_ne!(
+            p(&s2),
+            p(&whole),
+            "{kind:?}: losing the state must change the step"
+        );
     }
 }
 
@@ -152,8 +247,14 @@ fn cosine_schedule() {
 fn parse_names() {
     assert_eq!(
         OptimizerKind::parse("sgd", 0.9, 5e-4).unwrap(),
-        OptimizerKind::Sgd { momentum: 0.9, dampening: 0.0, weight_decay: 5e-4 }
+        OptimizerKind::Sgd {
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 5e-4
+        }
     );
-    assert!(matches!(OptimizerKind::parse("adamw", 0.0, 0.01).unwrap(), OptimizerKind::AdamW { weight_decay, .. } if weight_decay == 0.01));
+    assert!(
+        matches!(OptimizerKind::parse("adamw", 0.0, 0.01).unwrap(), OptimizerKind::AdamW { weight_decay, .. } if weight_decay == 0.01)
+    );
     assert!(OptimizerKind::parse("rmsprop", 0.0, 0.0).is_err());
 }

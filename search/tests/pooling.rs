@@ -24,16 +24,30 @@ struct Case {
 
 impl Case {
     fn geometry(&self) -> PoolGeometry {
-        PoolGeometry { kernel: self.kernel, stride: self.stride, padding: self.padding }
+        PoolGeometry {
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
     }
     fn out_hw(&self) -> (usize, usize) {
         let [_, _, h, w] = self.dims;
-        ((h + 2 * self.padding.0 - self.kernel.0) / self.stride.0 + 1, (w + 2 * self.padding.1 - self.kernel.1) / self.stride.1 + 1)
+        (
+            (h + 2 * self.padding.0 - self.kernel.0) / self.stride.0 + 1,
+            (w + 2 * self.padding.1 - self.kernel.1) / self.stride.1 + 1,
+        )
     }
     fn apply(&self, kind: Kind, x: &Tensor) -> Tensor {
         match kind {
-            Kind::Avg { include_pad } => AvgPool { geometry: self.geometry(), count_include_pad: include_pad }.forward(x),
-            Kind::Max => MaxPool { geometry: self.geometry() }.forward(x),
+            Kind::Avg { include_pad } => AvgPool {
+                geometry: self.geometry(),
+                count_include_pad: include_pad,
+            }
+            .forward(x),
+            Kind::Max => MaxPool {
+                geometry: self.geometry(),
+            }
+            .forward(x),
         }
         .expect("pool forward")
     }
@@ -61,7 +75,9 @@ impl Case {
                         }
                     }
                     out.push(match kind {
-                        Kind::Avg { include_pad: true } => sum / (self.kernel.0 * self.kernel.1) as f64,
+                        Kind::Avg { include_pad: true } => {
+                            sum / (self.kernel.0 * self.kernel.1) as f64
+                        }
                         Kind::Avg { include_pad: false } => sum / count as f64,
                         Kind::Max => best,
                     });
@@ -81,7 +97,10 @@ fn forward_backward(case: &Case, kind: Kind, x: &[f32], c: &[f32]) -> (Vec<f32>,
     assert_eq!(y.dims(), &[b, ch, oh, ow], "output shape of {case:?}");
     let loss = (&y * tensor(c, y.dims())).unwrap().sum_all().unwrap();
     let g = loss.backward().unwrap();
-    (values(&y), values(g.get(xv.as_tensor()).expect("input gradient")))
+    (
+        values(&y),
+        values(g.get(xv.as_tensor()).expect("input gradient")),
+    )
 }
 
 /// `sum(c * pool(x))` through the op itself, accumulated in f64.
@@ -92,7 +111,11 @@ fn op_loss(case: &Case, kind: Kind, x: &[f64], c: &[f32]) -> f64 {
 }
 
 fn ref_loss(case: &Case, kind: Kind, x: &[f64], c: &[f32]) -> f64 {
-    case.reference(kind, x).iter().zip(c).map(|(y, &c)| y * c as f64).sum()
+    case.reference(kind, x)
+        .iter()
+        .zip(c)
+        .map(|(y, &c)| y * c as f64)
+        .sum()
 }
 
 fn numel(d: &[usize]) -> usize {
@@ -112,19 +135,39 @@ fn check_avg(case: Case, include_pad: bool, seed: u64) -> Vec<f32> {
     let c = uniform(&mut rng, out_len(&case), -1.0, 1.0);
     let (y, g) = forward_backward(&case, kind, &x, &c);
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    assert_all_close(&y, &case.reference(kind, &x64), 1e-6, &format!("avg forward {case:?} include_pad={include_pad}"));
+    assert_all_close(
+        &y,
+        &case.reference(kind, &x64),
+        1e-6,
+        &format!("avg forward {case:?} include_pad={include_pad}"),
+    );
     // The op is linear, so a large step has no truncation error and keeps f32 rounding ~1e-6.
     let fd_op = central_diff(|x| op_loss(&case, kind, x, &c), &x64, 0.25);
-    assert_all_close(&g, &fd_op, 1e-4, &format!("avg grad vs FD of the op {case:?} include_pad={include_pad}"));
+    assert_all_close(
+        &g,
+        &fd_op,
+        1e-4,
+        &format!("avg grad vs FD of the op {case:?} include_pad={include_pad}"),
+    );
     let fd_ref = central_diff(|x| ref_loss(&case, kind, x, &c), &x64, 1e-3);
-    assert_all_close(&g, &fd_ref, 1e-6, &format!("avg grad vs FD of the reference {case:?} include_pad={include_pad}"));
+    assert_all_close(
+        &g,
+        &fd_ref,
+        1e-6,
+        &format!("avg grad vs FD of the reference {case:?} include_pad={include_pad}"),
+    );
     g
 }
 
 #[test]
 fn avg_pool_non_divisible_input() {
     // 7x7, kernel 2, stride 2: the last row and column are never read (floor mode).
-    let case = Case { dims: [2, 3, 7, 7], kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
+    let case = Case {
+        dims: [2, 3, 7, 7],
+        kernel: (2, 2),
+        stride: (2, 2),
+        padding: (0, 0),
+    };
     let g = check_avg(case, true, 1);
     for plane in 0..6 {
         for i in 0..7 {
@@ -142,12 +185,20 @@ fn avg_pool_non_divisible_input() {
 
 #[test]
 fn avg_pool_padded_count_include_pad_true_and_false() {
-    let case = Case { dims: [2, 2, 5, 6], kernel: (3, 3), stride: (1, 1), padding: (1, 1) };
+    let case = Case {
+        dims: [2, 2, 5, 6],
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (1, 1),
+    };
     check_avg(case, true, 2);
     check_avg(case, false, 3);
 
     // Hand numbers on all ones: with the pad counted, corners average 4/9 and edges 6/9.
-    let one = Case { dims: [1, 1, 4, 4], ..case };
+    let one = Case {
+        dims: [1, 1, 4, 4],
+        ..case
+    };
     let ones = tensor(&[1.0; 16], &[1, 1, 4, 4]);
     let inc = values(&one.apply(Kind::Avg { include_pad: true }, &ones));
     let (c, e) = (4.0 / 9.0, 6.0 / 9.0);
@@ -161,9 +212,19 @@ fn avg_pool_padded_count_include_pad_true_and_false() {
     assert_all_close(&exc, &[1.0; 16], 1e-6, "count_include_pad=false on ones");
     // Gradient of the sum: element (0,0) sits in 4 windows: 4 * 1/9 with the pad counted;
     // without, 1/4 (corner window) + 1/6 + 1/6 (edge windows) + 1/9 (interior).
-    let (_, g) = forward_backward(&one, Kind::Avg { include_pad: true }, &[1.0; 16], &[1.0; 16]);
+    let (_, g) = forward_backward(
+        &one,
+        Kind::Avg { include_pad: true },
+        &[1.0; 16],
+        &[1.0; 16],
+    );
     assert!((g[0] - 4.0 / 9.0).abs() < 1e-6, "{}", g[0]);
-    let (_, g) = forward_backward(&one, Kind::Avg { include_pad: false }, &[1.0; 16], &[1.0; 16]);
+    let (_, g) = forward_backward(
+        &one,
+        Kind::Avg { include_pad: false },
+        &[1.0; 16],
+        &[1.0; 16],
+    );
     let want = 0.25 + 2.0 / 6.0 + 1.0 / 9.0;
     assert!((g[0] as f64 - want).abs() < 1e-6, "{} vs {want}", g[0]);
 }
@@ -171,8 +232,26 @@ fn avg_pool_padded_count_include_pad_true_and_false() {
 #[test]
 fn avg_pool_stride_not_equal_kernel() {
     // Overlapping windows (k3 s2), gaps between windows (k2 s3), and a rectangular geometry.
-    check_avg(Case { dims: [1, 2, 7, 7], kernel: (3, 3), stride: (2, 2), padding: (0, 0) }, true, 4);
-    let g = check_avg(Case { dims: [2, 1, 8, 8], kernel: (2, 2), stride: (3, 3), padding: (0, 0) }, true, 5);
+    check_avg(
+        Case {
+            dims: [1, 2, 7, 7],
+            kernel: (3, 3),
+            stride: (2, 2),
+            padding: (0, 0),
+        },
+        true,
+        4,
+    );
+    let g = check_avg(
+        Case {
+            dims: [2, 1, 8, 8],
+            kernel: (2, 2),
+            stride: (3, 3),
+            padding: (0, 0),
+        },
+        true,
+        5,
+    );
     // Windows start at 0, 3 and 6: rows and columns 2 and 5 fall between them.
     for plane in 0..2 {
         for r in [2, 5] {
@@ -181,10 +260,32 @@ fn avg_pool_stride_not_equal_kernel() {
                 assert_eq!(g[plane * 64 + i * 8 + r], 0.0);
             }
         }
-        assert_ne!(g[plane * 64 + 7 * 8 + 7], 0.0, "the last window covers (7, 7)");
+        assert_ne!(
+            g[plane * 64 + 7 * 8 + 7],
+            0.0,
+            "the last window covers (7, 7)"
+        );
     }
-    check_avg(Case { dims: [2, 2, 6, 9], kernel: (2, 3), stride: (1, 2), padding: (1, 1) }, false, 6);
-    check_avg(Case { dims: [2, 2, 6, 9], kernel: (2, 3), stride: (1, 2), padding: (1, 1) }, true, 7);
+    check_avg(
+        Case {
+            dims: [2, 2, 6, 9],
+            kernel: (2, 3),
+            stride: (1, 2),
+            padding: (1, 1),
+        },
+        false,
+        6,
+    );
+    check_avg(
+        Case {
+            dims: [2, 2, 6, 9],
+            kernel: (2, 3),
+            stride: (1, 2),
+            padding: (1, 1),
+        },
+        true,
+        7,
+    );
 }
 
 /// Max pool on distinct values that are multiples of 1/8: a step of 1/128 never changes a window's
@@ -198,27 +299,72 @@ fn check_max(case: Case, seed: u64) {
     let c = uniform(&mut rng, out_len(&case), -1.0, 1.0);
     let (y, g) = forward_backward(&case, Kind::Max, &x, &c);
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    assert_all_close(&y, &case.reference(Kind::Max, &x64), 0.0, &format!("max forward {case:?}"));
+    assert_all_close(
+        &y,
+        &case.reference(Kind::Max, &x64),
+        0.0,
+        &format!("max forward {case:?}"),
+    );
     let fd = central_diff(|x| op_loss(&case, Kind::Max, x, &c), &x64, 1.0 / 128.0);
     assert_all_close(&g, &fd, 1e-6, &format!("max grad vs FD {case:?}"));
     // Every window routes its whole gradient to one element.
     let total: f64 = g.iter().map(|&v| v as f64).sum();
     let want: f64 = c.iter().map(|&v| v as f64).sum();
-    assert!((total - want).abs() < 1e-4, "gradient mass {total} vs {want}");
+    assert!(
+        (total - want).abs() < 1e-4,
+        "gradient mass {total} vs {want}"
+    );
 }
 
 #[test]
 fn max_pool_distinct_values_matches_finite_differences() {
-    check_max(Case { dims: [2, 3, 7, 7], kernel: (2, 2), stride: (2, 2), padding: (0, 0) }, 10);
-    check_max(Case { dims: [2, 2, 7, 8], kernel: (3, 3), stride: (2, 2), padding: (1, 1) }, 11);
-    check_max(Case { dims: [1, 2, 6, 6], kernel: (3, 3), stride: (1, 1), padding: (1, 1) }, 12);
-    check_max(Case { dims: [3, 1, 9, 5], kernel: (3, 2), stride: (2, 1), padding: (0, 1) }, 13);
+    check_max(
+        Case {
+            dims: [2, 3, 7, 7],
+            kernel: (2, 2),
+            stride: (2, 2),
+            padding: (0, 0),
+        },
+        10,
+    );
+    check_max(
+        Case {
+            dims: [2, 2, 7, 8],
+            kernel: (3, 3),
+            stride: (2, 2),
+            padding: (1, 1),
+        },
+        11,
+    );
+    check_max(
+        Case {
+            dims: [1, 2, 6, 6],
+            kernel: (3, 3),
+            stride: (1, 1),
+            padding: (1, 1),
+        },
+        12,
+    );
+    check_max(
+        Case {
+            dims: [3, 1, 9, 5],
+            kernel: (3, 2),
+            stride: (2, 1),
+            padding: (0, 1),
+        },
+        13,
+    );
 }
 
 #[test]
 fn max_pool_padding_never_wins() {
     // All -1: PyTorch pads max-pool with -inf, so every output is -1, not 0.
-    let case = Case { dims: [1, 1, 5, 5], kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
+    let case = Case {
+        dims: [1, 1, 5, 5],
+        kernel: (3, 3),
+        stride: (2, 2),
+        padding: (1, 1),
+    };
     let y = values(&case.apply(Kind::Max, &tensor(&[-1.0; 25], &[1, 1, 5, 5])));
     assert_eq!(y, vec![-1.0; 9]);
 }
@@ -233,7 +379,12 @@ fn max_pool_ties_go_to_the_first_maximum_in_row_major_order() {
         0., 0., 0., 0., 1., 1.,
         0., 1., 1., 0., 1., 1.,
     ];
-    let case = Case { dims: [1, 1, 4, 6], kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
+    let case = Case {
+        dims: [1, 1, 4, 6],
+        kernel: (2, 2),
+        stride: (2, 2),
+        padding: (0, 0),
+    };
     let c = [1., 2., 3., 4., 5., 6.];
     let (y, g) = forward_backward(&case, Kind::Max, &x, &c);
     assert_eq!(y, vec![1., 1., 0., 1., 1., 1.]);
@@ -249,7 +400,12 @@ fn max_pool_ties_go_to_the_first_maximum_in_row_major_order() {
     assert_all_close(&g, &want, 0.0, "tie routing, k2 s2");
 
     // Overlapping, padded windows (k3 s2 p1) on all ones: each window's first in-bounds cell wins.
-    let case = Case { dims: [1, 1, 5, 5], kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
+    let case = Case {
+        dims: [1, 1, 5, 5],
+        kernel: (3, 3),
+        stride: (2, 2),
+        padding: (1, 1),
+    };
     let c: Vec<f32> = (1..=9).map(|v| v as f32).collect();
     let (y, g) = forward_backward(&case, Kind::Max, &[1.0; 25], &c);
     assert_eq!(y, vec![1.0; 9]);
@@ -263,7 +419,12 @@ fn max_pool_ties_go_to_the_first_maximum_in_row_major_order() {
     assert_all_close(&g, &want, 0.0, "tie routing, k3 s2 p1");
 
     // A cell that is first in two overlapping windows collects both (k3 s1 on ones 3x4).
-    let case = Case { dims: [1, 1, 3, 4], kernel: (3, 3), stride: (1, 1), padding: (0, 0) };
+    let case = Case {
+        dims: [1, 1, 3, 4],
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (0, 0),
+    };
     let (_, g) = forward_backward(&case, Kind::Max, &[1.0; 12], &[1.0, 10.0]);
     let mut want = [0f64; 12];
     want[0] = 1.0;
@@ -277,8 +438,17 @@ fn pooling_accepts_strided_input() {
     let x = rand_tensor(21, &[2, 3, 6, 5], -1.0, 1.0);
     let xt = x.transpose(2, 3).unwrap();
     let xc = xt.contiguous().unwrap();
-    let case = Case { dims: [2, 3, 5, 6], kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
+    let case = Case {
+        dims: [2, 3, 5, 6],
+        kernel: (2, 2),
+        stride: (2, 2),
+        padding: (0, 0),
+    };
     for kind in [Kind::Max, Kind::Avg { include_pad: true }] {
-        assert_eq!(values(&case.apply(kind, &xt)), values(&case.apply(kind, &xc)), "{kind:?}");
+        assert_eq!(
+            values(&case.apply(kind, &xt)),
+            values(&case.apply(kind, &xc)),
+            "{kind:?}"
+        );
     }
 }

@@ -16,7 +16,9 @@ use std::sync::atomic::AtomicBool;
 
 #[test]
 fn study_scores_trains_and_correlates_and_resumes() {
-    let Some(dir) = dataset_dir(DatasetName::Digits) else { return };
+    let Some(dir) = dataset_dir(DatasetName::Digits) else {
+        return;
+    };
     let data = snnc_datasets::load(DatasetName::Digits, &dir, Split::Train).expect("digits");
     let geometry = InputGeometry::for_dataset(DatasetName::Digits, None);
     let mut s = SearchSettings {
@@ -51,21 +53,38 @@ fn study_scores_trains_and_correlates_and_resumes() {
     };
     let out = tempfile::tempdir().expect("tmp");
     let stop = AtomicBool::new(false);
-    let input = StudyData { geometry, data: &data, augment: Augment::NONE };
+    let input = StudyData {
+        geometry,
+        data: &data,
+        augment: Augment::NONE,
+    };
     let first = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("study");
     assert_eq!(first.cells, 2);
     s.candidates = 4;
     let report = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("resumed");
     assert_eq!(report.cells, 4);
     let text = std::fs::read_to_string(out.path().join("correlate.jsonl")).expect("log");
-    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     assert_eq!(rows.len(), 4);
-    let col = |k: &str| rows.iter().map(|r| r[k].as_f64().expect("number")).collect::<Vec<_>>();
+    let col = |k: &str| {
+        rows.iter()
+            .map(|r| r[k].as_f64().expect("number"))
+            .collect::<Vec<_>>()
+    };
     for a in col("test_accuracy") {
         assert!((0.0..=1.0).contains(&a));
     }
-    assert_eq!(report.tau_sahd, kendall_tau_b(&col("sahd"), &col("test_accuracy")));
-    assert_eq!(report.tau_hamming, kendall_tau_b(&col("hamming"), &col("test_accuracy")));
+    assert_eq!(
+        report.tau_sahd,
+        kendall_tau_b(&col("sahd"), &col("test_accuracy"))
+    );
+    assert_eq!(
+        report.tau_hamming,
+        kendall_tau_b(&col("hamming"), &col("test_accuracy"))
+    );
     assert!(out.path().join("report.json").exists());
     // Other settings in the same folder are refused.
     s.seed = 6;

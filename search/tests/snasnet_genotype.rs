@@ -26,10 +26,22 @@ fn json_forms_and_errors() {
     let g: CellGenotype = "0302 0030 3003 0000".parse().expect("genotype");
     let v = genotype_to_json(&g);
     assert_eq!(v["cnt_mat"], "0302 0030 3003 0000");
-    assert_eq!(v["matrix"], json!([[0, 3, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3], [0, 0, 0, 0]]));
+    assert_eq!(
+        v["matrix"],
+        json!([[0, 3, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3], [0, 0, 0, 0]])
+    );
     assert_eq!(v["cell"], "backward");
-    assert_eq!(genotype_from_json(&json!("0302 0030 3003 0000")).expect("string"), g);
-    assert_eq!(genotype_from_json(&json!({"matrix": [[0, 3, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3], [0, 0, 0, 0]]})).expect("matrix"), g);
+    assert_eq!(
+        genotype_from_json(&json!("0302 0030 3003 0000")).expect("string"),
+        g
+    );
+    assert_eq!(
+        genotype_from_json(
+            &json!({"matrix": [[0, 3, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3], [0, 0, 0, 0]]})
+        )
+        .expect("matrix"),
+        g
+    );
     for bad in [
         json!({"cnt_mat": "0302 0030 3003 0000", "matrix": [[0, 0, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3], [0, 0, 0, 0]]}),
         json!({"matrix": [[0, 3, 0, 2], [0, 0, 3, 0], [3, 0, 0, 3]]}),

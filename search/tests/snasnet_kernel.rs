@@ -1,6 +1,8 @@
 //! The SAHD / Hamming kernel and log|det| against direct f64 computations (snasnet.md §4.3-4.5).
 
-use snnc_search::snasnet::kernel::{Dispatch, KernelAccumulator, KernelKind, SpikeBits, call_kernel, log_abs_det, pair_distances};
+use snnc_search::snasnet::kernel::{
+    Dispatch, KernelAccumulator, KernelKind, SpikeBits, call_kernel, log_abs_det, pair_distances,
+};
 
 /// The kernel straight from the formulas, on 0/1 rows.
 fn direct(c: &[Vec<u8>], kind: KernelKind) -> Vec<f64> {
@@ -75,9 +77,19 @@ fn random_patterns_match_direct_across_word_boundaries() {
         s ^= s << 17;
         s
     };
-    for &(b, n) in &[(3usize, 1usize), (4, 7), (4, 63), (3, 64), (4, 65), (4, 130), (4, 200)] {
+    for &(b, n) in &[
+        (3usize, 1usize),
+        (4, 7),
+        (4, 63),
+        (3, 64),
+        (4, 65),
+        (4, 130),
+        (4, 200),
+    ] {
         for density in [2u64, 5, 9] {
-            let c: Vec<Vec<u8>> = (0..b).map(|_| (0..n).map(|_| (next() % density == 0) as u8).collect()).collect();
+            let c: Vec<Vec<u8>> = (0..b)
+                .map(|_| (0..n).map(|_| (next() % density == 0) as u8).collect())
+                .collect();
             let sb = bits(&c);
             let portable = pair_distances(&sb, Dispatch::Portable);
             assert_eq!(pair_distances(&sb, Dispatch::Auto), portable);
@@ -116,16 +128,24 @@ fn accumulator_means_calls_and_scores() {
     close(&acc.mean().expect("mean"), &mean, 1e-12);
     // 3x3 determinant by cofactor expansion.
     let m = &mean;
-    let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+    let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
+        + m[2] * (m[3] * m[7] - m[4] * m[6]);
     let score = acc.score().expect("score");
-    assert!((score - det.abs().ln()).abs() < 1e-10, "{score} vs {}", det.abs().ln());
+    assert!(
+        (score - det.abs().ln()).abs() < 1e-10,
+        "{score} vs {}",
+        det.abs().ln()
+    );
     assert!(acc.add(&bits(&[vec![1], vec![0]])).is_err());
 }
 
 #[test]
 fn log_abs_det_on_known_matrices() {
     // Diagonal.
-    assert!((log_abs_det(&[2.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.5], 3) - 3.0f64.ln()).abs() < 1e-14);
+    assert!(
+        (log_abs_det(&[2.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.5], 3) - 3.0f64.ln()).abs()
+            < 1e-14
+    );
     // Needs a pivot (zero leading entry); det = -1, sign discarded.
     assert!(log_abs_det(&[0.0, 1.0, 1.0, 0.0], 2).abs() < 1e-14);
     // det [[4,3],[6,3]] = -6.
@@ -134,7 +154,9 @@ fn log_abs_det_on_known_matrices() {
     assert_eq!(log_abs_det(&[1.0, 2.0, 2.0, 4.0], 2), f64::NEG_INFINITY);
     // (N - 0.5) J + 0.5 I at B = 256: det = 0.5^255 (0.5 + 256 (N - 0.5)), as in snasnet.md §4.5.
     let (b, n) = (256usize, 1000.0f64);
-    let a: Vec<f64> = (0..b * b).map(|q| (n - 0.5) + if q / b == q % b { 0.5 } else { 0.0 }).collect();
+    let a: Vec<f64> = (0..b * b)
+        .map(|q| (n - 0.5) + if q / b == q % b { 0.5 } else { 0.0 })
+        .collect();
     let want = 255.0 * 0.5f64.ln() + (0.5 + b as f64 * (n - 0.5)).ln();
     let got = log_abs_det(&a, b);
     assert!((got - want).abs() < 1e-8, "{got} vs {want}");

@@ -8,7 +8,9 @@ use snnc_search::snasnet::sampler::{CellMode, attempt, path_counts, prune_offici
 fn acceptance(mode: CellMode, seed: u64) -> f64 {
     let mut rng = Rng::new(seed);
     let draws = 20_000;
-    let accepted = (0..draws).filter(|_| attempt(mode, &mut rng).accepted).count();
+    let accepted = (0..draws)
+        .filter(|_| attempt(mode, &mut rng).accepted)
+        .count();
     accepted as f64 / draws as f64
 }
 
@@ -38,7 +40,10 @@ fn raw_draws_have_the_right_shape() {
         for i in 0..4 {
             assert_eq!(b[i][i], 0);
             for j in i + 1..4 {
-                assert!(b[i][j] == 0 || b[j][i] == 0, "pair ({i},{j}) has both directions: {b:?}");
+                assert!(
+                    b[i][j] == 0 || b[j][i] == 0,
+                    "pair ({i},{j}) has both directions: {b:?}"
+                );
                 assert!(b[i][j] <= 4 && b[j][i] <= 4);
             }
         }
@@ -90,7 +95,10 @@ fn pruning_by_hand() {
     assert_eq!(prune_official(&g.m), g.m);
     // Node 1 has no path to the output: its row and column go.
     let m = [[0, 2, 0, 1], [0, 0, 0, 0], [0, 0, 0, 4], [0, 0, 0, 0]];
-    assert_eq!(prune_official(&m), [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+    assert_eq!(
+        prune_official(&m),
+        [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    );
     // Node 2 only reaches the output, not reachable from the input: removed.
     let m = [[0, 0, 0, 3], [0, 0, 0, 0], [0, 0, 0, 4], [0, 0, 0, 0]];
     assert_eq!(prune_official(&m)[2][3], 0);

@@ -6,16 +6,21 @@ use snnc_datasets::transform::Rng;
 use snnc_search::arch::InputGeometry;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::init::InitScheme;
+use snnc_search::model::CarriedState;
 use snnc_search::model::SnnModel;
 use snnc_search::snasnet::kernel::{KernelKind, log_abs_det};
-use snnc_search::model::CarriedState;
 use snnc_search::snasnet::score::{PassState, score_genotype, score_model};
 
 const B: usize = 6;
 const T: usize = 3;
 
 fn cfg() -> SnasnetConfig {
-    let input = InputGeometry { channels: 1, side: 8, encoding: Encoding::Direct, num_classes: 2 };
+    let input = InputGeometry {
+        channels: 1,
+        side: 8,
+        encoding: Encoding::Direct,
+        num_classes: 2,
+    };
     let mut cfg = SnasnetConfig::new(input, 4);
     cfg.hidden = 16;
     cfg.vote_group = 2;
@@ -34,7 +39,10 @@ fn inputs(seed: u64, n: usize) -> Vec<Tensor> {
 }
 
 fn model(geno: &CellGenotype) -> SnnModel {
-    let net = snasnet_network(geno, &cfg()).expect("network").validate().expect("valid");
+    let net = snasnet_network(geno, &cfg())
+        .expect("network")
+        .validate()
+        .expect("valid");
     SnnModel::new(net, InitScheme::Snasnet, 42).expect("model")
 }
 
@@ -44,11 +52,17 @@ fn direct_score(model: &SnnModel, x: &Tensor, kind: KernelKind, rng: &mut Rng) -
     let mut hook = |id: usize, _t: usize, v: &Tensor| {
         if model.net.node(id).op.is_spiking() {
             let rows = v.flatten_from(1)?.to_vec2::<f32>()?;
-            calls.push(rows.iter().map(|r| r.iter().map(|&s| (s > 0.0) as u8).collect()).collect());
+            calls.push(
+                rows.iter()
+                    .map(|r| r.iter().map(|&s| (s > 0.0) as u8).collect())
+                    .collect(),
+            );
         }
         Ok(())
     };
-    model.forward_with_hook(x, true, rng, &mut hook).expect("forward");
+    model
+        .forward_with_hook(x, true, rng, &mut hook)
+        .expect("forward");
     let mut mean = vec![0.0f64; B * B];
     for c in &calls {
         let n = c[0].len() as f64;
@@ -70,20 +84,33 @@ fn direct_score(model: &SnnModel, x: &Tensor, kind: KernelKind, rng: &mut Rng) -
 
 #[test]
 fn score_matches_direct_formulas_and_counts_every_lif_call() {
-    for geno in ["0302 0030 3003 0000", "0323 0032 0003 0000", "0104 0010 1000 0410"] {
+    for geno in [
+        "0302 0030 3003 0000",
+        "0323 0032 0003 0000",
+        "0104 0010 1000 0410",
+    ] {
         let geno: CellGenotype = geno.parse().expect("genotype");
         let m = model(&geno);
-        let lifs = (0..m.net.len()).filter(|&i| m.net.node(i).op.is_spiking()).count();
+        let lifs = (0..m.net.len())
+            .filter(|&i| m.net.node(i).op.is_spiking())
+            .count();
         let xs = inputs(3, 2);
         for kind in [KernelKind::Sahd, KernelKind::Hamming] {
-            let got = score_model(&m, &xs, kind, PassState::Reset, &mut Rng::new(8)).expect("score");
+            let got =
+                score_model(&m, &xs, kind, PassState::Reset, &mut Rng::new(8)).expect("score");
             assert_eq!(got.lif_calls, lifs * T, "{geno}");
             assert_eq!(got.per_pass.len(), 2);
             let mut rng = Rng::new(8);
-            let want: Vec<f64> = xs.iter().map(|x| direct_score(&m, x, kind, &mut rng).0).collect();
+            let want: Vec<f64> = xs
+                .iter()
+                .map(|x| direct_score(&m, x, kind, &mut rng).0)
+                .collect();
             for (g, w) in got.per_pass.iter().zip(&want) {
                 assert!(g.is_finite(), "{geno} {kind:?}: {g}");
-                assert!((g - w).abs() < 1e-9 * (1.0 + w.abs()), "{geno} {kind:?}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() < 1e-9 * (1.0 + w.abs()),
+                    "{geno} {kind:?}: {g} vs {w}"
+                );
             }
             assert!((got.score - (want[0] + want[1]) / 2.0).abs() < 1e-9 * (1.0 + got.score.abs()));
         }
@@ -94,19 +121,56 @@ fn score_matches_direct_formulas_and_counts_every_lif_call() {
 fn scoring_is_deterministic_and_kernels_differ() {
     let geno: CellGenotype = "0302 0030 3003 0000".parse().expect("genotype");
     let xs = inputs(5, 2);
-    let run = |kind| score_genotype(&geno, &cfg(), 7, &xs, kind, PassState::Reset, &mut Rng::new(1)).expect("score");
+    let run = |kind| {
+        score_genotype(
+            &geno,
+            &cfg(),
+            7,
+            &xs,
+            kind,
+            PassState::Reset,
+            &mut Rng::new(1),
+        )
+        .expect("score")
+    };
     let (a, b) = (run(KernelKind::Sahd), run(KernelKind::Sahd));
-    assert_eq!((a.per_pass, a.score, a.lif_calls), (b.per_pass, b.score, b.lif_calls));
+    assert_eq!(
+        (a.per_pass, a.score, a.lif_calls),
+        (b.per_pass, b.score, b.lif_calls)
+    );
     assert_ne!(run(KernelKind::Sahd).score, run(KernelKind::Hamming).score);
     // Every pass starts from fresh state: scoring one batch twice gives the same number twice.
     let twice = vec![xs[0].clone(), xs[0].clone()];
-    let s = score_genotype(&geno, &cfg(), 7, &twice, KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).expect("score");
+    let s = score_genotype(
+        &geno,
+        &cfg(),
+        7,
+        &twice,
+        KernelKind::Sahd,
+        PassState::Reset,
+        &mut Rng::new(1),
+    )
+    .expect("score");
     assert_eq!(s.per_pass[0], s.per_pass[1]);
-    assert!(score_model(&model(&geno), &[], KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).is_err());
+    assert!(
+        score_model(
+            &model(&geno),
+            &[],
+            KernelKind::Sahd,
+            PassState::Reset,
+            &mut Rng::new(1)
+        )
+        .is_err()
+    );
 }
 
 /// LIF outputs of every call, in order.
-fn lif_trace(model: &SnnModel, x: &Tensor, rng: &mut Rng, carry: Option<&mut CarriedState>) -> Vec<Vec<f32>> {
+fn lif_trace(
+    model: &SnnModel,
+    x: &Tensor,
+    rng: &mut Rng,
+    carry: Option<&mut CarriedState>,
+) -> Vec<Vec<f32>> {
     let mut out = Vec::new();
     let mut hook = |id: usize, _t: usize, v: &Tensor| {
         if model.net.node(id).op.is_spiking() {
@@ -115,8 +179,12 @@ fn lif_trace(model: &SnnModel, x: &Tensor, rng: &mut Rng, carry: Option<&mut Car
         Ok(())
     };
     match carry {
-        Some(c) => model.forward_carrying(x, true, rng, &mut hook, c).expect("forward"),
-        None => model.forward_with_hook(x, true, rng, &mut hook).expect("forward"),
+        Some(c) => model
+            .forward_carrying(x, true, rng, &mut hook, c)
+            .expect("forward"),
+        None => model
+            .forward_with_hook(x, true, rng, &mut hook)
+            .expect("forward"),
     };
     out
 }
@@ -130,7 +198,15 @@ fn carried_state_continues_the_membranes_of_the_previous_pass() {
     let m = model(&geno);
     let mut long_cfg = cfg();
     long_cfg.timesteps = 2 * T;
-    let long = SnnModel::new(snasnet_network(&geno, &long_cfg).expect("net").validate().expect("valid"), InitScheme::Snasnet, 42).expect("model");
+    let long = SnnModel::new(
+        snasnet_network(&geno, &long_cfg)
+            .expect("net")
+            .validate()
+            .expect("valid"),
+        InitScheme::Snasnet,
+        42,
+    )
+    .expect("model");
     let want = lif_trace(&long, x, &mut Rng::new(2), None);
     let mut carry = CarriedState::default();
     let mut rng = Rng::new(2);
@@ -142,8 +218,22 @@ fn carried_state_continues_the_membranes_of_the_previous_pass() {
     assert_eq!(got, want);
     // The score with carried state: first pass as with a reset, later passes differ.
     let twice = vec![x.clone(), x.clone()];
-    let reset = score_model(&m, &twice, KernelKind::Sahd, PassState::Reset, &mut Rng::new(1)).expect("score");
-    let carried = score_model(&m, &twice, KernelKind::Sahd, PassState::Carry, &mut Rng::new(1)).expect("score");
+    let reset = score_model(
+        &m,
+        &twice,
+        KernelKind::Sahd,
+        PassState::Reset,
+        &mut Rng::new(1),
+    )
+    .expect("score");
+    let carried = score_model(
+        &m,
+        &twice,
+        KernelKind::Sahd,
+        PassState::Carry,
+        &mut Rng::new(1),
+    )
+    .expect("score");
     assert_eq!(reset.per_pass[0], carried.per_pass[0]);
     assert_eq!(reset.per_pass[0], reset.per_pass[1]);
     assert_ne!(carried.per_pass[0], carried.per_pass[1]);

@@ -5,7 +5,9 @@ use snnc_datasets::transform::Rng;
 use snnc_datasets::{Dataset, DatasetName, ImageSet, Split};
 use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
-use snnc_search::snasnet::search::{CandidateRecord, SearchSettings, best, read_records, run_search};
+use snnc_search::snasnet::search::{
+    CandidateRecord, SearchSettings, best, read_records, run_search,
+};
 
 fn digits() -> Dataset {
     let mut rng = Rng::new(4);
@@ -48,10 +50,19 @@ fn same(a: &[CandidateRecord], b: &[CandidateRecord]) {
     assert_eq!(a.len(), b.len());
     let near = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + y.abs());
     for (x, y) in a.iter().zip(b) {
-        assert_eq!((x.index, &x.genotype, x.lif_calls, x.draws), (y.index, &y.genotype, y.lif_calls, y.draws));
+        assert_eq!(
+            (x.index, &x.genotype, x.lif_calls, x.draws),
+            (y.index, &y.genotype, y.lif_calls, y.draws)
+        );
         assert!(near(x.score, y.score), "{x:?} vs {y:?}");
         assert_eq!(x.per_pass.len(), y.per_pass.len());
-        assert!(x.per_pass.iter().zip(&y.per_pass).all(|(p, q)| near(*p, *q)), "{x:?} vs {y:?}");
+        assert!(
+            x.per_pass
+                .iter()
+                .zip(&y.per_pass)
+                .all(|(p, q)| near(*p, *q)),
+            "{x:?} vs {y:?}"
+        );
     }
 }
 
@@ -60,7 +71,10 @@ fn search_logs_every_candidate_and_writes_the_best_architecture() {
     let dir = tempfile::tempdir().expect("tmp");
     let records = run(dir.path(), &settings(5, "backward")).expect("search");
     assert_eq!(records.len(), 5);
-    same(&read_records(&dir.path().join("candidates.jsonl")).expect("log"), &records);
+    same(
+        &read_records(&dir.path().join("candidates.jsonl")).expect("log"),
+        &records,
+    );
     for (k, r) in records.iter().enumerate() {
         assert_eq!(r.index, k);
         assert!(r.score.is_finite(), "{r:?}");
@@ -73,8 +87,16 @@ fn search_logs_every_candidate_and_writes_the_best_architecture() {
     let net = NetworkDesc::from_json_str(&text, "best_arch.json").expect("valid architecture");
     assert_eq!(net.desc.meta["genotype"], serde_json::json!(b.genotype));
     assert_eq!(net.desc.timesteps, 2);
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("best_genotype.json")).expect("best genotype")).expect("json");
-    assert_eq!(snnc_search::snasnet::genotype::genotype_from_json(&g).expect("genotype").to_string(), b.genotype);
+    let g: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("best_genotype.json")).expect("best genotype"),
+    )
+    .expect("json");
+    assert_eq!(
+        snnc_search::snasnet::genotype::genotype_from_json(&g)
+            .expect("genotype")
+            .to_string(),
+        b.genotype
+    );
     assert_eq!(g["index"], serde_json::json!(b.index));
 }
 
@@ -94,7 +116,12 @@ fn resumed_search_equals_an_uninterrupted_one() {
     same(&rest, &all);
     assert_eq!(read_records(&log).expect("log").len(), 6);
     // Forward searches only produce forward cells.
-    assert!(all.iter().all(|r| !r.genotype.parse::<snnc_search::arch::snasnet::CellGenotype>().expect("g").has_backward()));
+    assert!(all.iter().all(|r| {
+        !r.genotype
+            .parse::<snnc_search::arch::snasnet::CellGenotype>()
+            .expect("g")
+            .has_backward()
+    }));
 }
 
 #[test]

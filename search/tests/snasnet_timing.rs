@@ -17,7 +17,12 @@ const T: usize = 4;
 
 fn tiny_model(geno: &str) -> SnnModel {
     let geno: CellGenotype = geno.parse().expect("genotype");
-    let input = InputGeometry { channels: 1, side: 8, encoding: Encoding::Direct, num_classes: 2 };
+    let input = InputGeometry {
+        channels: 1,
+        side: 8,
+        encoding: Encoding::Direct,
+        num_classes: 2,
+    };
     let mut cfg = SnasnetConfig::new(input, 2);
     cfg.hidden = 8;
     cfg.vote_group = 2;
@@ -40,9 +45,17 @@ fn trace(model: &SnnModel) -> (HashMap<String, Vec<Vec<f32>>>, Vec<f32>) {
         slot.push(values(v));
         Ok(())
     };
-    let out = model.forward_with_hook(&x, true, &mut Rng::new(9), &mut hook).expect("forward");
-    let plain = model.forward(&x, true, &mut Rng::new(9), false).expect("forward");
-    assert_eq!(values(&out.readout), values(&plain.readout), "the hook changes nothing");
+    let out = model
+        .forward_with_hook(&x, true, &mut Rng::new(9), &mut hook)
+        .expect("forward");
+    let plain = model
+        .forward(&x, true, &mut Rng::new(9), false)
+        .expect("forward");
+    assert_eq!(
+        values(&out.readout),
+        values(&plain.readout),
+        "the hook changes nothing"
+    );
     (seen, values(&out.readout))
 }
 
@@ -77,13 +90,18 @@ fn add(a: &[f32], b: &[f32]) -> Vec<f32> {
 fn close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}");
     for (k, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what}[{k}]: {g} vs {w}");
+        assert!(
+            (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+            "{what}[{k}]: {g} vs {w}"
+        );
     }
 }
 
 /// The value of `name` at step `t` (a static node keeps its t = 0 value).
 fn at<'a>(seen: &'a HashMap<String, Vec<Vec<f32>>>, name: &str, t: usize) -> &'a [f32] {
-    let v = seen.get(name).unwrap_or_else(|| panic!("node {name} never ran"));
+    let v = seen
+        .get(name)
+        .unwrap_or_else(|| panic!("node {name} never ran"));
     &v[t.min(v.len() - 1)]
 }
 
@@ -103,10 +121,26 @@ fn skip_and_pool_feedback_cell_matches_hand_unrolled() {
             let z1 = add(&z0, &m1);
             let z2 = add(&z1, &m2);
             let x3 = pool3(&z0, side);
-            close(at(&seen, &format!("{cell}.n0"), t), &z0, &format!("{cell} z0 at t={t}"));
-            close(at(&seen, &format!("{cell}.n1"), t), &z1, &format!("{cell} z1 at t={t}"));
-            close(at(&seen, &format!("{cell}.n2"), t), &z2, &format!("{cell} z2 at t={t}"));
-            close(at(&seen, &format!("{cell}.n3"), t), &x3, &format!("{cell} x3 at t={t}"));
+            close(
+                at(&seen, &format!("{cell}.n0"), t),
+                &z0,
+                &format!("{cell} z0 at t={t}"),
+            );
+            close(
+                at(&seen, &format!("{cell}.n1"), t),
+                &z1,
+                &format!("{cell} z1 at t={t}"),
+            );
+            close(
+                at(&seen, &format!("{cell}.n2"), t),
+                &z2,
+                &format!("{cell} z2 at t={t}"),
+            );
+            close(
+                at(&seen, &format!("{cell}.n3"), t),
+                &x3,
+                &format!("{cell} x3 at t={t}"),
+            );
             if t == 1 {
                 assert!(m0.iter().any(|v| *v != 0.0), "feedback is live at t=1");
             }
@@ -127,14 +161,33 @@ fn backward_conv_edge_is_delivered_one_step_later() {
     for (cell, input) in [("cell1", "stem.bn"), ("cell2", "down.pool")] {
         let e = |name: &str, t: usize| at(&seen, &format!("{cell}.{name}"), t).to_vec();
         for t in 0..T {
-            let fb = if t == 0 { vec![0.0; e("n0", 0).len()] } else { e("e20.bn", t - 1) };
-            close(&e("n0", t), &add(at(&seen, input, t), &fb), &format!("{cell} n0 at t={t}"));
+            let fb = if t == 0 {
+                vec![0.0; e("n0", 0).len()]
+            } else {
+                e("e20.bn", t - 1)
+            };
+            close(
+                &e("n0", t),
+                &add(at(&seen, input, t), &fb),
+                &format!("{cell} n0 at t={t}"),
+            );
             close(&e("n1", t), &e("e01.bn", t), &format!("{cell} n1 at t={t}"));
             close(&e("n2", t), &e("e12.bn", t), &format!("{cell} n2 at t={t}"));
-            close(&e("n3", t), &add(&e("e03.bn", t), &e("e23.bn", t)), &format!("{cell} n3 at t={t}"));
+            close(
+                &e("n3", t),
+                &add(&e("e03.bn", t), &e("e23.bn", t)),
+                &format!("{cell} n3 at t={t}"),
+            );
         }
-        assert_eq!(seen[&format!("{cell}.e20.lif")].len(), T, "the backward LIF runs at every step");
-        live |= seen[&format!("{cell}.e20.bn")].iter().flatten().any(|v| *v != 0.0);
+        assert_eq!(
+            seen[&format!("{cell}.e20.lif")].len(),
+            T,
+            "the backward LIF runs at every step"
+        );
+        live |= seen[&format!("{cell}.e20.bn")]
+            .iter()
+            .flatten()
+            .any(|v| *v != 0.0);
     }
     assert!(live, "the backward edge carries something");
 }

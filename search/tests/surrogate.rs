@@ -19,19 +19,32 @@ fn surrogate_is_the_derivative_of_the_primitive() {
             let s = f.surrogate(v as f32) as f64;
             let err = (fd - s).abs() / s.abs().max(1e-3);
             worst = worst.max(err);
-            assert!(err < 1e-5, "threshold {threshold} alpha {alpha} v {v}: fd {fd} surrogate {s}");
+            assert!(
+                err < 1e-5,
+                "threshold {threshold} alpha {alpha} v {v}: fd {fd} surrogate {s}"
+            );
         }
         assert!(worst < 1e-5);
         // The peak is alpha/2 at the threshold; the primitive runs from 0 to 1 through 1/2.
         assert!((f.surrogate(threshold) - alpha / 2.0).abs() < 1e-6);
         assert!((f.primitive(threshold as f64) - 0.5).abs() < 1e-12);
-        assert!(f.primitive(threshold as f64 - 1e4) < 1e-3 && f.primitive(threshold as f64 + 1e4) > 1.0 - 1e-3);
+        assert!(
+            f.primitive(threshold as f64 - 1e4) < 1e-3
+                && f.primitive(threshold as f64 + 1e4) > 1.0 - 1e-3
+        );
     }
     // SpikingJelly's ATan() at alpha = 2: 1 / (1 + (pi (v - 1))^2); at v = 1.5 that is 1/(1 + pi^2/4).
     let f = SpikeFn::atan(1.0, 2.0, Compare::Ge);
     let want = 1.0 / (1.0 + std::f64::consts::PI.powi(2) / 4.0);
-    assert!((f.surrogate(1.5) as f64 - want).abs() < 1e-7, "{} vs {want}", f.surrogate(1.5));
-    assert!((f.surrogate(0.5) as f64 - want).abs() < 1e-7, "symmetric about the threshold");
+    assert!(
+        (f.surrogate(1.5) as f64 - want).abs() < 1e-7,
+        "{} vs {want}",
+        f.surrogate(1.5)
+    );
+    assert!(
+        (f.surrogate(0.5) as f64 - want).abs() < 1e-7,
+        "symmetric about the threshold"
+    );
 }
 
 #[test]
@@ -52,7 +65,10 @@ fn forward_is_heaviside_including_the_threshold() {
     assert_eq!(values(&ge_t), vec![0., 1., 0., 1., 0., 1., 0., 1.]);
     // A narrowed view with an offset.
     let tail = x.flatten_all().unwrap().narrow(0, 3, 3).unwrap();
-    assert_eq!(values(&SpikeFn::atan(1.0, 2.0, Compare::Ge).apply(&tail).unwrap()), vec![0., 1., 1.]);
+    assert_eq!(
+        values(&SpikeFn::atan(1.0, 2.0, Compare::Ge).apply(&tail).unwrap()),
+        vec![0., 1., 1.]
+    );
 }
 
 #[test]

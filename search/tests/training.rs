@@ -13,7 +13,9 @@ use snnc_datasets::{DatasetName, Split};
 use snnc_search::data::{Augment, InputPipeline};
 use snnc_search::init::InitScheme;
 use snnc_search::optim::OptimizerKind;
-use snnc_search::train::{LossKind, TrainConfig, TrainError, TrainOutcome, evaluate, load_run, train};
+use snnc_search::train::{
+    LossKind, TrainConfig, TrainError, TrainOutcome, evaluate, load_run, train,
+};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -47,7 +49,12 @@ fn config(data_dir: PathBuf, epochs: usize) -> TrainConfig {
         eta_min_ratio: 0.01,
         cosine: true,
         // Adam keeps two moment buffers per parameter: resume must restore both.
-        optimizer: OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-4 },
+        optimizer: OptimizerKind::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+        },
         loss: LossKind::CrossEntropy,
         init: InitScheme::Pytorch,
         augment: Augment::NONE,
@@ -59,7 +66,15 @@ fn config(data_dir: PathBuf, epochs: usize) -> TrainConfig {
 }
 
 fn run(cfg: &TrainConfig, dir: &Path, resume: bool, stop: bool) -> TrainOutcome {
-    train(network(MLP), cfg, dir, resume, &AtomicBool::new(stop), false).unwrap_or_else(|e| panic!("train in {}: {e}", dir.display()))
+    train(
+        network(MLP),
+        cfg,
+        dir,
+        resume,
+        &AtomicBool::new(stop),
+        false,
+    )
+    .unwrap_or_else(|e| panic!("train in {}: {e}", dir.display()))
 }
 
 fn weights(dir: &Path) -> Vec<u8> {
@@ -76,16 +91,31 @@ fn metrics(dir: &Path) -> Vec<serde_json::Value> {
 
 /// The fields of a metrics line that do not depend on wall-clock time.
 fn deterministic(m: &serde_json::Value) -> Vec<f64> {
-    ["epoch", "lr", "train_loss", "train_accuracy", "test_accuracy", "test_loss", "spikes_per_sample"]
-        .iter()
-        .map(|k| m[*k].as_f64().unwrap_or_else(|| panic!("metrics field {k} in {m}")))
-        .collect()
+    [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_accuracy",
+        "test_accuracy",
+        "test_loss",
+        "spikes_per_sample",
+    ]
+    .iter()
+    .map(|k| {
+        m[*k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("metrics field {k} in {m}"))
+    })
+    .collect()
 }
 
 fn approx_eq(a: &[f64], b: &[f64], what: &str) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{what}: {a:?} vs {b:?}");
+        assert!(
+            (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+            "{what}: {a:?} vs {b:?}"
+        );
     }
 }
 
@@ -97,15 +127,28 @@ fn data() -> Option<PathBuf> {
 fn same_seed_same_weights_and_resume_equals_uninterrupted() {
     let Some(dir) = data() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c, e) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"), tmp.path().join("e"));
+    let (a, b, c, e) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+        tmp.path().join("e"),
+    );
 
     // Two one-epoch runs with the same seed: byte-identical weights.
     let one = config(dir.clone(), 1);
     let oa = run(&one, &a, false, false);
     let ob = run(&one, &b, false, false);
     assert_eq!(oa, ob, "same outcome");
-    assert_eq!(weights(&a), weights(&b), "weights.safetensors of two equal runs");
-    approx_eq(&deterministic(&metrics(&a)[0]), &deterministic(&metrics(&b)[0]), "metrics of two equal runs");
+    assert_eq!(
+        weights(&a),
+        weights(&b),
+        "weights.safetensors of two equal runs"
+    );
+    approx_eq(
+        &deterministic(&metrics(&a)[0]),
+        &deterministic(&metrics(&b)[0]),
+        "metrics of two equal runs",
+    );
 
     // Two epochs at once vs one epoch then resume to two: identical final weights and metrics.
     let two = config(dir.clone(), 2);
@@ -114,21 +157,43 @@ fn same_seed_same_weights_and_resume_equals_uninterrupted() {
     assert_eq!(oc, ob2);
     assert_eq!(weights(&c), weights(&b), "resumed run vs uninterrupted run");
     let (mc, mb) = (metrics(&c), metrics(&b));
-    assert_eq!(mb.len(), 2, "the resumed run keeps epoch 1's line and adds epoch 2's");
+    assert_eq!(
+        mb.len(),
+        2,
+        "the resumed run keeps epoch 1's line and adds epoch 2's"
+    );
     for (x, y) in mc.iter().zip(&mb) {
-        approx_eq(&deterministic(x), &deterministic(y), "metrics of resumed vs uninterrupted");
+        approx_eq(
+            &deterministic(x),
+            &deterministic(y),
+            "metrics of resumed vs uninterrupted",
+        );
     }
-    assert_ne!(weights(&a), weights(&c), "the second epoch changes the weights");
+    assert_ne!(
+        weights(&a),
+        weights(&c),
+        "the second epoch changes the weights"
+    );
 
     // Stopped before the first batch: an interruption with a checkpoint; resuming completes the run.
     let oe = train(network(MLP), &two, &e, false, &AtomicBool::new(true), false).unwrap();
     assert_eq!(oe, TrainOutcome::Interrupted { epoch: 0, batch: 0 });
-    assert!(e.join("checkpoint").join("state.json").is_file(), "the interruption leaves a checkpoint");
-    assert!(!e.join("weights.safetensors").exists(), "no final weights before an epoch ends");
+    assert!(
+        e.join("checkpoint").join("state.json").is_file(),
+        "the interruption leaves a checkpoint"
+    );
+    assert!(
+        !e.join("weights.safetensors").exists(),
+        "no final weights before an epoch ends"
+    );
     assert!(metrics(&e).is_empty());
     let oe2 = run(&two, &e, true, false);
     assert_eq!(oe2, oc);
-    assert_eq!(weights(&e), weights(&c), "interrupted-then-resumed run vs uninterrupted run");
+    assert_eq!(
+        weights(&e),
+        weights(&c),
+        "interrupted-then-resumed run vs uninterrupted run"
+    );
 
     // Resuming a finished run does no more work and reports the recorded accuracy.
     let again = run(&two, &c, true, false);
@@ -145,19 +210,40 @@ fn metrics_file_has_one_documented_line_per_epoch() {
     let outcome = run(&cfg, &out, false, false);
     let lines = metrics(&out);
     assert_eq!(lines.len(), 2);
-    let mut fields: Vec<&str> = lines[0].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut fields: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     fields.sort();
     assert_eq!(
         fields,
-        ["epoch", "lr", "samples_per_second", "seconds", "spikes_per_sample", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
+        [
+            "epoch",
+            "lr",
+            "samples_per_second",
+            "seconds",
+            "spikes_per_sample",
+            "test_accuracy",
+            "test_loss",
+            "train_accuracy",
+            "train_loss"
+        ]
     );
     for (i, m) in lines.iter().enumerate() {
         assert_eq!(m["epoch"].as_u64(), Some(i as u64 + 1));
         let get = |k: &str| m[k].as_f64().unwrap();
         // Accuracies are fractions of 256 training and 100 test samples.
         let (tr, te) = (get("train_accuracy"), get("test_accuracy"));
-        assert!((0.0..=1.0).contains(&tr) && ((tr * 256.0).round() - tr * 256.0).abs() < 1e-9, "train_accuracy {tr}");
-        assert!((0.0..=1.0).contains(&te) && ((te * 100.0).round() - te * 100.0).abs() < 1e-9, "test_accuracy {te}");
+        assert!(
+            (0.0..=1.0).contains(&tr) && ((tr * 256.0).round() - tr * 256.0).abs() < 1e-9,
+            "train_accuracy {tr}"
+        );
+        assert!(
+            (0.0..=1.0).contains(&te) && ((te * 100.0).round() - te * 100.0).abs() < 1e-9,
+            "test_accuracy {te}"
+        );
         assert!(get("train_loss").is_finite() && get("train_loss") > 0.0);
         assert!(get("test_loss").is_finite() && get("test_loss") > 0.0);
         // At most 32 neurons x 2 timesteps can fire per sample.
@@ -170,19 +256,39 @@ fn metrics_file_has_one_documented_line_per_epoch() {
     let eta = LR * 0.01;
     assert!((lines[1]["lr"].as_f64().unwrap() - (eta + (LR - eta) / 2.0)).abs() < 1e-15);
     // Learning happened: the training loss fell from epoch 1 to epoch 2.
-    assert!(lines[1]["train_loss"].as_f64() < lines[0]["train_loss"].as_f64(), "{lines:?}");
+    assert!(
+        lines[1]["train_loss"].as_f64() < lines[0]["train_loss"].as_f64(),
+        "{lines:?}"
+    );
     // The outcome reports the last epoch's test accuracy.
-    assert_eq!(outcome, TrainOutcome::Finished { test_accuracy: lines[1]["test_accuracy"].as_f64().unwrap() });
+    assert_eq!(
+        outcome,
+        TrainOutcome::Finished {
+            test_accuracy: lines[1]["test_accuracy"].as_f64().unwrap()
+        }
+    );
 
     // The run directory loads back and evaluates to the recorded test accuracy and loss.
     let model = load_run(&out).expect("load_run");
     let test_set = snnc_datasets::load(DatasetName::Digits, &dir, Split::Test).unwrap();
-    let pipeline = InputPipeline::new(&model.net, &test_set, Augment::NONE, FrameSplit::ByCount).unwrap();
-    let ev = evaluate(&model, &test_set, &pipeline, 64, Some(100), LossKind::CrossEntropy, None).unwrap();
+    let pipeline =
+        InputPipeline::new(&model.net, &test_set, Augment::NONE, FrameSplit::ByCount).unwrap();
+    let ev = evaluate(
+        &model,
+        &test_set,
+        &pipeline,
+        64,
+        Some(100),
+        LossKind::CrossEntropy,
+        None,
+    )
+    .unwrap();
     assert_eq!(ev.samples, 100);
     assert_eq!(ev.accuracy, lines[1]["test_accuracy"].as_f64().unwrap());
     assert!((ev.loss - lines[1]["test_loss"].as_f64().unwrap()).abs() < 1e-9);
-    assert!((ev.spikes_per_sample() - lines[1]["spikes_per_sample"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(
+        (ev.spikes_per_sample() - lines[1]["spikes_per_sample"].as_f64().unwrap()).abs() < 1e-9
+    );
 }
 
 #[test]
@@ -191,16 +297,43 @@ fn resume_refuses_a_different_config() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let cfg = config(dir.clone(), 1);
-    let _ = train(network(MLP), &cfg, &out, false, &AtomicBool::new(true), false).unwrap();
-    let other = TrainConfig { seed: cfg.seed + 1, ..cfg.clone() };
-    match train(network(MLP), &other, &out, true, &AtomicBool::new(false), false) {
+    let _ = train(
+        network(MLP),
+        &cfg,
+        &out,
+        false,
+        &AtomicBool::new(true),
+        false,
+    )
+    .unwrap();
+    let other = TrainConfig {
+        seed: cfg.seed + 1,
+        ..cfg.clone()
+    };
+    match train(
+        network(MLP),
+        &other,
+        &out,
+        true,
+        &AtomicBool::new(false),
+        false,
+    ) {
         Err(TrainError::Config(msg)) => assert!(msg.contains("different settings"), "{msg}"),
         other => panic!("expected a config error, got {other:?}"),
     }
     // Resuming without a checkpoint is an error that names the state file.
     let empty = tmp.path().join("empty");
-    match train(network(MLP), &cfg, &empty, true, &AtomicBool::new(false), false) {
-        Err(TrainError::File { path, .. }) => assert!(path.ends_with("state.json"), "{}", path.display()),
+    match train(
+        network(MLP),
+        &cfg,
+        &empty,
+        true,
+        &AtomicBool::new(false),
+        false,
+    ) {
+        Err(TrainError::File { path, .. }) => {
+            assert!(path.ends_with("state.json"), "{}", path.display())
+        }
         other => panic!("expected a file error, got {other:?}"),
     }
 }
@@ -214,7 +347,11 @@ fn stop_in_the_middle_then_resume_equals_uninterrupted() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
     // Many small batches, so that an epoch lasts long enough to be stopped part-way.
-    let cfg = TrainConfig { batch_size: 4, train_limit: Some(1024), ..config(dir.clone(), 2) };
+    let cfg = TrainConfig {
+        batch_size: 4,
+        train_limit: Some(1024),
+        ..config(dir.clone(), 2)
+    };
     run(&cfg, &full, false, false);
     let mut stopped_at = Vec::new();
     for delay_us in [0u64, 10_000, 30_000] {
@@ -224,7 +361,8 @@ fn stop_in_the_middle_then_resume_equals_uninterrupted() {
         let outcome = std::thread::scope(|s| {
             s.spawn(|| {
                 while !done.load(Ordering::SeqCst) {
-                    let lines = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap_or_default();
+                    let lines =
+                        std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap_or_default();
                     if lines.lines().count() >= 1 {
                         std::thread::sleep(std::time::Duration::from_micros(delay_us));
                         stop.store(true, Ordering::SeqCst);
@@ -246,11 +384,19 @@ fn stop_in_the_middle_then_resume_equals_uninterrupted() {
             }
             TrainOutcome::Finished { .. } => stopped_at.push(usize::MAX),
         }
-        assert_eq!(weights(&cut), weights(&full), "stopped at {stopped_at:?} and resumed vs uninterrupted");
+        assert_eq!(
+            weights(&cut),
+            weights(&full),
+            "stopped at {stopped_at:?} and resumed vs uninterrupted"
+        );
         let (mc, mf) = (metrics(&cut), metrics(&full));
         assert_eq!(mc.len(), 2);
         for (x, y) in mc.iter().zip(&mf) {
-            approx_eq(&deterministic(x), &deterministic(y), "metrics of stopped-and-resumed vs uninterrupted");
+            approx_eq(
+                &deterministic(x),
+                &deterministic(y),
+                "metrics of stopped-and-resumed vs uninterrupted",
+            );
         }
     }
     eprintln!("stopped before batch (usize::MAX = not stopped): {stopped_at:?}");

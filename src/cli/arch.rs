@@ -55,24 +55,62 @@ pub enum ArchKind {
 
 pub fn run(a: ArchArgs) -> anyhow::Result<()> {
     let (desc, out) = match a.kind {
-        ArchKind::Snasnet { genotype, dataset, width, timesteps, hidden, second_pool, out } => {
-            let side = if dataset == DatasetName::Nmnist { Some(32) } else { None };
+        ArchKind::Snasnet {
+            genotype,
+            dataset,
+            width,
+            timesteps,
+            hidden,
+            second_pool,
+            out,
+        } => {
+            let side = if dataset == DatasetName::Nmnist {
+                Some(32)
+            } else {
+                None
+            };
             let mut cfg = SnasnetConfig::new(InputGeometry::for_dataset(dataset, side), width);
             cfg.timesteps = timesteps;
             cfg.hidden = hidden;
             cfg.second_pool = second_pool;
-            (snasnet_network(&genotype, &cfg).map_err(anyhow::Error::msg)?, out)
+            (
+                snasnet_network(&genotype, &cfg).map_err(anyhow::Error::msg)?,
+                out,
+            )
         }
-        ArchKind::Autosnn { blocks, dataset, width, timesteps, out } => {
+        ArchKind::Autosnn {
+            blocks,
+            dataset,
+            width,
+            timesteps,
+            out,
+        } => {
             let mut cfg = AutoSnnConfig::new(InputGeometry::for_dataset(dataset, Some(32)), width);
             cfg.timesteps = timesteps;
-            (autosnn_network(&blocks, &cfg).map_err(anyhow::Error::msg)?, out)
+            (
+                autosnn_network(&blocks, &cfg).map_err(anyhow::Error::msg)?,
+                out,
+            )
         }
     };
     // Validate before writing: a builder bug must not leave an unusable file behind.
-    let net = desc.clone().validate().context("the generated architecture is invalid (a bug in snnc)")?;
-    snnc_compiler::atomic::write(&out, desc.to_json_pretty().as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-    let params: usize = net.parameter_specs().iter().map(|(_, s)| s.iter().product::<usize>()).sum();
-    println!("{} ({} nodes, {} parameters incl. BN statistics) -> {}", desc.name, desc.nodes.len(), params, out.display());
+    let net = desc
+        .clone()
+        .validate()
+        .context("the generated architecture is invalid (a bug in snnc)")?;
+    snnc_compiler::atomic::write(&out, desc.to_json_pretty().as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let params: usize = net
+        .parameter_specs()
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    println!(
+        "{} ({} nodes, {} parameters incl. BN statistics) -> {}",
+        desc.name,
+        desc.nodes.len(),
+        params,
+        out.display()
+    );
     Ok(())
 }

@@ -68,7 +68,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what {
-        BenchKind::TrainStep { batch, timesteps, steps, conv, inference, json } => {
+        BenchKind::TrainStep {
+            batch,
+            timesteps,
+            steps,
+            conv,
+            inference,
+            json,
+        } => {
             if steps == 0 || batch == 0 {
                 bail!("--steps and --batch must be at least 1");
             }
@@ -77,15 +84,27 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             model.conv_impl = conv;
             let mut rng = Rng::new(11);
             let n = batch * timesteps * 28 * 28;
-            let spikes: Vec<f32> = (0..n).map(|_| if rng.next_f32() < 0.2 { 1.0 } else { 0.0 }).collect();
-            let x = snnc_search::candle_core::Tensor::from_vec(spikes, (batch, timesteps, 1, 28, 28), &snnc_search::candle_core::Device::Cpu)?;
+            let spikes: Vec<f32> = (0..n)
+                .map(|_| if rng.next_f32() < 0.2 { 1.0 } else { 0.0 })
+                .collect();
+            let x = snnc_search::candle_core::Tensor::from_vec(
+                spikes,
+                (batch, timesteps, 1, 28, 28),
+                &snnc_search::candle_core::Device::Cpu,
+            )?;
             let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
-            let mut opt = Optimizer::new(OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 });
+            let mut opt = Optimizer::new(OptimizerKind::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+            });
             let mut times = Vec::new();
             for i in 0..steps + 3 {
                 let start = Instant::now();
                 let out = model.forward(&x, true, &mut rng, false)?;
-                let (loss, _) = loss_and_correct(&out.readout, &labels, LossKind::CrossEntropy, timesteps)?;
+                let (loss, _) =
+                    loss_and_correct(&out.readout, &labels, LossKind::CrossEntropy, timesteps)?;
                 let grads = loss.backward()?;
                 opt.step(&model.params, &grads, 1e-3)?;
                 if i >= 3 {
@@ -111,14 +130,19 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             }
             let step_ms = median(times.clone());
             if json {
-                let inf: Vec<_> = infer.iter().map(|(b, ms)| serde_json::json!({"batch": b, "ms": ms})).collect();
+                let inf: Vec<_> = infer
+                    .iter()
+                    .map(|(b, ms)| serde_json::json!({"batch": b, "ms": ms}))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::json!({"bench": "train_step", "impl": format!("snnc-{conv:?}").to_lowercase(), "batch": batch,
                         "timesteps": timesteps, "median_ms": step_ms, "all_ms": times, "inference": inf})
                 );
             } else {
-                println!("train step (B={batch}, T={timesteps}, conv {conv:?}): median {step_ms:.1} ms over {steps} steps");
+                println!(
+                    "train step (B={batch}, T={timesteps}, conv {conv:?}): median {step_ms:.1} ms over {steps} steps"
+                );
                 for (b, ms) in infer {
                     println!("inference (B={b}, T={timesteps}): median {ms:.2} ms");
                 }

@@ -54,12 +54,20 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             source.network.display()
         ),
     };
-    let m = compile(&net, weights, !a.no_opt, false).with_context(|| format!("compiling {}", source.network.display()))?;
+    let m = compile(&net, weights, !a.no_opt, false)
+        .with_context(|| format!("compiling {}", source.network.display()))?;
     let sidecar = text::sidecar_path(&a.output);
-    let sidecar_name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let opts = text::PrintOptions { sidecar: sidecar_name.clone(), inline_limit: INLINE_LIMIT };
+    let sidecar_name = sidecar
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let opts = text::PrintOptions {
+        sidecar: sidecar_name.clone(),
+        inline_limit: INLINE_LIMIT,
+    };
     let write = |path: &std::path::Path, bytes: &[u8]| {
-        snnc_compiler::atomic::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+        snnc_compiler::atomic::write(path, bytes)
+            .with_context(|| format!("writing {}", path.display()))
     };
     match a.emit {
         Emit::Ir => text::write(&m, &a.output)?,
@@ -68,13 +76,22 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 write(&sidecar, &bytes)?;
             }
             let doc = snnc_compiler::emit::json(&m, &sidecar_name, INLINE_LIMIT);
-            write(&a.output, (serde_json::to_string_pretty(&doc)? + "\n").as_bytes())?;
+            write(
+                &a.output,
+                (serde_json::to_string_pretty(&doc)? + "\n").as_bytes(),
+            )?;
         }
         Emit::Dot => write(&a.output, snnc_compiler::emit::dot(&m).as_bytes())?,
         Emit::OnnxStep | Emit::OnnxSeq => {
             let loaded = super::export::load(&a.input, a.weights.as_deref(), a.synthetic_weights)?;
-            let opts = snnc_compiler::emit::onnx::Options { source_hash: Some(loaded.source_hash), ..Default::default() };
-            write(&a.output, &super::export::onnx_bytes(&m, a.emit == Emit::OnnxSeq, &opts)?.0)?;
+            let opts = snnc_compiler::emit::onnx::Options {
+                source_hash: Some(loaded.source_hash),
+                ..Default::default()
+            };
+            write(
+                &a.output,
+                &super::export::onnx_bytes(&m, a.emit == Emit::OnnxSeq, &opts)?.0,
+            )?;
         }
     }
     eprintln!(

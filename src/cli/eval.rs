@@ -28,11 +28,21 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    let model = load_run(&a.run).with_context(|| format!("loading the run in {}", a.run.display()))?;
+    let model =
+        load_run(&a.run).with_context(|| format!("loading the run in {}", a.run.display()))?;
     let test = snnc_datasets::load(a.dataset, &a.data_dir, Split::Test)?;
-    let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount).map_err(anyhow::Error::msg)?;
+    let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)
+        .map_err(anyhow::Error::msg)?;
     let loss = LossKind::for_readout(model.net.desc.readout.kind);
-    let ev = evaluate(&model, &test, &pipeline, a.batch_size.max(1), a.limit, loss, None)?;
+    let ev = evaluate(
+        &model,
+        &test,
+        &pipeline,
+        a.batch_size.max(1),
+        a.limit,
+        loss,
+        None,
+    )?;
     if a.json {
         let out = serde_json::json!({
             "run": a.run,
@@ -46,10 +56,16 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{} on {} test samples of {}", model.net.desc.name, ev.samples, a.dataset);
+    println!(
+        "{} on {} test samples of {}",
+        model.net.desc.name, ev.samples, a.dataset
+    );
     println!("accuracy  {:.2}%", 100.0 * ev.accuracy);
     println!();
-    println!("{:<24} {:>10} {:>16} {:>10}", "layer", "neurons", "spikes/sample", "rate");
+    println!(
+        "{:<24} {:>10} {:>16} {:>10}",
+        "layer", "neurons", "spikes/sample", "rate"
+    );
     let t = model.timesteps() as f64;
     for l in &ev.layers {
         println!(
@@ -60,6 +76,11 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
             100.0 * l.spikes_per_sample / (l.neurons as f64 * t)
         );
     }
-    println!("{:<24} {:>10} {:>16.1}", "total", "", ev.spikes_per_sample());
+    println!(
+        "{:<24} {:>10} {:>16.1}",
+        "total",
+        "",
+        ev.spikes_per_sample()
+    );
     Ok(())
 }

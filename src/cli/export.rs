@@ -47,41 +47,79 @@ pub struct Loaded {
     pub source_hash: String,
 }
 
-pub fn load(input: &Path, weights: Option<&Path>, synthetic: Option<u64>) -> anyhow::Result<Loaded> {
+pub fn load(
+    input: &Path,
+    weights: Option<&Path>,
+    synthetic: Option<u64>,
+) -> anyhow::Result<Loaded> {
     let source = locate(input)?;
-    let json = std::fs::read(&source.network).with_context(|| format!("reading {}", source.network.display()))?;
+    let json = std::fs::read(&source.network)
+        .with_context(|| format!("reading {}", source.network.display()))?;
     let net = Network::load(&source.network)?;
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let (weights, origin, hash) = match (weights, synthetic, source.weights.as_deref()) {
         (Some(path), _, _) | (None, None, Some(path)) => {
             let bytes = read(path)?;
             let w = Weights::from_bytes(&bytes, &path.display().to_string())?;
-            (w, Some(path.display().to_string()), onnx::source_hash(&json, Some(&bytes)))
+            (
+                w,
+                Some(path.display().to_string()),
+                onnx::source_hash(&json, Some(&bytes)),
+            )
         }
         (None, Some(seed), _) => {
             let tag = format!("synthetic:{seed}");
-            (snnc_compiler::synth::weights(&net, seed), Some(tag.clone()), onnx::source_hash(&json, Some(tag.as_bytes())))
+            (
+                snnc_compiler::synth::weights(&net, seed),
+                Some(tag.clone()),
+                onnx::source_hash(&json, Some(tag.as_bytes())),
+            )
         }
         (None, None, None) => bail!(
             "{}: no weights.safetensors beside the network; pass --weights FILE, or --synthetic-weights SEED to export the architecture alone",
             source.network.display()
         ),
     };
-    Ok(Loaded { source, net, weights, weights_origin: origin, source_hash: hash })
+    Ok(Loaded {
+        source,
+        net,
+        weights,
+        weights_origin: origin,
+        source_hash: hash,
+    })
 }
 
 pub fn spike_outputs(spec: Option<&str>) -> SpikeOutputs {
     match spec.map(str::trim) {
         None | Some("") | Some("none") => SpikeOutputs::None,
         Some("all") => SpikeOutputs::All,
-        Some(list) => SpikeOutputs::Layers(list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+        Some(list) => SpikeOutputs::Layers(
+            list.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
     }
 }
 
 /// The bytes of the step (`sequence = false`) or sequence model of `m`.
-pub fn onnx_bytes(m: &Module, sequence: bool, opts: &onnx::Options) -> anyhow::Result<(Vec<u8>, onnx::Interface)> {
-    let model = if sequence { onnx::sequence_model(m, opts) } else { onnx::step_model(m, opts) }
-        .with_context(|| format!("emitting the ONNX {} model of `{}`", if sequence { "sequence" } else { "step" }, m.name))?;
+pub fn onnx_bytes(
+    m: &Module,
+    sequence: bool,
+    opts: &onnx::Options,
+) -> anyhow::Result<(Vec<u8>, onnx::Interface)> {
+    let model = if sequence {
+        onnx::sequence_model(m, opts)
+    } else {
+        onnx::step_model(m, opts)
+    }
+    .with_context(|| {
+        format!(
+            "emitting the ONNX {} model of `{}`",
+            if sequence { "sequence" } else { "step" },
+            m.name
+        )
+    })?;
     Ok((model.to_bytes()?, model.interface))
 }
 
@@ -91,7 +129,8 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     let l = load(&a.input, a.weights.as_deref(), a.synthetic_weights)?;
-    let m = compile(&l.net, l.weights, !a.no_opt, false).with_context(|| format!("compiling {}", l.source.network.display()))?;
+    let m = compile(&l.net, l.weights, !a.no_opt, false)
+        .with_context(|| format!("compiling {}", l.source.network.display()))?;
     let opts = onnx::Options {
         spikes: spike_outputs(a.spikes.as_deref()),
         source_hash: Some(l.source_hash.clone()),
@@ -105,23 +144,34 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     let ir = a.out.join(IR_FILE);
     snnc_compiler::text::write(&m, &ir)?;
     let sidecar = snnc_compiler::text::sidecar_path(&ir);
-    let has_sidecar = m.tensors.iter().any(|(_, t)| t.data.len() > snnc_compiler::text::INLINE_LIMIT);
+    let has_sidecar = m
+        .tensors
+        .iter()
+        .any(|(_, t)| t.data.len() > snnc_compiler::text::INLINE_LIMIT);
     write(&a.out.join(STEP_FILE), &step)?;
     write(&a.out.join(SEQUENCE_FILE), &seq)?;
 
     let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    let layers: Vec<String> = step_iface.outputs.iter().filter_map(|o| o.name.strip_prefix("spike_count.").map(str::to_string)).collect();
+    let layers: Vec<String> = step_iface
+        .outputs
+        .iter()
+        .filter_map(|o| o.name.strip_prefix("spike_count.").map(str::to_string))
+        .collect();
     let encoding = m
         .input()
         .and_then(|h| match &m.populations[h].kind {
-            snnc_compiler::ir::PopulationKind::Input(i) => Some(snnc_compiler::text::encoding_name(i.encoding)),
+            snnc_compiler::ir::PopulationKind::Input(i) => {
+                Some(snnc_compiler::text::encoding_name(i.encoding))
+            }
             _ => None,
         })
         .unwrap_or("direct");
     let readout = m
         .readout()
         .and_then(|h| match &m.populations[h].kind {
-            snnc_compiler::ir::PopulationKind::Readout(r) => Some(snnc_compiler::text::readout_name(r.mode)),
+            snnc_compiler::ir::PopulationKind::Readout(r) => {
+                Some(snnc_compiler::text::readout_name(r.mode))
+            }
             _ => None,
         })
         .unwrap_or("time_mean");
@@ -151,7 +201,10 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         "step": step_iface,
         "sequence": seq_iface,
     });
-    write(&a.out.join(MANIFEST_FILE), (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+    write(
+        &a.out.join(MANIFEST_FILE),
+        (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes(),
+    )?;
     eprintln!(
         "{}: {} timesteps, {} layers, {} states -> {} ({IR_FILE}, {STEP_FILE}, {SEQUENCE_FILE}, {MANIFEST_FILE})",
         m.name,

@@ -36,7 +36,11 @@ pub fn run(a: IrArgs) -> anyhow::Result<()> {
 fn locate(message: &str, map: &SourceMap) -> Option<usize> {
     message
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| w.len() > 1 && matches!(w.as_bytes()[0], b'p' | b'e' | b't') && w[1..].bytes().all(|b| b.is_ascii_digit()))
+        .find(|w| {
+            w.len() > 1
+                && matches!(w.as_bytes()[0], b'p' | b'e' | b't')
+                && w[1..].bytes().all(|b| b.is_ascii_digit())
+        })
         .and_then(|h| map.line_of(h))
 }
 
@@ -73,7 +77,9 @@ fn fmt(file: &Path, write: bool) -> anyhow::Result<()> {
         return text::write(&m, file).with_context(|| format!("rewriting {}", file.display()));
     }
     // Printing to stdout keeps the existing sidecar, so every tensor must stay where it is.
-    let moves = m.tensors.iter().any(|(h, t)| (t.data.len() > INLINE_LIMIT) != map.external.get(h.index()).copied().unwrap_or(false));
+    let moves = m.tensors.iter().any(|(h, t)| {
+        (t.data.len() > INLINE_LIMIT) != map.external.get(h.index()).copied().unwrap_or(false)
+    });
     if moves {
         bail!(
             "{}: canonical form moves tensors between the text and the sidecar (inline up to {INLINE_LIMIT} values); use --write to rewrite both",
@@ -81,6 +87,15 @@ fn fmt(file: &Path, write: bool) -> anyhow::Result<()> {
         );
     }
     let sidecar = map.sidecar.unwrap_or_else(|| "weights.safetensors".into());
-    print!("{}", text::print(&m, &PrintOptions { sidecar, inline_limit: INLINE_LIMIT }));
+    print!(
+        "{}",
+        text::print(
+            &m,
+            &PrintOptions {
+                sidecar,
+                inline_limit: INLINE_LIMIT
+            }
+        )
+    );
     Ok(())
 }

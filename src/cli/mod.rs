@@ -1,8 +1,8 @@
 //! Subcommand definitions and dispatch; each subcommand lives in its own module.
 
 pub mod arch;
-pub mod compile;
 pub mod bench;
+pub mod compile;
 pub mod eval;
 pub mod export;
 pub mod ir;
@@ -14,7 +14,11 @@ pub mod train;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "snnc", version, about = "Find, train, compile and profile spiking neural networks")]
+#[command(
+    name = "snnc",
+    version,
+    about = "Find, train, compile and profile spiking neural networks"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -64,8 +68,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// elementwise pool is switched off: its workers spin while waiting and, measured on 2 cores,
 /// made a training step 2-3x slower than running those memory-bound ops on one thread.
 pub fn configure_threads() {
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    for (var, value) in [("RAYON_NUM_THREADS", n.to_string()), ("CANDLE_NUM_THREADS", "1".to_string())] {
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    for (var, value) in [
+        ("RAYON_NUM_THREADS", n.to_string()),
+        ("CANDLE_NUM_THREADS", "1".to_string()),
+    ] {
         if std::env::var_os(var).is_none() {
             // SAFETY: called first thing in main, before any thread exists.
             unsafe { std::env::set_var(var, value) };

@@ -49,15 +49,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let module = snnc_runtime::load::load(&a.compiled)?;
     let plan = Plan::new(&module).with_context(|| format!("{}", a.compiled.display()))?;
     let inputs = DatasetInputs::load(&plan, a.dataset, &a.data_dir, a.split, a.samples)?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()?;
     let threads = pool.current_num_threads();
 
     // A bar only when the run is long enough to watch; indicatif hides it off a terminal.
     let bar = (!a.quiet && inputs.len() >= 256).then(|| {
         let b = indicatif::ProgressBar::new(inputs.len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} samples {per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} samples {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
@@ -74,7 +78,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let samples = profile.tally.samples;
     let cx = report::Context {
         source: a.compiled.display().to_string(),
-        dataset: Some(format!("{} ({}, {})", a.dataset, a.split, a.data_dir.display())),
+        dataset: Some(format!(
+            "{} ({}, {})",
+            a.dataset,
+            a.split,
+            a.data_dir.display()
+        )),
         accuracy: profile.accuracy(inputs.labels()),
         predictions: profile.predictions.clone(),
         timing: Some(report::Timing {

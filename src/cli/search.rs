@@ -2,20 +2,20 @@
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{DatasetName, Split};
 use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
-use snnc_search::snasnet::kernel::KernelKind;
-use snnc_search::snasnet::sampler::CellMode;
-use snnc_datasets::transform::FrameSplit;
 use snnc_search::init::InitScheme;
 use snnc_search::model::ConvImpl;
 use snnc_search::optim::OptimizerKind;
 use snnc_search::snasnet::correlate::{StudyData, StudyRecord, run_study};
+use snnc_search::snasnet::kernel::KernelKind;
+use snnc_search::snasnet::sampler::CellMode;
 use snnc_search::snasnet::search::{SearchFiles, SearchSettings, best, run_search};
 use snnc_search::train::{LossKind, TrainConfig};
-use std::sync::atomic::AtomicBool;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -164,7 +164,11 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         test_limit: a.test_limit,
         conv: ConvImpl::default(),
     };
-    let input = StudyData { geometry, data: &data, augment };
+    let input = StudyData {
+        geometry,
+        data: &data,
+        augment,
+    };
     let stop = AtomicBool::new(false);
     let quiet = a.quiet;
     let mut progress = |done: usize, r: &StudyRecord| {
@@ -230,8 +234,10 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     let bar = (!a.quiet).then(|| {
         let b = indicatif::ProgressBar::new(a.candidates as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} candidates {per_sec} eta {eta} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} candidates {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
@@ -245,19 +251,33 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
             b.set_position(done as u64);
         }
     };
-    let records = run_search(&a.out, &settings, geometry, &data, Augment::default_for(a.dataset), &mut progress)
-        .map_err(|e| anyhow!(e))
-        .with_context(|| format!("SNASNet search in {}", a.out.display()))?;
+    let records = run_search(
+        &a.out,
+        &settings,
+        geometry,
+        &data,
+        Augment::default_for(a.dataset),
+        &mut progress,
+    )
+    .map_err(|e| anyhow!(e))
+    .with_context(|| format!("SNASNet search in {}", a.out.display()))?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let scores: Vec<f64> = records.iter().map(|r| r.score).filter(|s| s.is_finite()).collect();
+    let scores: Vec<f64> = records
+        .iter()
+        .map(|r| r.score)
+        .filter(|s| s.is_finite())
+        .collect();
     let n = scores.len().max(1) as f64;
     let mean = scores.iter().sum::<f64>() / n;
     let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
     let secs: f64 = records.iter().map(|r| r.seconds).sum();
     let kernel: f64 = records.iter().map(|r| r.kernel_seconds).sum();
-    println!("{} candidates scored: mean {mean:.4}, variance {var:.4}", records.len());
+    println!(
+        "{} candidates scored: mean {mean:.4}, variance {var:.4}",
+        records.len()
+    );
     if secs > 0.0 {
         println!(
             "{:.2} candidates/s, kernel {:.1}% of scoring time",
@@ -267,7 +287,13 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     }
     if let Some(b) = best(&records) {
         let files = SearchFiles::in_dir(&a.out);
-        println!("best #{}: {} score {:.4} -> {}", b.index, b.genotype, b.score, files.best_arch.display());
+        println!(
+            "best #{}: {} score {:.4} -> {}",
+            b.index,
+            b.genotype,
+            b.score,
+            files.best_arch.display()
+        );
     }
     Ok(())
 }

@@ -63,7 +63,9 @@ fn cell(t: &Target, c: Count) -> String {
 /// The weight-read cell, with the SRAM size it prices.
 fn memory_cell(t: &Target) -> String {
     match &t.pricing {
-        Pricing::PerOperation { memory: Some(m), .. } => match &m.weight_read {
+        Pricing::PerOperation {
+            memory: Some(m), ..
+        } => match &m.weight_read {
             Some(r) => format!("{} ({} KiB SRAM)", pj(r.pj), m.sram_kib),
             None => format!("- ({} KiB SRAM)", m.sram_kib),
         },
@@ -86,7 +88,16 @@ fn short_sources(t: &Target) -> String {
 }
 
 fn list(targets: &[Target]) -> String {
-    let header = ["target", "pricing", "SOP", "MAC", "neuron", "weight read", "spike", "sources"];
+    let header = [
+        "target",
+        "pricing",
+        "SOP",
+        "MAC",
+        "neuron",
+        "weight read",
+        "spike",
+        "sources",
+    ];
     let rows: Vec<[String; 8]> = targets
         .iter()
         .map(|t| {
@@ -112,7 +123,9 @@ fn list(targets: &[Target]) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let mut out = format!("Built-in targets (default {DEFAULT_TARGET}); energies in pJ per event, `in` = inside an all-in figure, `-` = not priced.\n\n");
+    let mut out = format!(
+        "Built-in targets (default {DEFAULT_TARGET}); energies in pJ per event, `in` = inside an all-in figure, `-` = not priced.\n\n"
+    );
     let line = |cells: &[&str]| {
         let mut s = String::new();
         for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
@@ -170,20 +183,36 @@ fn show(t: &Target) -> String {
 
 fn pricing(t: &Target) -> String {
     let mut out = match &t.pricing {
-        Pricing::PerOperation { memory: Some(m), .. } => {
-            format!("pricing: per operation; memory rows price an {} KiB SRAM\n", m.sram_kib)
+        Pricing::PerOperation {
+            memory: Some(m), ..
+        } => {
+            format!(
+                "pricing: per operation; memory rows price an {} KiB SRAM\n",
+                m.sram_kib
+            )
         }
-        Pricing::PerOperation { memory: None, .. } => "pricing: per operation; no memory rows\n".to_string(),
-        Pricing::AllIn(_) => "pricing: all in (one whole-chip figure per event; memory is not priced again)\n".to_string(),
+        Pricing::PerOperation { memory: None, .. } => {
+            "pricing: per operation; no memory rows\n".to_string()
+        }
+        Pricing::AllIn(_) => {
+            "pricing: all in (one whole-chip figure per event; memory is not priced again)\n"
+                .to_string()
+        }
     };
     if let Pricing::AllIn(a) = &t.pricing {
         let prices: Vec<&str> = a.prices.iter().map(|c| c.name()).collect();
-        out += &row(&format!("per event, events = {}", prices.join(" + ")), &a.per_event);
+        out += &row(
+            &format!("per event, events = {}", prices.join(" + ")),
+            &a.per_event,
+        );
     }
     let (mut covered, mut unpriced) = (Vec::new(), Vec::new());
     for c in Count::ALL {
         match t.pricing_of(c) {
-            CountPricing::Priced { section: Section::AllIn, .. } => {}
+            CountPricing::Priced {
+                section: Section::AllIn,
+                ..
+            } => {}
             CountPricing::Priced { section, row: r } => {
                 out += &row(&format!("{c} ({})", section.name()), r);
             }
@@ -195,14 +224,24 @@ fn pricing(t: &Target) -> String {
         let _ = writeln!(out, "  inside the all-in figure: {}", covered.join(", "));
     }
     if !unpriced.is_empty() {
-        let _ = writeln!(out, "  not priced (no figure in the sources): {}", unpriced.join(", "));
+        let _ = writeln!(
+            out,
+            "  not priced (no figure in the sources): {}",
+            unpriced.join(", ")
+        );
     }
     out
 }
 
 fn row(label: &str, r: &Row) -> String {
     let range = r.pj_max.map(|m| format!("-{}", pj(m))).unwrap_or_default();
-    let mut out = format!("  {label}: {}{range} pJ  {}\n    source {}, {}\n", pj(r.pj), r.op, r.source, r.location);
+    let mut out = format!(
+        "  {label}: {}{range} pJ  {}\n    source {}, {}\n",
+        pj(r.pj),
+        r.op,
+        r.source,
+        r.location
+    );
     if let Some(d) = &r.derived {
         let _ = writeln!(out, "    derived: {d}");
     }
@@ -221,8 +260,14 @@ fn limits(l: &Limits) -> String {
         ("fan-out per core", l.fan_out_per_core),
         ("fan-out per neuron", l.fan_out_per_neuron),
         ("synapses per core", l.synapses_per_core),
-        ("synapse memory per core (bytes)", l.synapse_memory_bytes_per_core),
-        ("synapse memory per chip (bytes)", l.synapse_memory_bytes_per_chip),
+        (
+            "synapse memory per core (bytes)",
+            l.synapse_memory_bytes_per_core,
+        ),
+        (
+            "synapse memory per chip (bytes)",
+            l.synapse_memory_bytes_per_chip,
+        ),
         ("delay bits", l.delay_bits.map(u64::from)),
     ];
     let mut out = format!("\nlimits (source {}, {})\n", l.source, l.location);

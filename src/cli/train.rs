@@ -84,10 +84,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(t) = a.timesteps {
         let mut desc = net.desc.clone();
         desc.timesteps = t;
-        net = desc.validate().with_context(|| format!("{} with --timesteps {t}", a.arch.display()))?;
+        net = desc
+            .validate()
+            .with_context(|| format!("{} with --timesteps {t}", a.arch.display()))?;
     }
-    let optimizer = OptimizerKind::parse(&a.optimizer, a.momentum, a.weight_decay).map_err(anyhow::Error::msg)?;
-    let lr = a.lr.unwrap_or(if matches!(optimizer, OptimizerKind::Sgd { .. }) { 0.1 } else { 1e-3 });
+    let optimizer = OptimizerKind::parse(&a.optimizer, a.momentum, a.weight_decay)
+        .map_err(anyhow::Error::msg)?;
+    let lr =
+        a.lr.unwrap_or(if matches!(optimizer, OptimizerKind::Sgd { .. }) {
+            0.1
+        } else {
+            1e-3
+        });
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
@@ -107,7 +115,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let init = match a.init {
         Some(i) => i,
         None => match net.desc.meta.get("init").and_then(|v| v.as_str()) {
-            Some(s) => s.parse().map_err(anyhow::Error::msg).with_context(|| format!("{}: meta.init", a.arch.display()))?,
+            Some(s) => s
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{}: meta.init", a.arch.display()))?,
             None => InitScheme::Pytorch,
         },
     };
@@ -121,7 +132,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         eta_min_ratio: 0.01,
         cosine,
         optimizer,
-        loss: a.loss.unwrap_or(LossKind::for_readout(net.desc.readout.kind)),
+        loss: a
+            .loss
+            .unwrap_or(LossKind::for_readout(net.desc.readout.kind)),
         init,
         augment: a.augment.unwrap_or(Augment::default_for(a.dataset)),
         frame_split,
@@ -136,14 +149,19 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             // A second Ctrl-C means "now": the last completed checkpoint stays valid.
             std::process::exit(130);
         }
-        eprintln!("\nstopping after this batch; writing a checkpoint (Ctrl-C again to quit at once)");
+        eprintln!(
+            "\nstopping after this batch; writing a checkpoint (Ctrl-C again to quit at once)"
+        );
     })
     .context("installing the Ctrl-C handler")?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!(
         "training `{}` ({} parameters) on {} for {} epochs, T = {}, batch {}",
         net.desc.name,
-        net.parameter_specs().iter().map(|(_, s)| s.iter().product::<usize>()).sum::<usize>(),
+        net.parameter_specs()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum::<usize>(),
         a.dataset,
         a.epochs,
         net.desc.timesteps,
@@ -151,7 +169,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     );
     match train(net, &cfg, &a.out, a.resume, &stop, show_progress)? {
         TrainOutcome::Finished { test_accuracy } => {
-            println!("test accuracy {:.2}%  ->  {}", 100.0 * test_accuracy, a.out.display());
+            println!(
+                "test accuracy {:.2}%  ->  {}",
+                100.0 * test_accuracy,
+                a.out.display()
+            );
             Ok(())
         }
         TrainOutcome::Interrupted { epoch, batch } => {

@@ -23,18 +23,25 @@ pub fn builtin_names() -> Vec<&'static str> {
 impl Target {
     /// A built-in target by name.
     pub fn builtin(name: &str) -> Result<Target, TargetError> {
-        let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name).ok_or_else(|| unknown(name))?;
+        let (_, text) = BUILTINS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| unknown(name))?;
         Target::from_json(text, &format!("builtin:{name}"))
     }
 
     /// Every built-in target, the default first.
     pub fn builtins() -> Result<Vec<Target>, TargetError> {
-        BUILTINS.iter().map(|(name, _)| Target::builtin(name)).collect()
+        BUILTINS
+            .iter()
+            .map(|(name, _)| Target::builtin(name))
+            .collect()
     }
 
     /// The default target, [`DEFAULT_TARGET`].
     pub fn default_target() -> Target {
-        Target::builtin(DEFAULT_TARGET).expect("the built-in tables are validated by the crate's tests")
+        Target::builtin(DEFAULT_TARGET)
+            .expect("the built-in tables are validated by the crate's tests")
     }
 
     /// A built-in name, or else the path of a target file. Built-in names win; write
@@ -53,5 +60,8 @@ impl Target {
 }
 
 fn unknown(name: &str) -> TargetError {
-    TargetError::UnknownTarget { name: name.to_string(), valid: builtin_names().into_iter().map(String::from).collect() }
+    TargetError::UnknownTarget {
+        name: name.to_string(),
+        valid: builtin_names().into_iter().map(String::from).collect(),
+    }
 }

@@ -218,26 +218,48 @@ impl Target {
         match &self.pricing {
             Pricing::AllIn(all_in) => {
                 if all_in.prices.contains(&count) {
-                    CountPricing::Priced { section: Section::AllIn, row: &all_in.per_event }
+                    CountPricing::Priced {
+                        section: Section::AllIn,
+                        row: &all_in.per_event,
+                    }
                 } else if all_in.covers.contains(&count) {
                     CountPricing::Covered
                 } else {
                     CountPricing::Unpriced
                 }
             }
-            Pricing::PerOperation { arithmetic: a, memory, communication } => {
+            Pricing::PerOperation {
+                arithmetic: a,
+                memory,
+                communication,
+            } => {
                 let (section, row) = match count {
                     Count::Sops => (Section::Arithmetic, a.sop.as_ref()),
                     Count::Macs => (Section::Arithmetic, a.mac.as_ref()),
                     Count::PoolingOps => (Section::Arithmetic, a.pooling_op.as_ref()),
                     Count::AffineOps => (Section::Arithmetic, a.affine_op.as_ref()),
                     Count::NeuronUpdates => (Section::Arithmetic, a.neuron_update.as_ref()),
-                    Count::Spikes => (Section::Communication, communication.as_ref().and_then(|c| c.spike.as_ref())),
-                    Count::WeightReads => (Section::Memory, memory.as_ref().and_then(|m| m.weight_read.as_ref())),
-                    Count::StateReads => (Section::Memory, memory.as_ref().and_then(|m| m.state_read.as_ref())),
-                    Count::StateWrites => (Section::Memory, memory.as_ref().and_then(|m| m.state_write.as_ref())),
+                    Count::Spikes => (
+                        Section::Communication,
+                        communication.as_ref().and_then(|c| c.spike.as_ref()),
+                    ),
+                    Count::WeightReads => (
+                        Section::Memory,
+                        memory.as_ref().and_then(|m| m.weight_read.as_ref()),
+                    ),
+                    Count::StateReads => (
+                        Section::Memory,
+                        memory.as_ref().and_then(|m| m.state_read.as_ref()),
+                    ),
+                    Count::StateWrites => (
+                        Section::Memory,
+                        memory.as_ref().and_then(|m| m.state_write.as_ref()),
+                    ),
                 };
-                row.map_or(CountPricing::Unpriced, |row| CountPricing::Priced { section, row })
+                row.map_or(CountPricing::Unpriced, |row| CountPricing::Priced {
+                    section,
+                    row,
+                })
             }
         }
     }
@@ -253,7 +275,10 @@ impl Target {
 
     /// The counts this target prices, in [`Count::ALL`] order.
     pub fn priced_counts(&self) -> Vec<Count> {
-        Count::ALL.into_iter().filter(|&c| matches!(self.pricing_of(c), CountPricing::Priced { .. })).collect()
+        Count::ALL
+            .into_iter()
+            .filter(|&c| matches!(self.pricing_of(c), CountPricing::Priced { .. }))
+            .collect()
     }
 
     /// Prices `counts`: each priced count x its row's energy, summed per section.
@@ -279,7 +304,13 @@ impl Target {
                         Section::Communication => &mut out.communication_j,
                         Section::AllIn => &mut out.all_in_j,
                     } += joules;
-                    out.terms.push(EnergyTerm { count, section, events, pj_each: row.pj, joules });
+                    out.terms.push(EnergyTerm {
+                        count,
+                        section,
+                        events,
+                        pj_each: row.pj,
+                        joules,
+                    });
                 }
                 CountPricing::Covered => {}
                 CountPricing::Unpriced => {

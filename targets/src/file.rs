@@ -1,7 +1,9 @@
 //! The target file format (JSON): parsing with positions, validation, and writing back.
 
 use crate::error::TargetError;
-use crate::model::{AllIn, Arithmetic, Communication, Formats, Limits, Memory, Pricing, Row, Source, Target};
+use crate::model::{
+    AllIn, Arithmetic, Communication, Formats, Limits, Memory, Pricing, Row, Source, Target,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -40,7 +42,10 @@ impl Target {
     /// Reads, parses and validates a target file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Target, TargetError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TargetError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TargetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Target::from_json(&text, &path.display().to_string())
     }
 
@@ -60,9 +65,16 @@ impl Serialize for Target {
 impl From<&Target> for TargetFile {
     fn from(t: &Target) -> TargetFile {
         let (arithmetic, memory, communication, all_in) = match &t.pricing {
-            Pricing::PerOperation { arithmetic, memory, communication } => {
-                (Some(arithmetic.clone()), memory.clone(), communication.clone(), None)
-            }
+            Pricing::PerOperation {
+                arithmetic,
+                memory,
+                communication,
+            } => (
+                Some(arithmetic.clone()),
+                memory.clone(),
+                communication.clone(),
+                None,
+            ),
             Pricing::AllIn(a) => (None, None, None, Some(a.clone())),
         };
         TargetFile {
@@ -85,7 +97,12 @@ fn syntax_error(e: &serde_json::Error, origin: &str) -> TargetError {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-    TargetError::Syntax { file: origin.to_string(), line: e.line(), column: e.column(), message }
+    TargetError::Syntax {
+        file: origin.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
 }
 
 /// Validation after parsing: the checks that need more than one field.
@@ -96,19 +113,45 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     /// An `Invalid` error, pointing at the first line holding all of `needles` when there is one.
-    fn invalid(&self, field: impl Into<String>, problem: impl Into<String>, needles: &[&str]) -> TargetError {
+    fn invalid(
+        &self,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        needles: &[&str],
+    ) -> TargetError {
         let line = (!needles.is_empty())
-            .then(|| self.text.lines().position(|l| needles.iter().all(|n| l.contains(n))).map(|i| i + 1))
+            .then(|| {
+                self.text
+                    .lines()
+                    .position(|l| needles.iter().all(|n| l.contains(n)))
+                    .map(|i| i + 1)
+            })
             .flatten();
-        TargetError::Invalid { file: self.origin.to_string(), line, field: field.into(), problem: problem.into() }
+        TargetError::Invalid {
+            file: self.origin.to_string(),
+            line,
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 
     fn target(&self, f: TargetFile) -> Result<Target, TargetError> {
         if f.name.trim().is_empty() || f.name.chars().any(char::is_whitespace) {
-            return Err(self.invalid("name", format!("`{}` is not a name: give a non-empty name without spaces", f.name), &["\"name\""]));
+            return Err(self.invalid(
+                "name",
+                format!(
+                    "`{}` is not a name: give a non-empty name without spaces",
+                    f.name
+                ),
+                &["\"name\""],
+            ));
         }
         if f.sources.is_empty() {
-            return Err(self.invalid("sources", "list at least one source: every row must cite one", &["\"sources\""]));
+            return Err(self.invalid(
+                "sources",
+                "list at least one source: every row must cite one",
+                &["\"sources\""],
+            ));
         }
         let pricing = self.pricing(f.arithmetic, f.memory, f.communication, f.all_in)?;
         let target = Target {
@@ -133,7 +176,11 @@ impl Checker<'_> {
     ) -> Result<Pricing, TargetError> {
         match all_in {
             Some(all_in) => {
-                for (present, key) in [(arithmetic.is_some(), "arithmetic"), (memory.is_some(), "memory"), (communication.is_some(), "communication")] {
+                for (present, key) in [
+                    (arithmetic.is_some(), "arithmetic"),
+                    (memory.is_some(), "memory"),
+                    (communication.is_some(), "communication"),
+                ] {
                     if present {
                         return Err(self.invalid(
                             key,
@@ -156,11 +203,23 @@ impl Checker<'_> {
                 if let Some(m) = &memory
                     && m.sram_kib == 0
                 {
-                    return Err(self.invalid("memory.sram_kib", "the SRAM size priced must be at least 1 KiB", &["\"sram_kib\""]));
+                    return Err(self.invalid(
+                        "memory.sram_kib",
+                        "the SRAM size priced must be at least 1 KiB",
+                        &["\"sram_kib\""],
+                    ));
                 }
-                let pricing = Pricing::PerOperation { arithmetic, memory, communication };
+                let pricing = Pricing::PerOperation {
+                    arithmetic,
+                    memory,
+                    communication,
+                };
                 if rows(&pricing).is_empty() {
-                    return Err(self.invalid("arithmetic", "the target prices no count: give at least one row", &["\"arithmetic\""]));
+                    return Err(self.invalid(
+                        "arithmetic",
+                        "the target prices no count: give at least one row",
+                        &["\"arithmetic\""],
+                    ));
                 }
                 Ok(pricing)
             }
@@ -169,7 +228,11 @@ impl Checker<'_> {
 
     fn all_in(&self, a: &AllIn) -> Result<(), TargetError> {
         if a.prices.is_empty() {
-            return Err(self.invalid("all_in.prices", "name at least one count the figure prices (usually \"sops\")", &["\"prices\""]));
+            return Err(self.invalid(
+                "all_in.prices",
+                "name at least one count the figure prices (usually \"sops\")",
+                &["\"prices\""],
+            ));
         }
         let mut seen = BTreeSet::new();
         for c in a.prices.iter().chain(&a.covers) {
@@ -187,7 +250,11 @@ impl Checker<'_> {
     /// Every row, and the limits, must cite an entry of `sources`; a range must not run backwards.
     fn sources_exist(&self, t: &Target) -> Result<(), TargetError> {
         let mut cited: Vec<(String, &Row)> = rows(&t.pricing);
-        cited.extend(t.reference.iter().map(|(k, r)| (format!("reference.{k}"), r)));
+        cited.extend(
+            t.reference
+                .iter()
+                .map(|(k, r)| (format!("reference.{k}"), r)),
+        );
         for (field, row) in &cited {
             if !t.sources.contains_key(&row.source) {
                 return Err(self.unknown_source(field, &row.source, t));
@@ -214,7 +281,10 @@ impl Checker<'_> {
         let known: Vec<&str> = t.sources.keys().map(String::as_str).collect();
         self.invalid(
             format!("{field}.source"),
-            format!("cites source `{id}`, which `sources` does not list (it lists: {})", known.join(", ")),
+            format!(
+                "cites source `{id}`, which `sources` does not list (it lists: {})",
+                known.join(", ")
+            ),
             &["\"source\"", &format!("\"{id}\"")],
         )
     }
@@ -224,7 +294,11 @@ impl Checker<'_> {
 fn rows(p: &Pricing) -> Vec<(String, &Row)> {
     match p {
         Pricing::AllIn(a) => vec![("all_in.per_event".to_string(), &a.per_event)],
-        Pricing::PerOperation { arithmetic: a, memory, communication } => {
+        Pricing::PerOperation {
+            arithmetic: a,
+            memory,
+            communication,
+        } => {
             let mut out: Vec<(&str, Option<&Row>)> = vec![
                 ("arithmetic.sop", a.sop.as_ref()),
                 ("arithmetic.mac", a.mac.as_ref()),
@@ -242,7 +316,9 @@ fn rows(p: &Pricing) -> Vec<(String, &Row)> {
             if let Some(c) = communication {
                 out.push(("communication.spike", c.spike.as_ref()));
             }
-            out.into_iter().filter_map(|(k, r)| r.map(|r| (k.to_string(), r))).collect()
+            out.into_iter()
+                .filter_map(|(k, r)| r.map(|r| (k.to_string(), r)))
+                .collect()
         }
     }
 }

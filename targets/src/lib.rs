@@ -32,4 +32,7 @@ mod model;
 pub use builtin::{DEFAULT_TARGET, builtin_names};
 pub use energy::{Count, CountPricing, EnergyBreakdown, EnergyTerm, OpCounts, Section};
 pub use error::TargetError;
-pub use model::{AllIn, Arithmetic, Communication, Formats, Limits, Memory, NumberFormat, Pricing, Row, Source, Status, Target};
+pub use model::{
+    AllIn, Arithmetic, Communication, Formats, Limits, Memory, NumberFormat, Pricing, Row, Source,
+    Status, Target,
+};

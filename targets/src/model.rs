@@ -32,10 +32,17 @@ pub struct Target {
 
 /// How a target turns counts into energy.
 #[derive(Debug, Clone, PartialEq)]
-#[expect(clippy::large_enum_variant, reason = "a process holds a handful of targets; boxing would only add noise")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a process holds a handful of targets; boxing would only add noise"
+)]
 pub enum Pricing {
     /// Arithmetic, memory and spike traffic priced separately, each from its own row.
-    PerOperation { arithmetic: Arithmetic, memory: Option<Memory>, communication: Option<Communication> },
+    PerOperation {
+        arithmetic: Arithmetic,
+        memory: Option<Memory>,
+        communication: Option<Communication>,
+    },
     /// One whole-chip figure per event (TrueNorth): memory and neuron work are inside it.
     AllIn(AllIn),
 }
@@ -108,7 +115,11 @@ pub struct Row {
     #[serde(deserialize_with = "energy_pj")]
     pub pj: f64,
     /// Upper end when the source gives a range (`pj` is then the lower end).
-    #[serde(default, deserialize_with = "optional_energy_pj", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_energy_pj",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pj_max: Option<f64>,
     /// What one event is, in the words of the hardware.
     pub op: String,
@@ -253,7 +264,10 @@ impl fmt::Display for NumberFormat {
             NumberFormat::Float { bits } => write!(f, "fp{bits}"),
             NumberFormat::BFloat16 => f.write_str("bf16"),
             NumberFormat::Int { bits, signed: true } => write!(f, "int{bits}"),
-            NumberFormat::Int { bits, signed: false } => write!(f, "uint{bits}"),
+            NumberFormat::Int {
+                bits,
+                signed: false,
+            } => write!(f, "uint{bits}"),
         }
     }
 }
@@ -262,13 +276,19 @@ impl std::str::FromStr for NumberFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("unknown number format `{s}`; expected fp16, fp32, fp64, bf16, intN or uintN (N = 1..64)");
+        let bad = || {
+            format!(
+                "unknown number format `{s}`; expected fp16, fp32, fp64, bf16, intN or uintN (N = 1..64)"
+            )
+        };
         if s == "bf16" {
             return Ok(NumberFormat::BFloat16);
         }
         if let Some(bits) = s.strip_prefix("fp") {
             return match bits {
-                "16" | "32" | "64" => Ok(NumberFormat::Float { bits: bits.parse().map_err(|_| bad())? }),
+                "16" | "32" | "64" => Ok(NumberFormat::Float {
+                    bits: bits.parse().map_err(|_| bad())?,
+                }),
                 _ => Err(bad()),
             };
         }
@@ -306,7 +326,9 @@ fn check_pj<E: serde::de::Error>(pj: f64) -> Result<f64, E> {
     if pj.is_finite() && pj >= 0.0 {
         Ok(pj)
     } else {
-        Err(E::custom(format_args!("energy must be a finite number of picojoules >= 0, got {pj}")))
+        Err(E::custom(format_args!(
+            "energy must be a finite number of picojoules >= 0, got {pj}"
+        )))
     }
 }
 

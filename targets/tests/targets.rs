@@ -1,7 +1,8 @@
 //! Tests of the built-in tables, the energy arithmetic, user files and every load error.
 
 use snnc_targets::{
-    Count, CountPricing, DEFAULT_TARGET, NumberFormat, OpCounts, Pricing, Section, Status, Target, TargetError, builtin_names,
+    Count, CountPricing, DEFAULT_TARGET, NumberFormat, OpCounts, Pricing, Section, Status, Target,
+    TargetError, builtin_names,
 };
 use std::path::PathBuf;
 
@@ -33,7 +34,10 @@ fn every_count() -> OpCounts {
 
 #[test]
 fn every_builtin_loads_validates_and_round_trips() {
-    assert_eq!(builtin_names(), ["cmos45-fp32", "cmos45-int8", "loihi", "truenorth"]);
+    assert_eq!(
+        builtin_names(),
+        ["cmos45-fp32", "cmos45-int8", "loihi", "truenorth"]
+    );
     assert_eq!(builtin_names()[0], DEFAULT_TARGET);
     for name in builtin_names() {
         let t = Target::builtin(name).unwrap_or_else(|e| panic!("{e}"));
@@ -52,8 +56,17 @@ fn builtin_figures_match_the_sources() {
     assert_eq!(fp32.pj(Count::Sops), Some(0.9));
     assert_eq!(fp32.pj(Count::Macs), Some(4.6));
     assert_eq!(fp32.pj(Count::WeightReads), Some(5.0));
-    assert_eq!(fp32.pj(Count::StateWrites), None, "the source gives no write figure");
-    let Pricing::PerOperation { memory: Some(m), .. } = &fp32.pricing else { panic!("fp32 prices memory") };
+    assert_eq!(
+        fp32.pj(Count::StateWrites),
+        None,
+        "the source gives no write figure"
+    );
+    let Pricing::PerOperation {
+        memory: Some(m), ..
+    } = &fp32.pricing
+    else {
+        panic!("fp32 prices memory")
+    };
     assert_eq!(m.sram_kib, 8);
     assert_eq!(fp32.sources["horowitz2014"].year, 2014);
     assert_eq!(fp32.formats.weights, NumberFormat::Float { bits: 32 });
@@ -62,16 +75,33 @@ fn builtin_figures_match_the_sources() {
     assert_eq!(int8.pj(Count::Sops), Some(0.03));
     assert_eq!(int8.pj(Count::Macs), Some(0.23));
     assert_eq!(int8.reference["int8_mult"].pj, 0.2);
-    assert_eq!(int8.formats.weights, NumberFormat::Int { bits: 8, signed: true });
+    assert_eq!(
+        int8.formats.weights,
+        NumberFormat::Int {
+            bits: 8,
+            signed: true
+        }
+    );
 
     let loihi = Target::builtin("loihi").unwrap();
     assert_eq!(loihi.sources["davies2018"].status, Status::PreSilicon);
     assert_eq!(loihi.pj(Count::Sops), Some(23.6));
     assert_eq!(loihi.pj(Count::NeuronUpdates), Some(81.0));
     assert_eq!(loihi.pj(Count::Spikes), Some(1.7));
-    assert_eq!(loihi.pj(Count::Macs), None, "Loihi 1 has binary spikes only");
+    assert_eq!(
+        loihi.pj(Count::Macs),
+        None,
+        "Loihi 1 has binary spikes only"
+    );
     let limits = loihi.limits.as_ref().unwrap();
-    assert_eq!((limits.cores, limits.neurons_per_core, limits.fan_in_per_core), (Some(128), Some(1024), Some(4096)));
+    assert_eq!(
+        (
+            limits.cores,
+            limits.neurons_per_core,
+            limits.fan_in_per_core
+        ),
+        (Some(128), Some(1024), Some(4096))
+    );
 
     let tn = Target::builtin("truenorth").unwrap();
     assert_eq!(tn.sources["merolla2014"].status, Status::Measured);
@@ -85,9 +115,15 @@ fn builtin_figures_match_the_sources() {
 fn every_builtin_row_cites_a_listed_source_with_a_location() {
     for t in Target::builtins().unwrap() {
         for c in t.priced_counts() {
-            let CountPricing::Priced { row, .. } = t.pricing_of(c) else { unreachable!() };
+            let CountPricing::Priced { row, .. } = t.pricing_of(c) else {
+                unreachable!()
+            };
             assert!(t.sources.contains_key(&row.source), "{}: {c}", t.name);
-            assert!(!row.location.is_empty() && !row.op.is_empty(), "{}: {c}", t.name);
+            assert!(
+                !row.location.is_empty() && !row.op.is_empty(),
+                "{}: {c}",
+                t.name
+            );
         }
     }
 }
@@ -97,7 +133,11 @@ fn every_builtin_row_cites_a_listed_source_with_a_location() {
 #[test]
 fn cmos45_fp32_prices_sops_and_macs_like_the_papers() {
     let t = Target::builtin("cmos45-fp32").unwrap();
-    let e = t.energy(&OpCounts { sops: 1e6, macs: 1e5, ..Default::default() });
+    let e = t.energy(&OpCounts {
+        sops: 1e6,
+        macs: 1e5,
+        ..Default::default()
+    });
     // 1e6 x 0.9 pJ + 1e5 x 4.6 pJ = 900,000 + 460,000 pJ
     assert_close(e.arithmetic_j, 1.36e-6, "arithmetic");
     assert_close(e.total_j, 1.36e-6, "total");
@@ -107,21 +147,37 @@ fn cmos45_fp32_prices_sops_and_macs_like_the_papers() {
 
 #[test]
 fn cmos45_fp32_every_count() {
-    let e = Target::builtin("cmos45-fp32").unwrap().energy(&every_count());
+    let e = Target::builtin("cmos45-fp32")
+        .unwrap()
+        .energy(&every_count());
     // 1e6 x 0.9 + 1e5 x 4.6 + 1e4 x 0.9 + 1e3 x 4.6 + 2e4 x 5.5 pJ
-    assert_close(e.arithmetic_j, (900_000.0 + 460_000.0 + 9_000.0 + 4_600.0 + 110_000.0) * 1e-12, "arithmetic");
+    assert_close(
+        e.arithmetic_j,
+        (900_000.0 + 460_000.0 + 9_000.0 + 4_600.0 + 110_000.0) * 1e-12,
+        "arithmetic",
+    );
     // 1.1e6 weight reads + 2e4 state reads, 5 pJ each
     assert_close(e.memory_j, 5.6e6 * 1e-12, "memory");
     assert_close(e.total_j, 1_483_600e-12 + 5.6e-6, "total");
     assert_eq!(e.unpriced, [Count::Spikes, Count::StateWrites]);
-    assert_close(e.term(Count::NeuronUpdates).unwrap().joules, 1.1e-7, "neuron updates term");
+    assert_close(
+        e.term(Count::NeuronUpdates).unwrap().joules,
+        1.1e-7,
+        "neuron updates term",
+    );
 }
 
 #[test]
 fn cmos45_int8_every_count() {
-    let e = Target::builtin("cmos45-int8").unwrap().energy(&every_count());
+    let e = Target::builtin("cmos45-int8")
+        .unwrap()
+        .energy(&every_count());
     // 1e6 x 0.03 + 1e5 x 0.23 + 1e4 x 0.03 + 1e3 x 0.23 + 2e4 x 0.26 pJ
-    assert_close(e.arithmetic_j, (30_000.0 + 23_000.0 + 300.0 + 230.0 + 5_200.0) * 1e-12, "arithmetic");
+    assert_close(
+        e.arithmetic_j,
+        (30_000.0 + 23_000.0 + 300.0 + 230.0 + 5_200.0) * 1e-12,
+        "arithmetic",
+    );
     // (1.1e6 + 2e4) x 1.25 pJ
     assert_close(e.memory_j, 1.4e6 * 1e-12, "memory");
 }
@@ -130,12 +186,29 @@ fn cmos45_int8_every_count() {
 fn loihi_every_count() {
     let e = Target::builtin("loihi").unwrap().energy(&every_count());
     // 1e6 SOPs + 1e4 pooled inputs at 23.6 pJ, 2e4 updates at 81 pJ
-    assert_close(e.arithmetic_j, (1.01e6 * 23.6 + 2e4 * 81.0) * 1e-12, "arithmetic");
+    assert_close(
+        e.arithmetic_j,
+        (1.01e6 * 23.6 + 2e4 * 81.0) * 1e-12,
+        "arithmetic",
+    );
     // 5e3 spikes at 1.7 pJ
     assert_close(e.communication_j, 8_500e-12, "communication");
     assert_eq!(e.memory_j, 0.0);
-    assert_close(e.total_j, (1.01e6 * 23.6 + 2e4 * 81.0 + 8_500.0) * 1e-12, "total");
-    assert_eq!(e.unpriced, [Count::Macs, Count::AffineOps, Count::WeightReads, Count::StateReads, Count::StateWrites]);
+    assert_close(
+        e.total_j,
+        (1.01e6 * 23.6 + 2e4 * 81.0 + 8_500.0) * 1e-12,
+        "total",
+    );
+    assert_eq!(
+        e.unpriced,
+        [
+            Count::Macs,
+            Count::AffineOps,
+            Count::WeightReads,
+            Count::StateReads,
+            Count::StateWrites
+        ]
+    );
 }
 
 #[test]
@@ -145,12 +218,20 @@ fn truenorth_is_all_in_and_adds_no_memory_term() {
     // (1e6 SOPs + 1e4 pooled inputs) x 26 pJ; reads, writes, updates and spikes are inside it.
     assert_close(e.all_in_j, 1.01e6 * 26e-12, "all in");
     assert_close(e.total_j, 1.01e6 * 26e-12, "total");
-    assert_eq!((e.memory_j, e.arithmetic_j, e.communication_j), (0.0, 0.0, 0.0));
+    assert_eq!(
+        (e.memory_j, e.arithmetic_j, e.communication_j),
+        (0.0, 0.0, 0.0)
+    );
     assert!(e.terms.iter().all(|t| t.section == Section::AllIn));
     assert!(e.term(Count::WeightReads).is_none());
     assert_eq!(e.unpriced, [Count::Macs, Count::AffineOps]);
     // Memory traffic alone costs nothing extra.
-    let only_memory = OpCounts { weight_reads: 1e9, state_reads: 1e9, state_writes: 1e9, ..Default::default() };
+    let only_memory = OpCounts {
+        weight_reads: 1e9,
+        state_reads: 1e9,
+        state_writes: 1e9,
+        ..Default::default()
+    };
     assert_eq!(t.energy(&only_memory).total_j, 0.0);
 }
 
@@ -162,7 +243,11 @@ fn breakdown_is_consistent_for_every_target() {
         assert_close(e.total_j, sum, &t.name);
         assert_eq!(e.target, t.name);
         for term in &e.terms {
-            assert_close(term.joules, term.events * term.pj_each * 1e-12, &format!("{} {}", t.name, term.count));
+            assert_close(
+                term.joules,
+                term.events * term.pj_each * 1e-12,
+                &format!("{} {}", t.name, term.count),
+            );
         }
         assert_eq!(t.energy(&OpCounts::default()).total_j, 0.0);
     }
@@ -177,7 +262,11 @@ fn op_counts_add_and_scale() {
     for c in Count::ALL {
         assert_eq!(sum.get(c), 2.0 * a.get(c));
     }
-    let json = serde_json::to_string(&OpCounts { sops: 3.0, ..Default::default() }).unwrap();
+    let json = serde_json::to_string(&OpCounts {
+        sops: 3.0,
+        ..Default::default()
+    })
+    .unwrap();
     let back: OpCounts = serde_json::from_str(&json).unwrap();
     assert_eq!(back.sops, 3.0);
     let partial: OpCounts = serde_json::from_str(r#"{"macs": 2}"#).unwrap();
@@ -229,8 +318,19 @@ fn user_file_by_path() {
     let path = write(&dir, "my-asic.json", USER);
     let t = Target::resolve(path.to_str().unwrap()).unwrap();
     assert_eq!(t.name, "my-asic");
-    assert_eq!(t.formats.weights, NumberFormat::Int { bits: 4, signed: true });
-    let e = t.energy(&OpCounts { sops: 1e3, macs: 10.0, weight_reads: 1e3, ..Default::default() });
+    assert_eq!(
+        t.formats.weights,
+        NumberFormat::Int {
+            bits: 4,
+            signed: true
+        }
+    );
+    let e = t.energy(&OpCounts {
+        sops: 1e3,
+        macs: 10.0,
+        weight_reads: 1e3,
+        ..Default::default()
+    });
     assert_close(e.arithmetic_j, (500.0 + 20.0) * 1e-12, "arithmetic");
     assert_close(e.memory_j, 1_000e-12, "memory");
     assert_eq!(Target::from_path(&path).unwrap(), t);
@@ -253,7 +353,10 @@ fn load_error(from: &str, to: &str) -> (TargetError, String) {
     let path = write(&dir, "bad.json", &USER.replacen(from, to, 1));
     let err = Target::from_path(&path).expect_err("malformed file loaded");
     let msg = err.to_string();
-    assert!(msg.starts_with(&path.display().to_string()), "message does not name the file: {msg}");
+    assert!(
+        msg.starts_with(&path.display().to_string()),
+        "message does not name the file: {msg}"
+    );
     (err, msg)
 }
 
@@ -266,7 +369,10 @@ fn assert_syntax_at(err: &TargetError, want_line: usize) {
 
 #[test]
 fn malformed_json_gives_line_and_column() {
-    let (err, msg) = load_error(r#""where": "bench log 4" }"#, r#""where": "bench log 4", }"#);
+    let (err, msg) = load_error(
+        r#""where": "bench log 4" }"#,
+        r#""where": "bench log 4", }"#,
+    );
     assert_syntax_at(&err, 14);
     assert!(msg.contains("trailing comma"), "{msg}");
 }
@@ -284,14 +390,20 @@ fn missing_field_is_named() {
 fn unknown_field_is_named() {
     let (err, msg) = load_error(r#""sop": {"#, r#""spo": {"#);
     assert_syntax_at(&err, 9);
-    assert!(msg.contains("unknown field `spo`") && msg.contains("`sop`"), "{msg}");
+    assert!(
+        msg.contains("unknown field `spo`") && msg.contains("`sop`"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn negative_energy_is_rejected() {
     let (err, msg) = load_error(r#""pj": 2.0"#, r#""pj": -2.0"#);
     assert_syntax_at(&err, 10);
-    assert!(msg.contains("energy must be") && msg.contains("-2"), "{msg}");
+    assert!(
+        msg.contains("energy must be") && msg.contains("-2"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -318,9 +430,18 @@ fn unknown_number_format_is_rejected() {
 
 #[test]
 fn unknown_source_is_named_with_its_line() {
-    let (err, msg) = load_error(r#""source": "lab", "where": "bench log 4""#, r#""source": "lbb", "where": "bench log 4""#);
-    assert!(matches!(err, TargetError::Invalid { line: Some(14), .. }), "{err:?}");
-    assert!(msg.contains("memory.weight_read.source") && msg.contains("`lbb`") && msg.contains("lab"), "{msg}");
+    let (err, msg) = load_error(
+        r#""source": "lab", "where": "bench log 4""#,
+        r#""source": "lbb", "where": "bench log 4""#,
+    );
+    assert!(
+        matches!(err, TargetError::Invalid { line: Some(14), .. }),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("memory.weight_read.source") && msg.contains("`lbb`") && msg.contains("lab"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -340,7 +461,10 @@ fn all_in_with_other_sections_is_rejected() {
   "arithmetic": {"#;
     let (err, msg) = load_error(r#""arithmetic": {"#, all_in);
     assert!(matches!(err, TargetError::Invalid { .. }), "{err:?}");
-    assert!(msg.contains("all_in") && msg.contains("prices nothing else"), "{msg}");
+    assert!(
+        msg.contains("all_in") && msg.contains("prices nothing else"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -359,12 +483,28 @@ fn all_in_count_lists_are_checked() {
     assert!(msg.contains("all_in.prices"), "{msg}");
     let (err, msg) = load_error(&USER[start..end], &with(r#"["synops"]"#, "[]"));
     assert!(matches!(err, TargetError::Syntax { .. }), "{err:?}");
-    assert!(msg.contains("unknown variant `synops`") && msg.contains("`sops`"), "{msg}");
+    assert!(
+        msg.contains("unknown variant `synops`") && msg.contains("`sops`"),
+        "{msg}"
+    );
     // A valid all-in user file prices only what it lists.
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "ok.json", &USER.replacen(&USER[start..end], &with(r#"["sops"]"#, r#"["weight_reads"]"#), 1));
+    let path = write(
+        &dir,
+        "ok.json",
+        &USER.replacen(
+            &USER[start..end],
+            &with(r#"["sops"]"#, r#"["weight_reads"]"#),
+            1,
+        ),
+    );
     let t = Target::from_path(&path).unwrap();
-    let e = t.energy(&OpCounts { sops: 2.0, weight_reads: 5.0, neuron_updates: 1.0, ..Default::default() });
+    let e = t.energy(&OpCounts {
+        sops: 2.0,
+        weight_reads: 5.0,
+        neuron_updates: 1.0,
+        ..Default::default()
+    });
     assert_close(e.all_in_j, 52e-12, "all in");
     assert_eq!(e.unpriced, [Count::NeuronUpdates]);
 }
@@ -372,7 +512,10 @@ fn all_in_count_lists_are_checked() {
 #[test]
 fn backwards_range_and_zero_sram_are_rejected() {
     let (_, msg) = load_error(r#""pj": 2.0"#, r#""pj": 2.0, "pj_max": 1.0"#);
-    assert!(msg.contains("arithmetic.mac.pj_max") && msg.contains("backwards"), "{msg}");
+    assert!(
+        msg.contains("arithmetic.mac.pj_max") && msg.contains("backwards"),
+        "{msg}"
+    );
     let (_, msg) = load_error(r#""sram_kib": 64"#, r#""sram_kib": 0"#);
     assert!(msg.contains("memory.sram_kib"), "{msg}");
 }
@@ -384,17 +527,25 @@ fn empty_and_missing_files() {
     assert!(msg.contains("EOF"), "{msg}");
     let err = Target::resolve("/no/such/dir/target.json").unwrap_err();
     assert!(matches!(err, TargetError::Io { .. }));
-    assert!(err.to_string().starts_with("/no/such/dir/target.json: cannot read"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("/no/such/dir/target.json: cannot read"),
+        "{err}"
+    );
 }
 
 #[test]
 fn number_formats_parse_and_print() {
-    for s in ["fp16", "fp32", "fp64", "bf16", "int1", "int8", "int24", "uint12", "uint64"] {
+    for s in [
+        "fp16", "fp32", "fp64", "bf16", "int1", "int8", "int24", "uint12", "uint64",
+    ] {
         let f: NumberFormat = s.parse().unwrap();
         assert_eq!(f.to_string(), s);
     }
     assert_eq!("int9".parse::<NumberFormat>().unwrap().bits(), 9);
-    for s in ["fp8", "int0", "int65", "int08", "uint", "int-4", "float32", ""] {
+    for s in [
+        "fp8", "int0", "int65", "int08", "uint", "int-4", "float32", "",
+    ] {
         assert!(s.parse::<NumberFormat>().is_err(), "{s} parsed");
     }
 }

@@ -18,7 +18,10 @@ pub struct Handle<T> {
 impl<T> Handle<T> {
     /// A handle from a raw index; only meaningful for the arena it was made for.
     pub const fn new(index: usize) -> Self {
-        Handle { index: index as u32, marker: PhantomData }
+        Handle {
+            index: index as u32,
+            marker: PhantomData,
+        }
     }
     pub const fn index(self) -> usize {
         self.index as usize
@@ -103,10 +106,16 @@ impl<T> Arena<T> {
         (0..self.items.len()).map(Handle::new)
     }
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Handle<T>, &T)> {
-        self.items.iter().enumerate().map(|(i, t)| (Handle::new(i), t))
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (Handle::new(i), t))
     }
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle<T>, &mut T)> {
-        self.items.iter_mut().enumerate().map(|(i, t)| (Handle::new(i), t))
+        self.items
+            .iter_mut()
+            .enumerate()
+            .map(|(i, t)| (Handle::new(i), t))
     }
     pub fn into_vec(self) -> Vec<T> {
         self.items

@@ -30,7 +30,11 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn new(label: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Self {
-        Tensor { label: label.into(), shape, data }
+        Tensor {
+            label: label.into(),
+            shape,
+            data,
+        }
     }
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
@@ -278,11 +282,17 @@ pub struct Module {
 impl Module {
     /// The first input population (a valid module has exactly one).
     pub fn input(&self) -> Option<Handle<Population>> {
-        self.populations.iter().find(|(_, p)| matches!(p.kind, PopulationKind::Input(_))).map(|(h, _)| h)
+        self.populations
+            .iter()
+            .find(|(_, p)| matches!(p.kind, PopulationKind::Input(_)))
+            .map(|(h, _)| h)
     }
     /// The first readout population (a valid module has exactly one).
     pub fn readout(&self) -> Option<Handle<Population>> {
-        self.populations.iter().find(|(_, p)| matches!(p.kind, PopulationKind::Readout(_))).map(|(h, _)| h)
+        self.populations
+            .iter()
+            .find(|(_, p)| matches!(p.kind, PopulationKind::Readout(_)))
+            .map(|(h, _)| h)
     }
     /// Events a projection carries: binary when its source spikes, graded otherwise.
     pub fn events(&self, e: Handle<Projection>) -> Events {

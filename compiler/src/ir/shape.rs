@@ -55,9 +55,15 @@ pub fn target_shape(
             let wt = &tensors[c.weight];
             let [cout, cg, kh, kw] = match wt.shape[..] {
                 [a, b, c, d] => [a, b, c, d],
-                _ => return Err(format!("conv2d weight {} must be 4-D, got {:?}", c.weight, wt.shape)),
+                _ => {
+                    return Err(format!(
+                        "conv2d weight {} must be 4-D, got {:?}",
+                        c.weight, wt.shape
+                    ));
+                }
             };
-            if c.groups == 0 || cin % c.groups != 0 || cout % c.groups != 0 || cin / c.groups != cg {
+            if c.groups == 0 || cin % c.groups != 0 || cout % c.groups != 0 || cin / c.groups != cg
+            {
                 return Err(format!(
                     "conv2d weight {} has shape {:?}; with {} groups the {cin}-channel source needs [C_out, {}, kh, kw] and C_out divisible by the groups",
                     c.weight,
@@ -84,18 +90,30 @@ pub fn target_shape(
         }
         ProjectionKind::SumPool(p) => {
             let Some([c, h, w]) = as_planes(source) else {
-                return Err(format!("sum_pool needs a [C, H, W] or [N] source, got {source}"));
+                return Err(format!(
+                    "sum_pool needs a [C, H, W] or [N] source, got {source}"
+                ));
             };
             if source.rank() == 1 && (p.kernel[0] != 1 || p.stride[0] != 1 || p.padding[0] != 0) {
-                return Err("sum_pool over a [N] source needs kernel [1, k], stride [1, s], padding [0, p]".into());
+                return Err(
+                    "sum_pool over a [N] source needs kernel [1, k], stride [1, s], padding [0, p]"
+                        .into(),
+                );
             }
             if p.padding[0] * 2 > p.kernel[0] || p.padding[1] * 2 > p.kernel[1] {
                 return Err("sum_pool padding must be at most half the kernel".into());
             }
             let (oh, ow) = window(h, w, p.kernel, p.stride, p.padding).ok_or_else(|| {
-                format!("sum_pool window {:?} does not fit the source {source}", p.kernel)
+                format!(
+                    "sum_pool window {:?} does not fit the source {source}",
+                    p.kernel
+                )
             })?;
-            Ok(TargetShape::Exact(if source.rank() == 1 { Shape(vec![ow]) } else { Shape(vec![c, oh, ow]) }))
+            Ok(TargetShape::Exact(if source.rank() == 1 {
+                Shape(vec![ow])
+            } else {
+                Shape(vec![c, oh, ow])
+            }))
         }
         ProjectionKind::Identity(_) | ProjectionKind::Scale(_) | ProjectionKind::Dropout(_) => {
             Ok(TargetShape::Exact(source.clone()))
@@ -115,8 +133,17 @@ pub fn target_shape(
     }
 }
 
-fn window(h: usize, w: usize, k: [usize; 2], s: [usize; 2], p: [usize; 2]) -> Option<(usize, usize)> {
-    Some((window_out(h, k[0], s[0], p[0])?, window_out(w, k[1], s[1], p[1])?))
+fn window(
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 2],
+) -> Option<(usize, usize)> {
+    Some((
+        window_out(h, k[0], s[0], p[0])?,
+        window_out(w, k[1], s[1], p[1])?,
+    ))
 }
 
 /// The shape a population's bias tensor must have: one value per leading-axis entry.

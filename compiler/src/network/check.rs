@@ -2,7 +2,7 @@
 
 use super::ops::Op;
 use super::shape::{Shape, output_shape};
-use super::{FORMAT_VERSION, MAX_DELAY, Network, NetworkDesc, NodeId, Encoding};
+use super::{Encoding, FORMAT_VERSION, MAX_DELAY, Network, NetworkDesc, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -12,7 +12,12 @@ pub enum NetworkError {
     #[error("{file}: cannot read: {message}")]
     Io { file: String, message: String },
     #[error("{file}:{line}:{column}: invalid network JSON: {message}")]
-    Json { file: String, line: usize, column: usize, message: String },
+    Json {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("unsupported format_version {found}: this snnc reads version {expected}")]
     Version { found: u32, expected: u32 },
     #[error("{0}")]
@@ -20,7 +25,11 @@ pub enum NetworkError {
     #[error("node `{node}`: {message}")]
     Node { node: String, message: String },
     #[error("edge {from} -> {to}: {message}")]
-    Edge { from: String, to: String, message: String },
+    Edge {
+        from: String,
+        to: String,
+        message: String,
+    },
     #[error(
         "zero-delay cycle through {}: every cycle needs a total delay of at least 1 (mark the feedback edge with \"delay\": 1)",
         nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> ")
@@ -39,23 +48,33 @@ pub enum NetworkError {
 }
 
 fn node_err(node: &str, message: impl Into<String>) -> NetworkError {
-    NetworkError::Node { node: node.to_string(), message: message.into() }
+    NetworkError::Node {
+        node: node.to_string(),
+        message: message.into(),
+    }
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
     if desc.format_version != FORMAT_VERSION {
-        return Err(NetworkError::Version { found: desc.format_version, expected: FORMAT_VERSION });
+        return Err(NetworkError::Version {
+            found: desc.format_version,
+            expected: FORMAT_VERSION,
+        });
     }
     if desc.timesteps == 0 {
         return Err(NetworkError::Invalid("timesteps must be at least 1".into()));
     }
     if desc.num_classes == 0 {
-        return Err(NetworkError::Invalid("num_classes must be at least 1".into()));
+        return Err(NetworkError::Invalid(
+            "num_classes must be at least 1".into(),
+        ));
     }
     let in_dims = &desc.input.shape;
     if !(in_dims.len() == 1 || in_dims.len() == 3) || in_dims.contains(&0) {
@@ -74,15 +93,26 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
             ));
         }
         if index.insert(node.name.clone(), i).is_some() {
-            return Err(node_err(&node.name, "the name is used by more than one node"));
+            return Err(node_err(
+                &node.name,
+                "the name is used by more than one node",
+            ));
         }
         check_attributes(&node.name, &node.op)?;
     }
-    let inputs_named: Vec<_> =
-        desc.nodes.iter().filter(|n| matches!(n.op, Op::Input(_))).map(|n| &n.name).collect();
+    let inputs_named: Vec<_> = desc
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Input(_)))
+        .map(|n| &n.name)
+        .collect();
     let input_node = match inputs_named.as_slice() {
         [one] => index[one.as_str()],
-        [] => return Err(NetworkError::Invalid("the network has no node with op \"input\"".into())),
+        [] => {
+            return Err(NetworkError::Invalid(
+                "the network has no node with op \"input\"".into(),
+            ));
+        }
         _ => {
             return Err(NetworkError::Invalid(format!(
                 "the network has {} input nodes; exactly one is supported",
@@ -109,7 +139,10 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
             return Err(edge_err("the input node cannot receive edges"));
         }
         if e.delay > MAX_DELAY {
-            return Err(edge_err(&format!("delay {} exceeds the limit of {MAX_DELAY}", e.delay)));
+            return Err(edge_err(&format!(
+                "delay {} exceeds the limit of {MAX_DELAY}",
+                e.delay
+            )));
         }
         inputs[to].push((from, e.delay));
     }
@@ -123,7 +156,10 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
     let shapes = infer_shapes(&desc, &inputs, input_node)?;
 
     let readout_node = *index.get(&desc.readout.node).ok_or_else(|| {
-        NetworkError::Invalid(format!("readout.node `{}` is not a node", desc.readout.node))
+        NetworkError::Invalid(format!(
+            "readout.node `{}` is not a node",
+            desc.readout.node
+        ))
     })?;
     let rshape = &shapes[readout_node];
     if rshape.dims() != [desc.num_classes] {
@@ -148,7 +184,16 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
         }
     }
 
-    Ok(Network { desc, shapes, inputs, schedule, is_static, input_node, readout_node, index })
+    Ok(Network {
+        desc,
+        shapes,
+        inputs,
+        schedule,
+        is_static,
+        input_node,
+        readout_node,
+        index,
+    })
 }
 
 fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
@@ -166,17 +211,27 @@ fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
             return bad("linear in_features and out_features must be non-zero".into());
         }
         Op::BatchNorm(b) if !(b.eps > 0.0 && (0.0..=1.0).contains(&b.momentum)) => {
-            return bad(format!("batch_norm needs eps > 0 and momentum in [0, 1], got eps {} momentum {}", b.eps, b.momentum));
+            return bad(format!(
+                "batch_norm needs eps > 0 and momentum in [0, 1], got eps {} momentum {}",
+                b.eps, b.momentum
+            ));
         }
         Op::Lif(p) | Op::Plif(p) => {
             if !(p.tau.is_finite() && p.tau >= 1.0) {
-                return bad(format!("tau must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {}", p.tau));
+                return bad(format!(
+                    "tau must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {}",
+                    p.tau
+                ));
             }
-            if !(p.threshold.is_finite() && p.v_reset.is_finite() && p.surrogate_alpha.is_finite()) {
+            if !(p.threshold.is_finite() && p.v_reset.is_finite() && p.surrogate_alpha.is_finite())
+            {
                 return bad("threshold, v_reset and surrogate_alpha must be finite".into());
             }
             if p.v_reset >= p.threshold {
-                return bad(format!("v_reset {} must lie below threshold {}", p.v_reset, p.threshold));
+                return bad(format!(
+                    "v_reset {} must lie below threshold {}",
+                    p.v_reset, p.threshold
+                ));
             }
         }
         Op::AvgPool(p) | Op::MaxPool(p) => {
@@ -198,7 +253,10 @@ fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
 }
 
 /// Topological order over zero-delay edges, ties broken by file order; names a cycle if any.
-fn schedule(desc: &NetworkDesc, inputs: &[Vec<(NodeId, u32)>]) -> Result<Vec<NodeId>, NetworkError> {
+fn schedule(
+    desc: &NetworkDesc,
+    inputs: &[Vec<(NodeId, u32)>],
+) -> Result<Vec<NodeId>, NetworkError> {
     let n = desc.nodes.len();
     let mut indegree = vec![0usize; n];
     let mut consumers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
@@ -225,16 +283,24 @@ fn schedule(desc: &NetworkDesc, inputs: &[Vec<(NodeId, u32)>]) -> Result<Vec<Nod
         return Ok(order);
     }
     // Walk backwards along zero-delay edges among the unscheduled nodes until a node repeats.
-    let mut start = (0..n).find(|&i| indegree[i] > 0).expect("some node is left");
+    let mut start = (0..n)
+        .find(|&i| indegree[i] > 0)
+        .expect("some node is left");
     let mut seen = vec![usize::MAX; n];
     let mut path = Vec::new();
     loop {
         if seen[start] != usize::MAX {
             let mut cycle: Vec<NodeId> = path[seen[start]..].to_vec();
             cycle.reverse();
-            let first = cycle.iter().enumerate().min_by_key(|(_, id)| **id).map(|(i, _)| i).unwrap_or(0);
+            let first = cycle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, id)| **id)
+                .map(|(i, _)| i)
+                .unwrap_or(0);
             cycle.rotate_left(first);
-            let mut nodes: Vec<String> = cycle.iter().map(|&i| desc.nodes[i].name.clone()).collect();
+            let mut nodes: Vec<String> =
+                cycle.iter().map(|&i| desc.nodes[i].name.clone()).collect();
             nodes.push(nodes[0].clone());
             return Err(NetworkError::ZeroDelayCycle { nodes });
         }
@@ -268,7 +334,8 @@ fn infer_shapes(
             };
             let input = shapes[src].clone().expect("checked above");
             let node = &desc.nodes[id];
-            let out = output_shape(&node.op, &input).map_err(|m| node_err(&node.name, format!("{}: {m}", node.op.kind())))?;
+            let out = output_shape(&node.op, &input)
+                .map_err(|m| node_err(&node.name, format!("{}: {m}", node.op.kind())))?;
             shapes[id] = Some(out);
             progress = true;
         }
@@ -289,7 +356,9 @@ fn infer_shapes(
         }
     }
     for (id, ins) in inputs.iter().enumerate() {
-        let Some(&(first, _)) = ins.first() else { continue };
+        let Some(&(first, _)) = ins.first() else {
+            continue;
+        };
         for &(other, _) in &ins[1..] {
             if out[other] != out[first] {
                 return Err(NetworkError::ShapeMismatch {
@@ -302,7 +371,8 @@ fn infer_shapes(
             }
         }
         // The node's own output must match what its op gives on the agreed input shape.
-        let expected = output_shape(&desc.nodes[id].op, &out[first]).map_err(|m| node_err(&desc.nodes[id].name, m))?;
+        let expected = output_shape(&desc.nodes[id].op, &out[first])
+            .map_err(|m| node_err(&desc.nodes[id].name, m))?;
         debug_assert_eq!(expected, out[id]);
     }
     Ok(out)

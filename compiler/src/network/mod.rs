@@ -10,8 +10,8 @@ mod shape;
 mod weights;
 
 pub use check::NetworkError;
-pub use ops::{Compare, NeuronParams, Op, ParamRole, Reset};
 pub use ops::{BatchNorm, Conv2d, Dropout, Empty, Linear, Pair, Pool, Scale, Vote};
+pub use ops::{Compare, NeuronParams, Op, ParamRole, Reset};
 pub use shape::{Shape, output_shape, window_out};
 pub use weights::{Tensor, Weights, WeightsError};
 
@@ -73,7 +73,11 @@ pub struct Node {
 
 impl Node {
     pub fn new(name: impl Into<String>, op: Op) -> Self {
-        Node { name: name.into(), op, params: BTreeMap::new() }
+        Node {
+            name: name.into(),
+            op,
+            params: BTreeMap::new(),
+        }
     }
 
     /// The safetensors name holding this node's parameter `role`.
@@ -101,10 +105,18 @@ fn is_zero(d: &u32) -> bool {
 
 impl Edge {
     pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
-        Edge { from: from.into(), to: to.into(), delay: 0 }
+        Edge {
+            from: from.into(),
+            to: to.into(),
+            delay: 0,
+        }
     }
     pub fn delayed(from: impl Into<String>, to: impl Into<String>, delay: u32) -> Self {
-        Edge { from: from.into(), to: to.into(), delay }
+        Edge {
+            from: from.into(),
+            to: to.into(),
+            delay,
+        }
     }
 }
 

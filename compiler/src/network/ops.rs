@@ -15,7 +15,11 @@ impl Pair {
 
 impl Serialize for Pair {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 == self.1 { s.serialize_u64(self.0 as u64) } else { [self.0, self.1].serialize(s) }
+        if self.0 == self.1 {
+            s.serialize_u64(self.0 as u64)
+        } else {
+            [self.0, self.1].serialize(s)
+        }
     }
 }
 
@@ -27,12 +31,14 @@ impl<'de> Deserialize<'de> for Pair {
             One(usize),
             Two([usize; 2]),
         }
-        Ok(match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a non-negative integer or a pair [h, w]")
-        })? {
-            Raw::One(n) => Pair(n, n),
-            Raw::Two([h, w]) => Pair(h, w),
-        })
+        Ok(
+            match Raw::deserialize(d).map_err(|_| {
+                serde::de::Error::custom("expected a non-negative integer or a pair [h, w]")
+            })? {
+                Raw::One(n) => Pair(n, n),
+                Raw::Two([h, w]) => Pair(h, w),
+            },
+        )
     }
 }
 
@@ -298,7 +304,12 @@ impl Op {
             Op::Conv2d(c) => {
                 let mut v = vec![(
                     ParamRole::Weight,
-                    vec![c.out_channels, c.in_channels / c.groups.max(1), c.kernel.0, c.kernel.1],
+                    vec![
+                        c.out_channels,
+                        c.in_channels / c.groups.max(1),
+                        c.kernel.0,
+                        c.kernel.1,
+                    ],
                 )];
                 if c.bias {
                     v.push((ParamRole::Bias, vec![c.out_channels]));
@@ -314,10 +325,15 @@ impl Op {
             }
             Op::BatchNorm(_) => {
                 let c = input.dims().first().copied().unwrap_or(0);
-                [ParamRole::Weight, ParamRole::Bias, ParamRole::RunningMean, ParamRole::RunningVar]
-                    .into_iter()
-                    .map(|r| (r, vec![c]))
-                    .collect()
+                [
+                    ParamRole::Weight,
+                    ParamRole::Bias,
+                    ParamRole::RunningMean,
+                    ParamRole::RunningVar,
+                ]
+                .into_iter()
+                .map(|r| (r, vec![c]))
+                .collect()
             }
             Op::Plif(_) => vec![(ParamRole::W, vec![])],
             _ => vec![],

@@ -92,8 +92,13 @@ pub fn output_shape(op: &Op, input: &Shape) -> Result<Shape, String> {
         }
         Op::Linear(l) => match input.dims() {
             [n] if *n == l.in_features => Ok(Shape(vec![l.out_features])),
-            [n] => Err(format!("in_features is {} but the input has {n}", l.in_features)),
-            _ => Err(format!("expects a flat [N] input (add a flatten node), got {input}")),
+            [n] => Err(format!(
+                "in_features is {} but the input has {n}",
+                l.in_features
+            )),
+            _ => Err(format!(
+                "expects a flat [N] input (add a flatten node), got {input}"
+            )),
         },
         Op::BatchNorm(_) => match input.rank() {
             1 | 3 => Ok(input.clone()),

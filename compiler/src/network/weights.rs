@@ -34,13 +34,33 @@ pub enum WeightsError {
     #[error("{file}: not a valid safetensors file: {message}")]
     Format { file: String, message: String },
     #[error("{file}: tensor `{name}` has dtype {dtype:?}; snnc reads F32, F64 and F16 weights")]
-    Dtype { file: String, name: String, dtype: Dtype },
+    Dtype {
+        file: String,
+        name: String,
+        dtype: Dtype,
+    },
     #[error("node `{node}`: weights have no tensor `{tensor}` (expected shape {expected:?})")]
-    Missing { node: String, tensor: String, expected: Vec<usize> },
+    Missing {
+        node: String,
+        tensor: String,
+        expected: Vec<usize>,
+    },
     #[error("node `{node}`: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
-    Shape { node: String, tensor: String, expected: Vec<usize>, found: Vec<usize> },
-    #[error("node `{node}`: tensor `{tensor}` holds a non-finite value ({value}) at flat index {index}; retrain or fix the exporter")]
-    NonFinite { node: String, tensor: String, index: usize, value: f32 },
+    Shape {
+        node: String,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error(
+        "node `{node}`: tensor `{tensor}` holds a non-finite value ({value}) at flat index {index}; retrain or fix the exporter"
+    )]
+    NonFinite {
+        node: String,
+        tensor: String,
+        index: usize,
+        value: f32,
+    },
 }
 
 fn f16_to_f32(bits: u16) -> f32 {
@@ -63,25 +83,41 @@ fn f16_to_f32(bits: u16) -> f32 {
 impl Weights {
     pub fn load(path: &Path) -> Result<Weights, WeightsError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|e| WeightsError::Io { file: file.clone(), message: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| WeightsError::Io {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Self::from_bytes(&bytes, &file)
     }
 
     pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Weights, WeightsError> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| WeightsError::Format { file: file.to_string(), message: e.to_string() })?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let raw = view.data();
             let data: Vec<f32> = match view.dtype() {
-                Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                Dtype::F32 => raw
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
                 Dtype::F64 => raw
                     .chunks_exact(8)
                     .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
                     .collect(),
-                Dtype::F16 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
-                dtype => return Err(WeightsError::Dtype { file: file.to_string(), name, dtype }),
+                Dtype::F16 => raw
+                    .chunks_exact(2)
+                    .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                    .collect(),
+                dtype => {
+                    return Err(WeightsError::Dtype {
+                        file: file.to_string(),
+                        name,
+                        dtype,
+                    });
+                }
             };
             tensors.insert(name, Tensor::new(view.shape().to_vec(), data));
         }
@@ -89,15 +125,20 @@ impl Weights {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let views: Vec<(&str, F32View<'_>)> =
-            self.tensors.iter().map(|(k, t)| (k.as_str(), F32View(t))).collect();
+        let views: Vec<(&str, F32View<'_>)> = self
+            .tensors
+            .iter()
+            .map(|(k, t)| (k.as_str(), F32View(t)))
+            .collect();
         safetensors::serialize(views, None).expect("f32 tensors always serialise")
     }
 
     /// Write atomically: a temporary file in the same folder, then a rename.
     pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
-        crate::atomic::write(path, &self.to_bytes())
-            .map_err(|e| WeightsError::Io { file: path.display().to_string(), message: e.to_string() })
+        crate::atomic::write(path, &self.to_bytes()).map_err(|e| WeightsError::Io {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Tensor> {
@@ -127,7 +168,11 @@ pub(super) fn check_against(net: &Network, weights: &Weights) -> Result<(), Weig
         for (role, expected) in node.op.param_shapes(net.input_shape(id)) {
             let tensor = node.tensor_name(role);
             let Some(t) = weights.get(&tensor) else {
-                return Err(WeightsError::Missing { node: node.name.clone(), tensor, expected });
+                return Err(WeightsError::Missing {
+                    node: node.name.clone(),
+                    tensor,
+                    expected,
+                });
             };
             // A scalar may be stored as [] or [1].
             let scalar_ok = expected.is_empty() && t.shape == [1];
@@ -140,7 +185,12 @@ pub(super) fn check_against(net: &Network, weights: &Weights) -> Result<(), Weig
                 });
             }
             if let Some((index, &value)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(WeightsError::NonFinite { node: node.name.clone(), tensor, index, value });
+                return Err(WeightsError::NonFinite {
+                    node: node.name.clone(),
+                    tensor,
+                    index,
+                    value,
+                });
             }
         }
     }

@@ -6,7 +6,14 @@ use crate::ir::{Arena, Handle, Module, Population, Projection, Tensor};
 /// Keep the populations and projections marked `true` (a projection also needs both ends kept),
 /// renumber densely in the old order, sort projections stably by target, drop unused tensors.
 pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
-    let Module { name, timesteps, num_classes, tensors, populations, projections } = m;
+    let Module {
+        name,
+        timesteps,
+        num_classes,
+        tensors,
+        populations,
+        projections,
+    } = m;
     let mut pop_map = vec![None; populations.len()];
     let mut pops = Vec::new();
     for (i, p) in populations.into_vec().into_iter().enumerate() {
@@ -51,7 +58,10 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         }
     }
     let mut old: Vec<Option<Tensor>> = tensors.into_vec().into_iter().map(Some).collect();
-    let new_tensors: Vec<Tensor> = order.iter().map(|&i| old[i].take().expect("each tensor is moved once")).collect();
+    let new_tensors: Vec<Tensor> = order
+        .iter()
+        .map(|&i| old[i].take().expect("each tensor is moved once"))
+        .collect();
     let remap = |t: Handle<Tensor>| tensor_map[t.index()].expect("visited above");
     for p in &mut pops {
         if let Some(slot) = p.kind.bias_mut() {

@@ -29,15 +29,25 @@ pub fn scalable(kind: &ProjectionKind, factor: f64) -> bool {
 }
 
 /// `kind` times `factor`. Tensors are scaled in place when `uses[t] == 1`, else copied first.
-pub fn scale_kind(m: &mut Module, kind: &ProjectionKind, factor: f64, uses: &[usize]) -> ProjectionKind {
+pub fn scale_kind(
+    m: &mut Module,
+    kind: &ProjectionKind,
+    factor: f64,
+    uses: &[usize],
+) -> ProjectionKind {
     use ProjectionKind as K;
     if factor == 1.0 {
         return kind.clone();
     }
     match kind {
         K::Identity(_) | K::Dropout(_) => K::Scale(ir::Scale { factor }),
-        K::Scale(s) => K::Scale(ir::Scale { factor: s.factor * factor }),
-        K::SumPool(p) => K::SumPool(ir::SumPool { scale: p.scale * factor, ..p.clone() }),
+        K::Scale(s) => K::Scale(ir::Scale {
+            factor: s.factor * factor,
+        }),
+        K::SumPool(p) => K::SumPool(ir::SumPool {
+            scale: p.scale * factor,
+            ..p.clone()
+        }),
         K::Conv2d(_) | K::Dense(_) | K::Affine(_) => {
             let mut k = kind.clone();
             let t = k.tensor_mut().expect("these kinds hold a tensor");
@@ -50,7 +60,12 @@ pub fn scale_kind(m: &mut Module, kind: &ProjectionKind, factor: f64, uses: &[us
 
 /// Apply `f(index, value)` to a tensor: in place when its only user is being replaced, else on
 /// a copy pushed as a new tensor. Returns the handle now holding the result.
-pub fn map_tensor(m: &mut Module, t: Handle<Tensor>, uses: &[usize], f: impl Fn(usize, f64) -> f64) -> Handle<Tensor> {
+pub fn map_tensor(
+    m: &mut Module,
+    t: Handle<Tensor>,
+    uses: &[usize],
+    f: impl Fn(usize, f64) -> f64,
+) -> Handle<Tensor> {
     let in_place = uses.get(t.index()).copied().unwrap_or(0) <= 1;
     if in_place {
         for (i, v) in m.tensors[t].data.iter_mut().enumerate() {
@@ -59,7 +74,12 @@ pub fn map_tensor(m: &mut Module, t: Handle<Tensor>, uses: &[usize], f: impl Fn(
         t
     } else {
         let old = &m.tensors[t];
-        let data = old.data.iter().enumerate().map(|(i, v)| f(i, f64::from(*v)) as f32).collect();
+        let data = old
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| f(i, f64::from(*v)) as f32)
+            .collect();
         let copy = Tensor::new(old.label.clone(), old.shape.clone(), data);
         m.tensors.push(copy)
     }
@@ -67,7 +87,13 @@ pub fn map_tensor(m: &mut Module, t: Handle<Tensor>, uses: &[usize], f: impl Fn(
 
 /// The projection kind equal to `first` then `second` (call only when [`composable`]).
 /// `uses` counts tensor users before the composition; `first`'s tensor may be changed in place.
-pub fn compose(m: &mut Module, first: &ProjectionKind, second: &ProjectionKind, mid: &Shape, uses: &[usize]) -> ProjectionKind {
+pub fn compose(
+    m: &mut Module,
+    first: &ProjectionKind,
+    second: &ProjectionKind,
+    mid: &Shape,
+    uses: &[usize],
+) -> ProjectionKind {
     use ProjectionKind as K;
     match (first, second) {
         (K::Identity(_) | K::Dropout(_), k) | (k, K::Identity(_) | K::Dropout(_)) => k.clone(),
@@ -109,7 +135,9 @@ pub fn compose(m: &mut Module, first: &ProjectionKind, second: &ProjectionKind, 
             let plane = n_in / a.len();
             let mut k = second.clone();
             let t = k.tensor_mut().expect("dense holds a weight");
-            *t = map_tensor(m, *t, &shared(uses, *t), |i, v| v * f64::from(a[(i % n_in) / plane]));
+            *t = map_tensor(m, *t, &shared(uses, *t), |i, v| {
+                v * f64::from(a[(i % n_in) / plane])
+            });
             k
         }
         (K::Affine(a), K::Affine(b)) => {
@@ -117,7 +145,9 @@ pub fn compose(m: &mut Module, first: &ProjectionKind, second: &ProjectionKind, 
             let t = map_tensor(m, a.scale, uses, |i, v| v * f64::from(b[i]));
             K::Affine(ir::Affine { scale: t })
         }
-        (K::Reshape(_), k @ (K::Dense(_) | K::Reshape(_))) | (k @ K::Dense(_), K::Reshape(_)) => k.clone(),
+        (K::Reshape(_), k @ (K::Dense(_) | K::Reshape(_))) | (k @ K::Dense(_), K::Reshape(_)) => {
+            k.clone()
+        }
         (K::Dense(d), K::SumPool(p)) => {
             let w = &m.tensors[d.weight];
             let (n_out, n_in) = (w.shape[0], w.shape[1]);
@@ -130,7 +160,9 @@ pub fn compose(m: &mut Module, first: &ProjectionKind, second: &ProjectionKind, 
                 }
             }
             let label = w.label.clone();
-            let t = m.tensors.push(Tensor::new(label, vec![windows.len(), n_in], data));
+            let t = m
+                .tensors
+                .push(Tensor::new(label, vec![windows.len(), n_in], data));
             K::Dense(ir::Dense { weight: t })
         }
         _ => unreachable!("compose() is only called on composable() pairs"),
@@ -152,16 +184,28 @@ fn pool_windows_1d(n: usize, p: &ir::SumPool) -> Vec<Vec<usize>> {
     let (k, s, pad) = (p.kernel[1], p.stride[1], p.padding[1]);
     let out = (n + 2 * pad - k) / s + 1;
     (0..out)
-        .map(|q| (0..k).filter_map(|j| (q * s + j).checked_sub(pad).filter(|&i| i < n)).collect())
+        .map(|q| {
+            (0..k)
+                .filter_map(|j| (q * s + j).checked_sub(pad).filter(|&i| i < n))
+                .collect()
+        })
         .collect()
 }
 
 /// Where a relay's constant output `bias` (per leading channel of `mid`) lands after `second`:
 /// the per-channel constant it becomes in `dst`, or `None` when the result is not constant per
 /// channel (e.g. a padded conv sees zeros at the borders).
-pub fn map_bias(m: &Module, second: &ProjectionKind, bias: &[f32], mid: &Shape, dst: &Shape) -> Option<Vec<f32>> {
+pub fn map_bias(
+    m: &Module,
+    second: &ProjectionKind,
+    bias: &[f32],
+    mid: &Shape,
+    dst: &Shape,
+) -> Option<Vec<f32>> {
     let plane = mid.numel() / bias.len().max(1);
-    let x: Vec<f64> = (0..mid.numel()).map(|i| f64::from(bias[i / plane])).collect();
+    let x: Vec<f64> = (0..mid.numel())
+        .map(|i| f64::from(bias[i / plane]))
+        .collect();
     let mut y = vec![0.0f64; dst.numel()];
     deliver(&m.tensors, second, &x, mid.dims(), &mut y, dst.dims());
     let channels = dst.dims()[0];
@@ -183,7 +227,12 @@ pub fn map_bias(m: &Module, second: &ProjectionKind, bias: &[f32], mid: &Shape, 
 pub fn add_bias(m: &mut Module, p: Handle<ir::Population>, extra: &[f32]) {
     let current = m.populations[p].kind.bias();
     let data: Vec<f32> = match current {
-        Some(b) => m.tensors[b].data.iter().zip(extra).map(|(a, b)| (f64::from(*a) + f64::from(*b)) as f32).collect(),
+        Some(b) => m.tensors[b]
+            .data
+            .iter()
+            .zip(extra)
+            .map(|(a, b)| (f64::from(*a) + f64::from(*b)) as f32)
+            .collect(),
         None => extra.to_vec(),
     };
     set_bias(m, p, data);
@@ -203,5 +252,8 @@ pub fn set_bias(m: &mut Module, p: Handle<ir::Population>, data: Vec<f32>) {
 
 /// A bias that is absent or all zeros contributes nothing.
 pub fn has_bias(m: &Module, p: Handle<ir::Population>) -> bool {
-    m.populations[p].kind.bias().is_some_and(|b| m.tensors[b].data.iter().any(|v| *v != 0.0))
+    m.populations[p]
+        .kind
+        .bias()
+        .is_some_and(|b| m.tensors[b].data.iter().any(|v| *v != 0.0))
 }

@@ -11,7 +11,7 @@ pub use compact::{compact, renumber};
 
 use crate::ir::{Handle, Module, Population, PopulationKind, Projection, ProjectionKind};
 use crate::validate::MAX_DELAY;
-use compose::{add_bias, compose, composable, has_bias, map_bias, scalable, scale_kind, set_bias};
+use compose::{add_bias, composable, compose, has_bias, map_bias, scalable, scale_kind, set_bias};
 
 /// A named pass, for drivers that run and report them one by one.
 pub type Pass = fn(Module) -> Module;
@@ -44,19 +44,36 @@ struct Work {
 impl Work {
     fn new(m: Module) -> Self {
         let (p, e) = (m.populations.len(), m.projections.len());
-        Work { m, dead_pop: vec![false; p], dead_proj: vec![false; e] }
+        Work {
+            m,
+            dead_pop: vec![false; p],
+            dead_proj: vec![false; e],
+        }
     }
     fn finish(self) -> Module {
-        compact(self.m, &self.dead_pop.iter().map(|d| !d).collect::<Vec<_>>(), &self.dead_proj.iter().map(|d| !d).collect::<Vec<_>>())
+        compact(
+            self.m,
+            &self.dead_pop.iter().map(|d| !d).collect::<Vec<_>>(),
+            &self.dead_proj.iter().map(|d| !d).collect::<Vec<_>>(),
+        )
     }
     fn live(&self) -> impl Iterator<Item = (Handle<Projection>, &Projection)> {
-        self.m.projections.iter().filter(|(h, _)| !self.dead_proj[h.index()])
+        self.m
+            .projections
+            .iter()
+            .filter(|(h, _)| !self.dead_proj[h.index()])
     }
     fn incoming(&self, p: Handle<Population>) -> Vec<Handle<Projection>> {
-        self.live().filter(|(_, e)| e.target == p).map(|(h, _)| h).collect()
+        self.live()
+            .filter(|(_, e)| e.target == p)
+            .map(|(h, _)| h)
+            .collect()
     }
     fn outgoing(&self, p: Handle<Population>) -> Vec<Handle<Projection>> {
-        self.live().filter(|(_, e)| e.source == p).map(|(h, _)| h).collect()
+        self.live()
+            .filter(|(_, e)| e.source == p)
+            .map(|(h, _)| h)
+            .collect()
     }
     fn push(&mut self, e: Projection) {
         self.m.projections.push(e);
@@ -97,7 +114,10 @@ impl Work {
             let mut changed = false;
             for (_, e) in self.live() {
                 let t = e.target.index();
-                if c[t] && matches!(self.m.populations[e.target].kind, PopulationKind::Analog(_)) && (e.delay != 0 || !c[e.source.index()]) {
+                if c[t]
+                    && matches!(self.m.populations[e.target].kind, PopulationKind::Analog(_))
+                    && (e.delay != 0 || !c[e.source.index()])
+                {
                     c[t] = false;
                     changed = true;
                 }
@@ -112,12 +132,19 @@ impl Work {
 /// Kinds whose weights or window sums are real work; composing them into several consumers
 /// would duplicate that work, so a relay fed by one is only dissolved into a single consumer.
 fn heavy(k: &ProjectionKind) -> bool {
-    matches!(k, ProjectionKind::Conv2d(_) | ProjectionKind::Dense(_) | ProjectionKind::SumPool(_))
+    matches!(
+        k,
+        ProjectionKind::Conv2d(_) | ProjectionKind::Dense(_) | ProjectionKind::SumPool(_)
+    )
 }
 
 /// Replace analog relay `r` by direct projections from its sources to its consumers, when every
 /// composition is exact and legal; `allow` narrows which relays a pass targets.
-fn try_dissolve(w: &mut Work, r: Handle<Population>, allow: impl Fn(&Work, &[Handle<Projection>], &[Handle<Projection>]) -> bool) -> bool {
+fn try_dissolve(
+    w: &mut Work,
+    r: Handle<Population>,
+    allow: impl Fn(&Work, &[Handle<Projection>], &[Handle<Projection>]) -> bool,
+) -> bool {
     if w.dead_pop[r.index()] || !matches!(w.m.populations[r].kind, PopulationKind::Analog(_)) {
         return false;
     }
@@ -126,7 +153,10 @@ fn try_dissolve(w: &mut Work, r: Handle<Population>, allow: impl Fn(&Work, &[Han
         return false;
     }
     let proj = |h: Handle<Projection>| w.m.projections[h].clone();
-    let (ins_p, outs_p): (Vec<_>, Vec<_>) = (ins.iter().map(|&h| proj(h)).collect(), outs.iter().map(|&h| proj(h)).collect());
+    let (ins_p, outs_p): (Vec<_>, Vec<_>) = (
+        ins.iter().map(|&h| proj(h)).collect(),
+        outs.iter().map(|&h| proj(h)).collect(),
+    );
     if ins_p.iter().any(|e| e.source == r) || outs_p.iter().any(|e| e.target == r) {
         return false; // a self-loop through the relay has nothing to compose with
     }
@@ -143,14 +173,21 @@ fn try_dissolve(w: &mut Work, r: Handle<Population>, allow: impl Fn(&Work, &[Han
     }
     // Hoisting: a relay computed once must not move its work into a population computed every step.
     let constant = w.constants();
-    if constant[r.index()] && ins_p.iter().any(|e| heavy(&e.kind)) && outs_p.iter().any(|o| !constant[o.target.index()]) {
+    if constant[r.index()]
+        && ins_p.iter().any(|e| heavy(&e.kind))
+        && outs_p.iter().any(|o| !constant[o.target.index()])
+    {
         return false;
     }
     // The relay's constant output reaches a consumer only over zero delay, and must stay a
     // per-channel constant there (before the start a delayed edge delivers zero, not the bias).
     let mut biases = Vec::new();
     if has_bias(&w.m, r) {
-        let b = w.m.populations[r].kind.bias().map(|b| w.m.tensors[b].data.clone()).unwrap_or_default();
+        let b = w.m.populations[r]
+            .kind
+            .bias()
+            .map(|b| w.m.tensors[b].data.clone())
+            .unwrap_or_default();
         for o in &outs_p {
             let dst = &w.m.populations[o.target].shape;
             match (o.delay, map_bias(&w.m, &o.kind, &b, &mid, dst)) {
@@ -179,7 +216,12 @@ fn try_dissolve(w: &mut Work, r: Handle<Population>, allow: impl Fn(&Work, &[Han
     for i in &ins_p {
         for o in &outs_p {
             let kind = compose(&mut w.m, &i.kind, &o.kind, &mid, &uses);
-            w.push(Projection { source: i.source, target: o.target, delay: i.delay + o.delay, kind });
+            w.push(Projection {
+                source: i.source,
+                target: o.target,
+                delay: i.delay + o.delay,
+                kind,
+            });
         }
     }
     ins.iter().chain(&outs).for_each(|&h| w.kill(h));
@@ -203,7 +245,9 @@ pub fn drop_dropout_and_zero(m: Module) -> Module {
         }
     }
     for r in dropout_targets {
-        try_dissolve(&mut w, r, |w, ins, _| ins.len() == 1 && matches!(w.m.projections[ins[0]].kind, ProjectionKind::Identity(_)));
+        try_dissolve(&mut w, r, |w, ins, _| {
+            ins.len() == 1 && matches!(w.m.projections[ins[0]].kind, ProjectionKind::Identity(_))
+        });
     }
     w.finish()
 }
@@ -217,7 +261,10 @@ pub fn fold_batch_norm(m: Module) -> Module {
             let k = |h: Handle<Projection>| &w.m.projections[h].kind;
             ins.len() == 1
                 && outs.len() == 1
-                && matches!(k(ins[0]), ProjectionKind::Conv2d(_) | ProjectionKind::Dense(_))
+                && matches!(
+                    k(ins[0]),
+                    ProjectionKind::Conv2d(_) | ProjectionKind::Dense(_)
+                )
                 && matches!(k(outs[0]), ProjectionKind::Affine(_))
         });
     }
@@ -229,13 +276,18 @@ pub fn fold_batch_norm(m: Module) -> Module {
 pub fn fold_input_gain(m: Module) -> Module {
     let mut w = Work::new(m);
     for p in w.m.populations.handles() {
-        let PopulationKind::Spiking(s) = &w.m.populations[p].kind else { continue };
+        let PopulationKind::Spiking(s) = &w.m.populations[p].kind else {
+            continue;
+        };
         let gain = s.gain;
         if gain == 1.0 {
             continue;
         }
         let ins = w.incoming(p);
-        if ins.iter().any(|&h| !scalable(&w.m.projections[h].kind, gain)) {
+        if ins
+            .iter()
+            .any(|&h| !scalable(&w.m.projections[h].kind, gain))
+        {
             continue;
         }
         for h in ins {
@@ -244,7 +296,11 @@ pub fn fold_input_gain(m: Module) -> Module {
             w.m.projections[h].kind = scale_kind(&mut w.m, &kind, gain, &uses);
         }
         if let Some(b) = w.m.populations[p].kind.bias() {
-            let scaled: Vec<f32> = w.m.tensors[b].data.iter().map(|v| (f64::from(*v) * gain) as f32).collect();
+            let scaled: Vec<f32> = w.m.tensors[b]
+                .data
+                .iter()
+                .map(|v| (f64::from(*v) * gain) as f32)
+                .collect();
             set_bias(&mut w.m, p, scaled);
         }
         if let PopulationKind::Spiking(s) = &mut w.m.populations[p].kind {
@@ -275,26 +331,29 @@ pub fn remove_dead(m: Module) -> Module {
     let mut w = Work::new(m);
     loop {
         let mut changed = false;
-        let zero: Vec<bool> = w
-            .m
-            .populations
-            .iter()
-            .map(|(h, p)| {
-                let silent = w.incoming(h).is_empty() && p.kind.bias().is_none();
-                silent
-                    && match &p.kind {
-                        PopulationKind::Analog(_) => true,
-                        // With no drive the membrane stays at v_reset, so it fires only if that
-                        // already crosses the threshold.
-                        PopulationKind::Spiking(s) => match s.fire {
-                            crate::ir::Compare::Ge => s.v_reset < s.threshold,
-                            crate::ir::Compare::Gt => s.v_reset <= s.threshold,
-                        },
-                        _ => false,
-                    }
-            })
+        let zero: Vec<bool> =
+            w.m.populations
+                .iter()
+                .map(|(h, p)| {
+                    let silent = w.incoming(h).is_empty() && p.kind.bias().is_none();
+                    silent
+                        && match &p.kind {
+                            PopulationKind::Analog(_) => true,
+                            // With no drive the membrane stays at v_reset, so it fires only if that
+                            // already crosses the threshold.
+                            PopulationKind::Spiking(s) => match s.fire {
+                                crate::ir::Compare::Ge => s.v_reset < s.threshold,
+                                crate::ir::Compare::Gt => s.v_reset <= s.threshold,
+                            },
+                            _ => false,
+                        }
+                })
+                .collect();
+        let from_zero: Vec<_> = w
+            .live()
+            .filter(|(_, e)| zero[e.source.index()])
+            .map(|(h, _)| h)
             .collect();
-        let from_zero: Vec<_> = w.live().filter(|(_, e)| zero[e.source.index()]).map(|(h, _)| h).collect();
         for h in from_zero {
             w.kill(h);
             changed = true;
@@ -310,7 +369,11 @@ pub fn remove_dead(m: Module) -> Module {
         if std::mem::replace(&mut reaches[p.index()], true) {
             continue;
         }
-        stack.extend(w.live().filter(|(_, e)| e.target == p).map(|(_, e)| e.source));
+        stack.extend(
+            w.live()
+                .filter(|(_, e)| e.target == p)
+                .map(|(_, e)| e.source),
+        );
     }
     for (h, p) in w.m.populations.iter() {
         if !reaches[h.index()] && !matches!(p.kind, PopulationKind::Input(_)) {

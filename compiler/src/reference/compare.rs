@@ -32,17 +32,27 @@ pub struct Agreement {
 
 impl Agreement {
     pub fn flip_rate(&self) -> f64 {
-        if self.spikes == 0 { 0.0 } else { self.flips as f64 / self.spikes as f64 }
+        if self.spikes == 0 {
+            0.0
+        } else {
+            self.flips as f64 / self.spikes as f64
+        }
     }
 
     /// `Ok` when the runs agree in the ladder's sense, else a message saying where they differ.
     pub fn check(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         if !self.prediction_mismatches.is_empty() {
-            problems.push(format!("predictions differ on samples {:?}", self.prediction_mismatches));
+            problems.push(format!(
+                "predictions differ on samples {:?}",
+                self.prediction_mismatches
+            ));
         }
         if self.max_logit_error > LOGIT_TOLERANCE {
-            problems.push(format!("logits differ by {:.3e} (relative), above {LOGIT_TOLERANCE:e}", self.max_logit_error));
+            problems.push(format!(
+                "logits differ by {:.3e} (relative), above {LOGIT_TOLERANCE:e}",
+                self.max_logit_error
+            ));
         }
         if let Some((s, l, t, a, b)) = self.unexplained.first() {
             problems.push(format!(
@@ -51,12 +61,22 @@ impl Agreement {
             ));
         }
         if self.flip_rate() > FLIP_RATE_LIMIT {
-            problems.push(format!("flip rate {:.2e} above {FLIP_RATE_LIMIT:e}", self.flip_rate()));
+            problems.push(format!(
+                "flip rate {:.2e} above {FLIP_RATE_LIMIT:e}",
+                self.flip_rate()
+            ));
         }
         if !self.unmatched_layers.is_empty() {
-            problems.push(format!("layers only in one run: {:?}", self.unmatched_layers));
+            problems.push(format!(
+                "layers only in one run: {:?}",
+                self.unmatched_layers
+            ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -94,7 +114,9 @@ pub fn compare(a: &RunOutput, b: &RunOutput) -> Agreement {
         let steps = a.spikes[s].first().map_or(0, |l| l.len());
         // The first step at which either run had a near-threshold membrane in this sample.
         let first_near = (0..steps).find(|&t| {
-            pairs.iter().any(|&(i, j)| a.near_threshold[s][i][t] > 0 || b.near_threshold[s][j][t] > 0)
+            pairs
+                .iter()
+                .any(|&(i, j)| a.near_threshold[s][i][t] > 0 || b.near_threshold[s][j][t] > 0)
         });
         let mut flipped = false;
         for &(i, j) in &pairs {
@@ -114,7 +136,10 @@ pub fn compare(a: &RunOutput, b: &RunOutput) -> Agreement {
         }
         if !flipped {
             let scale = a.logits[s].iter().fold(1.0f64, |m, v| m.max(v.abs()));
-            let diff = a.logits[s].iter().zip(&b.logits[s]).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            let diff = a.logits[s]
+                .iter()
+                .zip(&b.logits[s])
+                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
             ag.max_logit_error = ag.max_logit_error.max(diff / scale);
         }
     }
@@ -147,7 +172,12 @@ mod tests {
         let b = run(vec![100.005, 2.0], vec![3, 4], vec![0, 0]);
         assert_eq!(compare(&a, &b).check(), Ok(())); // 5e-3 / 100 = 5e-5
         let c = run(vec![100.02, 2.0], vec![3, 4], vec![0, 0]);
-        assert!(compare(&a, &c).check().unwrap_err().contains("logits differ"));
+        assert!(
+            compare(&a, &c)
+                .check()
+                .unwrap_err()
+                .contains("logits differ")
+        );
     }
 
     #[test]
@@ -155,7 +185,10 @@ mod tests {
         let a = run(vec![1.0], vec![3, 4], vec![0, 0]);
         let b = run(vec![1.0], vec![3, 5], vec![0, 0]);
         let err = compare(&a, &b).check().unwrap_err();
-        assert!(err.contains("without a threshold flip") && err.contains("step 1: 4 vs 5"), "{err}");
+        assert!(
+            err.contains("without a threshold flip") && err.contains("step 1: 4 vs 5"),
+            "{err}"
+        );
         // A near-threshold membrane at step 1 licenses the difference (and exempts the logits).
         let b = run(vec![1.5], vec![3, 5], vec![0, 1]);
         let ag = compare(&a, &b);

@@ -9,7 +9,11 @@ use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
 use crate::network::{Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError};
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
-pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Result<RunOutput, GraphRunError> {
+pub fn run_network(
+    net: &Network,
+    weights: &Weights,
+    inputs: &[Vec<f32>],
+) -> Result<RunOutput, GraphRunError> {
     net.check_weights(weights)?;
     let per_step = net.desc.input.encoding == Encoding::EventFrames;
     let in_numel = net.shapes[net.input_node].numel();
@@ -17,7 +21,10 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
     let t_max = net.desc.timesteps;
     let n = net.len();
     let tensor = |id: usize, role: ParamRole| -> &[f32] {
-        &weights.get(&net.node(id).tensor_name(role)).expect("check_weights found it").data
+        &weights
+            .get(&net.node(id).tensor_name(role))
+            .expect("check_weights found it")
+            .data
     };
 
     let mut depth = vec![1usize; n];
@@ -26,7 +33,9 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
             depth[src] = depth[src].max(d as usize + 1);
         }
     }
-    let layer_nodes: Vec<usize> = (0..n).filter(|&i| matches!(net.node(i).op, Op::Lif(_) | Op::Plif(_) | Op::MaxPool(_))).collect();
+    let layer_nodes: Vec<usize> = (0..n)
+        .filter(|&i| matches!(net.node(i).op, Op::Lif(_) | Op::Plif(_) | Op::MaxPool(_)))
+        .collect();
     let mut layer_of = vec![usize::MAX; n];
     for (l, &id) in layer_nodes.iter().enumerate() {
         layer_of[id] = l;
@@ -34,13 +43,18 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
     let mut out = RunOutput {
         logits: Vec::new(),
         predictions: Vec::new(),
-        layers: layer_nodes.iter().map(|&i| net.node(i).name.clone()).collect(),
+        layers: layer_nodes
+            .iter()
+            .map(|&i| net.node(i).name.clone())
+            .collect(),
         spikes: Vec::new(),
         near_threshold: Vec::new(),
     };
 
     for sample in inputs {
-        let mut hist: Vec<Vec<Vec<f64>>> = (0..n).map(|i| vec![vec![0.0; net.shapes[i].numel()]; depth[i]]).collect();
+        let mut hist: Vec<Vec<Vec<f64>>> = (0..n)
+            .map(|i| vec![vec![0.0; net.shapes[i].numel()]; depth[i]])
+            .collect();
         let mut membrane: Vec<Vec<f64>> = (0..n)
             .map(|i| match net.node(i).op.neuron() {
                 Some(p) => vec![p.v_reset; net.shapes[i].numel()],
@@ -70,9 +84,24 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
                     Op::Input(_) => y = frame(sample, in_numel, t, per_step).collect(),
                     Op::Conv2d(c) => {
                         let w = tensor(id, ParamRole::Weight);
-                        let ws = [c.out_channels, c.in_channels / c.groups, c.kernel.0, c.kernel.1];
+                        let ws = [
+                            c.out_channels,
+                            c.in_channels / c.groups,
+                            c.kernel.0,
+                            c.kernel.1,
+                        ];
                         let src = [in_shape[0], in_shape[1], in_shape[2]];
-                        kernels::conv2d_add(&x, src, w, ws, [c.stride.0, c.stride.1], [c.padding.0, c.padding.1], c.groups, &mut y, [out_shape[1], out_shape[2]]);
+                        kernels::conv2d_add(
+                            &x,
+                            src,
+                            w,
+                            ws,
+                            [c.stride.0, c.stride.1],
+                            [c.padding.0, c.padding.1],
+                            c.groups,
+                            &mut y,
+                            [out_shape[1], out_shape[2]],
+                        );
                         if c.bias {
                             kernels::channel_bias_add(tensor(id, ParamRole::Bias), &mut y);
                         }
@@ -85,18 +114,24 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
                     }
                     Op::BatchNorm(bn) => {
                         let (g, b) = (tensor(id, ParamRole::Weight), tensor(id, ParamRole::Bias));
-                        let (mean, var) = (tensor(id, ParamRole::RunningMean), tensor(id, ParamRole::RunningVar));
+                        let (mean, var) = (
+                            tensor(id, ParamRole::RunningMean),
+                            tensor(id, ParamRole::RunningVar),
+                        );
                         let plane = x.len() / g.len();
                         for (i, (yi, xi)) in y.iter_mut().zip(&x).enumerate() {
                             let c = i / plane;
-                            let norm = (xi - f64::from(mean[c])) / (f64::from(var[c]) + bn.eps).sqrt();
+                            let norm =
+                                (xi - f64::from(mean[c])) / (f64::from(var[c]) + bn.eps).sqrt();
                             *yi = f64::from(g[c]) * norm + f64::from(b[c]);
                         }
                     }
                     Op::Lif(p) | Op::Plif(p) => {
                         // SpikingJelly's charge, literally: k = 1/tau (LIF) or sigmoid(w) (PLIF).
                         let k = match &node.op {
-                            Op::Plif(_) => 1.0 / (1.0 + (-f64::from(tensor(id, ParamRole::W)[0])).exp()),
+                            Op::Plif(_) => {
+                                1.0 / (1.0 + (-f64::from(tensor(id, ParamRole::W)[0])).exp())
+                            }
                             _ => 1.0 / p.tau,
                         };
                         let v = &mut membrane[id];
@@ -107,21 +142,34 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
                                 *vi += xi - (*vi - p.v_reset) * k;
                             }
                         }
-                        let f = fire_and_reset(v, &mut y, p.threshold, p.v_reset, p.reset, p.compare);
+                        let f =
+                            fire_and_reset(v, &mut y, p.threshold, p.v_reset, p.reset, p.compare);
                         spikes[layer_of[id]][t] = f.spikes;
                         near[layer_of[id]][t] = f.near;
                     }
                     Op::AvgPool(p) | Op::MaxPool(p) => {
                         let how = match &node.op {
                             Op::MaxPool(_) => Pooling::Max,
-                            _ if p.count_include_pad => Pooling::Sum { scale: 1.0 / (p.kernel.0 * p.kernel.1) as f64 },
+                            _ if p.count_include_pad => Pooling::Sum {
+                                scale: 1.0 / (p.kernel.0 * p.kernel.1) as f64,
+                            },
                             _ => Pooling::MeanInBounds,
                         };
                         let s = p.stride();
                         let src = [in_shape[0], in_shape[1], in_shape[2]];
-                        kernels::pool_add(&x, src, [p.kernel.0, p.kernel.1], [s.0, s.1], [p.padding.0, p.padding.1], how, &mut y, [out_shape[1], out_shape[2]]);
+                        kernels::pool_add(
+                            &x,
+                            src,
+                            [p.kernel.0, p.kernel.1],
+                            [s.0, s.1],
+                            [p.padding.0, p.padding.1],
+                            how,
+                            &mut y,
+                            [out_shape[1], out_shape[2]],
+                        );
                         if matches!(node.op, Op::MaxPool(_)) {
-                            spikes[layer_of[id]][t] = y.iter().filter(|v| **v != 0.0).count() as u64;
+                            spikes[layer_of[id]][t] =
+                                y.iter().filter(|v| **v != 0.0).count() as u64;
                         }
                     }
                     // Inference: dropout is the identity; flatten keeps the row-major order.
@@ -129,7 +177,8 @@ pub fn run_network(net: &Network, weights: &Weights, inputs: &[Vec<f32>]) -> Res
                     Op::Scale(s) => y = x.iter().map(|v| v * s.factor).collect(),
                     Op::Vote(v) => {
                         for (c, yc) in y.iter_mut().enumerate() {
-                            *yc = x[c * v.group..(c + 1) * v.group].iter().sum::<f64>() / v.group as f64;
+                            *yc = x[c * v.group..(c + 1) * v.group].iter().sum::<f64>()
+                                / v.group as f64;
                         }
                     }
                 }

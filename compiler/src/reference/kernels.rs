@@ -52,7 +52,11 @@ pub fn dense_add(x: &[f64], weight: &[f32], out: &mut [f64]) {
     let n_in = x.len();
     for (o, slot) in out.iter_mut().enumerate() {
         let row = &weight[o * n_in..(o + 1) * n_in];
-        *slot += row.iter().zip(x).map(|(w, v)| f64::from(*w) * v).sum::<f64>();
+        *slot += row
+            .iter()
+            .zip(x)
+            .map(|(w, v)| f64::from(*w) * v)
+            .sum::<f64>();
     }
 }
 
@@ -148,8 +152,23 @@ mod tests {
         let x: Vec<f64> = (1..=9).map(f64::from).collect();
         let w = [1.0f32; 4];
         let mut out = vec![0.0; 16];
-        conv2d_add(&x, [1, 3, 3], &w, [1, 1, 2, 2], [1, 1], [1, 1], 1, &mut out, [4, 4]);
-        assert_eq!(out, vec![1., 3., 5., 3., 5., 12., 16., 9., 11., 24., 28., 15., 7., 15., 17., 9.]);
+        conv2d_add(
+            &x,
+            [1, 3, 3],
+            &w,
+            [1, 1, 2, 2],
+            [1, 1],
+            [1, 1],
+            1,
+            &mut out,
+            [4, 4],
+        );
+        assert_eq!(
+            out,
+            vec![
+                1., 3., 5., 3., 5., 12., 16., 9., 11., 24., 28., 15., 7., 15., 17., 9.
+            ]
+        );
     }
 
     #[test]
@@ -157,7 +176,17 @@ mod tests {
         // Two channels, depthwise (groups 2) 1x1 kernels 2 and 3.
         let x = vec![1.0, 2.0, 10.0, 20.0];
         let mut out = vec![0.0; 4];
-        conv2d_add(&x, [2, 1, 2], &[2.0, 3.0], [2, 1, 1, 1], [1, 1], [0, 0], 2, &mut out, [1, 2]);
+        conv2d_add(
+            &x,
+            [2, 1, 2],
+            &[2.0, 3.0],
+            [2, 1, 1, 1],
+            [1, 1],
+            [0, 0],
+            2,
+            &mut out,
+            [1, 2],
+        );
         assert_eq!(out, vec![2.0, 4.0, 30.0, 60.0]);
     }
 
@@ -166,13 +195,40 @@ mod tests {
         let x = vec![1.0, 0.0, 0.0, 1.0];
         let mut avg = vec![0.0; 4];
         // 3x3 window, padding 1, count_include_pad: corner windows see all 4 inputs => 2/9.
-        pool_add(&x, [1, 2, 2], [3, 3], [1, 1], [1, 1], Pooling::Sum { scale: 1.0 / 9.0 }, &mut avg, [2, 2]);
+        pool_add(
+            &x,
+            [1, 2, 2],
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            Pooling::Sum { scale: 1.0 / 9.0 },
+            &mut avg,
+            [2, 2],
+        );
         assert!(avg.iter().all(|v| (v - 2.0 / 9.0).abs() < 1e-15));
         let mut mean = vec![0.0; 4];
-        pool_add(&x, [1, 2, 2], [3, 3], [1, 1], [1, 1], Pooling::MeanInBounds, &mut mean, [2, 2]);
+        pool_add(
+            &x,
+            [1, 2, 2],
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            Pooling::MeanInBounds,
+            &mut mean,
+            [2, 2],
+        );
         assert!(mean.iter().all(|v| (v - 0.5).abs() < 1e-15));
         let mut max = vec![0.0; 1];
-        pool_add(&[-1.0, -2.0, -3.0, -4.0], [1, 2, 2], [2, 2], [2, 2], [0, 0], Pooling::Max, &mut max, [1, 1]);
+        pool_add(
+            &[-1.0, -2.0, -3.0, -4.0],
+            [1, 2, 2],
+            [2, 2],
+            [2, 2],
+            [0, 0],
+            Pooling::Max,
+            &mut max,
+            [1, 1],
+        );
         assert_eq!(max, vec![-1.0]);
     }
 

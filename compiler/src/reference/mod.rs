@@ -12,8 +12,8 @@ mod module;
 
 pub use compare::{Agreement, compare};
 pub use graph::{GraphRunError, run_network};
-pub use module::run_module;
 pub(crate) use module::deliver;
+pub use module::run_module;
 
 use thiserror::Error;
 
@@ -47,7 +47,12 @@ impl RunOutput {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum RunError {
     #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
-    InputSize { sample: usize, expected: usize, found: usize, what: String },
+    InputSize {
+        sample: usize,
+        expected: usize,
+        found: usize,
+        what: String,
+    },
     #[error("invalid module: {0}")]
     Invalid(#[from] crate::validate::ValidationError),
 }
@@ -59,7 +64,12 @@ fn frame(sample: &[f32], numel: usize, t: usize, per_step: bool) -> impl Iterato
     sample[start..start + numel].iter().map(|v| f64::from(*v))
 }
 
-fn check_inputs(inputs: &[Vec<f32>], numel: usize, timesteps: usize, per_step: bool) -> Result<(), RunError> {
+fn check_inputs(
+    inputs: &[Vec<f32>],
+    numel: usize,
+    timesteps: usize,
+    per_step: bool,
+) -> Result<(), RunError> {
     let expected = if per_step { numel * timesteps } else { numel };
     for (sample, x) in inputs.iter().enumerate() {
         if x.len() != expected {
@@ -68,7 +78,12 @@ fn check_inputs(inputs: &[Vec<f32>], numel: usize, timesteps: usize, per_step: b
             } else {
                 format!("one direct frame of {numel}")
             };
-            return Err(RunError::InputSize { sample, expected, found: x.len(), what });
+            return Err(RunError::InputSize {
+                sample,
+                expected,
+                found: x.len(),
+                what,
+            });
         }
     }
     Ok(())

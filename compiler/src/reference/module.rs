@@ -10,7 +10,8 @@ use crate::validate::validate;
 pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError> {
     let v = validate(m)?;
     let input = &m.populations[v.input];
-    let per_step = matches!(input.kind, PopulationKind::Input(ref i) if i.encoding == Encoding::EventFrames);
+    let per_step =
+        matches!(input.kind, PopulationKind::Input(ref i) if i.encoding == Encoding::EventFrames);
     check_inputs(inputs, input.shape.numel(), m.timesteps, per_step)?;
 
     let incoming = m.incoming();
@@ -42,8 +43,11 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
     };
     let t_max = m.timesteps;
     for sample in inputs {
-        let mut hist: Vec<Vec<Vec<f64>>> =
-            m.populations.iter().map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h.index()]]).collect();
+        let mut hist: Vec<Vec<Vec<f64>>> = m
+            .populations
+            .iter()
+            .map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h.index()]])
+            .collect();
         let mut membrane: Vec<Vec<f64>> = m
             .populations
             .iter()
@@ -128,12 +132,29 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
 }
 
 /// Add projection `kind` applied to the source values `x` into `out` (shapes as dims).
-pub(crate) fn deliver(tensors: &Arena<Tensor>, kind: &ProjectionKind, x: &[f64], src: &[usize], out: &mut [f64], dst: &[usize]) {
+pub(crate) fn deliver(
+    tensors: &Arena<Tensor>,
+    kind: &ProjectionKind,
+    x: &[f64],
+    src: &[usize],
+    out: &mut [f64],
+    dst: &[usize],
+) {
     match kind {
         ProjectionKind::Conv2d(c) => {
             let w = &tensors[c.weight];
             let ws = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
-            kernels::conv2d_add(x, [src[0], src[1], src[2]], &w.data, ws, c.stride, c.padding, c.groups, out, [dst[1], dst[2]]);
+            kernels::conv2d_add(
+                x,
+                [src[0], src[1], src[2]],
+                &w.data,
+                ws,
+                c.stride,
+                c.padding,
+                c.groups,
+                out,
+                [dst[1], dst[2]],
+            );
         }
         ProjectionKind::Dense(d) => kernels::dense_add(x, &tensors[d.weight].data, out),
         ProjectionKind::SumPool(p) => {
@@ -142,7 +163,16 @@ pub(crate) fn deliver(tensors: &Arena<Tensor>, kind: &ProjectionKind, x: &[f64],
                 ([n], [on]) => ([1, 1, *n], [1, *on]),
                 _ => unreachable!("validated sum_pool shapes"),
             };
-            kernels::pool_add(x, planes, p.kernel, p.stride, p.padding, Pooling::Sum { scale: p.scale }, out, out_hw);
+            kernels::pool_add(
+                x,
+                planes,
+                p.kernel,
+                p.stride,
+                p.padding,
+                Pooling::Sum { scale: p.scale },
+                out,
+                out_hw,
+            );
         }
         ProjectionKind::Identity(_) | ProjectionKind::Reshape(_) | ProjectionKind::Dropout(_) => {
             out.iter_mut().zip(x).for_each(|(o, v)| *o += v);

@@ -1,8 +1,8 @@
 //! Network descriptions of the two seeds' architectures (SNASNet cells, AutoSNN blocks) at any width.
 
 use crate::network::{
-    BatchNorm, Conv2d, Dropout, Edge, Empty, Encoding, InputSpec, Linear, NetworkDesc, NeuronParams, Node, Op, Pair,
-    Pool, Readout, ReadoutKind, Scale, Vote,
+    BatchNorm, Conv2d, Dropout, Edge, Empty, Encoding, InputSpec, Linear, NetworkDesc,
+    NeuronParams, Node, Op, Pair, Pool, Readout, ReadoutKind, Scale, Vote,
 };
 
 /// Collects nodes and edges in the order they are added.
@@ -26,7 +26,15 @@ impl Graph {
     fn edge(&mut self, from: &str, to: &str, delay: u32) {
         self.edges.push(Edge::delayed(from, to, delay));
     }
-    fn conv(&mut self, from: &str, name: String, cin: usize, cout: usize, k: usize, stride: usize) -> String {
+    fn conv(
+        &mut self,
+        from: &str,
+        name: String,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+    ) -> String {
         let op = Op::Conv2d(Conv2d {
             in_channels: cin,
             out_channels: cout,
@@ -39,20 +47,62 @@ impl Graph {
         self.then(from, name, op)
     }
     fn bn(&mut self, from: &str, name: String) -> String {
-        self.then(from, name, Op::BatchNorm(BatchNorm { eps: 1e-5, momentum: 0.1 }))
+        self.then(
+            from,
+            name,
+            Op::BatchNorm(BatchNorm {
+                eps: 1e-5,
+                momentum: 0.1,
+            }),
+        )
     }
-    fn pool(&mut self, from: &str, name: String, k: usize, s: usize, p: usize, max: bool) -> String {
-        let pool = Pool { kernel: Pair::square(k), stride: Some(Pair::square(s)), padding: Pair::square(p), count_include_pad: true };
-        self.then(from, name, if max { Op::MaxPool(pool) } else { Op::AvgPool(pool) })
+    fn pool(
+        &mut self,
+        from: &str,
+        name: String,
+        k: usize,
+        s: usize,
+        p: usize,
+        max: bool,
+    ) -> String {
+        let pool = Pool {
+            kernel: Pair::square(k),
+            stride: Some(Pair::square(s)),
+            padding: Pair::square(p),
+            count_include_pad: true,
+        };
+        self.then(
+            from,
+            name,
+            if max {
+                Op::MaxPool(pool)
+            } else {
+                Op::AvgPool(pool)
+            },
+        )
     }
-    fn finish(self, name: &str, timesteps: usize, classes: usize, input: Vec<usize>, readout: String, kind: ReadoutKind) -> NetworkDesc {
+    fn finish(
+        self,
+        name: &str,
+        timesteps: usize,
+        classes: usize,
+        input: Vec<usize>,
+        readout: String,
+        kind: ReadoutKind,
+    ) -> NetworkDesc {
         NetworkDesc {
             format_version: crate::network::FORMAT_VERSION,
             name: name.into(),
             timesteps,
             num_classes: classes,
-            input: InputSpec { shape: input, encoding: Encoding::Direct },
-            readout: Readout { node: readout, kind },
+            input: InputSpec {
+                shape: input,
+                encoding: Encoding::Direct,
+            },
+            readout: Readout {
+                node: readout,
+                kind,
+            },
             nodes: self.nodes,
             edges: self.edges,
             meta: serde_json::Value::Null,
@@ -102,7 +152,10 @@ fn snn_lif() -> Op {
 /// Build the SNASNet macro network: stem (computed once), cell(C), BN-LIF-conv-BN + avg-pool,
 /// cell(2C), BN-LIF, avg-pool, flatten, dropout, FC, LIF, FC, voting; time-mean readout.
 pub fn snasnet(cfg: &SnasnetConfig) -> NetworkDesc {
-    let mut g = Graph { nodes: Vec::new(), edges: Vec::new() };
+    let mut g = Graph {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+    };
     let c1 = cfg.width;
     g.node("input", Op::Input(Empty {}));
     let stem = g.conv("input", "stem.conv".into(), cfg.input[0], c1, 3, 1);
@@ -116,16 +169,46 @@ pub fn snasnet(cfg: &SnasnetConfig) -> NetworkDesc {
     let cell2 = snasnet_cell(&mut g, "cell2", &d, 2 * c1, &cfg.cell);
     let l = g.bn(&cell2, "last.bn".into());
     let l = g.then(&l, "last.lif", snn_lif());
-    let l = g.pool(&l, "last.pool".into(), cfg.second_pool, cfg.second_pool, 0, false);
+    let l = g.pool(
+        &l,
+        "last.pool".into(),
+        cfg.second_pool,
+        cfg.second_pool,
+        0,
+        false,
+    );
     let l = g.then(&l, "flatten", Op::Flatten(Empty {}));
     let hw = cfg.input[1] / 2 / cfg.second_pool * (cfg.input[2] / 2 / cfg.second_pool);
     let l = g.then(&l, "fc.dropout", Op::Dropout(Dropout { p: 0.5 }));
-    let l = g.then(&l, "fc1", Op::Linear(Linear { in_features: 2 * c1 * hw, out_features: cfg.hidden, bias: false }));
+    let l = g.then(
+        &l,
+        "fc1",
+        Op::Linear(Linear {
+            in_features: 2 * c1 * hw,
+            out_features: cfg.hidden,
+            bias: false,
+        }),
+    );
     let l = g.then(&l, "fc.lif", snn_lif());
     let outs = cfg.classes * cfg.group;
-    let l = g.then(&l, "fc2", Op::Linear(Linear { in_features: cfg.hidden, out_features: outs, bias: true }));
+    let l = g.then(
+        &l,
+        "fc2",
+        Op::Linear(Linear {
+            in_features: cfg.hidden,
+            out_features: outs,
+            bias: true,
+        }),
+    );
     let vote = g.then(&l, "vote", Op::Vote(Vote { group: cfg.group }));
-    g.finish(&cfg.name, cfg.timesteps, cfg.classes, cfg.input.clone(), vote, ReadoutKind::TimeMean)
+    g.finish(
+        &cfg.name,
+        cfg.timesteps,
+        cfg.classes,
+        cfg.input.clone(),
+        vote,
+        ReadoutKind::TimeMean,
+    )
 }
 
 /// One SNASNet cell (snasnet.md §2): four summing nodes, an op per node pair; a backward op
@@ -158,7 +241,11 @@ fn snasnet_cell(g: &mut Graph, p: &str, input: &str, c: usize, m: &[[u8; 4]; 4])
 
 fn snasnet_op(g: &mut Graph, name: &str, from: &str, to: &str, op: u8, delay: u32, c: usize) {
     let last = match op {
-        0 => g.then(from, format!("{name}.zero"), Op::Scale(Scale { factor: 0.0 })),
+        0 => g.then(
+            from,
+            format!("{name}.zero"),
+            Op::Scale(Scale { factor: 0.0 }),
+        ),
         1 => {
             g.edge(from, to, delay);
             return;
@@ -216,7 +303,10 @@ fn plif() -> Op {
 /// Build an AutoSNN child: stem conv-BN (computed once) then PLIF, five blocks with max-pools
 /// after P0, P2 and P4, FC to 10 neurons per class, PLIF, voting; spike-count readout.
 pub fn autosnn(cfg: &AutoSnnConfig) -> NetworkDesc {
-    let mut g = Graph { nodes: Vec::new(), edges: Vec::new() };
+    let mut g = Graph {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+    };
     let c = cfg.width;
     g.node("input", Op::Input(Empty {}));
     let x = g.conv("input", "stem.conv".into(), cfg.input[0], c, 3, 1);
@@ -235,13 +325,35 @@ pub fn autosnn(cfg: &AutoSnnConfig) -> NetworkDesc {
     let x = g.then(&x, "flatten", Op::Flatten(Empty {}));
     let hw = (cfg.input[1] / 8) * (cfg.input[2] / 8);
     let outs = 10 * cfg.classes;
-    let x = g.then(&x, "fc", Op::Linear(Linear { in_features: 4 * c * hw, out_features: outs, bias: false }));
+    let x = g.then(
+        &x,
+        "fc",
+        Op::Linear(Linear {
+            in_features: 4 * c * hw,
+            out_features: outs,
+            bias: false,
+        }),
+    );
     let x = g.then(&x, "fc.plif", plif());
     let vote = g.then(&x, "vote", Op::Vote(Vote { group: 10 }));
-    g.finish(&cfg.name, cfg.timesteps, cfg.classes, cfg.input.clone(), vote, ReadoutKind::SpikeCount)
+    g.finish(
+        &cfg.name,
+        cfg.timesteps,
+        cfg.classes,
+        cfg.input.clone(),
+        vote,
+        ReadoutKind::SpikeCount,
+    )
 }
 
-fn autosnn_block(g: &mut Graph, p: &str, x: &str, cin: usize, cout: usize, block: AutoSnnBlock) -> String {
+fn autosnn_block(
+    g: &mut Graph,
+    p: &str,
+    x: &str,
+    cin: usize,
+    cout: usize,
+    block: AutoSnnBlock,
+) -> String {
     match block {
         AutoSnnBlock::Skip if cin == cout => x.to_string(),
         AutoSnnBlock::Skip => {

@@ -62,7 +62,10 @@ pub fn lex(line: &str) -> Result<Vec<Token>, (usize, String)> {
             continue;
         }
         if c == '-' && chars.get(i + 1) == Some(&'>') {
-            out.push(Token { kind: Tok::Arrow, col });
+            out.push(Token {
+                kind: Tok::Arrow,
+                col,
+            });
             i += 2;
             continue;
         }
@@ -78,7 +81,12 @@ pub fn lex(line: &str) -> Result<Vec<Token>, (usize, String)> {
                             Some('"') => s.push('"'),
                             Some('\\') => s.push('\\'),
                             Some('n') => s.push('\n'),
-                            _ => return Err((i + 1, "unknown escape in string (use \\\", \\\\ or \\n)".into())),
+                            _ => {
+                                return Err((
+                                    i + 1,
+                                    "unknown escape in string (use \\\", \\\\ or \\n)".into(),
+                                ));
+                            }
                         }
                         i += 2;
                     }
@@ -89,19 +97,28 @@ pub fn lex(line: &str) -> Result<Vec<Token>, (usize, String)> {
                 }
             }
             i += 1;
-            out.push(Token { kind: Tok::Str(s), col });
+            out.push(Token {
+                kind: Tok::Str(s),
+                col,
+            });
             continue;
         }
         if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '.' | '-' | '+')) {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '.' | '-' | '+'))
+            {
                 // A `-` only continues a number right after an exponent marker.
-                if matches!(chars[i], '-' | '+') && i > start && !matches!(chars[i - 1], 'e' | 'E') {
+                if matches!(chars[i], '-' | '+') && i > start && !matches!(chars[i - 1], 'e' | 'E')
+                {
                     break;
                 }
                 i += 1;
             }
-            out.push(Token { kind: Tok::Number(chars[start..i].iter().collect()), col });
+            out.push(Token {
+                kind: Tok::Number(chars[start..i].iter().collect()),
+                col,
+            });
             continue;
         }
         if c.is_ascii_alphabetic() || c == '_' {
@@ -109,7 +126,10 @@ pub fn lex(line: &str) -> Result<Vec<Token>, (usize, String)> {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            out.push(Token { kind: Tok::Word(chars[start..i].iter().collect()), col });
+            out.push(Token {
+                kind: Tok::Word(chars[start..i].iter().collect()),
+                col,
+            });
             continue;
         }
         return Err((col, format!("unexpected character `{c}`")));

@@ -12,7 +12,9 @@ mod parse;
 mod print;
 
 pub use parse::{ParseError, SourceMap, parse};
-pub use print::{PrintOptions, compare_name, encoding_name, print, readout_name, reset_name, sidecar};
+pub use print::{
+    PrintOptions, compare_name, encoding_name, print, readout_name, reset_name, sidecar,
+};
 
 use crate::ir::Module;
 use crate::network::Weights;
@@ -41,7 +43,11 @@ pub fn fnv1a(data: &[f32]) -> u64 {
 #[derive(Debug, Error)]
 pub enum TextError {
     #[error("{file}: cannot {action}: {message}")]
-    Io { file: String, action: &'static str, message: String },
+    Io {
+        file: String,
+        action: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Parse(#[from] ParseError),
 }
@@ -55,9 +61,19 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
 /// Both files are written atomically.
 pub fn write(m: &Module, path: &Path) -> Result<(), TextError> {
     let side = sidecar_path(path);
-    let side_name = side.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let opts = PrintOptions { sidecar: side_name, inline_limit: INLINE_LIMIT };
-    let io = |file: &Path, e: std::io::Error| TextError::Io { file: file.display().to_string(), action: "write", message: e.to_string() };
+    let side_name = side
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let opts = PrintOptions {
+        sidecar: side_name,
+        inline_limit: INLINE_LIMIT,
+    };
+    let io = |file: &Path, e: std::io::Error| TextError::Io {
+        file: file.display().to_string(),
+        action: "write",
+        message: e.to_string(),
+    };
     if let Some(bytes) = sidecar(m, &opts) {
         crate::atomic::write(&side, &bytes).map_err(|e| io(&side, e))?;
     }
@@ -67,8 +83,11 @@ pub fn write(m: &Module, path: &Path) -> Result<(), TextError> {
 /// Read a `.snnir` file and the sidecar its `weights` line names (relative to the file).
 pub fn read(path: &Path) -> Result<(Module, SourceMap), TextError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| TextError::Io { file: file.clone(), action: "read", message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| TextError::Io {
+        file: file.clone(),
+        action: "read",
+        message: e.to_string(),
+    })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let load = |name: &str| -> Result<Weights, String> {
         Weights::load(&dir.join(name)).map_err(|e| e.to_string())

@@ -5,7 +5,10 @@
 
 use super::fnv1a;
 use super::lex::{Tok, Token, lex};
-use crate::ir::{self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset, Shape, Tensor};
+use crate::ir::{
+    self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
+    ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
+};
 use crate::network::Weights;
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -45,19 +48,40 @@ impl SourceMap {
 }
 
 /// Parse `text` (from `file`, for messages). `load` reads the sidecar a `weights` line names.
-pub fn parse(text: &str, file: &str, mut load: impl FnMut(&str) -> Result<Weights, String>) -> Result<(Module, SourceMap), ParseError> {
-    let mut p = Parser { file, module: Module::default(), map: SourceMap::default(), sidecar: None, header: 0, events: Vec::new() };
+pub fn parse(
+    text: &str,
+    file: &str,
+    mut load: impl FnMut(&str) -> Result<Weights, String>,
+) -> Result<(Module, SourceMap), ParseError> {
+    let mut p = Parser {
+        file,
+        module: Module::default(),
+        map: SourceMap::default(),
+        sidecar: None,
+        header: 0,
+        events: Vec::new(),
+    };
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let tokens = lex(raw).map_err(|(col, message)| p.err(line_no, col, message))?;
         if tokens.is_empty() {
             continue;
         }
-        let mut l = Line { tokens, at: 0, line: line_no, end: raw.chars().count() + 1, file };
+        let mut l = Line {
+            tokens,
+            at: 0,
+            line: line_no,
+            end: raw.chars().count() + 1,
+            file,
+        };
         p.line(&mut l, &mut load)?;
     }
     if p.header < 2 {
-        return Err(p.err(text.lines().count().max(1), 1, "missing header: a module starts with `snnir 1` and a `module` line".into()));
+        return Err(p.err(
+            text.lines().count().max(1),
+            1,
+            "missing header: a module starts with `snnir 1` and a `module` line".into(),
+        ));
     }
     // The events word is redundant with the source's kind; a mismatch means a hand edit went wrong.
     for (e, line, col, declared) in std::mem::take(&mut p.events) {
@@ -65,10 +89,17 @@ pub fn parse(text: &str, file: &str, mut load: impl FnMut(&str) -> Result<Weight
         if let Some(src) = p.module.populations.get(proj.source) {
             let actual = src.kind.events();
             if actual != declared {
-                return Err(p.err(line, col, format!(
-                    "{e} is marked {} but its source {} is {} and emits {} events",
-                    declared.name(), proj.source, src.kind.name(), actual.name()
-                )));
+                return Err(p.err(
+                    line,
+                    col,
+                    format!(
+                        "{e} is marked {} but its source {} is {} and emits {} events",
+                        declared.name(),
+                        proj.source,
+                        src.kind.name(),
+                        actual.name()
+                    ),
+                ));
             }
         }
     }
@@ -87,16 +118,31 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, line: usize, col: usize, message: String) -> ParseError {
-        ParseError { file: self.file.to_string(), line, col, message }
+        ParseError {
+            file: self.file.to_string(),
+            line,
+            col,
+            message,
+        }
     }
 
-    fn line(&mut self, l: &mut Line, load: &mut impl FnMut(&str) -> Result<Weights, String>) -> Result<(), ParseError> {
+    fn line(
+        &mut self,
+        l: &mut Line,
+        load: &mut impl FnMut(&str) -> Result<Weights, String>,
+    ) -> Result<(), ParseError> {
         match self.header {
             0 => {
                 l.keyword("snnir")?;
                 let (v, col) = l.number::<u32>("the format version")?;
                 if v != super::VERSION {
-                    return Err(l.err_at(col, format!("unsupported snnir version {v}; this snnc reads version {}", super::VERSION)));
+                    return Err(l.err_at(
+                        col,
+                        format!(
+                            "unsupported snnir version {v}; this snnc reads version {}",
+                            super::VERSION
+                        ),
+                    ));
                 }
                 l.end()?;
                 self.header = 1;
@@ -117,11 +163,15 @@ impl Parser<'_> {
         let (word, col) = l.word("`weights`, or a handle such as `t0`, `p0` or `e0`")?;
         if word == "weights" {
             if self.sidecar.is_some() {
-                return Err(l.err_at(col, "a second `weights` line; a module has one sidecar".into()));
+                return Err(l.err_at(
+                    col,
+                    "a second `weights` line; a module has one sidecar".into(),
+                ));
             }
             let name = l.string("the sidecar file name")?;
             l.end()?;
-            let w = load(&name).map_err(|m| l.err_at(col, format!("cannot load the sidecar {name:?}: {m}")))?;
+            let w = load(&name)
+                .map_err(|m| l.err_at(col, format!("cannot load the sidecar {name:?}: {m}")))?;
             self.sidecar = Some(w);
             self.map.sidecar = Some(name);
             return Ok(());
@@ -150,7 +200,12 @@ impl Parser<'_> {
                 let h = self.module.projections.push(e);
                 self.events.push((h, l.line, events.1, events.0));
             }
-            _ => return Err(l.err_at(col, format!("expected a handle such as `t0`, `p0` or `e0`, found `{word}`"))),
+            _ => {
+                return Err(l.err_at(
+                    col,
+                    format!("expected a handle such as `t0`, `p0` or `e0`, found `{word}`"),
+                ));
+            }
         }
         Ok(())
     }
@@ -169,16 +224,31 @@ impl Parser<'_> {
             let (hash_text, hash_col) = attrs.raw(l, "hash")?;
             attrs.finish(l, "an external tensor")?;
             let Some(side) = self.sidecar.as_mut() else {
-                return Err(l.err_at(col, format!("{handle} is external, but no `weights` line names a sidecar before it")));
+                return Err(l.err_at(
+                    col,
+                    format!(
+                        "{handle} is external, but no `weights` line names a sidecar before it"
+                    ),
+                ));
             };
             let Some(t) = side.tensors.remove(&handle) else {
                 return Err(l.err_at(col, format!("the sidecar has no tensor `{handle}`")));
             };
             if t.shape != shape {
-                return Err(l.err_at(col, format!("the sidecar's {handle} has shape {:?}, but the text says {shape:?}", t.shape)));
+                return Err(l.err_at(
+                    col,
+                    format!(
+                        "the sidecar's {handle} has shape {:?}, but the text says {shape:?}",
+                        t.shape
+                    ),
+                ));
             }
-            let hash = u64::from_str_radix(&hash_text, 16)
-                .map_err(|_| l.err_at(hash_col, format!("hash must be 16 hex digits, got `{hash_text}`")))?;
+            let hash = u64::from_str_radix(&hash_text, 16).map_err(|_| {
+                l.err_at(
+                    hash_col,
+                    format!("hash must be 16 hex digits, got `{hash_text}`"),
+                )
+            })?;
             if fnv1a(&t.data) != hash {
                 return Err(l.err_at(hash_col, format!("the sidecar's {handle} does not match its hash (text and sidecar are from different compilations?)")));
             }
@@ -187,15 +257,32 @@ impl Parser<'_> {
         let (values, col) = l.list::<f32>("tensor values")?;
         l.end()?;
         if values.len() != numel {
-            return Err(l.err_at(col, format!("shape {shape:?} needs {numel} values, found {}", values.len())));
+            return Err(l.err_at(
+                col,
+                format!(
+                    "shape {shape:?} needs {numel} values, found {}",
+                    values.len()
+                ),
+            ));
         }
         Ok((Tensor::new(label, shape, values), false))
     }
 }
 
-fn sequence(l: &Line, col: usize, prefix: char, found: usize, expected: usize) -> Result<(), ParseError> {
+fn sequence(
+    l: &Line,
+    col: usize,
+    prefix: char,
+    found: usize,
+    expected: usize,
+) -> Result<(), ParseError> {
     if found != expected {
-        return Err(l.err_at(col, format!("expected {prefix}{expected} here: {prefix}-handles are numbered densely in order")));
+        return Err(l.err_at(
+            col,
+            format!(
+                "expected {prefix}{expected} here: {prefix}-handles are numbered densely in order"
+            ),
+        ));
     }
     Ok(())
 }
@@ -206,7 +293,13 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
     let shape = Shape(l.dims()?);
     let kind = match kind.as_str() {
         "input" => {
-            let encoding = l.choice("an encoding", &[("direct", Encoding::Direct), ("event_frames", Encoding::EventFrames)])?;
+            let encoding = l.choice(
+                "an encoding",
+                &[
+                    ("direct", Encoding::Direct),
+                    ("event_frames", Encoding::EventFrames),
+                ],
+            )?;
             l.end()?;
             PopulationKind::Input(ir::Input { encoding })
         }
@@ -217,7 +310,11 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 gain: a.number(l, "gain")?,
                 threshold: a.number(l, "threshold")?,
                 v_reset: a.number(l, "v_reset")?,
-                reset: a.choice(l, "reset", &[("hard", Reset::Hard), ("subtract", Reset::Subtract)])?,
+                reset: a.choice(
+                    l,
+                    "reset",
+                    &[("hard", Reset::Hard), ("subtract", Reset::Subtract)],
+                )?,
                 fire: a.choice(l, "fire", &[("ge", Compare::Ge), ("gt", Compare::Gt)])?,
                 bias: a.opt_handle(l, "bias", 't')?,
             };
@@ -232,13 +329,24 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
             PopulationKind::Analog(ir::Analog { bias, constant })
         }
         "readout" => {
-            let mode = l.choice("a readout mode", &[("time_mean", ReadoutKind::TimeMean), ("spike_count", ReadoutKind::SpikeCount)])?;
+            let mode = l.choice(
+                "a readout mode",
+                &[
+                    ("time_mean", ReadoutKind::TimeMean),
+                    ("spike_count", ReadoutKind::SpikeCount),
+                ],
+            )?;
             let mut a = l.attrs()?;
             let bias = a.opt_handle(l, "bias", 't')?;
             a.finish(l, "a readout population")?;
             PopulationKind::Readout(ir::Readout { mode, bias })
         }
-        other => return Err(l.err_at(kind_col, format!("unknown population kind `{other}` (input, spiking, analog or readout)"))),
+        other => {
+            return Err(l.err_at(
+                kind_col,
+                format!("unknown population kind `{other}` (input, spiking, analog or readout)"),
+            ));
+        }
     };
     Ok(Population { name, shape, kind })
 }
@@ -249,7 +357,13 @@ fn projection(l: &mut Line) -> Result<(Projection, (ir::Events, usize)), ParseEr
     l.expect(&Tok::Arrow, "`->`")?;
     let target = Handle::new(l.handle('p', "the target population")?);
     let events_col = l.next_col();
-    let events = l.choice("`binary` or `graded`", &[("binary", ir::Events::Binary), ("graded", ir::Events::Graded)])?;
+    let events = l.choice(
+        "`binary` or `graded`",
+        &[
+            ("binary", ir::Events::Binary),
+            ("graded", ir::Events::Graded),
+        ],
+    )?;
     let mut a = l.attrs()?;
     let delay = a.opt_number(l, "delay")?.unwrap_or(0);
     let kind = match kind.as_str() {
@@ -259,7 +373,9 @@ fn projection(l: &mut Line) -> Result<(Projection, (ir::Events, usize)), ParseEr
             padding: a.pair(l, "padding")?,
             groups: a.number(l, "groups")?,
         }),
-        "dense" => ProjectionKind::Dense(ir::Dense { weight: a.handle(l, "weight", 't')? }),
+        "dense" => ProjectionKind::Dense(ir::Dense {
+            weight: a.handle(l, "weight", 't')?,
+        }),
         "sum_pool" => ProjectionKind::SumPool(ir::SumPool {
             kernel: a.pair(l, "kernel")?,
             stride: a.pair(l, "stride")?,
@@ -267,10 +383,16 @@ fn projection(l: &mut Line) -> Result<(Projection, (ir::Events, usize)), ParseEr
             scale: a.number(l, "scale")?,
         }),
         "identity" => ProjectionKind::Identity(ir::Identity),
-        "scale" => ProjectionKind::Scale(ir::Scale { factor: a.number(l, "factor")? }),
-        "affine" => ProjectionKind::Affine(ir::Affine { scale: a.handle(l, "scale", 't')? }),
+        "scale" => ProjectionKind::Scale(ir::Scale {
+            factor: a.number(l, "factor")?,
+        }),
+        "affine" => ProjectionKind::Affine(ir::Affine {
+            scale: a.handle(l, "scale", 't')?,
+        }),
         "reshape" => ProjectionKind::Reshape(ir::Reshape),
-        "dropout" => ProjectionKind::Dropout(ir::Dropout { p: a.number(l, "p")? }),
+        "dropout" => ProjectionKind::Dropout(ir::Dropout {
+            p: a.number(l, "p")?,
+        }),
         other => {
             return Err(l.err_at(kind_col, format!(
                 "unknown projection kind `{other}` (conv2d, dense, sum_pool, identity, scale, affine, reshape or dropout)"
@@ -278,7 +400,15 @@ fn projection(l: &mut Line) -> Result<(Projection, (ir::Events, usize)), ParseEr
         }
     };
     a.finish(l, &format!("a {} projection", kind.name()))?;
-    Ok((Projection { source, target, delay, kind }, (events, events_col)))
+    Ok((
+        Projection {
+            source,
+            target,
+            delay,
+            kind,
+        },
+        (events, events_col),
+    ))
 }
 
 /// The tokens of one line and a cursor over them.
@@ -305,18 +435,31 @@ struct Attrs {
 
 impl Line<'_> {
     fn err_at(&self, col: usize, message: String) -> ParseError {
-        ParseError { file: self.file.to_string(), line: self.line, col, message }
+        ParseError {
+            file: self.file.to_string(),
+            line: self.line,
+            col,
+            message,
+        }
     }
     fn next_col(&self) -> usize {
         self.tokens.get(self.at).map_or(self.end, |t| t.col)
     }
     fn next(&mut self, what: &str) -> Result<Token, ParseError> {
-        let t = self.tokens.get(self.at).cloned().ok_or_else(|| self.err_at(self.end, format!("expected {what}, found the end of the line")))?;
+        let t = self.tokens.get(self.at).cloned().ok_or_else(|| {
+            self.err_at(
+                self.end,
+                format!("expected {what}, found the end of the line"),
+            )
+        })?;
         self.at += 1;
         Ok(t)
     }
     fn unexpected(&self, t: &Token, what: &str) -> ParseError {
-        self.err_at(t.col, format!("expected {what}, found {}", t.kind.describe()))
+        self.err_at(
+            t.col,
+            format!("expected {what}, found {}", t.kind.describe()),
+        )
     }
     fn expect(&mut self, tok: &Tok, what: &str) -> Result<(), ParseError> {
         let t = self.next(what)?;
@@ -357,7 +500,10 @@ impl Line<'_> {
     fn number<T: std::str::FromStr>(&mut self, what: &str) -> Result<(T, usize), ParseError> {
         let t = self.next(what)?;
         match &t.kind {
-            Tok::Number(n) => n.parse().map(|v| (v, t.col)).map_err(|_| self.err_at(t.col, format!("`{n}` is not a valid {what}"))),
+            Tok::Number(n) => n
+                .parse()
+                .map(|v| (v, t.col))
+                .map_err(|_| self.err_at(t.col, format!("`{n}` is not a valid {what}"))),
             _ => Err(self.unexpected(&t, what)),
         }
     }
@@ -372,7 +518,10 @@ impl Line<'_> {
     fn end(&mut self) -> Result<(), ParseError> {
         match self.tokens.get(self.at) {
             None => Ok(()),
-            Some(t) => Err(self.err_at(t.col, format!("unexpected {} at the end of the line", t.kind.describe()))),
+            Some(t) => Err(self.err_at(
+                t.col,
+                format!("unexpected {} at the end of the line", t.kind.describe()),
+            )),
         }
     }
     /// `[a, b, ...]` of numbers; returns the values and the column of `[`.
@@ -387,7 +536,9 @@ impl Line<'_> {
             match &t.kind {
                 Tok::Close if out.is_empty() => break,
                 Tok::Number(n) => {
-                    out.push(n.parse().map_err(|_| self.err_at(t.col, format!("`{n}` is not a valid number in {what}")))?);
+                    out.push(n.parse().map_err(|_| {
+                        self.err_at(t.col, format!("`{n}` is not a valid number in {what}"))
+                    })?);
                     let sep = self.next(&format!("`,` or `]` in {what}"))?;
                     match sep.kind {
                         Tok::Comma => continue,
@@ -417,7 +568,9 @@ impl Line<'_> {
             let mut value_col = col;
             let value = if self.tokens.get(self.at).map(|t| &t.kind) == Some(&Tok::Eq) {
                 self.at += 1;
-                let t = self.tokens.get(self.at).cloned().ok_or_else(|| self.err_at(self.end, format!("expected a value for `{key}`")))?;
+                let t = self.tokens.get(self.at).cloned().ok_or_else(|| {
+                    self.err_at(self.end, format!("expected a value for `{key}`"))
+                })?;
                 value_col = t.col;
                 match t.kind {
                     Tok::Word(w) | Tok::Number(w) => {
@@ -442,25 +595,52 @@ impl Line<'_> {
     }
 }
 
-fn pick<T: Copy>(l: &Line, w: &str, col: usize, what: &str, options: &[(&str, T)]) -> Result<T, ParseError> {
-    options.iter().find(|(n, _)| *n == w).map(|(_, v)| *v).ok_or_else(|| {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        l.err_at(col, format!("expected {what} ({}), found `{w}`", names.join(" or ")))
-    })
+fn pick<T: Copy>(
+    l: &Line,
+    w: &str,
+    col: usize,
+    what: &str,
+    options: &[(&str, T)],
+) -> Result<T, ParseError> {
+    options
+        .iter()
+        .find(|(n, _)| *n == w)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            l.err_at(
+                col,
+                format!("expected {what} ({}), found `{w}`", names.join(" or ")),
+            )
+        })
 }
 
-fn parse_handle(l: &Line, w: &str, col: usize, prefix: char, what: &str) -> Result<usize, ParseError> {
+fn parse_handle(
+    l: &Line,
+    w: &str,
+    col: usize,
+    prefix: char,
+    what: &str,
+) -> Result<usize, ParseError> {
     w.strip_prefix(prefix)
         .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|d| d.parse::<u32>().ok())
         .map(|i| i as usize)
-        .ok_or_else(|| l.err_at(col, format!("expected {what} as a handle `{prefix}N`, found `{w}`")))
+        .ok_or_else(|| {
+            l.err_at(
+                col,
+                format!("expected {what} as a handle `{prefix}N`, found `{w}`"),
+            )
+        })
 }
 
 impl Attrs {
     /// The value of `key` and the column of the value.
     fn take(&mut self, l: &Line, key: &str) -> Result<(Value, usize), ParseError> {
-        self.items.remove(key).map(|(v, _, col)| (v, col)).ok_or_else(|| l.err_at(l.end, format!("missing attribute `{key}`")))
+        self.items
+            .remove(key)
+            .map(|(v, _, col)| (v, col))
+            .ok_or_else(|| l.err_at(l.end, format!("missing attribute `{key}`")))
     }
     fn raw(&mut self, l: &Line, key: &str) -> Result<(String, usize), ParseError> {
         match self.take(l, key)? {
@@ -470,12 +650,26 @@ impl Attrs {
     }
     fn number<T: std::str::FromStr>(&mut self, l: &Line, key: &str) -> Result<T, ParseError> {
         let (s, col) = self.raw(l, key)?;
-        s.parse().map_err(|_| l.err_at(col, format!("`{key}={s}` is not a valid number here")))
+        s.parse()
+            .map_err(|_| l.err_at(col, format!("`{key}={s}` is not a valid number here")))
     }
-    fn opt_number<T: std::str::FromStr>(&mut self, l: &Line, key: &str) -> Result<Option<T>, ParseError> {
-        if self.items.contains_key(key) { self.number(l, key).map(Some) } else { Ok(None) }
+    fn opt_number<T: std::str::FromStr>(
+        &mut self,
+        l: &Line,
+        key: &str,
+    ) -> Result<Option<T>, ParseError> {
+        if self.items.contains_key(key) {
+            self.number(l, key).map(Some)
+        } else {
+            Ok(None)
+        }
     }
-    fn choice<T: Copy>(&mut self, l: &Line, key: &str, options: &[(&str, T)]) -> Result<T, ParseError> {
+    fn choice<T: Copy>(
+        &mut self,
+        l: &Line,
+        key: &str,
+        options: &[(&str, T)],
+    ) -> Result<T, ParseError> {
         let (s, col) = self.raw(l, key)?;
         pick(l, &s, col, &format!("`{key}`"), options)
     }
@@ -483,13 +677,29 @@ impl Attrs {
         let (s, col) = self.raw(l, key)?;
         parse_handle(l, &s, col, prefix, &format!("`{key}`")).map(Handle::new)
     }
-    fn opt_handle<T>(&mut self, l: &Line, key: &str, prefix: char) -> Result<Option<Handle<T>>, ParseError> {
-        if self.items.contains_key(key) { self.handle(l, key, prefix).map(Some) } else { Ok(None) }
+    fn opt_handle<T>(
+        &mut self,
+        l: &Line,
+        key: &str,
+        prefix: char,
+    ) -> Result<Option<Handle<T>>, ParseError> {
+        if self.items.contains_key(key) {
+            self.handle(l, key, prefix).map(Some)
+        } else {
+            Ok(None)
+        }
     }
     fn pair(&mut self, l: &Line, key: &str) -> Result<[usize; 2], ParseError> {
         match self.take(l, key)? {
             (Value::List(v), col) if v.len() == 2 => {
-                let n = |s: &str| s.parse::<usize>().map_err(|_| l.err_at(col, format!("`{key}` needs two non-negative integers, found `{s}`")));
+                let n = |s: &str| {
+                    s.parse::<usize>().map_err(|_| {
+                        l.err_at(
+                            col,
+                            format!("`{key}` needs two non-negative integers, found `{s}`"),
+                        )
+                    })
+                };
                 Ok([n(&v[0].0)?, n(&v[1].0)?])
             }
             (_, col) => Err(l.err_at(col, format!("`{key}` needs a pair `[a, b]`"))),
@@ -501,7 +711,9 @@ impl Attrs {
     fn finish(self, l: &Line, what: &str) -> Result<(), ParseError> {
         match self.items.iter().min_by_key(|(_, (_, col, _))| *col) {
             None => Ok(()),
-            Some((key, (_, col, _))) => Err(l.err_at(*col, format!("unknown attribute `{key}` for {what}"))),
+            Some((key, (_, col, _))) => {
+                Err(l.err_at(*col, format!("unknown attribute `{key}` for {what}")))
+            }
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use super::lex::quote;
 use super::{INLINE_LIMIT, VERSION, fnv1a};
-use crate::ir::{Compare, Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind, Reset, Shape, Tensor};
+use crate::ir::{
+    Compare, Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
+};
 use std::fmt::Write;
 
 /// How to print: the sidecar's file name (as the `weights` line names it) and the inline limit.
@@ -14,7 +16,10 @@ pub struct PrintOptions {
 
 impl Default for PrintOptions {
     fn default() -> Self {
-        PrintOptions { sidecar: "weights.safetensors".into(), inline_limit: INLINE_LIMIT }
+        PrintOptions {
+            sidecar: "weights.safetensors".into(),
+            inline_limit: INLINE_LIMIT,
+        }
     }
 }
 
@@ -32,8 +37,17 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "snnir {VERSION}");
-    let _ = writeln!(w, "module {} timesteps={} classes={}", quote(&m.name), m.timesteps, m.num_classes);
-    let external = m.tensors.iter().any(|(_, t)| t.data.len() > opts.inline_limit);
+    let _ = writeln!(
+        w,
+        "module {} timesteps={} classes={}",
+        quote(&m.name),
+        m.timesteps,
+        m.num_classes
+    );
+    let external = m
+        .tensors
+        .iter()
+        .any(|(_, t)| t.data.len() > opts.inline_limit);
     if external {
         let _ = writeln!(w, "weights {}", quote(&opts.sidecar));
     }
@@ -51,7 +65,13 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
     }
     w.push('\n');
     for (h, p) in m.populations.iter() {
-        let _ = write!(w, "{h} = {} {} {}", p.kind.name(), quote(&p.name), shape(&p.shape));
+        let _ = write!(
+            w,
+            "{h} = {} {} {}",
+            p.kind.name(),
+            quote(&p.name),
+            shape(&p.shape)
+        );
         match &p.kind {
             PopulationKind::Input(i) => {
                 let _ = write!(w, " {}", encoding_name(i.encoding));
@@ -92,20 +112,43 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
         w.push('\n');
     }
     for (h, e) in m.projections.iter() {
-        let events = m.populations.get(e.source).map_or("graded", |p| p.kind.events().name());
-        let _ = write!(w, "{h} = {} {} -> {} {events}", e.kind.name(), e.source, e.target);
+        let events = m
+            .populations
+            .get(e.source)
+            .map_or("graded", |p| p.kind.events().name());
+        let _ = write!(
+            w,
+            "{h} = {} {} -> {} {events}",
+            e.kind.name(),
+            e.source,
+            e.target
+        );
         if e.delay != 0 {
             let _ = write!(w, " delay={}", e.delay);
         }
         match &e.kind {
             ProjectionKind::Conv2d(c) => {
-                let _ = write!(w, " weight={} stride={} padding={} groups={}", c.weight, dims(&c.stride), dims(&c.padding), c.groups);
+                let _ = write!(
+                    w,
+                    " weight={} stride={} padding={} groups={}",
+                    c.weight,
+                    dims(&c.stride),
+                    dims(&c.padding),
+                    c.groups
+                );
             }
             ProjectionKind::Dense(d) => {
                 let _ = write!(w, " weight={}", d.weight);
             }
             ProjectionKind::SumPool(p) => {
-                let _ = write!(w, " kernel={} stride={} padding={} scale={:?}", dims(&p.kernel), dims(&p.stride), dims(&p.padding), p.scale);
+                let _ = write!(
+                    w,
+                    " kernel={} stride={} padding={} scale={:?}",
+                    dims(&p.kernel),
+                    dims(&p.stride),
+                    dims(&p.padding),
+                    p.scale
+                );
             }
             ProjectionKind::Scale(s) => {
                 let _ = write!(w, " factor={:?}", s.factor);

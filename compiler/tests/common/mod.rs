@@ -9,7 +9,14 @@ use std::path::PathBuf;
 /// The seed every fixture's weights are drawn from.
 pub const SEED: u64 = 2022;
 
-pub const FIXTURES: &[&str] = &["snasnet_c10", "snasnet_c100", "snasnet_forward", "autosnn", "mlp", "delay2"];
+pub const FIXTURES: &[&str] = &[
+    "snasnet_c10",
+    "snasnet_c100",
+    "snasnet_forward",
+    "autosnn",
+    "mlp",
+    "delay2",
+];
 
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
@@ -45,9 +52,21 @@ pub fn generated() -> Vec<(&'static str, snnc_compiler::network::NetworkDesc)> {
         })
     };
     vec![
-        ("snasnet_c10", snasnet("snasnet_c10", "0303 0030 2002 0200", 8, 4, 10, 10)),
-        ("snasnet_c100", snasnet("snasnet_c100", "0302 0030 3003 0000", 4, 2, 100, 5)),
-        ("snasnet_forward", snasnet("snasnet_forward", "0342 0010 0003 0000", 4, 2, 10, 10)),
-        ("autosnn", synth::autosnn(&AutoSnnConfig::final_architecture(4))),
+        (
+            "snasnet_c10",
+            snasnet("snasnet_c10", "0303 0030 2002 0200", 8, 4, 10, 10),
+        ),
+        (
+            "snasnet_c100",
+            snasnet("snasnet_c100", "0302 0030 3003 0000", 4, 2, 100, 5),
+        ),
+        (
+            "snasnet_forward",
+            snasnet("snasnet_forward", "0342 0010 0003 0000", 4, 2, 10, 10),
+        ),
+        (
+            "autosnn",
+            synth::autosnn(&AutoSnnConfig::final_architecture(4)),
+        ),
     ]
 }

@@ -17,35 +17,61 @@ pub fn script() -> PathBuf {
 fn workspace() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // The compiler crate sits one level below the workspace; the root package is the workspace.
-    if here.join("tests/python").is_dir() { here } else { here.join("..") }
+    if here.join("tests/python").is_dir() {
+        here
+    } else {
+        here.join("..")
+    }
 }
 
 /// The Python to run, or `None` (after printing why) when the tests should skip.
 pub fn python(test: &str) -> Option<PathBuf> {
-    let exe = std::env::var_os("SNNC_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"));
+    let exe = std::env::var_os("SNNC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
     let probe = Command::new(&exe)
         .args(["-c", "import onnx, onnxruntime, numpy; print(onnx.__version__, onnxruntime.__version__, numpy.__version__)"])
         .output();
     let reason = match probe {
         Ok(o) if o.status.success() => {
-            eprintln!("{test}: using {} (onnx, onnxruntime, numpy: {})", exe.display(), String::from_utf8_lossy(&o.stdout).trim());
+            eprintln!(
+                "{test}: using {} (onnx, onnxruntime, numpy: {})",
+                exe.display(),
+                String::from_utf8_lossy(&o.stdout).trim()
+            );
             return Some(exe);
         }
-        Ok(o) => format!("{} cannot import onnx/onnxruntime/numpy: {}", exe.display(), String::from_utf8_lossy(&o.stderr).trim()),
+        Ok(o) => format!(
+            "{} cannot import onnx/onnxruntime/numpy: {}",
+            exe.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
         Err(e) => format!("cannot run {}: {e}", exe.display()),
     };
     if std::env::var("SNNC_REQUIRE_ONNX").is_ok_and(|v| v == "1") {
-        panic!("{test}: SNNC_REQUIRE_ONNX=1 but {reason}; set SNNC_PYTHON to a Python with onnx, onnxruntime and numpy");
+        panic!(
+            "{test}: SNNC_REQUIRE_ONNX=1 but {reason}; set SNNC_PYTHON to a Python with onnx, onnxruntime and numpy"
+        );
     }
-    eprintln!("{test}: SKIPPED: {reason} (set SNNC_PYTHON to a Python with onnx==1.23.2 onnxruntime==1.31.1 numpy)");
+    eprintln!(
+        "{test}: SKIPPED: {reason} (set SNNC_PYTHON to a Python with onnx==1.23.2 onnxruntime==1.31.1 numpy)"
+    );
     None
 }
 
 /// Write a float32 `.npy` file (format 1.0, C order).
 pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    assert_eq!(shape.iter().product::<usize>(), data.len(), "npy shape and data disagree");
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        data.len(),
+        "npy shape and data disagree"
+    );
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
     // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
@@ -92,11 +118,19 @@ impl OnnxRun {
     /// As the interpreters report runs; no near-threshold counts (the reference's license flips).
     pub fn to_run_output(&self) -> RunOutput {
         let samples = self.logits.len();
-        let spikes: Vec<Vec<Vec<u64>>> =
-            (0..samples).map(|s| self.spikes.iter().map(|(_, per)| per[s].clone()).collect()).collect();
-        let near = spikes.iter().map(|l| l.iter().map(|t| vec![0; t.len()]).collect()).collect();
+        let spikes: Vec<Vec<Vec<u64>>> = (0..samples)
+            .map(|s| self.spikes.iter().map(|(_, per)| per[s].clone()).collect())
+            .collect();
+        let near = spikes
+            .iter()
+            .map(|l| l.iter().map(|t| vec![0; t.len()]).collect())
+            .collect();
         RunOutput {
-            predictions: self.logits.iter().map(|l| snnc_compiler::reference::kernels::argmax(l)).collect(),
+            predictions: self
+                .logits
+                .iter()
+                .map(|l| snnc_compiler::reference::kernels::argmax(l))
+                .collect(),
             logits: self.logits.clone(),
             layers: self.spikes.iter().map(|(l, _)| l.clone()).collect(),
             spikes,
@@ -113,8 +147,14 @@ pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
         .collect();
     let jobs_path = dir.join("jobs.json");
     let results_path = dir.join("results.json");
-    std::fs::write(&jobs_path, serde_json::json!({ "jobs": list }).to_string()).expect("write jobs");
-    let out = Command::new(python).arg(script()).arg(&jobs_path).arg(&results_path).output().expect("run python");
+    std::fs::write(&jobs_path, serde_json::json!({ "jobs": list }).to_string())
+        .expect("write jobs");
+    let out = Command::new(python)
+        .arg(script())
+        .arg(&jobs_path)
+        .arg(&results_path)
+        .output()
+        .expect("run python");
     assert!(
         out.status.success(),
         "onnx_run.py failed ({}):\n{}{}",
@@ -122,7 +162,9 @@ pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results_path).expect("results")).expect("results json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results_path).expect("results"))
+            .expect("results json");
     doc["results"]
         .as_array()
         .expect("results array")
@@ -132,7 +174,13 @@ pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
                 .as_array()
                 .expect("logits")
                 .iter()
-                .map(|row| row.as_array().expect("row").iter().map(|v| v.as_f64().expect("logit")).collect())
+                .map(|row| {
+                    row.as_array()
+                        .expect("row")
+                        .iter()
+                        .map(|v| v.as_f64().expect("logit"))
+                        .collect()
+                })
                 .collect();
             let spikes = r["spikes"]
                 .as_object()
@@ -143,7 +191,13 @@ pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
                         .as_array()
                         .expect("per sample")
                         .iter()
-                        .map(|s| s.as_array().expect("per t").iter().map(|c| c.as_u64().expect("count")).collect())
+                        .map(|s| {
+                            s.as_array()
+                                .expect("per t")
+                                .iter()
+                                .map(|c| c.as_u64().expect("count"))
+                                .collect()
+                        })
                         .collect();
                     (l.clone(), per)
                 })

@@ -7,7 +7,11 @@ use std::path::Path;
 
 /// A CSV field, quoted when it holds a comma, quote or newline.
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// One row per layer with every count and its energy (means per sample).
@@ -67,7 +71,10 @@ pub fn matrix_csv(r: &Report, series: impl Fn(&super::Layer) -> &[f64]) -> Strin
 /// Write `layers.csv`, `spikes.csv`, `events.csv`, `sops.csv`, `macs.csv` and `energy.csv`
 /// into `dir` (created if missing), each atomically.
 pub fn write_csv(r: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, RuntimeError> {
-    std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let files: [(&str, String); 6] = [
         ("layers.csv", layers_csv(r)),
         ("spikes.csv", matrix_csv(r, |l| &l.spikes_per_timestep)),

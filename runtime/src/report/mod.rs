@@ -206,7 +206,10 @@ impl Report {
                 let cells: Vec<&Counts> = (0..t_max).map(|t| tally.cell(p, t)).collect();
                 let all = tally.population(p);
                 let breakdown = target.energy(&all.op_counts(k));
-                let per_t = cells.iter().map(|c| target.energy(&c.op_counts(k)).total_j).collect();
+                let per_t = cells
+                    .iter()
+                    .map(|c| target.energy(&c.op_counts(k)).total_j)
+                    .collect();
                 let spiking = matches!(pop.kind, Kind::Spiking(_));
                 let rate = mean(all.spikes) / (pop.numel() * t_max) as f64;
                 Layer {
@@ -226,8 +229,16 @@ impl Report {
             })
             .collect();
         let total = tally.total();
-        let neuron_steps: usize = plan.layers.iter().map(|&p| plan.pops[p].numel() * t_max).sum();
-        let sparsity = if neuron_steps == 0 { 1.0 } else { 1.0 - mean(total.spikes) / neuron_steps as f64 };
+        let neuron_steps: usize = plan
+            .layers
+            .iter()
+            .map(|&p| plan.pops[p].numel() * t_max)
+            .sum();
+        let sparsity = if neuron_steps == 0 {
+            1.0
+        } else {
+            1.0 - mean(total.spikes) / neuron_steps as f64
+        };
         let whole = target.energy(&total.op_counts(k));
         Report {
             module: plan.name.clone(),
@@ -236,7 +247,11 @@ impl Report {
             target: TargetInfo {
                 name: target.name.clone(),
                 description: target.description.clone(),
-                sources: target.sources.values().map(|s| format!("{} [{}]", s.citation, s.status.as_str())).collect(),
+                sources: target
+                    .sources
+                    .values()
+                    .map(|s| format!("{} [{}]", s.citation, s.status.as_str()))
+                    .collect(),
             },
             timesteps: t_max,
             samples: tally.samples,
@@ -260,7 +275,11 @@ impl Report {
                 communication_j: whole.communication_j,
                 all_in_j: whole.all_in_j,
                 terms: whole.terms.clone(),
-                unpriced: whole.unpriced.iter().map(|c| c.name().to_string()).collect(),
+                unpriced: whole
+                    .unpriced
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect(),
                 per_layer: layers
                     .iter()
                     .map(|l| LayerShare {
@@ -290,5 +309,8 @@ impl Report {
 
 /// Atomic write (temporary file, then rename) with the path in the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
-    snnc_compiler::atomic::write(path, bytes).map_err(|source| RuntimeError::Write { path: path.to_path_buf(), source })
+    snnc_compiler::atomic::write(path, bytes).map_err(|source| RuntimeError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }

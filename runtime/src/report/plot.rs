@@ -7,7 +7,11 @@ use std::path::Path;
 
 /// Draw the report into an SVG string.
 pub fn svg(r: &Report) -> Result<String, String> {
-    let spiking: Vec<_> = r.layers.iter().filter(|l| l.firing_rate.is_some()).collect();
+    let spiking: Vec<_> = r
+        .layers
+        .iter()
+        .filter(|l| l.firing_rate.is_some())
+        .collect();
     let costly: Vec<_> = r.layers.iter().filter(|l| l.energy.total_j > 0.0).collect();
     let bar_h = 22u32;
     let height = 420 + 80 + bar_h * costly.len().max(1) as u32;
@@ -19,9 +23,20 @@ pub fn svg(r: &Report) -> Result<String, String> {
         let e = |e: DrawingAreaErrorKind<_>| e.to_string();
 
         let t_max = r.timesteps.max(1);
-        let y_max = spiking.iter().flat_map(|l| l.spikes_per_timestep.iter().copied()).fold(0.0f64, f64::max).max(1.0) * 1.1;
+        let y_max = spiking
+            .iter()
+            .flat_map(|l| l.spikes_per_timestep.iter().copied())
+            .fold(0.0f64, f64::max)
+            .max(1.0)
+            * 1.1;
         let mut chart = ChartBuilder::on(&top)
-            .caption(format!("{}: spikes per sample by step ({} samples)", r.module, r.samples), ("sans-serif", 18))
+            .caption(
+                format!(
+                    "{}: spikes per sample by step ({} samples)",
+                    r.module, r.samples
+                ),
+                ("sans-serif", 18),
+            )
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)
@@ -37,13 +52,26 @@ pub fn svg(r: &Report) -> Result<String, String> {
             .map_err(e)?;
         for (i, l) in spiking.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            let points: Vec<(f64, f64)> = l.spikes_per_timestep.iter().enumerate().map(|(t, v)| (t as f64, *v)).collect();
+            let points: Vec<(f64, f64)> = l
+                .spikes_per_timestep
+                .iter()
+                .enumerate()
+                .map(|(t, v)| (t as f64, *v))
+                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(e)?
                 .label(l.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(e)?;
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(e)?;
         }
         if !spiking.is_empty() {
             chart
@@ -56,7 +84,12 @@ pub fn svg(r: &Report) -> Result<String, String> {
         }
 
         let to_uj = 1e6;
-        let x_max = costly.iter().map(|l| l.energy.total_j * to_uj).fold(0.0f64, f64::max).max(1e-12) * 1.1;
+        let x_max = costly
+            .iter()
+            .map(|l| l.energy.total_j * to_uj)
+            .fold(0.0f64, f64::max)
+            .max(1e-12)
+            * 1.1;
         let n = costly.len().max(1);
         let names: Vec<String> = costly.iter().map(|l| l.name.clone()).collect();
         let mut bars = ChartBuilder::on(&bottom)
@@ -72,7 +105,11 @@ pub fn svg(r: &Report) -> Result<String, String> {
             .y_labels(n)
             .y_label_formatter(&|y| {
                 let i = (y - 0.5).round();
-                if i >= 0.0 && (i as usize) < names.len() && (y - 0.5 - i).abs() < 1e-6 { names[i as usize].clone() } else { String::new() }
+                if i >= 0.0 && (i as usize) < names.len() && (y - 0.5 - i).abs() < 1e-6 {
+                    names[i as usize].clone()
+                } else {
+                    String::new()
+                }
             })
             .draw()
             .map_err(e)?;
@@ -95,6 +132,9 @@ pub fn svg(r: &Report) -> Result<String, String> {
 
 /// Write the plot atomically.
 pub fn write_svg(r: &Report, path: &Path) -> Result<(), RuntimeError> {
-    let text = svg(r).map_err(|message| RuntimeError::Plot { path: path.to_path_buf(), message })?;
+    let text = svg(r).map_err(|message| RuntimeError::Plot {
+        path: path.to_path_buf(),
+        message,
+    })?;
     write_atomic(path, text.as_bytes())
 }

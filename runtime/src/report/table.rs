@@ -40,18 +40,39 @@ pub(crate) fn joules(j: f64) -> String {
 /// The report as a text table (means per sample).
 pub fn table(r: &Report) -> String {
     let mut s = String::new();
-    let on = r.dataset.as_deref().map(|d| format!(" of {d}")).unwrap_or_default();
-    let _ = writeln!(s, "{}: {} samples{on}, T = {}, target {}", r.module, r.samples, r.timesteps, r.target.name);
+    let on = r
+        .dataset
+        .as_deref()
+        .map(|d| format!(" of {d}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "{}: {} samples{on}, T = {}, target {}",
+        r.module, r.samples, r.timesteps, r.target.name
+    );
     if let Some(a) = r.accuracy {
         let _ = writeln!(s, "accuracy {:.2}%", 100.0 * a);
     }
-    let name_w = r.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).clamp(5, 28);
-    let _ = writeln!(s, "\nspikes per sample at each step; SOPs, MACs and energy per sample summed over the steps");
+    let name_w = r
+        .layers
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 28);
+    let _ = writeln!(
+        s,
+        "\nspikes per sample at each step; SOPs, MACs and energy per sample summed over the steps"
+    );
     let mut head = format!("{:<name_w$} {:<7} {:>7}", "layer", "kind", "neurons");
     for t in 0..r.timesteps {
         let _ = write!(head, " {:>7}", format!("t{t}"));
     }
-    let _ = write!(head, " {:>8} {:>6} {:>8} {:>8} {:>12}", "spikes", "rate", "SOPs", "MACs", "energy");
+    let _ = write!(
+        head,
+        " {:>8} {:>6} {:>8} {:>8} {:>12}",
+        "spikes", "rate", "SOPs", "MACs", "energy"
+    );
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "{}", "-".repeat(head.len()));
     for l in &r.layers {
@@ -63,7 +84,11 @@ pub fn table(r: &Report) -> String {
         };
         let _ = write!(s, "{name:<name_w$} {:<7} {:>7}", l.kind, l.neurons);
         for t in 0..r.timesteps {
-            let cell = if l.firing_rate.is_some() { num(l.spikes_per_timestep[t]) } else { "-".into() };
+            let cell = if l.firing_rate.is_some() {
+                num(l.spikes_per_timestep[t])
+            } else {
+                "-".into()
+            };
             let _ = write!(s, " {cell:>7}");
         }
         let (spikes, rate) = match l.firing_rate {
@@ -101,19 +126,37 @@ pub fn table(r: &Report) -> String {
         num(t.counts.state_writes)
     );
     let e = &r.energy;
-    let mut parts = vec![format!("arithmetic {}", joules(e.arithmetic_j)), format!("memory {}", joules(e.memory_j))];
+    let mut parts = vec![
+        format!("arithmetic {}", joules(e.arithmetic_j)),
+        format!("memory {}", joules(e.memory_j)),
+    ];
     if e.communication_j > 0.0 {
         parts.push(format!("communication {}", joules(e.communication_j)));
     }
     if e.all_in_j > 0.0 {
         parts.push(format!("all-in {}", joules(e.all_in_j)));
     }
-    let _ = writeln!(s, "energy per sample on {}: {} ({})", e.target, joules(e.total_j), parts.join(", "));
+    let _ = writeln!(
+        s,
+        "energy per sample on {}: {} ({})",
+        e.target,
+        joules(e.total_j),
+        parts.join(", ")
+    );
     if !e.unpriced.is_empty() {
-        let _ = writeln!(s, "not priced by {} (left out of the total): {}", e.target, e.unpriced.join(", "));
+        let _ = writeln!(
+            s,
+            "not priced by {} (left out of the total): {}",
+            e.target,
+            e.unpriced.join(", ")
+        );
     }
     if let Some(tm) = &r.timing {
-        let _ = writeln!(s, "time {:.3} s on {} threads ({:.1} samples/s)", tm.seconds, tm.threads, tm.samples_per_second);
+        let _ = writeln!(
+            s,
+            "time {:.3} s on {} threads ({:.1} samples/s)",
+            tm.seconds, tm.threads, tm.samples_per_second
+        );
     }
     s
 }

@@ -17,7 +17,9 @@ pub fn constants(m: &Module) -> Vec<bool> {
         })
         .collect();
     while let Some((_, e)) = m.projections.iter().find(|(_, e)| {
-        c[e.target.index()] && matches!(m.populations[e.target].kind, PopulationKind::Analog(_)) && (e.delay != 0 || !c[e.source.index()])
+        c[e.target.index()]
+            && matches!(m.populations[e.target].kind, PopulationKind::Analog(_))
+            && (e.delay != 0 || !c[e.source.index()])
     }) {
         c[e.target.index()] = false;
     }
@@ -25,7 +27,13 @@ pub fn constants(m: &Module) -> Vec<bool> {
 }
 
 /// (pairs with a non-zero input, of those with a non-zero weight, pairs of a dense run).
-fn brute(m: &Module, kind: &ProjectionKind, x: &[f32], src: &[usize], dst: &[usize]) -> (u64, u64, u64) {
+fn brute(
+    m: &Module,
+    kind: &ProjectionKind,
+    x: &[f32],
+    src: &[usize],
+    dst: &[usize],
+) -> (u64, u64, u64) {
     let nz = |v: f32| u64::from(v != 0.0);
     let (mut pairs, mut eff, mut dense) = (0u64, 0u64, 0u64);
     match kind {
@@ -41,12 +49,15 @@ fn brute(m: &Module, kind: &ProjectionKind, x: &[f32], src: &[usize], dst: &[usi
                         for cl in 0..cg {
                             for ky in 0..kh {
                                 for kx in 0..kw {
-                                    let iy = (oy * c.stride[0] + ky) as isize - c.padding[0] as isize;
-                                    let ix = (ox * c.stride[1] + kx) as isize - c.padding[1] as isize;
+                                    let iy =
+                                        (oy * c.stride[0] + ky) as isize - c.padding[0] as isize;
+                                    let ix =
+                                        (ox * c.stride[1] + kx) as isize - c.padding[1] as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                         continue;
                                     }
-                                    let xv = x[((g * cg + cl) * h + iy as usize) * wd + ix as usize];
+                                    let xv =
+                                        x[((g * cg + cl) * h + iy as usize) * wd + ix as usize];
                                     let wv = w.data[((co * cg + cl) * kh + ky) * kw + kx];
                                     dense += 1;
                                     pairs += nz(xv);
@@ -114,7 +125,10 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
     for (_, e) in m.projections.iter() {
         let d = e.delay as usize;
         let hoisted = constant[e.source.index()];
-        let (src, dst) = (&m.populations[e.source].shape.0, &m.populations[e.target].shape.0);
+        let (src, dst) = (
+            &m.populations[e.source].shape.0,
+            &m.populations[e.target].shape.0,
+        );
         let binary = matches!(m.populations[e.source].kind, PopulationKind::Spiking(_));
         for t in 0..t_max {
             let active = if hoisted { t == d } else { t >= d };
@@ -128,7 +142,11 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
             c.state_writes += pairs;
             match &e.kind {
                 ProjectionKind::Conv2d(_) | ProjectionKind::Dense(_) => {
-                    if binary { c.sops += eff } else { c.macs += eff }
+                    if binary {
+                        c.sops += eff
+                    } else {
+                        c.macs += eff
+                    }
                     c.weight_reads += pairs;
                     c.dense += dense;
                 }
@@ -175,4 +193,3 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
     }
     cells
 }
-

@@ -11,14 +11,24 @@ use std::path::PathBuf;
 /// The seed the compiler's fixtures draw their weights from.
 pub const SEED: u64 = 2022;
 
-pub const FIXTURES: &[&str] = &["snasnet_c10", "snasnet_c100", "snasnet_forward", "autosnn", "mlp", "delay2"];
+pub const FIXTURES: &[&str] = &[
+    "snasnet_c10",
+    "snasnet_c100",
+    "snasnet_forward",
+    "autosnn",
+    "mlp",
+    "delay2",
+];
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 pub fn load(name: &str) -> (Network, Weights) {
-    let path = workspace().join("tests/fixtures").join(name).join("network.json");
+    let path = workspace()
+        .join("tests/fixtures")
+        .join(name)
+        .join("network.json");
     let net = Network::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let w = synth::weights(&net, SEED);
     (net, w)
@@ -35,7 +45,12 @@ pub fn modules(net: &Network, w: &Weights) -> Vec<(&'static str, Module)> {
 pub fn example_architectures() -> Vec<PathBuf> {
     let dir = workspace().join("examples/architectures");
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

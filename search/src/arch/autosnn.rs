@@ -16,7 +16,13 @@ pub enum Block {
 }
 
 impl Block {
-    pub const ALL: [Block; 5] = [Block::Skip, Block::Scb3, Block::Scb5, Block::Srb3, Block::Srb5];
+    pub const ALL: [Block; 5] = [
+        Block::Skip,
+        Block::Scb3,
+        Block::Scb5,
+        Block::Srb3,
+        Block::Srb5,
+    ];
 
     pub fn id(self) -> u8 {
         Block::ALL.iter().position(|&b| b == self).expect("listed") as u8
@@ -40,7 +46,13 @@ pub struct AutoSnnArch(pub [Block; 5]);
 impl AutoSnnArch {
     /// The architecture the paper found on CIFAR-10 (autosnn.md §7.1).
     pub fn paper_final() -> Self {
-        AutoSnnArch([Block::Srb5, Block::Srb5, Block::Skip, Block::Srb3, Block::Srb5])
+        AutoSnnArch([
+            Block::Srb5,
+            Block::Srb5,
+            Block::Skip,
+            Block::Srb3,
+            Block::Srb5,
+        ])
     }
 }
 
@@ -61,7 +73,10 @@ impl std::str::FromStr for AutoSnnArch {
             s.chars().map(|c| c.to_string()).collect()
         };
         if parts.len() != 5 {
-            return Err(format!("an AutoSNN architecture has 5 blocks, `{s}` has {}", parts.len()));
+            return Err(format!(
+                "an AutoSNN architecture has 5 blocks, `{s}` has {}",
+                parts.len()
+            ));
         }
         let mut out = [Block::Skip; 5];
         for (slot, p) in out.iter_mut().zip(&parts) {
@@ -89,7 +104,13 @@ pub struct AutoSnnConfig {
 
 impl AutoSnnConfig {
     pub fn new(input: InputGeometry, width: usize) -> Self {
-        AutoSnnConfig { input, width, vote_group: 10, tau0: 2.0, timesteps: 8 }
+        AutoSnnConfig {
+            input,
+            width,
+            vote_group: 10,
+            tau0: 2.0,
+            timesteps: 8,
+        }
     }
 }
 
@@ -98,7 +119,15 @@ fn plif(cfg: &AutoSnnConfig) -> Op {
 }
 
 /// Add block `b` at position `pos` from `cin` to `cout` channels; returns its output node.
-fn add_block(g: &mut GraphBuilder, cfg: &AutoSnnConfig, pos: usize, b: Block, from: &str, cin: usize, cout: usize) -> String {
+fn add_block(
+    g: &mut GraphBuilder,
+    cfg: &AutoSnnConfig,
+    pos: usize,
+    b: Block,
+    from: &str,
+    cin: usize,
+    cout: usize,
+) -> String {
     let p = format!("p{pos}");
     match b {
         Block::Skip if cin == cout => from.to_string(),
@@ -108,7 +137,11 @@ fn add_block(g: &mut GraphBuilder, cfg: &AutoSnnConfig, pos: usize, b: Block, fr
             g.chain(&x, format!("{p}.plif"), plif(cfg))
         }
         Block::Scb3 | Block::Scb5 | Block::Srb3 | Block::Srb5 => {
-            let k = if matches!(b, Block::Scb3 | Block::Srb3) { 3 } else { 5 };
+            let k = if matches!(b, Block::Scb3 | Block::Srb3) {
+                3
+            } else {
+                5
+            };
             let x = g.chain(from, format!("{p}.conv1"), conv(cin, cout, k, 1));
             let x = g.chain(&x, format!("{p}.bn1"), bn());
             let x = g.chain(&x, format!("{p}.plif1"), plif(cfg));
@@ -133,14 +166,23 @@ fn add_block(g: &mut GraphBuilder, cfg: &AutoSnnConfig, pos: usize, b: Block, fr
 /// The AutoSNN network for `arch` (autosnn.md §2.1): stem, P0, pool, P1, P2, pool, P3, P4, pool, FC.
 pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<NetworkDesc, String> {
     if !cfg.input.side.is_multiple_of(8) {
-        return Err(format!("AutoSNN downsamples by 8; input side {} is not a multiple of 8 (pad 28x28 to 32)", cfg.input.side));
+        return Err(format!(
+            "AutoSNN downsamples by 8; input side {} is not a multiple of 8 (pad 28x28 to 32)",
+            cfg.input.side
+        ));
     }
     let c = cfg.width;
     let mut g = GraphBuilder::new();
     let x = g.chain("input", "stem.conv", conv(cfg.input.channels, c, 3, 1));
     let x = g.chain(&x, "stem.bn", bn());
     let mut x = g.chain(&x, "stem.plif", plif(cfg));
-    let stages = [(0, c, c), (1, c, 2 * c), (2, 2 * c, 2 * c), (3, 2 * c, 4 * c), (4, 4 * c, 4 * c)];
+    let stages = [
+        (0, c, c),
+        (1, c, 2 * c),
+        (2, 2 * c, 2 * c),
+        (3, 2 * c, 4 * c),
+        (4, 4 * c, 4 * c),
+    ];
     for (pos, cin, cout) in stages {
         x = add_block(&mut g, cfg, pos, arch.0[pos], &x, cin, cout);
         if pos == 0 || pos == 2 || pos == 4 {
@@ -151,14 +193,41 @@ pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<Networ
     let x = g.chain(&x, "flatten", Op::Flatten(Empty {}));
     let side = cfg.input.side / 8;
     let outputs = cfg.input.num_classes * cfg.vote_group;
-    let x = g.chain(&x, "fc", Op::Linear(Linear { in_features: 4 * c * side * side, out_features: outputs, bias: false }));
+    let x = g.chain(
+        &x,
+        "fc",
+        Op::Linear(Linear {
+            in_features: 4 * c * side * side,
+            out_features: outputs,
+            bias: false,
+        }),
+    );
     let x = g.chain(&x, "fc.plif", plif(cfg));
-    let vote = g.chain(&x, "vote", Op::Vote(Vote { group: cfg.vote_group }));
+    let vote = g.chain(
+        &x,
+        "vote",
+        Op::Vote(Vote {
+            group: cfg.vote_group,
+        }),
+    );
     let meta = serde_json::json!({
         "architecture": "autosnn",
         "blocks": arch.to_string(),
         "width": c,
         "init": "pytorch",
     });
-    Ok(g.finish(&format!("autosnn-{}", arch.0.iter().map(|b| b.id().to_string()).collect::<String>()), cfg.input, cfg.timesteps, &vote, ReadoutKind::SpikeCount, meta))
+    Ok(g.finish(
+        &format!(
+            "autosnn-{}",
+            arch.0
+                .iter()
+                .map(|b| b.id().to_string())
+                .collect::<String>()
+        ),
+        cfg.input,
+        cfg.timesteps,
+        &vote,
+        ReadoutKind::SpikeCount,
+        meta,
+    ))
 }

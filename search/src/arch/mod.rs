@@ -4,8 +4,8 @@ pub mod autosnn;
 pub mod snasnet;
 
 use snnc_compiler::network::{
-    BatchNorm, Conv2d, Edge, Empty, Encoding, InputSpec, NetworkDesc, Node, NeuronParams, Op, Pair, Pool, Readout,
-    ReadoutKind, FORMAT_VERSION,
+    BatchNorm, Conv2d, Edge, Empty, Encoding, FORMAT_VERSION, InputSpec, NetworkDesc, NeuronParams,
+    Node, Op, Pair, Pool, Readout, ReadoutKind,
 };
 
 /// The input side of a dataset as a network sees it.
@@ -29,7 +29,12 @@ impl InputGeometry {
             D::Nmnist => (2, 34, Encoding::EventFrames),
             D::Digits => (1, 8, Encoding::Direct),
         };
-        InputGeometry { channels, side: side.unwrap_or(native), encoding, num_classes: dataset.num_classes() }
+        InputGeometry {
+            channels,
+            side: side.unwrap_or(native),
+            encoding,
+            num_classes: dataset.num_classes(),
+        }
     }
 }
 
@@ -41,7 +46,10 @@ pub(crate) struct GraphBuilder {
 
 impl GraphBuilder {
     pub(crate) fn new() -> Self {
-        GraphBuilder { nodes: vec![Node::new("input", Op::Input(Empty {}))], edges: Vec::new() }
+        GraphBuilder {
+            nodes: vec![Node::new("input", Op::Input(Empty {}))],
+            edges: Vec::new(),
+        }
     }
 
     pub(crate) fn node(&mut self, name: impl Into<String>, op: Op) -> String {
@@ -61,14 +69,28 @@ impl GraphBuilder {
         name
     }
 
-    pub(crate) fn finish(self, name: &str, input: InputGeometry, timesteps: usize, readout: &str, kind: ReadoutKind, meta: serde_json::Value) -> NetworkDesc {
+    pub(crate) fn finish(
+        self,
+        name: &str,
+        input: InputGeometry,
+        timesteps: usize,
+        readout: &str,
+        kind: ReadoutKind,
+        meta: serde_json::Value,
+    ) -> NetworkDesc {
         NetworkDesc {
             format_version: FORMAT_VERSION,
             name: name.to_string(),
             timesteps,
             num_classes: input.num_classes,
-            input: InputSpec { shape: vec![input.channels, input.side, input.side], encoding: input.encoding },
-            readout: Readout { node: readout.to_string(), kind },
+            input: InputSpec {
+                shape: vec![input.channels, input.side, input.side],
+                encoding: input.encoding,
+            },
+            readout: Readout {
+                node: readout.to_string(),
+                kind,
+            },
             nodes: self.nodes,
             edges: self.edges,
             meta,
@@ -89,11 +111,19 @@ pub(crate) fn conv(cin: usize, cout: usize, k: usize, stride: usize) -> Op {
 }
 
 pub(crate) fn bn() -> Op {
-    Op::BatchNorm(BatchNorm { eps: 1e-5, momentum: 0.1 })
+    Op::BatchNorm(BatchNorm {
+        eps: 1e-5,
+        momentum: 0.1,
+    })
 }
 
 pub(crate) fn pool(k: usize, s: usize, p: usize) -> Pool {
-    Pool { kernel: Pair::square(k), stride: Some(Pair::square(s)), padding: Pair::square(p), count_include_pad: true }
+    Pool {
+        kernel: Pair::square(k),
+        stride: Some(Pair::square(s)),
+        padding: Pair::square(p),
+        count_include_pad: true,
+    }
 }
 
 /// SpikingJelly's LIF/PLIF defaults: threshold 1, hard reset to 0, detached reset, ATan(alpha=2).

@@ -66,7 +66,9 @@ impl CellGenotype {
 
     /// The sampler's acceptance rule: a direct forward input -> output edge.
     pub fn is_valid(&self) -> bool {
-        self.m[0][3] != 0 && (0..4).all(|i| self.m[i][i] == 0) && self.m.iter().flatten().all(|&v| v <= OP_AVGPOOL)
+        self.m[0][3] != 0
+            && (0..4).all(|i| self.m[i][i] == 0)
+            && self.m.iter().flatten().all(|&v| v <= OP_AVGPOOL)
     }
 }
 
@@ -76,7 +78,9 @@ impl std::str::FromStr for CellGenotype {
     fn from_str(s: &str) -> Result<Self, String> {
         let rows: Vec<&str> = s.split_whitespace().collect();
         if rows.len() != 4 || rows.iter().any(|r| r.len() != 4) {
-            return Err(format!("a cell genotype is four 4-digit rows such as `0302 0030 3003 0000`, got `{s}`"));
+            return Err(format!(
+                "a cell genotype is four 4-digit rows such as `0302 0030 3003 0000`, got `{s}`"
+            ));
         }
         let mut m = [[0u8; 4]; 4];
         for (i, row) in rows.iter().enumerate() {
@@ -144,7 +148,13 @@ impl SnasnetConfig {
 }
 
 /// Add one cell fed by `input`; returns the name of its output node (node 3).
-fn add_cell(g: &mut GraphBuilder, cell: &str, input: &str, geno: &CellGenotype, channels: usize) -> String {
+fn add_cell(
+    g: &mut GraphBuilder,
+    cell: &str,
+    input: &str,
+    geno: &CellGenotype,
+    channels: usize,
+) -> String {
     let m = geno.pruned().m;
     let live = geno.pruned().live_nodes();
     let node = |k: usize| format!("{cell}.n{k}");
@@ -181,14 +191,22 @@ fn add_cell(g: &mut GraphBuilder, cell: &str, input: &str, geno: &CellGenotype, 
         let prefix = format!("{cell}.e{i}{j}");
         match op {
             OP_ZERO => {
-                let z = g.chain(&from, format!("{prefix}.zero"), Op::Scale(Scale { factor: 0.0 }));
+                let z = g.chain(
+                    &from,
+                    format!("{prefix}.zero"),
+                    Op::Scale(Scale { factor: 0.0 }),
+                );
                 g.edge(&z, &to, delay);
             }
             OP_SKIP => g.edge(&from, &to, delay),
             OP_CONV1 | OP_CONV3 => {
                 let k = if op == OP_CONV1 { 1 } else { 3 };
                 let lif = g.chain(&from, format!("{prefix}.lif"), Op::Lif(neuron(SNASNET_TAU)));
-                let c = g.chain(&lif, format!("{prefix}.conv"), conv(channels, channels, k, 1));
+                let c = g.chain(
+                    &lif,
+                    format!("{prefix}.conv"),
+                    conv(channels, channels, k, 1),
+                );
                 let b = g.chain(&c, format!("{prefix}.bn"), bn());
                 g.edge(&b, &to, delay);
             }
@@ -204,17 +222,26 @@ fn add_cell(g: &mut GraphBuilder, cell: &str, input: &str, geno: &CellGenotype, 
 /// The whole SNASNet macro network for `geno` (snasnet.md §3.2).
 pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<NetworkDesc, String> {
     if !geno.is_valid() {
-        return Err(format!("cell `{geno}` has no direct input -> output edge (M[0][3] = 0), which SNASNet requires"));
+        return Err(format!(
+            "cell `{geno}` has no direct input -> output edge (M[0][3] = 0), which SNASNet requires"
+        ));
     }
     let c = cfg.width;
     let side1 = (cfg.input.side + 2 - 3) / cfg.stem_stride + 1;
     let side2 = side1 / 2;
     let side3 = side2 / cfg.second_pool;
     if side2 == 0 || side3 == 0 {
-        return Err(format!("input side {} is too small for this macro network", cfg.input.side));
+        return Err(format!(
+            "input side {} is too small for this macro network",
+            cfg.input.side
+        ));
     }
     let mut g = GraphBuilder::new();
-    let stem = g.chain("input", "stem.conv", conv(cfg.input.channels, c, 3, cfg.stem_stride));
+    let stem = g.chain(
+        "input",
+        "stem.conv",
+        conv(cfg.input.channels, c, 3, cfg.stem_stride),
+    );
     let stem = g.chain(&stem, "stem.bn", bn());
     let cell1 = add_cell(&mut g, "cell1", &stem, geno, c);
     let x = g.chain(&cell1, "down.bn1", bn());
@@ -225,15 +252,41 @@ pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<Netwo
     let cell2 = add_cell(&mut g, "cell2", &x, geno, 2 * c);
     let x = g.chain(&cell2, "last.bn", bn());
     let x = g.chain(&x, "last.lif", Op::Lif(neuron(SNASNET_TAU)));
-    let x = g.chain(&x, "last.pool", Op::AvgPool(pool(cfg.second_pool, cfg.second_pool, 0)));
+    let x = g.chain(
+        &x,
+        "last.pool",
+        Op::AvgPool(pool(cfg.second_pool, cfg.second_pool, 0)),
+    );
     let x = g.chain(&x, "flatten", Op::Flatten(Empty {}));
     let x = g.chain(&x, "dropout", Op::Dropout(Dropout { p: cfg.dropout }));
     let flat = 2 * c * side3 * side3;
-    let x = g.chain(&x, "fc1", Op::Linear(Linear { in_features: flat, out_features: cfg.hidden, bias: false }));
+    let x = g.chain(
+        &x,
+        "fc1",
+        Op::Linear(Linear {
+            in_features: flat,
+            out_features: cfg.hidden,
+            bias: false,
+        }),
+    );
     let x = g.chain(&x, "fc1.lif", Op::Lif(neuron(SNASNET_TAU)));
     let outputs = cfg.input.num_classes * cfg.vote_group;
-    let x = g.chain(&x, "fc2", Op::Linear(Linear { in_features: cfg.hidden, out_features: outputs, bias: true }));
-    let vote = g.chain(&x, "vote", Op::Vote(Vote { group: cfg.vote_group }));
+    let x = g.chain(
+        &x,
+        "fc2",
+        Op::Linear(Linear {
+            in_features: cfg.hidden,
+            out_features: outputs,
+            bias: true,
+        }),
+    );
+    let vote = g.chain(
+        &x,
+        "vote",
+        Op::Vote(Vote {
+            group: cfg.vote_group,
+        }),
+    );
     let meta = serde_json::json!({
         "architecture": "snasnet",
         "genotype": geno.to_string(),
@@ -242,5 +295,12 @@ pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<Netwo
         "init": "snasnet",
     });
     let name = format!("snasnet-{}", geno.to_string().replace(' ', "-"));
-    Ok(g.finish(&name, cfg.input, cfg.timesteps, &vote, ReadoutKind::TimeMean, meta))
+    Ok(g.finish(
+        &name,
+        cfg.input,
+        cfg.timesteps,
+        &vote,
+        ReadoutKind::TimeMean,
+        meta,
+    ))
 }

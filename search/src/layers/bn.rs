@@ -30,12 +30,18 @@ impl CustomOp1 for BatchStats {
         for ch in 0..c {
             let mut sum = 0f64;
             for bi in 0..b {
-                sum += x[(bi * c + ch) * sp..][..sp].iter().map(|&v| v as f64).sum::<f64>();
+                sum += x[(bi * c + ch) * sp..][..sp]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>();
             }
             let mean = sum / n;
             let mut sq = 0f64;
             for bi in 0..b {
-                sq += x[(bi * c + ch) * sp..][..sp].iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>();
+                sq += x[(bi * c + ch) * sp..][..sp]
+                    .iter()
+                    .map(|&v| (v as f64 - mean).powi(2))
+                    .sum::<f64>();
             }
             out[ch] = mean as f32;
             out[c + ch] = (sq / n) as f32;
@@ -60,7 +66,15 @@ impl CustomOp3 for BatchNormOp {
         "batch-norm"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, gs: &CpuStorage, gl: &Layout, bs: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, c, sp) = bcs(xl.dims())?;
         let x = contiguous_f32(xs, xl)?;
         let gamma = contiguous_f32(gs, gl)?;
@@ -79,14 +93,28 @@ impl CustomOp3 for BatchNormOp {
         Ok((CpuStorage::F32(y), xl.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, gamma: &Tensor, _beta: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let sums = grad.apply_op2_no_bwd(x, &ParamGrad(self.clone()))?;
         let dgamma = sums.get(0)?;
         let dbeta = sums.get(1)?;
         let dx = if x.track_op() {
             let sums_v = sums.flatten_all()?.to_vec1::<f32>()?;
             let gamma_v = gamma.to_vec1::<f32>()?;
-            Some(grad.apply_op2_no_bwd(x, &InputGrad { op: self.clone(), sums: sums_v, gamma: gamma_v })?)
+            Some(grad.apply_op2_no_bwd(
+                x,
+                &InputGrad {
+                    op: self.clone(),
+                    sums: sums_v,
+                    gamma: gamma_v,
+                },
+            )?)
         } else {
             None
         };
@@ -102,7 +130,13 @@ impl CustomOp2 for ParamGrad {
         "batch-norm-param-grad"
     }
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, c, sp) = bcs(xl.dims())?;
         let g = contiguous_f32(gs, gl)?;
         let x = contiguous_f32(xs, xl)?;
@@ -136,7 +170,13 @@ impl CustomOp2 for InputGrad {
         "batch-norm-input-grad"
     }
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, c, sp) = bcs(xl.dims())?;
         let g = contiguous_f32(gs, gl)?;
         let x = contiguous_f32(xs, xl)?;

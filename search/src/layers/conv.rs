@@ -37,19 +37,39 @@ struct Dims {
 impl Dims {
     fn new(spec: ConvSpec, x: &[usize], wt: &[usize]) -> Result<Dims> {
         let (&[batch, cin, h, w], &[cout, cg, kh, kw]) = (x, wt) else {
-            candle_core::bail!("conv2d expects input [B, C, H, W] and weight [O, C/g, kh, kw], got {x:?} and {wt:?}")
+            candle_core::bail!(
+                "conv2d expects input [B, C, H, W] and weight [O, C/g, kh, kw], got {x:?} and {wt:?}"
+            )
         };
         let g = spec.groups.max(1);
         if cg * g != cin || cout % g != 0 {
-            candle_core::bail!("conv2d: weight {wt:?} with {g} groups does not match {cin} input channels");
+            candle_core::bail!(
+                "conv2d: weight {wt:?} with {g} groups does not match {cin} input channels"
+            );
         }
         let (ph, pw) = spec.padding;
         let oh = snnc_compiler::network::window_out(h, kh, spec.stride, ph);
         let ow = snnc_compiler::network::window_out(w, kw, spec.stride, pw);
         let (Some(oh), Some(ow)) = (oh, ow) else {
-            candle_core::bail!("conv2d: kernel {kh}x{kw} does not fit input {h}x{w} with padding {ph}x{pw}")
+            candle_core::bail!(
+                "conv2d: kernel {kh}x{kw} does not fit input {h}x{w} with padding {ph}x{pw}"
+            )
         };
-        Ok(Dims { batch, cin, h, w, cout, kh, kw, oh, ow, groups: g, stride: spec.stride, ph, pw })
+        Ok(Dims {
+            batch,
+            cin,
+            h,
+            w,
+            cout,
+            kh,
+            kw,
+            oh,
+            ow,
+            groups: g,
+            stride: spec.stride,
+            ph,
+            pw,
+        })
     }
     fn cin_g(&self) -> usize {
         self.cin / self.groups
@@ -78,18 +98,52 @@ impl Dims {
 
 /// `c (+)= op(a) * op(b)` for row-major matrices: `op(a)` is `[m, k]`, `op(b)` is `[k, n]`.
 #[allow(clippy::too_many_arguments)]
-fn sgemm(m: usize, n: usize, k: usize, a: &[f32], a_t: bool, b: &[f32], b_t: bool, c: &mut [f32], accumulate: bool) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "sgemm operand sizes");
-    let (a_rs, a_cs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if b_t { (1, k as isize) } else { (n as isize, 1) };
+fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    a_t: bool,
+    b: &[f32],
+    b_t: bool,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "sgemm operand sizes"
+    );
+    let (a_rs, a_cs) = if a_t {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (b_rs, b_cs) = if b_t {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // SAFETY: the assert above bounds every index the strides can reach; c does not alias a or b.
     unsafe {
         gemm::gemm(
-            m, n, k,
-            c.as_mut_ptr(), 1, n as isize, accumulate,
-            a.as_ptr(), a_cs, a_rs,
-            b.as_ptr(), b_cs, b_rs,
-            1.0f32, 1.0f32, false, false, false,
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
             gemm::Parallelism::None,
         )
     }
@@ -99,7 +153,11 @@ fn sgemm(m: usize, n: usize, k: usize, a: &[f32], a_t: bool, b: &[f32], b_t: boo
 fn valid_columns(d: &Dims, j: usize) -> std::ops::Range<usize> {
     // First ox with ox*s + j >= pw, and one past the last with ox*s + j - pw < w.
     let lo = d.pw.saturating_sub(j).div_ceil(d.stride);
-    let hi = if d.w + d.pw > j { (d.w + d.pw - j - 1) / d.stride + 1 } else { 0 };
+    let hi = if d.w + d.pw > j {
+        (d.w + d.pw - j - 1) / d.stride + 1
+    } else {
+        0
+    };
     lo.min(d.ow)..hi.min(d.ow).max(lo.min(d.ow))
 }
 
@@ -197,30 +255,70 @@ impl CustomOp2 for FastConv2d {
         "fast-conv2d"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::new(self.0, xl.dims(), wl.dims())?;
         let x = contiguous_f32(xs, xl)?;
         let w = contiguous_f32(ws, wl)?;
         let mut out = vec![0f32; d.batch * d.out_len()];
-        out.par_chunks_mut(d.out_len()).enumerate().for_each(|(b, out_b)| {
-            let mut buf = Vec::new();
-            let col = columns(&d, &x[b * d.in_len()..(b + 1) * d.in_len()], &mut buf);
-            for g in 0..d.groups {
-                let wg = &w[g * d.cout_g() * d.k_g()..];
-                let cg = &col[g * d.k_g() * d.pixels()..];
-                let og = &mut out_b[g * d.cout_g() * d.pixels()..(g + 1) * d.cout_g() * d.pixels()];
-                sgemm(d.cout_g(), d.pixels(), d.k_g(), wg, false, cg, false, og, false);
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from((d.batch, d.cout, d.oh, d.ow))))
+        out.par_chunks_mut(d.out_len())
+            .enumerate()
+            .for_each(|(b, out_b)| {
+                let mut buf = Vec::new();
+                let col = columns(&d, &x[b * d.in_len()..(b + 1) * d.in_len()], &mut buf);
+                for g in 0..d.groups {
+                    let wg = &w[g * d.cout_g() * d.k_g()..];
+                    let cg = &col[g * d.k_g() * d.pixels()..];
+                    let og =
+                        &mut out_b[g * d.cout_g() * d.pixels()..(g + 1) * d.cout_g() * d.pixels()];
+                    sgemm(
+                        d.cout_g(),
+                        d.pixels(),
+                        d.k_g(),
+                        wg,
+                        false,
+                        cg,
+                        false,
+                        og,
+                        false,
+                    );
+                }
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((d.batch, d.cout, d.oh, d.ow)),
+        ))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let dw = grad.apply_op2_no_bwd(x, &WeightGrad { spec: self.0, weight_dims: w.dims().to_vec() })?;
+        let dw = grad.apply_op2_no_bwd(
+            x,
+            &WeightGrad {
+                spec: self.0,
+                weight_dims: w.dims().to_vec(),
+            },
+        )?;
         // The network input (and anything else off the graph) needs no gradient: skip the work.
         let dx = if x.track_op() {
-            Some(grad.apply_op2_no_bwd(w, &InputGrad { spec: self.0, input_dims: x.dims().to_vec() })?)
+            Some(grad.apply_op2_no_bwd(
+                w,
+                &InputGrad {
+                    spec: self.0,
+                    input_dims: x.dims().to_vec(),
+                },
+            )?)
         } else {
             None
         };
@@ -239,7 +337,13 @@ impl CustomOp2 for WeightGrad {
         "fast-conv2d-weight-grad"
     }
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::new(self.spec, xl.dims(), &self.weight_dims)?;
         let g = contiguous_f32(gs, gl)?;
         let x = contiguous_f32(xs, xl)?;
@@ -257,8 +361,19 @@ impl CustomOp2 for WeightGrad {
                     for grp in 0..d.groups {
                         let gg = &gb[grp * d.cout_g() * d.pixels()..];
                         let cg = &col[grp * d.k_g() * d.pixels()..];
-                        let dst = &mut dw[grp * d.cout_g() * d.k_g()..(grp + 1) * d.cout_g() * d.k_g()];
-                        sgemm(d.cout_g(), d.k_g(), d.pixels(), gg, false, cg, true, dst, true);
+                        let dst =
+                            &mut dw[grp * d.cout_g() * d.k_g()..(grp + 1) * d.cout_g() * d.k_g()];
+                        sgemm(
+                            d.cout_g(),
+                            d.k_g(),
+                            d.pixels(),
+                            gg,
+                            false,
+                            cg,
+                            true,
+                            dst,
+                            true,
+                        );
                     }
                 }
                 dw
@@ -285,28 +400,50 @@ impl CustomOp2 for InputGrad {
         "fast-conv2d-input-grad"
     }
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::new(self.spec, &self.input_dims, wl.dims())?;
         let g = contiguous_f32(gs, gl)?;
         let w = contiguous_f32(ws, wl)?;
         let mut dx = vec![0f32; d.batch * d.in_len()];
-        dx.par_chunks_mut(d.in_len()).enumerate().for_each(|(b, dx_b)| {
-            let gb = &g[b * d.out_len()..(b + 1) * d.out_len()];
-            let mut col = if d.is_pointwise() { Vec::new() } else { vec![0f32; d.cin * d.kh * d.kw * d.pixels()] };
-            for grp in 0..d.groups {
-                let wg = &w[grp * d.cout_g() * d.k_g()..];
-                let gg = &gb[grp * d.cout_g() * d.pixels()..];
-                let dst: &mut [f32] = if d.is_pointwise() {
-                    &mut dx_b[grp * d.k_g() * d.pixels()..(grp + 1) * d.k_g() * d.pixels()]
+        dx.par_chunks_mut(d.in_len())
+            .enumerate()
+            .for_each(|(b, dx_b)| {
+                let gb = &g[b * d.out_len()..(b + 1) * d.out_len()];
+                let mut col = if d.is_pointwise() {
+                    Vec::new()
                 } else {
-                    &mut col[grp * d.k_g() * d.pixels()..(grp + 1) * d.k_g() * d.pixels()]
+                    vec![0f32; d.cin * d.kh * d.kw * d.pixels()]
                 };
-                sgemm(d.k_g(), d.pixels(), d.cout_g(), wg, true, gg, false, dst, false);
-            }
-            if !d.is_pointwise() {
-                col2im(&d, &col, dx_b);
-            }
-        });
+                for grp in 0..d.groups {
+                    let wg = &w[grp * d.cout_g() * d.k_g()..];
+                    let gg = &gb[grp * d.cout_g() * d.pixels()..];
+                    let dst: &mut [f32] = if d.is_pointwise() {
+                        &mut dx_b[grp * d.k_g() * d.pixels()..(grp + 1) * d.k_g() * d.pixels()]
+                    } else {
+                        &mut col[grp * d.k_g() * d.pixels()..(grp + 1) * d.k_g() * d.pixels()]
+                    };
+                    sgemm(
+                        d.k_g(),
+                        d.pixels(),
+                        d.cout_g(),
+                        wg,
+                        true,
+                        gg,
+                        false,
+                        dst,
+                        false,
+                    );
+                }
+                if !d.is_pointwise() {
+                    col2im(&d, &col, dx_b);
+                }
+            });
         Ok((CpuStorage::F32(dx), Shape::from(self.input_dims.clone())))
     }
 }

@@ -25,7 +25,11 @@ pub struct BatchNorm {
 
 fn channel_view(t: &Tensor, rank: usize) -> Result<Tensor> {
     let c = t.dim(0)?;
-    if rank == 4 { t.reshape((1, c, 1, 1)) } else { t.reshape((1, c)) }
+    if rank == 4 {
+        t.reshape((1, c, 1, 1))
+    } else {
+        t.reshape((1, c))
+    }
 }
 
 impl BatchNorm {
@@ -33,27 +37,49 @@ impl BatchNorm {
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let rank = x.rank();
         if rank != 2 && rank != 4 {
-            candle_core::bail!("batch_norm expects [B, C] or [B, C, H, W], got {:?}", x.dims());
+            candle_core::bail!(
+                "batch_norm expects [B, C] or [B, C, H, W], got {:?}",
+                x.dims()
+            );
         }
         let (mean, var) = if train {
             let stats = x.apply_op1_no_bwd(&bn::BatchStats)?.to_vec2::<f32>()?;
             let n = x.elem_count() / x.dim(1)?;
             let m = self.momentum as f32;
-            let unbias = if n > 1 { n as f32 / (n as f32 - 1.0) } else { 1.0 };
+            let unbias = if n > 1 {
+                n as f32 / (n as f32 - 1.0)
+            } else {
+                1.0
+            };
             let rm = self.running_mean.as_tensor().to_vec1::<f32>()?;
             let rv = self.running_var.as_tensor().to_vec1::<f32>()?;
-            let new_m: Vec<f32> = rm.iter().zip(&stats[0]).map(|(r, b)| (1.0 - m) * r + m * b).collect();
-            let new_v: Vec<f32> = rv.iter().zip(&stats[1]).map(|(r, b)| (1.0 - m) * r + m * b * unbias).collect();
+            let new_m: Vec<f32> = rm
+                .iter()
+                .zip(&stats[0])
+                .map(|(r, b)| (1.0 - m) * r + m * b)
+                .collect();
+            let new_v: Vec<f32> = rv
+                .iter()
+                .zip(&stats[1])
+                .map(|(r, b)| (1.0 - m) * r + m * b * unbias)
+                .collect();
             self.running_mean.set(&Tensor::new(new_m, &Device::Cpu)?)?;
             self.running_var.set(&Tensor::new(new_v, &Device::Cpu)?)?;
             let [mean, var]: [Vec<f32>; 2] = stats.try_into().expect("two rows");
             (mean, var)
         } else {
-            (self.running_mean.as_tensor().to_vec1::<f32>()?, self.running_var.as_tensor().to_vec1::<f32>()?)
+            (
+                self.running_mean.as_tensor().to_vec1::<f32>()?,
+                self.running_var.as_tensor().to_vec1::<f32>()?,
+            )
         };
         let eps = self.eps as f32;
         let istd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        let op = bn::BatchNormOp { mean: std::sync::Arc::new(mean), istd: std::sync::Arc::new(istd), train };
+        let op = bn::BatchNormOp {
+            mean: std::sync::Arc::new(mean),
+            istd: std::sync::Arc::new(istd),
+            train,
+        };
         x.apply_op3(self.weight.as_tensor(), self.bias.as_tensor(), op)
     }
 
@@ -61,30 +87,47 @@ impl BatchNorm {
     pub fn forward_reference(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let rank = x.rank();
         if rank != 2 && rank != 4 {
-            candle_core::bail!("batch_norm expects [B, C] or [B, C, H, W], got {:?}", x.dims());
+            candle_core::bail!(
+                "batch_norm expects [B, C] or [B, C, H, W], got {:?}",
+                x.dims()
+            );
         }
         let (mean, var) = if train {
             let c = x.dim(1)?;
             // Put channels first and flatten the rest, so statistics are row reductions.
-            let flat = if rank == 4 { x.transpose(0, 1)?.contiguous()?.reshape((c, ()))? } else { x.t()?.contiguous()? };
+            let flat = if rank == 4 {
+                x.transpose(0, 1)?.contiguous()?.reshape((c, ()))?
+            } else {
+                x.t()?.contiguous()?
+            };
             let n = flat.dim(1)?;
             let mean = flat.mean(D::Minus1)?;
             let centred = flat.broadcast_sub(&mean.unsqueeze(1)?)?;
             let var = centred.sqr()?.mean(D::Minus1)?;
             let m = self.momentum;
-            let unbiased = if n > 1 { var.affine(n as f64 / (n as f64 - 1.0), 0.0)? } else { var.clone() };
-            let new_mean = (self.running_mean.as_tensor().affine(1.0 - m, 0.0)? + mean.detach().affine(m, 0.0)?)?;
-            let new_var = (self.running_var.as_tensor().affine(1.0 - m, 0.0)? + unbiased.detach().affine(m, 0.0)?)?;
+            let unbiased = if n > 1 {
+                var.affine(n as f64 / (n as f64 - 1.0), 0.0)?
+            } else {
+                var.clone()
+            };
+            let new_mean = (self.running_mean.as_tensor().affine(1.0 - m, 0.0)?
+                + mean.detach().affine(m, 0.0)?)?;
+            let new_var = (self.running_var.as_tensor().affine(1.0 - m, 0.0)?
+                + unbiased.detach().affine(m, 0.0)?)?;
             self.running_mean.set(&new_mean)?;
             self.running_var.set(&new_var)?;
             (mean, var)
         } else {
-            (self.running_mean.as_tensor().clone(), self.running_var.as_tensor().clone())
+            (
+                self.running_mean.as_tensor().clone(),
+                self.running_var.as_tensor().clone(),
+            )
         };
         let inv_std = var.affine(1.0, self.eps)?.sqrt()?.recip()?;
         let scale = (self.weight.as_tensor() * &inv_std)?;
         let shift = (self.bias.as_tensor() - (&mean * &scale)?)?;
-        x.broadcast_mul(&channel_view(&scale, rank)?)?.broadcast_add(&channel_view(&shift, rank)?)
+        x.broadcast_mul(&channel_view(&scale, rank)?)?
+            .broadcast_add(&channel_view(&shift, rank)?)
     }
 }
 
@@ -92,7 +135,15 @@ impl BatchNorm {
 pub fn dropout_mask(rng: &mut Rng, dims: &[usize], p: f64) -> Result<Tensor> {
     let n: usize = dims.iter().product();
     let keep = (1.0 / (1.0 - p)) as f32;
-    let data: Vec<f32> = (0..n).map(|_| if (rng.next_f32() as f64) < p { 0.0 } else { keep }).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| {
+            if (rng.next_f32() as f64) < p {
+                0.0
+            } else {
+                keep
+            }
+        })
+        .collect();
     Tensor::from_vec(data, dims, &Device::Cpu)
 }
 

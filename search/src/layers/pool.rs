@@ -18,8 +18,10 @@ pub struct PoolGeometry {
 
 impl PoolGeometry {
     fn out_hw(&self, h: usize, w: usize) -> Result<(usize, usize)> {
-        let oh = snnc_compiler::network::window_out(h, self.kernel.0, self.stride.0, self.padding.0);
-        let ow = snnc_compiler::network::window_out(w, self.kernel.1, self.stride.1, self.padding.1);
+        let oh =
+            snnc_compiler::network::window_out(h, self.kernel.0, self.stride.0, self.padding.0);
+        let ow =
+            snnc_compiler::network::window_out(w, self.kernel.1, self.stride.1, self.padding.1);
         match (oh, ow) {
             (Some(a), Some(b)) => Ok((a, b)),
             _ => candle_core::bail!("pool window {:?} does not fit a {h}x{w} input", self.kernel),
@@ -27,14 +29,20 @@ impl PoolGeometry {
     }
 
     /// Visit every output cell with the in-bounds rows and columns of its window.
-    fn for_each_window(&self, h: usize, w: usize, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) -> Result<()> {
+    fn for_each_window(
+        &self,
+        h: usize,
+        w: usize,
+        mut f: impl FnMut(usize, Range<usize>, Range<usize>),
+    ) -> Result<()> {
         let (oh, ow) = self.out_hw(h, w)?;
         for oy in 0..oh {
             let y0 = (oy * self.stride.0) as isize - self.padding.0 as isize;
             let ys = (y0.max(0) as usize)..((y0 + self.kernel.0 as isize).min(h as isize) as usize);
             for ox in 0..ow {
                 let x0 = (ox * self.stride.1) as isize - self.padding.1 as isize;
-                let xs = (x0.max(0) as usize)..((x0 + self.kernel.1 as isize).min(w as isize) as usize);
+                let xs =
+                    (x0.max(0) as usize)..((x0 + self.kernel.1 as isize).min(w as isize) as usize);
                 f(oy * ow + ox, ys.clone(), xs);
             }
         }
@@ -85,7 +93,9 @@ impl CustomOp1 for AvgPool {
             let dst = &mut out[plane * oh * ow..(plane + 1) * oh * ow];
             self.geometry.for_each_window(h, w, |o, ys, xs| {
                 let n = ys.len() * xs.len();
-                let s: f32 = ys.map(|y| src[y * w + xs.start..y * w + xs.end].iter().sum::<f32>()).sum();
+                let s: f32 = ys
+                    .map(|y| src[y * w + xs.start..y * w + xs.end].iter().sum::<f32>())
+                    .sum();
                 dst[o] = s / self.divisor(n);
             })?;
         }
@@ -143,7 +153,13 @@ impl MaxPool {
     }
 
     /// For each output cell, the flat in-plane index of the first maximal input.
-    fn argmax(&self, x: &[f32], h: usize, w: usize, planes: usize) -> Result<(Vec<u32>, usize, usize)> {
+    fn argmax(
+        &self,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        planes: usize,
+    ) -> Result<(Vec<u32>, usize, usize)> {
         let (oh, ow) = self.geometry.out_hw(h, w)?;
         let mut arg = vec![0u32; planes * oh * ow];
         for plane in 0..planes {
@@ -195,7 +211,13 @@ impl CustomOp2 for MaxPoolBackward {
         "max-pool2d-backward"
     }
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = dims4(xl.shape())?;
         let x = contiguous_f32(xs, xl)?;
         let g = contiguous_f32(gs, gl)?;

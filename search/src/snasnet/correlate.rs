@@ -42,9 +42,16 @@ fn read_study(path: &Path) -> Result<Vec<StudyRecord>, String> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // A torn last line is dropped and that cell studied again.
-        let Ok(r) = serde_json::from_str::<StudyRecord>(line) else { break };
+        let Ok(r) = serde_json::from_str::<StudyRecord>(line) else {
+            break;
+        };
         if r.index != out.len() {
-            return Err(format!("{}: record {} has index {}", path.display(), out.len(), r.index));
+            return Err(format!(
+                "{}: record {} has index {}",
+                path.display(),
+                out.len(),
+                r.index
+            ));
         }
         out.push(r);
     }
@@ -62,24 +69,40 @@ pub struct StudyData<'a> {
 /// Run (or resume) the study in `dir`: `s.candidates` cells, scored as the search scores them
 /// (`s.kernel` is ignored: both kernels are computed), each trained as `train_cfg` says into
 /// `dir/train/<index>`. `progress(done, record)` hears about each new cell.
-pub fn run_study(dir: &Path, s: &SearchSettings, input: &StudyData<'_>, train_cfg: &TrainConfig, stop: &AtomicBool, progress: &mut dyn FnMut(usize, &StudyRecord)) -> Result<StudyReport, String> {
-    let StudyData { geometry, data, augment } = *input;
+pub fn run_study(
+    dir: &Path,
+    s: &SearchSettings,
+    input: &StudyData<'_>,
+    train_cfg: &TrainConfig,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(usize, &StudyRecord),
+) -> Result<StudyReport, String> {
+    let StudyData {
+        geometry,
+        data,
+        augment,
+    } = *input;
     let mode: CellMode = s.cell.parse()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let settings_path = dir.join("study.json");
     let both = serde_json::json!({ "search": s, "train": train_cfg });
     if let Ok(text) = std::fs::read_to_string(&settings_path) {
-        let old: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", settings_path.display()))?;
+        let old: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", settings_path.display()))?;
         let mut a = old.clone();
         let mut b = both.clone();
         a["search"]["candidates"] = serde_json::Value::Null;
         b["search"]["candidates"] = serde_json::Value::Null;
         if a != b {
-            return Err(format!("{} holds a study with other settings; use another --out", settings_path.display()));
+            return Err(format!(
+                "{} holds a study with other settings; use another --out",
+                settings_path.display()
+            ));
         }
     }
     let text = serde_json::to_string_pretty(&both).map_err(|e| e.to_string())?;
-    std::fs::write(&settings_path, text + "\n").map_err(|e| format!("{}: {e}", settings_path.display()))?;
+    std::fs::write(&settings_path, text + "\n")
+        .map_err(|e| format!("{}: {e}", settings_path.display()))?;
     let log_path = dir.join("correlate.jsonl");
     let mut records = read_study(&log_path)?;
     let mut kept = String::new();
@@ -88,31 +111,53 @@ pub fn run_study(dir: &Path, s: &SearchSettings, input: &StudyData<'_>, train_cf
         kept.push('\n');
     }
     std::fs::write(&log_path, kept).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
     for index in records.len()..s.candidates {
         let sahd = score_candidate(index, s, mode, KernelKind::Sahd, geometry, data, augment)?;
-        let hamming = score_candidate(index, s, mode, KernelKind::Hamming, geometry, data, augment)?;
+        let hamming =
+            score_candidate(index, s, mode, KernelKind::Hamming, geometry, data, augment)?;
         let geno: CellGenotype = sahd.genotype.parse()?;
-        let net = snasnet_network(&geno, &config(geometry, s))?.validate().map_err(|e| e.to_string())?;
+        let net = snasnet_network(&geno, &config(geometry, s))?
+            .validate()
+            .map_err(|e| e.to_string())?;
         let run_dir = dir.join("train").join(index.to_string());
         if run_dir.exists() {
             std::fs::remove_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
         }
-        let test_accuracy = match train(net, train_cfg, &run_dir, false, stop, false).map_err(|e| e.to_string())? {
-            TrainOutcome::Finished { test_accuracy } => test_accuracy,
-            TrainOutcome::Interrupted { .. } => return Err("interrupted; run the same command again to continue".into()),
+        let test_accuracy =
+            match train(net, train_cfg, &run_dir, false, stop, false).map_err(|e| e.to_string())? {
+                TrainOutcome::Finished { test_accuracy } => test_accuracy,
+                TrainOutcome::Interrupted { .. } => {
+                    return Err("interrupted; run the same command again to continue".into());
+                }
+            };
+        let r = StudyRecord {
+            index,
+            genotype: sahd.genotype,
+            sahd: sahd.score,
+            hamming: hamming.score,
+            test_accuracy,
         };
-        let r = StudyRecord { index, genotype: sahd.genotype, sahd: sahd.score, hamming: hamming.score, test_accuracy };
         let line = serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n";
-        log.write_all(line.as_bytes()).and_then(|_| log.flush()).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        log.write_all(line.as_bytes())
+            .and_then(|_| log.flush())
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         records.push(r);
         progress(records.len(), records.last().expect("pushed"));
     }
     let acc: Vec<f64> = records.iter().map(|r| r.test_accuracy).collect();
     let sahd: Vec<f64> = records.iter().map(|r| r.sahd).collect();
     let ham: Vec<f64> = records.iter().map(|r| r.hamming).collect();
-    let report = StudyReport { cells: records.len(), tau_sahd: kendall_tau_b(&sahd, &acc), tau_hamming: kendall_tau_b(&ham, &acc) };
+    let report = StudyReport {
+        cells: records.len(),
+        tau_sahd: kendall_tau_b(&sahd, &acc),
+        tau_hamming: kendall_tau_b(&ham, &acc),
+    };
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("report.json"), text + "\n").map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("report.json"), text + "\n")
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(report)
 }

@@ -18,21 +18,36 @@ pub fn genotype_from_json(v: &Value) -> Result<CellGenotype, String> {
     if let Some(s) = v.as_str() {
         return s.parse();
     }
-    let obj = v.as_object().ok_or("a genotype is a `cnt_mat` string or an object with `cnt_mat` or `matrix`")?;
+    let obj = v
+        .as_object()
+        .ok_or("a genotype is a `cnt_mat` string or an object with `cnt_mat` or `matrix`")?;
     let from_text = obj
         .get("cnt_mat")
-        .map(|t| t.as_str().ok_or("`cnt_mat` must be a string such as \"0302 0030 3003 0000\"")?.parse::<CellGenotype>())
+        .map(|t| {
+            t.as_str()
+                .ok_or("`cnt_mat` must be a string such as \"0302 0030 3003 0000\"")?
+                .parse::<CellGenotype>()
+        })
         .transpose()?;
     let from_matrix = match obj.get("matrix") {
         None => None,
         Some(m) => {
-            let rows = m.as_array().filter(|r| r.len() == 4).ok_or("`matrix` must be 4 rows of 4 op codes")?;
+            let rows = m
+                .as_array()
+                .filter(|r| r.len() == 4)
+                .ok_or("`matrix` must be 4 rows of 4 op codes")?;
             let mut text = Vec::with_capacity(4);
             for row in rows {
-                let cells = row.as_array().filter(|r| r.len() == 4).ok_or("`matrix` must be 4 rows of 4 op codes")?;
+                let cells = row
+                    .as_array()
+                    .filter(|r| r.len() == 4)
+                    .ok_or("`matrix` must be 4 rows of 4 op codes")?;
                 let mut s = String::with_capacity(4);
                 for c in cells {
-                    let d = c.as_u64().filter(|&d| d <= 4).ok_or("`matrix` op codes are integers 0-4")?;
+                    let d = c
+                        .as_u64()
+                        .filter(|&d| d <= 4)
+                        .ok_or("`matrix` op codes are integers 0-4")?;
                     s.push(char::from(b'0' + d as u8));
                 }
                 text.push(s);

@@ -41,7 +41,10 @@ impl SpikeBits {
     /// Binarise `values` (`[B, N]` row-major) as `c = 1[v > 0]` and pack it.
     pub fn from_values(values: &[f32], batch: usize, neurons: usize) -> Result<Self, String> {
         if values.len() != batch * neurons {
-            return Err(format!("spike tensor has {} values, expected {batch} x {neurons}", values.len()));
+            return Err(format!(
+                "spike tensor has {} values, expected {batch} x {neurons}",
+                values.len()
+            ));
         }
         let words = neurons.div_ceil(64);
         let mut bits = vec![0u64; batch * words];
@@ -58,7 +61,13 @@ impl SpikeBits {
             }
             ones[b] = out.iter().map(|w| w.count_ones() as u64).sum();
         }
-        Ok(SpikeBits { batch, neurons, words, bits, ones })
+        Ok(SpikeBits {
+            batch,
+            neurons,
+            words,
+            bits,
+            ones,
+        })
     }
 
     fn row(&self, b: usize) -> &[u64] {
@@ -67,7 +76,11 @@ impl SpikeBits {
 
     /// Hamming distance between rows i and j (XOR + popcount).
     pub fn hamming(&self, i: usize, j: usize) -> u64 {
-        self.row(i).iter().zip(self.row(j)).map(|(a, b)| (a ^ b).count_ones() as u64).sum()
+        self.row(i)
+            .iter()
+            .zip(self.row(j))
+            .map(|(a, b)| (a ^ b).count_ones() as u64)
+            .sum()
     }
 }
 
@@ -87,7 +100,11 @@ fn pair_distances_body(s: &SpikeBits, out: &mut [u64]) {
     for i in 0..b {
         let ri = s.row(i);
         for j in i + 1..b {
-            out[q] = ri.iter().zip(s.row(j)).map(|(x, y)| (x ^ y).count_ones() as u64).sum();
+            out[q] = ri
+                .iter()
+                .zip(s.row(j))
+                .map(|(x, y)| (x ^ y).count_ones() as u64)
+                .sum();
             q += 1;
         }
     }
@@ -152,13 +169,21 @@ pub struct KernelAccumulator {
 
 impl KernelAccumulator {
     pub fn new(batch: usize, kind: KernelKind) -> Self {
-        KernelAccumulator { batch, kind, sum: vec![0.0; batch * batch], calls: 0 }
+        KernelAccumulator {
+            batch,
+            kind,
+            sum: vec![0.0; batch * batch],
+            calls: 0,
+        }
     }
 
     /// Add one LIF call's patterns.
     pub fn add(&mut self, spikes: &SpikeBits) -> Result<(), String> {
         if spikes.batch != self.batch {
-            return Err(format!("spike batch {} does not match the kernel's batch {}", spikes.batch, self.batch));
+            return Err(format!(
+                "spike batch {} does not match the kernel's batch {}",
+                spikes.batch, self.batch
+            ));
         }
         for (s, k) in self.sum.iter_mut().zip(call_kernel(spikes, self.kind)) {
             *s += k;
@@ -197,7 +222,11 @@ pub fn log_abs_det(a: &[f64], n: usize) -> f64 {
             }
         }
         if best == 0.0 || !best.is_finite() {
-            return if best == 0.0 { f64::NEG_INFINITY } else { f64::NAN };
+            return if best == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                f64::NAN
+            };
         }
         if piv != col {
             for c in 0..n {

@@ -131,7 +131,11 @@ pub struct Attempt {
 pub fn attempt(mode: CellMode, rng: &mut Rng) -> Attempt {
     let raw = draw_raw(mode, rng);
     let pruned = prune_official(&raw);
-    Attempt { raw, pruned, accepted: pruned[0][3] != 0 }
+    Attempt {
+        raw,
+        pruned,
+        accepted: pruned[0][3] != 0,
+    }
 }
 
 /// Draw until a cell is accepted; returns the pruned genotype and the number of draws it took.

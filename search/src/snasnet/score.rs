@@ -34,7 +34,13 @@ pub enum PassState {
 
 /// The kernel of one forward pass over `input` in train mode (fresh state unless `carry` is
 /// given), and the seconds spent on it.
-pub fn pass_kernel(model: &SnnModel, input: &Tensor, kind: KernelKind, rng: &mut Rng, carry: Option<&mut CarriedState>) -> candle_core::Result<(KernelAccumulator, f64)> {
+pub fn pass_kernel(
+    model: &SnnModel,
+    input: &Tensor,
+    kind: KernelKind,
+    rng: &mut Rng,
+    carry: Option<&mut CarriedState>,
+) -> candle_core::Result<(KernelAccumulator, f64)> {
     let batch = input.dim(0)?;
     let mut acc = KernelAccumulator::new(batch, kind);
     let net = &model.net;
@@ -47,7 +53,8 @@ pub fn pass_kernel(model: &SnnModel, input: &Tensor, kind: KernelKind, rng: &mut
         let flat = v.flatten_from(1)?.to_dtype(DType::F32)?;
         let neurons = flat.dim(1)?;
         let values = flat.flatten_all()?.to_vec1::<f32>()?;
-        let bits = SpikeBits::from_values(&values, batch, neurons).map_err(candle_core::Error::Msg)?;
+        let bits =
+            SpikeBits::from_values(&values, batch, neurons).map_err(candle_core::Error::Msg)?;
         acc.add(&bits).map_err(candle_core::Error::Msg)?;
         seconds += start.elapsed().as_secs_f64();
         Ok(())
@@ -60,7 +67,13 @@ pub fn pass_kernel(model: &SnnModel, input: &Tensor, kind: KernelKind, rng: &mut
 }
 
 /// Score `model` over `inputs` (one pass per batch).
-pub fn score_model(model: &SnnModel, inputs: &[Tensor], kind: KernelKind, state: PassState, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
+pub fn score_model(
+    model: &SnnModel,
+    inputs: &[Tensor],
+    kind: KernelKind,
+    state: PassState,
+    rng: &mut Rng,
+) -> candle_core::Result<CandidateScore> {
     if inputs.is_empty() {
         candle_core::bail!("scoring needs at least one input batch");
     }
@@ -79,13 +92,28 @@ pub fn score_model(model: &SnnModel, inputs: &[Tensor], kind: KernelKind, state:
         }
     }
     let score = per_pass.iter().sum::<f64>() / per_pass.len() as f64;
-    Ok(CandidateScore { per_pass, score, lif_calls, kernel_seconds })
+    Ok(CandidateScore {
+        per_pass,
+        score,
+        lif_calls,
+        kernel_seconds,
+    })
 }
 
 /// Build a fresh SNASNet for `geno` (§3.3 init from `init_seed`) and score it over `inputs`.
-pub fn score_genotype(geno: &CellGenotype, cfg: &SnasnetConfig, init_seed: u64, inputs: &[Tensor], kind: KernelKind, state: PassState, rng: &mut Rng) -> candle_core::Result<CandidateScore> {
+pub fn score_genotype(
+    geno: &CellGenotype,
+    cfg: &SnasnetConfig,
+    init_seed: u64,
+    inputs: &[Tensor],
+    kind: KernelKind,
+    state: PassState,
+    rng: &mut Rng,
+) -> candle_core::Result<CandidateScore> {
     let desc = snasnet_network(geno, cfg).map_err(candle_core::Error::Msg)?;
-    let net = desc.validate().map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    let net = desc
+        .validate()
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let model = SnnModel::new(net, InitScheme::Snasnet, init_seed)?;
     score_model(&model, inputs, kind, state, rng)
 }

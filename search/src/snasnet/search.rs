@@ -92,7 +92,9 @@ pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
 fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), String::new())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Vec::new(), String::new()));
+        }
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -111,7 +113,11 @@ fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
     }
     for (k, r) in out.iter().enumerate() {
         if r.index != k {
-            return Err(format!("{}: record {k} has index {}; the file is not one search's log", path.display(), r.index));
+            return Err(format!(
+                "{}: record {k} has index {}; the file is not one search's log",
+                path.display(),
+                r.index
+            ));
         }
     }
     Ok((out, kept))
@@ -119,7 +125,15 @@ fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
 
 /// Score candidate `index`: everything it draws comes from stream `index` of the seed, so a
 /// resumed search reproduces an uninterrupted one.
-pub fn score_candidate(index: usize, s: &SearchSettings, mode: CellMode, kind: KernelKind, geometry: InputGeometry, data: &Dataset, augment: Augment) -> Result<CandidateRecord, String> {
+pub fn score_candidate(
+    index: usize,
+    s: &SearchSettings,
+    mode: CellMode,
+    kind: KernelKind,
+    geometry: InputGeometry,
+    data: &Dataset,
+    augment: Augment,
+) -> Result<CandidateRecord, String> {
     let start = std::time::Instant::now();
     let mut rng = Rng::with_stream(s.seed, index as u64);
     let (geno, draws) = sample(mode, &mut rng);
@@ -130,18 +144,28 @@ pub fn score_candidate(index: usize, s: &SearchSettings, mode: CellMode, kind: K
     let pipeline = InputPipeline::new(&net, data, augment, FrameSplit::ByCount)?;
     let n = data.len();
     if n < s.batch {
-        return Err(format!("the dataset has {n} samples, fewer than the batch of {}", s.batch));
+        return Err(format!(
+            "the dataset has {n} samples, fewer than the batch of {}",
+            s.batch
+        ));
     }
     let mut inputs = Vec::with_capacity(s.repeats);
     for _ in 0..s.repeats {
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
         order.truncate(s.batch);
-        let (x, _) = pipeline.batch(data, &order, Some(&mut rng)).map_err(|e| e.to_string())?;
+        let (x, _) = pipeline
+            .batch(data, &order, Some(&mut rng))
+            .map_err(|e| e.to_string())?;
         inputs.push(x);
     }
-    let state = if s.carry_state { PassState::Carry } else { PassState::Reset };
-    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, state, &mut rng).map_err(|e| e.to_string())?;
+    let state = if s.carry_state {
+        PassState::Carry
+    } else {
+        PassState::Reset
+    };
+    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, state, &mut rng)
+        .map_err(|e| e.to_string())?;
     Ok(CandidateRecord {
         index,
         genotype: geno.to_string(),
@@ -163,7 +187,14 @@ pub fn config(geometry: InputGeometry, s: &SearchSettings) -> SnasnetConfig {
 
 /// Run (or resume) a search in `dir`. `progress(done, record)` is told about each new record.
 /// Returns every record, old and new.
-pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data: &Dataset, augment: Augment, progress: &mut dyn FnMut(usize, &CandidateRecord)) -> Result<Vec<CandidateRecord>, String> {
+pub fn run_search(
+    dir: &Path,
+    s: &SearchSettings,
+    geometry: InputGeometry,
+    data: &Dataset,
+    augment: Augment,
+    progress: &mut dyn FnMut(usize, &CandidateRecord),
+) -> Result<Vec<CandidateRecord>, String> {
     let mode: CellMode = s.cell.parse()?;
     let kind: KernelKind = s.kernel.parse()?;
     if s.batch < 2 || s.repeats == 0 || s.timesteps == 0 || s.width == 0 {
@@ -172,9 +203,14 @@ pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data:
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let files = SearchFiles::in_dir(dir);
     if files.settings.exists() {
-        let text = std::fs::read_to_string(&files.settings).map_err(|e| format!("{}: {e}", files.settings.display()))?;
-        let old: SearchSettings = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", files.settings.display()))?;
-        let same = SearchSettings { candidates: old.candidates, ..s.clone() };
+        let text = std::fs::read_to_string(&files.settings)
+            .map_err(|e| format!("{}: {e}", files.settings.display()))?;
+        let old: SearchSettings = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: {e}", files.settings.display()))?;
+        let same = SearchSettings {
+            candidates: old.candidates,
+            ..s.clone()
+        };
         if same != old {
             return Err(format!(
                 "{} holds a search with other settings ({old:?}); use another --out or the same settings",
@@ -183,10 +219,12 @@ pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data:
         }
     }
     let settings_json = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
-    std::fs::write(&files.settings, settings_json + "\n").map_err(|e| format!("{}: {e}", files.settings.display()))?;
+    std::fs::write(&files.settings, settings_json + "\n")
+        .map_err(|e| format!("{}: {e}", files.settings.display()))?;
     let (mut records, text) = read_log(&files.candidates)?;
     // Rewrite the log without a torn tail (kept lines byte for byte) before appending.
-    std::fs::write(&files.candidates, text).map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+    std::fs::write(&files.candidates, text)
+        .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .open(&files.candidates)
@@ -194,19 +232,23 @@ pub fn run_search(dir: &Path, s: &SearchSettings, geometry: InputGeometry, data:
     for index in records.len()..s.candidates {
         let r = score_candidate(index, s, mode, kind, geometry, data, augment)?;
         let line = serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n";
-        log.write_all(line.as_bytes()).and_then(|_| log.flush()).map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+        log.write_all(line.as_bytes())
+            .and_then(|_| log.flush())
+            .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
         records.push(r);
         progress(records.len(), records.last().expect("pushed"));
     }
     if let Some(b) = best(&records) {
         let geno: CellGenotype = b.genotype.parse()?;
         let desc = snasnet_network(&geno, &config(geometry, s))?;
-        std::fs::write(&files.best_arch, desc.to_json_pretty() + "\n").map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
+        std::fs::write(&files.best_arch, desc.to_json_pretty() + "\n")
+            .map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
         let mut g = genotype_to_json(&geno);
         g["index"] = b.index.into();
         g["score"] = b.score.into();
         let text = serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?;
-        std::fs::write(&files.best_genotype, text + "\n").map_err(|e| format!("{}: {e}", files.best_genotype.display()))?;
+        std::fs::write(&files.best_genotype, text + "\n")
+            .map_err(|e| format!("{}: {e}", files.best_genotype.display()))?;
     }
     Ok(records)
 }

@@ -6,7 +6,8 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<f64> {
     if x.len() != y.len() || x.len() < 2 || x.iter().chain(y).any(|v| v.is_nan()) {
         return None;
     }
-    let (mut concordant, mut discordant, mut only_x_tied, mut only_y_tied) = (0i64, 0i64, 0i64, 0i64);
+    let (mut concordant, mut discordant, mut only_x_tied, mut only_y_tied) =
+        (0i64, 0i64, 0i64, 0i64);
     for i in 0..x.len() {
         for j in i + 1..x.len() {
             let dx = x[i] - x[j];

@@ -18,7 +18,10 @@ pub fn var(data: &[f32], dims: &[usize]) -> Var {
 
 /// Every element of `t`, row-major.
 pub fn values(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().expect("flatten").to_vec1::<f32>().expect("f32")
+    t.flatten_all()
+        .expect("flatten")
+        .to_vec1::<f32>()
+        .expect("f32")
 }
 
 /// The scalar of a one-element tensor.
@@ -53,7 +56,10 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 pub fn assert_close_rel(a: &[f32], b: &[f32], rel: f32, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");
     let scale = max_abs(b);
-    assert!(scale > 0.0, "{what}: the reference is all zeros, the comparison would be vacuous");
+    assert!(
+        scale > 0.0,
+        "{what}: the reference is all zeros, the comparison would be vacuous"
+    );
     let diff = max_abs_diff(a, b);
     assert!(
         diff <= rel * scale,
@@ -66,9 +72,16 @@ pub fn assert_close_rel(a: &[f32], b: &[f32], rel: f32, what: &str) {
 
 /// Elementwise `|a - b| <= tol` against expected f64 values.
 pub fn assert_all_close(got: &[f32], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths differ: got {got:?}, want {want:?}");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: lengths differ: got {got:?}, want {want:?}"
+    );
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g as f64 - w).abs() <= tol, "{what}[{i}]: got {g}, want {w} (tol {tol:e})\n got  {got:?}\n want {want:?}");
+        assert!(
+            (g as f64 - w).abs() <= tol,
+            "{what}[{i}]: got {g}, want {w} (tol {tol:e})\n got  {got:?}\n want {want:?}"
+        );
     }
 }
 
@@ -77,7 +90,10 @@ pub fn assert_rel_f64(got: &[f64], want: &[f64], rel: f64, floor: f64, what: &st
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     let scale = want.iter().fold(floor, |m, v| m.max(v.abs()));
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= rel * scale, "{what}[{i}]: got {g}, want {w} (rel {rel:e} of {scale})\n got  {got:?}\n want {want:?}");
+        assert!(
+            (g - w).abs() <= rel * scale,
+            "{what}[{i}]: got {g}, want {w} (rel {rel:e} of {scale})\n got  {got:?}\n want {want:?}"
+        );
     }
 }
 
@@ -98,7 +114,8 @@ pub fn central_diff(mut f: impl FnMut(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<
 
 /// Parse and validate a network description, panicking with the validator's message.
 pub fn network(json: &str) -> Network {
-    NetworkDesc::from_json_str(json, "test.json").unwrap_or_else(|e| panic!("invalid test network: {e}"))
+    NetworkDesc::from_json_str(json, "test.json")
+        .unwrap_or_else(|e| panic!("invalid test network: {e}"))
 }
 
 /// LIF parameters with SpikingJelly's defaults and time constant `tau`.
@@ -110,14 +127,24 @@ pub fn lif_params(tau: f64) -> NeuronParams {
 /// returns `(h, s, v_new)`. `v` is the membrane before the step (v_reset at the start).
 pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
     let vr = p.v_reset;
-    let h = if p.decay_input { v + k * (x - (v - vr)) } else { v - k * (v - vr) + x };
+    let h = if p.decay_input {
+        v + k * (x - (v - vr))
+    } else {
+        v - k * (v - vr) + x
+    };
     let fire = match p.compare {
         Compare::Ge => h >= p.threshold,
         Compare::Gt => h > p.threshold,
     };
     let s = if fire { 1.0 } else { 0.0 };
     let v_new = match p.reset {
-        Reset::Hard => if fire { vr } else { h },
+        Reset::Hard => {
+            if fire {
+                vr
+            } else {
+                h
+            }
+        }
         Reset::Subtract => h - s * p.threshold,
     };
     (h, s, v_new)

@@ -52,7 +52,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { spikes: SpikeOutputs::None, source_hash: None, max_bytes: DEFAULT_MAX_BYTES }
+        Options {
+            spikes: SpikeOutputs::None,
+            source_hash: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
     }
 }
 
@@ -60,16 +64,32 @@ impl Default for Options {
 pub enum OnnxError {
     #[error("the module is invalid: {0}")]
     Invalid(#[from] Box<crate::validate::ValidationError>),
-    #[error("{owner}: {what} = {value:e} is outside float32's range, and ONNX models compute in float32")]
-    NotFloat32 { owner: String, what: &'static str, value: f64 },
+    #[error(
+        "{owner}: {what} = {value:e} is outside float32's range, and ONNX models compute in float32"
+    )]
+    NotFloat32 {
+        owner: String,
+        what: &'static str,
+        value: f64,
+    },
     #[error("{owner}: dimensions {dims:?} do not fit ONNX's int64")]
     Dimension { owner: String, dims: Vec<usize> },
-    #[error("the weights take {bytes} bytes, above the {limit}-byte limit of one ONNX protobuf (largest tensor: {largest})")]
-    TooLarge { bytes: u64, limit: u64, largest: String },
+    #[error(
+        "the weights take {bytes} bytes, above the {limit}-byte limit of one ONNX protobuf (largest tensor: {largest})"
+    )]
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+        largest: String,
+    },
     #[error("no spiking layer `{name}` to output spikes of; the layers are: {}", known.join(", "))]
     UnknownLayer { name: String, known: Vec<String> },
     #[error("the ONNX name `{name}` would stand for both {first} and {second}; rename one of them")]
-    NameClash { name: String, first: String, second: String },
+    NameClash {
+        name: String,
+        first: String,
+        second: String,
+    },
     #[error("cannot encode the ONNX model: {0}")]
     Encode(String),
     #[error("cannot write the ONNX model: {0}")]
@@ -124,7 +144,9 @@ pub struct Model {
 
 impl Model {
     pub fn to_bytes(&self) -> Result<Vec<u8>, OnnxError> {
-        self.proto.write_to_bytes().map_err(|e| OnnxError::Encode(e.to_string()))
+        self.proto
+            .write_to_bytes()
+            .map_err(|e| OnnxError::Encode(e.to_string()))
     }
     pub fn write(&self, out: &mut dyn Write) -> Result<(), OnnxError> {
         out.write_all(&self.to_bytes()?)?;
@@ -179,6 +201,9 @@ pub fn source_hash(network_json: &[u8], weights: Option<&[u8]>) -> String {
 /// FNV-1a of the module's text form (which holds every tensor's hash): what was compiled.
 pub fn module_hash(m: &Module) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    fnv1a_bytes(&mut h, crate::text::print(m, &crate::text::PrintOptions::default()).as_bytes());
+    fnv1a_bytes(
+        &mut h,
+        crate::text::print(m, &crate::text::PrintOptions::default()).as_bytes(),
+    );
     format!("{h:016x}")
 }

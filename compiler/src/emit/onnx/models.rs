@@ -8,18 +8,29 @@ use super::proto::{
 use super::step::{Emitter, StepInputs};
 use super::{Interface, Model, Options, Port, StatePort};
 use crate::ir::{Encoding, ReadoutKind};
-use onnx_protobuf::{GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto};
+use onnx_protobuf::{
+    GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
+};
 
 /// IR 8 with opset 17: widely supported, and has every op used here (toolchain-notes.md §4).
 pub const IR_VERSION: i64 = 8;
 pub const OPSET: i64 = 17;
 
 fn port(name: &str, elem: Elem, shape: Vec<Dim>, doc: String) -> Port {
-    Port { name: name.to_string(), dtype: elem.name().to_string(), shape, doc }
+    Port {
+        name: name.to_string(),
+        dtype: elem.name().to_string(),
+        shape,
+        doc,
+    }
 }
 
 fn info(p: &Port) -> ValueInfoProto {
-    let elem = if p.dtype == Elem::I64.name() { Elem::I64 } else { Elem::F32 };
+    let elem = if p.dtype == Elem::I64.name() {
+        Elem::I64
+    } else {
+        Elem::F32
+    };
     value_info(&p.name, elem, &p.shape, &p.doc)
 }
 
@@ -45,8 +56,13 @@ fn k(plan: &Plan) -> usize {
 
 fn logits_doc(plan: &Plan, when: &str) -> String {
     match plan.readout_mode {
-        ReadoutKind::TimeMean => format!("logits: the readout's sum over the steps divided by {} (timesteps){when}", plan.m.timesteps),
-        ReadoutKind::SpikeCount => format!("logits: the readout's sum over the steps (spike-count voting){when}"),
+        ReadoutKind::TimeMean => format!(
+            "logits: the readout's sum over the steps divided by {} (timesteps){when}",
+            plan.m.timesteps
+        ),
+        ReadoutKind::SpikeCount => {
+            format!("logits: the readout's sum over the steps (spike-count voting){when}")
+        }
     }
 }
 
@@ -75,21 +91,54 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
         Encoding::Direct => "the input frame (direct encoding: pass the same frame at every step)",
         Encoding::EventFrames => "event frame t of the sample",
     };
-    let inputs = vec![port("x_t", Elem::F32, batched(&in_dims(plan)), frame_doc.into())];
+    let inputs = vec![port(
+        "x_t",
+        Elem::F32,
+        batched(&in_dims(plan)),
+        frame_doc.into(),
+    )];
     let states: Vec<StatePort> = plan.states.iter().map(|s| state_port(plan, s)).collect();
     let mut outputs = vec![
-        port("logits", Elem::F32, batched(&[k(plan)]), logits_doc(plan, " after this step: the prediction once t = T-1")),
-        port("readout", Elem::F32, batched(&[k(plan)]), "this step's readout value I + bias".into()),
+        port(
+            "logits",
+            Elem::F32,
+            batched(&[k(plan)]),
+            logits_doc(plan, " after this step: the prediction once t = T-1"),
+        ),
+        port(
+            "readout",
+            Elem::F32,
+            batched(&[k(plan)]),
+            "this step's readout value I + bias".into(),
+        ),
     ];
     for l in plan.layer_names() {
-        outputs.push(port(&format!("spike_count.{l}"), Elem::I64, batched(&[]), format!("spikes of `{l}` at this step, per sample")));
+        outputs.push(port(
+            &format!("spike_count.{l}"),
+            Elem::I64,
+            batched(&[]),
+            format!("spikes of `{l}` at this step, per sample"),
+        ));
     }
     for &h in &plan.spike_maps {
         let dims = plan.m.populations[h].shape.dims().to_vec();
-        outputs.push(port(&format!("spikes.{}", plan.name(h)), Elem::F32, batched(&dims), format!("spikes (0/1) of `{}` at this step", plan.name(h))));
+        outputs.push(port(
+            &format!("spikes.{}", plan.name(h)),
+            Elem::F32,
+            batched(&dims),
+            format!("spikes (0/1) of `{}` at this step", plan.name(h)),
+        ));
     }
-    reserve(&mut b, inputs.iter().chain(&outputs).map(|p| p.name.clone()));
-    reserve(&mut b, states.iter().flat_map(|s| [s.input.clone(), s.output.clone()]));
+    reserve(
+        &mut b,
+        inputs.iter().chain(&outputs).map(|p| p.name.clone()),
+    );
+    reserve(
+        &mut b,
+        states
+            .iter()
+            .flat_map(|s| [s.input.clone(), s.output.clone()]),
+    );
 
     let mut g = Nodes::default();
     let io = StepInputs {
@@ -117,7 +166,12 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
     let mut graph_outputs: Vec<ValueInfoProto> = outputs.iter().map(info).collect();
     for s in &states {
         graph_inputs.push(value_info(&s.input, Elem::F32, &s.shape, &s.doc));
-        graph_outputs.push(value_info(&s.output, Elem::F32, &s.shape, &format!("next value of {}", s.input)));
+        graph_outputs.push(value_info(
+            &s.output,
+            Elem::F32,
+            &s.shape,
+            &format!("next value of {}", s.input),
+        ));
     }
     let graph = GraphProto {
         name: plan.m.name.clone(),
@@ -131,7 +185,12 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
         ),
         ..Default::default()
     };
-    let interface = Interface { model: "step".into(), inputs, outputs, states };
+    let interface = Interface {
+        model: "step".into(),
+        inputs,
+        outputs,
+        states,
+    };
     finish(plan, opts, graph, interface)
 }
 
@@ -146,49 +205,125 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
         s.extend(batched(&in_dims(plan)));
         (s, format!("the sample's {t_max} event frames, time first"))
     } else {
-        (batched(&in_dims(plan)), format!("the input frame, presented at each of the {t_max} steps (direct encoding)"))
+        (
+            batched(&in_dims(plan)),
+            format!("the input frame, presented at each of the {t_max} steps (direct encoding)"),
+        )
     };
-    let inputs = vec![Port { name: "x".into(), dtype: Elem::F32.name().into(), shape: x_shape, doc: x_doc }];
+    let inputs = vec![Port {
+        name: "x".into(),
+        dtype: Elem::F32.name().into(),
+        shape: x_shape,
+        doc: x_doc,
+    }];
     let time_batched = |dims: &[usize]| -> Vec<Dim> {
         let mut s = vec![Dim::Fixed(t_max)];
         s.extend(batched(dims));
         s
     };
-    let mut outputs = vec![port("logits", Elem::F32, batched(&[k(plan)]), logits_doc(plan, ""))];
+    let mut outputs = vec![port(
+        "logits",
+        Elem::F32,
+        batched(&[k(plan)]),
+        logits_doc(plan, ""),
+    )];
     for l in plan.layer_names() {
-        outputs.push(port(&format!("spike_count.{l}"), Elem::I64, time_batched(&[]), format!("spikes of `{l}` per step and sample")));
+        outputs.push(port(
+            &format!("spike_count.{l}"),
+            Elem::I64,
+            time_batched(&[]),
+            format!("spikes of `{l}` per step and sample"),
+        ));
     }
     for &h in &plan.spike_maps {
         let dims = plan.m.populations[h].shape.dims().to_vec();
-        outputs.push(port(&format!("spikes.{}", plan.name(h)), Elem::F32, time_batched(&dims), format!("spikes (0/1) of `{}` per step", plan.name(h))));
+        outputs.push(port(
+            &format!("spikes.{}", plan.name(h)),
+            Elem::F32,
+            time_batched(&dims),
+            format!("spikes (0/1) of `{}` per step", plan.name(h)),
+        ));
     }
-    reserve(&mut b, inputs.iter().chain(&outputs).map(|p| p.name.clone()));
+    reserve(
+        &mut b,
+        inputs.iter().chain(&outputs).map(|p| p.name.clone()),
+    );
     // The body's interface names, distinct from every outer one (single static assignment).
-    let body_counts: Vec<String> = plan.layer_names().iter().map(|l| format!("spike_count_t.{l}")).collect();
-    let body_spikes: Vec<String> = plan.spike_maps.iter().map(|&h| format!("spikes_t.{}", plan.name(h))).collect();
+    let body_counts: Vec<String> = plan
+        .layer_names()
+        .iter()
+        .map(|l| format!("spike_count_t.{l}"))
+        .collect();
+    let body_spikes: Vec<String> = plan
+        .spike_maps
+        .iter()
+        .map(|&h| format!("spikes_t.{}", plan.name(h)))
+        .collect();
     let slice = if events { "x_t" } else { "t" };
-    reserve(&mut b, plan.states.iter().flat_map(|s| [s.name.clone(), s.next.clone()]));
-    reserve(&mut b, body_counts.iter().chain(&body_spikes).cloned().chain([slice.to_string()]));
+    reserve(
+        &mut b,
+        plan.states
+            .iter()
+            .flat_map(|s| [s.name.clone(), s.next.clone()]),
+    );
+    reserve(
+        &mut b,
+        body_counts
+            .iter()
+            .chain(&body_spikes)
+            .cloned()
+            .chain([slice.to_string()]),
+    );
 
     let mut g = Nodes::default();
     let batch_axis = if events { 1 } else { 0 };
-    let batch = g.op(&mut b, "Shape", &["x"], "batch", vec![attr_int("start", batch_axis), attr_int("end", batch_axis + 1)], "the batch size N");
+    let batch = g.op(
+        &mut b,
+        "Shape",
+        &["x"],
+        "batch",
+        vec![
+            attr_int("start", batch_axis),
+            attr_int("end", batch_axis + 1),
+        ],
+        "the batch size N",
+    );
 
     // Direct input: the frame and the `const` stem it feeds are the same at every step, so they
     // are computed here, once, and the loop body reads them as outer-scope values.
     let known = if events {
         vec![None; plan.m.populations.len()]
     } else {
-        let io = StepInputs { x: "x".into(), states: Vec::new(), known: Vec::new(), batch_of: "x".into(), batch: Some(batch.clone()) };
+        let io = StepInputs {
+            x: "x".into(),
+            states: Vec::new(),
+            known: Vec::new(),
+            batch_of: "x".into(),
+            batch: Some(batch.clone()),
+        };
         Emitter::new(plan, io).hoist(&mut b, &mut g)
     };
 
     let mut inits = Vec::new();
     for s in &plan.states {
         let dims = b.ints(&format!("dims.{}", s.name), &i64s(&s.dims));
-        let shape = g.op(&mut b, "Concat", &[&batch, &dims], &format!("shape.{}", s.name), vec![attr_int("axis", 0)], "");
+        let shape = g.op(
+            &mut b,
+            "Concat",
+            &[&batch, &dims],
+            &format!("shape.{}", s.name),
+            vec![attr_int("axis", 0)],
+            "",
+        );
         let doc = format!("initial {}", s.doc);
-        inits.push(g.op(&mut b, "ConstantOfShape", &[&shape], &format!("init.{}", s.name), vec![attr_f32_tensor("value", s.init)], &doc));
+        inits.push(g.op(
+            &mut b,
+            "ConstantOfShape",
+            &[&shape],
+            &format!("init.{}", s.name),
+            vec![attr_f32_tensor("value", s.init)],
+            &doc,
+        ));
     }
 
     // The loop body: one step.
@@ -210,47 +345,84 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
     for (name, s) in body_spikes.iter().zip(&v.spikes) {
         body.publish(s, name, "");
     }
-    let mut body_inputs: Vec<ValueInfoProto> =
-        plan.states.iter().map(|s| value_info(&s.name, Elem::F32, &batched(&s.dims), &s.doc)).collect();
+    let mut body_inputs: Vec<ValueInfoProto> = plan
+        .states
+        .iter()
+        .map(|s| value_info(&s.name, Elem::F32, &batched(&s.dims), &s.doc))
+        .collect();
     body_inputs.push(if events {
         value_info("x_t", Elem::F32, &batched(&in_dims(plan)), "event frame t")
     } else {
-        value_info("t", Elem::I64, &[], "the step index (the frame itself is the outer `x`)")
+        value_info(
+            "t",
+            Elem::I64,
+            &[],
+            "the step index (the frame itself is the outer `x`)",
+        )
     });
-    let mut body_outputs: Vec<ValueInfoProto> =
-        plan.states.iter().map(|s| value_info(&s.next, Elem::F32, &batched(&s.dims), "")).collect();
+    let mut body_outputs: Vec<ValueInfoProto> = plan
+        .states
+        .iter()
+        .map(|s| value_info(&s.next, Elem::F32, &batched(&s.dims), ""))
+        .collect();
     for name in &body_counts {
         body_outputs.push(value_info(name, Elem::I64, &batched(&[]), ""));
     }
     for (name, &h) in body_spikes.iter().zip(&plan.spike_maps) {
-        body_outputs.push(value_info(name, Elem::F32, &batched(plan.m.populations[h].shape.dims()), ""));
+        body_outputs.push(value_info(
+            name,
+            Elem::F32,
+            &batched(plan.m.populations[h].shape.dims()),
+            "",
+        ));
     }
     let body_graph = GraphProto {
         name: format!("{}.step", plan.m.name),
         node: body.nodes,
         input: body_inputs,
         output: body_outputs,
-        doc_string: "one timestep: states and the step's slice in, next states and per-step outputs out".into(),
+        doc_string:
+            "one timestep: states and the step's slice in, next states and per-step outputs out"
+                .into(),
         ..Default::default()
     };
 
     let scan_input = if events {
         "x".to_string()
     } else {
-        b.int_range("steps", t_max, "0..T-1: what the Scan iterates over when the input is one frame")
+        b.int_range(
+            "steps",
+            t_max,
+            "0..T-1: what the Scan iterates over when the input is one frame",
+        )
     };
-    let finals: Vec<String> = plan.states.iter().map(|s| b.names.fresh(&format!("final.{}", s.name))).collect();
+    let finals: Vec<String> = plan
+        .states
+        .iter()
+        .map(|s| b.names.fresh(&format!("final.{}", s.name)))
+        .collect();
     let mut scan_in = inits.clone();
     scan_in.push(scan_input);
     let mut scan_out = finals.clone();
-    scan_out.extend(plan.layer_names().iter().map(|l| format!("spike_count.{l}")));
-    scan_out.extend(plan.spike_maps.iter().map(|&h| format!("spikes.{}", plan.name(h))));
+    scan_out.extend(
+        plan.layer_names()
+            .iter()
+            .map(|l| format!("spike_count.{l}")),
+    );
+    scan_out.extend(
+        plan.spike_maps
+            .iter()
+            .map(|&h| format!("spikes.{}", plan.name(h))),
+    );
     g.op_multi(
         "time_loop",
         "Scan",
         &scan_in,
         &scan_out,
-        vec![attr_graph("body", body_graph), attr_int("num_scan_inputs", 1)],
+        vec![
+            attr_graph("body", body_graph),
+            attr_int("num_scan_inputs", 1),
+        ],
         &format!("the {t_max} timesteps of `{}`", plan.m.name),
     );
     let lg = logits(plan, &mut b, &mut g, &finals[plan.acc_state]);
@@ -262,10 +434,18 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
         initializer: b.initializers,
         input: inputs.iter().map(info).collect(),
         output: outputs.iter().map(info).collect(),
-        doc_string: format!("All {t_max} timesteps of `{}` in one graph (Scan over time); states start at their init values inside.", plan.m.name),
+        doc_string: format!(
+            "All {t_max} timesteps of `{}` in one graph (Scan over time); states start at their init values inside.",
+            plan.m.name
+        ),
         ..Default::default()
     };
-    let interface = Interface { model: "sequence".into(), inputs, outputs, states: Vec::new() };
+    let interface = Interface {
+        model: "sequence".into(),
+        inputs,
+        outputs,
+        states: Vec::new(),
+    };
     finish(plan, opts, graph, interface)
 }
 
@@ -277,18 +457,34 @@ fn finish(plan: &Plan, opts: &Options, graph: GraphProto, interface: Interface) 
         ("snnc.module", m.name.clone()),
         ("snnc.timesteps", m.timesteps.to_string()),
         ("snnc.classes", m.num_classes.to_string()),
-        ("snnc.encoding", crate::text::encoding_name(plan.encoding).to_string()),
-        ("snnc.readout", crate::text::readout_name(plan.readout_mode).to_string()),
+        (
+            "snnc.encoding",
+            crate::text::encoding_name(plan.encoding).to_string(),
+        ),
+        (
+            "snnc.readout",
+            crate::text::readout_name(plan.readout_mode).to_string(),
+        ),
         ("snnc.module_hash", super::module_hash(m)),
-        ("snnc.layers", serde_json::to_string(&plan.layer_names()).unwrap_or_default()),
-        ("snnc.interface", serde_json::to_string(&interface).unwrap_or_default()),
+        (
+            "snnc.layers",
+            serde_json::to_string(&plan.layer_names()).unwrap_or_default(),
+        ),
+        (
+            "snnc.interface",
+            serde_json::to_string(&interface).unwrap_or_default(),
+        ),
     ];
     if let Some(h) = &opts.source_hash {
         meta.push(("snnc.source_hash", h.clone()));
     }
     let proto = ModelProto {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET, ..Default::default() }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+            ..Default::default()
+        }],
         producer_name: "snnc".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         domain: "snnc".into(),
@@ -305,7 +501,11 @@ fn finish(plan: &Plan, opts: &Options, graph: GraphProto, interface: Interface) 
         graph: Some(graph).into(),
         metadata_props: meta
             .into_iter()
-            .map(|(k, v)| StringStringEntryProto { key: k.into(), value: v, ..Default::default() })
+            .map(|(k, v)| StringStringEntryProto {
+                key: k.into(),
+                value: v,
+                ..Default::default()
+            })
             .collect(),
         ..Default::default()
     };

@@ -3,7 +3,9 @@
 //! anything ONNX's float32 graphs cannot hold.
 
 use super::{OnnxError, Options, SpikeOutputs};
-use crate::ir::{Encoding, Handle, Module, Population, PopulationKind, ProjectionKind, ReadoutKind};
+use crate::ir::{
+    Encoding, Handle, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
+};
 use crate::validate::validate;
 
 /// What a state tensor holds between steps.
@@ -68,7 +70,11 @@ fn f32_ok(owner: impl Fn() -> String, what: &'static str, v: f64) -> Result<(), 
     if (v as f32).is_finite() {
         Ok(())
     } else {
-        Err(OnnxError::NotFloat32 { owner: owner(), what, value: v })
+        Err(OnnxError::NotFloat32 {
+            owner: owner(),
+            what,
+            value: v,
+        })
     }
 }
 
@@ -94,8 +100,16 @@ impl<'m> Plan<'m> {
             .populations
             .iter()
             .map(|(h, p)| {
-                let base = if p.name.is_empty() { h.to_string() } else { p.name.clone() };
-                if count.get(p.name.as_str()).copied().unwrap_or(0) > 1 { format!("{base}.{h}") } else { base }
+                let base = if p.name.is_empty() {
+                    h.to_string()
+                } else {
+                    p.name.clone()
+                };
+                if count.get(p.name.as_str()).copied().unwrap_or(0) > 1 {
+                    format!("{base}.{h}")
+                } else {
+                    base
+                }
             })
             .collect();
 
@@ -104,15 +118,22 @@ impl<'m> Plan<'m> {
             let d = &mut depth[e.source.index()];
             *d = (*d).max(e.delay as usize);
         }
-        let layers: Vec<_> =
-            m.populations.iter().filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_))).map(|(h, _)| h).collect();
+        let layers: Vec<_> = m
+            .populations
+            .iter()
+            .filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_)))
+            .map(|(h, _)| h)
+            .collect();
         let spike_maps = match &opts.spikes {
             SpikeOutputs::None => Vec::new(),
             SpikeOutputs::All => layers.clone(),
             SpikeOutputs::Layers(wanted) => {
                 let mut chosen = Vec::new();
                 for w in wanted {
-                    let found = layers.iter().copied().find(|h| names[h.index()] == *w || m.populations[*h].name == *w);
+                    let found = layers
+                        .iter()
+                        .copied()
+                        .find(|h| names[h.index()] == *w || m.populations[*h].name == *w);
                     match found {
                         Some(h) if !chosen.contains(&h) => chosen.push(h),
                         Some(_) => {}
@@ -156,7 +177,11 @@ impl<'m> Plan<'m> {
             let d = depth[h.index()];
             if d > 0 {
                 ring_state[h.index()] = Some(states.len());
-                let what = if p.kind.events() == crate::ir::Events::Binary { "spikes" } else { "values" };
+                let what = if p.kind.events() == crate::ir::Events::Binary {
+                    "spikes"
+                } else {
+                    "values"
+                };
                 states.push(StateSpec {
                     kind: StateKind::Delay,
                     population: h,
@@ -180,7 +205,11 @@ impl<'m> Plan<'m> {
                     init: 0.0,
                     doc: format!(
                         "sum over the steps so far of the readout `{name}` ({h}); logits = {}",
-                        if readout_mode == ReadoutKind::TimeMean { "acc / timesteps" } else { "acc" }
+                        if readout_mode == ReadoutKind::TimeMean {
+                            "acc / timesteps"
+                        } else {
+                            "acc"
+                        }
                     ),
                 });
             }
@@ -208,7 +237,10 @@ impl<'m> Plan<'m> {
     }
 
     pub fn layer_names(&self) -> Vec<String> {
-        self.layers.iter().map(|h| self.names[h.index()].clone()).collect()
+        self.layers
+            .iter()
+            .map(|h| self.names[h.index()].clone())
+            .collect()
     }
 
     /// Whether the population's value is the same at every step (direct input and the `const`
@@ -224,7 +256,10 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
     for (h, p) in m.populations.iter() {
         let who = || owner(h, p);
         if p.shape.dims().iter().any(|&d| i64::try_from(d).is_err()) {
-            return Err(OnnxError::Dimension { owner: who(), dims: p.shape.dims().to_vec() });
+            return Err(OnnxError::Dimension {
+                owner: who(),
+                dims: p.shape.dims().to_vec(),
+            });
         }
         if let PopulationKind::Spiking(s) = &p.kind {
             f32_ok(who, "beta", s.beta)?;
@@ -237,7 +272,9 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
         let who = || format!("{h} ({} {} -> {})", e.kind.name(), e.source, e.target);
         match &e.kind {
             ProjectionKind::Scale(s) => f32_ok(who, "factor", s.factor)?,
-            ProjectionKind::SumPool(p) => f32_ok(who, "scale", p.scale * (p.kernel[0] * p.kernel[1]) as f64)?,
+            ProjectionKind::SumPool(p) => {
+                f32_ok(who, "scale", p.scale * (p.kernel[0] * p.kernel[1]) as f64)?
+            }
             _ => {}
         }
     }
@@ -249,10 +286,17 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
             .max_by_key(|(_, t)| t.data.len())
             .map(|(h, t)| (h.to_string(), t.label.clone()))
             .unwrap_or_default();
-        return Err(OnnxError::TooLarge { bytes, limit: opts.max_bytes, largest: format!("{h} `{t}`") });
+        return Err(OnnxError::TooLarge {
+            bytes,
+            limit: opts.max_bytes,
+            largest: format!("{h} `{t}`"),
+        });
     }
     if m.timesteps > i64::MAX as usize {
-        return Err(OnnxError::Dimension { owner: "the module's timesteps".into(), dims: vec![m.timesteps] });
+        return Err(OnnxError::Dimension {
+            owner: "the module's timesteps".into(),
+            dims: vec![m.timesteps],
+        });
     }
     Ok(())
 }
@@ -269,7 +313,11 @@ fn check_names(
     let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut claim = |name: String, owner: String| -> Result<(), OnnxError> {
         match seen.get(&name) {
-            Some(first) if *first != owner => Err(OnnxError::NameClash { name, first: first.clone(), second: owner }),
+            Some(first) if *first != owner => Err(OnnxError::NameClash {
+                name,
+                first: first.clone(),
+                second: owner,
+            }),
             _ => {
                 seen.insert(name, owner);
                 Ok(())
@@ -286,7 +334,12 @@ fn check_names(
     }
     for &h in layers {
         let n = &names[h.index()];
-        for name in [format!("spike_count.{n}"), format!("spikes.{n}"), format!("spike_count_t.{n}"), format!("spikes_t.{n}")] {
+        for name in [
+            format!("spike_count.{n}"),
+            format!("spikes.{n}"),
+            format!("spike_count_t.{n}"),
+            format!("spikes_t.{n}"),
+        ] {
             claim(name, who(h))?;
         }
     }

@@ -8,7 +8,8 @@ use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::tensor_shape_proto::{Dimension, dimension};
 use onnx_protobuf::{
-    AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
+    AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto, type_proto,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -53,7 +54,9 @@ impl Dim {
 
 /// `[N, dims...]`.
 pub fn batched(dims: &[usize]) -> Vec<Dim> {
-    std::iter::once(Dim::batch()).chain(dims.iter().map(|&d| Dim::Fixed(d))).collect()
+    std::iter::once(Dim::batch())
+        .chain(dims.iter().map(|&d| Dim::Fixed(d)))
+        .collect()
 }
 
 /// Value names, unique across the whole model.
@@ -68,7 +71,10 @@ impl Names {
         if self.used.insert(base.to_string()) {
             return base.to_string();
         }
-        let name = (1..).map(|k| format!("{base}.{k}")).find(|n| !self.used.contains(n)).unwrap_or_default();
+        let name = (1..)
+            .map(|k| format!("{base}.{k}"))
+            .find(|n| !self.used.contains(n))
+            .unwrap_or_default();
         self.used.insert(name.clone());
         name
     }
@@ -93,7 +99,14 @@ pub struct Builder {
 
 impl Builder {
     /// An f32 initializer holding a module tensor's values under `dims` (same element count).
-    pub fn tensor(&mut self, index: usize, label: &str, dims: Vec<i64>, data: &[f32], doc: &str) -> String {
+    pub fn tensor(
+        &mut self,
+        index: usize,
+        label: &str,
+        dims: Vec<i64>,
+        data: &[f32],
+        doc: &str,
+    ) -> String {
         if let Some(n) = self.tensor_cache.get(&(index, dims.clone())) {
             return n.clone();
         }
@@ -188,7 +201,15 @@ pub struct Nodes {
 
 impl Nodes {
     /// Add a node with one output named after `out` (made unique); returns that name.
-    pub fn op(&mut self, b: &mut Builder, op: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>, doc: &str) -> String {
+    pub fn op(
+        &mut self,
+        b: &mut Builder,
+        op: &str,
+        inputs: &[&str],
+        out: &str,
+        attrs: Vec<AttributeProto>,
+        doc: &str,
+    ) -> String {
         let output = b.names.fresh(out);
         self.nodes.push(NodeProto {
             op_type: op.to_string(),
@@ -203,7 +224,15 @@ impl Nodes {
     }
 
     /// Add a node with several outputs, named exactly as given (the caller reserved them).
-    pub fn op_multi(&mut self, name: &str, op: &str, inputs: &[String], outputs: &[String], attrs: Vec<AttributeProto>, doc: &str) {
+    pub fn op_multi(
+        &mut self,
+        name: &str,
+        op: &str,
+        inputs: &[String],
+        outputs: &[String],
+        attrs: Vec<AttributeProto>,
+        doc: &str,
+    ) {
         self.nodes.push(NodeProto {
             op_type: op.to_string(),
             name: name.to_string(),
@@ -220,9 +249,16 @@ impl Nodes {
     /// (a graph input, an outer value, or a value already given another interface name) copy
     /// it with an Identity.
     pub fn publish(&mut self, value: &str, name: &str, doc: &str) {
-        let value = self.renamed.get(value).cloned().unwrap_or_else(|| value.to_string());
+        let value = self
+            .renamed
+            .get(value)
+            .cloned()
+            .unwrap_or_else(|| value.to_string());
         let value = value.as_str();
-        let producer = self.nodes.iter().position(|n| n.output.iter().any(|o| o == value));
+        let producer = self
+            .nodes
+            .iter()
+            .position(|n| n.output.iter().any(|o| o == value));
         match producer {
             Some(i) if !self.fixed.contains(value) => {
                 for node in &mut self.nodes {
@@ -255,21 +291,46 @@ impl Nodes {
 }
 
 pub fn attr_int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: AttributeType::INT.into(), i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::INT.into(),
+        i: v,
+        ..Default::default()
+    }
 }
 
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: AttributeType::INTS.into(), ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::INTS.into(),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 pub fn attr_graph(name: &str, g: GraphProto) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: AttributeType::GRAPH.into(), g: Some(g).into(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::GRAPH.into(),
+        g: Some(g).into(),
+        ..Default::default()
+    }
 }
 
 /// A tensor-valued attribute holding one f32 (ConstantOfShape's fill value).
 pub fn attr_f32_tensor(name: &str, v: f32) -> AttributeProto {
-    let t = TensorProto { dims: vec![1], data_type: Elem::F32.code(), float_data: vec![v], ..Default::default() };
-    AttributeProto { name: name.into(), type_: AttributeType::TENSOR.into(), t: Some(t).into(), ..Default::default() }
+    let t = TensorProto {
+        dims: vec![1],
+        data_type: Elem::F32.code(),
+        float_data: vec![v],
+        ..Default::default()
+    };
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::TENSOR.into(),
+        t: Some(t).into(),
+        ..Default::default()
+    }
 }
 
 /// A typed value declaration (graph input or output).
@@ -286,12 +347,20 @@ pub fn value_info(name: &str, elem: Elem, shape: &[Dim], doc: &str) -> ValueInfo
         .collect();
     let tt = type_proto::Tensor {
         elem_type: elem.code(),
-        shape: Some(TensorShapeProto { dim, ..Default::default() }).into(),
+        shape: Some(TensorShapeProto {
+            dim,
+            ..Default::default()
+        })
+        .into(),
         ..Default::default()
     };
     ValueInfoProto {
         name: name.to_string(),
-        type_: Some(TypeProto { value: Some(type_proto::Value::TensorType(tt)), ..Default::default() }).into(),
+        type_: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(tt)),
+            ..Default::default()
+        })
+        .into(),
         doc_string: doc.to_string(),
         ..Default::default()
     }

@@ -4,7 +4,10 @@
 
 use super::plan::{Plan, has_membrane};
 use super::proto::{Builder, Nodes, attr_f32_tensor, attr_int, attr_ints, i64s};
-use crate::ir::{Compare, Handle, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset, Tensor};
+use crate::ir::{
+    Compare, Handle, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset,
+    Tensor,
+};
 use std::collections::HashMap;
 
 /// Where the step's inputs come from.
@@ -92,29 +95,67 @@ impl<'p, 'm> Emitter<'p, 'm> {
         }
         // Shift each delay ring: this step's output enters slot 0, the oldest slot drops out.
         for (h, _) in self.plan.m.populations.iter() {
-            let Some(si) = self.plan.ring_state[h.index()] else { continue };
+            let Some(si) = self.plan.ring_state[h.index()] else {
+                continue;
+            };
             let d = self.plan.depth[h.index()];
             let name = self.plan.name(h).to_string();
             let cur = self.value(h);
             let axis1 = b.ints("axes.1", &[1]);
-            let head = g.op(b, "Unsqueeze", &[&cur, &axis1], &format!("{name}/ring_head"), vec![], "");
+            let head = g.op(
+                b,
+                "Unsqueeze",
+                &[&cur, &axis1],
+                &format!("{name}/ring_head"),
+                vec![],
+                "",
+            );
             let next = if d == 1 {
                 head
             } else {
-                let (starts, ends) = (b.ints("zero.1", &[0]), b.ints(&format!("ring_keep.{}", d - 1), &[d as i64 - 1]));
+                let (starts, ends) = (
+                    b.ints("zero.1", &[0]),
+                    b.ints(&format!("ring_keep.{}", d - 1), &[d as i64 - 1]),
+                );
                 let ring = self.states[si].clone();
-                let kept = g.op(b, "Slice", &[&ring, &starts, &ends, &axis1], &format!("{name}/ring_keep"), vec![], "");
-                g.op(b, "Concat", &[&head, &kept], &format!("{name}/ring_next"), vec![attr_int("axis", 1)], "")
+                let kept = g.op(
+                    b,
+                    "Slice",
+                    &[&ring, &starts, &ends, &axis1],
+                    &format!("{name}/ring_keep"),
+                    vec![],
+                    "",
+                );
+                g.op(
+                    b,
+                    "Concat",
+                    &[&head, &kept],
+                    &format!("{name}/ring_next"),
+                    vec![attr_int("axis", 1)],
+                    "",
+                )
             };
             self.next[si] = Some(next);
         }
         let plan = self.plan;
         StepValues {
-            next: self.next.into_iter().map(Option::unwrap_or_default).collect(),
+            next: self
+                .next
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
             readout: self.readout.unwrap_or_default(),
             acc: self.acc.unwrap_or_default(),
-            counts: plan.layers.iter().map(|h| self.counts.get(&h.index()).cloned().unwrap_or_default()).collect(),
-            spikes: plan.spike_maps.iter().map(|h| self.spikes.get(&h.index()).cloned().unwrap_or_default()).collect(),
+            counts: plan
+                .layers
+                .iter()
+                .map(|h| self.counts.get(&h.index()).cloned().unwrap_or_default())
+                .collect(),
+            spikes: plan
+                .spike_maps
+                .iter()
+                .map(|h| self.spikes.get(&h.index()).cloned().unwrap_or_default())
+                .collect(),
         }
     }
 
@@ -128,7 +169,14 @@ impl<'p, 'm> Emitter<'p, 'm> {
             return n.clone();
         }
         let src = self.batch_of.clone();
-        let n = g.op(b, "Shape", &[&src], "batch", vec![attr_int("start", 0), attr_int("end", 1)], "the batch size N");
+        let n = g.op(
+            b,
+            "Shape",
+            &[&src],
+            "batch",
+            vec![attr_int("start", 0), attr_int("end", 1)],
+            "the batch size N",
+        );
         self.batch = Some(n.clone());
         n
     }
@@ -146,27 +194,58 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let ring = self.states[si].clone();
         let idx = b.int_scalar(&format!("slot.{}", e.delay - 1), i64::from(e.delay) - 1);
         let name = format!("{}/delayed.{}", self.plan.name(e.source), e.delay);
-        let doc = format!("`{}` as it was {} step(s) ago", self.plan.name(e.source), e.delay);
-        let v = g.op(b, "Gather", &[&ring, &idx], &name, vec![attr_int("axis", 1)], &doc);
+        let doc = format!(
+            "`{}` as it was {} step(s) ago",
+            self.plan.name(e.source),
+            e.delay
+        );
+        let v = g.op(
+            b,
+            "Gather",
+            &[&ring, &idx],
+            &name,
+            vec![attr_int("axis", 1)],
+            &doc,
+        );
         self.delayed.insert(key, v.clone());
         v
     }
 
     fn weight(&self, b: &mut Builder, t: Handle<Tensor>, dims: Vec<i64>) -> String {
         let tensor = &self.plan.m.tensors[t];
-        let label = if tensor.label.is_empty() { t.to_string() } else { tensor.label.clone() };
-        b.tensor(t.index(), &label, dims, &tensor.data, &format!("{t} `{}` {:?}", tensor.label, tensor.shape))
+        let label = if tensor.label.is_empty() {
+            t.to_string()
+        } else {
+            tensor.label.clone()
+        };
+        b.tensor(
+            t.index(),
+            &label,
+            dims,
+            &tensor.data,
+            &format!("{t} `{}` {:?}", tensor.label, tensor.shape),
+        )
     }
 
     /// A per-channel (rank 3: `[C, 1, 1]`) or per-neuron (rank 1: `[n]`) tensor for broadcasting.
     fn channel_tensor(&self, b: &mut Builder, t: Handle<Tensor>, pop_rank: usize) -> String {
         let n = self.plan.m.tensors[t].data.len() as i64;
-        let dims = if pop_rank == 3 { vec![n, 1, 1] } else { vec![n] };
+        let dims = if pop_rank == 3 {
+            vec![n, 1, 1]
+        } else {
+            vec![n]
+        };
         self.weight(b, t, dims)
     }
 
     /// Apply projection `eh` to its source value; `bias` is fused into a Conv or Gemm when given.
-    fn deliver(&mut self, b: &mut Builder, g: &mut Nodes, eh: Handle<Projection>, bias: Option<Handle<Tensor>>) -> String {
+    fn deliver(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        eh: Handle<Projection>,
+        bias: Option<Handle<Tensor>>,
+    ) -> String {
         let m = self.plan.m;
         let e = &m.projections[eh];
         let x = self.source_value(b, g, e);
@@ -174,7 +253,12 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let dst = m.populations[e.target].shape.dims().to_vec();
         let tname = self.plan.name(e.target).to_string();
         let base = format!("{tname}/{eh}.{}", e.kind.name());
-        let doc = format!("{eh}: {} from `{}`{}", e.kind.name(), self.plan.name(e.source), delay_note(e.delay));
+        let doc = format!(
+            "{eh}: {} from `{}`{}",
+            e.kind.name(),
+            self.plan.name(e.source),
+            delay_note(e.delay)
+        );
         match &e.kind {
             ProjectionKind::Conv2d(c) => {
                 let ws = &m.tensors[c.weight].shape;
@@ -187,7 +271,10 @@ impl<'p, 'm> Emitter<'p, 'm> {
                 let attrs = vec![
                     attr_ints("kernel_shape", &i64s(&ws[2..])),
                     attr_ints("strides", &i64s(&c.stride)),
-                    attr_ints("pads", &i64s(&[c.padding[0], c.padding[1], c.padding[0], c.padding[1]])),
+                    attr_ints(
+                        "pads",
+                        &i64s(&[c.padding[0], c.padding[1], c.padding[0], c.padding[1]]),
+                    ),
                     attr_ints("dilations", &[1, 1]),
                     attr_int("group", c.groups as i64),
                 ];
@@ -195,7 +282,14 @@ impl<'p, 'm> Emitter<'p, 'm> {
             }
             ProjectionKind::Dense(d) => {
                 let flat = if src.len() > 1 {
-                    g.op(b, "Flatten", &[&x], &format!("{base}/flat"), vec![attr_int("axis", 1)], "")
+                    g.op(
+                        b,
+                        "Flatten",
+                        &[&x],
+                        &format!("{base}/flat"),
+                        vec![attr_int("axis", 1)],
+                        "",
+                    )
                 } else {
                     x
                 };
@@ -207,16 +301,27 @@ impl<'p, 'm> Emitter<'p, 'm> {
                     inputs.push(bn);
                 }
                 let y = g.op(b, "Gemm", &inputs, &base, vec![attr_int("transB", 1)], &doc);
-                if dst.len() > 1 { self.reshape(b, g, &y, &dst, &format!("{base}/shaped")) } else { y }
+                if dst.len() > 1 {
+                    self.reshape(b, g, &y, &dst, &format!("{base}/shaped"))
+                } else {
+                    y
+                }
             }
             ProjectionKind::SumPool(p) => {
                 let planar = src.len() == 3;
-                let x4 = if planar { x } else { self.reshape(b, g, &x, &[1, 1, src[0]], &format!("{base}/row")) };
+                let x4 = if planar {
+                    x
+                } else {
+                    self.reshape(b, g, &x, &[1, 1, src[0]], &format!("{base}/row"))
+                };
                 let attrs = vec![
                     attr_ints("kernel_shape", &i64s(&p.kernel)),
                     attr_ints("strides", &i64s(&p.stride)),
                     // The validator keeps padding at most half the kernel, as ONNX requires.
-                    attr_ints("pads", &i64s(&[p.padding[0], p.padding[1], p.padding[0], p.padding[1]])),
+                    attr_ints(
+                        "pads",
+                        &i64s(&[p.padding[0], p.padding[1], p.padding[0], p.padding[1]]),
+                    ),
                     attr_int("count_include_pad", 1),
                 ];
                 let mut y = g.op(b, "AveragePool", &[&x4], &base, attrs, &doc);
@@ -226,7 +331,11 @@ impl<'p, 'm> Emitter<'p, 'm> {
                     let f = b.scalar(&format!("{eh}.window_scale"), factor as f32);
                     y = g.op(b, "Mul", &[&y, &f], &format!("{base}/scaled"), vec![], "");
                 }
-                if planar { y } else { self.reshape(b, g, &y, &dst, &format!("{base}/flat")) }
+                if planar {
+                    y
+                } else {
+                    self.reshape(b, g, &y, &dst, &format!("{base}/flat"))
+                }
             }
             ProjectionKind::Identity(_) | ProjectionKind::Dropout(_) => x,
             ProjectionKind::Reshape(_) => self.reshape(b, g, &x, &dst, &base),
@@ -242,9 +351,22 @@ impl<'p, 'm> Emitter<'p, 'm> {
     }
 
     /// Reshape to `[N, dims...]` (0 copies the batch dimension).
-    fn reshape(&mut self, b: &mut Builder, g: &mut Nodes, x: &str, dims: &[usize], out: &str) -> String {
+    fn reshape(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        x: &str,
+        dims: &[usize],
+        out: &str,
+    ) -> String {
         let shape: Vec<i64> = std::iter::once(0).chain(i64s(dims)).collect();
-        let label = format!("shape.{}", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x"));
+        let label = format!(
+            "shape.{}",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        );
         let s = b.ints(&label, &shape);
         g.op(b, "Reshape", &[x, &s], out, vec![], "")
     }
@@ -254,17 +376,24 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let m = self.plan.m;
         let p = &m.populations[h];
         let name = self.plan.name(h).to_string();
-        let incoming: Vec<Handle<Projection>> =
-            m.projections.iter().filter(|(_, e)| e.target == h).map(|(eh, _)| eh).collect();
+        let incoming: Vec<Handle<Projection>> = m
+            .projections
+            .iter()
+            .filter(|(_, e)| e.target == h)
+            .map(|(eh, _)| eh)
+            .collect();
         let rank = p.shape.rank();
         let mut bias = p.kind.bias();
         // The bias rides along in the first Conv (per channel) or Gemm (per neuron) if there is one.
         let fuse = bias.and_then(|_| {
-            incoming.iter().copied().find(|&eh| match &m.projections[eh].kind {
-                ProjectionKind::Conv2d(_) => rank == 3,
-                ProjectionKind::Dense(_) => rank == 1,
-                _ => false,
-            })
+            incoming
+                .iter()
+                .copied()
+                .find(|&eh| match &m.projections[eh].kind {
+                    ProjectionKind::Conv2d(_) => rank == 3,
+                    ProjectionKind::Dense(_) => rank == 1,
+                    _ => false,
+                })
         });
         let mut terms = Vec::new();
         for &eh in &incoming {
@@ -275,9 +404,23 @@ impl<'p, 'm> Emitter<'p, 'm> {
             0 => {
                 let n = self.batch(b, g);
                 let dims = b.ints(&format!("dims.{name}"), &i64s(p.shape.dims()));
-                let shape = g.op(b, "Concat", &[&n, &dims], &format!("{name}/shape"), vec![attr_int("axis", 0)], "");
+                let shape = g.op(
+                    b,
+                    "Concat",
+                    &[&n, &dims],
+                    &format!("{name}/shape"),
+                    vec![attr_int("axis", 0)],
+                    "",
+                );
                 let doc = "no projection reaches this population: its input is zero";
-                g.op(b, "ConstantOfShape", &[&shape], &format!("{name}/zero"), vec![attr_f32_tensor("value", 0.0)], doc)
+                g.op(
+                    b,
+                    "ConstantOfShape",
+                    &[&shape],
+                    &format!("{name}/zero"),
+                    vec![attr_f32_tensor("value", 0.0)],
+                    doc,
+                )
             }
             1 => terms.pop().unwrap_or_default(),
             _ => {
@@ -287,7 +430,14 @@ impl<'p, 'm> Emitter<'p, 'm> {
         };
         if let Some(t) = bias {
             let bt = self.channel_tensor(b, t, rank);
-            sum = g.op(b, "Add", &[&sum, &bt], &format!("{name}/plus_bias"), vec![], "");
+            sum = g.op(
+                b,
+                "Add",
+                &[&sum, &bt],
+                &format!("{name}/plus_bias"),
+                vec![],
+                "",
+            );
         }
         sum
     }
@@ -305,9 +455,20 @@ impl<'p, 'm> Emitter<'p, 'm> {
                 let acc = self.states[plan.acc_state].clone();
                 let doc = format!(
                     "readout `{name}` ({h}, {}): accumulate I + bias over the steps",
-                    if r.mode == ReadoutKind::TimeMean { "time mean" } else { "spike count" }
+                    if r.mode == ReadoutKind::TimeMean {
+                        "time mean"
+                    } else {
+                        "spike count"
+                    }
                 );
-                let next = g.op(b, "Add", &[&acc, &cur], &format!("{name}/acc"), vec![], &doc);
+                let next = g.op(
+                    b,
+                    "Add",
+                    &[&acc, &cur],
+                    &format!("{name}/acc"),
+                    vec![],
+                    &doc,
+                );
                 self.next[plan.acc_state] = Some(next.clone());
                 self.acc = Some(next);
                 self.readout = Some(cur.clone());
@@ -323,7 +484,9 @@ impl<'p, 'm> Emitter<'p, 'm> {
     fn spiking(&mut self, b: &mut Builder, g: &mut Nodes, h: Handle<Population>) -> String {
         let plan = self.plan;
         let p = &plan.m.populations[h];
-        let PopulationKind::Spiking(s) = &p.kind else { return String::new() };
+        let PopulationKind::Spiking(s) = &p.kind else {
+            return String::new();
+        };
         let name = plan.name(h).to_string();
         let params = format!(
             "LIF `{name}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}",
@@ -342,28 +505,59 @@ impl<'p, 'm> Emitter<'p, 'm> {
         } else {
             cur
         };
-        let v_reset = (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
+        let v_reset =
+            (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
         // The leaky part: v_reset + beta (v - v_reset); absent when beta = 0 (no memory).
-        let kept = plan.membrane_state[h.index()].filter(|_| has_membrane(p)).map(|si| {
-            let v = self.states[si].clone();
-            let rel = match &v_reset {
-                Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
-                None => v,
-            };
-            let leaked = if s.beta != 1.0 {
-                let beta = b.scalar(&format!("{name}.beta"), s.beta as f32);
-                g.op(b, "Mul", &[&rel, &beta], &format!("{name}/leak"), vec![], "")
-            } else {
-                rel
-            };
-            match &v_reset {
-                Some(vr) => g.op(b, "Add", &[vr, &leaked], &format!("{name}/rest_plus"), vec![], ""),
-                None => leaked,
-            }
-        });
+        let kept = plan.membrane_state[h.index()]
+            .filter(|_| has_membrane(p))
+            .map(|si| {
+                let v = self.states[si].clone();
+                let rel = match &v_reset {
+                    Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
+                    None => v,
+                };
+                let leaked = if s.beta != 1.0 {
+                    let beta = b.scalar(&format!("{name}.beta"), s.beta as f32);
+                    g.op(
+                        b,
+                        "Mul",
+                        &[&rel, &beta],
+                        &format!("{name}/leak"),
+                        vec![],
+                        "",
+                    )
+                } else {
+                    rel
+                };
+                match &v_reset {
+                    Some(vr) => g.op(
+                        b,
+                        "Add",
+                        &[vr, &leaked],
+                        &format!("{name}/rest_plus"),
+                        vec![],
+                        "",
+                    ),
+                    None => leaked,
+                }
+            });
         let charged = match (kept, &v_reset) {
-            (Some(k), _) => g.op(b, "Add", &[&k, &driven], &format!("{name}/v"), vec![], &format!("charge: {params}")),
-            (None, Some(vr)) => g.op(b, "Add", &[vr, &driven], &format!("{name}/v"), vec![], &format!("charge: {params}")),
+            (Some(k), _) => g.op(
+                b,
+                "Add",
+                &[&k, &driven],
+                &format!("{name}/v"),
+                vec![],
+                &format!("charge: {params}"),
+            ),
+            (None, Some(vr)) => g.op(
+                b,
+                "Add",
+                &[vr, &driven],
+                &format!("{name}/v"),
+                vec![],
+                &format!("charge: {params}"),
+            ),
             (None, None) => driven,
         };
         let thr = b.scalar(&format!("{name}.threshold"), s.threshold as f32);
@@ -371,25 +565,76 @@ impl<'p, 'm> Emitter<'p, 'm> {
             Compare::Ge => "GreaterOrEqual",
             Compare::Gt => "Greater",
         };
-        let fired = g.op(b, cmp, &[&charged, &thr], &format!("{name}/fired"), vec![], &format!("fire: {params}"));
-        let spikes = g.op(b, "Cast", &[&fired], &format!("{name}/spikes"), vec![attr_int("to", 1)], "binary spikes as 0/1");
+        let fired = g.op(
+            b,
+            cmp,
+            &[&charged, &thr],
+            &format!("{name}/fired"),
+            vec![],
+            &format!("fire: {params}"),
+        );
+        let spikes = g.op(
+            b,
+            "Cast",
+            &[&fired],
+            &format!("{name}/spikes"),
+            vec![attr_int("to", 1)],
+            "binary spikes as 0/1",
+        );
         if let Some(si) = plan.membrane_state[h.index()] {
             let next = match s.reset {
                 Reset::Hard => {
-                    let vr = v_reset.clone().unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
-                    g.op(b, "Where", &[&fired, &vr, &charged], &format!("{name}/reset"), vec![], &format!("hard reset: {params}"))
+                    let vr = v_reset
+                        .clone()
+                        .unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
+                    g.op(
+                        b,
+                        "Where",
+                        &[&fired, &vr, &charged],
+                        &format!("{name}/reset"),
+                        vec![],
+                        &format!("hard reset: {params}"),
+                    )
                 }
                 Reset::Subtract => {
-                    let drop = g.op(b, "Mul", &[&spikes, &thr], &format!("{name}/drop"), vec![], "");
-                    g.op(b, "Sub", &[&charged, &drop], &format!("{name}/reset"), vec![], &format!("subtractive reset: {params}"))
+                    let drop = g.op(
+                        b,
+                        "Mul",
+                        &[&spikes, &thr],
+                        &format!("{name}/drop"),
+                        vec![],
+                        "",
+                    );
+                    g.op(
+                        b,
+                        "Sub",
+                        &[&charged, &drop],
+                        &format!("{name}/reset"),
+                        vec![],
+                        &format!("subtractive reset: {params}"),
+                    )
                 }
             };
             self.next[si] = Some(next);
         }
         let axes: Vec<i64> = (1..=p.shape.rank() as i64).collect();
         let axes = b.ints(&format!("axes.1to{}", p.shape.rank()), &axes);
-        let total = g.op(b, "ReduceSum", &[&spikes, &axes], &format!("{name}/spike_total"), vec![attr_int("keepdims", 0)], "");
-        let count = g.op(b, "Cast", &[&total], &format!("{name}/spike_count"), vec![attr_int("to", 7)], &format!("spikes of `{name}` this step, per sample"));
+        let total = g.op(
+            b,
+            "ReduceSum",
+            &[&spikes, &axes],
+            &format!("{name}/spike_total"),
+            vec![attr_int("keepdims", 0)],
+            "",
+        );
+        let count = g.op(
+            b,
+            "Cast",
+            &[&total],
+            &format!("{name}/spike_count"),
+            vec![attr_int("to", 7)],
+            &format!("spikes of `{name}` this step, per sample"),
+        );
         self.counts.insert(h.index(), count);
         self.spikes.insert(h.index(), spikes.clone());
         spikes
@@ -397,5 +642,9 @@ impl<'p, 'm> Emitter<'p, 'm> {
 }
 
 fn delay_note(d: u32) -> String {
-    if d == 0 { String::new() } else { format!(", delivered {d} step(s) late") }
+    if d == 0 {
+        String::new()
+    } else {
+        format!(", delivered {d} step(s) late")
+    }
 }

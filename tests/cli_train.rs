@@ -291,3 +291,113 @@ fn eval_reports_nan_weights_by_node() {
         "{msg}"
     );
 }
+
+#[test]
+fn arch_rejects_malformed_genotypes_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.json");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "arch",
+                "snasnet",
+                "--genotype",
+                "0302 0030 3003",
+                "--dataset",
+                "mnist",
+            ],
+            "four 4-digit rows",
+        ),
+        (
+            &[
+                "arch",
+                "snasnet",
+                "--genotype",
+                "0302 0030 3093 0000",
+                "--dataset",
+                "mnist",
+            ],
+            "op codes are 0-4",
+        ),
+        (
+            &[
+                "arch",
+                "snasnet",
+                "--genotype",
+                "0300 0030 0003 0000",
+                "--dataset",
+                "mnist",
+            ],
+            "no direct input -> output edge",
+        ),
+        (
+            &[
+                "arch",
+                "autosnn",
+                "--blocks",
+                "SRB_k5,SRB_k5,skip_connect,SRB_k3",
+                "--dataset",
+                "mnist",
+            ],
+            "has 5 blocks",
+        ),
+        (
+            &[
+                "arch",
+                "autosnn",
+                "--blocks",
+                "SRB_k5,SRB_k9,skip_connect,SRB_k3,SRB_k5",
+                "--dataset",
+                "mnist",
+            ],
+            "unknown block `SRB_k9`",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut args = args.to_vec();
+        args.extend(["-o", s(&out)]);
+        let o = snnc(&args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let msg = text(&o);
+        assert!(
+            msg.contains(expected),
+            "{args:?}: expected `{expected}` in: {msg}"
+        );
+        assert!(!out.exists(), "{args:?} wrote a file despite the error");
+    }
+}
+
+#[test]
+fn train_rejects_bad_flag_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = repo().join("examples/architectures/conv-snn-28.json");
+    let base = [
+        "train",
+        "--arch",
+        s(&arch),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        "/nonexistent",
+        "--out",
+        s(dir.path()),
+    ];
+    let cases: [(&[&str], &str); 5] = [
+        (&["--schedule", "linear"], "unknown --schedule `linear`"),
+        (&["--optimizer", "rmsprop"], "unknown optimizer `rmsprop`"),
+        (&["--augment", "rotate"], "unknown augmentation `rotate`"),
+        (&["--lr=-1"], "--lr must be a positive number"),
+        (&["--timesteps", "0"], "timesteps must be at least 1"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let o = snnc(&args);
+        assert!(!o.status.success(), "{extra:?} succeeded");
+        let msg = text(&o);
+        assert!(
+            msg.contains(expected),
+            "{extra:?}: expected `{expected}` in: {msg}"
+        );
+    }
+}

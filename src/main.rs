@@ -17,6 +17,7 @@ fn main() {
     // kernel zero fresh huge pages each time, which halved training throughput when measured.
     // SAFETY: plain option write, before any thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    cli::reserve_allocator_arena();
     cli::configure_threads();
     let args = cli::Cli::parse();
     if let Err(err) = cli::run(args) {

@@ -3,6 +3,7 @@
 pub use candle_core;
 
 pub mod arch;
+pub mod autosnn;
 pub mod data;
 pub mod init;
 pub mod layers;

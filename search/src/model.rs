@@ -99,8 +99,19 @@ fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_
 impl SnnModel {
     /// A freshly initialised model; every random draw comes from `seed`.
     pub fn new(net: Network, scheme: InitScheme, seed: u64) -> Result<Self> {
+        Self::with_store(net, scheme, seed, ParamStore::new())
+    }
+
+    /// A model whose parameters come from `params` where it already holds them by name (and
+    /// shape), freshly initialised otherwise; the model's store is `params` plus those. Models
+    /// built on clones of one store share their variables (a weight-sharing supernet).
+    pub fn with_store(
+        net: Network,
+        scheme: InitScheme,
+        seed: u64,
+        mut params: ParamStore,
+    ) -> Result<Self> {
         let mut rng = Rng::new(seed);
-        let mut params = ParamStore::new();
         let mut layers = Vec::with_capacity(net.len());
         for id in 0..net.len() {
             let layer = Self::build_layer(&net, id, scheme, &mut rng, &mut params)?;
@@ -156,14 +167,14 @@ impl SnnModel {
                     c.kernel.0,
                     c.kernel.1,
                 ];
-                let w = params.insert(
+                let w = params.insert_or_reuse(
                     &name(ParamRole::Weight),
                     init::conv_weight(scheme, rng, &shape)?,
                     true,
                 )?;
                 let fan_in = shape[1] * shape[2] * shape[3];
                 let b = if c.bias {
-                    Some(params.insert(
+                    Some(params.insert_or_reuse(
                         &name(ParamRole::Bias),
                         init::bias(scheme, rng, c.out_channels, fan_in)?,
                         true,
@@ -181,13 +192,13 @@ impl SnnModel {
             }
             Op::Linear(l) => {
                 let shape = [l.out_features, l.in_features];
-                let w = params.insert(
+                let w = params.insert_or_reuse(
                     &name(ParamRole::Weight),
                     init::linear_weight(scheme, rng, &shape)?,
                     true,
                 )?;
                 let b = if l.bias {
-                    Some(params.insert(
+                    Some(params.insert_or_reuse(
                         &name(ParamRole::Bias),
                         init::bias(scheme, rng, l.out_features, l.in_features)?,
                         true,
@@ -202,10 +213,18 @@ impl SnnModel {
                 let ones = Tensor::ones(c, DType::F32, &Device::Cpu)?;
                 let zeros = Tensor::zeros(c, DType::F32, &Device::Cpu)?;
                 Layer::BatchNorm(BatchNorm {
-                    weight: params.insert(&name(ParamRole::Weight), ones.clone(), true)?,
-                    bias: params.insert(&name(ParamRole::Bias), zeros.clone(), true)?,
-                    running_mean: params.insert(&name(ParamRole::RunningMean), zeros, false)?,
-                    running_var: params.insert(&name(ParamRole::RunningVar), ones, false)?,
+                    weight: params.insert_or_reuse(&name(ParamRole::Weight), ones.clone(), true)?,
+                    bias: params.insert_or_reuse(&name(ParamRole::Bias), zeros.clone(), true)?,
+                    running_mean: params.insert_or_reuse(
+                        &name(ParamRole::RunningMean),
+                        zeros,
+                        false,
+                    )?,
+                    running_var: params.insert_or_reuse(
+                        &name(ParamRole::RunningVar),
+                        ones,
+                        false,
+                    )?,
                     eps: bn.eps,
                     momentum: bn.momentum,
                 })
@@ -213,7 +232,7 @@ impl SnnModel {
             Op::Lif(p) => Layer::Neuron(Neuron::lif(p.clone())),
             Op::Plif(p) => {
                 let w0 = Tensor::new(Neuron::plif_w0(p.tau) as f32, &Device::Cpu)?;
-                let w = params.insert(&name(ParamRole::W), w0, true)?;
+                let w = params.insert_or_reuse(&name(ParamRole::W), w0, true)?;
                 Layer::Neuron(Neuron::plif(p.clone(), w))
             }
             Op::AvgPool(p) => Layer::AvgPool(AvgPool {

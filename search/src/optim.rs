@@ -69,6 +69,10 @@ impl OptimizerKind {
 pub struct Optimizer {
     pub kind: OptimizerKind,
     pub steps: u64,
+    /// Keep updating a parameter that has optimiser state but no gradient this step, as if its
+    /// gradient were zero: PyTorch 1.4's `zero_grad()` semantics, which AutoSNN's supernet
+    /// training relies on (autosnn.md §3). Off: such parameters are left alone.
+    pub update_without_grad: bool,
     first: BTreeMap<String, Tensor>,
     second: BTreeMap<String, Tensor>,
 }
@@ -78,6 +82,7 @@ impl Optimizer {
         Optimizer {
             kind,
             steps: 0,
+            update_without_grad: false,
             first: BTreeMap::new(),
             second: BTreeMap::new(),
         }
@@ -88,8 +93,14 @@ impl Optimizer {
         self.steps += 1;
         let t = self.steps as i32;
         for (name, var) in params.trainable() {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
+            let zero;
+            let g = match grads.get(var.as_tensor()) {
+                Some(g) => g,
+                None if self.update_without_grad && self.first.contains_key(name) => {
+                    zero = var.as_tensor().zeros_like()?;
+                    &zero
+                }
+                None => continue,
             };
             let p = var.as_tensor();
             let new = match self.kind {

@@ -22,6 +22,28 @@ impl ParamStore {
         Ok(var)
     }
 
+    /// [`ParamStore::insert`], unless `name` is already registered with `t`'s shape: then the
+    /// existing variable is returned and `t` is dropped (networks sharing one store).
+    pub fn insert_or_reuse(&mut self, name: &str, t: Tensor, trainable: bool) -> Result<Var> {
+        match self.vars.get(name) {
+            Some((var, _)) if var.dims() == t.dims() => Ok(var.clone()),
+            Some((var, _)) => candle_core::bail!(
+                "parameter `{name}` is shared with shape {:?} but this network needs {:?}",
+                var.dims(),
+                t.dims()
+            ),
+            None => self.insert(name, t, trainable),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Var> {
         self.vars.get(name).map(|(v, _)| v)
     }

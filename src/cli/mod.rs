@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch; each subcommand lives in its own module.
 
 pub mod arch;
+pub mod autosnn;
 pub mod bench;
 pub mod compile;
 pub mod eval;
@@ -80,4 +81,20 @@ pub fn configure_threads() {
             unsafe { std::env::set_var(var, value) };
         }
     }
+}
+
+/// Reserve address space for mimalloc to reuse: training, evaluation and scoring allocate large
+/// im2col buffers and activations every step, and without a reserved arena each one is fresh
+/// memory the kernel must zero (measured: a third of CIFAR-10 scoring time in page clearing).
+/// Nothing is committed up front. Skipped if the user configured mimalloc's reservation.
+pub fn reserve_allocator_arena() {
+    if std::env::var_os("MIMALLOC_RESERVE_OS_MEMORY").is_some() {
+        return;
+    }
+    unsafe extern "C" {
+        // mimalloc's C API (mimalloc.h), linked in through libmimalloc-sys.
+        fn mi_reserve_os_memory(size: usize, commit: bool, allow_large: bool) -> std::ffi::c_int;
+    }
+    // SAFETY: a plain FFI call taking only values; on failure mimalloc simply allocates as before.
+    let _ = unsafe { mi_reserve_os_memory(2 << 30, false, true) };
 }

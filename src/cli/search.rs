@@ -33,6 +33,9 @@ pub enum SearchKind {
     /// report Kendall's tau of each score against test accuracy. Writes OUT/correlate.jsonl,
     /// OUT/report.json and OUT/train/<k>; run again to resume.
     SnasnetCorrelate(CorrelateArgs),
+    /// AutoSNN: train a weight-sharing supernet (or reuse one), then evolve architectures with a
+    /// spike-, energy- or accuracy-driven fitness. Run again with the same flags to resume.
+    Autosnn(super::autosnn::AutosnnSearchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -123,11 +126,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     match a.kind {
         SearchKind::Snasnet(s) => snasnet(s),
         SearchKind::SnasnetCorrelate(c) => correlate(c),
+        SearchKind::Autosnn(a) => super::autosnn::run(a),
     }
 }
 
 fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
-    reserve_allocator_arena();
     if !(a.lr.is_finite() && a.lr > 0.0) || a.train_batch == 0 {
         anyhow::bail!("--lr must be positive and --train-batch at least 1");
     }
@@ -196,24 +199,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reserve address space for mimalloc to reuse: scoring allocates im2col buffers of 100+ MB per
-/// convolution call, and without a reserved arena each one is fresh memory the kernel must zero
-/// (measured: a third of CIFAR-10 scoring time in page clearing; this roughly halves the run).
-/// Nothing is committed up front. Skipped if the user configured mimalloc's reservation.
-fn reserve_allocator_arena() {
-    if std::env::var_os("MIMALLOC_RESERVE_OS_MEMORY").is_some() {
-        return;
-    }
-    unsafe extern "C" {
-        // mimalloc's C API (mimalloc.h), linked in through libmimalloc-sys.
-        fn mi_reserve_os_memory(size: usize, commit: bool, allow_large: bool) -> std::ffi::c_int;
-    }
-    // SAFETY: a plain FFI call taking only values; on failure mimalloc simply allocates as before.
-    let _ = unsafe { mi_reserve_os_memory(2 << 30, false, true) };
-}
-
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
-    reserve_allocator_arena();
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
     let geometry = InputGeometry::for_dataset(a.dataset, None);
     let settings = SearchSettings {

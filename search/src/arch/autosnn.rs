@@ -100,6 +100,9 @@ pub struct AutoSnnConfig {
     /// Initial PLIF time constant.
     pub tau0: f64,
     pub timesteps: usize,
+    /// Name block nodes after their block too (`p1.SRB_k5.conv1`), so that the networks of all
+    /// architectures can draw their parameters from one supernet store without collisions.
+    pub supernet_names: bool,
 }
 
 impl AutoSnnConfig {
@@ -110,6 +113,7 @@ impl AutoSnnConfig {
             vote_group: 10,
             tau0: 2.0,
             timesteps: 8,
+            supernet_names: false,
         }
     }
 }
@@ -128,7 +132,11 @@ fn add_block(
     cin: usize,
     cout: usize,
 ) -> String {
-    let p = format!("p{pos}");
+    let p = if cfg.supernet_names {
+        format!("p{pos}.{}", b.name())
+    } else {
+        format!("p{pos}")
+    };
     match b {
         Block::Skip if cin == cout => from.to_string(),
         Block::Skip => {

@@ -1,0 +1,171 @@
+//! Spike and operation counts of a Candle forward pass, for AutoSNN's fitness: spikes as
+//! autosnn.md §4 counts them, and `targets` operation counts for the energy-aware fitness.
+//!
+//! The operation counts follow the runtime's cost model (`runtime/src/counts.rs`) for the parts
+//! that dominate energy: every (input event, weight) pair a convolution or linear layer applies,
+//! padding excluded, is an SOP when the source is binary and a MAC when it is graded, and reads
+//! one weight and read-modify-writes one target value; a spiking neuron is one update, two state
+//! reads and two writes per step. Values computed once per sample (the static stem) count once.
+//! BatchNorm folds into the convolution at deployment and max-pooling is comparisons, so neither
+//! is priced here.
+
+use crate::model::SnnModel;
+use candle_core::{DType, Device, Result, Tensor};
+use snnc_compiler::network::{NodeId, Op};
+use snnc_targets::OpCounts;
+
+/// A convolution or linear layer reading from some node.
+#[derive(Debug, Clone)]
+struct Consumer {
+    /// Pairs applied per input event at each input position (`[H*W]`; one entry for linear).
+    pairs_per_event: Tensor,
+    /// Whether the position map applies (`[B, C, H, W]` inputs) or not (`[B, N]`).
+    spatial: bool,
+}
+
+/// What to count at each node of one network.
+#[derive(Debug, Clone)]
+pub struct CountPlan {
+    consumers: Vec<Vec<Consumer>>,
+    binary: Vec<bool>,
+    neuron: Vec<bool>,
+    max_pool: Vec<bool>,
+    numel: Vec<usize>,
+}
+
+/// Counts accumulated over samples; [`Activity::per_sample`] divides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activity {
+    pub samples: usize,
+    /// Spikes as autosnn.md §4 counts them: every neuron output and every max-pool output.
+    pub fitness_spikes: f64,
+    pub counts: OpCounts,
+}
+
+impl Activity {
+    pub fn spikes_per_sample(&self) -> f64 {
+        self.fitness_spikes / self.samples.max(1) as f64
+    }
+
+    pub fn counts_per_sample(&self) -> OpCounts {
+        self.counts.scaled(1.0 / self.samples.max(1) as f64)
+    }
+
+    pub fn merge(&mut self, other: &Activity) {
+        self.samples += other.samples;
+        self.fitness_spikes += other.fitness_spikes;
+        self.counts += other.counts;
+    }
+}
+
+/// For an input of side `n` under a window `k`, stride `s`, padding `p` with `out` outputs: how
+/// many output positions each input position reaches.
+fn reach(n: usize, k: usize, s: usize, p: usize, out: usize) -> Vec<f64> {
+    let mut r = vec![0f64; n];
+    for o in 0..out {
+        for i in 0..k {
+            let pos = (o * s + i) as isize - p as isize;
+            if pos >= 0 && (pos as usize) < n {
+                r[pos as usize] += 1.0;
+            }
+        }
+    }
+    r
+}
+
+impl CountPlan {
+    pub fn new(model: &SnnModel) -> Result<CountPlan> {
+        let net = &model.net;
+        let n = net.len();
+        let mut consumers = vec![Vec::new(); n];
+        let mut binary = vec![false; n];
+        for &id in &net.schedule {
+            let node = net.node(id);
+            let from: Vec<NodeId> = net.inputs[id].iter().map(|&(s, _)| s).collect();
+            let all_binary = !from.is_empty() && from.iter().all(|&s| binary[s]);
+            binary[id] = match &node.op {
+                Op::Lif(_) | Op::Plif(_) => true,
+                Op::MaxPool(_) | Op::Flatten(_) | Op::Dropout(_) => all_binary,
+                _ => false,
+            };
+            let consumer = match &node.op {
+                Op::Conv2d(c) => {
+                    let dims = net.input_shape(id).dims().to_vec();
+                    let out = net.shapes[id].dims().to_vec();
+                    let rows = reach(dims[1], c.kernel.0, c.stride.0, c.padding.0, out[1]);
+                    let cols = reach(dims[2], c.kernel.1, c.stride.1, c.padding.1, out[2]);
+                    let per_channel = (c.out_channels / c.groups) as f64;
+                    let map: Vec<f64> = rows
+                        .iter()
+                        .flat_map(|r| cols.iter().map(move |c| r * c * per_channel))
+                        .collect();
+                    Some(Consumer {
+                        pairs_per_event: Tensor::from_vec(map, dims[1] * dims[2], &Device::Cpu)?,
+                        spatial: true,
+                    })
+                }
+                Op::Linear(l) => Some(Consumer {
+                    pairs_per_event: Tensor::new(&[l.out_features as f64], &Device::Cpu)?,
+                    spatial: false,
+                }),
+                _ => None,
+            };
+            if let Some(c) = consumer {
+                for &s in &from {
+                    consumers[s].push(c.clone());
+                }
+            }
+        }
+        Ok(CountPlan {
+            consumers,
+            binary,
+            neuron: (0..n).map(|i| net.node(i).op.is_spiking()).collect(),
+            max_pool: (0..n)
+                .map(|i| matches!(net.node(i).op, Op::MaxPool(_)))
+                .collect(),
+            numel: (0..n).map(|i| net.shapes[i].numel()).collect(),
+        })
+    }
+
+    /// Count one node output `[B, ...]` (a hook of [`SnnModel::forward_with_hook`]).
+    pub fn observe(&self, id: NodeId, out: &Tensor, acc: &mut Activity) -> Result<()> {
+        let batch = out.dim(0)? as f64;
+        let c = &mut acc.counts;
+        if self.neuron[id] || self.max_pool[id] {
+            let s = out.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            acc.fitness_spikes += s;
+            if self.neuron[id] {
+                let n = self.numel[id] as f64 * batch;
+                c.spikes += s;
+                c.neuron_updates += n;
+                c.state_reads += 2.0 * n;
+                c.state_writes += 2.0 * n;
+            }
+        }
+        if self.consumers[id].is_empty() {
+            return Ok(());
+        }
+        let events = out.ne(0f32)?.to_dtype(DType::F32)?;
+        for consumer in &self.consumers[id] {
+            let pairs = if consumer.spatial {
+                let (_, _, h, w) = events.dims4()?;
+                let plane = events.sum((0, 1))?.reshape(h * w)?.to_dtype(DType::F64)?;
+                (plane * &consumer.pairs_per_event)?
+                    .sum_all()?
+                    .to_scalar::<f64>()?
+            } else {
+                let total = events.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                total * consumer.pairs_per_event.to_vec1::<f64>()?[0]
+            };
+            if self.binary[id] {
+                c.sops += pairs;
+            } else {
+                c.macs += pairs;
+            }
+            c.weight_reads += pairs;
+            c.state_reads += pairs;
+            c.state_writes += pairs;
+        }
+        Ok(())
+    }
+}

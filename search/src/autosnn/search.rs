@@ -1,0 +1,306 @@
+//! One AutoSNN search end to end: train (or reuse) the supernet, evaluate candidates on a fixed
+//! held-out split with a cache shared by every search on that supernet, evolve, and write the
+//! log, the best architecture, and the Pareto fronts (CSV and SVG).
+
+use super::evolution::{
+    Candidate, EvolutionSettings, FitnessKind, GenerationLog, Reference, Scores, evolve,
+    pareto_front,
+};
+use super::supernet::{
+    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, train_supernet,
+};
+use crate::arch::InputGeometry;
+use crate::arch::autosnn::AutoSnnArch;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use snnc_compiler::atomic;
+use snnc_datasets::{Dataset, DatasetName};
+use snnc_targets::Target;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Everything one search depends on; written to `search.json` and checked on resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoSnnSearchSettings {
+    pub supernet: SupernetSettings,
+    pub evolution: EvolutionSettings,
+    /// Candidates are scored on the first N held-out samples.
+    pub eval_samples: usize,
+    pub eval_batch: usize,
+    /// Energy table name or file (the energy fitness and every candidate's energy column).
+    pub target: String,
+}
+
+/// What a finished search reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchSummary {
+    pub settings: AutoSnnSearchSettings,
+    pub reference: Reference,
+    pub supernet: SupernetSummary,
+    pub best: Candidate,
+    pub best_blocks: String,
+    pub evaluations: usize,
+    pub evaluation_seconds: f64,
+}
+
+/// The files a search writes into its output folder.
+pub struct SearchOutputs {
+    pub dir: PathBuf,
+}
+
+impl SearchOutputs {
+    pub fn settings(&self) -> PathBuf {
+        self.dir.join("search.json")
+    }
+    pub fn candidates(&self) -> PathBuf {
+        self.dir.join("candidates.csv")
+    }
+    pub fn generations(&self) -> PathBuf {
+        self.dir.join("generations.jsonl")
+    }
+    pub fn best(&self) -> PathBuf {
+        self.dir.join("best.json")
+    }
+    pub fn best_arch(&self) -> PathBuf {
+        self.dir.join("best_arch.json")
+    }
+    pub fn pareto_csv(&self, axis: &str) -> PathBuf {
+        self.dir.join(format!("pareto-{axis}.csv"))
+    }
+    pub fn pareto_svg(&self) -> PathBuf {
+        self.dir.join("pareto.svg")
+    }
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Evaluations already in a supernet's cache made with `samples` held-out samples; a torn last
+/// line (an interrupted append) is dropped.
+fn read_cache(path: &Path, samples: usize) -> Result<HashMap<AutoSnnArch, ArchEvaluation>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = HashMap::new();
+    for (k, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<ArchEvaluation>(line) {
+            Ok(e) if e.samples == samples => {
+                out.insert(e.arch, e);
+            }
+            Ok(_) => {}
+            Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
+            Err(e) => return Err(io_err(path, format!("line {}: {e}", k + 1))),
+        }
+    }
+    Ok(out)
+}
+
+fn append_line(path: &Path, line: &str) -> Result<(), String> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    writeln!(f, "{line}").map_err(|e| io_err(path, e))
+}
+
+/// Run (or resume) a search. `supernet_dir` defaults to `out/supernet`; searches with other
+/// fitness functions can share one. `Ok(None)` means it was interrupted and can be resumed.
+#[allow(clippy::too_many_arguments)]
+pub fn run_search(
+    settings: &AutoSnnSearchSettings,
+    dataset: DatasetName,
+    data: &Dataset,
+    out: &Path,
+    supernet_dir: Option<&Path>,
+    stop: &AtomicBool,
+    show_progress: bool,
+) -> Result<Option<SearchSummary>, String> {
+    let outputs = SearchOutputs {
+        dir: out.to_path_buf(),
+    };
+    std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
+    match std::fs::read_to_string(outputs.settings()) {
+        Ok(text) => {
+            let saved: AutoSnnSearchSettings = serde_json::from_str(&text)
+                .map_err(|e| io_err(&outputs.settings(), format!("corrupt settings: {e}")))?;
+            if saved != *settings {
+                return Err(format!(
+                    "{} holds a search with other settings; resume with the same flags or use another --out",
+                    outputs.settings().display()
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let json = serde_json::to_string_pretty(settings).expect("serialises");
+            atomic::write(&outputs.settings(), json.as_bytes())
+                .map_err(|e| io_err(&outputs.settings(), e))?;
+        }
+        Err(e) => return Err(io_err(&outputs.settings(), e)),
+    }
+    let target = Target::resolve(&settings.target).map_err(|e| e.to_string())?;
+    let geometry = InputGeometry::for_dataset(dataset, Some(32));
+    let sdir = supernet_dir.map_or_else(|| out.join("supernet"), Path::to_path_buf);
+    let Some((mut net, summary)) = train_supernet(
+        &settings.supernet,
+        data,
+        geometry,
+        &sdir,
+        stop,
+        show_progress,
+    )?
+    else {
+        return Ok(None);
+    };
+    let (_, held_out) = settings.supernet.split(data.len());
+    if held_out.len() < settings.eval_samples {
+        return Err(format!(
+            "the held-out split has {} samples but --eval-samples is {}",
+            held_out.len(),
+            settings.eval_samples
+        ));
+    }
+    let eval_indices: Vec<usize> = held_out.take(settings.eval_samples).collect();
+    let reference = Reference {
+        spikes: summary.spikes_per_sample,
+        energy_j: target.energy(&summary.counts_per_sample).total_j,
+    };
+    let sfiles = SupernetFiles { dir: sdir.clone() };
+    let mut cache = read_cache(&sfiles.evaluations(), settings.eval_samples)?;
+    let ev = &settings.evolution;
+    let total = (ev.population * ev.generations) as u64;
+    let pb = if show_progress {
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "search [{bar:30}] {pos}/{len} architectures {msg} ({elapsed} < {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut eval_seconds = 0.0;
+    let mut evaluate = |arch: &AutoSnnArch| -> Result<Option<Scores>, String> {
+        let e = match cache.get(arch) {
+            Some(e) => e.clone(),
+            None => {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(None);
+                }
+                let e = evaluate_arch(&mut net, arch, data, &eval_indices, settings.eval_batch)?;
+                append_line(
+                    &sfiles.evaluations(),
+                    &serde_json::to_string(&e).expect("serialises"),
+                )?;
+                cache.insert(*arch, e.clone());
+                e
+            }
+        };
+        eval_seconds += e.seconds;
+        pb.inc(1);
+        pb.set_message(format!(
+            "last {} acc {:.1}% spikes {:.0}",
+            e.ids,
+            100.0 * e.accuracy,
+            e.spikes_per_sample
+        ));
+        Ok(Some(Scores {
+            accuracy: e.accuracy,
+            spikes: e.spikes_per_sample,
+            energy_j: target.energy(&e.counts_per_sample).total_j,
+        }))
+    };
+    let mut log_text = String::new();
+    let mut on_generation = |log: &GenerationLog, _: &[Candidate]| -> Result<(), String> {
+        log_text += &serde_json::to_string(log).expect("serialises");
+        log_text.push('\n');
+        atomic::write(&outputs.generations(), log_text.as_bytes())
+            .map_err(|e| io_err(&outputs.generations(), e))
+    };
+    let Some(outcome) = evolve(ev, &reference, &mut evaluate, &mut on_generation)? else {
+        pb.abandon_with_message("interrupted; run the same command again to resume");
+        return Ok(None);
+    };
+    pb.finish_and_clear();
+    write_candidates(&outputs.candidates(), &outcome.evaluated)?;
+    let spikes_front = pareto_front(&outcome.evaluated, |c| c.scores.spikes);
+    let energy_front = pareto_front(&outcome.evaluated, |c| c.scores.energy_j);
+    write_front(&outputs.pareto_csv("spikes"), &spikes_front)?;
+    write_front(&outputs.pareto_csv("energy"), &energy_front)?;
+    super::plot::pareto_svg(
+        &outputs.pareto_svg(),
+        &outcome.evaluated,
+        &spikes_front,
+        &energy_front,
+        &target.name,
+    )?;
+    let best = outcome.top[0].clone();
+    let child = net.child_network(&best.arch)?;
+    atomic::write(&outputs.best_arch(), child.to_json_pretty().as_bytes())
+        .map_err(|e| io_err(&outputs.best_arch(), e))?;
+    let summary = SearchSummary {
+        settings: settings.clone(),
+        reference,
+        supernet: summary,
+        best_blocks: best.arch.to_string(),
+        best,
+        evaluations: outcome.evaluated.len(),
+        evaluation_seconds: eval_seconds,
+    };
+    let json = serde_json::to_string_pretty(&summary).expect("serialises");
+    atomic::write(&outputs.best(), json.as_bytes()).map_err(|e| io_err(&outputs.best(), e))?;
+    Ok(Some(summary))
+}
+
+const CSV_HEADER: &str =
+    "generation,ids,blocks,accuracy,spikes_per_sample,energy_j_per_sample,fitness";
+
+fn csv_row(c: &Candidate) -> String {
+    format!(
+        "{},{},\"{}\",{:.6},{:.2},{:.6e},{:.6}",
+        c.generation,
+        c.arch.ids(),
+        c.arch,
+        c.scores.accuracy,
+        c.scores.spikes,
+        c.scores.energy_j,
+        c.fitness
+    )
+}
+
+fn write_candidates(path: &Path, all: &[Candidate]) -> Result<(), String> {
+    let mut text = format!("index,{CSV_HEADER}\n");
+    for (i, c) in all.iter().enumerate() {
+        text += &format!("{i},{}\n", csv_row(c));
+    }
+    atomic::write(path, text.as_bytes()).map_err(|e| io_err(path, e))
+}
+
+fn write_front(path: &Path, front: &[&Candidate]) -> Result<(), String> {
+    let mut text = format!("{CSV_HEADER}\n");
+    for c in front {
+        text += &csv_row(c);
+        text.push('\n');
+    }
+    atomic::write(path, text.as_bytes()).map_err(|e| io_err(path, e))
+}
+
+/// The fitness a finished search optimised, for messages.
+pub fn describe(settings: &AutoSnnSearchSettings) -> String {
+    match settings.evolution.fitness {
+        FitnessKind::Accuracy => "accuracy".into(),
+        FitnessKind::Spikes => format!("accuracy x (spikes/C_s)^{}", settings.evolution.lambda),
+        FitnessKind::Energy => format!(
+            "accuracy x (E/E_ref)^{} on {}",
+            settings.evolution.lambda, settings.target
+        ),
+    }
+}

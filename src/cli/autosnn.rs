@@ -56,6 +56,10 @@ pub struct AutosnnSearchArgs {
     pub eval_samples: usize,
     #[arg(long, default_value_t = 250)]
     pub eval_batch: usize,
+    /// Re-estimate each candidate's BatchNorm statistics on this many supernet-training samples
+    /// before scoring it (0: inherit the supernet's, as the paper's code does).
+    #[arg(long, default_value_t = 0)]
+    pub bn_recalibrate: usize,
     #[arg(long, default_value_t = 20)]
     pub population: usize,
     /// Generations (the paper: 20).
@@ -91,6 +95,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
     if a.eval_samples == 0 {
         return Err(anyhow!("--eval-samples must be at least 1"));
     }
+    snnc_targets::Target::resolve(&a.target).map_err(|e| anyhow!("--target: {e}"))?;
     if a.fitness == FitnessKind::Accuracy && a.lambda != -0.08 {
         eprintln!("note: --fitness accuracy ignores --lambda");
     }
@@ -123,6 +128,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
         },
         eval_samples: a.eval_samples,
         eval_batch: a.eval_batch,
+        recalibration_samples: a.bn_recalibrate,
         target: a.target.clone(),
     };
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)

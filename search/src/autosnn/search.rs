@@ -29,6 +29,10 @@ pub struct AutoSnnSearchSettings {
     /// Candidates are scored on the first N held-out samples.
     pub eval_samples: usize,
     pub eval_batch: usize,
+    /// Re-estimate each path's BatchNorm statistics on this many supernet-training samples
+    /// before scoring it (0: inherit the supernet's, as the official code does).
+    #[serde(default)]
+    pub recalibration_samples: usize,
     /// Energy table name or file (the energy fitness and every candidate's energy column).
     pub target: String,
 }
@@ -80,7 +84,11 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
 
 /// Evaluations already in a supernet's cache made with `samples` held-out samples; a torn last
 /// line (an interrupted append) is dropped.
-fn read_cache(path: &Path, samples: usize) -> Result<HashMap<AutoSnnArch, ArchEvaluation>, String> {
+fn read_cache(
+    path: &Path,
+    samples: usize,
+    recalibration: usize,
+) -> Result<HashMap<AutoSnnArch, ArchEvaluation>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
@@ -90,7 +98,7 @@ fn read_cache(path: &Path, samples: usize) -> Result<HashMap<AutoSnnArch, ArchEv
     let mut out = HashMap::new();
     for (k, line) in lines.iter().enumerate() {
         match serde_json::from_str::<ArchEvaluation>(line) {
-            Ok(e) if e.samples == samples => {
+            Ok(e) if e.samples == samples && e.recalibration_samples == recalibration => {
                 out.insert(e.arch, e);
             }
             Ok(_) => {}
@@ -172,7 +180,13 @@ pub fn run_search(
         energy_j: target.energy(&summary.counts_per_sample).total_j,
     };
     let sfiles = SupernetFiles { dir: sdir.clone() };
-    let mut cache = read_cache(&sfiles.evaluations(), settings.eval_samples)?;
+    let mut cache = read_cache(
+        &sfiles.evaluations(),
+        settings.eval_samples,
+        settings.recalibration_samples,
+    )?;
+    let (train_share, _) = settings.supernet.split(data.len());
+    let recalibration: Vec<usize> = train_share.take(settings.recalibration_samples).collect();
     let ev = &settings.evolution;
     let total = (ev.population * ev.generations) as u64;
     let pb = if show_progress {
@@ -195,7 +209,14 @@ pub fn run_search(
                 if stop.load(Ordering::SeqCst) {
                     return Ok(None);
                 }
-                let e = evaluate_arch(&mut net, arch, data, &eval_indices, settings.eval_batch)?;
+                let e = evaluate_arch(
+                    &mut net,
+                    arch,
+                    data,
+                    &eval_indices,
+                    settings.eval_batch,
+                    &recalibration,
+                )?;
                 append_line(
                     &sfiles.evaluations(),
                     &serde_json::to_string(&e).expect("serialises"),

@@ -549,22 +549,85 @@ pub struct ArchEvaluation {
     pub spikes_per_sample: f64,
     pub counts_per_sample: OpCounts,
     pub samples: usize,
+    /// Training samples the path's BatchNorm statistics were re-estimated on first (0: none).
+    #[serde(default)]
+    pub recalibration_samples: usize,
     pub seconds: f64,
 }
 
-/// Run `arch` in inference mode (BN running statistics, no recalibration, fresh state per batch)
-/// over `indices` of `data`, without augmentation.
+/// Run `arch` in inference mode (BN running statistics, fresh state per batch) over `indices` of
+/// `data`, without augmentation. With `recalibrate` samples, the path's BatchNorm running
+/// statistics are first re-estimated on them (train-mode passes, no weight change) and restored
+/// afterwards, so evaluations stay independent of each other; the official code does not do this
+/// (autosnn.md §4), so it is off unless asked for.
 pub fn evaluate_arch(
     net: &mut Supernet,
     arch: &AutoSnnArch,
     data: &Dataset,
     indices: &[usize],
     batch_size: usize,
+    recalibrate: &[usize],
 ) -> Result<ArchEvaluation, String> {
     let started = Instant::now();
     let model = net.model(arch)?;
     let pipeline = InputPipeline::new(&model.net, data, Augment::NONE, Default::default())?;
     let plan = CountPlan::new(model).map_err(|e| e.to_string())?;
+    let stats = bn_statistics(model);
+    let saved: Vec<candle_core::Tensor> = stats
+        .iter()
+        .map(|v| v.as_tensor().copy())
+        .collect::<candle_core::Result<_>>()
+        .map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(0);
+    for chunk in recalibrate.chunks(batch_size.max(1)) {
+        let (x, _) = pipeline
+            .batch(data, chunk, None)
+            .map_err(|e| e.to_string())?;
+        model
+            .forward(&x, true, &mut rng, false)
+            .map_err(|e| e.to_string())?;
+    }
+    let result = evaluate_path(model, &plan, &pipeline, data, indices, batch_size);
+    for (var, t) in stats.iter().zip(&saved) {
+        var.set(t).map_err(|e| e.to_string())?;
+    }
+    let (accuracy, activity) = result?;
+    Ok(ArchEvaluation {
+        arch: *arch,
+        ids: arch.ids(),
+        accuracy,
+        spikes_per_sample: activity.spikes_per_sample(),
+        counts_per_sample: activity.counts_per_sample(),
+        samples: indices.len(),
+        recalibration_samples: recalibrate.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The running-statistics variables of every BatchNorm on a path.
+fn bn_statistics(model: &SnnModel) -> Vec<candle_core::Var> {
+    use snnc_compiler::network::{Op, ParamRole};
+    (0..model.net.len())
+        .filter(|&id| matches!(model.net.node(id).op, Op::BatchNorm(_)))
+        .flat_map(|id| {
+            let node = model.net.node(id);
+            [ParamRole::RunningMean, ParamRole::RunningVar]
+                .into_iter()
+                .filter_map(|role| model.params.get(&node.tensor_name(role)).cloned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Accuracy and activity of one path in inference mode.
+fn evaluate_path(
+    model: &SnnModel,
+    plan: &CountPlan,
+    pipeline: &InputPipeline,
+    data: &Dataset,
+    indices: &[usize],
+    batch_size: usize,
+) -> Result<(f64, Activity), String> {
     let mut activity = Activity::default();
     let mut correct = 0usize;
     let mut rng = Rng::new(0);
@@ -589,13 +652,5 @@ pub fn evaluate_arch(
             .count();
         activity.merge(&part);
     }
-    Ok(ArchEvaluation {
-        arch: *arch,
-        ids: arch.ids(),
-        accuracy: correct as f64 / indices.len().max(1) as f64,
-        spikes_per_sample: activity.spikes_per_sample(),
-        counts_per_sample: activity.counts_per_sample(),
-        samples: indices.len(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((correct as f64 / indices.len().max(1) as f64, activity))
 }

@@ -349,7 +349,10 @@ impl SnnModel {
                     }
                 } else {
                     let x = self.gather_input(id, t, batch, &current, &history)?;
-                    self.apply(id, &x, train, rng, &mut membranes, &mut masks)?
+                    let y = self.apply(id, &x, train, rng, &mut membranes, &mut masks)?;
+                    // Inference needs no autograd graph: cutting it at every node frees each
+                    // activation as soon as its consumers have run, instead of at the end.
+                    if train { y } else { y.detach() }
                 };
                 if let Some(h) = hook.as_mut() {
                     h(id, t, &out)?;

@@ -240,7 +240,21 @@ pub fn run_search(
         }))
     };
     let mut log_text = String::new();
+    let generations = ev.generations;
     let mut on_generation = |log: &GenerationLog, _: &[Candidate]| -> Result<(), String> {
+        let b = &log.best;
+        pb.suspend(|| {
+            eprintln!(
+                "generation {}/{generations}: {} evaluated; best {} acc {:.2}% spikes {:.0} energy {:.3} µJ fitness {:.4}",
+                log.generation + 1,
+                log.evaluated,
+                b.arch.ids(),
+                100.0 * b.scores.accuracy,
+                b.scores.spikes,
+                b.scores.energy_j * 1e6,
+                b.fitness
+            )
+        });
         log_text += &serde_json::to_string(log).expect("serialises");
         log_text.push('\n');
         atomic::write(&outputs.generations(), log_text.as_bytes())

@@ -2,27 +2,10 @@
 //! the cache, a second search sharing the supernet, retraining and compiling the chosen network,
 //! and bad flags.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
+use cli_common::{s, snnc, text};
 
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use std::path::PathBuf;
 
 fn fmnist() -> Option<PathBuf> {
     snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)

@@ -1,33 +1,12 @@
 //! End-to-end CLI tests: `snnc arch`, `snnc train`, `snnc eval` on real data, and their errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
+use cli_common::{repo, s, snnc, text};
 
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::PathBuf;
 
 fn data(name: snnc_datasets::DatasetName) -> Option<PathBuf> {
     snnc_datasets::testdata::dataset_dir(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 #[test]

@@ -1,31 +1,14 @@
 //! `snnc compile` and `snnc ir check|fmt` end to end: outputs, round trips and error exits.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
+use cli_common::{s, snnc, text};
 
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 #[test]

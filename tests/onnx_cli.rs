@@ -3,6 +3,9 @@
 //! onnxruntime on real test data, agree with the reference interpreter and the event-driven
 //! runtime (equivalence ladder); the Python deployment example runs and agrees with `snnc run`.
 
+mod cli_common;
+use cli_common::{repo as root, s, snnc, text};
+
 #[path = "../compiler/tests/onnx_common/mod.rs"]
 mod onnx_common;
 
@@ -10,33 +13,10 @@ use snnc_compiler::emit::onnx::Interface;
 use snnc_compiler::reference::{compare, run_module};
 use snnc_runtime::Inputs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// Test samples per trained network.
 const SAMPLES: usize = 64;
-
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Every committed trained network (`tests/fixtures/trained/*`), plus `SNNC_IR_RUNS` (`:`-separated).
 fn trained_runs() -> Vec<PathBuf> {

@@ -2,37 +2,16 @@
 //! reference interpreter on real data (equivalence ladder), with Candle's `snnc eval` on accuracy
 //! and spikes, and with itself whether given the training directory or the compiled `.snnir`.
 
+mod cli_common;
+use cli_common::{repo, s, snnc, text};
+
 use snnc_compiler::reference::{compare, run_module};
 use snnc_datasets::DatasetName::{self, FashionMnist, Nmnist};
 use snnc_runtime::data::DatasetInputs;
 use snnc_runtime::{Inputs, Plan};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 const SAMPLES: usize = 24;
-
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(

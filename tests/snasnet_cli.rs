@@ -1,26 +1,9 @@
 //! `snnc search snasnet` end to end on the digits data: log, best architecture, resume, errors.
 
+mod cli_common;
+use cli_common::{s, snnc, text};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn snnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snnc"))
-        .args(args)
-        .output()
-        .expect("snnc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn lines(p: &Path) -> Vec<String> {
     std::fs::read_to_string(p)

@@ -7,7 +7,8 @@ use super::evolution::{
     pareto_front,
 };
 use super::supernet::{
-    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, train_supernet,
+    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, append_line, evaluate_arch,
+    io_err, train_supernet,
 };
 use crate::arch::InputGeometry;
 use crate::arch::autosnn::AutoSnnArch;
@@ -17,7 +18,6 @@ use snnc_compiler::atomic;
 use snnc_datasets::{Dataset, DatasetName};
 use snnc_targets::Target;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -78,10 +78,6 @@ impl SearchOutputs {
     }
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
-}
-
 /// Evaluations already in a supernet's cache made with `samples` held-out samples; a torn last
 /// line (an interrupted append) is dropped.
 fn read_cache(
@@ -107,15 +103,6 @@ fn read_cache(
         }
     }
     Ok(out)
-}
-
-fn append_line(path: &Path, line: &str) -> Result<(), String> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
-    writeln!(f, "{line}").map_err(|e| io_err(path, e))
 }
 
 /// Run (or resume) a search. `supernet_dir` defaults to `out/supernet`; searches with other

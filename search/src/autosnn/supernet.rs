@@ -209,7 +209,7 @@ impl SupernetFiles {
     }
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
+pub(crate) fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: {e}", path.display())
 }
 
@@ -507,7 +507,7 @@ pub fn train_supernet(
     ))
 }
 
-fn append_line(path: &Path, line: &str) -> Result<(), String> {
+pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), String> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .create(true)

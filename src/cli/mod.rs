@@ -7,6 +7,7 @@ pub mod compile;
 pub mod eval;
 pub mod export;
 pub mod ir;
+pub mod pipeline;
 pub mod run;
 pub mod search;
 pub mod targets;
@@ -41,6 +42,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Check or format `.snnir` event-IR files.
     Ir(ir::IrArgs),
+    /// Search -> train -> compile and export -> event-driven run on real data, resumable by stage.
+    Pipeline(pipeline::PipelineArgs),
     /// Profile a compiled network on a dataset with the event-driven runtime: spikes, SOPs, energy.
     Run(run::RunArgs),
     /// Training-free architecture search (SNASNet): score random cells, keep the best.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compile(a) => compile::run(a),
         Command::Export(a) => export::run(a),
         Command::Ir(a) => ir::run(a),
+        Command::Pipeline(a) => pipeline::run(a),
         Command::Run(a) => run::run(a),
         Command::Search(a) => search::run(a),
         Command::Targets(a) => targets::run(a),

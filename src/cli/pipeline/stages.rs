@@ -1,0 +1,553 @@
+//! The pipeline's four stages (search, train, export, run): each one's settings, inputs and
+//! body, calling the same library functions (and CLI helpers) the single-stage subcommands use.
+
+use super::PipelineArgs;
+use super::budget::{Budget, Method};
+use super::stamp;
+use anyhow::{Context, anyhow, bail};
+use snnc_compiler::network::{Network, NetworkDesc};
+use snnc_datasets::transform::FrameSplit;
+use snnc_datasets::{DatasetName, Split};
+use snnc_search::arch::InputGeometry;
+use snnc_search::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
+use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_search::data::Augment;
+use snnc_search::init::InitScheme;
+use snnc_search::model::ConvImpl;
+use snnc_search::optim::OptimizerKind;
+use snnc_search::snasnet::search::{SearchFiles, SearchSettings, read_records};
+use snnc_search::train::{LossKind, TrainConfig, TrainOutcome};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Stage names, in order; each has the folder `DIR/<name>`.
+pub const STAGES: [&str; 4] = ["search", "train", "export", "run"];
+
+/// What every stage may read.
+pub struct Ctx<'a> {
+    pub args: &'a PipelineArgs,
+    pub budget: &'a Budget,
+    /// Identity of the dataset folder (see [`stamp::fingerprint_dir`]).
+    pub data_fingerprint: String,
+    /// Set by Ctrl-C: stages that can stop cleanly (training) poll it.
+    pub stop: Arc<AtomicBool>,
+    /// True while a stage that polls `stop` runs; otherwise Ctrl-C quits at once (every other
+    /// stage is redone or resumed from its log on the next run).
+    pub graceful: Arc<AtomicBool>,
+    pub show_progress: bool,
+}
+
+impl Ctx<'_> {
+    pub fn dir(&self, stage: &str) -> PathBuf {
+        self.args.out.join(stage)
+    }
+}
+
+/// A stage's settings and input files, from which its key is made.
+pub struct Plan {
+    pub settings: serde_json::Value,
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Outcome of a stage body that finished: the files it wrote.
+pub type Outputs = Vec<PathBuf>;
+
+/// Inputs taken from an earlier stage's stamp: its outputs `names` (relative to its folder),
+/// keyed `stage/name`.
+fn inputs_from(prev: &stamp::Stamp, names: &[&str]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for n in names {
+        let h = prev.outputs.get(*n).ok_or_else(|| {
+            anyhow!(
+                "stage {} did not record {n}; delete its stage.json to redo it",
+                prev.stage
+            )
+        })?;
+        out.insert(format!("{}/{n}", prev.stage), h.clone());
+    }
+    Ok(out)
+}
+
+/// Remove and recreate a stage folder.
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+fn existing(dir: &Path, names: &[&str]) -> Outputs {
+    names
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+// ---------------------------------------------------------------- search
+
+pub fn search_plan(cx: &Ctx) -> Plan {
+    let search = match cx.args.search {
+        Method::Snasnet => serde_json::to_value(&cx.budget.snasnet),
+        Method::Autosnn => serde_json::to_value(&cx.budget.autosnn),
+    }
+    .expect("settings serialise");
+    Plan {
+        settings: serde_json::json!({
+            "method": cx.args.search.name(),
+            "dataset": cx.args.dataset.to_string(),
+            "data": cx.data_fingerprint,
+            "search": search,
+        }),
+        inputs: BTreeMap::new(),
+    }
+}
+
+pub fn search(cx: &Ctx) -> anyhow::Result<Outputs> {
+    let dir = cx.dir("search");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let data = snnc_datasets::load(cx.args.dataset, &cx.args.data_dir, Split::Train)
+        .with_context(|| format!("search: loading {}", cx.args.data_dir.display()))?;
+    match cx.args.search {
+        Method::Snasnet => snasnet(cx, &dir, &data),
+        Method::Autosnn => autosnn(cx, &dir, &data),
+    }
+}
+
+fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Result<Outputs> {
+    let s = &cx.budget.snasnet;
+    let files = SearchFiles::in_dir(dir);
+    // Resume a search with the same settings (its log is appended to candidate by candidate);
+    // start afresh if the folder holds another search or more candidates than asked for.
+    let reusable = std::fs::read_to_string(&files.settings)
+        .ok()
+        .and_then(|t| serde_json::from_str::<SearchSettings>(&t).ok())
+        .is_some_and(|old| {
+            SearchSettings {
+                candidates: s.candidates,
+                ..old
+            } == *s
+        })
+        && read_records(&files.candidates).is_ok_and(|r| r.len() <= s.candidates);
+    if !reusable {
+        fresh_dir(dir)?;
+    }
+    let geometry = InputGeometry::for_dataset(cx.args.dataset, None);
+    let bar = cx.show_progress.then(|| {
+        let b = indicatif::ProgressBar::new(s.candidates as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  search [{bar:30}] {pos}/{len} candidates {msg} ({elapsed} < {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut best_score = f64::NEG_INFINITY;
+    let mut progress = |done: usize, r: &snnc_search::snasnet::search::CandidateRecord| {
+        if let Some(b) = &bar {
+            if r.score >= best_score {
+                best_score = r.score;
+                b.set_message(format!("best {:.2}", r.score));
+            }
+            b.set_position(done as u64);
+        }
+    };
+    let records = snnc_search::snasnet::search::run_search(
+        dir,
+        s,
+        geometry,
+        data,
+        Augment::default_for(cx.args.dataset),
+        &mut progress,
+    )
+    .map_err(|e| anyhow!(e))
+    .with_context(|| format!("SNASNet search in {}", dir.display()))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let Some(best) = snnc_search::snasnet::search::best(&records) else {
+        bail!(
+            "SNASNet search in {}: no candidate got a finite score",
+            dir.display()
+        );
+    };
+    eprintln!(
+        "  {} candidates scored; best #{} `{}` (score {:.3})",
+        records.len(),
+        best.index,
+        best.genotype,
+        best.score
+    );
+    Ok(vec![
+        files.settings,
+        files.candidates,
+        files.best_arch,
+        files.best_genotype,
+    ])
+}
+
+fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Result<Outputs> {
+    use snnc_search::autosnn::search::{AutoSnnSearchSettings, SearchOutputs, run_search};
+    let s = &cx.budget.autosnn;
+    let outputs = SearchOutputs {
+        dir: dir.to_path_buf(),
+    };
+    let same_search = std::fs::read_to_string(outputs.settings())
+        .ok()
+        .and_then(|t| serde_json::from_str::<AutoSnnSearchSettings>(&t).ok())
+        .is_some_and(|old| old == *s);
+    if !same_search {
+        // Another search: keep a finished supernet trained with the same settings (its weights
+        // and score cache are what costs), drop everything else.
+        let supernet = dir.join("supernet");
+        let same_supernet = std::fs::read_to_string(supernet.join("supernet.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| {
+                v.get("settings") == Some(&serde_json::to_value(&s.supernet).expect("serialises"))
+            });
+        let keep = dir.with_file_name("search.supernet.keep");
+        if same_supernet {
+            std::fs::rename(&supernet, &keep)
+                .with_context(|| format!("moving {} aside", supernet.display()))?;
+        }
+        fresh_dir(dir)?;
+        if same_supernet {
+            std::fs::rename(&keep, &supernet)
+                .with_context(|| format!("restoring {}", supernet.display()))?;
+        }
+    }
+    cx.graceful.store(true, Ordering::SeqCst);
+    let summary = run_search(
+        s,
+        cx.args.dataset,
+        data,
+        dir,
+        None,
+        &cx.stop,
+        cx.show_progress,
+    )
+    .map_err(|e| anyhow!(e))
+    .with_context(|| format!("AutoSNN search in {}", dir.display()));
+    cx.graceful.store(false, Ordering::SeqCst);
+    let Some(summary) = summary? else {
+        interrupted("search");
+    };
+    eprintln!(
+        "  {} architectures evaluated; best {} (held-out accuracy {:.2}%, {:.0} spikes/sample)",
+        summary.evaluations,
+        summary.best_blocks,
+        100.0 * summary.best.scores.accuracy,
+        summary.best.scores.spikes
+    );
+    let names = [
+        "search.json",
+        "candidates.csv",
+        "generations.jsonl",
+        "best.json",
+        "best_arch.json",
+        "pareto-spikes.csv",
+        "pareto-energy.csv",
+        "pareto.svg",
+    ];
+    Ok(existing(dir, &names))
+}
+
+/// Tell the user how to go on after Ctrl-C stopped a stage cleanly, and exit.
+pub fn interrupted(stage: &str) -> ! {
+    eprintln!("interrupted during {stage}; run the same command again to resume");
+    std::process::exit(130);
+}
+
+// ---------------------------------------------------------------- train
+
+/// The training configuration of the pipeline's budget.
+fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<TrainConfig> {
+    let t = &cx.budget.train;
+    let (momentum, weight_decay) = if t.optimizer == "sgd" {
+        (0.9, 5e-4)
+    } else {
+        (0.9, 0.0)
+    };
+    Ok(TrainConfig {
+        dataset: cx.args.dataset,
+        data_dir: cx.args.data_dir.clone(),
+        epochs: t.epochs,
+        batch_size: t.batch_size,
+        seed: t.seed,
+        lr: t.lr,
+        eta_min_ratio: 0.01,
+        cosine: t.cosine,
+        optimizer: OptimizerKind::parse(&t.optimizer, momentum, weight_decay)
+            .map_err(anyhow::Error::msg)?,
+        loss,
+        init,
+        augment: Augment::default_for(cx.args.dataset),
+        frame_split: FrameSplit::ByCount,
+        train_limit: t.train_limit,
+        test_limit: t.test_limit,
+        conv: ConvImpl::default(),
+    })
+}
+
+pub fn train_plan(cx: &Ctx, search: &stamp::Stamp) -> anyhow::Result<Plan> {
+    Ok(Plan {
+        settings: serde_json::json!({
+            "method": cx.args.search.name(),
+            "data": cx.data_fingerprint,
+            "train": cx.budget.train,
+            "data_dir": cx.args.data_dir,
+        }),
+        inputs: inputs_from(search, &["best_arch.json"])?,
+    })
+}
+
+/// The searched architecture rebuilt at the training width, hidden size and T.
+fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
+    let found = Network::load(best_arch)?;
+    let meta = &found.desc.meta;
+    let field = |k: &str| {
+        meta.get(k).and_then(|v| v.as_str()).ok_or_else(|| {
+            anyhow!(
+                "{}: meta.{k} is missing; was it written by snnc search?",
+                best_arch.display()
+            )
+        })
+    };
+    let t = &cx.budget.train;
+    let side = (cx.args.dataset == DatasetName::Nmnist).then_some(32);
+    let desc = match cx.args.search {
+        Method::Snasnet => {
+            let geno: CellGenotype = field("genotype")?
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{}: meta.genotype", best_arch.display()))?;
+            let mut cfg =
+                SnasnetConfig::new(InputGeometry::for_dataset(cx.args.dataset, side), t.width);
+            cfg.timesteps = t.timesteps;
+            cfg.hidden = t.hidden;
+            snasnet_network(&geno, &cfg).map_err(anyhow::Error::msg)?
+        }
+        Method::Autosnn => {
+            let arch: AutoSnnArch = field("blocks")?
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{}: meta.blocks", best_arch.display()))?;
+            let mut cfg = AutoSnnConfig::new(
+                InputGeometry::for_dataset(cx.args.dataset, Some(32)),
+                t.width,
+            );
+            cfg.timesteps = t.timesteps;
+            autosnn_network(&arch, &cfg).map_err(anyhow::Error::msg)?
+        }
+    };
+    Ok(desc)
+}
+
+pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
+    let dir = cx.dir("train");
+    let desc = training_arch(cx, &cx.dir("search").join("best_arch.json"))?;
+    let net = desc
+        .clone()
+        .validate()
+        .context("the training architecture is invalid (a bug in snnc)")?;
+    let init = match net.desc.meta.get("init").and_then(|v| v.as_str()) {
+        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
+        None => InitScheme::Pytorch,
+    };
+    let cfg = train_config(cx, init, LossKind::for_readout(net.desc.readout.kind))?;
+
+    // An interrupted training of the same stage resumes from its checkpoint; the epoch count may
+    // grow (the library checks everything else), anything else starts afresh.
+    let mut resume_settings = plan.settings.clone();
+    resume_settings["train"]["epochs"] = serde_json::Value::Null;
+    let resume_key = stamp::key(&resume_settings, &plan.inputs);
+    let pending = dir.join("pending.json");
+    let checkpoint_epoch = std::fs::read_to_string(dir.join("checkpoint").join("state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()));
+    let same = std::fs::read_to_string(&pending)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("resume_key").and_then(|k| k.as_str()) == Some(&resume_key));
+    let resume = same && checkpoint_epoch.is_some_and(|e| e as usize <= cfg.epochs);
+    if !resume {
+        fresh_dir(&dir)?;
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "resume_key": resume_key }))?;
+        snnc_compiler::atomic::write(&pending, text.as_bytes())
+            .with_context(|| format!("writing {}", pending.display()))?;
+    }
+    let arch = dir.join("arch.json");
+    snnc_compiler::atomic::write(&arch, (desc.to_json_pretty() + "\n").as_bytes())
+        .with_context(|| format!("writing {}", arch.display()))?;
+    let params: usize = net
+        .parameter_specs()
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    eprintln!(
+        "  training `{}` ({params} parameters) for {} epoch(s), T = {}, batch {}{}",
+        net.desc.name,
+        cfg.epochs,
+        net.desc.timesteps,
+        cfg.batch_size,
+        if resume { ", resuming" } else { "" }
+    );
+    cx.graceful.store(true, Ordering::SeqCst);
+    let outcome = snnc_search::train::train(net, &cfg, &dir, resume, &cx.stop, cx.show_progress);
+    cx.graceful.store(false, Ordering::SeqCst);
+    match outcome.with_context(|| format!("training in {}", dir.display()))? {
+        TrainOutcome::Finished { test_accuracy } => {
+            eprintln!("  test accuracy {:.2}%", 100.0 * test_accuracy)
+        }
+        TrainOutcome::Interrupted { .. } => interrupted("train"),
+    }
+    Ok(vec![
+        arch,
+        dir.join("network.json"),
+        dir.join("weights.safetensors"),
+        dir.join("metrics.jsonl"),
+    ])
+}
+
+// ---------------------------------------------------------------- export
+
+pub fn export_plan(train: &stamp::Stamp) -> anyhow::Result<Plan> {
+    Ok(Plan {
+        settings: serde_json::json!({ "optimised": true, "spikes": "none" }),
+        inputs: inputs_from(train, &["network.json", "weights.safetensors"])?,
+    })
+}
+
+pub fn export(cx: &Ctx) -> anyhow::Result<Outputs> {
+    use crate::cli::export::{self as ex, ExportArgs};
+    let dir = cx.dir("export");
+    fresh_dir(&dir)?;
+    ex::run(ExportArgs {
+        input: cx.dir("train"),
+        out: dir.clone(),
+        weights: None,
+        synthetic_weights: None,
+        no_opt: false,
+        spikes: None,
+    })
+    .context("export")?;
+    let ir = dir.join(ex::IR_FILE);
+    let module = snnc_runtime::load::load(&ir)?;
+    let plan = snnc_runtime::Plan::new(&module).with_context(|| format!("{}", ir.display()))?;
+    let plan_file = dir.join("plan.json");
+    let text = serde_json::to_string_pretty(&describe_plan(&plan))? + "\n";
+    snnc_compiler::atomic::write(&plan_file, text.as_bytes())
+        .with_context(|| format!("writing {}", plan_file.display()))?;
+    let sidecar = snnc_compiler::text::sidecar_path(&ir);
+    let mut out = vec![
+        ir,
+        dir.join(ex::STEP_FILE),
+        dir.join(ex::SEQUENCE_FILE),
+        dir.join(ex::MANIFEST_FILE),
+        plan_file,
+    ];
+    if sidecar.is_file() {
+        out.push(sidecar);
+    }
+    Ok(out)
+}
+
+/// The runtime plan as people read it: populations with their layouts and ring depths,
+/// projections, evaluation order and the state budget.
+fn describe_plan(p: &snnc_runtime::Plan) -> serde_json::Value {
+    let name = |i: usize| p.pops[i].name.clone();
+    serde_json::json!({
+        "module": p.name,
+        "timesteps": p.timesteps,
+        "classes": p.num_classes,
+        "neurons": p.neurons(),
+        "state_budget_bytes": p.state_budget(),
+        "input_values_per_sample": p.input_len(),
+        "event_frames": p.event_frames(),
+        "kernels": format!("{:?}", p.simd),
+        "populations": p.pops.iter().map(|q| serde_json::json!({
+            "name": q.name,
+            "handle": q.handle.to_string(),
+            "kind": q.kind_name(),
+            "neurons": q.numel(),
+            "constant": q.constant,
+            "ring_depth": q.depth,
+        })).collect::<Vec<_>>(),
+        "projections": p.projs.iter().map(|e| serde_json::json!({
+            "handle": e.handle.to_string(),
+            "kind": e.kind,
+            "source": name(e.source),
+            "target": name(e.target),
+            "delay": e.delay,
+            "events": e.binary,
+            "hoisted": e.hoisted,
+        })).collect::<Vec<_>>(),
+        "prologue": p.prologue.iter().map(|&i| name(i)).collect::<Vec<_>>(),
+        "schedule": p.schedule.iter().map(|&i| name(i)).collect::<Vec<_>>(),
+        "layers": p.layer_names(),
+    })
+}
+
+// ---------------------------------------------------------------- run
+
+pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
+    // A target given as a file is identified by its contents, a built-in one by its name.
+    let target_file = Path::new(&cx.args.target);
+    let target_hash = target_file
+        .is_file()
+        .then(|| stamp::hash_file(target_file))
+        .flatten();
+    let mut inputs = inputs_from(export, &["network.snnir"])?;
+    let sidecar = "network.safetensors";
+    if export.outputs.contains_key(sidecar) {
+        inputs.extend(inputs_from(export, &[sidecar])?);
+    }
+    Ok(Plan {
+        settings: serde_json::json!({
+            "target": cx.args.target,
+            "target_file": target_hash,
+            "samples": cx.budget.samples,
+            "split": "test",
+            "dataset": cx.args.dataset.to_string(),
+            "data": cx.data_fingerprint,
+        }),
+        inputs,
+    })
+}
+
+pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
+    use crate::cli::run::{RunArgs, run};
+    let dir = cx.dir("run");
+    fresh_dir(&dir)?;
+    let report = dir.join("report.json");
+    let plot = dir.join("report.svg");
+    let tables = dir.join("tables");
+    run(RunArgs {
+        compiled: cx.dir("export").join(crate::cli::export::IR_FILE),
+        dataset: cx.args.dataset,
+        data_dir: cx.args.data_dir.clone(),
+        samples: cx.budget.samples,
+        split: Split::Test,
+        target: cx.args.target.clone(),
+        report: Some(report.clone()),
+        csv: Some(tables.clone()),
+        plot: Some(plot.clone()),
+        threads: None,
+        quiet: cx.args.quiet,
+    })
+    .context("event-driven run")?;
+    let mut out = vec![report, plot];
+    let mut csv: Vec<PathBuf> = std::fs::read_dir(&tables)
+        .with_context(|| format!("listing {}", tables.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    csv.sort();
+    out.extend(csv);
+    Ok(out)
+}

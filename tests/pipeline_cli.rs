@@ -222,6 +222,16 @@ fn pipeline_writes_everything_then_skips_and_redoes_only_later_stages() {
         text(&o)
     );
     assert_eq!(stamps(&out)[0], before[0]);
+
+    // --redo forces a stage (and the later ones) whatever its stamp says.
+    let o = pipeline(&data, &out, &["--target", "loihi", "--redo", "run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        statuses(&o),
+        ["skipped", "skipped", "skipped", "running"],
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -269,6 +279,7 @@ fn ctrl_c_during_training_resumes_without_redoing_the_search() {
         "an interrupted training stage must not be stamped"
     );
     let checkpoint = out.join("train/checkpoint/state.json").exists();
+    eprintln!("first run: interrupted {interrupted}, checkpoint left {checkpoint}");
 
     let o = pipeline(&data, &out, &extra);
     assert!(o.status.success(), "{}", text(&o));

@@ -102,12 +102,16 @@ pub struct PipelineArgs {
     /// Test samples the event-driven run profiles [small: 2000, paper: all].
     #[arg(long)]
     pub samples: Option<usize>,
+    /// Redo this stage and every later one even if their stamps match: search, train, export
+    /// or run.
+    #[arg(long, value_name = "STAGE", value_parser = clap::builder::PossibleValuesParser::new(STAGES))]
+    pub redo: Option<String>,
     /// No progress bars and no report table (stage lines and the summary still print).
     #[arg(long)]
     pub quiet: bool,
 }
 
-pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
+pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     if !a.data_dir.is_dir() {
         bail!(
@@ -117,6 +121,9 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             snnc_datasets::testdata::folder_names(a.dataset)[0]
         );
     }
+    // One spelling of the data folder, so that a rerun from another working directory matches.
+    a.data_dir = std::fs::canonicalize(&a.data_dir)
+        .with_context(|| format!("--data-dir {}", a.data_dir.display()))?;
     snnc_targets::Target::resolve(&a.target).with_context(|| format!("--target {}", a.target))?;
     // AutoSNN's paper budget scores candidates on the whole held-out 20 % of the training split.
     let held_out = match (a.search, a.budget) {
@@ -154,7 +161,13 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         a.out.display()
     );
 
-    let mut display = Display::default();
+    let mut display = Display {
+        rerun: false,
+        redo_from: a
+            .redo
+            .as_deref()
+            .and_then(|r| STAGES.iter().position(|s| *s == r)),
+    };
     let plan = stages::search_plan(&cx);
     let search = display.stage(&cx, 0, &plan, || stages::search(&cx))?;
     let plan = stages::train_plan(&cx, &search)?;
@@ -185,10 +198,11 @@ fn install_ctrlc(stop: Arc<AtomicBool>, graceful: Arc<AtomicBool>) -> anyhow::Re
 
 /// The pipeline's one progress display: a line per stage (skipped, running, done), with the
 /// stage's own bars beneath it on a terminal.
-#[derive(Default)]
 struct Display {
     /// An earlier stage ran, so every later one must too.
     rerun: bool,
+    /// `--redo`: the first stage to redo regardless of its stamp.
+    redo_from: Option<usize>,
 }
 
 impl Display {
@@ -205,6 +219,8 @@ impl Display {
         let prefix = format!("[{}/{}] {name:<7}", k + 1, STAGES.len());
         let reason = if self.rerun {
             Some("an earlier stage ran".to_string())
+        } else if self.redo_from == Some(k) {
+            Some("--redo".to_string())
         } else {
             stamp::stale_reason(&dir, &key)
         };

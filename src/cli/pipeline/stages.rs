@@ -132,6 +132,9 @@ fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         })
         && read_records(&files.candidates).is_ok_and(|r| r.len() <= s.candidates);
     if !reusable {
+        if files.settings.exists() {
+            eprintln!("  the folder holds a search with other settings: starting afresh");
+        }
         fresh_dir(dir)?;
     }
     let geometry = InputGeometry::for_dataset(cx.args.dataset, None);

@@ -328,3 +328,54 @@ fn bad_input_is_a_clear_error_without_a_panic() {
         assert!(!t.contains("panicked"), "{t}");
     }
 }
+
+#[test]
+fn autosnn_pipeline_trains_and_profiles_the_evolved_architecture() {
+    let Some(data) = fmnist() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p");
+    let extra = [
+        "--search",
+        "autosnn",
+        "--supernet-epochs",
+        "1",
+        "--search-train-limit",
+        "192",
+        "--eval-samples",
+        "64",
+        "--population",
+        "4",
+        "--generations",
+        "2",
+    ];
+    let o = pipeline(&data, &out, &extra);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in [
+        "search/best_arch.json",
+        "search/pareto.svg",
+        "search/supernet/supernet.json",
+        "train/network.json",
+        "export/sequence.onnx",
+        "run/report.json",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let arch: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("train/arch.json")).unwrap())
+            .unwrap();
+    assert_eq!(arch["meta"]["architecture"], "autosnn");
+    assert_eq!(arch["timesteps"], 2);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("autosnn `"));
+
+    // More generations: the search reruns on the same supernet (not retrained).
+    let mut more = extra.to_vec();
+    more.extend(["--generations", "3"]);
+    let supernet = mtime(&out.join("search/supernet/weights.safetensors"));
+    let o = pipeline(&data, &out, &more);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(status(&o, "search"), "running");
+    assert_eq!(
+        mtime(&out.join("search/supernet/weights.safetensors")),
+        supernet
+    );
+}

@@ -125,14 +125,15 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     a.data_dir = std::fs::canonicalize(&a.data_dir)
         .with_context(|| format!("--data-dir {}", a.data_dir.display()))?;
     snnc_targets::Target::resolve(&a.target).with_context(|| format!("--target {}", a.target))?;
-    // AutoSNN's paper budget scores candidates on the whole held-out 20 % of the training split.
-    let held_out = match (a.search, a.budget) {
-        (Method::Autosnn, BudgetKind::Paper) => {
+    // AutoSNN scores candidates on (part of) the held-out 20 % of the training split: all of it
+    // in the paper budget, at most 2,000 samples in the small one.
+    let held_out = match a.search {
+        Method::Autosnn => {
             let n = snnc_datasets::load(a.dataset, &a.data_dir, snnc_datasets::Split::Train)?.len();
             let s = snnc_search::autosnn::supernet::SupernetSettings::small("");
             s.split(n).1.len()
         }
-        _ => 2000,
+        Method::Snasnet => 2000,
     };
     let budget = Budget::resolve(&a, held_out);
     budget.check()?;

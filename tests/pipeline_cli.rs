@@ -212,7 +212,7 @@ fn pipeline_writes_everything_then_skips_and_redoes_only_later_stages() {
     let mut bytes = std::fs::read(&w).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x55;
-    std::fs::write(&w, bytes).unwrap();
+    std::fs::write(&w, &bytes).unwrap();
     let o = pipeline(&data, &out, &["--target", "loihi"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
@@ -220,6 +220,11 @@ fn pipeline_writes_everything_then_skips_and_redoes_only_later_stages() {
         ["skipped", "running", "running", "running"],
         "{}",
         text(&o)
+    );
+    assert_ne!(
+        std::fs::read(&w).unwrap(),
+        bytes,
+        "the edited weights were kept"
     );
     assert_eq!(stamps(&out)[0], before[0]);
 

@@ -363,8 +363,9 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
     };
     let cfg = train_config(cx, init, LossKind::for_readout(net.desc.readout.kind))?;
 
-    // An interrupted training of the same stage resumes from its checkpoint; the epoch count may
-    // grow (the library checks everything else), anything else starts afresh.
+    // An interrupted training of the same stage resumes from its checkpoint, and so does one
+    // asked for more epochs (the library checks everything else). A finished one is redone: the
+    // stage runs because an output went missing or changed, or an earlier stage ran.
     let mut resume_settings = plan.settings.clone();
     resume_settings["train"]["epochs"] = serde_json::Value::Null;
     let resume_key = stamp::key(&resume_settings, &plan.inputs);
@@ -377,7 +378,7 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v.get("resume_key").and_then(|k| k.as_str()) == Some(&resume_key));
-    let resume = same && checkpoint_epoch.is_some_and(|e| e as usize <= cfg.epochs);
+    let resume = same && checkpoint_epoch.is_some_and(|e| (e as usize) < cfg.epochs);
     if !resume {
         fresh_dir(&dir)?;
         let text = serde_json::to_string_pretty(&serde_json::json!({ "resume_key": resume_key }))?;

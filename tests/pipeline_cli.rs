@@ -2,21 +2,12 @@
 //! the summary, skipping finished stages on rerun, redoing only the stages after a change,
 //! resuming after Ctrl-C, and clear errors on bad input.
 
+mod cli_common;
+use cli_common::{s, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn fmnist() -> Option<PathBuf> {
     snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)

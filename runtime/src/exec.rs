@@ -601,12 +601,11 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
 }
 
 /// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
-/// `input` is overwritten with the charged membranes.
 ///
-/// Two passes, because a push per spike inside the update loop keeps it from vectorising:
-/// the first charges, resets and counts near-threshold membranes without a branch; the second
-/// finds the (few) neurons that fired, sixteen at a time.
-fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
+/// Sixty-four neurons at a time: a branch-free vector pass charges, resets, counts
+/// near-threshold membranes and builds a bit per neuron that fired, then one push per set bit
+/// (a push inside the update loop would keep it from vectorising).
+fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
     #[cfg(target_arch = "x86_64")]
     match simd {
         // SAFETY: `Simd::detect` only returns a level the CPU supports.
@@ -620,49 +619,55 @@ fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, simd: S
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn fire_avx512(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
+unsafe fn fire_avx512(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     fire_portable(lif, v, input, idx)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
+unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     fire_portable(lif, v, input, idx)
 }
 
 #[inline(always)]
-fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
+fn fire_portable(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     idx.clear();
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
     let n = v.len();
     // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
+    // Neurons go 64 at a time through fixed-size arrays: the compiler then charges, resets,
+    // counts and builds the 64 spike bits in vector registers (compares into mask registers),
+    // with no loop-carried push; one push per set bit follows.
     macro_rules! sweep {
         ($fires:expr, $reset:expr) => {{
             let mut near = 0u32;
-            for (m, x) in v.iter_mut().zip(input.iter_mut()) {
+            let mut chunks = v.chunks_exact_mut(64).zip(input.chunks_exact(64));
+            for (c, (m, x)) in chunks.by_ref().enumerate() {
+                let (Ok(m), Ok(x)) = (<&mut [f32; 64]>::try_from(m), <&[f32; 64]>::try_from(x))
+                else {
+                    continue;
+                };
+                let mut bits = 0u64;
+                for j in 0..64 {
+                    let u = vr + beta * (m[j] - vr) + gain * x[j];
+                    near += u32::from((u - th).abs() < margin);
+                    let f = $fires(u);
+                    bits |= u64::from(f) << j;
+                    m[j] = if f { $reset(u) } else { u };
+                }
+                push_bits(idx, bits, c * 64, n);
+            }
+            let full = n / 64 * 64;
+            let mut bits = 0u64;
+            for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
                 let u = vr + beta * (*m - vr) + gain * *x;
                 near += u32::from((u - th).abs() < margin);
-                *m = if $fires(u) { $reset(u) } else { u };
-                *x = u;
+                let f = $fires(u);
+                bits |= u64::from(f) << j;
+                *m = if f { $reset(u) } else { u };
             }
-            for (c, chunk) in input.chunks(64).enumerate() {
-                // A bit per neuron of the chunk (vector compares and a movemask), then one
-                // push per set bit.
-                let mut mask = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |m, (j, &u)| m | (u64::from($fires(u)) << j));
-                while mask != 0 {
-                    let j = mask.trailing_zeros() as usize;
-                    mask &= mask - 1;
-                    if idx.len() == idx.capacity() {
-                        // Grow by doubling but never past the population: bounded state.
-                        idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
-                    }
-                    idx.push((c * 64 + j) as u32);
-                }
-            }
+            push_bits(idx, bits, full, n);
             u64::from(near)
         }};
     }
@@ -671,6 +676,20 @@ fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>
         (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
         (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
         (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
+    }
+}
+
+/// Push `base + j` for every set bit `j` of `bits`, growing `idx` by doubling but never past
+/// the population of `n`: bounded state.
+#[inline(always)]
+fn push_bits(idx: &mut Vec<u32>, mut bits: u64, base: usize, n: usize) {
+    while bits != 0 {
+        let j = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if idx.len() == idx.capacity() {
+            idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
+        }
+        idx.push((base + j) as u32);
     }
 }
 
@@ -803,6 +822,8 @@ fn train_portable(
     let margin = FLIP_MARGIN as f32;
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
     let zeros = [0.0f32; 64];
+    // Full words of 64 neurons go through fixed-size arrays (vector compares into mask
+    // registers, see `fire_portable`); the last, partial word through slices.
     macro_rules! sweep {
         ($fires:expr, $reset:expr) => {{
             for w in 0..words {
@@ -815,12 +836,22 @@ fn train_portable(
                     };
                     let mut close = 0u32;
                     let mut bits = 0u64;
-                    for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
-                        let u = vr + beta * (*m - vr) + gain * x;
-                        close += u32::from((u - th).abs() < margin);
-                        let f = $fires(u);
-                        bits |= u64::from(f) << j;
-                        *m = if f { $reset(u) } else { u };
+                    if let Ok(x) = <&[f32; 64]>::try_from(x) {
+                        for j in 0..64 {
+                            let u = vr + beta * (v[j] - vr) + gain * x[j];
+                            close += u32::from((u - th).abs() < margin);
+                            let f = $fires(u);
+                            bits |= u64::from(f) << j;
+                            v[j] = if f { $reset(u) } else { u };
+                        }
+                    } else {
+                        for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
+                            let u = vr + beta * (*m - vr) + gain * x;
+                            close += u32::from((u - th).abs() < margin);
+                            let f = $fires(u);
+                            bits |= u64::from(f) << j;
+                            *m = if f { $reset(u) } else { u };
+                        }
                     }
                     trains[t * words + w] = bits;
                     near[t] += u64::from(close);

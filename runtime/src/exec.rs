@@ -8,6 +8,7 @@
 
 use crate::error::RuntimeError;
 use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
+use crate::layout::Layout;
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
 use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
@@ -35,15 +36,84 @@ impl Slot {
         if !self.dense {
             // Exact reservation: the list never holds more than half the population.
             self.idx.reserve_exact(n);
-            self.idx.extend(
-                self.val
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != 0.0)
-                    .map(|(i, _)| i as u32),
-            );
+            for (c, chunk) in self.val.chunks(64).enumerate() {
+                let mut bits = nonzero_bits(chunk);
+                while bits != 0 {
+                    self.idx.push((c * 64) as u32 + bits.trailing_zeros());
+                    bits &= bits - 1;
+                }
+            }
         }
     }
+
+    /// Zero the values the slot holds, touching only its events when it has an index list.
+    fn clear_values(&mut self) {
+        if self.dense {
+            self.val.fill(0.0);
+        } else {
+            for &i in &self.idx {
+                self.val[i as usize] = 0.0;
+            }
+        }
+        self.idx.clear();
+        self.dense = false;
+        self.events = 0;
+    }
+
+    /// Load one row-major event frame into a slot whose values are all zero (see
+    /// [`Slot::clear_values`]): a sparse frame costs its events, not its size. The frame's
+    /// non-zero values are found 64 at a time as bit masks, one per channel; the positions
+    /// where any channel is active are then visited in order, which lists the events in
+    /// storage (channel-last) order, as [`Slot::index_graded`] would.
+    fn load_frame(&mut self, layout: &Layout, frame: &[f32]) {
+        let n = frame.len();
+        let count = frame.iter().filter(|v| **v != 0.0).count();
+        let c = if layout.flat { 1 } else { layout.c };
+        if (2 * count >= n && count > 0) || c > 8 {
+            layout.to_storage(frame, &mut self.val);
+            self.index_graded();
+            return;
+        }
+        self.events = count;
+        self.idx.reserve_exact(count);
+        let plane = n / c;
+        let mut masks = [0u64; 8];
+        for p0 in (0..plane).step_by(64) {
+            let hi = (p0 + 64).min(plane);
+            let mut any = 0u64;
+            for (ch, m) in masks[..c].iter_mut().enumerate() {
+                *m = nonzero_bits(&frame[ch * plane + p0..ch * plane + hi]);
+                any |= *m;
+            }
+            while any != 0 {
+                let j = any.trailing_zeros() as usize;
+                any &= any - 1;
+                for (ch, m) in masks[..c].iter().enumerate() {
+                    if m >> j & 1 != 0 {
+                        let s = (p0 + j) * c + ch;
+                        self.idx.push(s as u32);
+                        self.val[s] = frame[ch * plane + p0 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bit `j` set where `x[j] != 0` (`x` at most 64 long; a full chunk compiles to vector compares).
+#[inline(always)]
+fn nonzero_bits(x: &[f32]) -> u64 {
+    let mut bits = 0u64;
+    if let Ok(x) = <&[f32; 64]>::try_from(x) {
+        for (j, v) in x.iter().enumerate() {
+            bits |= u64::from(*v != 0.0) << j;
+        }
+    } else {
+        for (j, v) in x.iter().enumerate() {
+            bits |= u64::from(*v != 0.0) << j;
+        }
+    }
+    bits
 }
 
 /// Everything one sample changes: membranes, rings, input buffers, drives, logits. Made once
@@ -328,8 +398,16 @@ impl Plan {
 
     fn reset(&self, st: &mut State) {
         for (p, pop) in self.pops.iter().enumerate() {
-            if let Kind::Spiking(l) = pop.kind {
-                st.membrane[p].fill(l.v_reset);
+            match pop.kind {
+                Kind::Spiking(l) => st.membrane[p].fill(l.v_reset),
+                // Event frames are loaded into zeroed slots, clearing only the last events.
+                Kind::Input { event_frames: true } => {
+                    let base = st.slot_base[p];
+                    for s in &mut st.slots[base..base + pop.depth] {
+                        s.clear_values();
+                    }
+                }
+                _ => {}
             }
         }
         for s in &mut st.slots {
@@ -501,10 +579,9 @@ impl Plan {
         match pop.kind {
             Kind::Input { .. } => {
                 let n = pop.numel();
-                let mut val = std::mem::take(&mut st.slots[cur].val);
-                pop.layout.to_storage(&input[t * n..(t + 1) * n], &mut val);
-                st.slots[cur].val = val;
-                st.slots[cur].index_graded();
+                let slot = &mut st.slots[cur];
+                slot.clear_values();
+                slot.load_frame(&pop.layout, &input[t * n..(t + 1) * n]);
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);

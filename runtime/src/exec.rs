@@ -7,12 +7,13 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
-use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
+use crate::neuron::{fire, train};
+use crate::ops::{DenseGraded, Graded, Spikes, Work};
 use crate::layout::Layout;
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
-use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
-use snnc_compiler::reference::{FLIP_MARGIN, RunOutput};
+use snnc_compiler::ir::ReadoutKind;
+use snnc_compiler::reference::RunOutput;
 
 /// One ring slot: the events of one step. `val` holds a graded population's values (storage
 /// order) and is empty for spiking ones; `idx` lists the active elements, unless `dense`.
@@ -235,7 +236,7 @@ pub struct ProjStep {
 pub struct PopStep {
     /// Events emitted: spikes, or non-zero graded values.
     pub events: u64,
-    /// Neurons whose membrane lay within [`FLIP_MARGIN`] of the threshold (spiking only).
+    /// Neurons whose membrane lay within [`snnc_compiler::reference::FLIP_MARGIN`] of the threshold (spiking only).
     pub near: u64,
 }
 
@@ -677,99 +678,6 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
     }
 }
 
-/// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
-///
-/// Sixty-four neurons at a time: a branch-free vector pass charges, resets, counts
-/// near-threshold membranes and builds a bit per neuron that fired, then one push per set bit
-/// (a push inside the update loop would keep it from vectorising).
-fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    match simd {
-        // SAFETY: `Simd::detect` only returns a level the CPU supports.
-        Simd::Avx512 => return unsafe { fire_avx512(lif, v, input, idx) },
-        Simd::Avx2 => return unsafe { fire_avx2(lif, v, input, idx) },
-        Simd::None => {}
-    }
-    let _ = simd;
-    fire_portable(lif, v, input, idx)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn fire_avx512(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
-    fire_portable(lif, v, input, idx)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
-    fire_portable(lif, v, input, idx)
-}
-
-#[inline(always)]
-fn fire_portable(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
-    idx.clear();
-    let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
-    let n = v.len();
-    // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
-    // Neurons go 64 at a time through fixed-size arrays: the compiler then charges, resets,
-    // counts and builds the 64 spike bits in vector registers (compares into mask registers),
-    // with no loop-carried push; one push per set bit follows.
-    macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
-            let mut near = 0u32;
-            let mut chunks = v.chunks_exact_mut(64).zip(input.chunks_exact(64));
-            for (c, (m, x)) in chunks.by_ref().enumerate() {
-                let (Ok(m), Ok(x)) = (<&mut [f32; 64]>::try_from(m), <&[f32; 64]>::try_from(x))
-                else {
-                    continue;
-                };
-                let mut bits = 0u64;
-                for j in 0..64 {
-                    let u = vr + beta * (m[j] - vr) + gain * x[j];
-                    near += u32::from((u - th).abs() < margin);
-                    let f = $fires(u);
-                    bits |= u64::from(f) << j;
-                    m[j] = if f { $reset(u) } else { u };
-                }
-                push_bits(idx, bits, c * 64, n);
-            }
-            let full = n / 64 * 64;
-            let mut bits = 0u64;
-            for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
-                let u = vr + beta * (*m - vr) + gain * *x;
-                near += u32::from((u - th).abs() < margin);
-                let f = $fires(u);
-                bits |= u64::from(f) << j;
-                *m = if f { $reset(u) } else { u };
-            }
-            push_bits(idx, bits, full, n);
-            u64::from(near)
-        }};
-    }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
-    }
-}
-
-/// Push `base + j` for every set bit `j` of `bits`, growing `idx` by doubling but never past
-/// the population of `n`: bounded state.
-#[inline(always)]
-fn push_bits(idx: &mut Vec<u32>, mut bits: u64, base: usize, n: usize) {
-    while bits != 0 {
-        let j = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        if idx.len() == idx.capacity() {
-            idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
-        }
-        idx.push((base + j) as u32);
-    }
-}
-
 /// A profiling run over many samples, folded as it goes: counts, predictions, time.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -836,110 +744,5 @@ impl Plan {
             predictions: preds.into_iter().map(|(_, p)| p).collect(),
             seconds: start.elapsed().as_secs_f64(),
         })
-    }
-}
-
-/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
-/// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]`.
-fn train(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-    simd: Simd,
-) {
-    #[cfg(target_arch = "x86_64")]
-    match simd {
-        // SAFETY: `Simd::detect` only returns a level the CPU supports.
-        Simd::Avx512 => return unsafe { train_avx512(lif, seeds, n, words, trains, near) },
-        Simd::Avx2 => return unsafe { train_avx2(lif, seeds, n, words, trains, near) },
-        Simd::None => {}
-    }
-    let _ = simd;
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn train_avx512(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn train_avx2(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[inline(always)]
-fn train_portable(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
-    let zeros = [0.0f32; 64];
-    // Full words of 64 neurons go through fixed-size arrays (vector compares into mask
-    // registers, see `fire_portable`); the last, partial word through slices.
-    macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
-            for w in 0..words {
-                let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
-                let mut v = [vr; 64];
-                for (t, seed) in seeds.iter().enumerate() {
-                    let x: &[f32] = match seed {
-                        Some(s) => &s[lo..hi],
-                        None => &zeros[..hi - lo],
-                    };
-                    let mut close = 0u32;
-                    let mut bits = 0u64;
-                    if let Ok(x) = <&[f32; 64]>::try_from(x) {
-                        for j in 0..64 {
-                            let u = vr + beta * (v[j] - vr) + gain * x[j];
-                            close += u32::from((u - th).abs() < margin);
-                            let f = $fires(u);
-                            bits |= u64::from(f) << j;
-                            v[j] = if f { $reset(u) } else { u };
-                        }
-                    } else {
-                        for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
-                            let u = vr + beta * (*m - vr) + gain * x;
-                            close += u32::from((u - th).abs() < margin);
-                            let f = $fires(u);
-                            bits |= u64::from(f) << j;
-                            *m = if f { $reset(u) } else { u };
-                        }
-                    }
-                    trains[t * words + w] = bits;
-                    near[t] += u64::from(close);
-                }
-            }
-        }};
-    }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
     }
 }

@@ -271,7 +271,20 @@ impl Conv {
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         // Common slice lengths get a build where the length is a constant: the compiler then
         // emits exactly length / lanes vector adds per tap, with no loop or remainder around them.
+        // With `groups == 1`, `B` taps are accumulated together (see `scatter_grouped`); two
+        // measured best for spikes, one for graded events into wide slices.
+        let grouped = self.cg == self.cin;
+        let binary = E::BINARY;
         match self.coutg {
+            8 if grouped && binary => self.scatter_grouped::<E, 8, 2>(ev, out),
+            16 if grouped && binary => self.scatter_grouped::<E, 16, 2>(ev, out),
+            32 if grouped && binary => self.scatter_grouped::<E, 32, 2>(ev, out),
+            64 if grouped && binary => self.scatter_grouped::<E, 64, 2>(ev, out),
+            8 if grouped => self.scatter_grouped::<E, 8, 2>(ev, out),
+            16 if grouped => self.scatter_grouped::<E, 16, 2>(ev, out),
+            32 if grouped => self.scatter_grouped::<E, 32, 1>(ev, out),
+            64 if grouped => self.scatter_grouped::<E, 64, 1>(ev, out),
+            128 if grouped => self.scatter_grouped::<E, 128, 1>(ev, out),
             8 => self.scatter_n::<E, 8>(ev, out),
             16 => self.scatter_n::<E, 16>(ev, out),
             32 => self.scatter_n::<E, 32>(ev, out),
@@ -284,9 +297,6 @@ impl Conv {
     /// The scatter with slices of `N` values (`N = 0`: any length, `self.coutg`).
     #[inline(always)]
     fn scatter_n<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
-        if N != 0 && self.cg == self.cin {
-            return self.scatter_grouped::<E, N>(ev, out);
-        }
         let len = if N == 0 { self.coutg } else { N };
         let (mut taps, mut effective) = (0u64, 0u64);
         for (s, v) in ev.iter() {
@@ -324,12 +334,18 @@ impl Conv {
     }
 
     /// Events come in storage order, so the channels that fired at one input position arrive
-    /// together; they all reach the same output slices. Each slice is then loaded once, gets
+    /// together; they all reach the same output slices. Those slices are then loaded once, get
     /// every one of those channels' weights added (in event order, so the sums are bit for bit
-    /// those of one event at a time), and is stored once. Only for `groups == 1`, where every
-    /// channel's slice is the same output run.
+    /// those of one event at a time), and are stored once. `B` taps go together, so the adds
+    /// of one channel form `B` independent chains rather than one (an add waits for the
+    /// previous add into the same register). Only for `groups == 1`, where every channel's
+    /// slice is the same output run, of `N == C_out` values.
     #[inline(always)]
-    fn scatter_grouped<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+    fn scatter_grouped<E: Events, const N: usize, const B: usize>(
+        &self,
+        ev: &E,
+        out: &mut [f32],
+    ) -> Work {
         const MAX: usize = 32;
         let (mut taps, mut effective) = (0u64, 0u64);
         let mut group = [(0usize, 0.0f32); MAX];
@@ -351,8 +367,39 @@ impl Conv {
                 }
             }
             let members = &group[..k];
-            for &(tap, opos) in self.reach(pos) {
-                let o = opos as usize * self.cout;
+            let reach = self.reach(pos);
+            taps += (k * reach.len()) as u64;
+            let mut blocks = reach.chunks_exact(B);
+            for block in blocks.by_ref() {
+                let mut acc = [[0.0f32; N]; B];
+                for b in 0..B {
+                    let o = block[b].1 as usize * N;
+                    if let Ok(d) = <&[f32; N]>::try_from(&out[o..o + N]) {
+                        acc[b] = *d;
+                    }
+                }
+                for &(base, v) in members {
+                    for b in 0..B {
+                        let slice = base + block[b].0 as usize;
+                        if let Ok(w) =
+                            <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
+                        {
+                            for j in 0..N {
+                                acc[b][j] += if E::BINARY { w[j] } else { w[j] * v };
+                            }
+                        }
+                        effective += u64::from(self.nnz[slice]);
+                    }
+                }
+                for b in 0..B {
+                    let o = block[b].1 as usize * N;
+                    if let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) {
+                        *d = acc[b];
+                    }
+                }
+            }
+            for &(tap, opos) in blocks.remainder() {
+                let o = opos as usize * N;
                 let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else {
                     continue;
                 };
@@ -368,7 +415,6 @@ impl Conv {
                     effective += u64::from(self.nnz[slice]);
                 }
                 *d = acc;
-                taps += k as u64;
             }
         }
         Work {

@@ -191,9 +191,14 @@ pub struct Conv {
     /// at plan time, so a scatter walks one flat list per event. Padding never appears.
     reach_at: Vec<u32>,
     reach: Vec<(u32, u32)>,
+    /// Per output position, the `(kernel tap, input position)` pairs that reach it, in
+    /// ascending input position (`gather[gather_at[o]..gather_at[o + 1]]`).
+    gather_at: Vec<u32>,
+    gather: Vec<(u32, u32)>,
+    /// Per source storage index, the non-zero weights one event there applies: the effective
+    /// pairs of an event, counted once per event rather than per tap.
+    reach_nnz: Vec<u32>,
     weights: Vec<f32>,
-    /// Non-zero weights per slice `[C_in][kh][kw]`.
-    nnz: Vec<u32>,
     dense_pairs: u64,
 }
 
@@ -241,6 +246,31 @@ impl Conv {
                 reach_at.push(reach.len() as u32);
             }
         }
+        // The same pairs seen from the outputs, for gathering from a dense source: per output
+        // position, its (tap, input position) pairs in ascending input position, the order in
+        // which a scatter of the source's events in storage order adds them.
+        let mut from: Vec<Vec<(u32, u32)>> = vec![Vec::new(); dst.h * dst.w];
+        for pos in 0..src.h * src.w {
+            for &(tap, opos) in &reach[reach_at[pos] as usize..reach_at[pos + 1] as usize] {
+                from[opos as usize].push((tap, pos as u32));
+            }
+        }
+        let mut gather_at = Vec::with_capacity(from.len() + 1);
+        gather_at.push(0u32);
+        let mut gather = Vec::with_capacity(reach.len());
+        for f in &from {
+            gather.extend_from_slice(f);
+            gather_at.push(gather.len() as u32);
+        }
+        let reach_nnz = (0..src.h * src.w * cin)
+            .map(|s| {
+                let (pos, ci) = (s / cin, s % cin);
+                reach[reach_at[pos] as usize..reach_at[pos + 1] as usize]
+                    .iter()
+                    .map(|&(tap, _)| nnz[ci * kh * kw + tap as usize])
+                    .sum::<u32>()
+            })
+            .collect();
         Conv {
             cin,
             cout,
@@ -251,8 +281,10 @@ impl Conv {
             by_cg: FastDiv::new(cg),
             reach_at,
             reach,
+            gather_at,
+            gather,
+            reach_nnz,
             weights,
-            nnz,
             dense_pairs: (rows.pairs() * cols.pairs() * cin * coutg) as u64,
         }
     }
@@ -275,6 +307,16 @@ impl Conv {
         // measured best for spikes, one for graded events into wide slices.
         let grouped = self.cg == self.cin;
         let binary = E::BINARY;
+        if let (true, Some(val)) = (grouped, ev.dense_values()) {
+            match self.coutg {
+                8 => return self.gather_dense::<8>(val, out),
+                16 => return self.gather_dense::<16>(val, out),
+                32 => return self.gather_dense::<32>(val, out),
+                64 => return self.gather_dense::<64>(val, out),
+                128 => return self.gather_dense::<128>(val, out),
+                _ => {}
+            }
+        }
         match self.coutg {
             8 if grouped && binary => self.scatter_grouped::<E, 8, 2>(ev, out),
             16 if grouped && binary => self.scatter_grouped::<E, 16, 2>(ev, out),
@@ -303,6 +345,7 @@ impl Conv {
             let (pos, ci) = self.by_cin.divrem(s);
             let group_base = self.by_cg.divrem(ci).0 * len;
             let slice_base = ci * self.kk;
+            effective += u64::from(self.reach_nnz[s]);
             for &(tap, opos) in self.reach(pos) {
                 let slice = slice_base + tap as usize;
                 let o = opos as usize * self.cout + group_base;
@@ -323,12 +366,55 @@ impl Conv {
                         d[j] += if E::BINARY { w[j] } else { w[j] * v };
                     }
                 }
-                effective += u64::from(self.nnz[slice]);
                 taps += 1;
             }
         }
         Work {
             pairs: taps * len as u64,
+            effective,
+        }
+    }
+
+    /// A dense graded source (`groups == 1`): each output slice is held in registers while
+    /// every (tap, channel) reaching it is added, in the order a scatter of the source's
+    /// events would add them (ascending input position, then channel), skipping zeros as a
+    /// scatter never sees them: the same sums, bit for bit, without a load and store of the
+    /// slice per event. Counted per non-zero input, as the scatter counts.
+    #[inline(always)]
+    fn gather_dense<const N: usize>(&self, val: &[f32], out: &mut [f32]) -> Work {
+        let cin = self.cin;
+        for (o, d) in out.chunks_exact_mut(N).enumerate() {
+            let Ok(d) = <&mut [f32; N]>::try_from(d) else {
+                continue;
+            };
+            let mut acc = *d;
+            let pairs = &self.gather[self.gather_at[o] as usize..self.gather_at[o + 1] as usize];
+            for &(tap, ipos) in pairs {
+                let xs = &val[ipos as usize * cin..(ipos as usize + 1) * cin];
+                for (ci, &x) in xs.iter().enumerate() {
+                    if x == 0.0 {
+                        continue;
+                    }
+                    let slice = ci * self.kk + tap as usize;
+                    if let Ok(w) = <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
+                    {
+                        for j in 0..N {
+                            acc[j] += w[j] * x;
+                        }
+                    }
+                }
+            }
+            *d = acc;
+        }
+        let (mut taps, mut effective) = (0u64, 0u64);
+        for (s, &x) in val.iter().enumerate() {
+            if x != 0.0 {
+                taps += (self.reach_at[s / cin + 1] - self.reach_at[s / cin]) as u64;
+                effective += u64::from(self.reach_nnz[s]);
+            }
+        }
+        Work {
+            pairs: taps * N as u64,
             effective,
         }
     }
@@ -353,6 +439,7 @@ impl Conv {
         while let Some((s, v)) = it.next() {
             let (pos, ci) = self.by_cin.divrem(s);
             group[0] = (ci * self.kk, v);
+            effective += u64::from(self.reach_nnz[s]);
             let mut k = 1;
             let start = pos * self.cin;
             let run = start..start + self.cin;
@@ -360,6 +447,7 @@ impl Conv {
                 match it.peek() {
                     Some(&(s2, v2)) if run.contains(&s2) => {
                         group[k] = ((s2 - start) * self.kk, v2);
+                        effective += u64::from(self.reach_nnz[s2]);
                         k += 1;
                         it.next();
                     }
@@ -388,7 +476,6 @@ impl Conv {
                                 acc[b][j] += if E::BINARY { w[j] } else { w[j] * v };
                             }
                         }
-                        effective += u64::from(self.nnz[slice]);
                     }
                 }
                 for b in 0..B {
@@ -412,7 +499,6 @@ impl Conv {
                             acc[j] += if E::BINARY { w[j] } else { w[j] * v };
                         }
                     }
-                    effective += u64::from(self.nnz[slice]);
                 }
                 *d = acc;
             }

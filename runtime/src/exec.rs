@@ -7,7 +7,7 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
-use crate::neuron::{fire, train};
+use crate::neuron::{bits_to_idx, fire, train};
 use crate::ops::{DenseGraded, Graded, Spikes, Work};
 use crate::layout::Layout;
 use crate::plan::{Kind, Lif, Plan};
@@ -595,14 +595,7 @@ impl Plan {
                 let words = pop.numel().div_ceil(64);
                 let bits = &st.trains[p][t * words..(t + 1) * words];
                 let idx = &mut st.slots[cur].idx;
-                idx.clear();
-                for (w, &word) in bits.iter().enumerate() {
-                    let mut m = word;
-                    while m != 0 {
-                        idx.push((w * 64) as u32 + m.trailing_zeros());
-                        m &= m - 1;
-                    }
-                }
+                bits_to_idx(bits, idx, pop.numel(), self.simd);
                 st.slots[cur].events = idx.len();
                 out.pops[p * self.timesteps + t].near = st.train_near[p][t];
             }

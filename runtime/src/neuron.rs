@@ -30,6 +30,28 @@ pub(crate) fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, 
     fire_portable(lif, v, input, idx, 0, v.len())
 }
 
+/// The spikes of a bit train (`bits[w]` bit `j`: neuron `64 w + j`) into `idx`, cleared first.
+pub(crate) fn bits_to_idx(bits: &[u64], idx: &mut Vec<u32>, n: usize, simd: Simd) {
+    idx.clear();
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe { bits_to_idx_avx2(bits, idx, n) };
+    }
+    let _ = simd;
+    for (w, &word) in bits.iter().enumerate() {
+        push_bits(idx, word, w * 64, n);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn bits_to_idx_avx2(bits: &[u64], idx: &mut Vec<u32>, n: usize) {
+    for (w, &word) in bits.iter().enumerate() {
+        unsafe { x86::push_bits_wide(idx, word, w * 64, n) };
+    }
+}
+
 /// Sixty-four neurons at a time through fixed-size arrays, so the compiler can vectorise the
 /// update; then one push per set bit (a push inside the update loop would keep it scalar).
 /// Appends `base + i` for every neuron `i` that fired; `n` bounds `idx`'s growth.
@@ -183,8 +205,10 @@ mod x86 {
     /// positions its table entry lists (plus `base`) at the end of `idx` and moves the end by
     /// the byte's bit count. Needs eight values of spare capacity past the spikes; falls back
     /// to [`push_bits`] where that would pass the population bound `n`.
-    #[inline]
-    #[target_feature(enable = "avx2,popcnt")]
+    ///
+    /// Always inlined, into AVX2 functions only (it has no `target_feature` of its own: those
+    /// cannot be forced inline), so its intrinsics compile to AVX2 instructions.
+    #[inline(always)]
     pub(super) unsafe fn push_bits_wide(idx: &mut Vec<u32>, bits: u64, base: usize, n: usize) {
         if bits == 0 {
             return;

@@ -218,7 +218,7 @@ mod x86 {
             if len + count + 8 > n {
                 return push_bits(idx, bits, base, n);
             }
-            let target = (2 * idx.capacity()).clamp(16, n).max(len + count + 8);
+            let target = (2 * idx.capacity()).max(16).min(n).max(len + count + 8);
             idx.reserve_exact(target - len);
         }
         // SAFETY: every store writes 8 values at or before `len + count`, within the capacity

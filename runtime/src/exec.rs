@@ -8,7 +8,7 @@
 
 use crate::error::RuntimeError;
 use crate::neuron::{bits_to_idx, fire, train};
-use crate::ops::{DenseGraded, Graded, Spikes, Work};
+use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
 use crate::layout::Layout;
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
@@ -29,7 +29,24 @@ struct Slot {
 
 impl Slot {
     /// Record a graded population's events: an index list if sparse, else a scan marker.
-    fn index_graded(&mut self) {
+    fn index_graded(&mut self, simd: Simd) {
+        #[cfg(target_arch = "x86_64")]
+        if simd != Simd::None {
+            // SAFETY: `Simd::detect` only returns a level the CPU supports; both include AVX2.
+            return unsafe { self.index_graded_avx2() };
+        }
+        let _ = simd;
+        self.index_graded_portable()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn index_graded_avx2(&mut self) {
+        self.index_graded_portable()
+    }
+
+    #[inline(always)]
+    fn index_graded_portable(&mut self) {
         let n = self.val.iter().filter(|v| **v != 0.0).count();
         self.events = n;
         self.dense = 2 * n >= self.val.len() && n > 0;
@@ -66,13 +83,30 @@ impl Slot {
     /// non-zero values are found 64 at a time as bit masks, one per channel; the positions
     /// where any channel is active are then visited in order, which lists the events in
     /// storage (channel-last) order, as [`Slot::index_graded`] would.
-    fn load_frame(&mut self, layout: &Layout, frame: &[f32]) {
+    fn load_frame(&mut self, layout: &Layout, frame: &[f32], simd: Simd) {
+        #[cfg(target_arch = "x86_64")]
+        if simd != Simd::None {
+            // SAFETY: as in `index_graded`.
+            return unsafe { self.load_frame_avx2(layout, frame) };
+        }
+        let _ = simd;
+        self.load_frame_portable(layout, frame)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load_frame_avx2(&mut self, layout: &Layout, frame: &[f32]) {
+        self.load_frame_portable(layout, frame)
+    }
+
+    #[inline(always)]
+    fn load_frame_portable(&mut self, layout: &Layout, frame: &[f32]) {
         let n = frame.len();
         let count = frame.iter().filter(|v| **v != 0.0).count();
         let c = if layout.flat { 1 } else { layout.c };
         if (2 * count >= n && count > 0) || c > 8 {
             layout.to_storage(frame, &mut self.val);
-            self.index_graded();
+            self.index_graded_portable();
             return;
         }
         self.events = count;
@@ -483,7 +517,7 @@ impl Plan {
                 }
             }
             st.slots[cur].val = val;
-            st.slots[cur].index_graded();
+            st.slots[cur].index_graded(self.simd);
         }
         for &p in &self.schedule {
             let pop = &self.pops[p];
@@ -582,14 +616,14 @@ impl Plan {
                 let n = pop.numel();
                 let slot = &mut st.slots[cur];
                 slot.clear_values();
-                slot.load_frame(&pop.layout, &input[t * n..(t + 1) * n]);
+                slot.load_frame(&pop.layout, &input[t * n..(t + 1) * n], self.simd);
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);
                 seed(&mut val, pop.bias.as_deref(), self.seed_of(st, p, t));
                 self.gather(st, p, t, &mut val, out);
                 st.slots[cur].val = val;
-                st.slots[cur].index_graded();
+                st.slots[cur].index_graded(self.simd);
             }
             Kind::Spiking(_) if !st.trains[p].is_empty() => {
                 let words = pop.numel().div_ceil(64);

@@ -7,9 +7,9 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
+use crate::layout::Layout;
 use crate::neuron::{bits_to_idx, fire, train};
 use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
-use crate::layout::Layout;
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
 use snnc_compiler::ir::ReadoutKind;

@@ -509,7 +509,7 @@ impl Plan {
             match pop.kind {
                 Kind::Input { .. } => pop.layout.to_storage(input, &mut val),
                 _ => {
-                    seed(&mut val, pop.bias.as_deref(), None);
+                    seed(&mut val, pop.bias.as_deref(), None, bias_period(pop));
                     for &e in &pop.hoisted {
                         let done = self.deliver(st, e, 0, &mut val);
                         self.record(out, e, 0, done);
@@ -620,7 +620,12 @@ impl Plan {
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);
-                seed(&mut val, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    &mut val,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, &mut val, out);
                 st.slots[cur].val = val;
                 st.slots[cur].index_graded(self.simd);
@@ -636,7 +641,12 @@ impl Plan {
             Kind::Spiking(lif) => {
                 let mut scratch = std::mem::take(&mut st.scratch);
                 let acc = &mut scratch[..pop.numel()];
-                seed(acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    acc,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
                 out.pops[p * self.timesteps + t].near =
@@ -647,7 +657,12 @@ impl Plan {
             }
             Kind::Readout { .. } => {
                 let mut acc = std::mem::take(&mut st.readout_in);
-                seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    &mut acc,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, &mut acc, out);
                 st.logits
                     .iter_mut()
@@ -697,11 +712,35 @@ fn chunk(samples: usize) -> usize {
 }
 
 /// Start a step's input: the hoisted seed (which includes the bias), else the bias, else zero.
-fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
+///
+/// `period` is the bias's period in storage order (the channel count of a `[C, H, W]`
+/// population, channel-last; the whole population for a `[N]` one). When it divides 64, the
+/// first 64 bias values are held in registers and stored over and over rather than the whole
+/// expanded bias streamed in: a step's seeding then reads 256 bytes, not a population's worth.
+fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>, period: usize) {
     match (drive, bias) {
         (Some(d), _) => buf.copy_from_slice(d),
+        (None, Some(b)) if period > 0 && 64 % period == 0 && b.len() >= 64 => {
+            let Ok(pattern) = <[f32; 64]>::try_from(&b[..64]) else {
+                return buf.copy_from_slice(b);
+            };
+            let full = buf.len() / 64 * 64;
+            for c in buf.chunks_exact_mut(64) {
+                c.copy_from_slice(&pattern);
+            }
+            buf[full..].copy_from_slice(&b[full..]);
+        }
         (None, Some(b)) => buf.copy_from_slice(b),
         (None, None) => buf.fill(0.0),
+    }
+}
+
+/// The period of population `p`'s bias in storage order (see [`seed`]).
+fn bias_period(pop: &crate::plan::Pop) -> usize {
+    if pop.layout.flat {
+        pop.numel()
+    } else {
+        pop.layout.c
     }
 }
 

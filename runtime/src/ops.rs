@@ -2,8 +2,10 @@
 //!
 //! Every kernel takes the events of one source step and adds their effect into the target's
 //! input buffer (storage order, see [`crate::layout`]), touching only what the events reach:
-//! work is proportional to events times fan-out, never to the layer size. Each returns the
-//! [`Work`] it did, counted exactly while doing it.
+//! work is proportional to events times fan-out, never to the layer size. (The one exception
+//! is a conv from a *dense* graded source, at least half non-zero: it gathers per output, the
+//! same sums in the same order, which is then within 2x of events times fan-out.) Each returns
+//! the [`Work`] it did, counted exactly while doing it.
 
 use crate::layout::Layout;
 use snnc_compiler::ir::{Arena, ProjectionKind, Tensor};

@@ -7,11 +7,13 @@
 //! the longest delay out of the population.
 
 use crate::error::RuntimeError;
+use crate::layout::Layout;
+use crate::neuron::{bits_to_idx, fire, train};
 use crate::ops::{DenseGraded, Graded, Simd, Spikes, Work};
 use crate::plan::{Kind, Lif, Plan};
 use rayon::prelude::*;
-use snnc_compiler::ir::{Compare, ReadoutKind, Reset};
-use snnc_compiler::reference::{FLIP_MARGIN, RunOutput};
+use snnc_compiler::ir::ReadoutKind;
+use snnc_compiler::reference::RunOutput;
 
 /// One ring slot: the events of one step. `val` holds a graded population's values (storage
 /// order) and is empty for spiking ones; `idx` lists the active elements, unless `dense`.
@@ -27,7 +29,24 @@ struct Slot {
 
 impl Slot {
     /// Record a graded population's events: an index list if sparse, else a scan marker.
-    fn index_graded(&mut self) {
+    fn index_graded(&mut self, simd: Simd) {
+        #[cfg(target_arch = "x86_64")]
+        if simd != Simd::None {
+            // SAFETY: `Simd::detect` only returns a level the CPU supports; both include AVX2.
+            return unsafe { self.index_graded_avx2() };
+        }
+        let _ = simd;
+        self.index_graded_portable()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn index_graded_avx2(&mut self) {
+        self.index_graded_portable()
+    }
+
+    #[inline(always)]
+    fn index_graded_portable(&mut self) {
         let n = self.val.iter().filter(|v| **v != 0.0).count();
         self.events = n;
         self.dense = 2 * n >= self.val.len() && n > 0;
@@ -35,15 +54,101 @@ impl Slot {
         if !self.dense {
             // Exact reservation: the list never holds more than half the population.
             self.idx.reserve_exact(n);
-            self.idx.extend(
-                self.val
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != 0.0)
-                    .map(|(i, _)| i as u32),
-            );
+            for (c, chunk) in self.val.chunks(64).enumerate() {
+                let mut bits = nonzero_bits(chunk);
+                while bits != 0 {
+                    self.idx.push((c * 64) as u32 + bits.trailing_zeros());
+                    bits &= bits - 1;
+                }
+            }
         }
     }
+
+    /// Zero the values the slot holds, touching only its events when it has an index list.
+    fn clear_values(&mut self) {
+        if self.dense {
+            self.val.fill(0.0);
+        } else {
+            for &i in &self.idx {
+                self.val[i as usize] = 0.0;
+            }
+        }
+        self.idx.clear();
+        self.dense = false;
+        self.events = 0;
+    }
+
+    /// Load one row-major event frame into a slot whose values are all zero (see
+    /// [`Slot::clear_values`]): a sparse frame costs its events, not its size. The frame's
+    /// non-zero values are found 64 at a time as bit masks, one per channel; the positions
+    /// where any channel is active are then visited in order, which lists the events in
+    /// storage (channel-last) order, as [`Slot::index_graded`] would.
+    fn load_frame(&mut self, layout: &Layout, frame: &[f32], simd: Simd) {
+        #[cfg(target_arch = "x86_64")]
+        if simd != Simd::None {
+            // SAFETY: as in `index_graded`.
+            return unsafe { self.load_frame_avx2(layout, frame) };
+        }
+        let _ = simd;
+        self.load_frame_portable(layout, frame)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load_frame_avx2(&mut self, layout: &Layout, frame: &[f32]) {
+        self.load_frame_portable(layout, frame)
+    }
+
+    #[inline(always)]
+    fn load_frame_portable(&mut self, layout: &Layout, frame: &[f32]) {
+        let n = frame.len();
+        let count = frame.iter().filter(|v| **v != 0.0).count();
+        let c = if layout.flat { 1 } else { layout.c };
+        if (2 * count >= n && count > 0) || c > 8 {
+            layout.to_storage(frame, &mut self.val);
+            self.index_graded_portable();
+            return;
+        }
+        self.events = count;
+        self.idx.reserve_exact(count);
+        let plane = n / c;
+        let mut masks = [0u64; 8];
+        for p0 in (0..plane).step_by(64) {
+            let hi = (p0 + 64).min(plane);
+            let mut any = 0u64;
+            for (ch, m) in masks[..c].iter_mut().enumerate() {
+                *m = nonzero_bits(&frame[ch * plane + p0..ch * plane + hi]);
+                any |= *m;
+            }
+            while any != 0 {
+                let j = any.trailing_zeros() as usize;
+                any &= any - 1;
+                for (ch, m) in masks[..c].iter().enumerate() {
+                    if m >> j & 1 != 0 {
+                        let s = (p0 + j) * c + ch;
+                        self.idx.push(s as u32);
+                        self.val[s] = frame[ch * plane + p0 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bit `j` set where `x[j] != 0` (`x` at most 64 long; a full chunk compiles to vector compares).
+#[inline(always)]
+fn nonzero_bits(x: &[f32]) -> u64 {
+    let mut bits = 0u64;
+    if let Ok(x) = <&[f32; 64]>::try_from(x) {
+        for (j, v) in x.iter().enumerate() {
+            bits |= u64::from(*v != 0.0) << j;
+        }
+    } else {
+        for (j, v) in x.iter().enumerate() {
+            bits |= u64::from(*v != 0.0) << j;
+        }
+    }
+    bits
 }
 
 /// Everything one sample changes: membranes, rings, input buffers, drives, logits. Made once
@@ -165,7 +270,7 @@ pub struct ProjStep {
 pub struct PopStep {
     /// Events emitted: spikes, or non-zero graded values.
     pub events: u64,
-    /// Neurons whose membrane lay within [`FLIP_MARGIN`] of the threshold (spiking only).
+    /// Neurons whose membrane lay within [`snnc_compiler::reference::FLIP_MARGIN`] of the threshold (spiking only).
     pub near: u64,
 }
 
@@ -328,8 +433,16 @@ impl Plan {
 
     fn reset(&self, st: &mut State) {
         for (p, pop) in self.pops.iter().enumerate() {
-            if let Kind::Spiking(l) = pop.kind {
-                st.membrane[p].fill(l.v_reset);
+            match pop.kind {
+                Kind::Spiking(l) => st.membrane[p].fill(l.v_reset),
+                // Event frames are loaded into zeroed slots, clearing only the last events.
+                Kind::Input { event_frames: true } => {
+                    let base = st.slot_base[p];
+                    for s in &mut st.slots[base..base + pop.depth] {
+                        s.clear_values();
+                    }
+                }
+                _ => {}
             }
         }
         for s in &mut st.slots {
@@ -396,7 +509,7 @@ impl Plan {
             match pop.kind {
                 Kind::Input { .. } => pop.layout.to_storage(input, &mut val),
                 _ => {
-                    seed(&mut val, pop.bias.as_deref(), None);
+                    seed(&mut val, pop.bias.as_deref(), None, bias_period(pop));
                     for &e in &pop.hoisted {
                         let done = self.deliver(st, e, 0, &mut val);
                         self.record(out, e, 0, done);
@@ -404,7 +517,7 @@ impl Plan {
                 }
             }
             st.slots[cur].val = val;
-            st.slots[cur].index_graded();
+            st.slots[cur].index_graded(self.simd);
         }
         for &p in &self.schedule {
             let pop = &self.pops[p];
@@ -501,37 +614,39 @@ impl Plan {
         match pop.kind {
             Kind::Input { .. } => {
                 let n = pop.numel();
-                let mut val = std::mem::take(&mut st.slots[cur].val);
-                pop.layout.to_storage(&input[t * n..(t + 1) * n], &mut val);
-                st.slots[cur].val = val;
-                st.slots[cur].index_graded();
+                let slot = &mut st.slots[cur];
+                slot.clear_values();
+                slot.load_frame(&pop.layout, &input[t * n..(t + 1) * n], self.simd);
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);
-                seed(&mut val, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    &mut val,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, &mut val, out);
                 st.slots[cur].val = val;
-                st.slots[cur].index_graded();
+                st.slots[cur].index_graded(self.simd);
             }
             Kind::Spiking(_) if !st.trains[p].is_empty() => {
                 let words = pop.numel().div_ceil(64);
                 let bits = &st.trains[p][t * words..(t + 1) * words];
                 let idx = &mut st.slots[cur].idx;
-                idx.clear();
-                for (w, &word) in bits.iter().enumerate() {
-                    let mut m = word;
-                    while m != 0 {
-                        idx.push((w * 64) as u32 + m.trailing_zeros());
-                        m &= m - 1;
-                    }
-                }
+                bits_to_idx(bits, idx, pop.numel(), self.simd);
                 st.slots[cur].events = idx.len();
                 out.pops[p * self.timesteps + t].near = st.train_near[p][t];
             }
             Kind::Spiking(lif) => {
                 let mut scratch = std::mem::take(&mut st.scratch);
                 let acc = &mut scratch[..pop.numel()];
-                seed(acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    acc,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
                 out.pops[p * self.timesteps + t].near =
@@ -542,7 +657,12 @@ impl Plan {
             }
             Kind::Readout { .. } => {
                 let mut acc = std::mem::take(&mut st.readout_in);
-                seed(&mut acc, pop.bias.as_deref(), self.seed_of(st, p, t));
+                seed(
+                    &mut acc,
+                    pop.bias.as_deref(),
+                    self.seed_of(st, p, t),
+                    bias_period(pop),
+                );
                 self.gather(st, p, t, &mut acc, out);
                 st.logits
                     .iter_mut()
@@ -592,85 +712,35 @@ fn chunk(samples: usize) -> usize {
 }
 
 /// Start a step's input: the hoisted seed (which includes the bias), else the bias, else zero.
-fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
+///
+/// `period` is the bias's period in storage order (the channel count of a `[C, H, W]`
+/// population, channel-last; the whole population for a `[N]` one). When it divides 64, the
+/// first 64 bias values are held in registers and stored over and over rather than the whole
+/// expanded bias streamed in: a step's seeding then reads 256 bytes, not a population's worth.
+fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>, period: usize) {
     match (drive, bias) {
         (Some(d), _) => buf.copy_from_slice(d),
+        (None, Some(b)) if period > 0 && 64 % period == 0 && b.len() >= 64 => {
+            let Ok(pattern) = <[f32; 64]>::try_from(&b[..64]) else {
+                return buf.copy_from_slice(b);
+            };
+            let full = buf.len() / 64 * 64;
+            for c in buf.chunks_exact_mut(64) {
+                c.copy_from_slice(&pattern);
+            }
+            buf[full..].copy_from_slice(&b[full..]);
+        }
         (None, Some(b)) => buf.copy_from_slice(b),
         (None, None) => buf.fill(0.0),
     }
 }
 
-/// Charge, fire and reset every neuron; spikes go to `idx`. Returns the near-threshold count.
-/// `input` is overwritten with the charged membranes.
-///
-/// Two passes, because a push per spike inside the update loop keeps it from vectorising:
-/// the first charges, resets and counts near-threshold membranes without a branch; the second
-/// finds the (few) neurons that fired, sixteen at a time.
-fn fire(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    match simd {
-        // SAFETY: `Simd::detect` only returns a level the CPU supports.
-        Simd::Avx512 => return unsafe { fire_avx512(lif, v, input, idx) },
-        Simd::Avx2 => return unsafe { fire_avx2(lif, v, input, idx) },
-        Simd::None => {}
-    }
-    let _ = simd;
-    fire_portable(lif, v, input, idx)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn fire_avx512(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
-    fire_portable(lif, v, input, idx)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
-    fire_portable(lif, v, input, idx)
-}
-
-#[inline(always)]
-fn fire_portable(lif: &Lif, v: &mut [f32], input: &mut [f32], idx: &mut Vec<u32>) -> u64 {
-    idx.clear();
-    let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
-    let n = v.len();
-    // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
-    macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
-            let mut near = 0u32;
-            for (m, x) in v.iter_mut().zip(input.iter_mut()) {
-                let u = vr + beta * (*m - vr) + gain * *x;
-                near += u32::from((u - th).abs() < margin);
-                *m = if $fires(u) { $reset(u) } else { u };
-                *x = u;
-            }
-            for (c, chunk) in input.chunks(64).enumerate() {
-                // A bit per neuron of the chunk (vector compares and a movemask), then one
-                // push per set bit.
-                let mut mask = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |m, (j, &u)| m | (u64::from($fires(u)) << j));
-                while mask != 0 {
-                    let j = mask.trailing_zeros() as usize;
-                    mask &= mask - 1;
-                    if idx.len() == idx.capacity() {
-                        // Grow by doubling but never past the population: bounded state.
-                        idx.reserve_exact((2 * idx.capacity()).clamp(16, n.max(16)) - idx.len());
-                    }
-                    idx.push((c * 64 + j) as u32);
-                }
-            }
-            u64::from(near)
-        }};
-    }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
+/// The period of population `p`'s bias in storage order (see [`seed`]).
+fn bias_period(pop: &crate::plan::Pop) -> usize {
+    if pop.layout.flat {
+        pop.numel()
+    } else {
+        pop.layout.c
     }
 }
 
@@ -740,98 +810,5 @@ impl Plan {
             predictions: preds.into_iter().map(|(_, p)| p).collect(),
             seconds: start.elapsed().as_secs_f64(),
         })
-    }
-}
-
-/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
-/// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]`.
-fn train(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-    simd: Simd,
-) {
-    #[cfg(target_arch = "x86_64")]
-    match simd {
-        // SAFETY: `Simd::detect` only returns a level the CPU supports.
-        Simd::Avx512 => return unsafe { train_avx512(lif, seeds, n, words, trains, near) },
-        Simd::Avx2 => return unsafe { train_avx2(lif, seeds, n, words, trains, near) },
-        Simd::None => {}
-    }
-    let _ = simd;
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-unsafe fn train_avx512(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn train_avx2(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    train_portable(lif, seeds, n, words, trains, near)
-}
-
-#[inline(always)]
-fn train_portable(
-    lif: &Lif,
-    seeds: &[Option<&[f32]>],
-    n: usize,
-    words: usize,
-    trains: &mut [u64],
-    near: &mut [u64],
-) {
-    let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
-    let zeros = [0.0f32; 64];
-    macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
-            for w in 0..words {
-                let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
-                let mut v = [vr; 64];
-                for (t, seed) in seeds.iter().enumerate() {
-                    let x: &[f32] = match seed {
-                        Some(s) => &s[lo..hi],
-                        None => &zeros[..hi - lo],
-                    };
-                    let mut close = 0u32;
-                    let mut bits = 0u64;
-                    for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
-                        let u = vr + beta * (*m - vr) + gain * x;
-                        close += u32::from((u - th).abs() < margin);
-                        let f = $fires(u);
-                        bits |= u64::from(f) << j;
-                        *m = if f { $reset(u) } else { u };
-                    }
-                    trains[t * words + w] = bits;
-                    near[t] += u64::from(close);
-                }
-            }
-        }};
-    }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exec;
 pub mod layout;
 pub mod load;
+mod neuron;
 pub mod ops;
 pub mod plan;
 pub mod report;

@@ -2,8 +2,10 @@
 //!
 //! Every kernel takes the events of one source step and adds their effect into the target's
 //! input buffer (storage order, see [`crate::layout`]), touching only what the events reach:
-//! work is proportional to events times fan-out, never to the layer size. Each returns the
-//! [`Work`] it did, counted exactly while doing it.
+//! work is proportional to events times fan-out, never to the layer size. (The one exception
+//! is a conv from a *dense* graded source, at least half non-zero: it gathers per output, the
+//! same sums in the same order, which is then within 2x of events times fan-out.) Each returns
+//! the [`Work`] it did, counted exactly while doing it.
 
 use crate::layout::Layout;
 use snnc_compiler::ir::{Arena, ProjectionKind, Tensor};
@@ -18,6 +20,9 @@ pub struct Work {
 
 /// The events of one population at one step.
 pub trait Events {
+    /// Every value is 1: kernels add weights without multiplying (`w * 1.0 == w`, so the sums
+    /// are bit for bit the same).
+    const BINARY: bool = false;
     /// Number of events.
     fn count(&self) -> usize;
     /// `(storage index, value)` of every event. An iterator rather than a callback, so the
@@ -48,6 +53,7 @@ pub struct DenseGraded<'a> {
 }
 
 impl Events for Spikes<'_> {
+    const BINARY: bool = true;
     #[inline(always)]
     fn count(&self) -> usize {
         self.0.len()
@@ -128,11 +134,42 @@ impl Taps {
     }
 }
 
-/// `out += w * v` over one contiguous run; with `v == 1.0` the multiply folds away.
+/// `out += w * v` over one contiguous run; binary events (`v == 1.0`) skip the multiply.
 #[inline(always)]
-fn axpy(out: &mut [f32], w: &[f32], v: f32) {
+fn axpy<const BINARY: bool>(out: &mut [f32], w: &[f32], v: f32) {
     for (o, w) in out.iter_mut().zip(w) {
-        *o += w * v;
+        *o += if BINARY { *w } else { w * v };
+    }
+}
+
+/// Division by a divisor fixed when the plan is built, as a multiply and a shift (Lemire,
+/// Kaser and Kurz 2019): exact for every `u32` numerator. Storage indices are split into
+/// (position, channel) once per event, and a hardware division per event is slow.
+#[derive(Debug, Clone, Copy)]
+pub struct FastDiv {
+    d: u64,
+    /// `2^64 / d` rounded up; unused for `d == 1`.
+    m: u64,
+}
+
+impl FastDiv {
+    pub fn new(d: usize) -> FastDiv {
+        let d = d.max(1) as u64;
+        FastDiv {
+            d,
+            m: if d == 1 { 0 } else { u64::MAX / d + 1 },
+        }
+    }
+
+    /// `(n / d, n % d)` for `n < 2^32`.
+    #[inline(always)]
+    pub fn divrem(self, n: usize) -> (usize, usize) {
+        debug_assert!(n as u64 <= u64::from(u32::MAX));
+        if self.d == 1 {
+            return (n, 0);
+        }
+        let q = ((u128::from(self.m) * n as u128) >> 64) as u64;
+        (q as usize, (n as u64 - q * self.d) as usize)
     }
 }
 
@@ -145,15 +182,26 @@ pub struct Conv {
     cg: usize,
     /// Output channels per group: the length of one weight slice.
     coutg: usize,
-    kh: usize,
-    kw: usize,
-    src_w: usize,
-    out_w: usize,
-    rows: Taps,
-    cols: Taps,
+    /// Kernel taps, `kh * kw`.
+    kk: usize,
+    /// Storage index -> (input position, channel).
+    by_cin: FastDiv,
+    /// Channel -> group.
+    by_cg: FastDiv,
+    /// Per input position `iy * W + ix`, the `(kernel tap, output position)` pairs it reaches
+    /// (`reach[reach_at[pos]..reach_at[pos + 1]]`): the row and column tap tables crossed once
+    /// at plan time, so a scatter walks one flat list per event. Padding never appears.
+    reach_at: Vec<u32>,
+    reach: Vec<(u32, u32)>,
+    /// Per output position, the `(kernel tap, input position)` pairs that reach it, in
+    /// ascending input position (`gather[gather_at[o]..gather_at[o + 1]]`).
+    gather_at: Vec<u32>,
+    gather: Vec<(u32, u32)>,
+    /// Per source storage index, the non-zero weights one event there applies: the effective
+    /// pairs of an event, counted once per event rather than per tap.
+    reach_nnz: Vec<u32>,
     weights: Vec<f32>,
-    /// Non-zero weights per slice `[C_in][kh][kw]`.
-    nnz: Vec<u32>,
+    dense_pairs: u64,
 }
 
 impl Conv {
@@ -185,32 +233,102 @@ impl Conv {
                 }
             }
         }
+        let rows = Taps::new(src.h, kh, c.stride[0], c.padding[0], dst.h);
+        let cols = Taps::new(src.w, kw, c.stride[1], c.padding[1], dst.w);
+        let mut reach_at = Vec::with_capacity(src.h * src.w + 1);
+        let mut reach = Vec::new();
+        reach_at.push(0);
+        for iy in 0..src.h {
+            for ix in 0..src.w {
+                for &(ky, oy) in rows.of(iy) {
+                    for &(kx, ox) in cols.of(ix) {
+                        reach.push((ky * kw as u32 + kx, oy * dst.w as u32 + ox));
+                    }
+                }
+                reach_at.push(reach.len() as u32);
+            }
+        }
+        // The same pairs seen from the outputs, for gathering from a dense source: per output
+        // position, its (tap, input position) pairs in ascending input position, the order in
+        // which a scatter of the source's events in storage order adds them.
+        let mut from: Vec<Vec<(u32, u32)>> = vec![Vec::new(); dst.h * dst.w];
+        for pos in 0..src.h * src.w {
+            for &(tap, opos) in &reach[reach_at[pos] as usize..reach_at[pos + 1] as usize] {
+                from[opos as usize].push((tap, pos as u32));
+            }
+        }
+        let mut gather_at = Vec::with_capacity(from.len() + 1);
+        gather_at.push(0u32);
+        let mut gather = Vec::with_capacity(reach.len());
+        for f in &from {
+            gather.extend_from_slice(f);
+            gather_at.push(gather.len() as u32);
+        }
+        let reach_nnz = (0..src.h * src.w * cin)
+            .map(|s| {
+                let (pos, ci) = (s / cin, s % cin);
+                reach[reach_at[pos] as usize..reach_at[pos + 1] as usize]
+                    .iter()
+                    .map(|&(tap, _)| nnz[ci * kh * kw + tap as usize])
+                    .sum::<u32>()
+            })
+            .collect();
         Conv {
             cin,
             cout,
             cg,
             coutg,
-            kh,
-            kw,
-            src_w: src.w,
-            out_w: dst.w,
-            rows: Taps::new(src.h, kh, c.stride[0], c.padding[0], dst.h),
-            cols: Taps::new(src.w, kw, c.stride[1], c.padding[1], dst.w),
+            kk: kh * kw,
+            by_cin: FastDiv::new(cin),
+            by_cg: FastDiv::new(cg),
+            reach_at,
+            reach,
+            gather_at,
+            gather,
+            reach_nnz,
             weights,
-            nnz,
+            dense_pairs: (rows.pairs() * cols.pairs() * cin * coutg) as u64,
         }
     }
 
     /// Every (input, weight) pair one step would apply if every input were non-zero.
     pub fn dense_pairs(&self) -> u64 {
-        (self.rows.pairs() * self.cols.pairs() * self.cin * self.coutg) as u64
+        self.dense_pairs
+    }
+
+    #[inline(always)]
+    fn reach(&self, pos: usize) -> &[(u32, u32)] {
+        &self.reach[self.reach_at[pos] as usize..self.reach_at[pos + 1] as usize]
     }
 
     #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         // Common slice lengths get a build where the length is a constant: the compiler then
         // emits exactly length / lanes vector adds per tap, with no loop or remainder around them.
+        // With `groups == 1`, `B` taps are accumulated together (see `scatter_grouped`); two
+        // measured best for spikes, one for graded events into wide slices.
+        let grouped = self.cg == self.cin;
+        let binary = E::BINARY;
+        if let (true, Some(val)) = (grouped, ev.dense_values()) {
+            match self.coutg {
+                8 => return self.gather_dense::<8>(val, out),
+                16 => return self.gather_dense::<16>(val, out),
+                32 => return self.gather_dense::<32>(val, out),
+                64 => return self.gather_dense::<64>(val, out),
+                128 => return self.gather_dense::<128>(val, out),
+                _ => {}
+            }
+        }
         match self.coutg {
+            8 if grouped && binary => self.scatter_grouped::<E, 8, 2>(ev, out),
+            16 if grouped && binary => self.scatter_grouped::<E, 16, 2>(ev, out),
+            32 if grouped && binary => self.scatter_grouped::<E, 32, 2>(ev, out),
+            64 if grouped && binary => self.scatter_grouped::<E, 64, 2>(ev, out),
+            8 if grouped => self.scatter_grouped::<E, 8, 2>(ev, out),
+            16 if grouped => self.scatter_grouped::<E, 16, 2>(ev, out),
+            32 if grouped => self.scatter_grouped::<E, 32, 1>(ev, out),
+            64 if grouped => self.scatter_grouped::<E, 64, 1>(ev, out),
+            128 if grouped => self.scatter_grouped::<E, 128, 1>(ev, out),
             8 => self.scatter_n::<E, 8>(ev, out),
             16 => self.scatter_n::<E, 16>(ev, out),
             32 => self.scatter_n::<E, 32>(ev, out),
@@ -223,39 +341,34 @@ impl Conv {
     /// The scatter with slices of `N` values (`N = 0`: any length, `self.coutg`).
     #[inline(always)]
     fn scatter_n<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
-        if N != 0 && self.cg == self.cin {
-            return self.scatter_grouped::<E, N>(ev, out);
-        }
         let len = if N == 0 { self.coutg } else { N };
         let (mut taps, mut effective) = (0u64, 0u64);
         for (s, v) in ev.iter() {
-            let (pos, ci) = (s / self.cin, s % self.cin);
-            let (iy, ix) = (pos / self.src_w, pos % self.src_w);
-            let group_base = (ci / self.cg) * len;
-            let slice_base = ci * self.kh * self.kw;
-            let cols = self.cols.of(ix);
-            for &(ky, oy) in self.rows.of(iy) {
-                let row_slice = slice_base + ky as usize * self.kw;
-                let row_out = oy as usize * self.out_w;
-                for &(kx, ox) in cols {
-                    let slice = row_slice + kx as usize;
-                    let o = (row_out + ox as usize) * self.cout + group_base;
-                    let (dst, src) = (
-                        &mut out[o..o + len],
-                        &self.weights[slice * len..(slice + 1) * len],
-                    );
-                    if N == 0 {
-                        axpy(dst, src, v);
-                    } else if let (Ok(d), Ok(w)) =
-                        (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src))
-                    {
-                        for j in 0..N {
-                            d[j] += w[j] * v;
-                        }
+            let (pos, ci) = self.by_cin.divrem(s);
+            let group_base = self.by_cg.divrem(ci).0 * len;
+            let slice_base = ci * self.kk;
+            effective += u64::from(self.reach_nnz[s]);
+            for &(tap, opos) in self.reach(pos) {
+                let slice = slice_base + tap as usize;
+                let o = opos as usize * self.cout + group_base;
+                let (dst, src) = (
+                    &mut out[o..o + len],
+                    &self.weights[slice * len..(slice + 1) * len],
+                );
+                if N == 0 {
+                    if E::BINARY {
+                        axpy::<true>(dst, src, v);
+                    } else {
+                        axpy::<false>(dst, src, v);
                     }
-                    effective += u64::from(self.nnz[slice]);
-                    taps += 1;
+                } else if let (Ok(d), Ok(w)) =
+                    (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src))
+                {
+                    for j in 0..N {
+                        d[j] += if E::BINARY { w[j] } else { w[j] * v };
+                    }
                 }
+                taps += 1;
             }
         }
         Work {
@@ -264,25 +377,79 @@ impl Conv {
         }
     }
 
-    /// Events come in storage order, so the channels that fired at one input position arrive
-    /// together; they all reach the same output slices. Each slice is then loaded once, gets
-    /// every one of those channels' weights added (in event order, so the sums are bit for bit
-    /// those of one event at a time), and is stored once. Only for `groups == 1`, where every
-    /// channel's slice is the same output run.
+    /// A dense graded source (`groups == 1`): each output slice is held in registers while
+    /// every (tap, channel) reaching it is added, in the order a scatter of the source's
+    /// events would add them (ascending input position, then channel), skipping zeros as a
+    /// scatter never sees them: the same sums, bit for bit, without a load and store of the
+    /// slice per event. Counted per non-zero input, as the scatter counts.
     #[inline(always)]
-    fn scatter_grouped<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+    fn gather_dense<const N: usize>(&self, val: &[f32], out: &mut [f32]) -> Work {
+        let cin = self.cin;
+        for (o, d) in out.chunks_exact_mut(N).enumerate() {
+            let Ok(d) = <&mut [f32; N]>::try_from(d) else {
+                continue;
+            };
+            let mut acc = *d;
+            let pairs = &self.gather[self.gather_at[o] as usize..self.gather_at[o + 1] as usize];
+            for &(tap, ipos) in pairs {
+                let xs = &val[ipos as usize * cin..(ipos as usize + 1) * cin];
+                for (ci, &x) in xs.iter().enumerate() {
+                    if x == 0.0 {
+                        continue;
+                    }
+                    let slice = ci * self.kk + tap as usize;
+                    if let Ok(w) = <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
+                    {
+                        for j in 0..N {
+                            acc[j] += w[j] * x;
+                        }
+                    }
+                }
+            }
+            *d = acc;
+        }
+        let (mut taps, mut effective) = (0u64, 0u64);
+        for (s, &x) in val.iter().enumerate() {
+            if x != 0.0 {
+                taps += (self.reach_at[s / cin + 1] - self.reach_at[s / cin]) as u64;
+                effective += u64::from(self.reach_nnz[s]);
+            }
+        }
+        Work {
+            pairs: taps * N as u64,
+            effective,
+        }
+    }
+
+    /// Events come in storage order, so the channels that fired at one input position arrive
+    /// together; they all reach the same output slices. Those slices are then loaded once, get
+    /// every one of those channels' weights added (in event order, so the sums are bit for bit
+    /// those of one event at a time), and are stored once. `B` taps go together, so the adds
+    /// of one channel form `B` independent chains rather than one (an add waits for the
+    /// previous add into the same register). Only for `groups == 1`, where every channel's
+    /// slice is the same output run, of `N == C_out` values.
+    #[inline(always)]
+    fn scatter_grouped<E: Events, const N: usize, const B: usize>(
+        &self,
+        ev: &E,
+        out: &mut [f32],
+    ) -> Work {
         const MAX: usize = 32;
         let (mut taps, mut effective) = (0u64, 0u64);
         let mut group = [(0usize, 0.0f32); MAX];
         let mut it = ev.iter().peekable();
         while let Some((s, v)) = it.next() {
-            let pos = s / self.cin;
-            group[0] = (s % self.cin, v);
+            let (pos, ci) = self.by_cin.divrem(s);
+            group[0] = (ci * self.kk, v);
+            effective += u64::from(self.reach_nnz[s]);
             let mut k = 1;
+            let start = pos * self.cin;
+            let run = start..start + self.cin;
             while k < MAX {
                 match it.peek() {
-                    Some(&(s2, v2)) if s2 / self.cin == pos => {
-                        group[k] = (s2 % self.cin, v2);
+                    Some(&(s2, v2)) if run.contains(&s2) => {
+                        group[k] = ((s2 - start) * self.kk, v2);
+                        effective += u64::from(self.reach_nnz[s2]);
                         k += 1;
                         it.next();
                     }
@@ -290,32 +457,52 @@ impl Conv {
                 }
             }
             let members = &group[..k];
-            let (iy, ix) = (pos / self.src_w, pos % self.src_w);
-            let cols = self.cols.of(ix);
-            let kk = self.kh * self.kw;
-            for &(ky, oy) in self.rows.of(iy) {
-                let row_out = oy as usize * self.out_w;
-                for &(kx, ox) in cols {
-                    let tap = ky as usize * self.kw + kx as usize;
-                    let o = (row_out + ox as usize) * self.cout;
-                    let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else {
-                        continue;
-                    };
-                    let mut acc = *d;
-                    for &(ci, v) in members {
-                        let slice = ci * kk + tap;
+            let reach = self.reach(pos);
+            taps += (k * reach.len()) as u64;
+            let mut blocks = reach.chunks_exact(B);
+            for block in blocks.by_ref() {
+                let mut acc = [[0.0f32; N]; B];
+                for b in 0..B {
+                    let o = block[b].1 as usize * N;
+                    if let Ok(d) = <&[f32; N]>::try_from(&out[o..o + N]) {
+                        acc[b] = *d;
+                    }
+                }
+                for &(base, v) in members {
+                    for b in 0..B {
+                        let slice = base + block[b].0 as usize;
                         if let Ok(w) =
                             <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
                         {
                             for j in 0..N {
-                                acc[j] += w[j] * v;
+                                acc[b][j] += if E::BINARY { w[j] } else { w[j] * v };
                             }
                         }
-                        effective += u64::from(self.nnz[slice]);
                     }
-                    *d = acc;
-                    taps += k as u64;
                 }
+                for b in 0..B {
+                    let o = block[b].1 as usize * N;
+                    if let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) {
+                        *d = acc[b];
+                    }
+                }
+            }
+            for &(tap, opos) in blocks.remainder() {
+                let o = opos as usize * N;
+                let Ok(d) = <&mut [f32; N]>::try_from(&mut out[o..o + N]) else {
+                    continue;
+                };
+                let mut acc = *d;
+                for &(base, v) in members {
+                    let slice = base + tap as usize;
+                    if let Ok(w) = <&[f32; N]>::try_from(&self.weights[slice * N..(slice + 1) * N])
+                    {
+                        for j in 0..N {
+                            acc[j] += if E::BINARY { w[j] } else { w[j] * v };
+                        }
+                    }
+                }
+                *d = acc;
             }
         }
         Work {
@@ -326,10 +513,13 @@ impl Conv {
 }
 
 /// A fully connected projection laid out for scattering: one weight row per input element,
-/// both in storage order.
+/// both in storage order. Narrow outputs (a readout) get rows padded with zeros to a vector
+/// length, `stride`, and accumulate in registers across all events of a step.
 #[derive(Debug, Clone)]
 pub struct Dense {
     n_out: usize,
+    /// Row length in `weights`: `n_out`, or 16 or 32 for narrower outputs.
+    stride: usize,
     weights: Vec<f32>,
     nnz: Vec<u32>,
 }
@@ -338,11 +528,16 @@ impl Dense {
     /// Prepare from the IR weight `[out, in]`, reading the source flat in row-major order.
     pub fn new(weight: &Tensor, src: Layout, dst: Layout) -> Dense {
         let (n_out, n_in) = (weight.shape[0], weight.shape[1]);
-        let mut weights = vec![0.0f32; n_in * n_out];
+        let stride = match n_out {
+            0..=16 => 16,
+            17..=32 => 32,
+            _ => n_out,
+        };
+        let mut weights = vec![0.0f32; n_in * stride];
         let mut nnz = vec![0u32; n_in];
         for si in 0..n_in {
             let li = src.logical(si);
-            let row = &mut weights[si * n_out..(si + 1) * n_out];
+            let row = &mut weights[si * stride..si * stride + n_out];
             for (so, slot) in row.iter_mut().enumerate() {
                 *slot = weight.data[dst.logical(so) * n_in + li];
             }
@@ -350,6 +545,7 @@ impl Dense {
         }
         Dense {
             n_out,
+            stride,
             weights,
             nnz,
         }
@@ -361,12 +557,49 @@ impl Dense {
 
     #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+        match self.stride {
+            16 => self.scatter_narrow::<E, 16>(ev, out),
+            32 => self.scatter_narrow::<E, 32>(ev, out),
+            _ => self.scatter_wide(ev, out),
+        }
+    }
+
+    #[inline(always)]
+    fn scatter_wide<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut effective = 0u64;
         let n = self.n_out;
         for (s, v) in ev.iter() {
-            axpy(&mut out[..n], &self.weights[s * n..(s + 1) * n], v);
+            let w = &self.weights[s * n..(s + 1) * n];
+            if E::BINARY {
+                axpy::<true>(&mut out[..n], w, v);
+            } else {
+                axpy::<false>(&mut out[..n], w, v);
+            }
             effective += u64::from(self.nnz[s]);
         }
+        Work {
+            pairs: (ev.count() * n) as u64,
+            effective,
+        }
+    }
+
+    /// Outputs held in `N` lanes through all the events (the padding lanes add zeros and are
+    /// dropped), each output summed in event order as one event at a time would.
+    #[inline(always)]
+    fn scatter_narrow<E: Events, const N: usize>(&self, ev: &E, out: &mut [f32]) -> Work {
+        let mut effective = 0u64;
+        let n = self.n_out;
+        let mut acc = [0.0f32; N];
+        acc[..n].copy_from_slice(&out[..n]);
+        for (s, v) in ev.iter() {
+            if let Ok(w) = <&[f32; N]>::try_from(&self.weights[s * N..(s + 1) * N]) {
+                for j in 0..N {
+                    acc[j] += if E::BINARY { w[j] } else { w[j] * v };
+                }
+            }
+            effective += u64::from(self.nnz[s]);
+        }
+        out[..n].copy_from_slice(&acc[..n]);
         Work {
             pairs: (ev.count() * n) as u64,
             effective,
@@ -378,33 +611,69 @@ impl Dense {
 #[derive(Debug, Clone)]
 pub struct Pool {
     c: usize,
-    src_w: usize,
+    by_c: FastDiv,
+    by_w: FastDiv,
     out_w: usize,
     scale: f32,
     rows: Taps,
     cols: Taps,
+    /// When windows do not overlap (kernel <= stride: every input reaches at most one
+    /// output), the target storage index of each source storage index, `u32::MAX` for none.
+    direct: Option<Vec<u32>>,
 }
 
 impl Pool {
     pub fn new(p: &snnc_compiler::ir::SumPool, src: Layout, dst: Layout) -> Pool {
         // A [N] population pools as one row [1, 1, N]; the layouts already say so.
         let (oh, ow) = (dst.h, dst.w);
+        let rows = Taps::new(src.h, p.kernel[0], p.stride[0], p.padding[0], oh);
+        let cols = Taps::new(src.w, p.kernel[1], p.stride[1], p.padding[1], ow);
+        let single = |t: &Taps, len: usize| (0..len).all(|i| t.of(i).len() <= 1);
+        let direct = (single(&rows, src.h) && single(&cols, src.w)).then(|| {
+            (0..src.numel())
+                .map(|s| {
+                    let (pos, ch) = (s / src.c, s % src.c);
+                    let (iy, ix) = (pos / src.w, pos % src.w);
+                    match (rows.of(iy), cols.of(ix)) {
+                        ([(_, oy)], [(_, ox)]) => {
+                            ((*oy as usize * ow + *ox as usize) * src.c + ch) as u32
+                        }
+                        _ => u32::MAX,
+                    }
+                })
+                .collect()
+        });
         Pool {
             c: src.c,
-            src_w: src.w,
+            by_c: FastDiv::new(src.c),
+            by_w: FastDiv::new(src.w),
             out_w: ow,
             scale: p.scale as f32,
-            rows: Taps::new(src.h, p.kernel[0], p.stride[0], p.padding[0], oh),
-            cols: Taps::new(src.w, p.kernel[1], p.stride[1], p.padding[1], ow),
+            rows,
+            cols,
+            direct,
         }
     }
 
     #[inline(always)]
     pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
         let mut pairs = 0u64;
+        if let Some(direct) = &self.direct {
+            for (s, v) in ev.iter() {
+                let o = direct[s];
+                if o != u32::MAX {
+                    out[o as usize] += self.scale * v;
+                    pairs += 1;
+                }
+            }
+            return Work {
+                pairs,
+                effective: pairs,
+            };
+        }
         for (s, v) in ev.iter() {
-            let (pos, ch) = (s / self.c, s % self.c);
-            let (iy, ix) = (pos / self.src_w, pos % self.src_w);
+            let (pos, ch) = self.by_c.divrem(s);
+            let (iy, ix) = self.by_w.divrem(pos);
             let add = self.scale * v;
             let cols = self.cols.of(ix);
             for &(_, oy) in self.rows.of(iy) {

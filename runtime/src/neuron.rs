@@ -1,0 +1,433 @@
+//! The LIF update of a whole population per step ([`fire`]) and the spike trains of autonomous
+//! populations ([`train`]): the per-neuron part of a step, the one cost every step pays in full.
+//!
+//! Every build computes `u = v_reset + beta * (v - v_reset) + gain * x` with the same
+//! operations in the same order and no FMA, so the AVX2 kernels (also used on AVX-512
+//! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
+//! the portable results. The vector kernels turn the fire and near-threshold compares straight
+//! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.
+
+// Intrinsic calls sit in `unsafe` blocks for Rust 1.85 (the workspace's minimum); from 1.86 on,
+// the arithmetic ones are safe inside `target_feature` functions.
+#![allow(unused_unsafe)]
+
+use crate::ops::Simd;
+use crate::plan::Lif;
+use snnc_compiler::ir::{Compare, Reset};
+use snnc_compiler::reference::FLIP_MARGIN;
+
+/// Charge, fire and reset every neuron; spikes go to `idx` (cleared first), in ascending order.
+/// Returns the near-threshold count.
+pub(crate) fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
+    idx.clear();
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: `Simd::detect` only returns a level the CPU supports, and both vector levels
+        // include AVX2.
+        return unsafe { fire_avx2(lif, v, input, idx) };
+    }
+    let _ = simd;
+    fire_portable(lif, v, input, idx, 0, v.len())
+}
+
+/// The spikes of a bit train (`bits[w]` bit `j`: neuron `64 w + j`) into `idx`, cleared first.
+pub(crate) fn bits_to_idx(bits: &[u64], idx: &mut Vec<u32>, n: usize, simd: Simd) {
+    idx.clear();
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe { bits_to_idx_avx2(bits, idx, n) };
+    }
+    let _ = simd;
+    for (w, &word) in bits.iter().enumerate() {
+        push_bits(idx, word, w * 64, n);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn bits_to_idx_avx2(bits: &[u64], idx: &mut Vec<u32>, n: usize) {
+    for (w, &word) in bits.iter().enumerate() {
+        unsafe { x86::push_bits_wide(idx, word, w * 64, n) };
+    }
+}
+
+/// Sixty-four neurons at a time through fixed-size arrays, so the compiler can vectorise the
+/// update; then one push per set bit (a push inside the update loop would keep it scalar).
+/// Appends `base + i` for every neuron `i` that fired; `n` bounds `idx`'s growth.
+#[inline(always)]
+fn fire_portable(
+    lif: &Lif,
+    v: &mut [f32],
+    input: &[f32],
+    idx: &mut Vec<u32>,
+    base: usize,
+    n: usize,
+) -> u64 {
+    let margin = FLIP_MARGIN as f32;
+    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let len = v.len();
+    // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
+    macro_rules! sweep {
+        ($fires:expr, $reset:expr) => {{
+            let mut near = 0u32;
+            let chunks = v.chunks_exact_mut(64).zip(input.chunks_exact(64));
+            for (c, (m, x)) in chunks.enumerate() {
+                let (Ok(m), Ok(x)) = (<&mut [f32; 64]>::try_from(m), <&[f32; 64]>::try_from(x))
+                else {
+                    continue;
+                };
+                let mut bits = 0u64;
+                for j in 0..64 {
+                    let u = vr + beta * (m[j] - vr) + gain * x[j];
+                    near += u32::from((u - th).abs() < margin);
+                    let f = $fires(u);
+                    bits |= u64::from(f) << j;
+                    m[j] = if f { $reset(u) } else { u };
+                }
+                push_bits(idx, bits, base + c * 64, n);
+            }
+            let full = len / 64 * 64;
+            let mut bits = 0u64;
+            for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
+                let u = vr + beta * (*m - vr) + gain * *x;
+                near += u32::from((u - th).abs() < margin);
+                let f = $fires(u);
+                bits |= u64::from(f) << j;
+                *m = if f { $reset(u) } else { u };
+            }
+            push_bits(idx, bits, base + full, n);
+            u64::from(near)
+        }};
+    }
+    match (lif.fire, lif.reset) {
+        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
+        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
+        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
+        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
+    }
+}
+
+/// Push `base + j` for every set bit `j` of `bits`, growing `idx` by doubling but never past
+/// the population of `n`: bounded state.
+#[inline(always)]
+fn push_bits(idx: &mut Vec<u32>, mut bits: u64, base: usize, n: usize) {
+    if bits.count_ones() as usize > idx.capacity() - idx.len() {
+        let need = idx.len() + bits.count_ones() as usize;
+        let target = (2 * idx.capacity()).clamp(16, n.max(16)).max(need);
+        idx.reserve_exact(target - idx.len());
+    }
+    while bits != 0 {
+        let j = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        idx.push((base + j) as u32);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// The loop-invariant vectors of one population's update.
+    #[derive(Clone, Copy)]
+    pub(super) struct Consts {
+        pub(super) vr: __m256,
+        pub(super) beta: __m256,
+        pub(super) gain: __m256,
+        pub(super) th: __m256,
+        pub(super) margin: __m256,
+        pub(super) abs: __m256,
+    }
+
+    impl Consts {
+        #[target_feature(enable = "avx2")]
+        pub(super) unsafe fn new(lif: &Lif) -> Consts {
+            unsafe {
+                Consts {
+                    vr: _mm256_set1_ps(lif.v_reset),
+                    beta: _mm256_set1_ps(lif.beta),
+                    gain: _mm256_set1_ps(lif.gain),
+                    th: _mm256_set1_ps(lif.threshold),
+                    margin: _mm256_set1_ps(FLIP_MARGIN as f32),
+                    abs: _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff)),
+                }
+            }
+        }
+    }
+
+    /// One step of eight neurons: the new membranes, the fire mask (a bit per lane) and the
+    /// near-threshold compare (all ones in the lanes that are near).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn step8<const GT: bool, const SUB: bool>(
+        k: &Consts,
+        m: __m256,
+        x: __m256,
+    ) -> (__m256, u32, __m256i) {
+        unsafe {
+            let u = _mm256_add_ps(
+                _mm256_add_ps(k.vr, _mm256_mul_ps(k.beta, _mm256_sub_ps(m, k.vr))),
+                _mm256_mul_ps(k.gain, x),
+            );
+            let d = _mm256_and_ps(_mm256_sub_ps(u, k.th), k.abs);
+            let near = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(d, k.margin));
+            let f = if GT {
+                _mm256_cmp_ps::<_CMP_GT_OQ>(u, k.th)
+            } else {
+                _mm256_cmp_ps::<_CMP_GE_OQ>(u, k.th)
+            };
+            let reset = if SUB { _mm256_sub_ps(u, k.th) } else { k.vr };
+            let m = _mm256_blendv_ps(u, reset, f);
+            (m, _mm256_movemask_ps(f) as u32, near)
+        }
+    }
+
+    /// For each byte value, the positions of its set bits, in order (padded with zeros).
+    static BIT_POSITIONS: [[u8; 8]; 256] = {
+        let mut t = [[0u8; 8]; 256];
+        let mut b = 0;
+        while b < 256 {
+            let (mut j, mut k) = (0, 0);
+            while j < 8 {
+                if (b >> j) & 1 == 1 {
+                    t[b][k] = j as u8;
+                    k += 1;
+                }
+                j += 1;
+            }
+            b += 1;
+        }
+        t
+    };
+
+    /// [`push_bits`] without a branch per spike: each byte of `bits` stores the eight
+    /// positions its table entry lists (plus `base`) at the end of `idx` and moves the end by
+    /// the byte's bit count. Needs eight values of spare capacity past the spikes; falls back
+    /// to [`push_bits`] where that would pass the population bound `n`.
+    ///
+    /// Always inlined, into AVX2 functions only (it has no `target_feature` of its own: those
+    /// cannot be forced inline), so its intrinsics compile to AVX2 instructions.
+    #[inline(always)]
+    pub(super) unsafe fn push_bits_wide(idx: &mut Vec<u32>, bits: u64, base: usize, n: usize) {
+        if bits == 0 {
+            return;
+        }
+        let (len, count) = (idx.len(), bits.count_ones() as usize);
+        if idx.capacity() < len + count + 8 {
+            if len + count + 8 > n {
+                return push_bits(idx, bits, base, n);
+            }
+            let target = (2 * idx.capacity()).max(16).min(n).max(len + count + 8);
+            idx.reserve_exact(target - len);
+        }
+        // SAFETY: every store writes 8 values at or before `len + count`, within the capacity
+        // just ensured; the first `count` written are the spikes, in order.
+        unsafe {
+            let mut p = idx.as_mut_ptr().add(len);
+            for byte in 0..8 {
+                let b = (bits >> (8 * byte)) as u8;
+                let pos = _mm_loadl_epi64(BIT_POSITIONS[b as usize].as_ptr() as *const __m128i);
+                let v = _mm256_add_epi32(
+                    _mm256_cvtepu8_epi32(pos),
+                    _mm256_set1_epi32((base + 8 * byte) as i32),
+                );
+                _mm256_storeu_si256(p as *mut __m256i, v);
+                p = p.add(b.count_ones() as usize);
+            }
+            idx.set_len(len + count);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
+    // SAFETY: the caller's CPU has AVX2.
+    unsafe {
+        match (lif.fire, lif.reset) {
+            (Compare::Ge, Reset::Hard) => fire_avx2_n::<false, false>(lif, v, input, idx),
+            (Compare::Ge, Reset::Subtract) => fire_avx2_n::<false, true>(lif, v, input, idx),
+            (Compare::Gt, Reset::Hard) => fire_avx2_n::<true, false>(lif, v, input, idx),
+            (Compare::Gt, Reset::Subtract) => fire_avx2_n::<true, true>(lif, v, input, idx),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
+    lif: &Lif,
+    v: &mut [f32],
+    input: &[f32],
+    idx: &mut Vec<u32>,
+) -> u64 {
+    use std::arch::x86_64::*;
+    let n = v.len().min(input.len());
+    let full = n / 64 * 64;
+    let k = unsafe { x86::Consts::new(lif) };
+    // Per lane, minus the number of near-threshold neurons (a true compare is -1).
+    let mut near = unsafe { _mm256_setzero_si256() };
+    let (vp, xp) = (v.as_mut_ptr(), input.as_ptr());
+    for c in (0..full).step_by(64) {
+        let mut bits = 0u64;
+        for g in 0..8 {
+            let i = c + 8 * g;
+            // SAFETY: i + 8 <= full <= both lengths.
+            unsafe {
+                let (m, f, close) = x86::step8::<GT, SUB>(
+                    &k,
+                    _mm256_loadu_ps(vp.add(i)),
+                    _mm256_loadu_ps(xp.add(i)),
+                );
+                _mm256_storeu_ps(vp.add(i), m);
+                bits |= u64::from(f) << (8 * g);
+                near = _mm256_add_epi32(near, close);
+            }
+        }
+        unsafe { x86::push_bits_wide(idx, bits, c, n) };
+    }
+    let mut lanes = [0i32; 8];
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, near) };
+    let near: u64 = lanes.iter().map(|&l| u64::from(l.unsigned_abs())).sum();
+    near + fire_portable(lif, &mut v[full..n], &input[full..n], idx, full, n)
+}
+
+/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
+/// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]` (added).
+pub(crate) fn train(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+    simd: Simd,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe { train_avx2(lif, seeds, n, words, trains, near) };
+    }
+    let _ = simd;
+    train_portable(lif, seeds, n, 0, words, trains, near)
+}
+
+/// Words `from..words` of [`train`]: each word's 64 membranes held through all the steps.
+#[inline(always)]
+fn train_portable(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    from: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    let margin = FLIP_MARGIN as f32;
+    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let zeros = [0.0f32; 64];
+    macro_rules! sweep {
+        ($fires:expr, $reset:expr) => {{
+            for w in from..words {
+                let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
+                let mut v = [vr; 64];
+                for (t, seed) in seeds.iter().enumerate() {
+                    let x: &[f32] = match seed {
+                        Some(s) => &s[lo..hi],
+                        None => &zeros[..hi - lo],
+                    };
+                    let mut close = 0u32;
+                    let mut bits = 0u64;
+                    for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
+                        let u = vr + beta * (*m - vr) + gain * x;
+                        close += u32::from((u - th).abs() < margin);
+                        let f = $fires(u);
+                        bits |= u64::from(f) << j;
+                        *m = if f { $reset(u) } else { u };
+                    }
+                    trains[t * words + w] = bits;
+                    near[t] += u64::from(close);
+                }
+            }
+        }};
+    }
+    match (lif.fire, lif.reset) {
+        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
+        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
+        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
+        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn train_avx2(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    // SAFETY: the caller's CPU has AVX2.
+    unsafe {
+        match (lif.fire, lif.reset) {
+            (Compare::Ge, Reset::Hard) => {
+                train_avx2_n::<false, false>(lif, seeds, n, words, trains, near)
+            }
+            (Compare::Ge, Reset::Subtract) => {
+                train_avx2_n::<false, true>(lif, seeds, n, words, trains, near)
+            }
+            (Compare::Gt, Reset::Hard) => {
+                train_avx2_n::<true, false>(lif, seeds, n, words, trains, near)
+            }
+            (Compare::Gt, Reset::Subtract) => {
+                train_avx2_n::<true, true>(lif, seeds, n, words, trains, near)
+            }
+        }
+    }
+}
+
+/// Full words eight lanes at a time, the eight membrane vectors of a word in registers
+/// through the steps; the partial last word portably.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn train_avx2_n<const GT: bool, const SUB: bool>(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    use std::arch::x86_64::*;
+    let full = n / 64;
+    let k = unsafe { x86::Consts::new(lif) };
+    // Every seed covers the population.
+    assert!(seeds.iter().flatten().all(|s| s.len() >= n));
+    for w in 0..full {
+        let mut m = [k.vr; 8];
+        for (t, seed) in seeds.iter().enumerate() {
+            let mut bits = 0u64;
+            let mut close = 0u32;
+            for (g, mg) in m.iter_mut().enumerate() {
+                // SAFETY: w * 64 + 8 * g + 8 <= full * 64 <= n <= s.len().
+                let (nm, f, c) = unsafe {
+                    let x = match seed {
+                        Some(s) => _mm256_loadu_ps(s.as_ptr().add(w * 64 + 8 * g)),
+                        None => _mm256_setzero_ps(),
+                    };
+                    let (nm, f, near) = x86::step8::<GT, SUB>(&k, *mg, x);
+                    (nm, f, _mm256_movemask_ps(_mm256_castsi256_ps(near)) as u32)
+                };
+                *mg = nm;
+                bits |= u64::from(f) << (8 * g);
+                close += c.count_ones();
+            }
+            trains[t * words + w] = bits;
+            near[t] += u64::from(close);
+        }
+    }
+    train_portable(lif, seeds, n, full, words, trains, near);
+}

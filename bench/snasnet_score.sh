@@ -7,15 +7,17 @@
 # scores those same genotypes. Prints a markdown table: candidates/s, ratio, kernel share, and the
 # rank correlation of the two sides' scores (different init/batch/dropout streams, so the numbers
 # differ candidate by candidate).
+# Each process's first candidate carries its warm-up (allocator, thread pools); the "warm" ratio
+# leaves those candidates out on both sides.
 # Env: PYTHON (with torch, default python3), DATA (default ../shared/data), ROUNDS (default 2),
-# PER_A / PER_B (candidates per round, default 2 / 2), CELL (default backward), OUT (keep files).
+# PER_A / PER_B (candidates per round, default 3 / 3), CELL (default backward), OUT (keep files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 DATA="${DATA:-../shared/data}"
 ROUNDS="${ROUNDS:-2}"
-PER_A="${PER_A:-2}"
-PER_B="${PER_B:-2}"
+PER_A="${PER_A:-3}"
+PER_B="${PER_B:-3}"
 CELL="${CELL:-backward}"
 export RAYON_NUM_THREADS=2 OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 cargo build --release -p snnc -q
@@ -65,8 +67,8 @@ def spearman(a, b):
     den = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
     return num / den if den else float("nan")
 
-print("| setting | N | snnc cand/s | torch cand/s | snnc / torch | snnc kernel | torch kernel | per-round ratios | Spearman of scores |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| setting | N | snnc cand/s | torch cand/s | snnc / torch | per-round | warm | snnc kernel | torch kernel | Spearman of scores |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 details = []
 for name in ("a", "b"):
     rust = {}
@@ -84,6 +86,11 @@ for name in ("a", "b"):
     rker = sum(r["kernel_seconds"] for r in rs)
     tker = sum(r["kernel_seconds"] for r in torch_recs)
     per_round = []
+    firsts = {run["records"][0]["index"] for run in runs if run["records"]}
+    warm = [i for i in idx if i not in firsts]
+    wr = sum(rust[i]["seconds"] for i in warm)
+    wt = sum(r["seconds"] for r in torch_recs if r["index"] in warm)
+    warm_ratio = f"{wt / wr:.2f}x" if wr > 0 else "-"
     for run in runs:
         ids = [r["index"] for r in run["records"]]
         rr = sum(rust[i]["seconds"] for i in ids)
@@ -91,8 +98,8 @@ for name in ("a", "b"):
         per_round.append(f"{tt / rr:.2f}")
     rho = spearman([r["score"] for r in rs], [r["score"] for r in torch_recs])
     print(f"| {label[name]} | {len(idx)} | {len(idx) / rsec:.3f} | {len(idx) / tsec:.3f} | "
-          f"**{tsec / rsec:.2f}x** | {100 * rker / rsec:.1f} % | {100 * tker / tsec:.1f} % | "
-          f"{', '.join(per_round)} | {rho:.2f} |")
+          f"**{tsec / rsec:.2f}x** | {', '.join(per_round)} | {warm_ratio} | {100 * rker / rsec:.1f} % | "
+          f"{100 * tker / tsec:.1f} % | {rho:.2f} |")
     for a, b in zip(rs, torch_recs):
         details.append(f"  ({name}) #{a['index']} {a['genotype']}  lif calls {a['lif_calls']}/{b['lif_calls']}  "
                        f"snnc {a['seconds']:.2f} s (kernel {a['kernel_seconds']:.2f}) score {a['score']:.2f}  |  "

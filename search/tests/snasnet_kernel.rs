@@ -185,7 +185,11 @@ fn large_calls_take_the_parallel_path_and_match_direct() {
             .map(|r| r.iter().map(|&v| (v > 0.0) as u8).collect())
             .collect();
         let sb = SpikeBits::from_values(&values, b, n).expect("pack");
-        assert_eq!(sb, bits(&c), "packing real values = packing their 0/1 pattern");
+        assert_eq!(
+            sb,
+            bits(&c),
+            "packing real values = packing their 0/1 pattern"
+        );
         let d = pair_distances(&sb, Dispatch::Auto);
         assert_eq!(d, pair_distances(&sb, Dispatch::Portable));
         let mut q = 0;

@@ -37,7 +37,7 @@ pub enum PassState {
 pub fn spike_bits(v: &Tensor, batch: usize) -> candle_core::Result<SpikeBits> {
     let v = v.to_dtype(DType::F32)?.contiguous()?;
     let count = v.elem_count();
-    let neurons = if batch == 0 { 0 } else { count / batch };
+    let neurons = count.checked_div(batch).unwrap_or(0);
     let (storage, layout) = v.storage_and_layout();
     let bits = match &*storage {
         Storage::Cpu(cpu) => {

@@ -47,6 +47,7 @@ fn score_spread_over_init_seeds() {
         .expect("pipeline");
     let mut scores = Vec::new();
     for seed in 0..seeds {
+        let start = std::time::Instant::now();
         let mut rng = Rng::with_stream(1000 + seed, 0);
         let inputs: Vec<_> = (0..2)
             .map(|_| {
@@ -70,8 +71,11 @@ fn score_spread_over_init_seeds() {
         )
         .expect("score");
         println!(
-            "{name} {geno} w{width} B{batch} init seed {seed}: score {:.3} per pass {:?}",
-            s.score, s.per_pass
+            "{name} {geno} w{width} B{batch} init seed {seed}: score {:.3} per pass {:?}, {:.2} s (kernel {:.2} s)",
+            s.score,
+            s.per_pass,
+            start.elapsed().as_secs_f64(),
+            s.kernel_seconds
         );
         scores.push(s.score);
     }

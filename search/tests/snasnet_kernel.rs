@@ -163,3 +163,50 @@ fn log_abs_det_on_known_matrices() {
     // Wrong size.
     assert!(log_abs_det(&[1.0, 2.0, 3.0], 2).is_nan());
 }
+
+/// Calls big enough for the parallel (rayon) packing and distance paths, with a partial last
+/// word and real-valued inputs around zero: the same kernel as the direct formulas.
+#[test]
+fn large_calls_take_the_parallel_path_and_match_direct() {
+    let mut s = 987654321u64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let levels = [-1.0f32, 0.0, 1e-30, 0.5, 2.0, -0.0];
+    for &(b, n) in &[(37usize, 64 * 130 + 13), (9, 64 * 512)] {
+        let values: Vec<f32> = (0..b * n)
+            .map(|_| levels[(next() % levels.len() as u64) as usize])
+            .collect();
+        let c: Vec<Vec<u8>> = values
+            .chunks(n)
+            .map(|r| r.iter().map(|&v| (v > 0.0) as u8).collect())
+            .collect();
+        let sb = SpikeBits::from_values(&values, b, n).expect("pack");
+        assert_eq!(
+            sb,
+            bits(&c),
+            "packing real values = packing their 0/1 pattern"
+        );
+        let d = pair_distances(&sb, Dispatch::Auto);
+        assert_eq!(d, pair_distances(&sb, Dispatch::Portable));
+        let mut q = 0;
+        for i in 0..b {
+            for j in i + 1..b {
+                let want = (0..n).filter(|&k| c[i][k] != c[j][k]).count() as u64;
+                assert_eq!(d[q], want, "pair ({i}, {j})");
+                q += 1;
+            }
+        }
+        for kind in [KernelKind::Sahd, KernelKind::Hamming] {
+            let want = direct(&c, kind);
+            close(&call_kernel(&sb, kind), &want, 1e-12);
+            let mut acc = KernelAccumulator::new(b, kind);
+            acc.add(&sb).expect("add");
+            acc.add(&sb).expect("add");
+            close(&acc.mean().expect("mean"), &want, 1e-12);
+        }
+    }
+}

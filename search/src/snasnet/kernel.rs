@@ -37,6 +37,58 @@ pub struct SpikeBits {
     pub ones: Vec<u64>,
 }
 
+/// Rows of at least this many words are packed and compared in parallel (rayon); smaller
+/// calls stay on the calling thread, where the fork-join would cost more than it saves.
+const PARALLEL_WORDS: usize = 1 << 12;
+
+/// Pack 64 values as `1[v > 0]`, value k into bit k.
+#[inline]
+fn pack64(c: &[f32]) -> u64 {
+    debug_assert_eq!(c.len(), 64);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpgt_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_setzero_ps};
+        let mut word = 0u64;
+        for q in 0..16 {
+            // SAFETY: SSE2 is part of the x86-64 baseline, and `c` holds 64 values, so the
+            // unaligned 4-value load at 4q is in bounds.
+            let m = unsafe {
+                let v = _mm_loadu_ps(c.as_ptr().add(4 * q));
+                _mm_movemask_ps(_mm_cmpgt_ps(v, _mm_setzero_ps()))
+            };
+            word |= (m as u64) << (4 * q);
+        }
+        word
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        pack_tail(c)
+    }
+}
+
+/// Pack up to 64 values as `1[v > 0]` (the plain loop; also the last, partial word of a row).
+#[inline]
+fn pack_tail(c: &[f32]) -> u64 {
+    let mut word = 0u64;
+    for (k, &v) in c.iter().enumerate() {
+        word |= ((v > 0.0) as u64) << k;
+    }
+    word
+}
+
+/// Pack one row into `out` and return its number of ones.
+fn pack_row(row: &[f32], out: &mut [u64]) -> u64 {
+    let mut chunks = row.chunks_exact(64);
+    for (w, c) in out.iter_mut().zip(&mut chunks) {
+        *w = pack64(c);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        out[out.len() - 1] = pack_tail(rem);
+    }
+    out.iter().map(|w| w.count_ones() as u64).sum()
+}
+
 impl SpikeBits {
     /// Binarise `values` (`[B, N]` row-major) as `c = 1[v > 0]` and pack it.
     pub fn from_values(values: &[f32], batch: usize, neurons: usize) -> Result<Self, String> {
@@ -49,17 +101,19 @@ impl SpikeBits {
         let words = neurons.div_ceil(64);
         let mut bits = vec![0u64; batch * words];
         let mut ones = vec![0u64; batch];
-        for b in 0..batch {
-            let row = &values[b * neurons..(b + 1) * neurons];
-            let out = &mut bits[b * words..(b + 1) * words];
-            for (w, chunk) in row.chunks(64).enumerate() {
-                let mut word = 0u64;
-                for (k, &v) in chunk.iter().enumerate() {
-                    word |= ((v > 0.0) as u64) << k;
+        if words > 0 {
+            if batch * words >= PARALLEL_WORDS {
+                use rayon::prelude::*;
+                bits.par_chunks_mut(words)
+                    .zip(values.par_chunks(neurons))
+                    .zip(ones.par_iter_mut())
+                    .for_each(|((out, row), one)| *one = pack_row(row, out));
+            } else {
+                let rows = bits.chunks_mut(words).zip(values.chunks(neurons));
+                for ((out, row), one) in rows.zip(ones.iter_mut()) {
+                    *one = pack_row(row, out);
                 }
-                out[w] = word;
             }
-            ones[b] = out.iter().map(|w| w.count_ones() as u64).sum();
         }
         Ok(SpikeBits {
             batch,
@@ -93,49 +147,91 @@ pub enum Dispatch {
     Portable,
 }
 
+/// Distances from row `i` to rows `i+1..B` into `out` (length B-1-i). Rows j are taken four at
+/// a time so each word of row i is loaded once per four comparisons.
 #[inline(always)]
-fn pair_distances_body(s: &SpikeBits, out: &mut [u64]) {
-    let b = s.batch;
+fn row_distances_body(s: &SpikeBits, i: usize, out: &mut [u64]) {
+    let ri = s.row(i);
+    let mut j = i + 1;
     let mut q = 0;
-    for i in 0..b {
-        let ri = s.row(i);
-        for j in i + 1..b {
-            out[q] = ri
-                .iter()
-                .zip(s.row(j))
-                .map(|(x, y)| (x ^ y).count_ones() as u64)
-                .sum();
-            q += 1;
+    while j + 4 <= s.batch {
+        let (r0, r1, r2, r3) = (s.row(j), s.row(j + 1), s.row(j + 2), s.row(j + 3));
+        let (mut d0, mut d1, mut d2, mut d3) = (0u64, 0u64, 0u64, 0u64);
+        for w in 0..ri.len() {
+            let a = ri[w];
+            d0 += (a ^ r0[w]).count_ones() as u64;
+            d1 += (a ^ r1[w]).count_ones() as u64;
+            d2 += (a ^ r2[w]).count_ones() as u64;
+            d3 += (a ^ r3[w]).count_ones() as u64;
         }
+        out[q..q + 4].copy_from_slice(&[d0, d1, d2, d3]);
+        j += 4;
+        q += 4;
+    }
+    while j < s.batch {
+        out[q] = ri
+            .iter()
+            .zip(s.row(j))
+            .map(|(x, y)| (x ^ y).count_ones() as u64)
+            .sum();
+        j += 1;
+        q += 1;
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-fn pair_distances_popcnt(s: &SpikeBits, out: &mut [u64]) {
-    pair_distances_body(s, out)
+fn row_distances_popcnt(s: &SpikeBits, i: usize, out: &mut [u64]) {
+    row_distances_body(s, i, out)
 }
 
-/// Hamming distances of all pairs i < j, in row-major upper-triangle order.
+fn row_distances(s: &SpikeBits, i: usize, out: &mut [u64], popcnt: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if popcnt {
+        // SAFETY: the caller checked that the CPU supports popcnt.
+        unsafe { row_distances_popcnt(s, i, out) };
+        return;
+    }
+    let _ = popcnt;
+    row_distances_body(s, i, out)
+}
+
+/// Hamming distances of all pairs i < j, in row-major upper-triangle order. Large calls run
+/// one task per row i on rayon's pool.
 pub fn pair_distances(s: &SpikeBits, dispatch: Dispatch) -> Vec<u64> {
     let b = s.batch;
     let mut out = vec![0u64; b * b.saturating_sub(1) / 2];
     #[cfg(target_arch = "x86_64")]
-    if dispatch == Dispatch::Auto && std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: the CPU supports popcnt (checked just above).
-        unsafe { pair_distances_popcnt(s, &mut out) };
-        return out;
+    let popcnt = dispatch == Dispatch::Auto && std::arch::is_x86_feature_detected!("popcnt");
+    #[cfg(not(target_arch = "x86_64"))]
+    let popcnt = {
+        let _ = dispatch;
+        false
+    };
+    // Split the triangle into its rows: row i holds the B-1-i pairs (i, j > i).
+    let mut rows: Vec<(usize, &mut [u64])> = Vec::with_capacity(b);
+    let mut rest = out.as_mut_slice();
+    for i in 0..b {
+        let (row, tail) = rest.split_at_mut(b - 1 - i);
+        rows.push((i, row));
+        rest = tail;
     }
-    let _ = dispatch;
-    pair_distances_body(s, &mut out);
+    if b * b * s.words / 2 >= PARALLEL_WORDS {
+        use rayon::prelude::*;
+        rows.into_par_iter()
+            .for_each(|(i, row)| row_distances(s, i, row, popcnt));
+    } else {
+        for (i, row) in rows {
+            row_distances(s, i, row, popcnt);
+        }
+    }
     out
 }
 
-/// The per-call kernel matrix `[B, B]` in f64 (row-major).
-pub fn call_kernel(spikes: &SpikeBits, kind: KernelKind) -> Vec<f64> {
+/// Visit the kernel entry of every pair i < j: `f(i, j, K_ij)`; the diagonal is always N.
+fn for_each_entry(spikes: &SpikeBits, kind: KernelKind, mut f: impl FnMut(usize, usize, f64)) {
     let b = spikes.batch;
     let n = spikes.neurons as f64;
-    let mut k = vec![n; b * b];
     let rates: Vec<f64> = spikes.ones.iter().map(|&o| o as f64 / n.max(1.0)).collect();
     let dist = pair_distances(spikes, Dispatch::Auto);
     let mut q = 0;
@@ -151,10 +247,19 @@ pub fn call_kernel(spikes: &SpikeBits, kind: KernelKind) -> Vec<f64> {
                     n - SAHD_ALPHA * d / (e + SAHD_EPS)
                 }
             };
-            k[i * b + j] = v;
-            k[j * b + i] = v;
+            f(i, j, v);
         }
     }
+}
+
+/// The per-call kernel matrix `[B, B]` in f64 (row-major).
+pub fn call_kernel(spikes: &SpikeBits, kind: KernelKind) -> Vec<f64> {
+    let b = spikes.batch;
+    let mut k = vec![spikes.neurons as f64; b * b];
+    for_each_entry(spikes, kind, |i, j, v| {
+        k[i * b + j] = v;
+        k[j * b + i] = v;
+    });
     k
 }
 
@@ -177,7 +282,7 @@ impl KernelAccumulator {
         }
     }
 
-    /// Add one LIF call's patterns.
+    /// Add one LIF call's patterns (straight into the sum, no per-call matrix).
     pub fn add(&mut self, spikes: &SpikeBits) -> Result<(), String> {
         if spikes.batch != self.batch {
             return Err(format!(
@@ -185,9 +290,16 @@ impl KernelAccumulator {
                 spikes.batch, self.batch
             ));
         }
-        for (s, k) in self.sum.iter_mut().zip(call_kernel(spikes, self.kind)) {
-            *s += k;
+        let b = self.batch;
+        let n = spikes.neurons as f64;
+        let sum = &mut self.sum;
+        for i in 0..b {
+            sum[i * b + i] += n;
         }
+        for_each_entry(spikes, self.kind, |i, j, v| {
+            sum[i * b + j] += v;
+            sum[j * b + i] += v;
+        });
         self.calls += 1;
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::kernel::{KernelAccumulator, KernelKind, SpikeBits};
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use crate::init::InitScheme;
 use crate::model::{CarriedState, SnnModel};
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Storage, Tensor};
 use snnc_datasets::transform::Rng;
 
 /// The score of one candidate.
@@ -32,6 +32,27 @@ pub enum PassState {
     Carry,
 }
 
+/// Pack a LIF output `[B, ...]` as `1[v > 0]`, reading a contiguous f32 CPU tensor in place
+/// (no copy of the values).
+pub fn spike_bits(v: &Tensor, batch: usize) -> candle_core::Result<SpikeBits> {
+    let v = v.to_dtype(DType::F32)?.contiguous()?;
+    let count = v.elem_count();
+    let neurons = count.checked_div(batch).unwrap_or(0);
+    let (storage, layout) = v.storage_and_layout();
+    let bits = match &*storage {
+        Storage::Cpu(cpu) => {
+            let start = layout.start_offset();
+            let values = &cpu.as_slice::<f32>()?[start..start + count];
+            SpikeBits::from_values(values, batch, neurons)
+        }
+        _ => {
+            let values = v.flatten_all()?.to_vec1::<f32>()?;
+            SpikeBits::from_values(&values, batch, neurons)
+        }
+    };
+    bits.map_err(candle_core::Error::Msg)
+}
+
 /// The kernel of one forward pass over `input` in train mode (fresh state unless `carry` is
 /// given), and the seconds spent on it.
 pub fn pass_kernel(
@@ -50,11 +71,7 @@ pub fn pass_kernel(
             return Ok(());
         }
         let start = std::time::Instant::now();
-        let flat = v.flatten_from(1)?.to_dtype(DType::F32)?;
-        let neurons = flat.dim(1)?;
-        let values = flat.flatten_all()?.to_vec1::<f32>()?;
-        let bits =
-            SpikeBits::from_values(&values, batch, neurons).map_err(candle_core::Error::Msg)?;
+        let bits = spike_bits(v, batch)?;
         acc.add(&bits).map_err(candle_core::Error::Msg)?;
         seconds += start.elapsed().as_secs_f64();
         Ok(())

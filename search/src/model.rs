@@ -87,6 +87,9 @@ pub struct SnnModel {
     pub net: Network,
     pub params: ParamStore,
     pub conv_impl: ConvImpl,
+    /// Record the autograd graph in train mode (for BPTT). Off for train-mode passes that only
+    /// observe (SNASNet's scoring): each activation is then freed as soon as it is consumed.
+    pub autograd: bool,
     layers: Vec<Layer>,
     /// Longest delay on any edge leaving each node (how much history it needs).
     max_delay: Vec<usize>,
@@ -127,6 +130,7 @@ impl SnnModel {
             net,
             params,
             conv_impl: ConvImpl::default(),
+            autograd: true,
             layers,
             max_delay,
         })
@@ -352,7 +356,7 @@ impl SnnModel {
                     let y = self.apply(id, &x, train, rng, &mut membranes, &mut masks)?;
                     // Inference needs no autograd graph: cutting it at every node frees each
                     // activation as soon as its consumers have run, instead of at the end.
-                    if train { y } else { y.detach() }
+                    if train && self.autograd { y } else { y.detach() }
                 };
                 if let Some(h) = hook.as_mut() {
                     h(id, t, &out)?;

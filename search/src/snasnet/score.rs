@@ -131,6 +131,8 @@ pub fn score_genotype(
     let net = desc
         .validate()
         .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-    let model = SnnModel::new(net, InitScheme::Snasnet, init_seed)?;
+    let mut model = SnnModel::new(net, InitScheme::Snasnet, init_seed)?;
+    // Scoring observes spikes and never backpropagates.
+    model.autograd = false;
     score_model(&model, inputs, kind, state, rng)
 }

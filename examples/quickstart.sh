@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job until `snnc pipeline` lands: the most complete path snnc runs today, on
-# real Fashion-MNIST: train a conv SNN (BPTT) -> evaluate -> compile and export (event IR, ONNX
+# The short path without a search, on real Fashion-MNIST: train a conv SNN (BPTT) -> evaluate -> compile and export (event IR, ONNX
 # step and sequence models) -> profile it on the event-driven runtime with an energy report.
 # About 10 minutes on 2 cores. Outputs go to runs/quickstart (or the folder given as $1).
 set -euo pipefail

@@ -356,7 +356,11 @@ impl SnnModel {
                     let y = self.apply(id, &x, train, rng, &mut membranes, &mut masks)?;
                     // Inference needs no autograd graph: cutting it at every node frees each
                     // activation as soon as its consumers have run, instead of at the end.
-                    if train && self.autograd { y } else { y.detach() }
+                    if train && self.autograd {
+                        y
+                    } else {
+                        y.detach()
+                    }
                 };
                 if let Some(h) = hook.as_mut() {
                     h(id, t, &out)?;

@@ -176,6 +176,10 @@ fn random_fill(
     }
 }
 
+/// Called after each generation with its log and the candidates it evaluated.
+pub type GenerationObserver<'a> =
+    dyn FnMut(&GenerationLog, &[Candidate]) -> Result<(), String> + 'a;
+
 /// Run the evolution. `evaluate` returns `Ok(None)` to stop early (the caller was interrupted);
 /// the search is a deterministic function of the settings and the scores, so running it again
 /// with cached scores replays it exactly.
@@ -183,7 +187,7 @@ pub fn evolve(
     settings: &EvolutionSettings,
     reference: &Reference,
     evaluate: &mut dyn FnMut(&AutoSnnArch) -> Result<Option<Scores>, String>,
-    on_generation: &mut dyn FnMut(&GenerationLog, &[Candidate]) -> Result<(), String>,
+    on_generation: &mut GenerationObserver<'_>,
 ) -> Result<Option<EvolutionOutcome>, String> {
     if settings.population == 0 || settings.generations == 0 || settings.top_k == 0 {
         return Err("population, generations and top-k must be at least 1".into());
@@ -267,10 +271,7 @@ pub fn evolve(
 
 /// The candidates no other candidate beats on both accuracy (higher) and `cost` (lower), sorted
 /// by cost.
-pub fn pareto_front<'a>(
-    candidates: &'a [Candidate],
-    cost: impl Fn(&Candidate) -> f64,
-) -> Vec<&'a Candidate> {
+pub fn pareto_front(candidates: &[Candidate], cost: impl Fn(&Candidate) -> f64) -> Vec<&Candidate> {
     let mut front: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| {

@@ -217,39 +217,14 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
         seed: a.seed,
         carry_state: a.carry_state,
     };
-    let bar = (!a.quiet).then(|| {
-        let b = indicatif::ProgressBar::new(a.candidates as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} candidates {per_sec} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let mut best_score = f64::NEG_INFINITY;
-    let mut progress = |done: usize, r: &snnc_search::snasnet::search::CandidateRecord| {
-        if let Some(b) = &bar {
-            if r.score >= best_score {
-                best_score = r.score;
-                b.set_message(format!("best {:.3} ({})", r.score, r.genotype));
-            }
-            b.set_position(done as u64);
-        }
-    };
-    let records = run_search(
+    let records = run_snasnet_search(
         &a.out,
         &settings,
         geometry,
         &data,
         Augment::default_for(a.dataset),
-        &mut progress,
-    )
-    .map_err(|e| anyhow!(e))
-    .with_context(|| format!("SNASNet search in {}", a.out.display()))?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+        !a.quiet,
+    )?;
     let scores: Vec<f64> = records
         .iter()
         .map(|r| r.score)
@@ -282,4 +257,43 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A SNASNet search in `dir` (resuming its log) with a progress bar showing the best score so far
+/// when `show`; every record, in candidate order.
+pub(crate) fn run_snasnet_search(
+    dir: &std::path::Path,
+    settings: &SearchSettings,
+    geometry: InputGeometry,
+    data: &snnc_datasets::Dataset,
+    augment: Augment,
+    show: bool,
+) -> anyhow::Result<Vec<snnc_search::snasnet::search::CandidateRecord>> {
+    let bar = show.then(|| {
+        let b = indicatif::ProgressBar::new(settings.candidates as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  search [{bar:30}] {pos}/{len} candidates {per_sec} {msg} ({elapsed} < {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut best_score = f64::NEG_INFINITY;
+    let mut progress = |done: usize, r: &snnc_search::snasnet::search::CandidateRecord| {
+        if let Some(b) = &bar {
+            if r.score >= best_score {
+                best_score = r.score;
+                b.set_message(format!("best {:.3} ({})", r.score, r.genotype));
+            }
+            b.set_position(done as u64);
+        }
+    };
+    let records = run_search(dir, settings, geometry, data, augment, &mut progress)
+        .map_err(|e| anyhow!(e))
+        .with_context(|| format!("SNASNet search in {}", dir.display()))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    Ok(records)
 }

@@ -138,39 +138,14 @@ fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         fresh_dir(dir)?;
     }
     let geometry = InputGeometry::for_dataset(cx.args.dataset, None);
-    let bar = cx.show_progress.then(|| {
-        let b = indicatif::ProgressBar::new(s.candidates as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "  search [{bar:30}] {pos}/{len} candidates {msg} ({elapsed} < {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let mut best_score = f64::NEG_INFINITY;
-    let mut progress = |done: usize, r: &snnc_search::snasnet::search::CandidateRecord| {
-        if let Some(b) = &bar {
-            if r.score >= best_score {
-                best_score = r.score;
-                b.set_message(format!("best {:.2}", r.score));
-            }
-            b.set_position(done as u64);
-        }
-    };
-    let records = snnc_search::snasnet::search::run_search(
+    let records = crate::cli::search::run_snasnet_search(
         dir,
         s,
         geometry,
         data,
         Augment::default_for(cx.args.dataset),
-        &mut progress,
-    )
-    .map_err(|e| anyhow!(e))
-    .with_context(|| format!("SNASNet search in {}", dir.display()))?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+        cx.show_progress,
+    )?;
     let Some(best) = snnc_search::snasnet::search::best(&records) else {
         bail!(
             "SNASNet search in {}: no candidate got a finite score",

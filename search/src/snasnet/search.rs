@@ -9,6 +9,7 @@ use crate::arch::InputGeometry;
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use crate::data::{Augment, InputPipeline};
 use serde::{Deserialize, Serialize};
+use snnc_compiler::atomic;
 use snnc_datasets::Dataset;
 use snnc_datasets::transform::{FrameSplit, Rng};
 use std::io::Write;
@@ -219,11 +220,11 @@ pub fn run_search(
         }
     }
     let settings_json = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
-    std::fs::write(&files.settings, settings_json + "\n")
+    atomic::write(&files.settings, (settings_json + "\n").as_bytes())
         .map_err(|e| format!("{}: {e}", files.settings.display()))?;
     let (mut records, text) = read_log(&files.candidates)?;
     // Rewrite the log without a torn tail (kept lines byte for byte) before appending.
-    std::fs::write(&files.candidates, text)
+    atomic::write(&files.candidates, text.as_bytes())
         .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
     let mut log = std::fs::OpenOptions::new()
         .append(true)
@@ -241,13 +242,13 @@ pub fn run_search(
     if let Some(b) = best(&records) {
         let geno: CellGenotype = b.genotype.parse()?;
         let desc = snasnet_network(&geno, &config(geometry, s))?;
-        std::fs::write(&files.best_arch, desc.to_json_pretty() + "\n")
+        atomic::write(&files.best_arch, (desc.to_json_pretty() + "\n").as_bytes())
             .map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
         let mut g = genotype_to_json(&geno);
         g["index"] = b.index.into();
         g["score"] = b.score.into();
         let text = serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?;
-        std::fs::write(&files.best_genotype, text + "\n")
+        atomic::write(&files.best_genotype, (text + "\n").as_bytes())
             .map_err(|e| format!("{}: {e}", files.best_genotype.display()))?;
     }
     Ok(records)

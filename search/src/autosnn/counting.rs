@@ -10,17 +10,15 @@
 //! is priced here.
 
 use crate::model::SnnModel;
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Result, Storage, Tensor};
 use snnc_compiler::network::{NodeId, Op};
 use snnc_targets::OpCounts;
 
-/// A convolution or linear layer reading from some node.
+/// A convolution or linear layer reading from some node: pairs applied per input event at each
+/// input position (`H*W` entries; one entry, for every element, for a linear layer).
 #[derive(Debug, Clone)]
 struct Consumer {
-    /// Pairs applied per input event at each input position (`[H*W]`; one entry for linear).
-    pairs_per_event: Tensor,
-    /// Whether the position map applies (`[B, C, H, W]` inputs) or not (`[B, N]`).
-    spatial: bool,
+    pairs_per_event: Vec<f64>,
 }
 
 /// What to count at each node of one network.
@@ -100,13 +98,11 @@ impl CountPlan {
                         .flat_map(|r| cols.iter().map(move |c| r * c * per_channel))
                         .collect();
                     Some(Consumer {
-                        pairs_per_event: Tensor::from_vec(map, dims[1] * dims[2], &Device::Cpu)?,
-                        spatial: true,
+                        pairs_per_event: map,
                     })
                 }
                 Op::Linear(l) => Some(Consumer {
-                    pairs_per_event: Tensor::new(&[l.out_features as f64], &Device::Cpu)?,
-                    spatial: false,
+                    pairs_per_event: vec![l.out_features as f64],
                 }),
                 _ => None,
             };
@@ -127,35 +123,55 @@ impl CountPlan {
         })
     }
 
-    /// Count one node output `[B, ...]` (a hook of [`SnnModel::forward_with_hook`]).
+    /// Count one node output `[B, ...]` (a hook of [`SnnModel::forward_with_hook`]), reading
+    /// the values once in place.
     pub fn observe(&self, id: NodeId, out: &Tensor, acc: &mut Activity) -> Result<()> {
-        let batch = out.dim(0)? as f64;
+        let wants_sum = self.neuron[id] || self.max_pool[id];
+        if !wants_sum && self.consumers[id].is_empty() {
+            return Ok(());
+        }
+        let batch = out.dim(0)?;
+        let out = out.to_dtype(DType::F32)?.contiguous()?;
+        let count = out.elem_count();
+        // Positions an element maps to: the spatial plane for [B, C, H, W], one bucket otherwise.
+        let plane = match out.dims() {
+            [_, _, h, w] => h * w,
+            _ => 1,
+        };
+        let (storage, layout) = out.storage_and_layout();
+        let Storage::Cpu(cpu) = &*storage else {
+            candle_core::bail!("operation counting runs on CPU tensors");
+        };
+        let start = layout.start_offset();
+        let values = &cpu.as_slice::<f32>()?[start..start + count];
+        let mut sum = 0f64;
+        let mut events = vec![0u64; plane];
+        for chunk in values.chunks(plane) {
+            for (e, &v) in events.iter_mut().zip(chunk) {
+                sum += v as f64;
+                *e += (v != 0.0) as u64;
+            }
+        }
         let c = &mut acc.counts;
-        if self.neuron[id] || self.max_pool[id] {
-            let s = out.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            acc.fitness_spikes += s;
+        if wants_sum {
+            acc.fitness_spikes += sum;
             if self.neuron[id] {
-                let n = self.numel[id] as f64 * batch;
-                c.spikes += s;
+                let n = self.numel[id] as f64 * batch as f64;
+                c.spikes += sum;
                 c.neuron_updates += n;
                 c.state_reads += 2.0 * n;
                 c.state_writes += 2.0 * n;
             }
         }
-        if self.consumers[id].is_empty() {
-            return Ok(());
-        }
-        let events = out.ne(0f32)?.to_dtype(DType::F32)?;
         for consumer in &self.consumers[id] {
-            let pairs = if consumer.spatial {
-                let (_, _, h, w) = events.dims4()?;
-                let plane = events.sum((0, 1))?.reshape(h * w)?.to_dtype(DType::F64)?;
-                (plane * &consumer.pairs_per_event)?
-                    .sum_all()?
-                    .to_scalar::<f64>()?
+            let pairs: f64 = if consumer.pairs_per_event.len() == plane {
+                events
+                    .iter()
+                    .zip(&consumer.pairs_per_event)
+                    .map(|(&e, &p)| e as f64 * p)
+                    .sum()
             } else {
-                let total = events.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                total * consumer.pairs_per_event.to_vec1::<f64>()?[0]
+                events.iter().sum::<u64>() as f64 * consumer.pairs_per_event[0]
             };
             if self.binary[id] {
                 c.sops += pairs;

@@ -322,6 +322,12 @@ fn pareto_front_keeps_exactly_the_non_dominated() {
     );
 }
 
+/// A supernet parameter's values.
+fn values(net: &Supernet, name: &str) -> Vec<f32> {
+    let t = net.params.get(name).expect("parameter exists").as_tensor();
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
 fn tiny_geometry() -> InputGeometry {
     InputGeometry {
         channels: 1,
@@ -430,48 +436,15 @@ fn only_the_sampled_path_moves_unless_unsampled_blocks_are_asked_to() {
         };
         let a = AutoSnnArch([Block::Scb3; 5]);
         let b = AutoSnnArch([Block::Scb5; 5]);
-        let w0 = net
-            .params
-            .get("p0.SCB_k3.conv1.weight")
-            .unwrap()
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let w0 = values(&net, "p0.SCB_k3.conv1.weight");
         step(&mut net, a);
-        let w = |net: &Supernet| {
-            net.params
-                .get("p0.SCB_k3.conv1.weight")
-                .unwrap()
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        };
+        let w = |net: &Supernet| values(net, "p0.SCB_k3.conv1.weight");
         let after_a = w(&net);
         assert_ne!(w0, after_a, "the sampled path moves");
-        let untouched_before = net
-            .params
-            .get("p0.SRB_k3.conv1.weight")
-            .unwrap()
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let untouched_before = values(&net, "p0.SRB_k3.conv1.weight");
         step(&mut net, b);
         let after_b = w(&net);
-        let untouched_after = net
-            .params
-            .get("p0.SRB_k3.conv1.weight")
-            .unwrap()
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let untouched_after = values(&net, "p0.SRB_k3.conv1.weight");
         assert_eq!(
             untouched_before, untouched_after,
             "a never-sampled block has no state to move it"

@@ -9,9 +9,10 @@
 //! BatchNorm folds into the convolution at deployment and max-pooling is comparisons, so neither
 //! is priced here.
 
-use crate::model::SnnModel;
+use crate::model::{ForwardOutput, SnnModel};
 use candle_core::{DType, Result, Storage, Tensor};
 use snnc_compiler::network::{NodeId, Op};
+use snnc_datasets::transform::Rng;
 use snnc_targets::OpCounts;
 
 /// A convolution or linear layer reading from some node: pairs applied per input event at each
@@ -121,6 +122,24 @@ impl CountPlan {
                 .collect(),
             numel: (0..n).map(|i| net.shapes[i].numel()).collect(),
         })
+    }
+
+    /// A forward pass of `model` over the batch `x` that also counts its activity.
+    pub fn counted_forward(
+        &self,
+        model: &SnnModel,
+        x: &Tensor,
+        train: bool,
+        rng: &mut Rng,
+    ) -> Result<(ForwardOutput, Activity)> {
+        let mut activity = Activity {
+            samples: x.dim(0)?,
+            ..Activity::default()
+        };
+        let out = model.forward_with_hook(x, train, rng, &mut |id, _, v| {
+            self.observe(id, v, &mut activity)
+        })?;
+        Ok((out, activity))
     }
 
     /// Count one node output `[B, ...]` (a hook of [`SnnModel::forward_with_hook`]), reading

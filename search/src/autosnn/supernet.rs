@@ -393,14 +393,8 @@ pub fn train_supernet(
                 .map_err(|e| e.to_string())?;
             let model = net.model(&arch)?;
             let plan = CountPlan::new(model).map_err(|e| e.to_string())?;
-            let mut activity = Activity {
-                samples: idx.len(),
-                ..Activity::default()
-            };
-            let fwd = model
-                .forward_with_hook(&x, true, &mut rng, &mut |id, _, out| {
-                    plan.observe(id, out, &mut activity)
-                })
+            let (fwd, activity) = plan
+                .counted_forward(model, &x, true, &mut rng)
                 .map_err(|e| e.to_string())?;
             let (loss, correct) = loss_and_correct(&fwd.readout, &y, loss_kind, settings.timesteps)
                 .map_err(|e| e.to_string())?;
@@ -635,14 +629,8 @@ fn evaluate_path(
         let (x, y) = pipeline
             .batch(data, chunk, None)
             .map_err(|e| e.to_string())?;
-        let mut part = Activity {
-            samples: chunk.len(),
-            ..Activity::default()
-        };
-        let fwd = model
-            .forward_with_hook(&x, false, &mut rng, &mut |id, _, out| {
-                plan.observe(id, out, &mut part)
-            })
+        let (fwd, part) = plan
+            .counted_forward(model, &x, false, &mut rng)
             .map_err(|e| e.to_string())?;
         let pred = crate::model::predictions(&fwd.readout).map_err(|e| e.to_string())?;
         correct += pred

@@ -140,8 +140,14 @@ impl Gen {
     }
     fn population(&mut self, shape: Shape) -> PopulationKind {
         if self.chance(0.5) {
+            // beta 0 (no memory) and 1 (no leak) are edge cases worth drawing on purpose.
+            let beta = match self.rng.below(6) {
+                0 => 0.0,
+                1 => 1.0,
+                _ => self.rng.unit(),
+            };
             PopulationKind::Spiking(ir::Spiking {
-                beta: self.rng.unit(),
+                beta,
                 gain: 0.3 + self.rng.unit(),
                 threshold: 0.5 + self.rng.unit(),
                 v_reset: if self.chance(0.8) { 0.0 } else { -0.2 },
@@ -167,7 +173,8 @@ impl Gen {
 }
 
 /// A random valid module from `seed`: every projection kind, groups, strides, padding, delays,
-/// feedback, both encodings, both resets and comparisons, biases. Shared by the property tests of
+/// feedback, both encodings, both resets and comparisons, beta 0 and 1, biases, a population fed
+/// by its bias alone, delayed readout projections and readout biases. Shared by the property tests of
 /// the text form, the passes and the runtime.
 pub fn random_module(seed: u64) -> Module {
     let mut g = Gen {
@@ -226,6 +233,25 @@ pub fn random_module(seed: u64) -> Module {
             });
         }
     }
+    // A population driven by its bias alone (no projection reaches it).
+    if g.chance(0.3) {
+        let shape = Shape(vec![g.pick(1, 4)]);
+        let bias = Some(g.tensor("bias", shape.dims().to_vec(), 0.2, 0.9));
+        let kind = PopulationKind::Spiking(ir::Spiking {
+            beta: 0.5,
+            gain: 1.0,
+            threshold: 1.0,
+            v_reset: 0.0,
+            reset: Reset::Hard,
+            fire: Compare::Ge,
+            bias,
+        });
+        g.m.populations.push(Population {
+            name: "tonic".into(),
+            shape,
+            kind,
+        });
+    }
     // Feedback: later to earlier (or to itself), always delayed.
     for _ in 0..g.pick(0, 3) {
         let count = g.m.populations.len();
@@ -246,25 +272,34 @@ pub fn random_module(seed: u64) -> Module {
     }
     let classes = g.pick(1, 4);
     g.m.num_classes = classes;
-    let from = Handle::<Population>::new(g.rng.below(g.m.populations.len()));
-    let fs = g.m.populations[from].shape.clone();
-    let weight = g.tensor("readout", vec![classes, fs.numel()], -1.0, 1.0);
     let mode = if g.chance(0.5) {
         ReadoutKind::TimeMean
     } else {
         ReadoutKind::SpikeCount
     };
+    let bias = if g.chance(0.3) {
+        Some(g.tensor("readout.bias", vec![classes], -0.5, 0.5))
+    } else {
+        None
+    };
     let readout = g.m.populations.push(Population {
         name: "readout".into(),
         shape: Shape(vec![classes]),
-        kind: PopulationKind::Readout(ir::Readout { mode, bias: None }),
+        kind: PopulationKind::Readout(ir::Readout { mode, bias }),
     });
-    g.m.projections.push(Projection {
-        source: from,
-        target: readout,
-        delay: 0,
-        kind: ProjectionKind::Dense(ir::Dense { weight }),
-    });
+    // One or two readout projections, possibly delayed.
+    for _ in 0..g.pick(1, 2) {
+        let from = Handle::<Population>::new(g.rng.below(readout.index()));
+        let fs = g.m.populations[from].shape.clone();
+        let weight = g.tensor("readout", vec![classes, fs.numel()], -1.0, 1.0);
+        let delay = g.delay();
+        g.m.projections.push(Projection {
+            source: from,
+            target: readout,
+            delay,
+            kind: ProjectionKind::Dense(ir::Dense { weight }),
+        });
+    }
     crate::passes::renumber(g.m)
 }
 

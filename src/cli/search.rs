@@ -38,6 +38,25 @@ pub enum SearchKind {
     Autosnn(super::autosnn::AutosnnSearchArgs),
 }
 
+/// How SNASNet candidates are built and scored (shared by the search and the correlation study).
+#[derive(Args, Debug)]
+pub struct ScoringArgs {
+    /// forward (feed-forward cells) or backward (cells with feedback edges).
+    #[arg(long, default_value = "backward")]
+    pub cell: CellMode,
+    /// Scoring batch B (the paper's 256).
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Passes per candidate, each on a fresh random batch (the paper's 2).
+    #[arg(long, default_value_t = 2)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 5)]
+    pub timesteps: usize,
+    /// Cell-1 channel count C (cell 2 has 2C).
+    #[arg(long, default_value_t = 16)]
+    pub width: usize,
+}
+
 #[derive(Args, Debug)]
 pub struct CorrelateArgs {
     #[arg(long)]
@@ -47,17 +66,8 @@ pub struct CorrelateArgs {
     /// Number of cells K.
     #[arg(long, default_value_t = 20)]
     pub candidates: usize,
-    #[arg(long, default_value = "backward")]
-    pub cell: CellMode,
-    /// Scoring batch.
-    #[arg(long, default_value_t = 256)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 2)]
-    pub repeats: usize,
-    #[arg(long, default_value_t = 5)]
-    pub timesteps: usize,
-    #[arg(long, default_value_t = 16)]
-    pub width: usize,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Training epochs per cell (the fixed budget).
@@ -91,20 +101,8 @@ pub struct SnasnetSearchArgs {
     /// Number of candidates to score (5000 in the paper).
     #[arg(long, default_value_t = 5000)]
     pub candidates: usize,
-    /// forward (feed-forward cells) or backward (cells with feedback edges).
-    #[arg(long, default_value = "backward")]
-    pub cell: CellMode,
-    /// Search batch B (the paper's 256).
-    #[arg(long, default_value_t = 256)]
-    pub batch: usize,
-    /// Passes per candidate, each on a fresh random batch (the paper's 2).
-    #[arg(long, default_value_t = 2)]
-    pub repeats: usize,
-    #[arg(long, default_value_t = 5)]
-    pub timesteps: usize,
-    /// Cell-1 channel count C (cell 2 has 2C).
-    #[arg(long, default_value_t = 16)]
-    pub width: usize,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
     /// sahd (SNASNet) or hamming (plain Hamming distance, NASWOT).
     #[arg(long, default_value = "sahd")]
     pub kernel: KernelKind,
@@ -138,12 +136,12 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     let geometry = InputGeometry::for_dataset(a.dataset, None);
     let settings = SearchSettings {
         dataset: a.dataset.to_string(),
-        cell: a.cell.to_string(),
+        cell: a.scoring.cell.to_string(),
         candidates: a.candidates,
-        batch: a.batch,
-        repeats: a.repeats,
-        timesteps: a.timesteps,
-        width: a.width,
+        batch: a.scoring.batch,
+        repeats: a.scoring.repeats,
+        timesteps: a.scoring.timesteps,
+        width: a.scoring.width,
         kernel: "sahd".into(),
         seed: a.seed,
         carry_state: false,
@@ -204,12 +202,12 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     let geometry = InputGeometry::for_dataset(a.dataset, None);
     let settings = SearchSettings {
         dataset: a.dataset.to_string(),
-        cell: a.cell.to_string(),
+        cell: a.scoring.cell.to_string(),
         candidates: a.candidates,
-        batch: a.batch,
-        repeats: a.repeats,
-        timesteps: a.timesteps,
-        width: a.width,
+        batch: a.scoring.batch,
+        repeats: a.scoring.repeats,
+        timesteps: a.scoring.timesteps,
+        width: a.scoring.width,
         kernel: match a.kernel {
             KernelKind::Sahd => "sahd".into(),
             KernelKind::Hamming => "hamming".into(),

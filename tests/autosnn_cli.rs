@@ -164,6 +164,31 @@ fn search_writes_its_outputs_resumes_from_cache_and_its_choice_retrains_and_comp
         first
     );
 
+    // A damaged cache is named with its line; a torn last line (an interrupted append) is not an
+    // error; a corrupt supernet summary is named too. Nothing is overwritten in either case.
+    let cache = supernet.join("evaluations.jsonl");
+    let good = std::fs::read_to_string(&cache).unwrap();
+    std::fs::write(&cache, format!("{{not json\n{good}")).unwrap();
+    let o = snnc(&search_args(s(&data), s(&out), &[]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("evaluations.jsonl") && text(&o).contains("line 1"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&cache, format!("{good}{{\"arch\": [")).unwrap();
+    let o = snnc(&search_args(s(&data), s(&out), &[]));
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(&cache, &good).unwrap();
+    let summary = supernet.join("supernet.json");
+    let kept = std::fs::read(&summary).unwrap();
+    std::fs::write(&summary, "{ truncated").unwrap();
+    let o = snnc(&search_args(s(&data), s(&out), &[]));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("supernet.json"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), "{ truncated");
+    std::fs::write(&summary, kept).unwrap();
+
     // Settings that differ from the stored ones are refused, not mixed in.
     let o = snnc(&search_args(s(&data), s(&out), &["--lambda", "-0.16"]));
     assert!(!o.status.success());

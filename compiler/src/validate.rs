@@ -239,12 +239,14 @@ fn check_populations(m: &Module) -> Result<(), ValidationError> {
         }
         if let Some(b) = p.kind.bias() {
             let want = bias_shape(&p.shape);
+            let per_step = [m.timesteps, want[0]];
             let got = &m.tensors[b].shape;
-            if *got != want {
+            if *got != want && *got != per_step {
                 return Err(ValidationError::Shape {
                     owner: h.to_string(),
                     message: format!(
-                        "bias {b} has shape {got:?}, but a {} population needs {want:?}",
+                        "bias {b} has shape {got:?}, but a {} population needs {want:?} (or \
+                         {per_step:?}, one row per step)",
                         p.shape
                     ),
                 });
@@ -316,12 +318,13 @@ fn check_projections(m: &Module) -> Result<(), ValidationError> {
                 ),
             });
         }
-        let expected = target_shape(&p.kind, &source.shape, &m.tensors).map_err(|message| {
-            ValidationError::Shape {
-                owner: h.to_string(),
-                message,
-            }
-        })?;
+        let expected =
+            target_shape(&p.kind, &source.shape, &m.tensors, m.timesteps).map_err(|message| {
+                ValidationError::Shape {
+                    owner: h.to_string(),
+                    message,
+                }
+            })?;
         if !expected.accepts(&target.shape) {
             return Err(ValidationError::ShapeMismatch {
                 projection: h,

@@ -159,8 +159,19 @@ fn bias_shape() {
     m.tensors[Handle::new(1)].shape = vec![1, 1];
     assert_eq!(
         error(&m),
-        "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1]"
+        "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1] (or [3, 1], one row per step)"
     );
+}
+
+#[test]
+fn a_per_step_bias_has_one_row_per_timestep() {
+    let mut m = base();
+    let b = Handle::new(1);
+    let v = m.tensors[b].data[0];
+    m.tensors[b].shape = vec![3, 1];
+    m.tensors[b].data = vec![v, -v, 2.0 * v];
+    assert!(validate(&m).is_ok(), "{:?}", validate(&m));
+    assert_eq!(m.tensors[b].at_step(1), &[-v]);
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //!   then resets (`v = v_reset` or `v -= threshold` where it fired) and outputs `s`;
 //!   a **readout** accumulates `I + bias` over time; the **input** outputs the sample's frame.
 //!
+//! A bias (and an affine scale) is one `[C]` vector for every step, or `[T, C]` with row `t`
+//! used at step `t` ([`Tensor::at_step`]): per-step batch norm lowers to those.
+//!
 //! `docs/ir.md` is the full reference, with the text form.
 
 mod arena;
@@ -38,6 +41,20 @@ impl Tensor {
     }
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
+    }
+    /// For a bias or affine scale: one row per timestep (`[T, C]`, per-step batch norm) rather
+    /// than one `[C]` vector used at every step. Meaningless for weights.
+    pub fn is_per_step(&self) -> bool {
+        self.shape.len() == 2
+    }
+    /// The bias or scale values used at step `t`: row `t` of a per-step tensor, else all of it.
+    pub fn at_step(&self, t: usize) -> &[f32] {
+        if self.is_per_step() {
+            let c = self.shape[1];
+            &self.data[t * c..(t + 1) * c]
+        } else {
+            &self.data
+        }
     }
 }
 
@@ -85,7 +102,8 @@ pub struct Spiking {
     pub v_reset: f64,
     pub reset: Reset,
     pub fire: Compare,
-    /// Constant input, shape `[shape[0]]` (per channel of `[C, H, W]`, per neuron of `[N]`).
+    /// Constant input, shape `[shape[0]]` (per channel of `[C, H, W]`, per neuron of `[N]`), or
+    /// `[T, shape[0]]` with one row per step.
     pub bias: Option<Handle<Tensor>>,
 }
 
@@ -219,7 +237,9 @@ pub struct Scale {
     pub factor: f64,
 }
 
-/// Per-channel multiply by `scale` (`[C]`); with the target's bias it is batch norm at inference.
+/// Per-channel multiply by `scale`; with the target's bias it is batch norm at inference. The
+/// scale is `[C]`, or `[T, C]` with one row per step (per-step batch norm, whose statistics
+/// differ by timestep).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Affine {
     pub scale: Handle<Tensor>,
@@ -337,6 +357,17 @@ impl Module {
             }
         }
         uses
+    }
+    /// Whether a population's bias changes from step to step (a per-step `[T, C]` tensor).
+    pub fn has_per_step_bias(&self, p: Handle<Population>) -> bool {
+        self.populations[p]
+            .kind
+            .bias()
+            .is_some_and(|b| self.tensors[b].is_per_step())
+    }
+    /// Whether a projection's map changes from step to step (a per-step affine scale).
+    pub fn is_per_step_projection(&self, kind: &ProjectionKind) -> bool {
+        matches!(kind, ProjectionKind::Affine(a) if self.tensors[a.scale].is_per_step())
     }
     /// Total number of weight values held.
     pub fn weight_count(&self) -> usize {

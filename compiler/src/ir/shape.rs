@@ -45,6 +45,7 @@ pub fn target_shape(
     kind: &ProjectionKind,
     source: &Shape,
     tensors: &Arena<Tensor>,
+    timesteps: usize,
 ) -> Result<TargetShape, String> {
     match kind {
         ProjectionKind::Conv2d(c) => {
@@ -121,9 +122,10 @@ pub fn target_shape(
         ProjectionKind::Affine(a) => {
             let c = source.dims().first().copied().unwrap_or(0);
             let wt = &tensors[a.scale];
-            if wt.shape != [c] {
+            if wt.shape != [c] && wt.shape != [timesteps, c] {
                 return Err(format!(
-                    "affine scale {} has shape {:?}; the source {source} needs [{c}]",
+                    "affine scale {} has shape {:?}; the source {source} needs [{c}] (or \
+                     [{timesteps}, {c}], one row per step)",
                     a.scale, wt.shape
                 ));
             }
@@ -146,7 +148,8 @@ fn window(
     ))
 }
 
-/// The shape a population's bias tensor must have: one value per leading-axis entry.
+/// The shape a population's bias tensor has when it is the same at every step: one value per
+/// leading-axis entry. A per-step bias is `[T, ..this]`.
 pub fn bias_shape(population: &Shape) -> Vec<usize> {
     vec![population.dims().first().copied().unwrap_or(1)]
 }

@@ -207,7 +207,8 @@ pub fn map_bias(
         .map(|i| f64::from(bias[i / plane]))
         .collect();
     let mut y = vec![0.0f64; dst.numel()];
-    deliver(&m.tensors, second, &x, mid.dims(), &mut y, dst.dims());
+    // Step 0 stands for every step: relays with per-step tensors are never dissolved.
+    deliver(&m.tensors, second, 0, &x, mid.dims(), &mut y, dst.dims());
     let channels = dst.dims()[0];
     let dplane = dst.numel() / channels;
     let mut out = Vec::with_capacity(channels);
@@ -223,14 +224,15 @@ pub fn map_bias(
     Some(out)
 }
 
-/// Add `extra` to the bias of population `p` (creating or copying the tensor as needed).
+/// Add `extra` (`[C]`) to the bias of population `p` (to every row of a per-step one), creating
+/// or copying the tensor as needed.
 pub fn add_bias(m: &mut Module, p: Handle<ir::Population>, extra: &[f32]) {
     let current = m.populations[p].kind.bias();
     let data: Vec<f32> = match current {
         Some(b) => m.tensors[b]
             .data
             .iter()
-            .zip(extra)
+            .zip(extra.iter().cycle())
             .map(|(a, b)| (f64::from(*a) + f64::from(*b)) as f32)
             .collect(),
         None => extra.to_vec(),
@@ -238,13 +240,17 @@ pub fn add_bias(m: &mut Module, p: Handle<ir::Population>, extra: &[f32]) {
     set_bias(m, p, data);
 }
 
-/// Give population `p` a new bias tensor holding `data` (the old one, if unused, is dropped later).
+/// Give population `p` a new bias tensor holding `data` (the old one, if unused, is dropped
+/// later). A per-step bias keeps its `[T, C]` shape when `data` has as many values.
 pub fn set_bias(m: &mut Module, p: Handle<ir::Population>, data: Vec<f32>) {
-    let label = match m.populations[p].kind.bias() {
-        Some(b) => m.tensors[b].label.clone(),
-        None => format!("{}.bias", m.populations[p].name),
+    let (label, shape) = match m.populations[p].kind.bias() {
+        Some(b) if m.tensors[b].data.len() == data.len() => {
+            (m.tensors[b].label.clone(), m.tensors[b].shape.clone())
+        }
+        Some(b) => (m.tensors[b].label.clone(), vec![data.len()]),
+        None => (format!("{}.bias", m.populations[p].name), vec![data.len()]),
     };
-    let t = m.tensors.push(Tensor::new(label, vec![data.len()], data));
+    let t = m.tensors.push(Tensor::new(label, shape, data));
     if let Some(slot) = m.populations[p].kind.bias_mut() {
         *slot = Some(t);
     }

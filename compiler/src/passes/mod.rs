@@ -103,9 +103,9 @@ impl Work {
             .m
             .populations
             .iter()
-            .map(|(_, p)| match &p.kind {
+            .map(|(h, p)| match &p.kind {
                 PopulationKind::Input(i) => i.encoding == crate::ir::Encoding::Direct,
-                PopulationKind::Analog(_) => true,
+                PopulationKind::Analog(_) => !self.m.has_per_step_bias(h),
                 _ => false,
             })
             .collect();
@@ -116,7 +116,9 @@ impl Work {
                 let t = e.target.index();
                 if c[t]
                     && matches!(self.m.populations[e.target].kind, PopulationKind::Analog(_))
-                    && (e.delay != 0 || !c[e.source.index()])
+                    && (e.delay != 0
+                        || !c[e.source.index()]
+                        || self.m.is_per_step_projection(&e.kind))
                 {
                     c[t] = false;
                     changed = true;
@@ -161,6 +163,15 @@ fn try_dissolve(
         return false; // a self-loop through the relay has nothing to compose with
     }
     if outs.len() > 1 && (ins.len() != 1 || heavy(&ins_p[0].kind)) {
+        return false;
+    }
+    // A per-step scale or bias has no single-projection equivalent once composed: keep the relay.
+    if w.m.has_per_step_bias(r)
+        || ins_p
+            .iter()
+            .chain(&outs_p)
+            .any(|e| w.m.is_per_step_projection(&e.kind))
+    {
         return false;
     }
     let mid = w.m.populations[r].shape.clone();

@@ -89,10 +89,18 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                     }
                     let src = &m.populations[e.source];
                     let x = &hist[e.source.index()][(t - d) % depth[e.source.index()]];
-                    deliver(&m.tensors, &e.kind, x, &src.shape.0, &mut input, &p.shape.0);
+                    deliver(
+                        &m.tensors,
+                        &e.kind,
+                        t,
+                        x,
+                        &src.shape.0,
+                        &mut input,
+                        &p.shape.0,
+                    );
                 }
                 if let Some(b) = p.kind.bias() {
-                    kernels::channel_bias_add(&m.tensors[b].data, &mut input);
+                    kernels::channel_bias_add(m.tensors[b].at_step(t), &mut input);
                 }
                 let output = &mut hist[ph.index()][slot];
                 match &p.kind {
@@ -131,10 +139,11 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
     Ok(out)
 }
 
-/// Add projection `kind` applied to the source values `x` into `out` (shapes as dims).
+/// Add projection `kind` at step `t` applied to the source values `x` into `out` (shapes as dims).
 pub(crate) fn deliver(
     tensors: &Arena<Tensor>,
     kind: &ProjectionKind,
+    t: usize,
     x: &[f64],
     src: &[usize],
     out: &mut [f64],
@@ -178,6 +187,8 @@ pub(crate) fn deliver(
             out.iter_mut().zip(x).for_each(|(o, v)| *o += v);
         }
         ProjectionKind::Scale(s) => out.iter_mut().zip(x).for_each(|(o, v)| *o += s.factor * v),
-        ProjectionKind::Affine(a) => kernels::channel_scale_add(x, &tensors[a.scale].data, out),
+        ProjectionKind::Affine(a) => {
+            kernels::channel_scale_add(x, tensors[a.scale].at_step(t), out)
+        }
     }
 }

@@ -23,9 +23,18 @@ impl Gen {
         let data = (0..n).map(|_| self.rng.uniform(lo, hi)).collect();
         self.m.tensors.push(Tensor::new(label, shape, data))
     }
+    /// A `[C]` vector, or (sometimes) a per-step `[T, C]` one as per-step batch norm gives.
+    fn step_vector(&mut self, label: &str, c: usize, lo: f64, hi: f64) -> Handle<Tensor> {
+        let shape = if self.chance(0.3) {
+            vec![self.m.timesteps, c]
+        } else {
+            vec![c]
+        };
+        self.tensor(label, shape, lo, hi)
+    }
     fn bias(&mut self, shape: &Shape) -> Option<Handle<Tensor>> {
         if self.chance(0.4) {
-            Some(self.tensor("bias", vec![shape.dims()[0]], -0.3, 0.5))
+            Some(self.step_vector("bias", shape.dims()[0], -0.3, 0.5))
         } else {
             None
         }
@@ -104,7 +113,7 @@ impl Gen {
                 (ProjectionKind::Dense(ir::Dense { weight }), shape)
             }
             (3, _) => {
-                let scale = self.tensor("affine", vec![d[0]], -1.5, 1.5);
+                let scale = self.step_vector("affine", d[0], -1.5, 1.5);
                 (ProjectionKind::Affine(ir::Affine { scale }), src.clone())
             }
             (4, &[_, _, _]) => (
@@ -129,7 +138,7 @@ impl Gen {
                 0 => ProjectionKind::Identity(ir::Identity),
                 1 => ProjectionKind::Scale(ir::Scale { factor: 0.5 }),
                 _ => ProjectionKind::Affine(ir::Affine {
-                    scale: self.tensor("affine", vec![src.dims()[0]], -1.0, 1.0),
+                    scale: self.step_vector("affine", src.dims()[0], -1.0, 1.0),
                 }),
             }
         } else {
@@ -173,7 +182,8 @@ impl Gen {
 }
 
 /// A random valid module from `seed`: every projection kind, groups, strides, padding, delays,
-/// feedback, both encodings, both resets and comparisons, beta 0 and 1, biases, a population fed
+/// feedback, both encodings, both resets and comparisons, beta 0 and 1, biases and affine scales
+/// constant or per step, a population fed
 /// by its bias alone, delayed readout projections and readout biases. Shared by the property tests of
 /// the text form, the passes and the runtime.
 pub fn random_module(seed: u64) -> Module {
@@ -236,7 +246,8 @@ pub fn random_module(seed: u64) -> Module {
     // A population driven by its bias alone (no projection reaches it).
     if g.chance(0.3) {
         let shape = Shape(vec![g.pick(1, 4)]);
-        let bias = Some(g.tensor("bias", shape.dims().to_vec(), 0.2, 0.9));
+        let c = shape.dims()[0];
+        let bias = Some(g.step_vector("bias", c, 0.2, 0.9));
         let kind = PopulationKind::Spiking(ir::Spiking {
             beta: 0.5,
             gain: 1.0,
@@ -278,7 +289,7 @@ pub fn random_module(seed: u64) -> Module {
         ReadoutKind::SpikeCount
     };
     let bias = if g.chance(0.3) {
-        Some(g.tensor("readout.bias", vec![classes], -0.5, 0.5))
+        Some(g.step_vector("readout.bias", classes, -0.5, 0.5))
     } else {
         None
     };

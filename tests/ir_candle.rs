@@ -111,6 +111,7 @@ fn networks() -> Vec<PathBuf> {
         "snasnet_c10",
         "snasnet_c100",
         "snasnet_forward",
+        "snasnet_per_step",
         "autosnn",
         "mlp",
         "delay2",

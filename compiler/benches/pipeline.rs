@@ -58,6 +58,7 @@ fn cifar100_network() -> Network {
         classes: 100,
         group: 5,
         timesteps: 5,
+        per_step_bn: false,
     });
     desc.validate().expect("the builder makes valid networks")
 }

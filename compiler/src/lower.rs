@@ -273,6 +273,13 @@ impl Lowering<'_> {
                 let (scale, shift) = self.bn_affine(id, bn.eps)?;
                 let scale = self.push_tensor(format!("{}.scale", node.name), scale);
                 let shift = self.push_tensor(format!("{}.shift", node.name), shift);
+                if bn.per_step {
+                    // One row per step: the statistics are [T, C].
+                    for t in [scale, shift] {
+                        let c = self.m.tensors[t].data.len() / net.desc.timesteps;
+                        self.m.tensors[t].shape = vec![net.desc.timesteps, c];
+                    }
+                }
                 (
                     analog(Some(shift)),
                     Some(ProjectionKind::Affine(ir::Affine { scale })),
@@ -316,17 +323,20 @@ impl Lowering<'_> {
     }
 
     /// Inference BN: `gamma (x - mean) / sqrt(var + eps) + beta = scale x + shift`, in f64.
+    /// Per-step statistics (`[T, C]`, row-major) give one row of scale and shift per step.
     fn bn_affine(&mut self, id: NodeId, eps: f64) -> Result<(Vec<f32>, Vec<f32>), LowerError> {
         let gamma = self.read(id, ParamRole::Weight)?;
         let beta = self.read(id, ParamRole::Bias)?;
         let mean = self.read(id, ParamRole::RunningMean)?;
         let var = self.read(id, ParamRole::RunningVar)?;
-        let mut scale = Vec::with_capacity(gamma.len());
-        let mut shift = Vec::with_capacity(gamma.len());
-        for c in 0..gamma.len() {
-            let s = f64::from(gamma[c]) / (f64::from(var[c]) + eps).sqrt();
+        let channels = gamma.len().max(1);
+        let mut scale = Vec::with_capacity(mean.len());
+        let mut shift = Vec::with_capacity(mean.len());
+        for (i, (m, v)) in mean.iter().zip(var.iter()).enumerate() {
+            let c = i % channels;
+            let s = f64::from(gamma[c]) / (f64::from(*v) + eps).sqrt();
             scale.push(s as f32);
-            shift.push((f64::from(beta[c]) - f64::from(mean[c]) * s) as f32);
+            shift.push((f64::from(beta[c]) - f64::from(*m) * s) as f32);
         }
         Ok((scale, shift))
     }

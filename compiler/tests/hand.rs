@@ -100,6 +100,37 @@ fn batch_norm_uses_running_statistics_and_max_pool_is_an_or() {
 }
 
 #[test]
+fn per_step_batch_norm_uses_the_statistics_of_each_step() {
+    // Means 0, 1, 2 at steps 0, 1, 2 and unit variance: x = 3 gives 3, 2, 1, whose time mean is
+    // 2; one shared row would give 3. The conv-free linear before it must not absorb the BN.
+    let json = r#"{"format_version": 1, "timesteps": 3, "num_classes": 1,
+        "input": {"shape": [1], "encoding": "direct"}, "readout": {"node": "bn", "kind": "time_mean"},
+        "nodes": [{"name": "x", "op": "input"}, {"name": "fc", "op": "linear", "in_features": 1, "out_features": 1},
+                  {"name": "bn", "op": "batch_norm", "eps": 1e-30, "per_step": true}],
+        "edges": [{"from": "x", "to": "fc"}, {"from": "fc", "to": "bn"}]}"#;
+    let w = weights(&[
+        ("fc.weight", vec![1, 1], vec![1.0]),
+        ("bn.weight", vec![1], vec![1.0]),
+        ("bn.bias", vec![1], vec![0.0]),
+        ("bn.running_mean", vec![3, 1], vec![0.0, 1.0, 2.0]),
+        ("bn.running_var", vec![3, 1], vec![1.0, 1.0, 1.0]),
+    ]);
+    let out = run_all(json, w.clone(), vec![3.0]);
+    assert!((out.logits[0][0] - 2.0).abs() < 1e-12, "{:?}", out.logits);
+    // Statistics of the shared shape are an error naming the tensor, not a silent broadcast.
+    let mut shared = w;
+    shared
+        .tensors
+        .insert("bn.running_mean".into(), Tensor::new(vec![1], vec![0.0]));
+    let net = NetworkDesc::from_json_str(json, "hand.json").unwrap();
+    let err = lower(&net, shared).unwrap_err().to_string();
+    assert!(
+        err.contains("bn.running_mean") && err.contains("[3, 1]"),
+        "{err}"
+    );
+}
+
+#[test]
 fn tied_weights_are_moved_once_and_shared() {
     // Two linear layers name one tensor; s = W x + W x = 2 W x.
     let json = r#"{"format_version": 1, "timesteps": 1, "num_classes": 2,

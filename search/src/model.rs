@@ -216,21 +216,27 @@ impl SnnModel {
                 let c = input_shape[0];
                 let ones = Tensor::ones(c, DType::F32, &Device::Cpu)?;
                 let zeros = Tensor::zeros(c, DType::F32, &Device::Cpu)?;
+                let stats: &[usize] = if bn.per_step {
+                    &[net.desc.timesteps, c]
+                } else {
+                    &[c]
+                };
                 Layer::BatchNorm(BatchNorm {
-                    weight: params.insert_or_reuse(&name(ParamRole::Weight), ones.clone(), true)?,
-                    bias: params.insert_or_reuse(&name(ParamRole::Bias), zeros.clone(), true)?,
+                    weight: params.insert_or_reuse(&name(ParamRole::Weight), ones, true)?,
+                    bias: params.insert_or_reuse(&name(ParamRole::Bias), zeros, true)?,
                     running_mean: params.insert_or_reuse(
                         &name(ParamRole::RunningMean),
-                        zeros,
+                        Tensor::zeros(stats, DType::F32, &Device::Cpu)?,
                         false,
                     )?,
                     running_var: params.insert_or_reuse(
                         &name(ParamRole::RunningVar),
-                        ones,
+                        Tensor::ones(stats, DType::F32, &Device::Cpu)?,
                         false,
                     )?,
                     eps: bn.eps,
                     momentum: bn.momentum,
+                    per_step: bn.per_step,
                 })
             }
             Op::Lif(p) => Layer::Neuron(Neuron::lif(p.clone())),
@@ -353,7 +359,7 @@ impl SnnModel {
                     }
                 } else {
                     let x = self.gather_input(id, t, batch, &current, &history)?;
-                    let y = self.apply(id, &x, train, rng, &mut membranes, &mut masks)?;
+                    let y = self.apply(id, t, &x, train, rng, &mut membranes, &mut masks)?;
                     // Inference needs no autograd graph: cutting it at every node frees each
                     // activation as soon as its consumers have run, instead of at the end.
                     if train && self.autograd {
@@ -437,9 +443,11 @@ impl SnnModel {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the per-step state of one forward pass
     fn apply(
         &self,
         id: NodeId,
+        t: usize,
         x: &Tensor,
         train: bool,
         rng: &mut Rng,
@@ -480,7 +488,7 @@ impl SnnModel {
             Layer::Linear { w, b } => {
                 layers::linear(x, w.as_tensor(), b.as_ref().map(|b| b.as_tensor()))
             }
-            Layer::BatchNorm(bn) => bn.forward(x, train),
+            Layer::BatchNorm(bn) => bn.forward_step(x, train, t),
             Layer::Neuron(neuron) => {
                 let (s, v) = neuron.step(x, membranes[id].as_ref())?;
                 membranes[id] = Some(v);

@@ -17,6 +17,7 @@ fn bn(weight: &[f32], bias: &[f32], rm: &[f32], rv: &[f32], momentum: f64) -> Ba
         running_var: var(rv, &[c]),
         eps: 1e-5,
         momentum,
+        per_step: false,
     }
 }
 
@@ -247,4 +248,37 @@ fn rank_three_is_rejected() {
     let x = rand_tensor(11, &[2, 2, 3], -1.0, 1.0);
     assert!(layer.forward(&x, true).is_err());
     assert!(layer.forward_reference(&x, true).is_err());
+}
+
+#[test]
+fn a_per_step_layer_keeps_and_uses_one_row_of_statistics_per_step() {
+    // Two steps, one channel: running mean rows [0, 10], variance rows [1, 4].
+    let mut layer = bn(&[1.0], &[0.0], &[0.0], &[1.0], 0.5);
+    layer.per_step = true;
+    layer.running_mean = var(&[0.0, 10.0], &[2, 1]);
+    layer.running_var = var(&[1.0, 4.0], &[2, 1]);
+    let x = tensor(&[12.0, 14.0], &[2, 1]);
+    // Eval: step 1 normalises with its own row, (x - 10) / 2.
+    let y = values(&layer.forward_step(&x, false, 1).unwrap());
+    assert_all_close(&y, &[1.0, 2.0], 1e-5, "eval at step 1");
+    let y0 = values(&layer.forward_step(&x, false, 0).unwrap());
+    assert_all_close(&y0, &[12.0, 14.0], 1e-4, "eval at step 0");
+    // Train at step 1 moves row 1 only: mean 13, unbiased var 2, momentum 0.5.
+    layer.forward_step(&x, true, 1).unwrap();
+    assert_all_close(
+        &values(layer.running_mean.as_tensor()),
+        &[0.0, 11.5],
+        1e-6,
+        "running_mean rows",
+    );
+    assert_all_close(
+        &values(layer.running_var.as_tensor()),
+        &[1.0, 3.0],
+        1e-6,
+        "running_var rows",
+    );
+    // Without a step a per-step layer refuses rather than silently using row 0; a step past
+    // the rows it holds is an error too.
+    assert!(layer.forward(&x, false).is_err());
+    assert!(layer.forward_step(&x, false, 2).is_err());
 }

@@ -34,6 +34,10 @@ pub enum ArchKind {
         /// Kernel of the last average pool.
         #[arg(long, default_value_t = 2)]
         second_pool: usize,
+        /// One set of batch-norm running statistics for all timesteps, as the seed code has,
+        /// instead of one per step (which inference needs to match training; docs/search.md).
+        #[arg(long)]
+        shared_bn: bool,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -62,6 +66,7 @@ pub fn run(a: ArchArgs) -> anyhow::Result<()> {
             timesteps,
             hidden,
             second_pool,
+            shared_bn,
             out,
         } => {
             let side = if dataset == DatasetName::Nmnist {
@@ -73,6 +78,7 @@ pub fn run(a: ArchArgs) -> anyhow::Result<()> {
             cfg.timesteps = timesteps;
             cfg.hidden = hidden;
             cfg.second_pool = second_pool;
+            cfg.per_step_bn = !shared_bn;
             (
                 snasnet_network(&genotype, &cfg).map_err(anyhow::Error::msg)?,
                 out,

@@ -177,7 +177,11 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
         is_static[input_node] = true;
         for &id in &schedule {
             let node = &desc.nodes[id];
-            if id == input_node || node.op.is_stateful() || matches!(node.op, Op::Dropout(_)) {
+            if id == input_node
+                || node.op.is_stateful()
+                || node.op.varies_by_step()
+                || matches!(node.op, Op::Dropout(_))
+            {
                 continue;
             }
             is_static[id] = inputs[id].iter().all(|&(src, d)| d == 0 && is_static[src]);

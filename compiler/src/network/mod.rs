@@ -213,11 +213,18 @@ impl Network {
         }
     }
 
+    /// Node `id`'s parameter tensors and their shapes.
+    pub fn param_shapes(&self, id: NodeId) -> Vec<(ParamRole, Vec<usize>)> {
+        self.desc.nodes[id]
+            .op
+            .param_shapes(self.input_shape(id), self.desc.timesteps)
+    }
+
     /// Every parameter tensor the network needs, with its expected shape, in node order.
     pub fn parameter_specs(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();
         for (id, node) in self.desc.nodes.iter().enumerate() {
-            for (role, shape) in node.op.param_shapes(self.input_shape(id)) {
+            for (role, shape) in self.param_shapes(id) {
                 out.push((node.tensor_name(role), shape));
             }
         }

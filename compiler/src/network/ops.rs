@@ -160,6 +160,10 @@ fn bn_momentum() -> f64 {
 
 /// Batch normalisation over the channel axis (dim 0 of the sample). Train mode normalises with
 /// batch statistics and updates running stats PyTorch's way (unbiased variance, `momentum`).
+///
+/// With `per_step`, each timestep keeps its own running statistics (`[T, C]`; gamma and beta stay
+/// shared, as in BNTT without its per-step affine): a layer whose input distribution drifts over
+/// the steps (spikes building up in a cell) is then normalised at inference as it was in training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchNorm {
@@ -167,6 +171,12 @@ pub struct BatchNorm {
     pub eps: f64,
     #[serde(default = "bn_momentum")]
     pub momentum: f64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub per_step: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,6 +301,11 @@ impl Op {
         matches!(self, Op::Lif(_) | Op::Plif(_))
     }
 
+    /// True for ops whose map depends on the timestep (per-step batch norm): never static.
+    pub fn varies_by_step(&self) -> bool {
+        matches!(self, Op::BatchNorm(bn) if bn.per_step)
+    }
+
     pub fn neuron(&self) -> Option<&NeuronParams> {
         match self {
             Op::Lif(n) | Op::Plif(n) => Some(n),
@@ -298,8 +313,9 @@ impl Op {
         }
     }
 
-    /// Parameter tensors and their shapes, given the shape the node receives.
-    pub fn param_shapes(&self, input: &Shape) -> Vec<(ParamRole, Vec<usize>)> {
+    /// Parameter tensors and their shapes, given the shape the node receives and the network's
+    /// timesteps (per-step statistics have one row per step).
+    pub fn param_shapes(&self, input: &Shape, timesteps: usize) -> Vec<(ParamRole, Vec<usize>)> {
         match self {
             Op::Conv2d(c) => {
                 let mut v = vec![(
@@ -323,17 +339,19 @@ impl Op {
                 }
                 v
             }
-            Op::BatchNorm(_) => {
+            Op::BatchNorm(bn) => {
                 let c = input.dims().first().copied().unwrap_or(0);
-                [
-                    ParamRole::Weight,
-                    ParamRole::Bias,
-                    ParamRole::RunningMean,
-                    ParamRole::RunningVar,
+                let stats = if bn.per_step {
+                    vec![timesteps, c]
+                } else {
+                    vec![c]
+                };
+                vec![
+                    (ParamRole::Weight, vec![c]),
+                    (ParamRole::Bias, vec![c]),
+                    (ParamRole::RunningMean, stats.clone()),
+                    (ParamRole::RunningVar, stats),
                 ]
-                .into_iter()
-                .map(|r| (r, vec![c]))
-                .collect()
             }
             Op::Plif(_) => vec![(ParamRole::W, vec![])],
             _ => vec![],

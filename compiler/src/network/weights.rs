@@ -165,7 +165,7 @@ impl View for F32View<'_> {
 
 pub(super) fn check_against(net: &Network, weights: &Weights) -> Result<(), WeightsError> {
     for (id, node) in net.desc.nodes.iter().enumerate() {
-        for (role, expected) in node.op.param_shapes(net.input_shape(id)) {
+        for (role, expected) in net.param_shapes(id) {
             let tensor = node.tensor_name(role);
             let Some(t) = weights.get(&tensor) else {
                 return Err(WeightsError::Missing {

@@ -114,10 +114,15 @@ pub fn run_network(
                     }
                     Op::BatchNorm(bn) => {
                         let (g, b) = (tensor(id, ParamRole::Weight), tensor(id, ParamRole::Bias));
-                        let (mean, var) = (
+                        let (mut mean, mut var) = (
                             tensor(id, ParamRole::RunningMean),
                             tensor(id, ParamRole::RunningVar),
                         );
+                        if bn.per_step {
+                            let c = g.len();
+                            mean = &mean[t * c..(t + 1) * c];
+                            var = &var[t * c..(t + 1) * c];
+                        }
                         let plane = x.len() / g.len();
                         for (i, (yi, xi)) in y.iter_mut().zip(&x).enumerate() {
                             let c = i / plane;

@@ -47,12 +47,16 @@ impl Graph {
         self.then(from, name, op)
     }
     fn bn(&mut self, from: &str, name: String) -> String {
+        self.bn_with(from, name, false)
+    }
+    fn bn_with(&mut self, from: &str, name: String, per_step: bool) -> String {
         self.then(
             from,
             name,
             Op::BatchNorm(BatchNorm {
                 eps: 1e-5,
                 momentum: 0.1,
+                per_step,
             }),
         )
     }
@@ -143,6 +147,8 @@ pub struct SnasnetConfig {
     /// Output neurons per class in the voting layer.
     pub group: usize,
     pub timesteps: usize,
+    /// Running statistics per timestep in every batch norm after the stem.
+    pub per_step_bn: bool,
 }
 
 fn snn_lif() -> Op {
@@ -160,14 +166,15 @@ pub fn snasnet(cfg: &SnasnetConfig) -> NetworkDesc {
     g.node("input", Op::Input(Empty {}));
     let stem = g.conv("input", "stem.conv".into(), cfg.input[0], c1, 3, 1);
     let stem = g.bn(&stem, "stem.bn".into());
-    let cell1 = snasnet_cell(&mut g, "cell1", &stem, c1, &cfg.cell);
-    let d = g.bn(&cell1, "down.bn1".into());
+    let ps = cfg.per_step_bn;
+    let cell1 = snasnet_cell(&mut g, "cell1", &stem, c1, &cfg.cell, ps);
+    let d = g.bn_with(&cell1, "down.bn1".into(), ps);
     let d = g.then(&d, "down.lif", snn_lif());
     let d = g.conv(&d, "down.conv".into(), c1, 2 * c1, 3, 1);
-    let d = g.bn(&d, "down.bn2".into());
+    let d = g.bn_with(&d, "down.bn2".into(), ps);
     let d = g.pool(&d, "down.pool".into(), 2, 2, 0, false);
-    let cell2 = snasnet_cell(&mut g, "cell2", &d, 2 * c1, &cfg.cell);
-    let l = g.bn(&cell2, "last.bn".into());
+    let cell2 = snasnet_cell(&mut g, "cell2", &d, 2 * c1, &cfg.cell, ps);
+    let l = g.bn_with(&cell2, "last.bn".into(), ps);
     let l = g.then(&l, "last.lif", snn_lif());
     let l = g.pool(
         &l,
@@ -214,7 +221,14 @@ pub fn snasnet(cfg: &SnasnetConfig) -> NetworkDesc {
 /// One SNASNet cell (snasnet.md §2): four summing nodes, an op per node pair; a backward op
 /// (source below the diagonal) runs at t on its source's value and is delivered at t + 1.
 #[allow(clippy::needless_range_loop)] // i, j are node indices into the 4x4 cell matrix
-fn snasnet_cell(g: &mut Graph, p: &str, input: &str, c: usize, m: &[[u8; 4]; 4]) -> String {
+fn snasnet_cell(
+    g: &mut Graph,
+    p: &str,
+    input: &str,
+    c: usize,
+    m: &[[u8; 4]; 4],
+    per_step: bool,
+) -> String {
     let n = |k: usize| format!("{p}.n{k}");
     let mut backward = Vec::new();
     for j in 0..4 {
@@ -225,21 +239,31 @@ fn snasnet_cell(g: &mut Graph, p: &str, input: &str, c: usize, m: &[[u8; 4]; 4])
         }
         for i in 0..j {
             match (m[i][j], m[j][i]) {
-                (0, 0) => snasnet_op(g, &format!("{p}.e{i}{j}"), &n(i), &n(j), 0, 0, c),
-                (op, 0) => snasnet_op(g, &format!("{p}.e{i}{j}"), &n(i), &n(j), op, 0, c),
+                (0, 0) => snasnet_op(g, &format!("{p}.e{i}{j}"), &n(i), &n(j), 0, 0, c, per_step),
+                (op, 0) => snasnet_op(g, &format!("{p}.e{i}{j}"), &n(i), &n(j), op, 0, c, per_step),
                 (_, op) => backward.push((j, i, op)),
             }
         }
         g.node(n(j), Op::Sum(Empty {}));
     }
     for (j, i, op) in backward {
-        snasnet_op(g, &format!("{p}.b{j}{i}"), &n(j), &n(i), op, 1, c);
+        snasnet_op(g, &format!("{p}.b{j}{i}"), &n(j), &n(i), op, 1, c, per_step);
     }
     // Edges into a node were added before the node itself; the schedule orders them anyway.
     n(3)
 }
 
-fn snasnet_op(g: &mut Graph, name: &str, from: &str, to: &str, op: u8, delay: u32, c: usize) {
+#[allow(clippy::too_many_arguments)] // one edge of the cell and how its BN keeps statistics
+fn snasnet_op(
+    g: &mut Graph,
+    name: &str,
+    from: &str,
+    to: &str,
+    op: u8,
+    delay: u32,
+    c: usize,
+    per_step: bool,
+) {
     let last = match op {
         0 => g.then(
             from,
@@ -254,7 +278,7 @@ fn snasnet_op(g: &mut Graph, name: &str, from: &str, to: &str, op: u8, delay: u3
             let k = if op == 2 { 1 } else { 3 };
             let l = g.then(from, format!("{name}.lif"), snn_lif());
             let l = g.conv(&l, format!("{name}.conv"), c, c, k, 1);
-            g.bn(&l, format!("{name}.bn"))
+            g.bn_with(&l, format!("{name}.bn"), per_step)
         }
         _ => g.pool(from, format!("{name}.pool"), 3, 1, 1, false),
     };

@@ -49,7 +49,7 @@ pub fn weights(net: &Network, seed: u64) -> Weights {
     let mut rng = Rng::new(seed);
     let mut w = Weights::default();
     for (id, node) in net.desc.nodes.iter().enumerate() {
-        for (role, shape) in node.op.param_shapes(net.input_shape(id)) {
+        for (role, shape) in net.param_shapes(id) {
             let n: usize = shape.iter().product();
             let fan_in = if shape.len() > 1 {
                 shape[1..].iter().product::<usize>()

@@ -13,6 +13,7 @@ pub const FIXTURES: &[&str] = &[
     "snasnet_c10",
     "snasnet_c100",
     "snasnet_forward",
+    "snasnet_per_step",
     "autosnn",
     "mlp",
     "delay2",
@@ -38,7 +39,7 @@ pub fn lowered(name: &str) -> (Network, Weights, Module) {
 /// The generated fixtures and the builder configuration each comes from.
 pub fn generated() -> Vec<(&'static str, snnc_compiler::network::NetworkDesc)> {
     let cell = |c: &str| synth::parse_cell(c).expect("valid cell code");
-    let snasnet = |name: &str, code: &str, width, second_pool, classes, group| {
+    let snasnet_with = |name: &str, code: &str, width, second_pool, classes, group, per_step_bn| {
         synth::snasnet(&SnasnetConfig {
             name: name.into(),
             cell: cell(code),
@@ -49,7 +50,11 @@ pub fn generated() -> Vec<(&'static str, snnc_compiler::network::NetworkDesc)> {
             classes,
             group,
             timesteps: 5,
+            per_step_bn,
         })
+    };
+    let snasnet = |name: &str, code: &str, width, second_pool, classes, group| {
+        snasnet_with(name, code, width, second_pool, classes, group, false)
     };
     vec![
         (
@@ -63,6 +68,18 @@ pub fn generated() -> Vec<(&'static str, snnc_compiler::network::NetworkDesc)> {
         (
             "snasnet_forward",
             snasnet("snasnet_forward", "0342 0010 0003 0000", 4, 2, 10, 10),
+        ),
+        (
+            "snasnet_per_step",
+            snasnet_with(
+                "snasnet_per_step",
+                "0303 0030 2002 0200",
+                4,
+                4,
+                10,
+                10,
+                true,
+            ),
         ),
         (
             "autosnn",

@@ -114,6 +114,16 @@ pub(crate) fn bn() -> Op {
     Op::BatchNorm(BatchNorm {
         eps: 1e-5,
         momentum: 0.1,
+        per_step: false,
+    })
+}
+
+/// Batch norm with running statistics per timestep (gamma and beta shared).
+pub(crate) fn bn_per_step() -> Op {
+    Op::BatchNorm(BatchNorm {
+        eps: 1e-5,
+        momentum: 0.1,
+        per_step: true,
     })
 }
 

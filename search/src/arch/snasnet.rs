@@ -1,7 +1,7 @@
 //! SNASNet (Kim et al., ECCV 2022): cell genotypes (`cnt_mat`), validity pruning, and the macro
 //! network of snasnet.md §3 as a graph with temporal feedback edges.
 
-use super::{GraphBuilder, InputGeometry, bn, conv, neuron, pool};
+use super::{GraphBuilder, InputGeometry, bn, bn_per_step, conv, neuron, pool};
 use snnc_compiler::network::{Dropout, Empty, Linear, NetworkDesc, Op, ReadoutKind, Scale, Vote};
 use std::fmt;
 
@@ -129,6 +129,11 @@ pub struct SnasnetConfig {
     pub vote_group: usize,
     pub dropout: f64,
     pub timesteps: usize,
+    /// Running statistics per timestep in every batch norm after the stem (its input is the
+    /// same at every step, so one set is exact there). The seeds share one set over time, which
+    /// leaves inference normalising cells with statistics no step actually had: on
+    /// Fashion-MNIST a net at 82 % training accuracy scored 54 % shared, 89 % per step.
+    pub per_step_bn: bool,
 }
 
 impl SnasnetConfig {
@@ -143,6 +148,7 @@ impl SnasnetConfig {
             vote_group: 10,
             dropout: 0.5,
             timesteps: 5,
+            per_step_bn: true,
         }
     }
 }
@@ -154,6 +160,7 @@ fn add_cell(
     input: &str,
     geno: &CellGenotype,
     channels: usize,
+    bn: fn() -> Op,
 ) -> String {
     let m = geno.pruned().m;
     let live = geno.pruned().live_nodes();
@@ -243,13 +250,14 @@ pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<Netwo
         conv(cfg.input.channels, c, 3, cfg.stem_stride),
     );
     let stem = g.chain(&stem, "stem.bn", bn());
-    let cell1 = add_cell(&mut g, "cell1", &stem, geno, c);
+    let bn = if cfg.per_step_bn { bn_per_step } else { bn };
+    let cell1 = add_cell(&mut g, "cell1", &stem, geno, c, bn);
     let x = g.chain(&cell1, "down.bn1", bn());
     let x = g.chain(&x, "down.lif", Op::Lif(neuron(SNASNET_TAU)));
     let x = g.chain(&x, "down.conv", conv(c, 2 * c, 3, 1));
     let x = g.chain(&x, "down.bn2", bn());
     let x = g.chain(&x, "down.pool", Op::AvgPool(pool(2, 2, 0)));
-    let cell2 = add_cell(&mut g, "cell2", &x, geno, 2 * c);
+    let cell2 = add_cell(&mut g, "cell2", &x, geno, 2 * c, bn);
     let x = g.chain(&cell2, "last.bn", bn());
     let x = g.chain(&x, "last.lif", Op::Lif(neuron(SNASNET_TAU)));
     let x = g.chain(

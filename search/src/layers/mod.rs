@@ -21,6 +21,8 @@ pub struct BatchNorm {
     pub running_var: Var,
     pub eps: f64,
     pub momentum: f64,
+    /// Running statistics are `[T, C]`, row `t` kept and used at step `t`.
+    pub per_step: bool,
 }
 
 fn channel_view(t: &Tensor, rank: usize) -> Result<Tensor> {
@@ -34,7 +36,17 @@ fn channel_view(t: &Tensor, rank: usize) -> Result<Tensor> {
 
 impl BatchNorm {
     /// The fused path: statistics and affine map as custom ops with a closed-form backward.
+    /// For a layer with one set of running statistics (a per-step layer needs [`Self::forward_step`]).
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if self.per_step {
+            candle_core::bail!("a per-step batch norm needs the timestep: use forward_step");
+        }
+        self.forward_step(x, train, 0)
+    }
+
+    /// [`Self::forward`] at timestep `step`: a per-step layer reads (eval) or updates (train)
+    /// row `step` of its running statistics; a shared one ignores `step`.
+    pub fn forward_step(&self, x: &Tensor, train: bool, step: usize) -> Result<Tensor> {
         let rank = x.rank();
         if rank != 2 && rank != 4 {
             candle_core::bail!(
@@ -42,36 +54,46 @@ impl BatchNorm {
                 x.dims()
             );
         }
+        let c = x.dim(1)?;
+        let row = if self.per_step { step * c } else { 0 };
+        let mut rm = self
+            .running_mean
+            .as_tensor()
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let mut rv = self
+            .running_var
+            .as_tensor()
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        if rm.len() < row + c || rv.len() < row + c {
+            candle_core::bail!(
+                "batch_norm running statistics {:?} have no row for step {step} of {c} channels",
+                self.running_mean.as_tensor().dims()
+            );
+        }
         let (mean, var) = if train {
             let stats = x.apply_op1_no_bwd(&bn::BatchStats)?.to_vec2::<f32>()?;
-            let n = x.elem_count() / x.dim(1)?;
+            let n = x.elem_count() / c;
             let m = self.momentum as f32;
             let unbias = if n > 1 {
                 n as f32 / (n as f32 - 1.0)
             } else {
                 1.0
             };
-            let rm = self.running_mean.as_tensor().to_vec1::<f32>()?;
-            let rv = self.running_var.as_tensor().to_vec1::<f32>()?;
-            let new_m: Vec<f32> = rm
-                .iter()
-                .zip(&stats[0])
-                .map(|(r, b)| (1.0 - m) * r + m * b)
-                .collect();
-            let new_v: Vec<f32> = rv
-                .iter()
-                .zip(&stats[1])
-                .map(|(r, b)| (1.0 - m) * r + m * b * unbias)
-                .collect();
-            self.running_mean.set(&Tensor::new(new_m, &Device::Cpu)?)?;
-            self.running_var.set(&Tensor::new(new_v, &Device::Cpu)?)?;
+            for ch in 0..c {
+                rm[row + ch] = (1.0 - m) * rm[row + ch] + m * stats[0][ch];
+                rv[row + ch] = (1.0 - m) * rv[row + ch] + m * stats[1][ch] * unbias;
+            }
+            let shape = self.running_mean.as_tensor().shape().clone();
+            self.running_mean
+                .set(&Tensor::from_vec(rm, shape.clone(), &Device::Cpu)?)?;
+            self.running_var
+                .set(&Tensor::from_vec(rv, shape, &Device::Cpu)?)?;
             let [mean, var]: [Vec<f32>; 2] = stats.try_into().expect("two rows");
             (mean, var)
         } else {
-            (
-                self.running_mean.as_tensor().to_vec1::<f32>()?,
-                self.running_var.as_tensor().to_vec1::<f32>()?,
-            )
+            (rm[row..row + c].to_vec(), rv[row..row + c].to_vec())
         };
         let eps = self.eps as f32;
         let istd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();

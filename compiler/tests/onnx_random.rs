@@ -2,7 +2,8 @@
 //! interpreter: every projection kind, grouped and strided convs, pools over `[C, H, W]` and
 //! `[N]`, dense into `[C, 1, 1]`, delays and feedback,
 //! both encodings, hard and subtractive resets, `>=` and `>`, non-zero `v_reset`, `beta` 0 and 1,
-//! populations fed by their bias alone, both readouts; each module raw and optimised (hoisting).
+//! populations fed by their bias alone, both readouts, per-step (`[T, C]`) biases and affine
+//! scales; each module raw and optimised (hoisting).
 //!
 //! The modules come from the generator every property test shares (`synth::random_module`).
 
@@ -40,6 +41,7 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (mut jobs, mut expected) = (Vec::new(), Vec::new());
+    let mut counted = 0;
     for seed in 0..MODULES {
         let raw = random_module(seed);
         validate(&raw)
@@ -59,6 +61,9 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
                 ("sequence", onnx::sequence_model(&m, &opts)),
             ] {
                 let model = model.unwrap_or_else(|e| panic!("seed {seed} {stage} {kind}: {e}"));
+                if kind == "step" && model.interface.states.iter().any(|s| s.input == "step") {
+                    counted += 1;
+                }
                 let path = dir.path().join(format!("r{seed}.{stage}.{kind}.onnx"));
                 std::fs::write(&path, model.to_bytes().unwrap()).unwrap();
                 jobs.push(onnx_common::Job {
@@ -75,6 +80,9 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
             }
         }
     }
+    // The generator gives some modules per-step biases or affine scales: their step models
+    // carry the step counter, and this test is what runs it over every projection kind.
+    assert!(counted > 0, "no random module has a per-step tensor");
     let started = std::time::Instant::now();
     let runs = onnx_common::run(&py, dir.path(), &jobs);
     eprintln!(
@@ -101,7 +109,7 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
         spikes += ag.spikes;
     }
     eprintln!(
-        "{} models agree; {flips} threshold flips in {spikes} spikes",
+        "{} models agree ({counted} step models with a step counter); {flips} threshold flips in {spikes} spikes",
         runs.len()
     );
 }

@@ -1,9 +1,10 @@
 //! ONNX back end: a module as a stateful single-step model and as a whole-sequence (Scan) model.
 //!
 //! The **step model** takes `x_t` and every state tensor (membranes, delay rings of delayed and
-//! feedback projections, the readout accumulator) and returns the logits so far, the step's
-//! readout, per-layer spike counts, the chosen layers' spike maps and every state's next value:
-//! the host loops over time (docs/deploy.md). The **sequence model** runs all `T` steps in one
+//! feedback projections, the readout accumulator, and a step counter when a bias or affine scale
+//! is per step) and returns the logits so far, the step's readout, per-layer spike counts, the
+//! chosen layers' spike maps and every state's next value: the host loops over time
+//! (docs/deploy.md). The **sequence model** runs all `T` steps in one
 //! Scan and returns the logits and per-step spike counts. Both use IR 8 / opset 17, a symbolic
 //! batch `N`, float32 values, spikes as `GreaterOrEqual`/`Greater` + `Cast`, resets as
 //! `Where`/`Mul`. Names come from the network; neuron parameters sit in doc strings; the model's
@@ -113,7 +114,8 @@ pub struct StatePort {
     pub input: String,
     pub output: String,
     pub kind: StateKind,
-    /// The population whose state it is.
+    /// The population whose state it is (the input's for the step counter, which counts its
+    /// frames).
     pub population: String,
     pub shape: Vec<Dim>,
     /// Every element's value at the start of a sample (and after a reset between samples).

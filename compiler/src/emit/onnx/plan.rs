@@ -1,12 +1,15 @@
 //! What an ONNX model of a module must carry across steps, decided once: readable unique names,
-//! the state tensors (membranes, delay rings, the readout accumulator) and the checks for
-//! anything ONNX's float32 graphs cannot hold.
+//! the state tensors (membranes, delay rings, the readout accumulator, the step counter) and the
+//! checks for anything ONNX's float32 graphs cannot hold.
 
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
     Encoding, Handle, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
 };
 use crate::validate::validate;
+
+/// The step counter's state name (its next value is `step.next`).
+pub const STEP: &str = "step";
 
 /// What a state tensor holds between steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,6 +22,10 @@ pub enum StateKind {
     Delay,
     /// The readout's sum of `I + bias` over the steps so far.
     ReadoutAccumulator,
+    /// Steps taken so far (`[N]`, float32): picks row `t` of per-step biases and affine
+    /// scales. Only modules with such a tensor have it. A float32 `[N]` state like the others,
+    /// so every host loop that feeds states back generically feeds it too (exact up to 2^24).
+    Step,
 }
 
 /// One state tensor: graph input `name`, graph output `next`.
@@ -54,6 +61,10 @@ pub struct Plan<'m> {
     pub membrane_state: Vec<Option<usize>>,
     pub ring_state: Vec<Option<usize>>,
     pub acc_state: usize,
+    /// The step counter's state, when some bias or affine scale is per step.
+    pub step_state: Option<usize>,
+    /// Per population: the same value at every step, so the sequence model may hoist it.
+    invariant: Vec<bool>,
 }
 
 /// Whether a spiking population keeps a membrane across steps (beta = 0 forgets it: max-pool ORs).
@@ -214,6 +225,36 @@ impl<'m> Plan<'m> {
                 });
             }
         }
+        let per_step = m.populations.iter().any(|(h, _)| m.has_per_step_bias(h))
+            || m.projections
+                .iter()
+                .any(|(_, e)| m.is_per_step_projection(&e.kind));
+        let step_state = per_step.then(|| {
+            states.push(StateSpec {
+                kind: StateKind::Step,
+                population: v.input,
+                name: STEP.into(),
+                next: format!("{STEP}.next"),
+                dims: Vec::new(),
+                init: 0.0,
+                doc: format!(
+                    "steps taken so far (0 at the start, up to {} at the last step), per sample: selects row t of the per-step biases and affine scales",
+                    m.timesteps.saturating_sub(1)
+                ),
+            });
+            states.len() - 1
+        });
+        // A `const` population is not enough: a per-step bias or affine (a hand-built module
+        // may still mark it const) changes it every step, and so everything it feeds.
+        let mut invariant = vec![false; m.populations.len()];
+        for &h in &v.schedule {
+            invariant[h.index()] = crate::validate::is_constant(&m.populations[h])
+                && !m.has_per_step_bias(h)
+                && m.projections.iter().all(|(_, e)| {
+                    e.target != h
+                        || (invariant[e.source.index()] && !m.is_per_step_projection(&e.kind))
+                });
+        }
         check_names(m, &names, &states, &layers)?;
         Ok(Plan {
             m,
@@ -229,6 +270,8 @@ impl<'m> Plan<'m> {
             membrane_state,
             ring_state,
             acc_state,
+            step_state,
+            invariant,
         })
     }
 
@@ -246,7 +289,7 @@ impl<'m> Plan<'m> {
     /// Whether the population's value is the same at every step (direct input and the `const`
     /// stem it feeds), so the sequence model computes it once, outside the time loop.
     pub fn hoistable(&self, h: Handle<Population>) -> bool {
-        crate::validate::is_constant(&self.m.populations[h])
+        self.invariant[h.index()]
     }
 }
 
@@ -329,8 +372,12 @@ fn check_names(
     }
     let who = |h: Handle<Population>| format!("population {h} `{}`", m.populations[h].name);
     for s in states {
-        claim(s.name.clone(), who(s.population))?;
-        claim(s.next.clone(), who(s.population))?;
+        let owner = match s.kind {
+            StateKind::Step => "the model's step counter".to_string(),
+            _ => who(s.population),
+        };
+        claim(s.name.clone(), owner.clone())?;
+        claim(s.next.clone(), owner)?;
     }
     for &h in layers {
         let n = &names[h.index()];

@@ -53,6 +53,8 @@ pub struct Emitter<'p, 'm> {
     next: Vec<Option<String>>,
     readout: Option<String>,
     acc: Option<String>,
+    /// The step counter as int64 indices `[N]`, once something per-step needs it.
+    step_index: Option<String>,
 }
 
 impl<'p, 'm> Emitter<'p, 'm> {
@@ -72,6 +74,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
             next: vec![None; plan.states.len()],
             readout: None,
             acc: None,
+            step_index: None,
         }
     }
 
@@ -92,6 +95,19 @@ impl<'p, 'm> Emitter<'p, 'm> {
             if self.out[h.index()].is_none() {
                 self.population(b, g, h);
             }
+        }
+        if let Some(si) = self.plan.step_state {
+            let one = b.scalar("step.increment", 1.0);
+            let cur = self.states[si].clone();
+            let next = g.op(
+                b,
+                "Add",
+                &[&cur, &one],
+                "step/advance",
+                vec![],
+                "the step counter after this step",
+            );
+            self.next[si] = Some(next);
         }
         // Shift each delay ring: this step's output enters slot 0, the oldest slot drops out.
         for (h, _) in self.plan.m.populations.iter() {
@@ -228,14 +244,59 @@ impl<'p, 'm> Emitter<'p, 'm> {
     }
 
     /// A per-channel (rank 3: `[C, 1, 1]`) or per-neuron (rank 1: `[n]`) tensor for broadcasting.
-    fn channel_tensor(&self, b: &mut Builder, t: Handle<Tensor>, pop_rank: usize) -> String {
-        let n = self.plan.m.tensors[t].data.len() as i64;
-        let dims = if pop_rank == 3 {
-            vec![n, 1, 1]
+    /// A per-step `[T, C]` tensor is stored as `[T, C, 1, 1]` (or `[T, n]`) and this step's row
+    /// gathered by the counter, giving `[N, C, 1, 1]` (or `[N, n]`): it broadcasts the same way.
+    fn channel_tensor(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        t: Handle<Tensor>,
+        pop_rank: usize,
+    ) -> String {
+        let tensor = &self.plan.m.tensors[t];
+        let (rows, n) = if tensor.is_per_step() {
+            (Some(tensor.shape[0] as i64), tensor.shape[1] as i64)
         } else {
-            vec![n]
+            (None, tensor.data.len() as i64)
         };
-        self.weight(b, t, dims)
+        let dims: Vec<i64> = rows
+            .into_iter()
+            .chain([n])
+            .chain(if pop_rank == 3 { vec![1, 1] } else { vec![] })
+            .collect();
+        let table = self.weight(b, t, dims);
+        if rows.is_none() {
+            return table;
+        }
+        let idx = self.step_index(b, g);
+        g.op(
+            b,
+            "Gather",
+            &[&table, &idx],
+            &format!("{table}/at_step"),
+            vec![attr_int("axis", 0)],
+            &format!("row t of the per-step {t} `{}`", tensor.label),
+        )
+    }
+
+    /// The step counter as int64 row indices, cast once per step.
+    fn step_index(&mut self, b: &mut Builder, g: &mut Nodes) -> String {
+        if let Some(i) = &self.step_index {
+            return i.clone();
+        }
+        // Plan::new adds the counter whenever a tensor is per step, so it is there.
+        let si = self.plan.step_state.unwrap_or_default();
+        let counter = self.states[si].clone();
+        let i = g.op(
+            b,
+            "Cast",
+            &[&counter],
+            "step/index",
+            vec![attr_int("to", 7)],
+            "the step counter as row indices",
+        );
+        self.step_index = Some(i.clone());
+        i
     }
 
     /// Apply projection `eh` to its source value; `bias` is fused into a Conv or Gemm when given.
@@ -344,7 +405,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
                 g.op(b, "Mul", &[&x, &f], &base, vec![], &doc)
             }
             ProjectionKind::Affine(a) => {
-                let s = self.channel_tensor(b, a.scale, src.len());
+                let s = self.channel_tensor(b, g, a.scale, src.len());
                 g.op(b, "Mul", &[&x, &s], &base, vec![], &doc)
             }
         }
@@ -384,8 +445,9 @@ impl<'p, 'm> Emitter<'p, 'm> {
             .collect();
         let rank = p.shape.rank();
         let mut bias = p.kind.bias();
-        // The bias rides along in the first Conv (per channel) or Gemm (per neuron) if there is one.
-        let fuse = bias.and_then(|_| {
+        // The bias rides along in the first Conv (per channel) or Gemm (per neuron) if there is
+        // one; a per-step bias cannot (their bias input is one `[C]` vector for the whole batch).
+        let fuse = bias.filter(|&t| !m.tensors[t].is_per_step()).and_then(|_| {
             incoming
                 .iter()
                 .copied()
@@ -429,7 +491,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
             }
         };
         if let Some(t) = bias {
-            let bt = self.channel_tensor(b, t, rank);
+            let bt = self.channel_tensor(b, g, t, rank);
             sum = g.op(
                 b,
                 "Add",

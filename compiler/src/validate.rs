@@ -425,8 +425,20 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
     Err(ValidationError::ZeroDelayCycle(named.collect()))
 }
 
-/// A population marked constant must be analog and fed only by constants over zero delay.
+/// A population marked constant must be analog, without a per-step bias, and fed only by
+/// constants over zero delay through maps that do not change with the step.
 fn check_constants(m: &Module) -> Result<(), ValidationError> {
+    for (h, p) in m.populations.iter() {
+        if let PopulationKind::Analog(a) = &p.kind
+            && a.constant
+            && m.has_per_step_bias(h)
+        {
+            return Err(ValidationError::Parameter {
+                owner: h.to_string(),
+                message: "is marked const, but its bias has one row per step".into(),
+            });
+        }
+    }
     for (_, p) in m.projections.iter() {
         let PopulationKind::Analog(a) = &m.populations[p.target].kind else {
             continue;
@@ -440,6 +452,15 @@ fn check_constants(m: &Module) -> Result<(), ValidationError> {
                 message: format!(
                     "is marked const, but it receives {} with delay {}, which changes over time",
                     p.source, p.delay
+                ),
+            });
+        }
+        if m.is_per_step_projection(&p.kind) {
+            return Err(ValidationError::Parameter {
+                owner: p.target.to_string(),
+                message: format!(
+                    "is marked const, but it receives {} through an affine with one row per step",
+                    p.source
                 ),
             });
         }

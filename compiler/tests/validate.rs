@@ -253,6 +253,38 @@ fn a_const_population_must_really_be_constant() {
 }
 
 #[test]
+fn a_const_population_has_no_per_step_bias_or_scale() {
+    // Drop the feedback so only the per-step parts make p1 vary.
+    let mut m = base();
+    m.projections[Handle::new(2)].source = p(0);
+    m.projections[Handle::new(2)].target = p(2);
+    m.projections[Handle::new(2)].delay = 0;
+    if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
+        a.constant = true;
+    }
+    let b = Handle::new(1);
+    m.tensors[b].shape = vec![3, 1];
+    m.tensors[b].data = vec![0.5, 0.25, 0.0];
+    assert_eq!(
+        error(&m),
+        "p1: is marked const, but its bias has one row per step"
+    );
+    m.tensors[b].shape = vec![1];
+    m.tensors[b].data = vec![0.5];
+    let scale = m.tensors.push(snnc_compiler::ir::Tensor::new(
+        "s",
+        vec![3, 1],
+        vec![1.0, 2.0, 3.0],
+    ));
+    m.projections[Handle::new(0)].kind =
+        ProjectionKind::Affine(snnc_compiler::ir::Affine { scale });
+    assert_eq!(
+        error(&m),
+        "p1: is marked const, but it receives p0 through an affine with one row per step"
+    );
+}
+
+#[test]
 fn header_values() {
     let mut m = base();
     m.timesteps = 0;

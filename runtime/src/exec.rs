@@ -172,9 +172,6 @@ pub struct State {
     /// in the prologue: one bit per neuron and step, `[t][neuron / 64]`; and near counts per step.
     trains: Vec<Vec<u64>>,
     train_near: Vec<Vec<u64>>,
-    /// Inputs of all `T` steps (`[t * n..]`) of an autonomous population with both hoisted
-    /// drives and a per-step bias, which no single stored seed holds; empty for the others.
-    train_seeds: Vec<Vec<f32>>,
     logits: Vec<f64>,
 }
 
@@ -185,7 +182,6 @@ impl State {
         let mut membrane = Vec::with_capacity(plan.pops.len());
         let mut drives = Vec::with_capacity(plan.pops.len());
         let (mut trains, mut train_near) = (Vec::new(), Vec::new());
-        let mut train_seeds = Vec::with_capacity(plan.pops.len());
         for p in &plan.pops {
             let n = p.numel();
             slot_base.push(slots.len());
@@ -215,13 +211,6 @@ impl State {
             } else {
                 Vec::new()
             });
-            train_seeds.push(
-                if autonomous && p.step_bias.is_some() && !p.drive_delays.is_empty() {
-                    vec![0.0; n * plan.timesteps]
-                } else {
-                    Vec::new()
-                },
-            );
         }
         let widest = plan
             .pops
@@ -239,7 +228,6 @@ impl State {
             drives,
             trains,
             train_near,
-            train_seeds,
             logits: vec![0.0; plan.num_classes],
         }
     }
@@ -254,7 +242,6 @@ impl State {
             .sum();
         let vecs = |v: &Vec<Vec<f32>>| v.iter().map(|x| x.capacity() * f).sum::<usize>();
         let drives: usize = self.drives.iter().map(vecs).sum::<usize>()
-            + vecs(&self.train_seeds)
             + self
                 .trains
                 .iter()
@@ -584,28 +571,27 @@ impl Plan {
         let words = n.div_ceil(64);
         let mut trains = std::mem::take(&mut st.trains[p]);
         let mut near = std::mem::take(&mut st.train_near[p]);
-        let mut step_seeds = std::mem::take(&mut st.train_seeds[p]);
-        if !step_seeds.is_empty() {
-            for (t, row) in step_seeds.chunks_exact_mut(n).enumerate() {
-                seed_step(row, pop.bias_at(t), self.seed_of(st, p, t));
-            }
-        }
+        // A per-step bias is left out of the drives and added by `train` step by step.
         let seeds: Vec<Option<&[f32]>> = (0..self.timesteps)
-            .map(|t| {
-                if !step_seeds.is_empty() {
-                    return Some(&step_seeds[t * n..(t + 1) * n]);
-                }
-                match self.seed_of(st, p, t) {
-                    Some(d) => Some(d),
-                    None => pop.bias_at(t),
-                }
+            .map(|t| match self.seed_of(st, p, t) {
+                Some(d) => Some(d),
+                None => pop.bias.as_deref(),
             })
             .collect();
         near.iter_mut().for_each(|c| *c = 0);
-        train(lif, &seeds, n, words, &mut trains, &mut near, self.simd);
+        let step_bias = pop.step_bias.as_deref();
+        train(
+            lif,
+            &seeds,
+            step_bias,
+            n,
+            words,
+            &mut trains,
+            &mut near,
+            self.simd,
+        );
         st.trains[p] = trains;
         st.train_near[p] = near;
-        st.train_seeds[p] = step_seeds;
     }
 
     /// The hoisted drive of population `p` at step `t`: the latest one due, if any.
@@ -628,12 +614,13 @@ impl Plan {
     fn seed_input(&self, st: &State, p: usize, t: usize, buf: &mut [f32]) {
         let pop = &self.pops[p];
         let drive = self.seed_of(st, p, t);
-        if pop.step_bias.is_some() && drive.is_some() {
-            seed_step(buf, pop.bias_at(t), drive)
-        } else if pop.step_bias.is_some() {
-            seed(buf, pop.bias_at(t), None, bias_period(pop))
-        } else {
-            seed(buf, pop.bias.as_deref(), drive, bias_period(pop))
+        match (drive, pop.step_bias_row(t)) {
+            (Some(d), Some(b)) => buf
+                .iter_mut()
+                .zip(d.iter().zip(b))
+                .for_each(|(o, (d, b))| *o = d + b),
+            (None, Some(b)) => seed(buf, Some(b), None, bias_period(pop)),
+            (_, None) => seed(buf, pop.bias.as_deref(), drive, bias_period(pop)),
         }
     }
 
@@ -752,19 +739,6 @@ fn seed(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>, period: us
             buf[full..].copy_from_slice(&b[full..]);
         }
         (None, Some(b)) => buf.copy_from_slice(b),
-        (None, None) => buf.fill(0.0),
-    }
-}
-
-/// Start a step's input from a hoisted drive that leaves the bias out and that step's bias
-/// (a row of a per-step one): their sum, else either, else zero.
-fn seed_step(buf: &mut [f32], bias: Option<&[f32]>, drive: Option<&[f32]>) {
-    match (drive, bias) {
-        (Some(d), Some(b)) => buf
-            .iter_mut()
-            .zip(d.iter().zip(b))
-            .for_each(|(o, (d, b))| *o = d + b),
-        (Some(x), None) | (None, Some(x)) => buf.copy_from_slice(x),
         (None, None) => buf.fill(0.0),
     }
 }

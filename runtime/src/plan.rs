@@ -71,15 +71,12 @@ impl Pop {
     pub fn binary(&self) -> bool {
         matches!(self.kind, Kind::Spiking(_))
     }
-    /// The bias added at step `t`, if any: the constant one or row `t` of a per-step one.
-    pub fn bias_at(&self, t: usize) -> Option<&[f32]> {
-        match &self.step_bias {
-            Some(rows) => {
-                let n = self.numel();
-                Some(&rows[t * n..(t + 1) * n])
-            }
-            None => self.bias.as_deref(),
-        }
+    /// Row `t` of a per-step bias (storage order), if the population has one.
+    pub fn step_bias_row(&self, t: usize) -> Option<&[f32]> {
+        let n = self.numel();
+        self.step_bias
+            .as_deref()
+            .map(|rows| &rows[t * n..(t + 1) * n])
     }
     pub fn kind_name(&self) -> &'static str {
         match self.kind {

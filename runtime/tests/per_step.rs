@@ -102,8 +102,9 @@ fn module() -> Module {
     );
     let b = tensor(&mut m, "lif.bias", vec![T, 2], -0.3, 0.3);
     let spiking = pop(&mut m, "lif", chw.clone(), lif(b));
-    let b = tensor(&mut m, "tonic.bias", vec![T, 3], 0.0, 0.6);
-    let tonic = pop(&mut m, "tonic", vec![3], lif(b));
+    // Over 64 neurons: the vector build of its spike train runs a full word, not only the tail.
+    let b = tensor(&mut m, "tonic.bias", vec![T, 70], 0.0, 0.6);
+    let tonic = pop(&mut m, "tonic", vec![70], lif(b));
     let b = tensor(&mut m, "readout.bias", vec![T, 3], -0.5, 0.5);
     let readout = pop(
         &mut m,
@@ -116,10 +117,11 @@ fn module() -> Module {
     );
     let affine = tensor(&mut m, "affine", vec![T, 2], -1.5, 1.5);
     let half = tensor(&mut m, "half", vec![2], 0.4, 0.6);
-    let dense = |m: &mut Module, from: Handle<Population>, to, n_in, lo, hi| {
-        let weight = tensor(m, "dense", vec![3, n_in], lo, hi);
-        (from, to, 0, ProjectionKind::Dense(ir::Dense { weight }))
-    };
+    let dense =
+        |m: &mut Module, from: Handle<Population>, to, [n_out, n_in]: [usize; 2], lo, hi| {
+            let weight = tensor(m, "dense", vec![n_out, n_in], lo, hi);
+            (from, to, 0, ProjectionKind::Dense(ir::Dense { weight }))
+        };
     let edges = [
         (input, bn, 0, ProjectionKind::Identity(ir::Identity)),
         // Delayed: step t uses row t (not t - 1), and nothing arrives at step 0.
@@ -136,11 +138,11 @@ fn module() -> Module {
             ProjectionKind::Affine(ir::Affine { scale: half }),
         ),
         (scaled, spiking, 0, ProjectionKind::Identity(ir::Identity)),
-        dense(&mut m, input, tonic, 8, -0.1, 0.2),
-        dense(&mut m, spiking, readout, 8, -1.0, 1.0),
-        dense(&mut m, tonic, readout, 3, -1.0, 1.0),
-        dense(&mut m, bn, readout, 8, -0.5, 0.5),
-        dense(&mut m, scaled, readout, 8, -0.5, 0.5),
+        dense(&mut m, input, tonic, [70, 8], -0.1, 0.2),
+        dense(&mut m, spiking, readout, [3, 8], -1.0, 1.0),
+        dense(&mut m, tonic, readout, [3, 70], -0.2, 0.2),
+        dense(&mut m, bn, readout, [3, 8], -0.5, 0.5),
+        dense(&mut m, scaled, readout, [3, 8], -0.5, 0.5),
     ];
     for (source, target, delay, kind) in edges {
         m.projections.push(Projection {

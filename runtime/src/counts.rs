@@ -18,7 +18,9 @@
 //!   and writes both.
 //!
 //! Counts are attributed to the population a projection delivers into. Hoisted projections (from
-//! constant populations) run once per sample, at step `delay`.
+//! constant populations) run once per sample, at step `delay`; a per-step affine from a constant
+//! population is not hoisted and runs every step from `delay` on, reading the source's one value
+//! (no ring read). A per-step bias or scale costs what a constant one does.
 
 use crate::exec::SampleRun;
 use crate::ops::Op;
@@ -165,14 +167,15 @@ impl Plan {
                         }
                     }
                     Op::Pool(_) => c.pooling_ops += step.pairs,
-                    Op::Affine(_) => {
+                    Op::Affine(_) | Op::AffineSteps { .. } => {
                         c.affine_ops += step.pairs;
                         c.weight_reads += step.pairs;
                     }
                     Op::Scale(_) => c.affine_ops += step.pairs,
                     Op::Copy(_) => c.copies += step.pairs,
                 }
-                if proj.delay > 0 && !proj.hoisted {
+                // A constant source has no ring: a per-step map from one reads its one slot.
+                if proj.delay > 0 && !self.pops[proj.source].constant {
                     c.state_reads += step.events;
                 }
             }

@@ -1,6 +1,7 @@
 //! Running a plan: per-sample state, the prologue, the step loop, and samples in parallel.
 //!
-//! Per step, each population of the schedule seeds its input (bias plus hoisted drives),
+//! Per step, each population of the schedule seeds its input (bias, constant or that step's
+//! row of a per-step one, plus hoisted drives),
 //! receives the events of its sources from step `t - delay` through their projections, then
 //! updates: LIF neurons charge, fire and reset; analog populations emit their non-zero values as
 //! graded events; the readout accumulates. Event lists live in per-population rings as deep as
@@ -164,7 +165,8 @@ pub struct State {
     /// The readout's input of the latest step (kept for traces and its event count).
     readout_in: Vec<f32>,
     membrane: Vec<Vec<f32>>,
-    /// Per population, one seed per hoisted delay: bias plus every constant drive due by then.
+    /// Per population, one seed per hoisted delay: every constant drive due by then, plus the
+    /// bias when it is constant (a per-step one is added at each step).
     drives: Vec<Vec<Vec<f32>>>,
     /// Spike trains of autonomous spiking populations (fed only by hoisted constants), computed
     /// in the prologue: one bit per neuron and step, `[t][neuron / 64]`; and near counts per step.
@@ -470,7 +472,7 @@ impl Plan {
             if src.constant { 0 } else { t - proj.delay },
         )];
         let work = if src.binary() {
-            proj.op.scatter(&Spikes(&slot.idx), out, self.simd)
+            proj.op.scatter(&Spikes(&slot.idx), out, t, self.simd)
         } else if slot.dense {
             proj.op.scatter(
                 &DenseGraded {
@@ -478,6 +480,7 @@ impl Plan {
                     count: slot.events,
                 },
                 out,
+                t,
                 self.simd,
             )
         } else {
@@ -487,6 +490,7 @@ impl Plan {
                     val: &slot.val,
                 },
                 out,
+                t,
                 self.simd,
             )
         };
@@ -533,7 +537,7 @@ impl Plan {
                     self.record(out, e, d, done);
                 }
             }
-            // Cumulative: the seed at step t holds every drive due by t, and the bias.
+            // Cumulative: the seed at step t holds every drive due by t, and a constant bias.
             for k in 1..drives.len() {
                 let (before, after) = drives.split_at_mut(k);
                 after[0]
@@ -565,29 +569,32 @@ impl Plan {
         let pop = &self.pops[p];
         let n = pop.numel();
         let words = n.div_ceil(64);
-        let seeds: Vec<Option<&[f32]>> = (0..self.timesteps)
-            .map(|t| {
-                let due = pop
-                    .drive_delays
-                    .iter()
-                    .take_while(|&&d| d as usize <= t)
-                    .count();
-                if due > 0 {
-                    Some(st.drives[p][due - 1].as_slice())
-                } else {
-                    pop.bias.as_deref()
-                }
-            })
-            .collect();
         let mut trains = std::mem::take(&mut st.trains[p]);
         let mut near = std::mem::take(&mut st.train_near[p]);
+        // A per-step bias is left out of the drives and added by `train` step by step.
+        let seeds: Vec<Option<&[f32]>> = (0..self.timesteps)
+            .map(|t| match self.seed_of(st, p, t) {
+                Some(d) => Some(d),
+                None => pop.bias.as_deref(),
+            })
+            .collect();
         near.iter_mut().for_each(|c| *c = 0);
-        train(lif, &seeds, n, words, &mut trains, &mut near, self.simd);
+        let step_bias = pop.step_bias.as_deref();
+        train(
+            lif,
+            &seeds,
+            step_bias,
+            n,
+            words,
+            &mut trains,
+            &mut near,
+            self.simd,
+        );
         st.trains[p] = trains;
         st.train_near[p] = near;
     }
 
-    /// The seed of population `p` at step `t`: the latest drive due, else its bias, else zero.
+    /// The hoisted drive of population `p` at step `t`: the latest one due, if any.
     fn seed_of<'a>(&self, st: &'a State, p: usize, t: usize) -> Option<&'a [f32]> {
         let due = self.pops[p]
             .drive_delays
@@ -598,6 +605,22 @@ impl Plan {
             Some(&st.drives[p][due - 1])
         } else {
             None
+        }
+    }
+
+    /// Start population `p`'s input at step `t` (see [`seed`]); a per-step bias takes its row
+    /// `t` and, as hoisted drives leave it out, is added to the drive due.
+    #[inline]
+    fn seed_input(&self, st: &State, p: usize, t: usize, buf: &mut [f32]) {
+        let pop = &self.pops[p];
+        let drive = self.seed_of(st, p, t);
+        match (drive, pop.step_bias_row(t)) {
+            (Some(d), Some(b)) => buf
+                .iter_mut()
+                .zip(d.iter().zip(b))
+                .for_each(|(o, (d, b))| *o = d + b),
+            (None, Some(b)) => seed(buf, Some(b), None, bias_period(pop)),
+            (_, None) => seed(buf, pop.bias.as_deref(), drive, bias_period(pop)),
         }
     }
 
@@ -620,12 +643,7 @@ impl Plan {
             }
             Kind::Analog => {
                 let mut val = std::mem::take(&mut st.slots[cur].val);
-                seed(
-                    &mut val,
-                    pop.bias.as_deref(),
-                    self.seed_of(st, p, t),
-                    bias_period(pop),
-                );
+                self.seed_input(st, p, t, &mut val);
                 self.gather(st, p, t, &mut val, out);
                 st.slots[cur].val = val;
                 st.slots[cur].index_graded(self.simd);
@@ -641,12 +659,7 @@ impl Plan {
             Kind::Spiking(lif) => {
                 let mut scratch = std::mem::take(&mut st.scratch);
                 let acc = &mut scratch[..pop.numel()];
-                seed(
-                    acc,
-                    pop.bias.as_deref(),
-                    self.seed_of(st, p, t),
-                    bias_period(pop),
-                );
+                self.seed_input(st, p, t, acc);
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
                 out.pops[p * self.timesteps + t].near =
@@ -657,12 +670,7 @@ impl Plan {
             }
             Kind::Readout { .. } => {
                 let mut acc = std::mem::take(&mut st.readout_in);
-                seed(
-                    &mut acc,
-                    pop.bias.as_deref(),
-                    self.seed_of(st, p, t),
-                    bias_period(pop),
-                );
+                self.seed_input(st, p, t, &mut acc);
                 self.gather(st, p, t, &mut acc, out);
                 st.logits
                     .iter_mut()

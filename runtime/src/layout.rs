@@ -80,6 +80,15 @@ impl Layout {
             .collect()
     }
 
+    /// Storage-order copies of a per-step table (`[T, C]`, row `t` used at step `t`), one after
+    /// another: row `t` of the result is `numel` values at `t * numel`.
+    pub fn expand_steps(&self, table: &[f32], steps: usize) -> Vec<f32> {
+        let c = table.len() / steps.max(1);
+        (0..steps)
+            .flat_map(|t| self.expand(&table[t * c..(t + 1) * c]))
+            .collect()
+    }
+
     /// Row-major values into storage order (per position, its channels; no divisions: event
     /// frames arrive through here every step).
     pub fn to_storage(&self, logical: &[f32], out: &mut [f32]) {

@@ -293,31 +293,51 @@ unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
     near + fire_portable(lif, &mut v[full..n], &input[full..n], idx, full, n)
 }
 
-/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero).
+/// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero),
+/// plus row `t` of `step_bias` (`[T * n]`) when it has a per-step bias, which the seeds (hoisted
+/// drives) leave out: the sum is formed here rather than stored, `T` times the population.
 /// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]` (added).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
     n: usize,
     words: usize,
     trains: &mut [u64],
     near: &mut [u64],
     simd: Simd,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if simd != Simd::None {
-        // SAFETY: as in `fire`.
-        return unsafe { train_avx2(lif, seeds, n, words, trains, near) };
-    }
     let _ = simd;
-    train_portable(lif, seeds, n, 0, words, trains, near)
+    // A separate build with the bias, so the common case keeps its loop as it was.
+    match step_bias {
+        Some(b) => {
+            assert!(b.len() >= seeds.len() * n);
+            #[cfg(target_arch = "x86_64")]
+            if simd != Simd::None {
+                // SAFETY: as in `fire`.
+                return unsafe { train_avx2::<true>(lif, seeds, b, n, words, trains, near) };
+            }
+            train_portable::<true>(lif, seeds, b, n, 0, words, trains, near)
+        }
+        None => {
+            #[cfg(target_arch = "x86_64")]
+            if simd != Simd::None {
+                // SAFETY: as in `fire`.
+                return unsafe { train_avx2::<false>(lif, seeds, &[], n, words, trains, near) };
+            }
+            train_portable::<false>(lif, seeds, &[], n, 0, words, trains, near)
+        }
+    }
 }
 
 /// Words `from..words` of [`train`]: each word's 64 membranes held through all the steps.
 #[inline(always)]
-fn train_portable(
+#[allow(clippy::too_many_arguments)]
+fn train_portable<const BIAS: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
+    step_bias: &[f32],
     n: usize,
     from: usize,
     words: usize,
@@ -337,9 +357,15 @@ fn train_portable(
                         Some(s) => &s[lo..hi],
                         None => &zeros[..hi - lo],
                     };
+                    let b: &[f32] = if BIAS {
+                        &step_bias[t * n + lo..t * n + hi]
+                    } else {
+                        &zeros[..hi - lo]
+                    };
                     let mut close = 0u32;
                     let mut bits = 0u64;
-                    for (j, (m, x)) in v.iter_mut().zip(x).enumerate() {
+                    for (j, ((m, x), b)) in v.iter_mut().zip(x).zip(b).enumerate() {
+                        let x = if BIAS { x + b } else { *x };
                         let u = vr + beta * (*m - vr) + gain * x;
                         close += u32::from((u - th).abs() < margin);
                         let f = $fires(u);
@@ -362,9 +388,10 @@ fn train_portable(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn train_avx2(
+unsafe fn train_avx2<const BIAS: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
+    step_bias: &[f32],
     n: usize,
     words: usize,
     trains: &mut [u64],
@@ -374,16 +401,16 @@ unsafe fn train_avx2(
     unsafe {
         match (lif.fire, lif.reset) {
             (Compare::Ge, Reset::Hard) => {
-                train_avx2_n::<false, false>(lif, seeds, n, words, trains, near)
+                train_avx2_n::<false, false, BIAS>(lif, seeds, step_bias, n, words, trains, near)
             }
             (Compare::Ge, Reset::Subtract) => {
-                train_avx2_n::<false, true>(lif, seeds, n, words, trains, near)
+                train_avx2_n::<false, true, BIAS>(lif, seeds, step_bias, n, words, trains, near)
             }
             (Compare::Gt, Reset::Hard) => {
-                train_avx2_n::<true, false>(lif, seeds, n, words, trains, near)
+                train_avx2_n::<true, false, BIAS>(lif, seeds, step_bias, n, words, trains, near)
             }
             (Compare::Gt, Reset::Subtract) => {
-                train_avx2_n::<true, true>(lif, seeds, n, words, trains, near)
+                train_avx2_n::<true, true, BIAS>(lif, seeds, step_bias, n, words, trains, near)
             }
         }
     }
@@ -393,9 +420,10 @@ unsafe fn train_avx2(
 /// through the steps; the partial last word portably.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn train_avx2_n<const GT: bool, const SUB: bool>(
+unsafe fn train_avx2_n<const GT: bool, const SUB: bool, const BIAS: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
+    step_bias: &[f32],
     n: usize,
     words: usize,
     trains: &mut [u64],
@@ -404,8 +432,9 @@ unsafe fn train_avx2_n<const GT: bool, const SUB: bool>(
     use std::arch::x86_64::*;
     let full = n / 64;
     let k = unsafe { x86::Consts::new(lif) };
-    // Every seed covers the population.
+    // Every seed covers the population, and a per-step bias every step.
     assert!(seeds.iter().flatten().all(|s| s.len() >= n));
+    assert!(!BIAS || step_bias.len() >= seeds.len() * n);
     for w in 0..full {
         let mut m = [k.vr; 8];
         for (t, seed) in seeds.iter().enumerate() {
@@ -418,6 +447,13 @@ unsafe fn train_avx2_n<const GT: bool, const SUB: bool>(
                         Some(s) => _mm256_loadu_ps(s.as_ptr().add(w * 64 + 8 * g)),
                         None => _mm256_setzero_ps(),
                     };
+                    // SAFETY: as for the seed, `step_bias` holding `T * n` values.
+                    let x = if BIAS {
+                        let b = step_bias.as_ptr().add(t * n + w * 64 + 8 * g);
+                        _mm256_add_ps(x, _mm256_loadu_ps(b))
+                    } else {
+                        x
+                    };
                     let (nm, f, near) = x86::step8::<GT, SUB>(&k, *mg, x);
                     (nm, f, _mm256_movemask_ps(_mm256_castsi256_ps(near)) as u32)
                 };
@@ -429,5 +465,5 @@ unsafe fn train_avx2_n<const GT: bool, const SUB: bool>(
             near[t] += u64::from(close);
         }
     }
-    train_portable(lif, seeds, n, full, words, trains, near);
+    train_portable::<BIAS>(lif, seeds, step_bias, n, full, words, trains, near);
 }

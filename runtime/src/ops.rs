@@ -702,6 +702,13 @@ pub enum Op {
     Scale(f32),
     /// Per-channel scale, expanded to the source's storage order.
     Affine(Vec<f32>),
+    /// Per-step per-channel scale (`[T, C]`, per-step batch norm): `T` rows of the source's
+    /// size, each expanded to its storage order; row `t` applies at step `t`. A variant of its
+    /// own, so the constant case keeps its single table.
+    AffineSteps {
+        scale: Vec<f32>,
+        numel: usize,
+    },
 }
 
 impl Op {
@@ -720,7 +727,17 @@ impl Op {
                 Op::Copy(if trivial { None } else { Some(map) })
             }
             ProjectionKind::Scale(s) => Op::Scale(s.factor as f32),
-            ProjectionKind::Affine(a) => Op::Affine(src.expand(&tensors[a.scale].data)),
+            ProjectionKind::Affine(a) => {
+                let scale = &tensors[a.scale];
+                if scale.is_per_step() {
+                    Op::AffineSteps {
+                        scale: src.expand_steps(&scale.data, scale.shape[0]),
+                        numel: src.numel(),
+                    }
+                } else {
+                    Op::Affine(src.expand(&scale.data))
+                }
+            }
         }
     }
 
@@ -734,34 +751,41 @@ impl Op {
         }
     }
 
-    /// Scatter `ev` into `out`, with the same code compiled for the vector width `simd` names
-    /// (checked by the caller, see [`Simd::detect`]). No FMA: every build rounds alike.
-    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32], simd: Simd) -> Work {
+    /// Whether the map differs from step to step (a per-step affine scale): such a projection
+    /// is never applied once per sample, even from a constant source.
+    pub fn per_step(&self) -> bool {
+        matches!(self, Op::AffineSteps { .. })
+    }
+
+    /// Scatter `ev` into `out` at step `t` (which only a per-step map reads), with the same
+    /// code compiled for the vector width `simd` names (checked by the caller, see
+    /// [`Simd::detect`]). No FMA: every build rounds alike.
+    pub fn scatter<E: Events>(&self, ev: &E, out: &mut [f32], t: usize, simd: Simd) -> Work {
         #[cfg(target_arch = "x86_64")]
         match simd {
             // SAFETY: `Simd::detect` only returns a level the CPU supports.
-            Simd::Avx512 => return unsafe { self.scatter_avx512(ev, out) },
-            Simd::Avx2 => return unsafe { self.scatter_avx2(ev, out) },
+            Simd::Avx512 => return unsafe { self.scatter_avx512(ev, out, t) },
+            Simd::Avx2 => return unsafe { self.scatter_avx2(ev, out, t) },
             Simd::None => {}
         }
         let _ = simd;
-        self.scatter_portable(ev, out)
+        self.scatter_portable(ev, out, t)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn scatter_avx2<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
-        self.scatter_portable(ev, out)
+    unsafe fn scatter_avx2<E: Events>(&self, ev: &E, out: &mut [f32], t: usize) -> Work {
+        self.scatter_portable(ev, out, t)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-    unsafe fn scatter_avx512<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
-        self.scatter_portable(ev, out)
+    unsafe fn scatter_avx512<E: Events>(&self, ev: &E, out: &mut [f32], t: usize) -> Work {
+        self.scatter_portable(ev, out, t)
     }
 
     #[inline(always)]
-    fn scatter_portable<E: Events>(&self, ev: &E, out: &mut [f32]) -> Work {
+    fn scatter_portable<E: Events>(&self, ev: &E, out: &mut [f32], t: usize) -> Work {
         match self {
             Op::Conv(c) => c.scatter(ev, out),
             Op::Dense(d) => d.scatter(ev, out),
@@ -789,22 +813,27 @@ impl Op {
                     effective: n,
                 }
             }
-            Op::Affine(scale) => {
-                match ev.dense_values() {
-                    Some(val) => out
-                        .iter_mut()
-                        .zip(val)
-                        .zip(scale)
-                        .for_each(|((o, v), k)| *o += k * v),
-                    None => ev.iter().for_each(|(s, v)| out[s] += scale[s] * v),
-                }
-                let n = ev.count() as u64;
-                Work {
-                    pairs: n,
-                    effective: n,
-                }
-            }
+            Op::Affine(scale) => affine(scale, ev, out),
+            Op::AffineSteps { scale, numel } => affine(&scale[t * numel..(t + 1) * numel], ev, out),
         }
+    }
+}
+
+/// `out += scale * x` element-wise over the events `ev` (`scale` in the source's storage order).
+#[inline(always)]
+fn affine<E: Events>(scale: &[f32], ev: &E, out: &mut [f32]) -> Work {
+    match ev.dense_values() {
+        Some(val) => out
+            .iter_mut()
+            .zip(val)
+            .zip(scale)
+            .for_each(|((o, v), k)| *o += k * v),
+        None => ev.iter().for_each(|(s, v)| out[s] += scale[s] * v),
+    }
+    let n = ev.count() as u64;
+    Work {
+        pairs: n,
+        effective: n,
     }
 }
 

@@ -5,7 +5,10 @@
 //! populations fed only by constants over zero delay), evaluated once per sample, and the
 //! **step schedule**, evaluated every step. A projection from a constant population into a
 //! per-step one is applied once per sample too, into a per-sample drive that seeds the target's
-//! input at every step from `delay` on (the hoisting of architecture.md).
+//! input at every step from `delay` on (the hoisting of architecture.md). Per-step tensors
+//! (`[T, C]` biases and affine scales, per-step batch norm) are never hoisted: an analog
+//! population with one, or fed through one, is per-step, and a per-step affine from a constant
+//! population is delivered every step.
 
 use crate::layout::Layout;
 use crate::ops::Op;
@@ -45,11 +48,16 @@ pub struct Pop {
     pub constant: bool,
     /// Ring slots kept: the longest delay of a per-step consumer plus one (1 for constants).
     pub depth: usize,
-    /// Bias in storage order, if any.
+    /// Bias in storage order, if any and the same at every step.
     pub bias: Option<Vec<f32>>,
-    /// Projections delivered every step (non-constant sources), in handle order.
+    /// A per-step bias: `T` rows of `numel` values in storage order, row `t` added at step `t`.
+    /// Kept apart from `bias` so that hoisted drives, which fold a constant bias in, stay
+    /// without it, and the constant case is untouched.
+    pub step_bias: Option<Vec<f32>>,
+    /// Projections delivered every step (non-constant sources, or per-step maps), in handle
+    /// order.
     pub incoming: Vec<usize>,
-    /// Projections from constant sources: applied once per sample.
+    /// Projections from constant sources through constant maps: applied once per sample.
     pub hoisted: Vec<usize>,
     /// Distinct delays of `hoisted` (below the timestep count), ascending: one drive each.
     pub drive_delays: Vec<u32>,
@@ -62,6 +70,13 @@ impl Pop {
     /// Emits binary events (spikes) rather than graded values.
     pub fn binary(&self) -> bool {
         matches!(self.kind, Kind::Spiking(_))
+    }
+    /// Row `t` of a per-step bias (storage order), if the population has one.
+    pub fn step_bias_row(&self, t: usize) -> Option<&[f32]> {
+        let n = self.numel();
+        self.step_bias
+            .as_deref()
+            .map(|rows| &rows[t * n..(t + 1) * n])
     }
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
@@ -84,7 +99,8 @@ pub struct Proj {
     pub kind: &'static str,
     /// Its source emits binary events: synaptic work counts as SOPs, else as MACs.
     pub binary: bool,
-    /// Its source is constant: applied once per sample, at step `delay`.
+    /// Its source is constant and its map the same at every step: applied once per sample, at
+    /// step `delay`.
     pub hoisted: bool,
     pub op: Op,
 }
@@ -131,6 +147,8 @@ impl Plan {
             .iter()
             .map(|(h, p)| {
                 let layout = Layout::of(&p.shape);
+                let bias = p.kind.bias().map(|b| &m.tensors[b]);
+                let per_step = bias.is_some_and(|b| b.is_per_step());
                 Pop {
                     name: p.name.clone(),
                     handle: h,
@@ -138,7 +156,10 @@ impl Plan {
                     layout,
                     constant: constant[h.index()],
                     depth: 1,
-                    bias: p.kind.bias().map(|b| layout.expand(&m.tensors[b].data)),
+                    bias: bias.filter(|_| !per_step).map(|b| layout.expand(&b.data)),
+                    step_bias: bias
+                        .filter(|_| per_step)
+                        .map(|b| layout.expand_steps(&b.data, b.shape[0])),
                     incoming: Vec::new(),
                     hoisted: Vec::new(),
                     drive_delays: Vec::new(),
@@ -148,9 +169,10 @@ impl Plan {
         let mut projs = Vec::with_capacity(m.projections.len());
         for (h, e) in m.projections.iter() {
             let (s, t) = (e.source.index(), e.target.index());
-            let hoisted = constant[s];
             let delay = e.delay as usize;
             let src = &pops[s];
+            let op = Op::new(&e.kind, &m.tensors, src.layout, pops[t].layout);
+            let hoisted = constant[s] && !op.per_step();
             projs.push(Proj {
                 handle: h,
                 source: s,
@@ -159,7 +181,7 @@ impl Plan {
                 kind: e.kind.name(),
                 binary: src.binary(),
                 hoisted,
-                op: Op::new(&e.kind, &m.tensors, src.layout, pops[t].layout),
+                op,
             });
             let i = projs.len() - 1;
             if hoisted {
@@ -169,7 +191,10 @@ impl Plan {
                 }
             } else {
                 pops[t].incoming.push(i);
-                pops[s].depth = pops[s].depth.max(delay + 1);
+                // A constant source is read from its one slot whatever the delay.
+                if !constant[s] {
+                    pops[s].depth = pops[s].depth.max(delay + 1);
+                }
             }
         }
         for p in &mut pops {
@@ -255,15 +280,16 @@ fn kind(k: &PopulationKind) -> Kind {
 }
 
 /// Populations whose output is the same at every step: the direct input, and analog
-/// populations fed over zero delay only by such populations (the `hoist_constants` rule,
-/// recomputed so that unoptimised modules are hoisted too).
+/// populations without a per-step bias fed over zero delay, through maps the same at every
+/// step, only by such populations (the `hoist_constants` rule, recomputed so that unoptimised
+/// modules are hoisted too).
 fn constants(m: &Module) -> Vec<bool> {
     let mut c: Vec<bool> = m
         .populations
         .iter()
-        .map(|(_, p)| match &p.kind {
+        .map(|(h, p)| match &p.kind {
             PopulationKind::Input(i) => i.encoding == Encoding::Direct,
-            PopulationKind::Analog(_) => true,
+            PopulationKind::Analog(_) => !m.has_per_step_bias(h),
             _ => false,
         })
         .collect();
@@ -273,7 +299,7 @@ fn constants(m: &Module) -> Vec<bool> {
             let t = e.target.index();
             if c[t]
                 && matches!(m.populations[e.target].kind, PopulationKind::Analog(_))
-                && (e.delay != 0 || !c[e.source.index()])
+                && (e.delay != 0 || !c[e.source.index()] || m.is_per_step_projection(&e.kind))
             {
                 c[t] = false;
                 changed = true;

@@ -1,7 +1,8 @@
 //! Random valid modules (every projection kind, groups, strides, padding, delays, feedback, both
-//! encodings, both resets and comparisons, biases): the runtime agrees with the reference
-//! interpreter and its counts with the brute-force counter. The generator is the one the
-//! compiler's property tests use (`snnc_compiler::synth::random_module`).
+//! encodings, both resets and comparisons, biases and affine scales constant or per step): the
+//! runtime agrees with the reference interpreter and its counts with the brute-force counter.
+//! The generator is the one the compiler's property tests use
+//! (`snnc_compiler::synth::random_module`).
 
 mod common;
 

@@ -5,21 +5,22 @@
 use snnc_compiler::ir::{Encoding, Module, PopulationKind, ProjectionKind};
 use snnc_runtime::Counts;
 
-/// Populations whose value is the same at every step (recomputed here from the IR).
+/// Populations whose value is the same at every step (recomputed here from the IR): per-step
+/// biases and affine scales make a population vary.
 pub fn constants(m: &Module) -> Vec<bool> {
     let mut c: Vec<bool> = m
         .populations
         .iter()
-        .map(|(_, p)| match &p.kind {
+        .map(|(h, p)| match &p.kind {
             PopulationKind::Input(i) => i.encoding == Encoding::Direct,
-            PopulationKind::Analog(_) => true,
+            PopulationKind::Analog(_) => !m.has_per_step_bias(h),
             _ => false,
         })
         .collect();
     while let Some((_, e)) = m.projections.iter().find(|(_, e)| {
         c[e.target.index()]
             && matches!(m.populations[e.target].kind, PopulationKind::Analog(_))
-            && (e.delay != 0 || !c[e.source.index()])
+            && (e.delay != 0 || !c[e.source.index()] || m.is_per_step_projection(&e.kind))
     }) {
         c[e.target.index()] = false;
     }
@@ -124,7 +125,9 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
     }
     for (_, e) in m.projections.iter() {
         let d = e.delay as usize;
-        let hoisted = constant[e.source.index()];
+        // Once per sample only if the map is constant too; a constant source has no ring.
+        let hoisted = constant[e.source.index()] && !m.is_per_step_projection(&e.kind);
+        let ring = !constant[e.source.index()];
         let (src, dst) = (
             &m.populations[e.source].shape.0,
             &m.populations[e.target].shape.0,
@@ -158,7 +161,7 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
                 ProjectionKind::Scale(_) => c.affine_ops += pairs,
                 _ => c.copies += pairs,
             }
-            if d > 0 && !hoisted {
+            if d > 0 && ring {
                 c.state_reads += x.iter().filter(|v| **v != 0.0).count() as u64;
             }
         }

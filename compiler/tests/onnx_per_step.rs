@@ -30,7 +30,7 @@ fn per_step(
 
 /// x [2, 3, 3] -(per-step affine)-> bn (per-step bias) -> lif (per-step bias) -(dense)->
 /// readout (per-step bias); bn -(dense)-> h [3] -(per-step affine)-> readout.
-fn module(encoding: Encoding, bn_const: bool) -> Module {
+fn module(encoding: Encoding) -> Module {
     let mut m = Module {
         name: "per_step".into(),
         timesteps: T,
@@ -76,7 +76,7 @@ fn module(encoding: Encoding, bn_const: bool) -> Module {
         vec![2, 3, 3],
         PopulationKind::Analog(Analog {
             bias: Some(bn_bias),
-            constant: bn_const,
+            constant: false,
         }),
     ));
     let lif = m.populations.push(pop(
@@ -162,7 +162,7 @@ fn per_step_tensors_use_row_t_at_step_t_in_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let (mut jobs, mut expected) = (Vec::new(), Vec::new());
     for encoding in [Encoding::Direct, Encoding::EventFrames] {
-        let m = module(encoding, false);
+        let m = module(encoding);
         let x = inputs(encoding);
         let reference = run_module(&m, &x).unwrap();
         // The test is only worth something if a stale row 0 would change the answer.
@@ -226,11 +226,20 @@ fn per_step_tensors_use_row_t_at_step_t_in_onnxruntime() {
     }
 }
 
-/// The passes never mark such a population `const`, but a hand-built module may (the validator
-/// lets it through): the sequence model still reads row t inside the Scan, never once before it.
+/// Per-step rows are read inside the Scan, never once before it, even for populations fed only
+/// by the direct input; and the validator refuses a `const` mark on such a population.
 #[test]
-fn a_const_marked_population_with_per_step_tensors_stays_in_the_time_loop() {
-    let m = module(Encoding::Direct, true);
+fn per_step_tensors_stay_in_the_time_loop() {
+    let m = module(Encoding::Direct);
+    let mut marked = m.clone();
+    for (_, p) in marked.populations.iter_mut() {
+        if let PopulationKind::Analog(a) = &mut p.kind
+            && p.name == "bn"
+        {
+            a.constant = true;
+        }
+    }
+    assert!(snnc_compiler::validate::validate(&marked).is_err());
     let model = onnx::sequence_model(&m, &Options::default()).unwrap();
     let g = model.proto.graph.as_ref().unwrap();
     let scan = g.node.iter().find(|n| n.op_type == "Scan").unwrap();

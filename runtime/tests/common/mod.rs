@@ -15,6 +15,7 @@ pub const FIXTURES: &[&str] = &[
     "snasnet_c10",
     "snasnet_c100",
     "snasnet_forward",
+    "snasnet_per_step",
     "autosnn",
     "mlp",
     "delay2",

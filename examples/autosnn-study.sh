@@ -4,7 +4,8 @@
 # with the same budget and two seeds, and profiled on the event-driven runtime. Every step is
 # resumable: run the script again after an interruption and finished steps are skipped.
 # Outputs go to runs/autosnn-study (or the folder given as $1); the summary table is printed last
-# and written to summary.md.
+# and written to summary.md. EPOCHS and TRAIN_LIMIT set a longer retraining budget, kept apart in
+# retrain-e<EPOCHS>-n<TRAIN_LIMIT>/ and summary-e<EPOCHS>-n<TRAIN_LIMIT>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${SNNC_DATA_DIR:-../shared/data}/fashion-mnist"
@@ -12,11 +13,17 @@ OUT="${1:-runs/autosnn-study}"
 SNNC="${SNNC:-./target/release/snnc}"
 TARGET=cmos45-fp32
 # Retraining budget, the same for every architecture and seed.
-EPOCHS=1
-TRAIN_LIMIT=30000
+EPOCHS="${EPOCHS:-1}"
+TRAIN_LIMIT="${TRAIN_LIMIT:-30000}"
 SEEDS="1 2"
 [ -n "${SNNC_SKIP_BUILD:-}" ] || cargo build --release --bin snnc
 mkdir -p "$OUT"
+RETRAIN=retrain
+SUMMARY=summary.md
+if [ "$EPOCHS" != 1 ] || [ "$TRAIN_LIMIT" != 30000 ]; then
+    RETRAIN="retrain-e$EPOCHS-n$TRAIN_LIMIT"
+    SUMMARY="summary-e$EPOCHS-n$TRAIN_LIMIT.md"
+fi
 
 for fitness in spikes accuracy energy; do
     if [ ! -f "$OUT/$fitness/best.json" ]; then
@@ -27,7 +34,7 @@ done
 
 for fitness in spikes accuracy energy; do
     for seed in $SEEDS; do
-        run="$OUT/retrain/$fitness-seed$seed"
+        run="$OUT/$RETRAIN/$fitness-seed$seed"
         if ! grep -q "\"epoch\":$EPOCHS," "$run/metrics.jsonl" 2>/dev/null; then
             resume=()
             [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
@@ -42,16 +49,16 @@ for fitness in spikes accuracy energy; do
     done
 done
 
-python3 - "$OUT" "$SEEDS" <<'PY'
+python3 - "$OUT" "$SEEDS" "$RETRAIN" "$SUMMARY" <<'PY'
 import json, statistics, sys
-out, seeds = sys.argv[1], sys.argv[2].split()
+out, seeds, retrain, summary = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4]
 rows = ["| search | architecture | test accuracy (%) | spikes / sample | energy / sample (µJ, runtime) |",
         "|---|---|---|---|---|"]
 for fitness in ["spikes", "accuracy", "energy"]:
     best = json.load(open(f"{out}/{fitness}/best.json"))
     acc, spk, en = [], [], []
     for seed in seeds:
-        run = f"{out}/retrain/{fitness}-seed{seed}"
+        run = f"{out}/{retrain}/{fitness}-seed{seed}"
         last = [json.loads(l) for l in open(f"{run}/metrics.jsonl") if l.strip()][-1]
         acc.append(100 * last["test_accuracy"])
         spk.append(last["spikes_per_sample"])
@@ -59,6 +66,6 @@ for fitness in ["spikes", "accuracy", "energy"]:
     fmt = lambda v, d: f"{statistics.mean(v):.{d}f} ± {statistics.pstdev(v):.{d}f}"
     rows.append(f"| {fitness} | {best['best_blocks']} | {fmt(acc, 2)} | {fmt(spk, 0)} | {fmt(en, 3)} |")
 text = "\n".join(rows) + "\n"
-open(f"{out}/summary.md", "w").write(text)
+open(f"{out}/{summary}", "w").write(text)
 print(text)
 PY

@@ -380,3 +380,44 @@ fn train_rejects_bad_flag_values() {
         );
     }
 }
+
+#[test]
+fn snasnet_batch_norm_is_per_step_after_the_stem_unless_shared_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_step_bns = |extra: &[&str]| {
+        let out = dir.path().join("a.json");
+        let mut args = vec![
+            "arch",
+            "snasnet",
+            "--genotype",
+            "0302 0030 3003 0000",
+            "--dataset",
+            "fashion-mnist",
+            "--width",
+            "4",
+            "-o",
+            s(&out),
+        ];
+        args.extend(extra);
+        let o = snnc(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["op"] == "batch_norm")
+            .map(|n| {
+                let name = n["name"].as_str().unwrap().to_string();
+                (name, n["per_step"].as_bool().unwrap_or(false))
+            })
+            .collect::<Vec<(String, bool)>>()
+    };
+    let default = per_step_bns(&[]);
+    assert!(default.len() > 2, "{default:?}");
+    for (name, per_step) in &default {
+        assert_eq!(*per_step, name != "stem.bn", "{name}");
+    }
+    assert!(per_step_bns(&["--shared-bn"]).iter().all(|(_, p)| !p));
+}

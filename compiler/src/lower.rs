@@ -212,9 +212,8 @@ impl Lowering<'_> {
             .ok_or_else(|| missing(node, &name))
     }
 
-    fn push_tensor(&mut self, label: String, data: Vec<f32>) -> Handle<Tensor> {
-        let n = data.len();
-        self.m.tensors.push(Tensor::new(label, vec![n], data))
+    fn push_tensor(&mut self, label: String, shape: Vec<usize>, data: Vec<f32>) -> Handle<Tensor> {
+        self.m.tensors.push(Tensor::new(label, shape, data))
     }
 
     /// The population a node becomes, and the projection kind of its op (None: identity edges).
@@ -271,15 +270,15 @@ impl Lowering<'_> {
             }
             Op::BatchNorm(bn) => {
                 let (scale, shift) = self.bn_affine(id, bn.eps)?;
-                let scale = self.push_tensor(format!("{}.scale", node.name), scale);
-                let shift = self.push_tensor(format!("{}.shift", node.name), shift);
-                if bn.per_step {
-                    // One row per step: the statistics are [T, C].
-                    for t in [scale, shift] {
-                        let c = self.m.tensors[t].data.len() / net.desc.timesteps;
-                        self.m.tensors[t].shape = vec![net.desc.timesteps, c];
-                    }
-                }
+                // Per-step statistics give one row per step, as their [T, C] shape says.
+                let shape = net
+                    .param_shapes(id)
+                    .into_iter()
+                    .find(|(r, _)| *r == ParamRole::RunningMean)
+                    .map(|(_, s)| s)
+                    .expect("batch norm has running statistics");
+                let scale = self.push_tensor(format!("{}.scale", node.name), shape.clone(), scale);
+                let shift = self.push_tensor(format!("{}.shift", node.name), shape, shift);
                 (
                     analog(Some(shift)),
                     Some(ProjectionKind::Affine(ir::Affine { scale })),

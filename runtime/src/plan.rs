@@ -141,7 +141,7 @@ impl Plan {
     /// Validate `m` and prepare it. Any valid module runs, optimised or not.
     pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationError> {
         let v = validate(m)?;
-        let constant = constants(m);
+        let constant = m.constant_populations(|_| true);
         let mut pops: Vec<Pop> = m
             .populations
             .iter()
@@ -276,37 +276,5 @@ fn kind(k: &PopulationKind) -> Kind {
         }),
         PopulationKind::Analog(_) => Kind::Analog,
         PopulationKind::Readout(r) => Kind::Readout { mode: r.mode },
-    }
-}
-
-/// Populations whose output is the same at every step: the direct input, and analog
-/// populations without a per-step bias fed over zero delay, through maps the same at every
-/// step, only by such populations (the `hoist_constants` rule, recomputed so that unoptimised
-/// modules are hoisted too).
-fn constants(m: &Module) -> Vec<bool> {
-    let mut c: Vec<bool> = m
-        .populations
-        .iter()
-        .map(|(h, p)| match &p.kind {
-            PopulationKind::Input(i) => i.encoding == Encoding::Direct,
-            PopulationKind::Analog(_) => !m.has_per_step_bias(h),
-            _ => false,
-        })
-        .collect();
-    loop {
-        let mut changed = false;
-        for (_, e) in m.projections.iter() {
-            let t = e.target.index();
-            if c[t]
-                && matches!(m.populations[e.target].kind, PopulationKind::Analog(_))
-                && (e.delay != 0 || !c[e.source.index()] || m.is_per_step_projection(&e.kind))
-            {
-                c[t] = false;
-                changed = true;
-            }
-        }
-        if !changed {
-            return c;
-        }
     }
 }

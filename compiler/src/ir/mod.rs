@@ -369,6 +369,42 @@ impl Module {
     pub fn is_per_step_projection(&self, kind: &ProjectionKind) -> bool {
         matches!(kind, ProjectionKind::Affine(a) if self.tensors[a.scale].is_per_step())
     }
+    /// Which populations hold the same value at every step: the direct input, and analog
+    /// populations without a per-step bias fed, over zero delay and through maps that do not
+    /// change with the step, only by such populations. Projections for which `live` is false are
+    /// ignored (passes mark removals before applying them). The `hoist_constants` rule, also
+    /// used by back ends that hoist unoptimised modules.
+    pub fn constant_populations(&self, live: impl Fn(Handle<Projection>) -> bool) -> Vec<bool> {
+        let mut c: Vec<bool> = self
+            .populations
+            .iter()
+            .map(|(h, p)| match &p.kind {
+                PopulationKind::Input(i) => i.encoding == Encoding::Direct,
+                PopulationKind::Analog(_) => !self.has_per_step_bias(h),
+                _ => false,
+            })
+            .collect();
+        // Optimistic start, then knock out every analog fed late or by a changing source.
+        loop {
+            let mut changed = false;
+            for (h, e) in self.projections.iter() {
+                let t = e.target.index();
+                if live(h)
+                    && c[t]
+                    && matches!(self.populations[e.target].kind, PopulationKind::Analog(_))
+                    && (e.delay != 0
+                        || !c[e.source.index()]
+                        || self.is_per_step_projection(&e.kind))
+                {
+                    c[t] = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return c;
+            }
+        }
+    }
     /// Total number of weight values held.
     pub fn weight_count(&self) -> usize {
         self.tensors.iter().map(|(_, t)| t.data.len()).sum()

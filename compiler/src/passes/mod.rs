@@ -99,35 +99,7 @@ impl Work {
     }
     /// Which populations hold the same value at every step (see [`hoist_constants`]).
     fn constants(&self) -> Vec<bool> {
-        let mut c: Vec<bool> = self
-            .m
-            .populations
-            .iter()
-            .map(|(h, p)| match &p.kind {
-                PopulationKind::Input(i) => i.encoding == crate::ir::Encoding::Direct,
-                PopulationKind::Analog(_) => !self.m.has_per_step_bias(h),
-                _ => false,
-            })
-            .collect();
-        // Optimistic start, then knock out every analog fed late or by a changing source.
-        loop {
-            let mut changed = false;
-            for (_, e) in self.live() {
-                let t = e.target.index();
-                if c[t]
-                    && matches!(self.m.populations[e.target].kind, PopulationKind::Analog(_))
-                    && (e.delay != 0
-                        || !c[e.source.index()]
-                        || self.m.is_per_step_projection(&e.kind))
-                {
-                    c[t] = false;
-                    changed = true;
-                }
-            }
-            if !changed {
-                return c;
-            }
-        }
+        self.m.constant_populations(|e| !self.dead_proj[e.index()])
     }
 }
 

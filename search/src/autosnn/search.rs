@@ -76,6 +76,19 @@ impl SearchOutputs {
     pub fn pareto_svg(&self) -> PathBuf {
         self.dir.join("pareto.svg")
     }
+    /// Every file above, in the order a finished search lists them.
+    pub fn all(&self) -> Vec<PathBuf> {
+        vec![
+            self.settings(),
+            self.candidates(),
+            self.generations(),
+            self.best(),
+            self.best_arch(),
+            self.pareto_csv("spikes"),
+            self.pareto_csv("energy"),
+            self.pareto_svg(),
+        ]
+    }
 }
 
 /// Evaluations already in a supernet's cache made with `samples` held-out samples; a torn last

@@ -78,14 +78,6 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-fn existing(dir: &Path, names: &[&str]) -> Outputs {
-    names
-        .iter()
-        .map(|n| dir.join(n))
-        .filter(|p| p.is_file())
-        .collect()
-}
-
 // ---------------------------------------------------------------- search
 
 pub fn search_plan(cx: &Ctx) -> Plan {
@@ -221,17 +213,10 @@ fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         100.0 * summary.best.scores.accuracy,
         summary.best.scores.spikes
     );
-    let names = [
-        "search.json",
-        "candidates.csv",
-        "generations.jsonl",
-        "best.json",
-        "best_arch.json",
-        "pareto-spikes.csv",
-        "pareto-energy.csv",
-        "pareto.svg",
-    ];
-    Ok(existing(dir, &names))
+    let outputs = SearchOutputs {
+        dir: dir.to_path_buf(),
+    };
+    Ok(outputs.all().into_iter().filter(|p| p.is_file()).collect())
 }
 
 /// Tell the user how to go on after Ctrl-C stopped a stage cleanly, and exit.

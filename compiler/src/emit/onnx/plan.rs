@@ -63,8 +63,6 @@ pub struct Plan<'m> {
     pub acc_state: usize,
     /// The step counter's state, when some bias or affine scale is per step.
     pub step_state: Option<usize>,
-    /// Per population: the same value at every step, so the sequence model may hoist it.
-    invariant: Vec<bool>,
 }
 
 /// Whether a spiking population keeps a membrane across steps (beta = 0 forgets it: max-pool ORs).
@@ -244,17 +242,6 @@ impl<'m> Plan<'m> {
             });
             states.len() - 1
         });
-        // A `const` population is not enough: a per-step bias or affine (a hand-built module
-        // may still mark it const) changes it every step, and so everything it feeds.
-        let mut invariant = vec![false; m.populations.len()];
-        for &h in &v.schedule {
-            invariant[h.index()] = crate::validate::is_constant(&m.populations[h])
-                && !m.has_per_step_bias(h)
-                && m.projections.iter().all(|(_, e)| {
-                    e.target != h
-                        || (invariant[e.source.index()] && !m.is_per_step_projection(&e.kind))
-                });
-        }
         check_names(m, &names, &states, &layers)?;
         Ok(Plan {
             m,
@@ -271,7 +258,6 @@ impl<'m> Plan<'m> {
             ring_state,
             acc_state,
             step_state,
-            invariant,
         })
     }
 
@@ -287,9 +273,10 @@ impl<'m> Plan<'m> {
     }
 
     /// Whether the population's value is the same at every step (direct input and the `const`
-    /// stem it feeds), so the sequence model computes it once, outside the time loop.
+    /// stem it feeds), so the sequence model computes it once, outside the time loop. The
+    /// validator has made sure a `const` population holds and receives nothing per step.
     pub fn hoistable(&self, h: Handle<Population>) -> bool {
-        self.invariant[h.index()]
+        crate::validate::is_constant(&self.m.populations[h])
     }
 }
 

@@ -82,6 +82,17 @@ fn unknown_attribute_is_rejected() {
 }
 
 #[test]
+fn per_step_batch_norm_flag_must_be_a_boolean() {
+    let msg = error_after(|v| {
+        v["nodes"][2] = serde_json::json!({"name": "lif", "op": "batch_norm", "per_step": "yes"});
+    });
+    assert!(
+        msg.contains("test.json") && msg.contains("boolean"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn unknown_op_is_rejected() {
     let msg = error_after(|v| v["nodes"][2]["op"] = "izhikevich".into());
     assert!(msg.contains("izhikevich"), "{msg}");

@@ -227,10 +227,22 @@ fn bad_flags_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
     let data = dir.path().join("nowhere");
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--fitness", "speed"], "unknown fitness"),
         (&["--target", "no-such-chip"], "no-such-chip"),
         (&["--eval-samples", "0"], "--eval-samples"),
+        (
+            &["--supernet-epochs", "0"],
+            "--supernet-epochs must be at least 1",
+        ),
+        (
+            &["--population", "0"],
+            "--population, --generations and --top-k",
+        ),
+        (
+            &["--mutation-prob", "1.5"],
+            "--mutation-prob 1.5 is not in [0, 1]",
+        ),
     ];
     for (extra, want) in cases {
         let o = snnc(&search_args(s(&data), s(&out), extra));
@@ -238,6 +250,11 @@ fn bad_flags_are_refused_with_a_reason() {
         // Flags are checked before the (missing) dataset folder is read.
         let t = text(&o);
         assert!(t.contains(want) && !t.contains("nowhere"), "{extra:?}: {t}");
+        assert!(
+            !out.exists(),
+            "{extra:?}: wrote {} despite the error",
+            out.display()
+        );
     }
     let Some(fm) = fmnist() else { return };
     let o = snnc(&search_args(s(&fm), s(&out), &["--eval-samples", "20000"]));

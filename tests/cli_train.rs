@@ -122,8 +122,10 @@ fn every_example_architecture_trains_and_evaluates() {
             "samples_per_second",
         ] {
             assert!(
-                line.get(key).is_some(),
-                "{arch}: metrics line lacks {key}: {line}"
+                line.get(key)
+                    .and_then(|v| v.as_f64())
+                    .is_some_and(f64::is_finite),
+                "{arch}: metrics line lacks a finite {key}: {line}"
             );
         }
         let o = snnc(&[
@@ -275,7 +277,33 @@ fn eval_reports_nan_weights_by_node() {
 fn arch_rejects_malformed_genotypes_and_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.json");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &[
+                "arch",
+                "snasnet",
+                "--genotype",
+                "0302 0030 3003 0000",
+                "--dataset",
+                "mnist",
+                "--second-pool",
+                "0",
+            ],
+            "second pool must be at least 1",
+        ),
+        (
+            &[
+                "arch",
+                "autosnn",
+                "--blocks",
+                "SRB_k5,SRB_k5,skip_connect,SRB_k3,SRB_k3",
+                "--dataset",
+                "mnist",
+                "--width",
+                "0",
+            ],
+            "width and timesteps must be at least 1",
+        ),
         (
             &[
                 "arch",
@@ -361,7 +389,12 @@ fn train_rejects_bad_flag_values() {
         "--out",
         s(dir.path()),
     ];
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
+        (&["--epochs", "0"], "--epochs must be at least 1"),
+        (
+            &["--train-limit", "0"],
+            "--train-limit and --test-limit must be at least 1",
+        ),
         (&["--schedule", "linear"], "unknown --schedule `linear`"),
         (&["--optimizer", "rmsprop"], "unknown optimizer `rmsprop`"),
         (&["--augment", "rotate"], "unknown augmentation `rotate`"),

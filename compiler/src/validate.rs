@@ -13,6 +13,7 @@ use thiserror::Error;
 
 /// Largest projection delay accepted (the network format's limit).
 pub const MAX_DELAY: u32 = crate::network::MAX_DELAY;
+use crate::network::{MAX_ELEMENTS, MAX_SIZE};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ValidationError {
@@ -115,6 +116,14 @@ pub fn validate(m: &Module) -> Result<Validated, ValidationError> {
             message: "must be at least 1",
         });
     }
+    const _: () = assert!(MAX_SIZE == 16_777_216, "the message below names the limit");
+    if m.timesteps > MAX_SIZE {
+        return Err(ValidationError::Header {
+            what: "timesteps",
+            found: m.timesteps,
+            message: "exceeds the limit of 16777216",
+        });
+    }
     if m.num_classes == 0 {
         return Err(ValidationError::Header {
             what: "classes",
@@ -127,6 +136,20 @@ pub fn validate(m: &Module) -> Result<Validated, ValidationError> {
     let input = exactly_one(m, "input", |k| matches!(k, PopulationKind::Input(_)))?;
     let readout = exactly_one(m, "readout", |k| matches!(k, PopulationKind::Readout(_)))?;
     check_populations(m)?;
+    let neurons = m
+        .populations
+        .iter()
+        .fold(0usize, |acc, (_, p)| acc.saturating_add(p.shape.numel()));
+    if neurons.saturating_mul(m.timesteps) > MAX_ELEMENTS {
+        return Err(ValidationError::Shape {
+            owner: "the module".into(),
+            message: format!(
+                "{neurons} neuron values over {} timesteps exceed the limit of {MAX_ELEMENTS} \
+                 per sample",
+                m.timesteps
+            ),
+        });
+    }
     let readout_shape = &m.populations[readout].shape;
     if readout_shape.dims() != [m.num_classes] {
         return Err(ValidationError::Shape {
@@ -347,6 +370,29 @@ fn check_kind(h: Handle<Projection>, kind: &ProjectionKind) -> Result<(), Valida
             message,
         })
     };
+    let sizes: &[usize] = match kind {
+        ProjectionKind::Conv2d(c) => &[
+            c.stride[0],
+            c.stride[1],
+            c.padding[0],
+            c.padding[1],
+            c.groups,
+        ],
+        ProjectionKind::SumPool(p) => &[
+            p.kernel[0],
+            p.kernel[1],
+            p.stride[0],
+            p.stride[1],
+            p.padding[0],
+            p.padding[1],
+        ],
+        _ => &[],
+    };
+    if let Some(v) = sizes.iter().find(|&&v| v > MAX_SIZE) {
+        return bad(format!(
+            "a kernel, stride, padding or group count of {v} exceeds the limit of {MAX_SIZE}"
+        ));
+    }
     match kind {
         ProjectionKind::Conv2d(c) if c.stride.contains(&0) || c.groups == 0 => {
             bad("conv2d stride and groups must be non-zero".into())

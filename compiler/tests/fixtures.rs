@@ -59,14 +59,14 @@ fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
 fn example_architectures_lower_and_keep_their_outputs() {
     let dir =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/architectures");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut checked = 0;
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
+        checked += 1;
         let net = snnc_compiler::network::Network::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let w = synth::weights(&net, common::SEED);
         let x = synth::inputs(&net, 2, common::SEED);
@@ -77,4 +77,5 @@ fn example_architectures_lower_and_keep_their_outputs() {
             .check()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
+    assert!(checked > 0, "{} holds no architecture", dir.display());
 }

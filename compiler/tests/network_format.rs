@@ -339,3 +339,66 @@ fn corrupt_weights_file() {
         "{msg}"
     );
 }
+
+/// Sizes from a file multiply; absurd ones are refused by name instead of overflowing.
+#[test]
+fn absurd_sizes_are_refused() {
+    let msg = error_after(|v| v["timesteps"] = 100_000_000u64.into());
+    assert_eq!(msg, "timesteps 100000000 exceeds the limit of 16777216");
+    let msg = error_after(|v| v["input"]["shape"] = serde_json::json!([1u64 << 40]));
+    assert!(
+        msg.starts_with("input.shape [1099511627776] has a size above the limit"),
+        "{msg}"
+    );
+    let msg = error_after(|v| v["nodes"][1]["out_features"] = (1u64 << 62).into());
+    assert_eq!(
+        msg,
+        "node `fc1`: out_features 4611686018427387904 exceeds the limit of 16777216"
+    );
+    // Each size within bounds, their product not: 2^60 input values, pooled to 2^20.
+    let msg = error_after(|v| {
+        v["input"]["shape"] = serde_json::json!([1 << 20, 1 << 20, 1 << 20]);
+        v["nodes"][1] = serde_json::json!({"name": "fc1", "op": "avg_pool", "kernel": 1 << 20});
+        v["nodes"][2] = serde_json::json!({"name": "lif", "op": "flatten"});
+        v["nodes"][3]["in_features"] = (1u64 << 20).into();
+    });
+    assert!(
+        msg.starts_with("the network's 1152921504608944138 neuron values over 3 timesteps exceed"),
+        "{msg}"
+    );
+    // A padding near usize::MAX would wrap a window's size.
+    let msg = error_after(|v| {
+        v["input"]["shape"] = serde_json::json!([1, 8, 8]);
+        v["nodes"][1] = serde_json::json!({"name": "fc1", "op": "conv2d", "in_channels": 1,
+            "out_channels": 2, "kernel": 1, "padding": u64::MAX / 2});
+    });
+    assert!(msg.starts_with("node `fc1`: padding"), "{msg}");
+}
+
+#[test]
+fn negative_running_variance_is_named() {
+    let text = MLP
+        .replace(
+            r#"{"name": "lif", "op": "lif", "tau": 2.0}"#,
+            r#"{"name": "bn", "op": "batch_norm"}, {"name": "lif", "op": "lif", "tau": 2.0}"#,
+        )
+        .replace(
+            r#"{"from": "fc1", "to": "lif"}"#,
+            r#"{"from": "fc1", "to": "bn"}, {"from": "bn", "to": "lif"}"#,
+        );
+    let net = parse(&text).unwrap();
+    let mut w = weights_for(&net);
+    w.tensors.get_mut("bn.running_var").unwrap().data[3] = -0.5;
+    let path = std::path::Path::new("run/weights.safetensors");
+    let msg = net
+        .check_weights(&w)
+        .map_err(|e| e.in_file(path))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with(
+            "run/weights.safetensors: node `bn`: tensor `bn.running_var` holds a negative variance (-0.5) at flat index 3"
+        ),
+        "{msg}"
+    );
+}

@@ -289,6 +289,25 @@ fn header_values() {
     let mut m = base();
     m.timesteps = 0;
     assert_eq!(error(&m), "the module's timesteps is 0: must be at least 1");
+    m.timesteps = 1 << 30;
+    assert_eq!(
+        error(&m),
+        "the module's timesteps is 1073741824: exceeds the limit of 16777216"
+    );
+}
+
+/// Sizes from a parsed file are bounded, so window arithmetic cannot wrap.
+#[test]
+fn absurd_window_sizes() {
+    let text = BASE.replace(
+        "padding=[0, 0] scale=0.25",
+        "padding=[9223372036854775807, 0] scale=0.25",
+    );
+    let (m, _) = parse(&text, "tiny.snnir", |_| Err("none".into())).unwrap();
+    assert_eq!(
+        error(&m),
+        "e3: a kernel, stride, padding or group count of 9223372036854775807 exceeds the limit of 16777216"
+    );
 }
 
 #[test]

@@ -22,10 +22,12 @@ pub fn load(path: &Path) -> Result<Module, RuntimeError> {
     let weights_path = source.weights.ok_or_else(|| RuntimeError::NoWeights {
         path: source.network.clone(),
     })?;
-    let weights = Weights::load(&weights_path).map_err(|e| RuntimeError::Weights {
-        path: weights_path.clone(),
-        source: e,
-    })?;
+    let weights = Weights::load(&weights_path)
+        .and_then(|w| net.check_weights(&w).map(|()| w))
+        .map_err(|e| RuntimeError::Weights {
+            path: weights_path.clone(),
+            source: e,
+        })?;
     compile(&net, weights, true, false).map_err(|e| RuntimeError::Compile {
         path: source.network,
         source: Box::new(e),

@@ -6,6 +6,7 @@ pub mod arch;
 pub mod autosnn;
 pub mod data;
 pub mod init;
+pub mod jsonl;
 pub mod layers;
 pub mod model;
 pub mod neuron;

@@ -184,18 +184,44 @@ impl Optimizer {
         Ok(w)
     }
 
-    pub fn load_state(&mut self, steps: u64, state: &Weights) -> Result<()> {
-        self.steps = steps;
-        self.first.clear();
-        self.second.clear();
+    /// Restore `state` (as `state()` wrote it) for the parameters in `params`. Every tensor
+    /// must be a moment of one of them, with its shape and finite values, so a checkpoint from
+    /// another network is refused here rather than in a later step.
+    pub fn load_state(&mut self, steps: u64, state: &Weights, params: &ParamStore) -> Result<()> {
+        let shapes: std::collections::BTreeMap<&str, Vec<usize>> = params
+            .all()
+            .map(|(name, var, _)| (name.as_str(), var.dims().to_vec()))
+            .collect();
+        let mut first = BTreeMap::new();
+        let mut second = BTreeMap::new();
         for (k, t) in &state.tensors {
-            let tensor = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
-            if let Some(name) = k.strip_prefix("first.") {
-                self.first.insert(name.to_string(), tensor);
-            } else if let Some(name) = k.strip_prefix("second.") {
-                self.second.insert(name.to_string(), tensor);
+            let (map, name) = match (k.strip_prefix("first."), k.strip_prefix("second.")) {
+                (Some(name), _) => (&mut first, name),
+                (_, Some(name)) => (&mut second, name),
+                _ => candle_core::bail!(
+                    "optimizer state tensor `{k}` is neither `first.<param>` nor `second.<param>`"
+                ),
+            };
+            let Some(want) = shapes.get(name) else {
+                candle_core::bail!(
+                    "optimizer state tensor `{k}` belongs to no parameter of this network (a checkpoint of another network?)"
+                )
+            };
+            if t.shape != *want {
+                candle_core::bail!(
+                    "optimizer state tensor `{k}` has shape {:?}, but the parameter is {want:?}",
+                    t.shape
+                )
             }
+            if t.data.iter().any(|v| !v.is_finite()) {
+                candle_core::bail!("optimizer state tensor `{k}` holds a non-finite value")
+            }
+            let tensor = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
+            map.insert(name.to_string(), tensor);
         }
+        self.steps = steps;
+        self.first = first;
+        self.second = second;
         Ok(())
     }
 }

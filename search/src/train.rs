@@ -102,6 +102,37 @@ pub struct TrainConfig {
     pub conv: ConvImpl,
 }
 
+impl TrainConfig {
+    /// Settings no training can run with, named by their CLI flags; checked before anything
+    /// is written.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let mut wrong = Vec::new();
+        if self.epochs == 0 {
+            wrong.push("--epochs must be at least 1".to_string());
+        }
+        if self.batch_size == 0 {
+            wrong.push("the batch size must be at least 1".to_string());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            wrong.push(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..=1.0).contains(&self.eta_min_ratio) {
+            wrong.push(format!(
+                "the final learning-rate ratio must lie in [0, 1], got {}",
+                self.eta_min_ratio
+            ));
+        }
+        if self.train_limit == Some(0) || self.test_limit == Some(0) {
+            wrong.push("--train-limit and --test-limit must be at least 1".to_string());
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
+}
+
 mod dataset_serde {
     use serde::{Deserialize, Deserializer, Serializer};
     use snnc_datasets::DatasetName;
@@ -342,6 +373,7 @@ pub fn train(
     stop: &AtomicBool,
     show_progress: bool,
 ) -> Result<TrainOutcome> {
+    cfg.check().map_err(TrainError::Config)?;
     let paths = RunPaths {
         dir: out.to_path_buf(),
     };
@@ -598,12 +630,15 @@ fn load_checkpoint(
         )));
     }
     let weights = Weights::load(&paths.checkpoint_weights())?;
-    model.net.check_weights(&weights)?;
+    model
+        .net
+        .check_weights(&weights)
+        .map_err(|e| e.in_file(&paths.checkpoint_weights()))?;
     model.params.load_weights(&weights)?;
-    optimizer.load_state(
-        state.optimizer_steps,
-        &Weights::load(&paths.checkpoint_optimizer())?,
-    )?;
+    let moments = Weights::load(&paths.checkpoint_optimizer())?;
+    optimizer
+        .load_state(state.optimizer_steps, &moments, &model.params)
+        .map_err(|e| file_err(&paths.checkpoint_optimizer(), e))?;
     Ok(state)
 }
 
@@ -619,17 +654,7 @@ fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {
 
 /// Drop metric lines of epochs at or after `epoch` (0-based), which a resumed run will redo.
 fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let kept: String = text
-        .lines()
-        .filter(|l| {
-            serde_json::from_str::<EpochMetrics>(l)
-                .map(|m| m.epoch <= epoch)
-                .unwrap_or(false)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    atomic::write(path, kept.as_bytes()).map_err(|e| file_err(path, e))
+    crate::jsonl::keep_epochs(path, epoch).map_err(TrainError::Config)
 }
 
 fn read_last_accuracy(path: &Path) -> Option<f64> {
@@ -647,7 +672,8 @@ pub fn load_run(dir: &Path) -> Result<SnnModel> {
     };
     let net = Network::load(&paths.network())?;
     let weights = Weights::load(&paths.weights())?;
-    net.check_weights(&weights)?;
+    net.check_weights(&weights)
+        .map_err(|e| e.in_file(&paths.weights()))?;
     let model = SnnModel::new(net, InitScheme::Pytorch, 0)?;
     model.params.load_weights(&weights)?;
     Ok(model)

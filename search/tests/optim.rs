@@ -209,7 +209,7 @@ fn saved_state_continues_exactly() {
         }
         let state = opt.state().unwrap();
         let mut fresh = Optimizer::new(kind);
-        fresh.load_state(opt.steps, &state).unwrap();
+        fresh.load_state(opt.steps, &state, &s).unwrap();
         fresh.step(&s, &grads(&s, &GRADS[2]), 0.1).unwrap();
         assert_eq!(
             p(&s),
@@ -230,6 +230,45 @@ fn saved_state_continues_exactly() {
             "{kind:?}: losing the state must change the step"
         );
     }
+}
+
+/// A checkpoint's moments must fit the network they are loaded into, and say why not.
+#[test]
+fn mismatched_optimizer_state_is_refused() {
+    let kind = OptimizerKind::parse("adam", 0.9, 0.0).unwrap();
+    let s = store();
+    let mut opt = Optimizer::new(kind);
+    opt.step(&s, &grads(&s, &GRADS[0]), 0.1).unwrap();
+    let state = opt.state().unwrap();
+    let mut other = ParamStore::new();
+    other
+        .insert("p", tensor(&[1.0, 2.0, 3.0], &[3]), true)
+        .unwrap();
+    let err = Optimizer::new(kind)
+        .load_state(1, &state, &other)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`first.p` has shape [2], but the parameter is [3]"),
+        "{err}"
+    );
+    let mut stranger = ParamStore::new();
+    stranger.insert("q", tensor(&P0, &[2]), true).unwrap();
+    let err = Optimizer::new(kind)
+        .load_state(1, &state, &stranger)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("belongs to no parameter of this network"),
+        "{err}"
+    );
+    let mut poisoned = state.clone();
+    poisoned.tensors.get_mut("second.p").unwrap().data[0] = f32::NAN;
+    let err = Optimizer::new(kind)
+        .load_state(1, &poisoned, &s)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`second.p` holds a non-finite value"), "{err}");
 }
 
 #[test]

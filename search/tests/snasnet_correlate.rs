@@ -58,12 +58,38 @@ fn study_scores_trains_and_correlates_and_resumes() {
         data: &data,
         augment: Augment::NONE,
     };
+    // Settings no training can run with are refused before anything is written.
+    let mut no_epochs = train.clone();
+    no_epochs.epochs = 0;
+    let err = run_study(out.path(), &s, &input, &no_epochs, &stop, &mut |_, _| {}).unwrap_err();
+    assert!(err.contains("--epochs"), "{err}");
+    assert!(!out.path().join("study.json").exists());
+
     let first = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("study");
     assert_eq!(first.cells, 2);
+    let log = out.path().join("correlate.jsonl");
+    let two = std::fs::read_to_string(&log).expect("log");
+    let trained = out.path().join("train/0/weights.safetensors");
+    let stamp = std::fs::metadata(&trained)
+        .and_then(|m| m.modified())
+        .expect("cell 0 trained");
+    // A torn third line (an interrupted append) is dropped and that cell studied again.
+    std::fs::write(&log, format!("{two}{{\"index\":2,\"geno")).expect("tear");
     s.candidates = 4;
     let report = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("resumed");
     assert_eq!(report.cells, 4);
-    let text = std::fs::read_to_string(out.path().join("correlate.jsonl")).expect("log");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.starts_with(&two),
+        "the first two records must stay as they were"
+    );
+    assert_eq!(
+        std::fs::metadata(&trained)
+            .and_then(|m| m.modified())
+            .expect("still there"),
+        stamp,
+        "cell 0 must not be trained again"
+    );
     let rows: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
@@ -89,4 +115,14 @@ fn study_scores_trains_and_correlates_and_resumes() {
     // Other settings in the same folder are refused.
     s.seed = 6;
     assert!(run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).is_err());
+
+    // A damaged record in the middle is an error naming its line; nothing is rewritten.
+    s.seed = 5;
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1] = "{\"index\":1,";
+    let damaged = lines.join("\n") + "\n";
+    std::fs::write(&log, &damaged).expect("damage");
+    let err = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).unwrap_err();
+    assert!(err.contains("correlate.jsonl line 2"), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), damaged);
 }

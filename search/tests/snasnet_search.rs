@@ -124,6 +124,39 @@ fn resumed_search_equals_an_uninterrupted_one() {
     }));
 }
 
+/// A cell whose kernel is singular scores -inf (a silent cell); its record must read back so the
+/// search still resumes, and so must a `null` that older logs wrote for it.
+#[test]
+fn non_finite_scores_survive_a_resume() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = run(dir.path(), &settings(2, "forward")).expect("search");
+    let log = dir.path().join("candidates.jsonl");
+    let mut silent = first[0].clone();
+    silent.score = f64::NEG_INFINITY;
+    silent.per_pass = vec![f64::NEG_INFINITY, -3.5];
+    let line0 = serde_json::to_string(&silent).expect("json");
+    assert!(line0.contains(r#""score":"-inf""#), "{line0}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let line1 = text.lines().nth(1).expect("two records");
+    let line1 = line1.replacen(
+        &format!("\"score\":{}", serde_json::json!(first[1].score)),
+        "\"score\":null",
+        1,
+    );
+    assert!(line1.contains("\"score\":null"), "{line1}");
+    std::fs::write(&log, format!("{line0}\n{line1}\n")).expect("write");
+    let all = run(dir.path(), &settings(3, "forward")).expect("resumed");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].score, f64::NEG_INFINITY);
+    assert_eq!(all[0].per_pass, [f64::NEG_INFINITY, -3.5]);
+    assert!(all[1].score.is_nan());
+    assert_eq!(
+        best(&all).map(|b| b.index),
+        Some(2),
+        "a NaN never wins; -inf only if alone"
+    );
+}
+
 #[test]
 fn carried_state_changes_later_passes_only() {
     let dir = tempfile::tempdir().expect("tmp");

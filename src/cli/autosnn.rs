@@ -131,6 +131,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
         recalibration_samples: a.bn_recalibrate,
         target: a.target.clone(),
     };
+    settings.check().map_err(anyhow::Error::msg)?;
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)
         .with_context(|| format!("loading {} from {}", a.dataset, a.data_dir.display()))?;
     let stop = Arc::new(AtomicBool::new(false));

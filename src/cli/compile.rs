@@ -45,10 +45,15 @@ pub struct CompileArgs {
 pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     let source = locate(&a.input)?;
     let net = Network::load(&source.network)?;
+    let load = |path: &std::path::Path| -> anyhow::Result<Weights> {
+        let w = Weights::load(path)?;
+        net.check_weights(&w).map_err(|e| e.in_file(path))?;
+        Ok(w)
+    };
     let weights = match (&a.weights, a.synthetic_weights, &source.weights) {
-        (Some(path), _, _) => Weights::load(path)?,
+        (Some(path), _, _) => load(path)?,
         (None, Some(seed), _) => snnc_compiler::synth::weights(&net, seed),
-        (None, None, Some(path)) => Weights::load(path)?,
+        (None, None, Some(path)) => load(path)?,
         (None, None, None) => bail!(
             "{}: no weights.safetensors beside the network; pass --weights FILE, or --synthetic-weights SEED to compile the architecture alone",
             source.network.display()

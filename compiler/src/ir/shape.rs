@@ -101,7 +101,9 @@ pub fn target_shape(
                         .into(),
                 );
             }
-            if p.padding[0] * 2 > p.kernel[0] || p.padding[1] * 2 > p.kernel[1] {
+            if p.padding[0].saturating_mul(2) > p.kernel[0]
+                || p.padding[1].saturating_mul(2) > p.kernel[1]
+            {
                 return Err("sum_pool padding must be at most half the kernel".into());
             }
             let (oh, ow) = window(h, w, p.kernel, p.stride, p.padding).ok_or_else(|| {

@@ -2,7 +2,9 @@
 
 use super::ops::Op;
 use super::shape::{Shape, output_shape};
-use super::{Encoding, FORMAT_VERSION, MAX_DELAY, Network, NetworkDesc, NodeId};
+use super::{
+    Encoding, FORMAT_VERSION, MAX_DELAY, MAX_ELEMENTS, MAX_SIZE, Network, NetworkDesc, NodeId,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -76,11 +78,22 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
             "num_classes must be at least 1".into(),
         ));
     }
+    if desc.timesteps > MAX_SIZE {
+        return Err(NetworkError::Invalid(format!(
+            "timesteps {} exceeds the limit of {MAX_SIZE}",
+            desc.timesteps
+        )));
+    }
     let in_dims = &desc.input.shape;
     if !(in_dims.len() == 1 || in_dims.len() == 3) || in_dims.contains(&0) {
         return Err(NetworkError::Invalid(format!(
             "input.shape must be [C, H, W] or [N] with non-zero sizes, got {:?}",
             in_dims
+        )));
+    }
+    if in_dims.iter().any(|&d| d > MAX_SIZE) {
+        return Err(NetworkError::Invalid(format!(
+            "input.shape {in_dims:?} has a size above the limit of {MAX_SIZE}"
         )));
     }
 
@@ -154,6 +167,7 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
 
     let schedule = schedule(&desc, &inputs)?;
     let shapes = infer_shapes(&desc, &inputs, input_node)?;
+    check_totals(&desc, &shapes, &inputs)?;
 
     let readout_node = *index.get(&desc.readout.node).ok_or_else(|| {
         NetworkError::Invalid(format!(
@@ -200,8 +214,68 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
     })
 }
 
+/// The neuron values over all timesteps and the parameters must each stay within
+/// `MAX_ELEMENTS`: sizes multiply, and a file can ask for anything.
+fn check_totals(
+    desc: &NetworkDesc,
+    shapes: &[Shape],
+    inputs: &[Vec<(NodeId, u32)>],
+) -> Result<(), NetworkError> {
+    let mut neurons = 0usize;
+    let mut params = 0usize;
+    for (id, node) in desc.nodes.iter().enumerate() {
+        neurons = neurons.saturating_add(shapes[id].numel());
+        let source = match inputs[id].first() {
+            Some(&(src, _)) => &shapes[src],
+            None => &shapes[id],
+        };
+        for (_, shape) in node.op.param_shapes(source, desc.timesteps) {
+            let n = shape.iter().fold(1usize, |a, &d| a.saturating_mul(d));
+            params = params.saturating_add(n);
+            if params > MAX_ELEMENTS {
+                return Err(node_err(
+                    &node.name,
+                    format!("its parameters bring the network above {MAX_ELEMENTS} values"),
+                ));
+            }
+        }
+    }
+    if neurons.saturating_mul(desc.timesteps) > MAX_ELEMENTS {
+        return Err(NetworkError::Invalid(format!(
+            "the network's {neurons} neuron values over {} timesteps exceed the limit of \
+             {MAX_ELEMENTS} per sample",
+            desc.timesteps
+        )));
+    }
+    Ok(())
+}
+
 fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
     let bad = |m: String| Err(node_err(name, m));
+    let sizes: Vec<(&str, usize)> = match op {
+        Op::Conv2d(c) => vec![
+            ("in_channels", c.in_channels),
+            ("out_channels", c.out_channels),
+            ("kernel", c.kernel.0.max(c.kernel.1)),
+            ("stride", c.stride.0.max(c.stride.1)),
+            ("padding", c.padding.0.max(c.padding.1)),
+            ("groups", c.groups),
+        ],
+        Op::Linear(l) => vec![
+            ("in_features", l.in_features),
+            ("out_features", l.out_features),
+        ],
+        Op::AvgPool(p) | Op::MaxPool(p) => vec![
+            ("kernel", p.kernel.0.max(p.kernel.1)),
+            ("stride", p.stride().0.max(p.stride().1)),
+            ("padding", p.padding.0.max(p.padding.1)),
+        ],
+        Op::Vote(v) => vec![("group", v.group)],
+        _ => Vec::new(),
+    };
+    if let Some((what, v)) = sizes.iter().find(|(_, v)| *v > MAX_SIZE) {
+        return bad(format!("{what} {v} exceeds the limit of {MAX_SIZE}"));
+    }
     match op {
         Op::Conv2d(c) => {
             if c.in_channels == 0 || c.out_channels == 0 || c.kernel.0 == 0 || c.kernel.1 == 0 {

@@ -25,6 +25,14 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Largest edge delay the format accepts; longer delays are almost certainly a typo.
 pub const MAX_DELAY: u32 = 1024;
 
+/// Largest number of values a network or module may hold over all its neurons and timesteps
+/// (per sample). Far above any real network, it keeps every size computed from a file within
+/// range, so shapes from a hostile file are refused instead of overflowing.
+pub const MAX_ELEMENTS: usize = isize::MAX as usize / 64;
+
+/// Largest size of a single attribute (a kernel, stride, padding, channel count or dimension).
+pub const MAX_SIZE: usize = 1 << 24;
+
 /// How the input reaches the network at each timestep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

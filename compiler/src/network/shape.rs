@@ -11,8 +11,10 @@ impl Shape {
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
+    /// The element count, saturating at `usize::MAX` (validators refuse anything above
+    /// `MAX_ELEMENTS`, so a validated shape's count is exact).
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.0.iter().fold(1usize, |acc, &d| acc.saturating_mul(d))
     }
     pub fn rank(&self) -> usize {
         self.0.len()
@@ -34,7 +36,7 @@ impl fmt::Display for Shape {
 
 /// Output length of a sliding window, PyTorch's floor convention; `None` if the window does not fit.
 pub fn window_out(size: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-    let padded = size + 2 * padding;
+    let padded = padding.checked_mul(2).and_then(|p| p.checked_add(size))?;
     if kernel == 0 || stride == 0 || padded < kernel {
         return None;
     }
@@ -63,7 +65,7 @@ fn spatial(
 }
 
 fn pool_shape(p: &Pool, input: &Shape) -> Result<Shape, String> {
-    if p.padding.0 * 2 > p.kernel.0 || p.padding.1 * 2 > p.kernel.1 {
+    if p.padding.0.saturating_mul(2) > p.kernel.0 || p.padding.1.saturating_mul(2) > p.kernel.1 {
         return Err("padding must be at most half the kernel".into());
     }
     let c = input.dims().first().copied().unwrap_or(0);

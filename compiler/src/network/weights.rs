@@ -1,6 +1,7 @@
 //! Parameter tensors of a trained network: read and write `weights.safetensors`, check against the graph.
 
 use super::Network;
+use super::ops::ParamRole;
 use safetensors::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -61,6 +62,36 @@ pub enum WeightsError {
         index: usize,
         value: f32,
     },
+    #[error(
+        "node `{node}`: tensor `{tensor}` holds a negative variance ({value}) at flat index {index}; running variances are never below 0: retrain or fix the exporter"
+    )]
+    NegativeVariance {
+        node: String,
+        tensor: String,
+        index: usize,
+        value: f32,
+    },
+    #[error("{file}: {source}")]
+    InFile {
+        file: String,
+        source: Box<WeightsError>,
+    },
+}
+
+impl WeightsError {
+    /// Name the file the checked weights came from (errors about reading it name it already).
+    pub fn in_file(self, path: &Path) -> WeightsError {
+        match self {
+            WeightsError::Missing { .. }
+            | WeightsError::Shape { .. }
+            | WeightsError::NonFinite { .. }
+            | WeightsError::NegativeVariance { .. } => WeightsError::InFile {
+                file: path.display().to_string(),
+                source: Box::new(self),
+            },
+            other => other,
+        }
+    }
 }
 
 fn f16_to_f32(bits: u16) -> f32 {
@@ -186,6 +217,16 @@ pub(super) fn check_against(net: &Network, weights: &Weights) -> Result<(), Weig
             }
             if let Some((index, &value)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(WeightsError::NonFinite {
+                    node: node.name.clone(),
+                    tensor,
+                    index,
+                    value,
+                });
+            }
+            if role == ParamRole::RunningVar
+                && let Some((index, &value)) = t.data.iter().enumerate().find(|(_, v)| **v < 0.0)
+            {
+                return Err(WeightsError::NegativeVariance {
                     node: node.name.clone(),
                     tensor,
                     index,

@@ -173,6 +173,9 @@ fn add_block(
 
 /// The AutoSNN network for `arch` (autosnn.md §2.1): stem, P0, pool, P1, P2, pool, P3, P4, pool, FC.
 pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<NetworkDesc, String> {
+    if cfg.width == 0 || cfg.timesteps == 0 {
+        return Err("width and timesteps must be at least 1".into());
+    }
     if !cfg.input.side.is_multiple_of(8) {
         return Err(format!(
             "AutoSNN downsamples by 8; input side {} is not a multiple of 8 (pad 28x28 to 32)",

@@ -233,6 +233,12 @@ pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<Netwo
             "cell `{geno}` has no direct input -> output edge (M[0][3] = 0), which SNASNet requires"
         ));
     }
+    if cfg.width == 0 || cfg.timesteps == 0 || cfg.hidden == 0 {
+        return Err("width, timesteps and hidden must be at least 1".into());
+    }
+    if cfg.stem_stride == 0 || cfg.second_pool == 0 {
+        return Err("the stem stride and second pool must be at least 1".into());
+    }
     let c = cfg.width;
     let side1 = (cfg.input.side + 2 - 3) / cfg.stem_stride + 1;
     let side2 = side1 / 2;

@@ -87,6 +87,28 @@ pub struct EvolutionSettings {
     pub random_search: bool,
 }
 
+impl EvolutionSettings {
+    /// Settings no evolution can run with, named by their CLI flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.population == 0 || self.generations == 0 || self.top_k == 0 {
+            return Err("--population, --generations and --top-k must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.mutation_prob) {
+            return Err(format!(
+                "--mutation-prob {} is not in [0, 1]",
+                self.mutation_prob
+            ));
+        }
+        if !self.lambda.is_finite() {
+            return Err(format!(
+                "--lambda must be a finite number, got {}",
+                self.lambda
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for EvolutionSettings {
     /// The official settings (autosnn.md §5).
     fn default() -> Self {
@@ -189,15 +211,7 @@ pub fn evolve(
     evaluate: &mut dyn FnMut(&AutoSnnArch) -> Result<Option<Scores>, String>,
     on_generation: &mut GenerationObserver<'_>,
 ) -> Result<Option<EvolutionOutcome>, String> {
-    if settings.population == 0 || settings.generations == 0 || settings.top_k == 0 {
-        return Err("population, generations and top-k must be at least 1".into());
-    }
-    if !(0.0..=1.0).contains(&settings.mutation_prob) {
-        return Err(format!(
-            "mutation probability {} is not in [0, 1]",
-            settings.mutation_prob
-        ));
-    }
+    settings.check()?;
     let mut rng = Rng::new(settings.seed);
     let mut seen: HashSet<AutoSnnArch> = HashSet::new();
     let mut pool = Vec::new();

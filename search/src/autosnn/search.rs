@@ -7,8 +7,8 @@ use super::evolution::{
     pareto_front,
 };
 use super::supernet::{
-    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, append_line, evaluate_arch,
-    io_err, train_supernet,
+    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, io_err,
+    train_supernet,
 };
 use crate::arch::InputGeometry;
 use crate::arch::autosnn::AutoSnnArch;
@@ -35,6 +35,19 @@ pub struct AutoSnnSearchSettings {
     pub recalibration_samples: usize,
     /// Energy table name or file (the energy fitness and every candidate's energy column).
     pub target: String,
+}
+
+impl AutoSnnSearchSettings {
+    /// Settings no search can run with, checked before anything is written (a mistake found
+    /// after the supernet has trained would lock the output folder to those settings).
+    pub fn check(&self) -> Result<(), String> {
+        self.supernet.check()?;
+        self.evolution.check()?;
+        if self.eval_samples == 0 || self.eval_batch == 0 {
+            return Err("--eval-samples and --eval-batch must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// What a finished search reports.
@@ -91,31 +104,20 @@ impl SearchOutputs {
     }
 }
 
-/// Evaluations already in a supernet's cache made with `samples` held-out samples; a torn last
-/// line (an interrupted append) is dropped.
-fn read_cache(
+/// Evaluations already in a supernet's cache made with `samples` held-out samples, and the cache
+/// open for appending (a torn last line, an interrupted append, is dropped first).
+fn open_cache(
     path: &Path,
     samples: usize,
     recalibration: usize,
-) -> Result<HashMap<AutoSnnArch, ArchEvaluation>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(e) => return Err(io_err(path, e)),
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = HashMap::new();
-    for (k, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<ArchEvaluation>(line) {
-            Ok(e) if e.samples == samples && e.recalibration_samples == recalibration => {
-                out.insert(e.arch, e);
-            }
-            Ok(_) => {}
-            Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(e) => return Err(io_err(path, format!("line {}: {e}", k + 1))),
-        }
-    }
-    Ok(out)
+) -> Result<(HashMap<AutoSnnArch, ArchEvaluation>, crate::jsonl::Log), String> {
+    let (records, kept) = crate::jsonl::read::<ArchEvaluation>(path)?;
+    let cache = records
+        .into_iter()
+        .filter(|e| e.samples == samples && e.recalibration_samples == recalibration)
+        .map(|e| (e.arch, e))
+        .collect();
+    Ok((cache, crate::jsonl::reopen(path, &kept)?))
 }
 
 /// Run (or resume) a search. `supernet_dir` defaults to `out/supernet`; searches with other
@@ -130,6 +132,7 @@ pub fn run_search(
     stop: &AtomicBool,
     show_progress: bool,
 ) -> Result<Option<SearchSummary>, String> {
+    settings.check()?;
     let outputs = SearchOutputs {
         dir: out.to_path_buf(),
     };
@@ -180,7 +183,7 @@ pub fn run_search(
         energy_j: target.energy(&summary.counts_per_sample).total_j,
     };
     let sfiles = SupernetFiles { dir: sdir.clone() };
-    let mut cache = read_cache(
+    let (mut cache, mut cache_log) = open_cache(
         &sfiles.evaluations(),
         settings.eval_samples,
         settings.recalibration_samples,
@@ -217,10 +220,7 @@ pub fn run_search(
                     settings.eval_batch,
                     &recalibration,
                 )?;
-                append_line(
-                    &sfiles.evaluations(),
-                    &serde_json::to_string(&e).expect("serialises"),
-                )?;
+                cache_log.append(&e)?;
                 cache.insert(*arch, e.clone());
                 e
             }

@@ -64,6 +64,29 @@ impl SupernetSettings {
         }
     }
 
+    /// Settings no supernet can train with, named by their CLI flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.width == 0 || self.timesteps == 0 || self.batch_size == 0 || self.epochs == 0 {
+            return Err(
+                "--width, --timesteps, --batch-size and --supernet-epochs must be at least 1"
+                    .into(),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
+            return Err(format!(
+                "the supernet's training share must lie strictly between 0 and 1, got {}",
+                self.train_fraction
+            ));
+        }
+        if self.train_limit == Some(0) {
+            return Err("--train-limit must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// The training and held-out index ranges of a training split of `n` samples.
     pub fn split(&self, n: usize) -> (Range<usize>, Range<usize>) {
         let cut = ((n as f64) * self.train_fraction).round() as usize;
@@ -293,6 +316,7 @@ pub fn train_supernet(
     stop: &AtomicBool,
     show_progress: bool,
 ) -> Result<Option<(Supernet, SupernetSummary)>, String> {
+    settings.check()?;
     if let Some(done) = load_finished(dir, settings, input)? {
         return Ok(Some(done));
     }
@@ -338,8 +362,10 @@ pub fn train_supernet(
                 .load_weights(&w)
                 .map_err(|e| io_err(&files.checkpoint_weights(), e))?;
             let o = Weights::load(&files.checkpoint_optimizer()).map_err(|e| e.to_string())?;
-            opt.load_state(saved.optimizer_steps, &o)
-                .map_err(|e| e.to_string())?;
+            opt.load_state(saved.optimizer_steps, &o, &net.params)
+                .map_err(|e| io_err(&files.checkpoint_optimizer(), e))?;
+            // An epoch whose metrics line was written before its checkpoint is redone.
+            crate::jsonl::keep_epochs(&files.metrics(), saved.epoch)?;
             eprintln!(
                 "supernet: resuming at epoch {} batch {}",
                 saved.epoch + 1,
@@ -457,7 +483,7 @@ pub fn train_supernet(
             state.fitness_spikes / seen,
             state.counts.scaled(1.0 / seen),
         );
-        let total_seconds = read_total_seconds(&files.metrics());
+        let total_seconds = read_total_seconds(&files.metrics())?;
         state = CheckpointState {
             epoch: epoch + 1,
             next_batch: 0,
@@ -501,7 +527,7 @@ pub fn train_supernet(
     ))
 }
 
-pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), String> {
+fn append_line(path: &Path, line: &str) -> Result<(), String> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -511,13 +537,9 @@ pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), String> {
     writeln!(f, "{line}").map_err(|e| io_err(path, e))
 }
 
-fn read_total_seconds(metrics: &Path) -> f64 {
-    std::fs::read_to_string(metrics)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["seconds"].as_f64())
-        .sum()
+fn read_total_seconds(metrics: &Path) -> Result<f64, String> {
+    let (records, _) = crate::jsonl::read::<serde_json::Value>(metrics)?;
+    Ok(records.iter().filter_map(|v| v["seconds"].as_f64()).sum())
 }
 
 fn progress(show: bool, len: u64, prefix: &str) -> ProgressBar {

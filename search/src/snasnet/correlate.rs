@@ -10,8 +10,8 @@ use crate::arch::snasnet::{CellGenotype, snasnet_network};
 use crate::data::Augment;
 use crate::train::{TrainConfig, TrainOutcome, train};
 use serde::{Deserialize, Serialize};
+use snnc_compiler::atomic;
 use snnc_datasets::Dataset;
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -20,8 +20,11 @@ use std::sync::atomic::AtomicBool;
 pub struct StudyRecord {
     pub index: usize,
     pub genotype: String,
+    #[serde(with = "crate::jsonl::float")]
     pub sahd: f64,
+    #[serde(with = "crate::jsonl::float")]
     pub hamming: f64,
+    #[serde(with = "crate::jsonl::float")]
     pub test_accuracy: f64,
 }
 
@@ -33,29 +36,18 @@ pub struct StudyReport {
     pub tau_hamming: Option<f64>,
 }
 
-fn read_study(path: &Path) -> Result<Vec<StudyRecord>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A torn last line is dropped and that cell studied again.
-        let Ok(r) = serde_json::from_str::<StudyRecord>(line) else {
-            break;
-        };
-        if r.index != out.len() {
+fn read_study(path: &Path) -> Result<(Vec<StudyRecord>, String), String> {
+    let (records, kept) = crate::jsonl::read::<StudyRecord>(path)?;
+    for (k, r) in records.iter().enumerate() {
+        if r.index != k {
             return Err(format!(
-                "{}: record {} has index {}",
+                "{}: record {k} has index {}; the file is not one study's log",
                 path.display(),
-                out.len(),
                 r.index
             ));
         }
-        out.push(r);
     }
-    Ok(out)
+    Ok((records, kept))
 }
 
 /// The scoring data of a study: how the dataset enters the network, the set, its augmentation.
@@ -82,6 +74,8 @@ pub fn run_study(
         data,
         augment,
     } = *input;
+    s.check()?;
+    train_cfg.check()?;
     let mode: CellMode = s.cell.parse()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let settings_path = dir.join("study.json");
@@ -101,20 +95,11 @@ pub fn run_study(
         }
     }
     let text = serde_json::to_string_pretty(&both).map_err(|e| e.to_string())?;
-    std::fs::write(&settings_path, text + "\n")
+    atomic::write(&settings_path, (text + "\n").as_bytes())
         .map_err(|e| format!("{}: {e}", settings_path.display()))?;
     let log_path = dir.join("correlate.jsonl");
-    let mut records = read_study(&log_path)?;
-    let mut kept = String::new();
-    for r in &records {
-        kept += &serde_json::to_string(r).map_err(|e| e.to_string())?;
-        kept.push('\n');
-    }
-    std::fs::write(&log_path, kept).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let (mut records, kept) = read_study(&log_path)?;
+    let mut log = crate::jsonl::reopen(&log_path, &kept)?;
     for index in records.len()..s.candidates {
         let sahd = score_candidate(index, s, mode, KernelKind::Sahd, geometry, data, augment)?;
         let hamming =
@@ -141,10 +126,7 @@ pub fn run_study(
             hamming: hamming.score,
             test_accuracy,
         };
-        let line = serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n";
-        log.write_all(line.as_bytes())
-            .and_then(|_| log.flush())
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        log.append(&r)?;
         records.push(r);
         progress(records.len(), records.last().expect("pushed"));
     }
@@ -157,7 +139,8 @@ pub fn run_study(
         tau_hamming: kendall_tau_b(&ham, &acc),
     };
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("report.json"), text + "\n")
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let report_path = dir.join("report.json");
+    atomic::write(&report_path, (text + "\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", report_path.display()))?;
     Ok(report)
 }

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
 use snnc_datasets::Dataset;
 use snnc_datasets::transform::{FrameSplit, Rng};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Everything that decides a search's candidates and scores; stored in `search.json` and checked
@@ -34,12 +33,30 @@ pub struct SearchSettings {
     pub carry_state: bool,
 }
 
+impl SearchSettings {
+    /// Settings no search can run with; checked before anything is written.
+    pub fn check(&self) -> Result<(), String> {
+        self.cell.parse::<CellMode>()?;
+        self.kernel.parse::<KernelKind>()?;
+        if self.batch < 2 || self.repeats == 0 || self.timesteps == 0 || self.width == 0 {
+            return Err(
+                "--batch must be at least 2 and --repeats, --timesteps and --width at least 1"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// One scored candidate: a line of `candidates.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateRecord {
     pub index: usize,
     pub genotype: String,
+    /// -inf when a pass's kernel is singular (e.g. a cell that never spikes).
+    #[serde(with = "crate::jsonl::float")]
     pub score: f64,
+    #[serde(with = "crate::jsonl::float::vec")]
     pub per_pass: Vec<f64>,
     pub lif_calls: usize,
     /// Sampler draws until acceptance.
@@ -91,27 +108,7 @@ pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
 
 /// The records of a log and the text of their lines, byte for byte (without a torn tail).
 fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((Vec::new(), String::new()));
-        }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = Vec::with_capacity(lines.len());
-    let mut kept = String::new();
-    for (k, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<CandidateRecord>(line) {
-            Ok(r) => {
-                out.push(r);
-                kept += line;
-                kept.push('\n');
-            }
-            Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(e) => return Err(format!("{} line {}: {e}", path.display(), k + 1)),
-        }
-    }
+    let (out, kept) = crate::jsonl::read::<CandidateRecord>(path)?;
     for (k, r) in out.iter().enumerate() {
         if r.index != k {
             return Err(format!(
@@ -196,11 +193,9 @@ pub fn run_search(
     augment: Augment,
     progress: &mut dyn FnMut(usize, &CandidateRecord),
 ) -> Result<Vec<CandidateRecord>, String> {
+    s.check()?;
     let mode: CellMode = s.cell.parse()?;
     let kind: KernelKind = s.kernel.parse()?;
-    if s.batch < 2 || s.repeats == 0 || s.timesteps == 0 || s.width == 0 {
-        return Err("batch must be at least 2 and repeats, timesteps and width at least 1".into());
-    }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let files = SearchFiles::in_dir(dir);
     if files.settings.exists() {
@@ -223,19 +218,11 @@ pub fn run_search(
     atomic::write(&files.settings, (settings_json + "\n").as_bytes())
         .map_err(|e| format!("{}: {e}", files.settings.display()))?;
     let (mut records, text) = read_log(&files.candidates)?;
-    // Rewrite the log without a torn tail (kept lines byte for byte) before appending.
-    atomic::write(&files.candidates, text.as_bytes())
-        .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&files.candidates)
-        .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+    // Kept lines stay byte for byte; a torn tail goes before anything is appended.
+    let mut log = crate::jsonl::reopen(&files.candidates, &text)?;
     for index in records.len()..s.candidates {
         let r = score_candidate(index, s, mode, kind, geometry, data, augment)?;
-        let line = serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n";
-        log.write_all(line.as_bytes())
-            .and_then(|_| log.flush())
-            .map_err(|e| format!("{}: {e}", files.candidates.display()))?;
+        log.append(&r)?;
         records.push(r);
         progress(records.len(), records.last().expect("pushed"));
     }

@@ -185,8 +185,17 @@ impl Budget {
     }
 
     /// Refuse settings no stage could run with, before any work.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self, method: Method) -> anyhow::Result<()> {
         let t = &self.train;
+        match method {
+            Method::Snasnet => {
+                self.snasnet.check().map_err(anyhow::Error::msg)?;
+                if t.hidden == 0 {
+                    anyhow::bail!("--hidden must be at least 1");
+                }
+            }
+            Method::Autosnn => self.autosnn.check().map_err(anyhow::Error::msg)?,
+        }
         if t.width == 0 || t.timesteps == 0 || t.epochs == 0 || t.batch_size == 0 {
             anyhow::bail!("--width, --timesteps, --epochs and --batch-size must be at least 1");
         }

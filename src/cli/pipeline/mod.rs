@@ -136,7 +136,7 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
         Method::Snasnet => 2000,
     };
     let budget = Budget::resolve(&a, held_out);
-    budget.check()?;
+    budget.check(a.search)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
 
     let stop = Arc::new(AtomicBool::new(false));

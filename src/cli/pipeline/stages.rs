@@ -165,6 +165,18 @@ fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
     let outputs = SearchOutputs {
         dir: dir.to_path_buf(),
     };
+    let supernet = dir.join("supernet");
+    let keep = dir.with_file_name("search.supernet.keep");
+    // A run stopped between moving the supernet aside and back left it here: put it back.
+    if keep.is_dir() {
+        if supernet.exists() {
+            std::fs::remove_dir_all(&supernet)
+                .with_context(|| format!("removing {}", supernet.display()))?;
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::rename(&keep, &supernet)
+            .with_context(|| format!("restoring {}", supernet.display()))?;
+    }
     let same_search = std::fs::read_to_string(outputs.settings())
         .ok()
         .and_then(|t| serde_json::from_str::<AutoSnnSearchSettings>(&t).ok())
@@ -172,14 +184,12 @@ fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
     if !same_search {
         // Another search: keep a finished supernet trained with the same settings (its weights
         // and score cache are what costs), drop everything else.
-        let supernet = dir.join("supernet");
         let same_supernet = std::fs::read_to_string(supernet.join("supernet.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .is_some_and(|v| {
                 v.get("settings") == Some(&serde_json::to_value(&s.supernet).expect("serialises"))
             });
-        let keep = dir.with_file_name("search.supernet.keep");
         if same_supernet {
             std::fs::rename(&supernet, &keep)
                 .with_context(|| format!("moving {} aside", supernet.display()))?;

@@ -18,7 +18,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself lives in the directory: sync it too, so "written" outlasts a power
+        // cut (a checkpoint counts only once its state file is there). Not every platform can
+        // open a directory for this; there the rename's own ordering has to do.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -25,10 +25,17 @@ $SNNC search snasnet-correlate --dataset fashion-mnist --data-dir "$DATA" --cand
 
 for cell in backward forward; do
     run="$OUT/best-$cell"
+    # The network is rebuilt from the genotype with the study's macro-network settings (the
+    # correlation cells' own), so the comparison cannot drift from them.
+    genotype=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["cnt_mat"])' \
+        "docs/results-data/snasnet-fmnist-$cell/best_genotype.json")
+    mkdir -p "$run"
+    $SNNC arch snasnet --genotype "$genotype" --dataset fashion-mnist --width 16 --timesteps 5 \
+        -o "$OUT/best-$cell.arch.json" >/dev/null
     if ! grep -q "\"epoch\":$EPOCHS," "$run/metrics.jsonl" 2>/dev/null; then
         resume=()
         [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
-        $SNNC train --arch "docs/results-data/snasnet-fmnist-$cell/best_arch.json" \
+        $SNNC train --arch "$OUT/best-$cell.arch.json" \
             --dataset fashion-mnist --data-dir "$DATA" --epochs "$EPOCHS" --batch-size 64 \
             --optimizer adam --lr 1e-3 --loss ce --init snasnet --seed 0 \
             --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT" --out "$run" --quiet "${resume[@]}"

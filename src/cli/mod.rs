@@ -46,7 +46,7 @@ pub enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// Profile a compiled network on a dataset with the event-driven runtime: spikes, SOPs, energy.
     Run(run::RunArgs),
-    /// Training-free architecture search (SNASNet): score random cells, keep the best.
+    /// Architecture search: SNASNet (training-free scoring of random cells), its correlation study, AutoSNN (supernet + evolution).
     Search(search::SearchArgs),
     /// List the hardware targets (energy per operation with sources), or show one in full.
     Targets(targets::TargetsArgs),

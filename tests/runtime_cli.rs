@@ -321,3 +321,64 @@ fn run_errors_name_what_is_wrong() {
         text(&o)
     );
 }
+
+/// `snnc targets fit`: a plain conv SNN fits Loihi; the per-step SNASNet net does not (its BN
+/// relays carry graded events) and the command says which limit, with exit code 1; the JSON
+/// form carries the same verdicts; a module that does not validate is an error, not a panic.
+#[test]
+fn targets_fit_reports_each_limit() {
+    let trained = repo().join("tests/fixtures/trained");
+    let conv = trained.join("fmnist-conv");
+    let o = snnc(&["targets", "fit", s(&conv), "--target", "loihi"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("fits loihi by every stated limit"), "{t}");
+    assert!(
+        t.contains("ok   longest delay (steps): needs 0, limit 63"),
+        "{t}"
+    );
+
+    let snas = trained.join("snasnet-fmnist");
+    let o = snnc(&["targets", "fit", s(&snas), "--target", "loihi"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("OVER graded projections between on-chip layers"),
+        "{}",
+        text(&o)
+    );
+    let o = snnc(&[
+        "targets",
+        "fit",
+        s(&snas),
+        "--target",
+        "truenorth",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let over: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(over.contains(&"fan-out of one neuron"), "{over:?}");
+    assert_eq!(r["target"], "truenorth");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.snnir");
+    std::fs::write(
+        &bad,
+        "snnir 1\nmodule \"m\" timesteps=0 classes=2\np0 = input \"x\" [2] direct\np1 = readout \"out\" [2] time_mean\ne0 = identity p0 -> p1 graded\n",
+    )
+    .unwrap();
+    let o = snnc(&["targets", "fit", s(&bad)]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("bad.snnir is not a valid module") && t.contains("timesteps"),
+        "{t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+}

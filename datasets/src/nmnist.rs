@@ -38,7 +38,7 @@ pub fn read_nmnist_file(path: &Path) -> Result<Vec<Event>, DataError> {
 
 /// Decodes the 5-byte records of `bytes`; `path` only names the file in errors.
 pub fn decode_events(path: &Path, bytes: &[u8]) -> Result<Vec<Event>, DataError> {
-    if bytes.len() % NMNIST_EVENT_BYTES != 0 {
+    if !bytes.len().is_multiple_of(NMNIST_EVENT_BYTES) {
         return Err(DataError::RecordSize {
             path: path.to_path_buf(),
             size: bytes.len() as u64,

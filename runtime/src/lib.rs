@@ -6,7 +6,7 @@
 //! parallel (rayon) and returns per-sample logits and per-step work; [`Plan::counts`] turns the
 //! work into exact counts ([`Counts`]: spikes, SOPs, MACs, pooling ops, neuron updates, weight and
 //! state traffic, NeuroBench's Dense); [`report`] prices them on a `snnc_targets::Target` and
-//! writes tables, JSON, CSV and SVG.
+//! writes tables, JSON, CSV and SVG. [`fit`] checks a module against a target's resource limits.
 //!
 //! Values are stored channel-last ([`layout`]); scatter kernels and their counting are in [`ops`].
 
@@ -14,6 +14,7 @@ pub mod counts;
 pub mod data;
 pub mod error;
 pub mod exec;
+pub mod fit;
 pub mod layout;
 pub mod load;
 mod neuron;

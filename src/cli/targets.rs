@@ -1,5 +1,6 @@
 //! `snnc targets`: list the built-in hardware targets, or show one (built-in or file) in full.
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use snnc_targets::{Count, CountPricing, DEFAULT_TARGET, Limits, Pricing, Row, Section, Target};
 use std::fmt::Write as _;
@@ -22,6 +23,15 @@ pub enum TargetsCommand {
         /// A built-in name (see `snnc targets`) or the path of a target file.
         target: String,
     },
+    /// Check a compiled network against a target's resource limits (neurons, synapses, fan-in,
+    /// fan-out, delays, graded events, cores), layer by layer; exits 1 when it does not fit.
+    Fit {
+        /// A `.snnir` file, a training output directory or a `network.json` beside its weights.
+        compiled: std::path::PathBuf,
+        /// A built-in name or the path of a target file.
+        #[arg(long, default_value = "loihi")]
+        target: String,
+    },
 }
 
 pub fn run(a: TargetsArgs) -> anyhow::Result<()> {
@@ -32,6 +42,20 @@ pub fn run(a: TargetsArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&targets)?);
             } else {
                 print!("{}", list(&targets));
+            }
+        }
+        TargetsCommand::Fit { compiled, target } => {
+            let t = Target::resolve(&target).with_context(|| format!("--target {target}"))?;
+            let m = snnc_runtime::load::load(&compiled)?;
+            let r = snnc_runtime::fit::estimate(&m, &t)
+                .with_context(|| format!("{} is not a valid module", compiled.display()))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", snnc_runtime::fit::render(&r));
+            }
+            if r.fits() == Some(false) {
+                std::process::exit(1);
             }
         }
         TargetsCommand::Show { target } => {

@@ -18,6 +18,10 @@ use std::time::Instant;
 
 pub type Result<T> = std::result::Result<T, TrainError>;
 
+/// Wall time between checkpoints inside an epoch (one is also saved at every epoch's end and on
+/// Ctrl-C).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
@@ -442,6 +446,7 @@ pub fn train(
         );
         pb.set_position((state.next_batch * cfg.batch_size).min(n_train) as u64);
         let started = Instant::now();
+        let mut saved = Instant::now();
         let seconds_before = state.partial_seconds;
         for b in state.next_batch..batches {
             if stop.load(Ordering::SeqCst) {
@@ -476,6 +481,13 @@ pub fn train(
                 100.0 * state.partial_correct as f64 / state.partial_seen as f64,
                 state.partial_seen as f64 / secs.max(1e-9)
             ));
+            // A kill (not only Ctrl-C) loses at most this much of an epoch.
+            if saved.elapsed() >= CHECKPOINT_EVERY && b + 1 < batches {
+                state.next_batch = b + 1;
+                state.partial_seconds = secs;
+                save_checkpoint(&paths, &state, &model, &optimizer)?;
+                saved = Instant::now();
+            }
         }
         let train_seconds = seconds_before + started.elapsed().as_secs_f64();
         pb.finish_and_clear();

@@ -7,8 +7,6 @@ use snnc_search::autosnn::evolution::{EvolutionSettings, FitnessKind};
 use snnc_search::autosnn::search::{AutoSnnSearchSettings, SearchOutputs, describe, run_search};
 use snnc_search::autosnn::supernet::SupernetSettings;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Args, Debug)]
 pub struct AutosnnSearchArgs {
@@ -134,15 +132,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
     settings.check().map_err(anyhow::Error::msg)?;
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)
         .with_context(|| format!("loading {} from {}", a.dataset, a.data_dir.display()))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step; saving progress (Ctrl-C again to quit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let stop = super::stop_on_ctrlc()?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!(
         "AutoSNN search on {}: width {}, T = {}, fitness {}; supernet {} epochs, {} x {} candidates on {} held-out samples",

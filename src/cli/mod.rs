@@ -102,3 +102,19 @@ pub fn reserve_allocator_arena() {
     // SAFETY: a plain FFI call taking only values; on failure mimalloc simply allocates as before.
     let _ = unsafe { mi_reserve_os_memory(2 << 30, false, true) };
 }
+
+/// A flag the first Ctrl-C raises, so a long job stops at its next step and saves its progress;
+/// a second Ctrl-C quits at once (the last saved checkpoint stays valid).
+pub fn stop_on_ctrlc() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step; saving progress (Ctrl-C again to quit at once)");
+    })
+    .map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))?;
+    Ok(stop)
+}

@@ -15,7 +15,6 @@ use snnc_search::snasnet::sampler::CellMode;
 use snnc_search::snasnet::search::{SearchFiles, SearchSettings, best, run_search};
 use snnc_search::train::{LossKind, TrainConfig};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -170,7 +169,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         data: &data,
         augment,
     };
-    let stop = AtomicBool::new(false);
+    let stop = super::stop_on_ctrlc()?;
     let quiet = a.quiet;
     let mut progress = |done: usize, r: &StudyRecord| {
         if !quiet {

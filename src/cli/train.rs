@@ -11,8 +11,6 @@ use snnc_search::model::ConvImpl;
 use snnc_search::optim::OptimizerKind;
 use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -142,18 +140,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         test_limit: a.test_limit,
         conv: a.conv,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C means "now": the last completed checkpoint stays valid.
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\nstopping after this batch; writing a checkpoint (Ctrl-C again to quit at once)"
-        );
-    })
-    .context("installing the Ctrl-C handler")?;
+    let stop = super::stop_on_ctrlc()?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!(
         "training `{}` ({} parameters) on {} for {} epochs, T = {}, batch {}",

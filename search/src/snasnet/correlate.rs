@@ -109,16 +109,20 @@ pub fn run_study(
             .validate()
             .map_err(|e| e.to_string())?;
         let run_dir = dir.join("train").join(index.to_string());
-        if run_dir.exists() {
+        // A cell whose training was cut off continues from its checkpoint (study.json pins the
+        // settings); anything else in its folder is a fresh start.
+        let resume = run_dir.join("checkpoint").join("state.json").is_file();
+        if !resume && run_dir.exists() {
             std::fs::remove_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
         }
-        let test_accuracy =
-            match train(net, train_cfg, &run_dir, false, stop, false).map_err(|e| e.to_string())? {
-                TrainOutcome::Finished { test_accuracy } => test_accuracy,
-                TrainOutcome::Interrupted { .. } => {
-                    return Err("interrupted; run the same command again to continue".into());
-                }
-            };
+        let test_accuracy = match train(net, train_cfg, &run_dir, resume, stop, false)
+            .map_err(|e| e.to_string())?
+        {
+            TrainOutcome::Finished { test_accuracy } => test_accuracy,
+            TrainOutcome::Interrupted { .. } => {
+                return Err("interrupted; run the same command again to continue".into());
+            }
+        };
         let r = StudyRecord {
             index,
             genotype: sahd.genotype,

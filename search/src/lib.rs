@@ -4,6 +4,7 @@ pub use candle_core;
 
 pub mod arch;
 pub mod autosnn;
+pub mod checkpoint;
 pub mod data;
 pub mod init;
 pub mod jsonl;

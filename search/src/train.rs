@@ -344,13 +344,13 @@ impl RunPaths {
         self.dir.join("checkpoint")
     }
     fn checkpoint_state(&self) -> PathBuf {
-        self.checkpoint_dir().join("state.json")
+        self.checkpoint_dir().join(crate::checkpoint::STATE)
     }
     fn checkpoint_weights(&self) -> PathBuf {
-        self.checkpoint_dir().join("weights.safetensors")
+        self.checkpoint_dir().join(crate::checkpoint::WEIGHTS)
     }
     fn checkpoint_optimizer(&self) -> PathBuf {
-        self.checkpoint_dir().join("optimizer.safetensors")
+        self.checkpoint_dir().join(crate::checkpoint::OPTIMIZER)
     }
 }
 
@@ -381,7 +381,8 @@ pub fn train(
     let paths = RunPaths {
         dir: out.to_path_buf(),
     };
-    std::fs::create_dir_all(paths.checkpoint_dir()).map_err(|e| file_err(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    crate::checkpoint::recover(&paths.checkpoint_dir()).map_err(TrainError::Config)?;
     let train_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Train)?;
     let test_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Test)?;
     if train_set.num_classes() != net.desc.num_classes {
@@ -602,15 +603,8 @@ fn save_checkpoint(
         optimizer_steps: optimizer.steps,
         ..state.clone()
     };
-    model
-        .params
-        .to_weights()?
-        .save(&paths.checkpoint_weights())?;
-    optimizer.state()?.save(&paths.checkpoint_optimizer())?;
-    let json = serde_json::to_string_pretty(&state).expect("state serialises");
-    // The state file goes last: it is what makes the checkpoint count.
-    atomic::write(&paths.checkpoint_state(), json.as_bytes())
-        .map_err(|e| file_err(&paths.checkpoint_state(), e))
+    crate::checkpoint::save(&paths.checkpoint_dir(), &state, &model.params, optimizer)
+        .map_err(TrainError::Config)
 }
 
 fn load_checkpoint(

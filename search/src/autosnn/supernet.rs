@@ -221,14 +221,17 @@ impl SupernetFiles {
     pub fn evaluations(&self) -> PathBuf {
         self.dir.join("evaluations.jsonl")
     }
+    fn checkpoint_dir(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
     fn checkpoint_state(&self) -> PathBuf {
-        self.dir.join("checkpoint").join("state.json")
+        self.checkpoint_dir().join(crate::checkpoint::STATE)
     }
     fn checkpoint_weights(&self) -> PathBuf {
-        self.dir.join("checkpoint").join("weights.safetensors")
+        self.checkpoint_dir().join(crate::checkpoint::WEIGHTS)
     }
     fn checkpoint_optimizer(&self) -> PathBuf {
-        self.dir.join("checkpoint").join("optimizer.safetensors")
+        self.checkpoint_dir().join(crate::checkpoint::OPTIMIZER)
     }
 }
 
@@ -253,24 +256,11 @@ fn save_checkpoint(
     net: &Supernet,
     opt: &Optimizer,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(files.dir.join("checkpoint")).map_err(|e| io_err(&files.dir, e))?;
     let state = CheckpointState {
         optimizer_steps: opt.steps,
         ..state.clone()
     };
-    net.params
-        .to_weights()
-        .map_err(|e| e.to_string())?
-        .save(&files.checkpoint_weights())
-        .map_err(|e| e.to_string())?;
-    opt.state()
-        .map_err(|e| e.to_string())?
-        .save(&files.checkpoint_optimizer())
-        .map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(&state).expect("state serialises");
-    // The state file goes last: it is what makes the checkpoint count.
-    atomic::write(&files.checkpoint_state(), json.as_bytes())
-        .map_err(|e| io_err(&files.checkpoint_state(), e))
+    crate::checkpoint::save(&files.checkpoint_dir(), &state, &net.params, opt)
 }
 
 /// The supernet's trained weights and summary, if `dir` holds a finished supernet made with
@@ -324,6 +314,7 @@ pub fn train_supernet(
         dir: dir.to_path_buf(),
     };
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    crate::checkpoint::recover(&files.checkpoint_dir())?;
     let mut net = Supernet::new(settings.clone(), input)?;
     let mut opt = optimizer(settings);
     let (train_range, held_out) = settings.split(data.len());

@@ -111,7 +111,9 @@ pub fn run_study(
         let run_dir = dir.join("train").join(index.to_string());
         // A cell whose training was cut off continues from its checkpoint (study.json pins the
         // settings); anything else in its folder is a fresh start.
-        let resume = run_dir.join("checkpoint").join("state.json").is_file();
+        let checkpoint = run_dir.join("checkpoint");
+        crate::checkpoint::recover(&checkpoint)?;
+        let resume = checkpoint.join(crate::checkpoint::STATE).is_file();
         if !resume && run_dir.exists() {
             std::fs::remove_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
         }

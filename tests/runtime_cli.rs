@@ -366,6 +366,12 @@ fn targets_fit_reports_each_limit() {
     assert!(over.contains(&"fan-out of one neuron"), "{over:?}");
     assert_eq!(r["target"], "truenorth");
 
+    // An architecture alone is checked with placeholder weights: shapes are all it needs.
+    let arch = repo().join("examples/architectures/conv-snn-28.json");
+    let o = snnc(&["targets", "fit", s(&arch), "--target", "loihi"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("fits loihi"), "{}", text(&o));
+
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.snnir");
     std::fs::write(

@@ -26,7 +26,8 @@ pub enum TargetsCommand {
     /// Check a compiled network against a target's resource limits (neurons, synapses, fan-in,
     /// fan-out, delays, graded events, cores), layer by layer; exits 1 when it does not fit.
     Fit {
-        /// A `.snnir` file, a training output directory or a `network.json` beside its weights.
+        /// A `.snnir` file, a training output directory, or a `network.json` (an architecture
+        /// without weights is compiled with placeholder weights: the estimate needs only shapes).
         compiled: std::path::PathBuf,
         /// A built-in name or the path of a target file.
         #[arg(long, default_value = "loihi")]
@@ -46,7 +47,15 @@ pub fn run(a: TargetsArgs) -> anyhow::Result<()> {
         }
         TargetsCommand::Fit { compiled, target } => {
             let t = Target::resolve(&target).with_context(|| format!("--target {target}"))?;
-            let m = snnc_runtime::load::load(&compiled)?;
+            let m = match snnc_runtime::load::load(&compiled) {
+                Err(snnc_runtime::RuntimeError::NoWeights { path }) => {
+                    let net = snnc_compiler::network::Network::load(&path)?;
+                    let weights = snnc_compiler::synth::weights(&net, 0);
+                    snnc_compiler::driver::compile(&net, weights, true, false)
+                        .with_context(|| format!("compiling {}", path.display()))?
+                }
+                other => other?,
+            };
             let r = snnc_runtime::fit::estimate(&m, &t)
                 .with_context(|| format!("{} is not a valid module", compiled.display()))?;
             if a.json {

@@ -46,6 +46,26 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, String), String
     Ok((records, kept))
 }
 
+/// `read` for a log whose records are numbered 0, 1, 2, ... in order (`index` reads the number);
+/// a gap or a foreign record is an error naming `what` the log should be.
+pub fn read_numbered<T: DeserializeOwned>(
+    path: &Path,
+    index: impl Fn(&T) -> usize,
+    what: &str,
+) -> Result<(Vec<T>, String), String> {
+    let (records, kept) = read::<T>(path)?;
+    for (k, r) in records.iter().enumerate() {
+        if index(r) != k {
+            return Err(format!(
+                "{}: record {k} has index {}; the file is not {what}",
+                path.display(),
+                index(r)
+            ));
+        }
+    }
+    Ok((records, kept))
+}
+
 /// Open a log for appending after replacing it (atomically) with `kept`, the text `read`
 /// returned, so a new record never lands on a torn line.
 pub fn reopen(path: &Path, kept: &str) -> Result<Log, String> {

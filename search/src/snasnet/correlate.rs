@@ -37,17 +37,7 @@ pub struct StudyReport {
 }
 
 fn read_study(path: &Path) -> Result<(Vec<StudyRecord>, String), String> {
-    let (records, kept) = crate::jsonl::read::<StudyRecord>(path)?;
-    for (k, r) in records.iter().enumerate() {
-        if r.index != k {
-            return Err(format!(
-                "{}: record {k} has index {}; the file is not one study's log",
-                path.display(),
-                r.index
-            ));
-        }
-    }
-    Ok((records, kept))
+    crate::jsonl::read_numbered(path, |r: &StudyRecord| r.index, "one study's log")
 }
 
 /// The scoring data of a study: how the dataset enters the network, the set, its augmentation.

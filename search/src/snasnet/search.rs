@@ -108,17 +108,7 @@ pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
 
 /// The records of a log and the text of their lines, byte for byte (without a torn tail).
 fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
-    let (out, kept) = crate::jsonl::read::<CandidateRecord>(path)?;
-    for (k, r) in out.iter().enumerate() {
-        if r.index != k {
-            return Err(format!(
-                "{}: record {k} has index {}; the file is not one search's log",
-                path.display(),
-                r.index
-            ));
-        }
-    }
-    Ok((out, kept))
+    crate::jsonl::read_numbered(path, |r: &CandidateRecord| r.index, "one search's log")
 }
 
 /// Score candidate `index`: everything it draws comes from stream `index` of the seed, so a

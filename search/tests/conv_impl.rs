@@ -165,3 +165,40 @@ fn stem_input_gets_no_gradient_with_the_fast_conv() {
             .is_some()
     );
 }
+
+#[test]
+fn gradients_do_not_depend_on_the_thread_count() {
+    // Every parameter's gradient, bit for bit, computed on rayon pools of 1, 2 and 3 threads: the
+    // same seed must train the same network on any machine. 20 samples split differently across
+    // those pools, which is what used to change the conv weight gradient's float sums.
+    let x = rand_tensor(11, &[20, 2, 9, 9], -1.0, 2.0);
+    let labels: Vec<u8> = (0..20).map(|i| (i * 7 % 10) as u8).collect();
+    let run = |threads: usize| -> Vec<(String, Vec<u32>)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let m = build(ConvImpl::Fast);
+            let out = m.forward(&x, true, &mut Rng::new(1), false).unwrap();
+            let (loss, _) =
+                loss_and_correct(&out.readout, &labels, LossKind::CrossEntropy, m.timesteps())
+                    .unwrap();
+            let grads = loss.backward().unwrap();
+            m.params
+                .trainable()
+                .map(|(name, v)| {
+                    let g = values(grads.get(v.as_tensor()).expect("gradient"));
+                    (name.to_string(), g.iter().map(|f| f.to_bits()).collect())
+                })
+                .collect()
+        })
+    };
+    let one = run(1);
+    assert_eq!(one.len(), 11);
+    for threads in [2, 3] {
+        for ((name, a), (_, b)) in one.iter().zip(run(threads)) {
+            assert_eq!(a, &b, "gradient of {name} on {threads} threads");
+        }
+    }
+}

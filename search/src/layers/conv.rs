@@ -327,6 +327,9 @@ impl CustomOp2 for FastConv2d {
 }
 
 /// `dW = sum_b grad_b * col_b^T`, batch split across threads and reduced.
+/// Samples per partial weight gradient (each chunk is one parallel task).
+const WEIGHT_GRAD_CHUNK: usize = 8;
+
 struct WeightGrad {
     spec: ConvSpec,
     weight_dims: Vec<usize>,
@@ -348,8 +351,9 @@ impl CustomOp2 for WeightGrad {
         let g = contiguous_f32(gs, gl)?;
         let x = contiguous_f32(xs, xl)?;
         let wlen = d.cout * d.k_g();
-        let threads = rayon::current_num_threads().max(1);
-        let per = d.batch.div_ceil(threads).max(1);
+        // Fixed-size chunks, summed in chunk order: how the float sums group must not depend on
+        // the thread count, or the same seed would train differently on another machine.
+        let per = WEIGHT_GRAD_CHUNK;
         let partials: Vec<Vec<f32>> = (0..d.batch.div_ceil(per))
             .into_par_iter()
             .map(|chunk| {

@@ -61,11 +61,11 @@ fn study_scores_trains_and_correlates_and_resumes() {
     // Settings no training can run with are refused before anything is written.
     let mut no_epochs = train.clone();
     no_epochs.epochs = 0;
-    let err = run_study(out.path(), &s, &input, &no_epochs, &stop, &mut |_, _| {}).unwrap_err();
+    let err = run_study(out.path(), &s, &input, &no_epochs, 1, &stop, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("--epochs"), "{err}");
     assert!(!out.path().join("study.json").exists());
 
-    let first = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("study");
+    let first = run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).expect("study");
     assert_eq!(first.cells, 2);
     let log = out.path().join("correlate.jsonl");
     let two = std::fs::read_to_string(&log).expect("log");
@@ -79,8 +79,14 @@ fn study_scores_trains_and_correlates_and_resumes() {
     // anew, its finished training taken from its checkpoint rather than redone.
     let (line0, line1) = (two.lines().next().unwrap(), two.lines().nth(1).unwrap());
     std::fs::write(&log, format!("{line0}\n{}", &line1[..20])).expect("tear");
+    // The resumed study trains two cells at a time; its log is still in index order.
     s.candidates = 4;
-    let report = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).expect("resumed");
+    let mut heard = Vec::new();
+    let report = run_study(out.path(), &s, &input, &train, 2, &stop, &mut |done, r| {
+        heard.push((done, r.index))
+    })
+    .expect("resumed");
+    assert_eq!(heard, [(2, 1), (3, 2), (4, 3)]);
     assert_eq!(report.cells, 4);
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(
@@ -110,9 +116,26 @@ fn study_scores_trains_and_correlates_and_resumes() {
         kendall_tau_b(&col("hamming"), &col("test_accuracy"))
     );
     assert!(out.path().join("report.json").exists());
+    // Cells trained two at a time give the same study as one at a time.
+    let parallel = tempfile::tempdir().expect("tmp");
+    let again = run_study(
+        parallel.path(),
+        &s,
+        &input,
+        &train,
+        3,
+        &stop,
+        &mut |_, _| {},
+    )
+    .expect("parallel study");
+    assert_eq!(again, report);
+    assert_eq!(
+        std::fs::read_to_string(parallel.path().join("correlate.jsonl")).expect("log"),
+        text
+    );
     // Other settings in the same folder are refused.
     s.seed = 6;
-    assert!(run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).is_err());
+    assert!(run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).is_err());
 
     // A damaged record in the middle is an error naming its line; nothing is rewritten.
     s.seed = 5;
@@ -120,7 +143,7 @@ fn study_scores_trains_and_correlates_and_resumes() {
     lines[1] = "{\"index\":1,";
     let damaged = lines.join("\n") + "\n";
     std::fs::write(&log, &damaged).expect("damage");
-    let err = run_study(out.path(), &s, &input, &train, &stop, &mut |_, _| {}).unwrap_err();
+    let err = run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("correlate.jsonl line 2"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).expect("log"), damaged);
 }

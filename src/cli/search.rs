@@ -83,6 +83,9 @@ pub struct CorrelateArgs {
     /// Evaluate on only the first N test samples.
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// Cells trained at once, each on its share of the threads (results do not change).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long)]
@@ -183,9 +186,17 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
             );
         }
     };
-    let report = run_study(&a.out, &settings, &input, &train_cfg, &stop, &mut progress)
-        .map_err(|e| anyhow!(e))
-        .with_context(|| format!("SNASNet correlation study in {}", a.out.display()))?;
+    let report = run_study(
+        &a.out,
+        &settings,
+        &input,
+        &train_cfg,
+        a.jobs,
+        &stop,
+        &mut progress,
+    )
+    .map_err(|e| anyhow!(e))
+    .with_context(|| format!("SNASNet correlation study in {}", a.out.display()))?;
     let show = |t: Option<f64>| t.map_or("undefined".to_string(), |t| format!("{t:.3}"));
     println!(
         "{} cells: Kendall tau (score vs test accuracy) SAHD {}, plain Hamming {}",

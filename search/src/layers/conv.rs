@@ -326,10 +326,10 @@ impl CustomOp2 for FastConv2d {
     }
 }
 
-/// `dW = sum_b grad_b * col_b^T`, batch split across threads and reduced.
 /// Samples per partial weight gradient (each chunk is one parallel task).
 const WEIGHT_GRAD_CHUNK: usize = 8;
 
+/// `dW = sum_b grad_b * col_b^T`, the batch split into fixed chunks reduced in order.
 struct WeightGrad {
     spec: ConvSpec,
     weight_dims: Vec<usize>,

@@ -63,6 +63,8 @@ fn study_scores_trains_and_correlates_and_resumes() {
     no_epochs.epochs = 0;
     let err = run_study(out.path(), &s, &input, &no_epochs, 1, &stop, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("--epochs"), "{err}");
+    let err = run_study(out.path(), &s, &input, &train, 0, &stop, &mut |_, _| {}).unwrap_err();
+    assert!(err.contains("--jobs"), "{err}");
     assert!(!out.path().join("study.json").exists());
 
     let first = run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).expect("study");

@@ -70,7 +70,7 @@ pub fn run_study(
     s.check()?;
     train_cfg.check()?;
     if jobs == 0 {
-        return Err("jobs must be at least 1".into());
+        return Err("--jobs must be at least 1".into());
     }
     let mode: CellMode = s.cell.parse()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -101,6 +101,10 @@ pub fn run_study(
     let todo = s.candidates.saturating_sub(first);
     let jobs = jobs.min(todo.max(1));
     let threads = (rayon::current_num_threads() / jobs).max(1);
+    let pools = (0..jobs)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("thread pool: {e}"))?;
     let next = AtomicUsize::new(first);
     // The workers' own stop flag: raised on Ctrl-C (copied from `stop`) or when a cell fails, so
     // the other cells checkpoint and stop too.
@@ -109,16 +113,9 @@ pub fn run_study(
     let mut finished: BTreeMap<usize, StudyRecord> = BTreeMap::new();
     let mut failure: Option<String> = None;
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
+        for pool in &pools {
             let (tx, next, halt) = (tx.clone(), &next, &halt);
             scope.spawn(move || {
-                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                    Ok(pool) => pool,
-                    Err(e) => {
-                        let _ = tx.send((usize::MAX, Err(format!("thread pool: {e}"))));
-                        return;
-                    }
-                };
                 loop {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     if index >= s.candidates || halt.load(Ordering::SeqCst) {

@@ -4,8 +4,10 @@
 //! `cargo bench -p snnc-compiler --bench pipeline`. Target: under 2 s, peak under 2x the weights.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use snnc_compiler::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_compiler::arch::{InputEncoding, InputGeometry};
 use snnc_compiler::network::{Network, NetworkDesc, Weights};
-use snnc_compiler::synth::{self, SnasnetConfig};
+use snnc_compiler::synth;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -48,18 +50,20 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 fn cifar100_network() -> Network {
-    let desc: NetworkDesc = synth::snasnet(&SnasnetConfig {
-        name: "snasnet_cifar100".into(),
-        cell: synth::parse_cell("0302 0030 3003 0000").expect("valid cell"),
-        input: vec![3, 32, 32],
-        width: 128,
-        second_pool: 2,
-        hidden: 1024,
-        classes: 100,
-        group: 5,
-        timesteps: 5,
+    let input = InputGeometry {
+        channels: 3,
+        side: 32,
+        encoding: InputEncoding::Direct,
+        num_classes: 100,
+    };
+    let cfg = SnasnetConfig {
+        vote_group: 5,
+        // Shared statistics, as the seed code has: every BN after a conv folds into it.
         per_step_bn: false,
-    });
+        ..SnasnetConfig::new(input, 128)
+    };
+    let genotype: CellGenotype = "0302 0030 3003 0000".parse().expect("valid genotype");
+    let desc: NetworkDesc = snasnet_network(&genotype, &cfg).expect("valid settings");
     desc.validate().expect("the builder makes valid networks")
 }
 

@@ -1,5 +1,6 @@
 //! Network description in, event IR out: load, lower, validate, optimise, print and emit.
 
+pub mod arch;
 pub mod atomic;
 pub mod driver;
 pub mod emit;

@@ -10,6 +10,7 @@ mod cifar;
 mod digits;
 mod error;
 mod idx;
+mod input;
 mod io;
 mod name;
 mod nmnist;
@@ -30,6 +31,10 @@ pub use error::{DataError, ParseDatasetNameError, ParseSplitError};
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages, idx_file_stems, read_idx_images,
     read_idx_labels, read_idx_pair,
+};
+pub use input::{
+    AUTOSNN_SIDE, InputEncoding, InputGeometry, InputMapping, InputMismatch, NMNIST_FRAME_SIDE,
+    NetworkInput, SideRule, input_mapping, network_input,
 };
 pub use name::{DatasetName, Split, VALID_NAMES};
 pub use nmnist::{

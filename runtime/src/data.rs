@@ -1,4 +1,4 @@
-//! Dataset samples as module input: the same mapping training uses, without Candle.
+//! Dataset samples as module input, by the one rule training uses (`snnc_datasets::input_mapping`).
 //!
 //! Images are scaled and normalised with the dataset's constants, zero-padded when the module's
 //! input is larger (28 -> 32), or read flat for a `[N]` input. Event streams become `T` frames
@@ -8,24 +8,17 @@
 use crate::error::RuntimeError;
 use crate::exec::Inputs;
 use crate::plan::Plan;
-use snnc_datasets::transform::{
-    FrameSpec, FrameSplit, ImageTransform, Normalization, events_to_frames,
+use snnc_datasets::transform::{FrameSplit, events_to_frames};
+use snnc_datasets::{
+    Dataset, DatasetName, InputEncoding, InputMapping, NetworkInput, Split, input_mapping,
 };
-use snnc_datasets::{Dataset, DatasetName, Split};
 use std::path::Path;
-
-/// How one dataset's samples become one module's input.
-#[derive(Debug, Clone, PartialEq)]
-enum Mapping {
-    Images(ImageTransform),
-    Frames(FrameSpec),
-}
 
 /// The first `len` samples of a dataset split, produced on demand as module input.
 #[derive(Debug, Clone)]
 pub struct DatasetInputs {
     data: Dataset,
-    mapping: Mapping,
+    mapping: InputMapping,
     len: usize,
 }
 
@@ -43,84 +36,30 @@ impl DatasetInputs {
     }
 
     pub fn new(plan: &Plan, data: Dataset, limit: Option<usize>) -> Result<Self, RuntimeError> {
-        let input = &plan.pops[plan.input];
-        let dims = [input.layout.c, input.layout.h, input.layout.w];
-        let mismatch = |message: String| RuntimeError::Mismatch {
-            dataset: data.name().to_string(),
-            module: plan.name.clone(),
-            message,
+        let layout = &plan.pops[plan.input].layout;
+        let shape = if layout.flat {
+            vec![plan.pops[plan.input].numel()]
+        } else {
+            vec![layout.c, layout.h, layout.w]
         };
-        let mapping = match (&data, plan.event_frames()) {
-            (Dataset::Images(set), false) => {
-                let [c, h, w] = set.shape();
-                let mut tf = ImageTransform {
-                    normalize: Normalization::for_dataset(set.name),
-                    ..ImageTransform::default()
-                };
-                if input.layout.flat {
-                    if input.numel() != c * h * w {
-                        return Err(mismatch(format!(
-                            "the module's input is [{}] but samples are [{c}, {h}, {w}] ({} values)",
-                            input.numel(),
-                            c * h * w
-                        )));
-                    }
-                } else {
-                    let [ic, ih, iw] = dims;
-                    if ic != c || ih != iw || h != w || ih < h {
-                        return Err(mismatch(format!(
-                            "the module's input is [{ic}, {ih}, {iw}] but samples are [{c}, {h}, {w}]; a conv input must be [{c}, S, S] with S >= {h} (zero-padded)"
-                        )));
-                    }
-                    if ih != h {
-                        tf.pad_to = Some(ih);
-                    }
-                }
-                Mapping::Images(tf)
-            }
-            (Dataset::Events(set), true) => {
-                let [ic, ih, iw] = dims;
-                if input.layout.flat || ic != 2 || ih != iw || ih > set.height.min(set.width) {
-                    return Err(mismatch(format!(
-                        "event frames are [2, {}, {}] (centre-cropped to a smaller square if needed), but the module's input is {}",
-                        set.height,
-                        set.width,
-                        if input.layout.flat {
-                            format!("[{}]", input.numel())
-                        } else {
-                            format!("[{ic}, {ih}, {iw}]")
-                        }
-                    )));
-                }
-                let crop_to = if ih == set.height && iw == set.width {
-                    None
-                } else {
-                    Some(ih)
-                };
-                Mapping::Frames(FrameSpec {
-                    timesteps: plan.timesteps,
-                    split: FrameSplit::ByCount,
-                    crop_to,
-                })
-            }
-            (Dataset::Images(_), true) => {
-                return Err(mismatch(
-                    "the module takes event frames but the dataset holds images".into(),
-                ));
-            }
-            (Dataset::Events(_), false) => {
-                return Err(mismatch(
-                    "the dataset holds events but the module takes direct-encoded frames".into(),
-                ));
-            }
+        let input = NetworkInput {
+            shape: &shape,
+            encoding: if plan.event_frames() {
+                InputEncoding::EventFrames
+            } else {
+                InputEncoding::Direct
+            },
+            timesteps: plan.timesteps,
+            num_classes: plan.num_classes,
         };
-        if data.num_classes() > plan.num_classes {
-            return Err(mismatch(format!(
-                "the dataset has {} classes, the module's readout {}",
-                data.num_classes(),
-                plan.num_classes
-            )));
-        }
+        // Frames are split by event count, the training default.
+        let mapping = input_mapping(&data, &input, FrameSplit::ByCount).map_err(|e| {
+            RuntimeError::Mismatch {
+                dataset: data.name().to_string(),
+                module: plan.name.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let len = limit.map_or(data.len(), |l| l.min(data.len()));
         Ok(DatasetInputs { data, mapping, len })
     }
@@ -133,6 +72,11 @@ impl DatasetInputs {
     pub fn dataset(&self) -> &Dataset {
         &self.data
     }
+
+    /// How samples are fitted to the input (`snnc_datasets::input_mapping`, as in training).
+    pub fn mapping(&self) -> &InputMapping {
+        &self.mapping
+    }
 }
 
 impl Inputs for DatasetInputs {
@@ -142,11 +86,11 @@ impl Inputs for DatasetInputs {
 
     fn fill(&self, i: usize, out: &mut Vec<f32>) -> Result<(), RuntimeError> {
         match (&self.mapping, &self.data) {
-            (Mapping::Images(tf), Dataset::Images(set)) => {
+            (InputMapping::Images { transform: tf, .. }, Dataset::Images(set)) => {
                 out.resize(tf.output_len(set), 0.0);
                 tf.write_sample(set, i, None, out);
             }
-            (Mapping::Frames(spec), Dataset::Events(set)) => {
+            (InputMapping::Frames(spec), Dataset::Events(set)) => {
                 out.resize(spec.output_len(set.width, set.height), 0.0);
                 events_to_frames(&set.samples[i], set.width, set.height, spec, out);
             }

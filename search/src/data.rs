@@ -1,11 +1,14 @@
-//! Fit a dataset to a network's input: padding, cropping, flattening, event frames, batching.
+//! A dataset as batches of a network's input: the one fitting rule of `snnc_datasets`, plus
+//! training-time augmentation and batching into tensors.
 
 use candle_core::{Device, Result as CResult, Tensor};
-use snnc_compiler::network::{Encoding, Network};
+use snnc_compiler::network::Network;
 use snnc_datasets::transform::{
-    FrameSpec, FrameSplit, ImageTransform, Normalization, Rng, frames_batch, images_batch,
+    FrameSpec, FrameSplit, ImageTransform, Rng, frames_batch, images_batch,
 };
-use snnc_datasets::{Dataset, DatasetName};
+use snnc_datasets::{
+    Dataset, DatasetName, InputMapping, InputMismatch, NetworkInput, input_mapping,
+};
 
 /// Training-time augmentation of image datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,60 +73,43 @@ pub enum InputPipeline {
 }
 
 impl InputPipeline {
-    /// Match `data` to `net`'s input spec, or explain the mismatch.
+    /// Match `data` to `net`'s input spec by the one rule (`snnc_datasets::input_mapping`), or
+    /// say why it does not fit.
     pub fn new(
         net: &Network,
         data: &Dataset,
         augment: Augment,
         split: FrameSplit,
-    ) -> Result<Self, String> {
-        let want = &net.desc.input.shape;
-        match (data, net.desc.input.encoding) {
-            (Dataset::Images(set), Encoding::Direct) => {
-                let mut transform = ImageTransform {
-                    pad_to: None,
+    ) -> Result<Self, InputMismatch> {
+        let input = NetworkInput {
+            shape: &net.desc.input.shape,
+            encoding: net.desc.input.encoding.into(),
+            timesteps: net.desc.timesteps,
+            num_classes: net.desc.num_classes,
+        };
+        Ok(match input_mapping(data, &input, split)? {
+            InputMapping::Images { transform, flatten } => InputPipeline::Images {
+                transform: ImageTransform {
                     crop_padding: augment.crop_padding,
                     hflip: augment.hflip,
-                    normalize: Normalization::for_dataset(set.name),
-                };
-                let [c, h, w] = set.shape();
-                match *want.as_slice() {
-                    [n] if n == c * h * w => {
-                        Ok(InputPipeline::Images { transform, flatten: true, sample_dims: want.clone() })
-                    }
-                    [wc, wh, ww] if wc == c && wh == ww && h == w => {
-                        if wh != h {
-                            transform.pad_to = Some(wh);
-                        }
-                        Ok(InputPipeline::Images { transform, flatten: false, sample_dims: want.clone() })
-                    }
-                    _ => Err(format!(
-                        "the network's input is {want:?} but {} samples are [{c}, {h}, {w}] \
-                         (an MLP takes [{}], a conv net [{c}, S, S] with S >= {h} zero-padded)",
-                        set.name,
-                        c * h * w
-                    )),
-                }
-            }
-            (Dataset::Events(set), Encoding::EventFrames) => match *want.as_slice() {
-                [2, wh, ww] if wh == ww && wh <= set.height.min(set.width) => {
-                    let crop_to = if wh == set.height && ww == set.width { None } else { Some(wh) };
-                    Ok(InputPipeline::Frames {
-                        spec: FrameSpec { timesteps: net.desc.timesteps, split, crop_to },
-                    })
-                }
-                _ => Err(format!(
-                    "event frames are [2, {}, {}] (centre-cropped to a smaller square if asked), \
-                     but the network's input is {want:?}",
-                    set.height, set.width
-                )),
+                    ..transform
+                },
+                flatten,
+                sample_dims: input.shape.to_vec(),
             },
-            (Dataset::Images(_), Encoding::EventFrames) => Err(
-                "the network expects event frames (input.encoding = event_frames) but the dataset holds images".into(),
-            ),
-            (Dataset::Events(_), Encoding::Direct) => Err(
-                "the dataset holds events; its network needs input.encoding = event_frames".into(),
-            ),
+            InputMapping::Frames(spec) => InputPipeline::Frames { spec },
+        })
+    }
+
+    /// The transform fitting samples to the input (zero-padding, centre-cropping), if any.
+    pub fn transform_note(&self) -> Option<String> {
+        match self {
+            InputPipeline::Images { transform, .. } => InputMapping::Images {
+                transform: transform.clone(),
+                flatten: false,
+            }
+            .transform_note(),
+            InputPipeline::Frames { spec } => InputMapping::Frames(*spec).transform_note(),
         }
     }
 

@@ -394,9 +394,9 @@ pub fn train(
         )));
     }
     let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split)
-        .map_err(TrainError::Config)?;
+        .map_err(|e| TrainError::Config(e.to_string()))?;
     let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split)
-        .map_err(TrainError::Config)?;
+        .map_err(|e| TrainError::Config(e.to_string()))?;
     let mut model = SnnModel::new(net, cfg.init, cfg.seed)?;
     model.conv_impl = cfg.conv;
     let mut optimizer = Optimizer::new(cfg.optimizer);

@@ -3,7 +3,6 @@
 use snnc_datasets::testdata::dataset_dir;
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{DatasetName, Split};
-use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
 use snnc_search::model::ConvImpl;
@@ -20,7 +19,8 @@ fn study_scores_trains_and_correlates_and_resumes() {
         return;
     };
     let data = snnc_datasets::load(DatasetName::Digits, &dir, Split::Train).expect("digits");
-    let geometry = InputGeometry::for_dataset(DatasetName::Digits, None);
+    let geometry =
+        snnc_datasets::network_input(DatasetName::Digits, snnc_datasets::SideRule::Native);
     let mut s = SearchSettings {
         dataset: "digits".into(),
         cell: "backward".into(),

@@ -1,10 +1,9 @@
 //! The SNASNet candidate score end to end on a tiny network (snasnet.md §4.2-4.4).
 
 use candle_core::{Device, Tensor};
-use snnc_compiler::network::Encoding;
 use snnc_datasets::transform::Rng;
-use snnc_search::arch::InputGeometry;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_search::arch::{InputEncoding, InputGeometry};
 use snnc_search::init::InitScheme;
 use snnc_search::model::CarriedState;
 use snnc_search::model::SnnModel;
@@ -18,7 +17,7 @@ fn cfg() -> SnasnetConfig {
     let input = InputGeometry {
         channels: 1,
         side: 8,
-        encoding: Encoding::Direct,
+        encoding: InputEncoding::Direct,
         num_classes: 2,
     };
     let mut cfg = SnasnetConfig::new(input, 4);

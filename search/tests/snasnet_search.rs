@@ -3,7 +3,6 @@
 use snnc_compiler::network::NetworkDesc;
 use snnc_datasets::transform::Rng;
 use snnc_datasets::{Dataset, DatasetName, ImageSet, Split};
-use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
 use snnc_search::snasnet::search::{
     CandidateRecord, SearchSettings, best, read_records, run_search,
@@ -41,7 +40,8 @@ fn settings(candidates: usize, cell: &str) -> SearchSettings {
 }
 
 fn run(dir: &std::path::Path, s: &SearchSettings) -> Result<Vec<CandidateRecord>, String> {
-    let geometry = InputGeometry::for_dataset(DatasetName::Digits, None);
+    let geometry =
+        snnc_datasets::network_input(DatasetName::Digits, snnc_datasets::SideRule::Native);
     run_search(dir, s, geometry, &digits(), Augment::NONE, &mut |_, _| {})
 }
 

@@ -10,7 +10,6 @@
 
 use snnc_datasets::transform::{FrameSplit, Rng};
 use snnc_datasets::{DatasetName, Split};
-use snnc_search::arch::InputGeometry;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::data::{Augment, InputPipeline};
 use snnc_search::snasnet::kernel::KernelKind;
@@ -35,7 +34,10 @@ fn score_spread_over_init_seeds() {
     let batch: usize = var("SNAS_BATCH", "128").parse().expect("batch");
     let seeds: u64 = var("SNAS_SEEDS", "4").parse().expect("seeds");
     let data = snnc_datasets::load(name, std::path::Path::new(&dir), Split::Train).expect("data");
-    let mut cfg = SnasnetConfig::new(InputGeometry::for_dataset(name, None), width);
+    let mut cfg = SnasnetConfig::new(
+        snnc_datasets::network_input(name, snnc_datasets::SideRule::Native),
+        width,
+    );
     cfg.timesteps = 5;
     let net = snasnet_network(&geno, &cfg)
         .expect("network")

@@ -5,10 +5,10 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use common::values;
-use snnc_compiler::network::{Encoding, Network};
+use snnc_compiler::network::Network;
 use snnc_datasets::transform::Rng;
-use snnc_search::arch::InputGeometry;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_search::arch::{InputEncoding, InputGeometry};
 use snnc_search::init::InitScheme;
 use snnc_search::model::SnnModel;
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ fn tiny_model(geno: &str) -> SnnModel {
     let input = InputGeometry {
         channels: 1,
         side: 8,
-        encoding: Encoding::Direct,
+        encoding: InputEncoding::Direct,
         num_classes: 2,
     };
     let mut cfg = SnasnetConfig::new(input, 2);

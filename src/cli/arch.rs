@@ -2,10 +2,9 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use snnc_datasets::DatasetName;
-use snnc_search::arch::InputGeometry;
-use snnc_search::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
-use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_compiler::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
+use snnc_compiler::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_datasets::{AUTOSNN_SIDE, DatasetName, SideRule, network_input};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -69,20 +68,12 @@ pub fn run(a: ArchArgs) -> anyhow::Result<()> {
             shared_bn,
             out,
         } => {
-            let side = if dataset == DatasetName::Nmnist {
-                Some(32)
-            } else {
-                None
-            };
-            let mut cfg = SnasnetConfig::new(InputGeometry::for_dataset(dataset, side), width);
+            let mut cfg = SnasnetConfig::new(network_input(dataset, SideRule::Native), width);
             cfg.timesteps = timesteps;
             cfg.hidden = hidden;
             cfg.second_pool = second_pool;
             cfg.per_step_bn = !shared_bn;
-            (
-                snasnet_network(&genotype, &cfg).map_err(anyhow::Error::msg)?,
-                out,
-            )
+            (snasnet_network(&genotype, &cfg)?, out)
         }
         ArchKind::Autosnn {
             blocks,
@@ -91,12 +82,9 @@ pub fn run(a: ArchArgs) -> anyhow::Result<()> {
             timesteps,
             out,
         } => {
-            let mut cfg = AutoSnnConfig::new(InputGeometry::for_dataset(dataset, Some(32)), width);
+            let mut cfg = AutoSnnConfig::new(network_input(dataset, AUTOSNN_SIDE), width);
             cfg.timesteps = timesteps;
-            (
-                autosnn_network(&blocks, &cfg).map_err(anyhow::Error::msg)?,
-                out,
-            )
+            (autosnn_network(&blocks, &cfg)?, out)
         }
     };
     // Validate before writing: a builder bug must not leave an unusable file behind.

@@ -135,7 +135,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         anyhow::bail!("--lr must be positive and --train-batch at least 1");
     }
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = InputGeometry::for_dataset(a.dataset, None);
+    let geometry = snnc_datasets::network_input(a.dataset, snnc_datasets::SideRule::Native);
     let settings = SearchSettings {
         dataset: a.dataset.to_string(),
         cell: a.scoring.cell.to_string(),
@@ -209,7 +209,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
 
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = InputGeometry::for_dataset(a.dataset, None);
+    let geometry = snnc_datasets::network_input(a.dataset, snnc_datasets::SideRule::Native);
     let settings = SearchSettings {
         dataset: a.dataset.to_string(),
         cell: a.scoring.cell.to_string(),

@@ -1,31 +1,27 @@
-//! Deterministic synthetic weights, inputs and seed-architecture networks for fixtures and benches.
+//! Deterministic synthetic weights and inputs (and random modules) for fixtures and benches.
 //!
-//! Not a trainer and not the searches' exporter: it gives every test, snapshot and benchmark the
-//! same parameters from a seed, scaled so that random networks actually spike, so the golden
-//! fixtures need no committed binary weights.
+//! Not a trainer: it gives every test, snapshot and benchmark the same parameters from a seed,
+//! scaled so that random networks actually spike, so the golden fixtures need no committed binary
+//! weights. The fixtures' networks themselves come from the product builders in [`crate::arch`].
 
-mod builders;
 mod random;
 
-pub use builders::{AutoSnnBlock, AutoSnnConfig, SnasnetConfig, autosnn, parse_cell, snasnet};
 pub use random::{random_inputs, random_module};
 
 use crate::network::{Network, Op, ParamRole, Tensor, Weights};
+use snnc_datasets::transform::SplitMix64;
 
-/// SplitMix64: tiny, fast and fully specified, so values never change across platforms.
+/// The fixtures' draws on a SplitMix64 stream (`snnc_datasets::transform::SplitMix64`, the one
+/// implementation), so values never change across platforms.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `[0, 1)` with 53 random bits.
     pub fn unit(&mut self) -> f64 {

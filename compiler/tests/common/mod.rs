@@ -1,9 +1,14 @@
 //! Shared helpers of the compiler's integration tests: the golden fixtures and their weights.
 #![allow(dead_code)]
 
+use snnc_compiler::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
+use snnc_compiler::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use snnc_compiler::arch::{InputEncoding, InputGeometry};
 use snnc_compiler::ir::Module;
+use snnc_compiler::network::NetworkDesc;
 use snnc_compiler::network::{Network, Weights};
-use snnc_compiler::synth::{self, AutoSnnConfig, SnasnetConfig};
+use snnc_compiler::synth;
+use snnc_datasets::{AUTOSNN_SIDE, DatasetName, SideRule, network_input};
 use std::path::PathBuf;
 
 /// The seed every fixture's weights are drawn from.
@@ -36,54 +41,76 @@ pub fn lowered(name: &str) -> (Network, Weights, Module) {
     (net, w, m)
 }
 
-/// The generated fixtures and the builder configuration each comes from.
-pub fn generated() -> Vec<(&'static str, snnc_compiler::network::NetworkDesc)> {
-    let cell = |c: &str| synth::parse_cell(c).expect("valid cell code");
-    let snasnet_with = |name: &str, code: &str, width, second_pool, classes, group, per_step_bn| {
-        synth::snasnet(&SnasnetConfig {
-            name: name.into(),
-            cell: cell(code),
-            input: vec![3, 16, 16],
-            width,
-            second_pool,
-            hidden: 32,
-            classes,
-            group,
-            timesteps: 5,
-            per_step_bn,
-        })
+/// A small direct-coded input the CIFAR-sized macros also take (so fixtures stay quick).
+fn small_input(num_classes: usize) -> InputGeometry {
+    InputGeometry {
+        channels: 3,
+        side: 16,
+        encoding: InputEncoding::Direct,
+        num_classes,
+    }
+}
+
+/// A SNASNet fixture from the product builder (`snnc_compiler::arch`), named `name`.
+fn snasnet(name: &str, genotype: &str, cfg: SnasnetConfig) -> NetworkDesc {
+    let genotype: CellGenotype = genotype.parse().expect("valid genotype");
+    let mut desc = snasnet_network(&genotype, &cfg).expect("valid SNASNet settings");
+    desc.name = name.into();
+    desc
+}
+
+/// The generated fixtures and the builder configuration each comes from: the product builders,
+/// so the snapshots show the graphs snnc ships. `snasnet_per_step` and `autosnn` are exactly what
+/// `snnc arch` writes for CIFAR-10 (but for the name); `tests/arch_fixtures.rs` checks that.
+pub fn generated() -> Vec<(&'static str, NetworkDesc)> {
+    let head = |input, width, second_pool, vote_group, per_step_bn| SnasnetConfig {
+        hidden: 32,
+        second_pool,
+        vote_group,
+        per_step_bn,
+        ..SnasnetConfig::new(input, width)
     };
-    let snasnet = |name: &str, code: &str, width, second_pool, classes, group| {
-        snasnet_with(name, code, width, second_pool, classes, group, false)
-    };
+    let cifar10 = network_input(DatasetName::Cifar10, SideRule::Native);
+    let mut autosnn = autosnn_network(
+        &AutoSnnArch::paper_final(),
+        &AutoSnnConfig::new(network_input(DatasetName::Cifar10, AUTOSNN_SIDE), 4),
+    )
+    .expect("valid AutoSNN settings");
+    autosnn.name = "autosnn".into();
     vec![
         (
+            // The seed code's shared batch-norm statistics (`snnc arch snasnet --shared-bn`).
             "snasnet_c10",
-            snasnet("snasnet_c10", "0303 0030 2002 0200", 8, 4, 10, 10),
-        ),
-        (
-            "snasnet_c100",
-            snasnet("snasnet_c100", "0302 0030 3003 0000", 4, 2, 100, 5),
-        ),
-        (
-            "snasnet_forward",
-            snasnet("snasnet_forward", "0342 0010 0003 0000", 4, 2, 10, 10),
-        ),
-        (
-            "snasnet_per_step",
-            snasnet_with(
-                "snasnet_per_step",
+            snasnet(
+                "snasnet_c10",
                 "0303 0030 2002 0200",
-                4,
-                4,
-                10,
-                10,
-                true,
+                head(small_input(10), 8, 4, 10, false),
             ),
         ),
         (
-            "autosnn",
-            synth::autosnn(&AutoSnnConfig::final_architecture(4)),
+            "snasnet_c100",
+            snasnet(
+                "snasnet_c100",
+                "0302 0030 3003 0000",
+                head(small_input(100), 4, 2, 5, true),
+            ),
         ),
+        (
+            "snasnet_forward",
+            snasnet(
+                "snasnet_forward",
+                "0342 0010 0003 0000",
+                head(small_input(10), 4, 2, 10, true),
+            ),
+        ),
+        (
+            "snasnet_per_step",
+            snasnet(
+                "snasnet_per_step",
+                "0303 0030 2002 0200",
+                head(cifar10, 4, 4, 10, true),
+            ),
+        ),
+        ("autosnn", autosnn),
     ]
 }

@@ -11,4 +11,4 @@ pub use batch::{frames_batch, images_batch};
 pub use frames::{FrameSpec, FrameSplit, events_to_frames};
 pub use image::ImageTransform;
 pub use norm::Normalization;
-pub use rng::{Rng, epoch_order};
+pub use rng::{Rng, SplitMix64, epoch_order};

@@ -10,8 +10,27 @@ pub struct Rng {
     s: [u64; 4],
 }
 
+/// SplitMix64 (Steele, Lea and Flood): one 64-bit word of state, fully specified, so its
+/// outputs never change across platforms. It seeds [`Rng`] and draws the compiler's synthetic
+/// fixture weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64 { state: seed }
+    }
+
+    /// Advances the state and returns the mixed output.
+    pub fn next_u64(&mut self) -> u64 {
+        splitmix64(&mut self.state)
+    }
+}
+
 /// One SplitMix64 step: advances `state` and returns the mixed output.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -22,20 +41,15 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
 impl Rng {
     /// A generator for `seed`. Any seed is fine, 0 included.
     pub fn new(seed: u64) -> Self {
-        let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
+        let mut sm = SplitMix64::new(seed);
+        let s = [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()];
         Rng { s }
     }
 
     /// An independent generator for sub-stream `stream` of `seed` (e.g. one per epoch).
     pub fn with_stream(seed: u64, stream: u64) -> Self {
-        let mut sm = stream ^ 0x5851_F42D_4C95_7F2D;
-        Rng::new(seed ^ splitmix64(&mut sm))
+        let mut sm = SplitMix64::new(stream ^ 0x5851_F42D_4C95_7F2D);
+        Rng::new(seed ^ sm.next_u64())
     }
 
     /// The next 64 random bits.
@@ -97,9 +111,9 @@ mod tests {
     #[test]
     fn splitmix_matches_reference_vector() {
         // First outputs of SplitMix64 from state 0, as published with the reference C code.
-        let mut s = 0u64;
-        assert_eq!(splitmix64(&mut s), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(splitmix64(&mut s), 0x6E78_9E6A_A1B9_65F4);
+        let mut s = SplitMix64::new(0);
+        assert_eq!(s.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(s.next_u64(), 0x6E78_9E6A_A1B9_65F4);
     }
 
     #[test]

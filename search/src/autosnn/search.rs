@@ -10,7 +10,6 @@ use super::supernet::{
     ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, io_err,
     train_supernet,
 };
-use crate::arch::InputGeometry;
 use crate::arch::autosnn::AutoSnnArch;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -156,7 +155,7 @@ pub fn run_search(
         Err(e) => return Err(io_err(&outputs.settings(), e)),
     }
     let target = Target::resolve(&settings.target).map_err(|e| e.to_string())?;
-    let geometry = InputGeometry::for_dataset(dataset, Some(32));
+    let geometry = snnc_datasets::network_input(dataset, snnc_datasets::AUTOSNN_SIDE);
     let sdir = supernet_dir.map_or_else(|| out.join("supernet"), Path::to_path_buf);
     let Some((mut net, summary)) = train_supernet(
         &settings.supernet,

@@ -136,7 +136,8 @@ impl Supernet {
         config: &AutoSnnConfig,
         arch: &AutoSnnArch,
     ) -> Result<snnc_compiler::network::Network, String> {
-        autosnn_network(arch, config)?
+        autosnn_network(arch, config)
+            .map_err(|e| e.to_string())?
             .validate()
             .map_err(|e| format!("AutoSNN network {arch}: {e}"))
     }
@@ -163,7 +164,7 @@ impl Supernet {
     pub fn child_network(&self, arch: &AutoSnnArch) -> Result<NetworkDesc, String> {
         let mut config = self.config;
         config.supernet_names = false;
-        autosnn_network(arch, &config)
+        autosnn_network(arch, &config).map_err(|e| e.to_string())
     }
 
     pub fn input(&self) -> InputGeometry {
@@ -376,7 +377,8 @@ pub fn train_supernet(
         data,
         Augment::default_for(data.name()),
         Default::default(),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let loss_kind = LossKind::for_readout(ReadoutKind::SpikeCount);
     let batch = settings.batch_size.max(1);
     let batches = n_train.div_ceil(batch);
@@ -577,7 +579,8 @@ pub fn evaluate_arch(
 ) -> Result<ArchEvaluation, String> {
     let started = Instant::now();
     let model = net.model(arch)?;
-    let pipeline = InputPipeline::new(&model.net, data, Augment::NONE, Default::default())?;
+    let pipeline = InputPipeline::new(&model.net, data, Augment::NONE, Default::default())
+        .map_err(|e| e.to_string())?;
     let plan = CountPlan::new(model).map_err(|e| e.to_string())?;
     let stats = bn_statistics(model);
     let saved: Vec<candle_core::Tensor> = stats

@@ -203,8 +203,12 @@ fn study_cell(
     } = *input;
     let sahd = score_candidate(index, s, mode, KernelKind::Sahd, geometry, data, augment)?;
     let hamming = score_candidate(index, s, mode, KernelKind::Hamming, geometry, data, augment)?;
-    let geno: CellGenotype = sahd.genotype.parse()?;
-    let net = snasnet_network(&geno, &config(geometry, s))?
+    let geno: CellGenotype = sahd
+        .genotype
+        .parse::<CellGenotype>()
+        .map_err(|e| e.to_string())?;
+    let net = snasnet_network(&geno, &config(geometry, s))
+        .map_err(|e| e.to_string())?
         .validate()
         .map_err(|e| e.to_string())?;
     let run_dir = dir.join("train").join(index.to_string());

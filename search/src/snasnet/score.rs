@@ -127,7 +127,7 @@ pub fn score_genotype(
     state: PassState,
     rng: &mut Rng,
 ) -> candle_core::Result<CandidateScore> {
-    let desc = snasnet_network(geno, cfg).map_err(candle_core::Error::Msg)?;
+    let desc = snasnet_network(geno, cfg).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let net = desc
         .validate()
         .map_err(|e| candle_core::Error::Msg(e.to_string()))?;

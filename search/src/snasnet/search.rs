@@ -127,9 +127,10 @@ pub fn score_candidate(
     let (geno, draws) = sample(mode, &mut rng);
     let init_seed = rng.next_u64();
     let cfg = config(geometry, s);
-    let desc = snasnet_network(&geno, &cfg)?;
+    let desc = snasnet_network(&geno, &cfg).map_err(|e| e.to_string())?;
     let net = desc.validate().map_err(|e| e.to_string())?;
-    let pipeline = InputPipeline::new(&net, data, augment, FrameSplit::ByCount)?;
+    let pipeline =
+        InputPipeline::new(&net, data, augment, FrameSplit::ByCount).map_err(|e| e.to_string())?;
     let n = data.len();
     if n < s.batch {
         return Err(format!(
@@ -217,8 +218,11 @@ pub fn run_search(
         progress(records.len(), records.last().expect("pushed"));
     }
     if let Some(b) = best(&records) {
-        let geno: CellGenotype = b.genotype.parse()?;
-        let desc = snasnet_network(&geno, &config(geometry, s))?;
+        let geno: CellGenotype = b
+            .genotype
+            .parse::<CellGenotype>()
+            .map_err(|e| e.to_string())?;
+        let desc = snasnet_network(&geno, &config(geometry, s)).map_err(|e| e.to_string())?;
         atomic::write(&files.best_arch, (desc.to_json_pretty() + "\n").as_bytes())
             .map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
         let mut g = genotype_to_json(&geno);

@@ -6,9 +6,9 @@ use super::budget::{Budget, Method};
 use super::stamp;
 use anyhow::{Context, anyhow, bail};
 use snnc_compiler::network::{Network, NetworkDesc};
+use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
-use snnc_datasets::{DatasetName, Split};
-use snnc_search::arch::InputGeometry;
+use snnc_datasets::{AUTOSNN_SIDE, SideRule, network_input};
 use snnc_search::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::data::Augment;
@@ -129,7 +129,7 @@ fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         }
         fresh_dir(dir)?;
     }
-    let geometry = InputGeometry::for_dataset(cx.args.dataset, None);
+    let geometry = snnc_datasets::network_input(cx.args.dataset, SideRule::Native);
     let records = crate::cli::search::run_snasnet_search(
         dir,
         s,
@@ -291,7 +291,6 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
         })
     };
     let t = &cx.budget.train;
-    let side = (cx.args.dataset == DatasetName::Nmnist).then_some(32);
     let desc = match cx.args.search {
         Method::Snasnet => {
             let geno: CellGenotype = field("genotype")?
@@ -299,7 +298,7 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.genotype", best_arch.display()))?;
             let mut cfg =
-                SnasnetConfig::new(InputGeometry::for_dataset(cx.args.dataset, side), t.width);
+                SnasnetConfig::new(network_input(cx.args.dataset, SideRule::Native), t.width);
             cfg.timesteps = t.timesteps;
             cfg.hidden = t.hidden;
             snasnet_network(&geno, &cfg).map_err(anyhow::Error::msg)?
@@ -309,10 +308,7 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.blocks", best_arch.display()))?;
-            let mut cfg = AutoSnnConfig::new(
-                InputGeometry::for_dataset(cx.args.dataset, Some(32)),
-                t.width,
-            );
+            let mut cfg = AutoSnnConfig::new(network_input(cx.args.dataset, AUTOSNN_SIDE), t.width);
             cfg.timesteps = t.timesteps;
             autosnn_network(&arch, &cfg).map_err(anyhow::Error::msg)?
         }

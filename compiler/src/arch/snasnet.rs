@@ -1,9 +1,39 @@
-//! SNASNet (Kim et al., ECCV 2022): cell genotypes (`cnt_mat`), validity pruning, and the macro
-//! network of snasnet.md §3 as a graph with temporal feedback edges.
+//! SNASNet (Kim et al., ECCV 2022): cell genotypes (`cnt_mat` text and JSON), validity pruning,
+//! and the macro network of snasnet.md §3 as a graph with temporal feedback edges.
 
-use super::{GraphBuilder, InputGeometry, bn, bn_per_step, conv, neuron, pool};
-use snnc_compiler::network::{Dropout, Empty, Linear, NetworkDesc, Op, ReadoutKind, Scale, Vote};
+use super::{ArchError, GraphBuilder, InputGeometry, bn, bn_per_step, conv, neuron, pool};
+use crate::network::{Dropout, Empty, Linear, NetworkDesc, Op, ReadoutKind, Scale, Vote};
+use serde_json::{Value, json};
 use std::fmt;
+use thiserror::Error;
+
+/// Why a text or JSON genotype was refused; the text variants quote the input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GenotypeError {
+    #[error("a cell genotype is four 4-digit rows such as `0302 0030 3003 0000`, got `{text}`")]
+    Shape { text: String },
+    #[error("`{text}`: op codes are 0-4 (zero, skip, conv1x1, conv3x3, avgpool), found `{found}`")]
+    OpCode { text: String, found: char },
+    #[error("`{text}`: the diagonal must be 0")]
+    Diagonal { text: String },
+    #[error("`{text}`: a node pair has edges in both directions")]
+    BothDirections { text: String },
+    #[error("a genotype is a `cnt_mat` string or an object with `cnt_mat` or `matrix`")]
+    JsonKind,
+    #[error("`cnt_mat` must be a string such as \"0302 0030 3003 0000\"")]
+    CntMatNotText,
+    #[error("`matrix` must be 4 rows of 4 op codes")]
+    MatrixShape,
+    #[error("`matrix` op codes are integers 0-4")]
+    MatrixOpCode,
+    #[error("`cnt_mat` ({text}) and `matrix` ({matrix}) disagree")]
+    Disagree {
+        text: CellGenotype,
+        matrix: CellGenotype,
+    },
+    #[error("a genotype object needs `cnt_mat` or `matrix`")]
+    Missing,
+}
 
 /// Operation codes of a cell edge (snasnet.md §2.2).
 pub const OP_ZERO: u8 = 0;
@@ -73,32 +103,94 @@ impl CellGenotype {
 }
 
 impl std::str::FromStr for CellGenotype {
-    type Err = String;
+    type Err = GenotypeError;
     /// Parse the official text form: four 4-digit rows, row i = source node i (`0302 0030 3003 0000`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, GenotypeError> {
+        let text = || s.to_string();
         let rows: Vec<&str> = s.split_whitespace().collect();
-        if rows.len() != 4 || rows.iter().any(|r| r.len() != 4) {
-            return Err(format!(
-                "a cell genotype is four 4-digit rows such as `0302 0030 3003 0000`, got `{s}`"
-            ));
+        if rows.len() != 4 || rows.iter().any(|r| r.chars().count() != 4) {
+            return Err(GenotypeError::Shape { text: text() });
         }
         let mut m = [[0u8; 4]; 4];
         for (i, row) in rows.iter().enumerate() {
             for (j, ch) in row.chars().enumerate() {
-                let d = ch.to_digit(10).filter(|&d| d <= 4).ok_or_else(|| {
-                    format!("`{s}`: op codes are 0-4 (zero, skip, conv1x1, conv3x3, avgpool), found `{ch}`")
-                })?;
+                let d =
+                    ch.to_digit(10)
+                        .filter(|&d| d <= 4)
+                        .ok_or_else(|| GenotypeError::OpCode {
+                            text: text(),
+                            found: ch,
+                        })?;
                 m[i][j] = d as u8;
             }
         }
         if (0..4).any(|i| m[i][i] != 0) {
-            return Err(format!("`{s}`: the diagonal must be 0"));
+            return Err(GenotypeError::Diagonal { text: text() });
         }
         if (0..4).any(|i| (0..i).any(|j| m[i][j] != 0 && m[j][i] != 0)) {
-            return Err(format!("`{s}`: a node pair has edges in both directions"));
+            return Err(GenotypeError::BothDirections { text: text() });
         }
         Ok(CellGenotype { m })
     }
+}
+
+/// The genotype as JSON: the text form, the 4x4 matrix (row = source node) and the cell type.
+pub fn genotype_to_json(g: &CellGenotype) -> Value {
+    json!({
+        "cnt_mat": g.to_string(),
+        "matrix": g.m,
+        "cell": if g.has_backward() { "backward" } else { "forward" },
+    })
+}
+
+/// Read a genotype from JSON: an object with `cnt_mat` (text form) and/or `matrix` (4x4 op codes;
+/// both must agree when both are given), or a bare `cnt_mat` string.
+pub fn genotype_from_json(v: &Value) -> Result<CellGenotype, GenotypeError> {
+    if let Some(s) = v.as_str() {
+        return s.parse();
+    }
+    let obj = v.as_object().ok_or(GenotypeError::JsonKind)?;
+    let from_text = obj
+        .get("cnt_mat")
+        .map(|t| {
+            t.as_str()
+                .ok_or(GenotypeError::CntMatNotText)?
+                .parse::<CellGenotype>()
+        })
+        .transpose()?;
+    let from_matrix = obj.get("matrix").map(matrix_from_json).transpose()?;
+    match (from_text, from_matrix) {
+        (Some(text), Some(matrix)) if text != matrix => {
+            Err(GenotypeError::Disagree { text, matrix })
+        }
+        (Some(a), _) | (None, Some(a)) => Ok(a),
+        (None, None) => Err(GenotypeError::Missing),
+    }
+}
+
+/// The `matrix` field: 4 rows of 4 op codes, checked like the text form.
+fn matrix_from_json(m: &Value) -> Result<CellGenotype, GenotypeError> {
+    let rows = m
+        .as_array()
+        .filter(|r| r.len() == 4)
+        .ok_or(GenotypeError::MatrixShape)?;
+    let mut text = Vec::with_capacity(4);
+    for row in rows {
+        let cells = row
+            .as_array()
+            .filter(|r| r.len() == 4)
+            .ok_or(GenotypeError::MatrixShape)?;
+        let mut s = String::with_capacity(4);
+        for c in cells {
+            let d = c
+                .as_u64()
+                .filter(|&d| d <= 4)
+                .ok_or(GenotypeError::MatrixOpCode)?;
+            s.push(char::from(b'0' + d as u8));
+        }
+        text.push(s);
+    }
+    text.join(" ").parse()
 }
 
 impl fmt::Display for CellGenotype {
@@ -227,27 +319,30 @@ fn add_cell(
 }
 
 /// The whole SNASNet macro network for `geno` (snasnet.md §3.2).
-pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<NetworkDesc, String> {
+pub fn snasnet_network(geno: &CellGenotype, cfg: &SnasnetConfig) -> Result<NetworkDesc, ArchError> {
     if !geno.is_valid() {
-        return Err(format!(
-            "cell `{geno}` has no direct input -> output edge (M[0][3] = 0), which SNASNet requires"
-        ));
+        return Err(ArchError::NoDirectEdge {
+            genotype: geno.to_string(),
+        });
     }
     if cfg.width == 0 || cfg.timesteps == 0 || cfg.hidden == 0 {
-        return Err("width, timesteps and hidden must be at least 1".into());
+        return Err(ArchError::Zero {
+            what: "width, timesteps and hidden",
+        });
     }
     if cfg.stem_stride == 0 || cfg.second_pool == 0 {
-        return Err("the stem stride and second pool must be at least 1".into());
+        return Err(ArchError::Zero {
+            what: "the stem stride and second pool",
+        });
     }
     let c = cfg.width;
     let side1 = (cfg.input.side + 2 - 3) / cfg.stem_stride + 1;
     let side2 = side1 / 2;
     let side3 = side2 / cfg.second_pool;
     if side2 == 0 || side3 == 0 {
-        return Err(format!(
-            "input side {} is too small for this macro network",
-            cfg.input.side
-        ));
+        return Err(ArchError::InputTooSmall {
+            side: cfg.input.side,
+        });
     }
     let mut g = GraphBuilder::new();
     let stem = g.chain(

@@ -1,9 +1,34 @@
 //! AutoSNN (Na et al., ICML 2022): the macro backbone with five searchable block positions
-//! (autosnn.md §2) as a graph: SCB/SRB blocks, residual adds, max-pool downsampling, PLIF, voting.
+//! (autosnn.md §2) as a graph (SCB/SRB blocks, residual adds, max-pool downsampling, PLIF,
+//! voting), and the encodings of an architecture: names, ids, space index, 8-slot vector, JSON.
 
-use super::{GraphBuilder, InputGeometry, bn, conv, neuron, pool};
-use snnc_compiler::network::{Empty, Linear, NetworkDesc, Op, ReadoutKind, Vote};
+use super::{ArchError, GraphBuilder, InputGeometry, bn, conv, neuron, pool};
+use crate::network::{Empty, Linear, NetworkDesc, Op, ReadoutKind, Vote};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use thiserror::Error;
+
+/// Searchable positions P0..P4.
+pub const POSITIONS: usize = 5;
+/// 5 choices at 5 positions.
+pub const SPACE_SIZE: usize = 3125;
+/// Slots of the official 8-entry vector that hold the fixed max-pools (encoded -1).
+pub const POOL_SLOTS: [usize; 3] = [1, 4, 7];
+/// The 8-slot position of each searchable gene.
+const GENE_SLOTS: [usize; POSITIONS] = [0, 2, 3, 5, 6];
+
+/// Why a block list (text or 8-slot vector) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BlockListError {
+    #[error("an AutoSNN architecture has 5 blocks, `{text}` has {found}")]
+    Count { text: String, found: usize },
+    #[error("unknown block `{block}`: use skip_connect, SCB_k3, SCB_k5, SRB_k3, SRB_k5 or ids 0-4")]
+    UnknownBlock { block: String },
+    #[error("slot {slot} is a fixed max-pool (-1), got {found}")]
+    PoolSlot { slot: usize, found: i8 },
+    #[error("slot {slot} holds {found}, not a block id 0-4")]
+    BlockSlot { slot: usize, found: i8 },
+}
 
 /// The candidate blocks, in the official id order (autosnn.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +81,82 @@ impl AutoSnnArch {
     }
 }
 
+impl AutoSnnArch {
+    /// Position in the space, P0 the most significant base-5 digit (so `44034` reads as written).
+    pub fn index(&self) -> usize {
+        self.0
+            .iter()
+            .fold(0, |acc, b| acc * Block::ALL.len() + b.id() as usize)
+    }
+
+    pub fn from_index(index: usize) -> Option<AutoSnnArch> {
+        if index >= SPACE_SIZE {
+            return None;
+        }
+        let mut blocks = [Block::Skip; POSITIONS];
+        let mut rest = index;
+        for slot in blocks.iter_mut().rev() {
+            *slot = Block::ALL[rest % Block::ALL.len()];
+            rest /= Block::ALL.len();
+        }
+        Some(AutoSnnArch(blocks))
+    }
+
+    /// The five block ids as digits, e.g. `44034`.
+    pub fn ids(&self) -> String {
+        self.0.iter().map(|b| char::from(b'0' + b.id())).collect()
+    }
+
+    /// The official 8-entry vector (autosnn.md §2.3): block ids with -1 at the max-pool slots.
+    pub fn slots(&self) -> [i8; 8] {
+        let mut v = [-1i8; 8];
+        for (gene, &slot) in GENE_SLOTS.iter().enumerate() {
+            v[slot] = self.0[gene].id() as i8;
+        }
+        v
+    }
+
+    pub fn from_slots(v: &[i8; 8]) -> Result<AutoSnnArch, BlockListError> {
+        for &slot in &POOL_SLOTS {
+            if v[slot] != -1 {
+                return Err(BlockListError::PoolSlot {
+                    slot,
+                    found: v[slot],
+                });
+            }
+        }
+        let mut blocks = [Block::Skip; POSITIONS];
+        for (gene, &slot) in GENE_SLOTS.iter().enumerate() {
+            blocks[gene] = *usize::try_from(v[slot])
+                .ok()
+                .and_then(|i| Block::ALL.get(i))
+                .ok_or(BlockListError::BlockSlot {
+                    slot,
+                    found: v[slot],
+                })?;
+        }
+        Ok(AutoSnnArch(blocks))
+    }
+}
+
+/// JSON form: the five block names in position order.
+impl Serialize for AutoSnnArch {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AutoSnnArch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        names.join(",").parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for AutoSnnArch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|b| b.name()).collect();
@@ -64,19 +165,19 @@ impl fmt::Display for AutoSnnArch {
 }
 
 impl std::str::FromStr for AutoSnnArch {
-    type Err = String;
+    type Err = BlockListError;
     /// Parse five comma-separated block names (`SRB_k3,SRB_k3,skip_connect,SRB_k5,SRB_k3`) or ids (`33043`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, BlockListError> {
         let parts: Vec<String> = if s.contains(',') {
             s.split(',').map(|p| p.trim().to_string()).collect()
         } else {
             s.chars().map(|c| c.to_string()).collect()
         };
         if parts.len() != 5 {
-            return Err(format!(
-                "an AutoSNN architecture has 5 blocks, `{s}` has {}",
-                parts.len()
-            ));
+            return Err(BlockListError::Count {
+                text: s.to_string(),
+                found: parts.len(),
+            });
         }
         let mut out = [Block::Skip; 5];
         for (slot, p) in out.iter_mut().zip(&parts) {
@@ -84,7 +185,7 @@ impl std::str::FromStr for AutoSnnArch {
                 .iter()
                 .copied()
                 .find(|b| b.name().eq_ignore_ascii_case(p) || b.id().to_string() == *p)
-                .ok_or_else(|| format!("unknown block `{p}`: use skip_connect, SCB_k3, SCB_k5, SRB_k3, SRB_k5 or ids 0-4"))?;
+                .ok_or_else(|| BlockListError::UnknownBlock { block: p.clone() })?;
         }
         Ok(AutoSnnArch(out))
     }
@@ -172,15 +273,16 @@ fn add_block(
 }
 
 /// The AutoSNN network for `arch` (autosnn.md §2.1): stem, P0, pool, P1, P2, pool, P3, P4, pool, FC.
-pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<NetworkDesc, String> {
+pub fn autosnn_network(arch: &AutoSnnArch, cfg: &AutoSnnConfig) -> Result<NetworkDesc, ArchError> {
     if cfg.width == 0 || cfg.timesteps == 0 {
-        return Err("width and timesteps must be at least 1".into());
+        return Err(ArchError::Zero {
+            what: "width and timesteps",
+        });
     }
     if !cfg.input.side.is_multiple_of(8) {
-        return Err(format!(
-            "AutoSNN downsamples by 8; input side {} is not a multiple of 8 (pad 28x28 to 32)",
-            cfg.input.side
-        ));
+        return Err(ArchError::SideNotMultipleOf8 {
+            side: cfg.input.side,
+        });
     }
     let c = cfg.width;
     let mut g = GraphBuilder::new();

@@ -239,14 +239,14 @@ fn the_sequence_model_hoists_the_direct_stem_out_of_the_loop() {
     let outputs: Vec<&str> = g.output.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(outputs[0], "logits");
     assert!(
-        outputs.contains(&"spike_count.cell1.b20.lif"),
+        outputs.contains(&"spike_count.cell1.e20.lif"),
         "{outputs:?}"
     );
     assert_eq!(metadata(&model)["snnc.source_hash"], "0123456789abcdef");
     // Feedback edges (SNASNet backward cells) are delay rings carried by the Scan.
     let body_inputs: Vec<&str> = body.input.iter().map(|i| i.name.as_str()).collect();
     assert!(
-        body_inputs.contains(&"delay.cell1.b20.bn"),
+        body_inputs.contains(&"delay.cell1.e20.bn"),
         "{body_inputs:?}"
     );
 }

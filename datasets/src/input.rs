@@ -156,7 +156,10 @@ pub enum InputMismatch {
         "the network takes event frames (input.encoding = event_frames) but {dataset} holds images"
     )]
     ImagesIntoEventFrames { dataset: DatasetName },
-    #[error("{dataset} holds events; its network needs input.encoding = event_frames")]
+    #[error(
+        "{dataset} holds events but the network takes direct-encoded frames (it needs \
+         input.encoding = event_frames)"
+    )]
     EventsIntoDirect { dataset: DatasetName },
     #[error("{dataset} has {classes} classes but the network's readout has {readout}")]
     TooManyClasses {

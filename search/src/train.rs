@@ -397,6 +397,9 @@ pub fn train(
         .map_err(|e| TrainError::Config(e.to_string()))?;
     let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split)
         .map_err(|e| TrainError::Config(e.to_string()))?;
+    if let Some(note) = pipeline.transform_note() {
+        eprintln!("input: {note}");
+    }
     let mut model = SnnModel::new(net, cfg.init, cfg.seed)?;
     model.conv_impl = cfg.conv;
     let mut optimizer = Optimizer::new(cfg.optimizer);

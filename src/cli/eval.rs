@@ -31,8 +31,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let model =
         load_run(&a.run).with_context(|| format!("loading the run in {}", a.run.display()))?;
     let test = snnc_datasets::load(a.dataset, &a.data_dir, Split::Test)?;
-    let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)
-        .map_err(anyhow::Error::msg)?;
+    let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)?;
+    if let Some(note) = pipeline.transform_note() {
+        eprintln!("input: {note}");
+    }
     let loss = LossKind::for_readout(model.net.desc.readout.kind);
     let ev = evaluate(
         &model,

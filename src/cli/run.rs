@@ -49,6 +49,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let module = snnc_runtime::load::load(&a.compiled)?;
     let plan = Plan::new(&module).with_context(|| format!("{}", a.compiled.display()))?;
     let inputs = DatasetInputs::load(&plan, a.dataset, &a.data_dir, a.split, a.samples)?;
+    if let Some(note) = inputs.mapping().transform_note().filter(|_| !a.quiet) {
+        eprintln!("input: {note}");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()?;

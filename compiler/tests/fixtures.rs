@@ -1,7 +1,7 @@
 //! The generated golden fixtures match their builders, and every fixture loads, lowers and runs.
 //!
 //! `SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test fixtures` rewrites the generated
-//! `tests/fixtures/*/network.json` files from `snnc_compiler::synth`.
+//! `tests/fixtures/*/network.json` files from the product builders (`snnc_compiler::arch`).
 
 mod common;
 

@@ -40,11 +40,8 @@ pub enum RuntimeError {
     },
     #[error(transparent)]
     Target(#[from] snnc_targets::TargetError),
-    #[error("{}: cannot write: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] snnc_compiler::atomic::WriteError),
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
 }

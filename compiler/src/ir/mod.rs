@@ -338,26 +338,6 @@ impl Module {
         }
         v
     }
-    /// How many places (projections and biases) refer to each tensor.
-    pub fn tensor_uses(&self) -> Vec<usize> {
-        let mut uses = vec![0; self.tensors.len()];
-        let mut count = |t: Handle<Tensor>| {
-            if let Some(u) = uses.get_mut(t.index()) {
-                *u += 1;
-            }
-        };
-        for (_, p) in self.projections.iter() {
-            if let Some(t) = p.kind.tensor() {
-                count(t);
-            }
-        }
-        for (_, p) in self.populations.iter() {
-            if let Some(t) = p.kind.bias() {
-                count(t);
-            }
-        }
-        uses
-    }
     /// Whether a population's bias changes from step to step (a per-step `[T, C]` tensor).
     pub fn has_per_step_bias(&self, p: Handle<Population>) -> bool {
         self.populations[p]

@@ -3,7 +3,6 @@
 //! The parser checks syntax, numbering and the sidecar; structural rules (shapes, cycles,
 //! dangling handles) are the validator's job, and [`SourceMap`] leads its messages back to lines.
 
-use super::fnv1a;
 use super::lex::{Tok, Token, lex};
 use crate::ir::{
     self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
@@ -249,7 +248,7 @@ impl Parser<'_> {
                     format!("hash must be 16 hex digits, got `{hash_text}`"),
                 )
             })?;
-            if fnv1a(&t.data) != hash {
+            if crate::hash::f32s(&t.data) != hash {
                 return Err(l.err_at(hash_col, format!("the sidecar's {handle} does not match its hash (text and sidecar are from different compilations?)")));
             }
             return Ok((Tensor::new(label, shape, t.data), true));

@@ -1,19 +1,42 @@
 //! The IR validator: checks every invariant the passes, interpreter and back ends rely on.
 //!
 //! Run it at the boundary (after lowering or parsing) and, in tests, after every pass. Once a
-//! module validates, indexing by its handles cannot fail. Errors name handles the way the text
-//! form prints them (`p7`, `e12`, `t3`), so a message points at a line a person can find.
+//! module validates, indexing by its handles cannot fail. It reports every problem it finds, each
+//! with the entity it is about ([`Location`]); messages name handles the way the text form prints
+//! them (`p7`, `e12`, `t3`), so a message points at a line a person can find.
 
-use crate::ir::shape::{bias_shape, target_shape};
+use crate::ir::shape::{TargetShapeError, bias_shape, target_shape};
 use crate::ir::{
     Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Shape, Tensor,
 };
+use crate::network::{MAX_ELEMENTS, MAX_SIZE};
 use std::collections::BTreeSet;
+use std::fmt;
 use thiserror::Error;
 
 /// Largest projection delay accepted (the network format's limit).
 pub const MAX_DELAY: u32 = crate::network::MAX_DELAY;
-use crate::network::{MAX_ELEMENTS, MAX_SIZE};
+
+/// The entity a validation error is about: where a reader of the text form should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// The module header (`timesteps`, `classes`) or the module as a whole.
+    Module,
+    Tensor(Handle<Tensor>),
+    Population(Handle<Population>),
+    Projection(Handle<Projection>),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Module => write!(f, "the module"),
+            Location::Tensor(h) => write!(f, "{h}"),
+            Location::Population(h) => write!(f, "{h}"),
+            Location::Projection(h) => write!(f, "{h}"),
+        }
+    }
+}
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ValidationError {
@@ -26,7 +49,7 @@ pub enum ValidationError {
     },
     #[error("{owner}: tensor {tensor} does not exist (the module has {count} tensors)")]
     DanglingTensor {
-        owner: String,
+        owner: Location,
         tensor: Handle<Tensor>,
         count: usize,
     },
@@ -35,10 +58,15 @@ pub enum ValidationError {
         kind: &'static str,
         found: Vec<Handle<Population>>,
     },
-    #[error("{projection}: {message}")]
-    Endpoint {
+    #[error("{projection}: the input population {input} cannot receive projections")]
+    IntoInput {
         projection: Handle<Projection>,
-        message: String,
+        input: Handle<Population>,
+    },
+    #[error("{projection}: the readout population {readout} cannot feed projections")]
+    OutOfReadout {
+        projection: Handle<Projection>,
+        readout: Handle<Population>,
     },
     #[error("zero-delay cycle {}: every cycle needs a total delay of at least 1", format_cycle(.0))]
     ZeroDelayCycle(Vec<(Handle<Population>, String)>),
@@ -54,8 +82,38 @@ pub enum ValidationError {
         to_shape: Shape,
         expected: String,
     },
-    #[error("{owner}: {message}")]
-    Shape { owner: String, message: String },
+    #[error("{projection}: {source}")]
+    TargetShape {
+        projection: Handle<Projection>,
+        source: TargetShapeError,
+    },
+    #[error("{population}: a population is [C, H, W] or [N] with non-zero sizes, got {shape}")]
+    PopulationShape {
+        population: Handle<Population>,
+        shape: Shape,
+    },
+    #[error(
+        "{population}: bias {bias} has shape {found:?}, but a {shape} population needs {expected:?} (or {per_step:?}, one row per step)"
+    )]
+    BiasShape {
+        population: Handle<Population>,
+        bias: Handle<Tensor>,
+        found: Vec<usize>,
+        shape: Shape,
+        expected: Vec<usize>,
+        per_step: Vec<usize>,
+    },
+    #[error("{readout}: the readout must be [{classes}] (classes), but it is {shape}")]
+    ReadoutShape {
+        readout: Handle<Population>,
+        classes: usize,
+        shape: Shape,
+    },
+    #[error(
+        "the module: {neurons} neuron values over {timesteps} timesteps exceed the limit of {} per sample",
+        MAX_ELEMENTS
+    )]
+    TooLarge { neurons: usize, timesteps: usize },
     #[error("{tensor} (`{label}`): holds a non-finite value ({value}) at flat index {index}")]
     NonFinite {
         tensor: Handle<Tensor>,
@@ -79,10 +137,66 @@ pub enum ValidationError {
         delay: u32,
         limit: u32,
     },
-    #[error("{owner}: unsupported: {message}")]
-    Unsupported { owner: String, message: String },
-    #[error("{owner}: {message}")]
-    Parameter { owner: String, message: String },
+    #[error(
+        "{projection}: unsupported: conv2d over the flat population {population} ({shape}); only [C, H, W] sources convolve"
+    )]
+    ConvOverFlat {
+        projection: Handle<Projection>,
+        population: Handle<Population>,
+        shape: Shape,
+    },
+    #[error("{population}: {parameter} must be finite, got {value}")]
+    NonFiniteNeuron {
+        population: Handle<Population>,
+        parameter: &'static str,
+        value: f64,
+    },
+    #[error("{population}: beta must lie in [0, 1] (a leak, not a gain), got {beta}")]
+    Leak {
+        population: Handle<Population>,
+        beta: f64,
+    },
+    #[error(
+        "{projection}: a kernel, stride, padding or group count of {value} exceeds the limit of {}",
+        MAX_SIZE
+    )]
+    SizeTooLarge {
+        projection: Handle<Projection>,
+        value: usize,
+    },
+    #[error("{projection}: {what} must be non-zero")]
+    ZeroSize {
+        projection: Handle<Projection>,
+        what: &'static str,
+    },
+    #[error("{projection}: {parameter} must be finite, got {value}")]
+    NonFiniteFactor {
+        projection: Handle<Projection>,
+        parameter: &'static str,
+        value: f64,
+    },
+    #[error("{projection}: dropout p must be in [0, 1), got {p}")]
+    DropoutRate {
+        projection: Handle<Projection>,
+        p: f64,
+    },
+    #[error("{population}: is marked const, but its bias has one row per step")]
+    ConstWithPerStepBias { population: Handle<Population> },
+    #[error(
+        "{population}: is marked const, but it receives {from} with delay {delay}, which changes over time"
+    )]
+    ConstFedByVarying {
+        population: Handle<Population>,
+        from: Handle<Population>,
+        delay: u32,
+    },
+    #[error(
+        "{population}: is marked const, but it receives {from} through an affine with one row per step"
+    )]
+    ConstThroughPerStepAffine {
+        population: Handle<Population>,
+        from: Handle<Population>,
+    },
     #[error("the module's {what} is {found}: {message}")]
     Header {
         what: &'static str,
@@ -91,11 +205,96 @@ pub enum ValidationError {
     },
 }
 
+impl ValidationError {
+    /// The entity the error is about; for an error between several, the one its message names
+    /// first (a cycle's first population, the first of two readouts).
+    pub fn location(&self) -> Location {
+        use ValidationError as E;
+        match self {
+            E::DanglingPopulation { projection, .. }
+            | E::IntoInput { projection, .. }
+            | E::OutOfReadout { projection, .. }
+            | E::ShapeMismatch { projection, .. }
+            | E::TargetShape { projection, .. }
+            | E::DelayTooLarge { projection, .. }
+            | E::ConvOverFlat { projection, .. }
+            | E::SizeTooLarge { projection, .. }
+            | E::ZeroSize { projection, .. }
+            | E::NonFiniteFactor { projection, .. }
+            | E::DropoutRate { projection, .. } => Location::Projection(*projection),
+            E::PopulationShape { population, .. }
+            | E::BiasShape { population, .. }
+            | E::NonFiniteNeuron { population, .. }
+            | E::Leak { population, .. }
+            | E::ConstWithPerStepBias { population }
+            | E::ConstFedByVarying { population, .. }
+            | E::ConstThroughPerStepAffine { population, .. }
+            | E::ReadoutShape {
+                readout: population,
+                ..
+            } => Location::Population(*population),
+            E::NonFinite { tensor, .. } | E::TensorSize { tensor, .. } => Location::Tensor(*tensor),
+            E::DanglingTensor { owner, .. } => *owner,
+            E::Count { found, .. } => found
+                .first()
+                .map_or(Location::Module, |&p| Location::Population(p)),
+            E::ZeroDelayCycle(cycle) => cycle
+                .first()
+                .map_or(Location::Module, |&(p, _)| Location::Population(p)),
+            E::TooLarge { .. } | E::Header { .. } => Location::Module,
+        }
+    }
+}
+
 fn format_cycle(c: &[(Handle<Population>, String)]) -> String {
     c.iter()
         .map(|(h, n)| format!("{h} `{n}`"))
         .collect::<Vec<_>>()
         .join(" -> ")
+}
+
+/// Every problem validation found (at least one), in the order the checks ran; prints one per line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationErrors(Vec<ValidationError>);
+
+impl ValidationErrors {
+    pub fn first(&self) -> &ValidationError {
+        &self.0[0]
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, ValidationError> {
+        self.0.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn into_vec(self) -> Vec<ValidationError> {
+        self.0
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+impl<'a> IntoIterator for &'a ValidationErrors {
+    type Item = &'a ValidationError;
+    type IntoIter = std::slice::Iter<'a, ValidationError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 /// What validation establishes and later stages reuse.
@@ -107,120 +306,109 @@ pub struct Validated {
     pub readout: Handle<Population>,
 }
 
-/// Check `m`; on success return its schedule and its input and readout populations.
-pub fn validate(m: &Module) -> Result<Validated, ValidationError> {
-    if m.timesteps == 0 {
-        return Err(ValidationError::Header {
-            what: "timesteps",
-            found: 0,
-            message: "must be at least 1",
-        });
+/// Check `m`; on success return its schedule and its input and readout populations, otherwise
+/// every problem found. Dangling handles and a broken header stop the checks early: everything
+/// after them indexes by handle or sizes by the header.
+pub fn validate(m: &Module) -> Result<Validated, ValidationErrors> {
+    let mut errors = Vec::new();
+    check_header(m, &mut errors);
+    check_handles(m, &mut errors);
+    if !errors.is_empty() {
+        return Err(ValidationErrors(errors));
     }
-    const _: () = assert!(MAX_SIZE == 16_777_216, "the message below names the limit");
-    if m.timesteps > MAX_SIZE {
-        return Err(ValidationError::Header {
-            what: "timesteps",
-            found: m.timesteps,
-            message: "exceeds the limit of 16777216",
-        });
+    check_tensors(m, &mut errors);
+    let input = exactly_one(m, "input", |k| matches!(k, PopulationKind::Input(_)))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let readout = exactly_one(m, "readout", |k| matches!(k, PopulationKind::Readout(_)))
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_populations(m, &mut errors);
+    check_size(m, &mut errors);
+    if let Some(r) = readout {
+        check_readout(m, r, &mut errors);
     }
-    if m.num_classes == 0 {
-        return Err(ValidationError::Header {
-            what: "classes",
-            found: 0,
-            message: "must be at least 1",
-        });
+    check_projections(m, &mut errors);
+    let schedule = schedule(m).map_err(|e| errors.push(e)).ok();
+    check_constants(m, &mut errors);
+    match (schedule, input, readout) {
+        (Some(schedule), Some(input), Some(readout)) if errors.is_empty() => Ok(Validated {
+            schedule,
+            input,
+            readout,
+        }),
+        _ => Err(ValidationErrors(errors)),
     }
-    check_handles(m)?;
-    check_tensors(m)?;
-    let input = exactly_one(m, "input", |k| matches!(k, PopulationKind::Input(_)))?;
-    let readout = exactly_one(m, "readout", |k| matches!(k, PopulationKind::Readout(_)))?;
-    check_populations(m)?;
-    let neurons = m
-        .populations
-        .iter()
-        .fold(0usize, |acc, (_, p)| acc.saturating_add(p.shape.numel()));
-    if neurons.saturating_mul(m.timesteps) > MAX_ELEMENTS {
-        return Err(ValidationError::Shape {
-            owner: "the module".into(),
-            message: format!(
-                "{neurons} neuron values over {} timesteps exceed the limit of {MAX_ELEMENTS} \
-                 per sample",
-                m.timesteps
-            ),
-        });
-    }
-    let readout_shape = &m.populations[readout].shape;
-    if readout_shape.dims() != [m.num_classes] {
-        return Err(ValidationError::Shape {
-            owner: readout.to_string(),
-            message: format!(
-                "the readout must be [{}] (classes), but it is {readout_shape}",
-                m.num_classes
-            ),
-        });
-    }
-    check_projections(m)?;
-    let schedule = schedule(m)?;
-    check_constants(m)?;
-    Ok(Validated {
-        schedule,
-        input,
-        readout,
-    })
 }
 
-fn check_handles(m: &Module) -> Result<(), ValidationError> {
-    let pops = m.populations.len();
+fn check_header(m: &Module, errors: &mut Vec<ValidationError>) {
+    const _: () = assert!(MAX_SIZE == 16_777_216, "the message below names the limit");
+    let header = |what, found, message| ValidationError::Header {
+        what,
+        found,
+        message,
+    };
+    if m.timesteps == 0 {
+        errors.push(header("timesteps", 0, "must be at least 1"));
+    } else if m.timesteps > MAX_SIZE {
+        errors.push(header(
+            "timesteps",
+            m.timesteps,
+            "exceeds the limit of 16777216",
+        ));
+    }
+    if m.num_classes == 0 {
+        errors.push(header("classes", 0, "must be at least 1"));
+    }
+}
+
+fn check_handles(m: &Module, errors: &mut Vec<ValidationError>) {
+    let dangling_tensor = |owner, tensor| ValidationError::DanglingTensor {
+        owner,
+        tensor,
+        count: m.tensors.len(),
+    };
     for (h, p) in m.projections.iter() {
-        for (end, pop) in [("source", p.source), ("target", p.target)] {
-            if !m.populations.contains(pop) {
-                return Err(ValidationError::DanglingPopulation {
+        for (end, population) in [("source", p.source), ("target", p.target)] {
+            if !m.populations.contains(population) {
+                errors.push(ValidationError::DanglingPopulation {
                     projection: h,
                     end,
-                    population: pop,
-                    count: pops,
+                    population,
+                    count: m.populations.len(),
                 });
             }
         }
         if let Some(t) = p.kind.tensor()
             && !m.tensors.contains(t)
         {
-            return Err(ValidationError::DanglingTensor {
-                owner: h.to_string(),
-                tensor: t,
-                count: m.tensors.len(),
-            });
+            errors.push(dangling_tensor(Location::Projection(h), t));
         }
     }
     for (h, p) in m.populations.iter() {
         if let Some(t) = p.kind.bias()
             && !m.tensors.contains(t)
         {
-            return Err(ValidationError::DanglingTensor {
-                owner: h.to_string(),
-                tensor: t,
-                count: m.tensors.len(),
-            });
+            errors.push(dangling_tensor(Location::Population(h), t));
         }
     }
-    Ok(())
 }
 
-fn check_tensors(m: &Module) -> Result<(), ValidationError> {
+fn check_tensors(m: &Module, errors: &mut Vec<ValidationError>) {
     for (h, t) in m.tensors.iter() {
         let expected = t.numel();
         if expected != t.data.len() {
-            return Err(ValidationError::TensorSize {
+            errors.push(ValidationError::TensorSize {
                 tensor: h,
                 label: t.label.clone(),
                 shape: t.shape.clone(),
                 expected,
                 found: t.data.len(),
             });
-        }
-        if let Some((index, &value)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(ValidationError::NonFinite {
+        } else if let Some((index, &value)) =
+            t.data.iter().enumerate().find(|(_, v)| !v.is_finite())
+        {
+            errors.push(ValidationError::NonFinite {
                 tensor: h,
                 label: t.label.clone(),
                 index,
@@ -228,7 +416,6 @@ fn check_tensors(m: &Module) -> Result<(), ValidationError> {
             });
         }
     }
-    Ok(())
 }
 
 fn exactly_one(
@@ -248,128 +435,158 @@ fn exactly_one(
     }
 }
 
-fn check_populations(m: &Module) -> Result<(), ValidationError> {
+fn check_populations(m: &Module, errors: &mut Vec<ValidationError>) {
     for (h, p) in m.populations.iter() {
-        let dims = p.shape.dims();
-        if !(dims.len() == 1 || dims.len() == 3) || dims.contains(&0) {
-            return Err(ValidationError::Shape {
-                owner: h.to_string(),
-                message: format!(
-                    "a population is [C, H, W] or [N] with non-zero sizes, got {}",
-                    p.shape
-                ),
+        if let Err(e) = check_population(m, h, p) {
+            errors.push(e);
+        }
+    }
+}
+
+/// The first problem of one population (later ones would only repeat it).
+fn check_population(
+    m: &Module,
+    h: Handle<Population>,
+    p: &Population,
+) -> Result<(), ValidationError> {
+    let dims = p.shape.dims();
+    if !(dims.len() == 1 || dims.len() == 3) || dims.contains(&0) {
+        return Err(ValidationError::PopulationShape {
+            population: h,
+            shape: p.shape.clone(),
+        });
+    }
+    if let Some(b) = p.kind.bias() {
+        let expected = bias_shape(&p.shape);
+        let per_step = vec![m.timesteps, expected[0]];
+        let found = &m.tensors[b].shape;
+        if *found != expected && *found != per_step {
+            return Err(ValidationError::BiasShape {
+                population: h,
+                bias: b,
+                found: found.clone(),
+                shape: p.shape.clone(),
+                expected,
+                per_step,
             });
         }
-        if let Some(b) = p.kind.bias() {
-            let want = bias_shape(&p.shape);
-            let per_step = [m.timesteps, want[0]];
-            let got = &m.tensors[b].shape;
-            if *got != want && *got != per_step {
-                return Err(ValidationError::Shape {
-                    owner: h.to_string(),
-                    message: format!(
-                        "bias {b} has shape {got:?}, but a {} population needs {want:?} (or \
-                         {per_step:?}, one row per step)",
-                        p.shape
-                    ),
-                });
-            }
+    }
+    if let PopulationKind::Spiking(s) = &p.kind {
+        let params = [
+            ("beta", s.beta),
+            ("gain", s.gain),
+            ("threshold", s.threshold),
+            ("v_reset", s.v_reset),
+        ];
+        if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(ValidationError::NonFiniteNeuron {
+                population: h,
+                parameter,
+                value,
+            });
         }
-        if let PopulationKind::Spiking(s) = &p.kind {
-            let params = [
-                ("beta", s.beta),
-                ("gain", s.gain),
-                ("threshold", s.threshold),
-                ("v_reset", s.v_reset),
-            ];
-            if let Some((name, v)) = params.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(ValidationError::Parameter {
-                    owner: h.to_string(),
-                    message: format!("{name} must be finite, got {v}"),
-                });
-            }
-            if !(0.0..=1.0).contains(&s.beta) {
-                return Err(ValidationError::Parameter {
-                    owner: h.to_string(),
-                    message: format!(
-                        "beta must lie in [0, 1] (a leak, not a gain), got {}",
-                        s.beta
-                    ),
-                });
-            }
+        if !(0.0..=1.0).contains(&s.beta) {
+            return Err(ValidationError::Leak {
+                population: h,
+                beta: s.beta,
+            });
         }
     }
     Ok(())
 }
 
-fn check_projections(m: &Module) -> Result<(), ValidationError> {
+fn check_size(m: &Module, errors: &mut Vec<ValidationError>) {
+    let neurons = m
+        .populations
+        .iter()
+        .fold(0usize, |acc, (_, p)| acc.saturating_add(p.shape.numel()));
+    if neurons.saturating_mul(m.timesteps) > MAX_ELEMENTS {
+        errors.push(ValidationError::TooLarge {
+            neurons,
+            timesteps: m.timesteps,
+        });
+    }
+}
+
+fn check_readout(m: &Module, readout: Handle<Population>, errors: &mut Vec<ValidationError>) {
+    let shape = &m.populations[readout].shape;
+    if shape.dims() != [m.num_classes] {
+        errors.push(ValidationError::ReadoutShape {
+            readout,
+            classes: m.num_classes,
+            shape: shape.clone(),
+        });
+    }
+}
+
+fn check_projections(m: &Module, errors: &mut Vec<ValidationError>) {
     for (h, p) in m.projections.iter() {
-        let source = &m.populations[p.source];
-        let target = &m.populations[p.target];
-        if matches!(target.kind, PopulationKind::Input(_)) {
-            return Err(ValidationError::Endpoint {
+        if let Err(e) = check_projection(m, h, p) {
+            errors.push(e);
+        }
+    }
+}
+
+/// The first problem of one projection (later ones would only repeat it).
+fn check_projection(
+    m: &Module,
+    h: Handle<Projection>,
+    p: &Projection,
+) -> Result<(), ValidationError> {
+    let source = &m.populations[p.source];
+    let target = &m.populations[p.target];
+    if matches!(target.kind, PopulationKind::Input(_)) {
+        return Err(ValidationError::IntoInput {
+            projection: h,
+            input: p.target,
+        });
+    }
+    if matches!(source.kind, PopulationKind::Readout(_)) {
+        return Err(ValidationError::OutOfReadout {
+            projection: h,
+            readout: p.source,
+        });
+    }
+    if p.delay > MAX_DELAY {
+        return Err(ValidationError::DelayTooLarge {
+            projection: h,
+            delay: p.delay,
+            limit: MAX_DELAY,
+        });
+    }
+    check_kind(h, &p.kind)?;
+    if matches!(p.kind, ProjectionKind::Conv2d(_)) && source.shape.rank() != 3 {
+        return Err(ValidationError::ConvOverFlat {
+            projection: h,
+            population: p.source,
+            shape: source.shape.clone(),
+        });
+    }
+    let expected =
+        target_shape(&p.kind, &source.shape, &m.tensors, m.timesteps).map_err(|source| {
+            ValidationError::TargetShape {
                 projection: h,
-                message: format!(
-                    "the input population {} cannot receive projections",
-                    p.target
-                ),
-            });
-        }
-        if matches!(source.kind, PopulationKind::Readout(_)) {
-            return Err(ValidationError::Endpoint {
-                projection: h,
-                message: format!(
-                    "the readout population {} cannot feed projections",
-                    p.source
-                ),
-            });
-        }
-        if p.delay > MAX_DELAY {
-            return Err(ValidationError::DelayTooLarge {
-                projection: h,
-                delay: p.delay,
-                limit: MAX_DELAY,
-            });
-        }
-        check_kind(h, &p.kind)?;
-        if matches!(p.kind, ProjectionKind::Conv2d(_)) && source.shape.rank() != 3 {
-            return Err(ValidationError::Unsupported {
-                owner: h.to_string(),
-                message: format!(
-                    "conv2d over the flat population {} ({}); only [C, H, W] sources convolve",
-                    p.source, source.shape
-                ),
-            });
-        }
-        let expected =
-            target_shape(&p.kind, &source.shape, &m.tensors, m.timesteps).map_err(|message| {
-                ValidationError::Shape {
-                    owner: h.to_string(),
-                    message,
-                }
-            })?;
-        if !expected.accepts(&target.shape) {
-            return Err(ValidationError::ShapeMismatch {
-                projection: h,
-                kind: p.kind.name(),
-                from: p.source,
-                from_shape: source.shape.clone(),
-                to: p.target,
-                to_shape: target.shape.clone(),
-                expected: expected.to_string(),
-            });
-        }
+                source,
+            }
+        })?;
+    if !expected.accepts(&target.shape) {
+        return Err(ValidationError::ShapeMismatch {
+            projection: h,
+            kind: p.kind.name(),
+            from: p.source,
+            from_shape: source.shape.clone(),
+            to: p.target,
+            to_shape: target.shape.clone(),
+            expected: expected.to_string(),
+        });
     }
     Ok(())
 }
 
-fn check_kind(h: Handle<Projection>, kind: &ProjectionKind) -> Result<(), ValidationError> {
-    let bad = |message: String| {
-        Err(ValidationError::Parameter {
-            owner: h.to_string(),
-            message,
-        })
-    };
+fn check_kind(
+    projection: Handle<Projection>,
+    kind: &ProjectionKind,
+) -> Result<(), ValidationError> {
     let sizes: &[usize] = match kind {
         ProjectionKind::Conv2d(c) => &[
             c.stride[0],
@@ -388,26 +605,28 @@ fn check_kind(h: Handle<Projection>, kind: &ProjectionKind) -> Result<(), Valida
         ],
         _ => &[],
     };
-    if let Some(v) = sizes.iter().find(|&&v| v > MAX_SIZE) {
-        return bad(format!(
-            "a kernel, stride, padding or group count of {v} exceeds the limit of {MAX_SIZE}"
-        ));
+    if let Some(&value) = sizes.iter().find(|&&v| v > MAX_SIZE) {
+        return Err(ValidationError::SizeTooLarge { projection, value });
     }
+    let zero = |what| Err(ValidationError::ZeroSize { projection, what });
+    let non_finite = |parameter, value| {
+        Err(ValidationError::NonFiniteFactor {
+            projection,
+            parameter,
+            value,
+        })
+    };
     match kind {
         ProjectionKind::Conv2d(c) if c.stride.contains(&0) || c.groups == 0 => {
-            bad("conv2d stride and groups must be non-zero".into())
+            zero("conv2d stride and groups")
         }
         ProjectionKind::SumPool(p) if p.kernel.contains(&0) || p.stride.contains(&0) => {
-            bad("sum_pool kernel and stride must be non-zero".into())
+            zero("sum_pool kernel and stride")
         }
-        ProjectionKind::SumPool(p) if !p.scale.is_finite() => {
-            bad(format!("sum_pool scale must be finite, got {}", p.scale))
-        }
-        ProjectionKind::Scale(s) if !s.factor.is_finite() => {
-            bad(format!("scale factor must be finite, got {}", s.factor))
-        }
+        ProjectionKind::SumPool(p) if !p.scale.is_finite() => non_finite("sum_pool scale", p.scale),
+        ProjectionKind::Scale(s) if !s.factor.is_finite() => non_finite("scale factor", s.factor),
         ProjectionKind::Dropout(d) if !(0.0..1.0).contains(&d.p) => {
-            bad(format!("dropout p must be in [0, 1), got {}", d.p))
+            Err(ValidationError::DropoutRate { projection, p: d.p })
         }
         _ => Ok(()),
     }
@@ -473,16 +692,13 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
 
 /// A population marked constant must be analog, without a per-step bias, and fed only by
 /// constants over zero delay through maps that do not change with the step.
-fn check_constants(m: &Module) -> Result<(), ValidationError> {
+fn check_constants(m: &Module, errors: &mut Vec<ValidationError>) {
     for (h, p) in m.populations.iter() {
         if let PopulationKind::Analog(a) = &p.kind
             && a.constant
             && m.has_per_step_bias(h)
         {
-            return Err(ValidationError::Parameter {
-                owner: h.to_string(),
-                message: "is marked const, but its bias has one row per step".into(),
-            });
+            errors.push(ValidationError::ConstWithPerStepBias { population: h });
         }
     }
     for (_, p) in m.projections.iter() {
@@ -493,25 +709,18 @@ fn check_constants(m: &Module) -> Result<(), ValidationError> {
             continue;
         }
         if p.delay != 0 || !is_constant(&m.populations[p.source]) {
-            return Err(ValidationError::Parameter {
-                owner: p.target.to_string(),
-                message: format!(
-                    "is marked const, but it receives {} with delay {}, which changes over time",
-                    p.source, p.delay
-                ),
+            errors.push(ValidationError::ConstFedByVarying {
+                population: p.target,
+                from: p.source,
+                delay: p.delay,
             });
-        }
-        if m.is_per_step_projection(&p.kind) {
-            return Err(ValidationError::Parameter {
-                owner: p.target.to_string(),
-                message: format!(
-                    "is marked const, but it receives {} through an affine with one row per step",
-                    p.source
-                ),
+        } else if m.is_per_step_projection(&p.kind) {
+            errors.push(ValidationError::ConstThroughPerStepAffine {
+                population: p.target,
+                from: p.source,
             });
         }
     }
-    Ok(())
 }
 
 /// Whether a population's output is the same at every step, as far as its own kind says.

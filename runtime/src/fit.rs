@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use snnc_compiler::ir::{Events, Module, PopulationKind, Projection, ProjectionKind};
-use snnc_compiler::validate::{ValidationError, validate};
+use snnc_compiler::validate::{ValidationErrors, validate};
 use snnc_targets::Target;
 
 /// The wiring of one projection.
@@ -187,7 +187,7 @@ fn on_host(kind: &PopulationKind) -> bool {
 }
 
 /// Estimate `m`'s resources on `target`, after validating `m`.
-pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationError> {
+pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErrors> {
     validate(m)?;
     let weight_bits = target.formats.weights.bits();
     let memory = |synapses: u64| (synapses * weight_bits as u64).div_ceil(8);

@@ -139,7 +139,7 @@ pub struct Plan {
 
 impl Plan {
     /// Validate `m` and prepare it. Any valid module runs, optimised or not.
-    pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationError> {
+    pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationErrors> {
         let v = validate(m)?;
         let constant = m.constant_populations(|_| true);
         let mut pops: Vec<Pop> = m

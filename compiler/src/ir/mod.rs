@@ -20,7 +20,7 @@ mod arena;
 pub mod shape;
 
 pub use crate::network::{Compare, Encoding, ReadoutKind, Reset, Shape};
-pub use arena::{Arena, Entity, Handle};
+pub use arena::{Arena, Entity, Handle, HandleMap};
 
 /// A weight tensor held by the module, f32, row-major.
 #[derive(Debug, Clone, PartialEq)]

@@ -76,8 +76,5 @@ pub fn read(path: &Path) -> Result<(Module, SourceMap), TextError> {
         message: e.to_string(),
     })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let load = |name: &str| -> Result<Weights, String> {
-        Weights::load(&dir.join(name)).map_err(|e| e.to_string())
-    };
-    Ok(parse(&text, &file, load)?)
+    Ok(parse(&text, &file, |name| Weights::load(&dir.join(name)))?)
 }

@@ -5,10 +5,11 @@
 
 use super::lex::{Tok, Token, lex};
 use crate::ir::{
-    self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
+    self, Compare, Encoding, Handle, HandleMap, Module, Population, PopulationKind, Projection,
     ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
 };
-use crate::network::Weights;
+use crate::network::{Weights, WeightsError};
+use crate::validate::Location;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -21,15 +22,15 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Where each entity was defined: its line (1-based) by handle index, and which tensors came
-/// from the sidecar (named by the `weights` line).
+/// Where each entity was defined: its line (1-based) by handle, and which tensors came from the
+/// sidecar (named by the `weights` line).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceMap {
-    pub tensors: Vec<usize>,
-    pub populations: Vec<usize>,
-    pub projections: Vec<usize>,
+    pub tensors: HandleMap<Tensor, usize>,
+    pub populations: HandleMap<Population, usize>,
+    pub projections: HandleMap<Projection, usize>,
     pub sidecar: Option<String>,
-    pub external: Vec<bool>,
+    pub external: HandleMap<Tensor, bool>,
 }
 
 impl SourceMap {
@@ -38,10 +39,21 @@ impl SourceMap {
         let (prefix, index) = handle.split_at_checked(1)?;
         let index: usize = index.parse().ok()?;
         match prefix {
-            "t" => self.tensors.get(index).copied(),
-            "p" => self.populations.get(index).copied(),
-            "e" => self.projections.get(index).copied(),
+            "t" => self.line(Location::Tensor(Handle::try_new(index)?)),
+            "p" => self.line(Location::Population(Handle::try_new(index)?)),
+            "e" => self.line(Location::Projection(Handle::try_new(index)?)),
             _ => None,
+        }
+    }
+
+    /// The line defining the entity a validation error is about; `None` for the module as a
+    /// whole and for handles the file does not define.
+    pub fn line(&self, at: Location) -> Option<usize> {
+        match at {
+            Location::Module => None,
+            Location::Tensor(h) => self.tensors.get(h).copied(),
+            Location::Population(h) => self.populations.get(h).copied(),
+            Location::Projection(h) => self.projections.get(h).copied(),
         }
     }
 }
@@ -50,7 +62,7 @@ impl SourceMap {
 pub fn parse(
     text: &str,
     file: &str,
-    mut load: impl FnMut(&str) -> Result<Weights, String>,
+    mut load: impl FnMut(&str) -> Result<Weights, WeightsError>,
 ) -> Result<(Module, SourceMap), ParseError> {
     let mut p = Parser {
         file,
@@ -128,7 +140,7 @@ impl Parser<'_> {
     fn line(
         &mut self,
         l: &mut Line,
-        load: &mut impl FnMut(&str) -> Result<Weights, String>,
+        load: &mut impl FnMut(&str) -> Result<Weights, WeightsError>,
     ) -> Result<(), ParseError> {
         match self.header {
             0 => {

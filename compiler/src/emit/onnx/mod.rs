@@ -65,7 +65,7 @@ impl Default for Options {
 #[derive(Debug, Error)]
 pub enum OnnxError {
     #[error("the module is invalid: {0}")]
-    Invalid(#[from] Box<crate::validate::ValidationError>),
+    Invalid(#[from] Box<crate::validate::ValidationErrors>),
     #[error(
         "{owner}: {what} = {value:e} is outside float32's range, and ONNX models compute in float32"
     )]

@@ -7,7 +7,8 @@
 
 use crate::ir::shape::{TargetShapeError, bias_shape, target_shape};
 use crate::ir::{
-    Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Shape, Tensor,
+    Handle, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind, Shape,
+    Tensor,
 };
 use crate::network::{MAX_ELEMENTS, MAX_SIZE};
 use std::collections::BTreeSet;
@@ -635,21 +636,25 @@ fn check_kind(
 /// Topological order over zero-delay projections (ties by handle); names the cycle if there is one.
 pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> {
     let n = m.populations.len();
-    let mut indegree = vec![0usize; n];
-    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut sources: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indegree = HandleMap::filled(n, 0usize);
+    let mut consumers = HandleMap::filled(n, Vec::new());
+    let mut sources = HandleMap::filled(n, Vec::new());
     for (_, p) in m.projections.iter() {
         if p.delay == 0 {
-            indegree[p.target.index()] += 1;
-            consumers[p.source.index()].push(p.target.index());
-            sources[p.target.index()].push(p.source.index());
+            indegree[p.target] += 1;
+            consumers[p.source].push(p.target);
+            sources[p.target].push(p.source);
         }
     }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: BTreeSet<Handle<Population>> = indegree
+        .iter()
+        .filter(|&(_, &d)| d == 0)
+        .map(|(h, _)| h)
+        .collect();
     let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop_first() {
-        order.push(Handle::new(i));
-        for &c in &consumers[i] {
+    while let Some(h) = ready.pop_first() {
+        order.push(h);
+        for &c in &consumers[h] {
             indegree[c] -= 1;
             if indegree[c] == 0 {
                 ready.insert(c);
@@ -660,33 +665,33 @@ pub fn schedule(m: &Module) -> Result<Vec<Handle<Population>>, ValidationError> 
         return Ok(order);
     }
     // Every unscheduled node has an unscheduled zero-delay source: walk back until one repeats.
-    let Some(mut at) = (0..n).find(|&i| indegree[i] > 0) else {
+    let Some(mut at) = indegree.iter().find(|&(_, &d)| d > 0).map(|(h, _)| h) else {
         return Ok(order);
     };
-    let mut seen = vec![usize::MAX; n];
+    let mut seen: HandleMap<Population, Option<usize>> = HandleMap::filled(n, None);
     let mut path = Vec::new();
-    while seen[at] == usize::MAX {
-        seen[at] = path.len();
+    while seen[at].is_none() {
+        seen[at] = Some(path.len());
         path.push(at);
         match sources[at].iter().find(|&&s| indegree[s] > 0) {
             Some(&s) => at = s,
             None => break,
         }
     }
-    let mut cycle: Vec<usize> = path[seen[at].min(path.len() - 1)..].to_vec();
+    let start = seen[at].unwrap_or(0).min(path.len() - 1);
+    let mut cycle: Vec<Handle<Population>> = path[start..].to_vec();
     cycle.reverse();
     let first = cycle
         .iter()
         .enumerate()
-        .min_by_key(|(_, i)| **i)
+        .min_by_key(|&(_, h)| *h)
         .map(|(k, _)| k)
         .unwrap_or(0);
     cycle.rotate_left(first);
     cycle.push(cycle[0]);
-    let named = cycle.into_iter().map(|i| {
-        let h = Handle::new(i);
-        (h, m.populations[h].name.clone())
-    });
+    let named = cycle
+        .into_iter()
+        .map(|h| (h, m.populations[h].name.clone()));
     Err(ValidationError::ZeroDelayCycle(named.collect()))
 }
 

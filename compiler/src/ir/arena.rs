@@ -185,6 +185,13 @@ impl<T, V> HandleMap<T, V> {
     pub fn from_fn<A>(arena: &Arena<A>, f: impl FnMut(Handle<T>) -> V) -> Self {
         Self::from_vec((0..arena.len()).map(Handle::new).map(f).collect())
     }
+    /// Grows (with copies of `value`) or shrinks to `len` handles.
+    pub fn resize(&mut self, len: usize, value: V)
+    where
+        V: Clone,
+    {
+        self.values.resize(len, value);
+    }
     /// Appends the value of the next handle and returns that handle.
     pub fn push(&mut self, value: V) -> Handle<T> {
         self.values.push(value);

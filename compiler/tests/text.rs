@@ -41,10 +41,12 @@ fn files_round_trip_through_disk() {
     assert!(dir.path().join("net.safetensors").exists());
     let (back, map) = text::read(&path).unwrap();
     assert_eq!(back, m);
+    let p0 = snnc_compiler::ir::Handle::new(0);
     assert_eq!(
-        map.line_of("p0"),
-        Some(map.populations[snnc_compiler::ir::Handle::new(0)])
+        map.line(snnc_compiler::validate::Location::Population(p0)),
+        Some(map.populations[p0])
     );
+    assert_eq!(map.line(snnc_compiler::validate::Location::Module), None);
 }
 
 fn parse_err(src: &str) -> String {

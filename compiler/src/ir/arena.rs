@@ -220,15 +220,6 @@ impl<T, V> HandleMap<T, V> {
     pub fn values(&self) -> std::slice::Iter<'_, V> {
         self.values.iter()
     }
-    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, V> {
-        self.values.iter_mut()
-    }
-    pub fn as_slice(&self) -> &[V] {
-        &self.values
-    }
-    pub fn into_vec(self) -> Vec<V> {
-        self.values
-    }
 }
 
 // Manual impls: deriving would put the bounds on `T`, the entity, which need not have them.

@@ -34,18 +34,6 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
-    /// The line defining the entity a handle name such as `p7` refers to.
-    pub fn line_of(&self, handle: &str) -> Option<usize> {
-        let (prefix, index) = handle.split_at_checked(1)?;
-        let index: usize = index.parse().ok()?;
-        match prefix {
-            "t" => self.line(Location::Tensor(Handle::try_new(index)?)),
-            "p" => self.line(Location::Population(Handle::try_new(index)?)),
-            "e" => self.line(Location::Projection(Handle::try_new(index)?)),
-            _ => None,
-        }
-    }
-
     /// The line defining the entity a validation error is about; `None` for the module as a
     /// whole and for handles the file does not define.
     pub fn line(&self, at: Location) -> Option<usize> {

@@ -169,12 +169,12 @@ impl<'p, 'm> Emitter<'p, 'm> {
             counts: plan
                 .layers
                 .iter()
-                .map(|h| self.counts.get(&h).cloned().unwrap_or_default())
+                .map(|h| self.counts.get(h).cloned().unwrap_or_default())
                 .collect(),
             spikes: plan
                 .spike_maps
                 .iter()
-                .map(|h| self.spikes.get(&h).cloned().unwrap_or_default())
+                .map(|h| self.spikes.get(h).cloned().unwrap_or_default())
                 .collect(),
         }
     }

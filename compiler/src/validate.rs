@@ -5,7 +5,7 @@
 //! with the entity it is about ([`Location`]); messages name handles the way the text form prints
 //! them (`p7`, `e12`, `t3`), so a message points at a line a person can find.
 
-use crate::ir::shape::{TargetShapeError, bias_shape, target_shape};
+use crate::ir::shape::{TargetShape, TargetShapeError, bias_shape, target_shape};
 use crate::ir::{
     Handle, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind, Shape,
     Tensor,
@@ -81,7 +81,7 @@ pub enum ValidationError {
         from_shape: Shape,
         to: Handle<Population>,
         to_shape: Shape,
-        expected: String,
+        expected: TargetShape,
     },
     #[error("{projection}: {source}")]
     TargetShape {
@@ -578,7 +578,7 @@ fn check_projection(
             from_shape: source.shape.clone(),
             to: p.target,
             to_shape: target.shape.clone(),
-            expected: expected.to_string(),
+            expected,
         });
     }
     Ok(())

@@ -118,6 +118,19 @@ fn check_fails_with_the_line_of_the_problem() {
         )),
         "{msg}"
     );
+    // Every problem is reported, each at the line of its entity: the cycle and a gain for a leak.
+    let broken = src
+        .replace(" delay=2 factor", " factor")
+        .replacen("beta=", "beta=1", 1);
+    std::fs::write(&ir, broken).unwrap();
+    let o = snnc(&["ir", "check", s(&ir)]);
+    assert!(!o.status.success());
+    let msg = text(&o);
+    assert!(
+        msg.contains(&format!("d.snnir:{line}: p2: beta must lie in [0, 1]"))
+            && msg.contains(&format!("d.snnir:{line}: zero-delay cycle")),
+        "{msg}"
+    );
 
     std::fs::write(
         &ir,

@@ -1,7 +1,24 @@
 //! Atomic file output: write a temporary file beside the target, then rename it into place.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A file that could not be written, named.
+#[derive(Debug, Error)]
+#[error("{}: cannot write: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// [`write`], with the file named in the error (for callers without their own error wording).
+pub fn write_named(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write(path, bytes).map_err(|source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// Write `bytes` to `path` so that readers see either the old file or the complete new one.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -3,7 +3,7 @@
 use crate::ir::Module;
 use crate::lower::{LowerError, lower};
 use crate::network::{Network, NetworkError, Weights, WeightsError};
-use crate::validate::{ValidationError, validate};
+use crate::validate::{ValidationErrors, validate};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -18,7 +18,7 @@ pub enum CompileError {
     #[error("{stage}: the module is invalid: {error}")]
     Invalid {
         stage: String,
-        error: Box<ValidationError>,
+        error: Box<ValidationErrors>,
     },
     #[error("{0}: no network found (expected a network.json, or a directory holding one)")]
     NoNetwork(String),

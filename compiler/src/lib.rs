@@ -4,6 +4,7 @@ pub mod arch;
 pub mod atomic;
 pub mod driver;
 pub mod emit;
+pub mod hash;
 pub mod ir;
 pub mod lower;
 pub mod network;

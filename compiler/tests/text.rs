@@ -3,7 +3,7 @@
 mod common;
 
 use snnc_compiler::ir::Module;
-use snnc_compiler::network::Weights;
+use snnc_compiler::network::{Weights, WeightsError};
 use snnc_compiler::text::{self, PrintOptions, parse, print};
 
 /// Print, then parse that text with its sidecar.
@@ -14,7 +14,6 @@ pub fn reparse(m: &Module) -> Module {
     let (back, _) = parse(&printed, "mem.snnir", |name| {
         assert_eq!(name, opts.sidecar);
         Weights::from_bytes(side.as_deref().expect("a sidecar was named"), name)
-            .map_err(|e| e.to_string())
     })
     .unwrap_or_else(|e| panic!("{e}\n{printed}"));
     back
@@ -42,11 +41,22 @@ fn files_round_trip_through_disk() {
     assert!(dir.path().join("net.safetensors").exists());
     let (back, map) = text::read(&path).unwrap();
     assert_eq!(back, m);
-    assert_eq!(map.line_of("p0"), Some(map.populations[0]));
+    let p0 = snnc_compiler::ir::Handle::new(0);
+    assert_eq!(
+        map.line(snnc_compiler::validate::Location::Population(p0)),
+        Some(map.populations[p0])
+    );
+    assert_eq!(map.line(snnc_compiler::validate::Location::Module), None);
 }
 
 fn parse_err(src: &str) -> String {
-    match parse(src, "x.snnir", |_| Err("no sidecar here".to_string())) {
+    let no_sidecar = |name: &str| {
+        Err(WeightsError::Io {
+            file: name.to_string(),
+            message: "no sidecar here".into(),
+        })
+    };
+    match parse(src, "x.snnir", no_sidecar) {
         Ok(_) => panic!("expected an error for:\n{src}"),
         Err(e) => e.to_string(),
     }
@@ -106,7 +116,7 @@ fn parse_errors_point_at_line_and_column() {
     );
     assert_eq!(
         parse_err(&format!("{HEAD}weights \"w.safetensors\"\n")),
-        "x.snnir:3:1: cannot load the sidecar \"w.safetensors\": no sidecar here"
+        "x.snnir:3:1: cannot load the sidecar \"w.safetensors\": w.safetensors: cannot read weights: no sidecar here"
     );
     assert_eq!(
         parse_err(&format!(
@@ -138,9 +148,6 @@ fn a_sidecar_from_another_compilation_is_rejected() {
         .unwrap();
     wrong.tensors[external].data[0] += 1.0;
     let side = text::sidecar(&wrong, &opts).unwrap();
-    let err = parse(&printed, "m.snnir", |n| {
-        Weights::from_bytes(&side, n).map_err(|e| e.to_string())
-    })
-    .unwrap_err();
+    let err = parse(&printed, "m.snnir", |n| Weights::from_bytes(&side, n)).unwrap_err();
     assert!(err.to_string().contains("does not match its hash"), "{err}");
 }

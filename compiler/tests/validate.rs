@@ -6,7 +6,7 @@ use snnc_compiler::ir::{Handle, Module, PopulationKind, ProjectionKind};
 use snnc_compiler::lower::lower;
 use snnc_compiler::network::{NetworkDesc, Weights};
 use snnc_compiler::text::parse;
-use snnc_compiler::validate::validate;
+use snnc_compiler::validate::{Location, ValidationError, validate};
 
 /// A small valid module: input -> conv -> LIF -> pool -> flatten -> dense -> readout, with a
 /// feedback projection from the LIF into the conv population.
@@ -28,7 +28,7 @@ e4 = dense p3 -> p4 graded weight=t2
 "#;
 
 fn base() -> Module {
-    let (m, _) = parse(BASE, "tiny.snnir", |_| Err("none".into())).unwrap();
+    let (m, _) = parse(BASE, "tiny.snnir", |_| Ok(Weights::default())).unwrap();
     validate(&m).expect("the base module is valid");
     m
 }
@@ -44,6 +44,50 @@ fn p(i: usize) -> Handle<snnc_compiler::ir::Population> {
 }
 fn e(i: usize) -> Handle<snnc_compiler::ir::Projection> {
     Handle::new(i)
+}
+
+#[test]
+fn every_error_is_reported_with_the_entity_it_is_about() {
+    let mut m = base();
+    m.tensors[Handle::new(2)].data[3] = f32::NAN;
+    if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
+        s.beta = 1.5;
+    }
+    m.projections[e(2)].delay = 5000;
+    let errors = validate(&m).expect_err("three problems");
+    let located: Vec<(Location, String)> = errors
+        .iter()
+        .map(|e| (e.location(), e.to_string()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (
+                Location::Tensor(Handle::new(2)),
+                "t2 (`d`): holds a non-finite value (NaN) at flat index 3".to_string()
+            ),
+            (
+                Location::Population(p(2)),
+                "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5".to_string()
+            ),
+            (
+                Location::Projection(e(2)),
+                "e2: delay 5000 exceeds the limit of 1024".to_string()
+            ),
+        ]
+    );
+    assert!(matches!(
+        errors.iter().nth(2),
+        Some(ValidationError::DelayTooLarge { delay: 5000, .. })
+    ));
+}
+
+#[test]
+fn a_cycle_is_located_at_its_first_population() {
+    let mut m = base();
+    m.projections[e(2)].delay = 0;
+    let errors = validate(&m).unwrap_err();
+    assert_eq!(errors.first().location(), Location::Population(p(1)));
 }
 
 #[test]
@@ -181,9 +225,11 @@ fn exactly_one_input_and_one_readout() {
         mode: snnc_compiler::ir::ReadoutKind::TimeMean,
         bias: None,
     });
+    // A second readout is also a readout feeding a projection: both are reported.
     assert_eq!(
         error(&m),
-        "the module needs exactly one readout population, found p3, p4"
+        "the module needs exactly one readout population, found p3, p4\n\
+         e4: the readout population p3 cannot feed projections"
     );
     let mut m = base();
     m.populations[p(0)].kind = PopulationKind::Analog(snnc_compiler::ir::Analog {
@@ -205,11 +251,13 @@ fn projections_into_the_input_or_out_of_the_readout() {
         error(&m),
         "e2: the input population p0 cannot receive projections"
     );
+    // Rewiring e1 out of the readout also closes a zero-delay loop through it: both are reported.
     let mut m = base();
     m.projections[e(1)].source = p(4);
     assert_eq!(
         error(&m),
-        "e1: the readout population p4 cannot feed projections"
+        "e1: the readout population p4 cannot feed projections\n\
+         zero-delay cycle p2 `lif` -> p3 `pool` -> p4 `out` -> p2 `lif`: every cycle needs a total delay of at least 1"
     );
 }
 
@@ -303,7 +351,7 @@ fn absurd_window_sizes() {
         "padding=[0, 0] scale=0.25",
         "padding=[9223372036854775807, 0] scale=0.25",
     );
-    let (m, _) = parse(&text, "tiny.snnir", |_| Err("none".into())).unwrap();
+    let (m, _) = parse(&text, "tiny.snnir", |_| Ok(Weights::default())).unwrap();
     assert_eq!(
         error(&m),
         "e3: a kernel, stride, padding or group count of 9223372036854775807 exceeds the limit of 16777216"

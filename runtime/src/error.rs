@@ -22,7 +22,7 @@ pub enum RuntimeError {
     #[error("{}: not a compiled module: expected a .snnir file, a training output directory or a network.json", path.display())]
     NotCompiled { path: PathBuf },
     #[error("the module is invalid: {0}")]
-    Invalid(#[from] Box<snnc_compiler::validate::ValidationError>),
+    Invalid(#[from] Box<snnc_compiler::validate::ValidationErrors>),
     #[error("sample {sample}: expected {expected} input values ({what}), got {found}")]
     InputSize {
         sample: usize,
@@ -40,11 +40,8 @@ pub enum RuntimeError {
     },
     #[error(transparent)]
     Target(#[from] snnc_targets::TargetError),
-    #[error("{}: cannot write: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] snnc_compiler::atomic::WriteError),
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
 }

@@ -12,8 +12,10 @@
 //! need more (a core's distinct inputs, routing, per-synapse index and delay fields), never less.
 
 use serde::Serialize;
-use snnc_compiler::ir::{Events, Module, PopulationKind, Projection, ProjectionKind};
-use snnc_compiler::validate::{ValidationError, validate};
+use snnc_compiler::ir::{
+    Events, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind,
+};
+use snnc_compiler::validate::{ValidationErrors, validate};
 use snnc_targets::Target;
 
 /// The wiring of one projection.
@@ -187,22 +189,22 @@ fn on_host(kind: &PopulationKind) -> bool {
 }
 
 /// Estimate `m`'s resources on `target`, after validating `m`.
-pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationError> {
+pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErrors> {
     validate(m)?;
     let weight_bits = target.formats.weights.bits();
     let memory = |synapses: u64| (synapses * weight_bits as u64).div_ceil(8);
     let limits = target.limits.as_ref();
     let n_pops = m.populations.len();
-    let mut synapses_in = vec![0u64; n_pops];
-    let mut fan_in = vec![0u64; n_pops];
-    let mut fan_out = vec![0u64; n_pops];
+    let mut synapses_in: HandleMap<Population, u64> = HandleMap::filled(n_pops, 0);
+    let mut fan_in: HandleMap<Population, u64> = HandleMap::filled(n_pops, 0);
+    let mut fan_out: HandleMap<Population, u64> = HandleMap::filled(n_pops, 0);
     let mut max_delay = 0;
     let mut graded_projections = 0;
     for (_, e) in m.projections.iter() {
         let w = wiring(m, e);
-        synapses_in[e.target.index()] += w.synapses;
-        fan_in[e.target.index()] += w.max_fan_in;
-        fan_out[e.source.index()] += w.max_fan_out;
+        synapses_in[e.target] += w.synapses;
+        fan_in[e.target] += w.max_fan_in;
+        fan_out[e.source] += w.max_fan_out;
         max_delay = max_delay.max(e.delay);
         let source = &m.populations[e.source].kind;
         if source.events() == Events::Graded && !on_host(source) {
@@ -220,14 +222,13 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
         if on_host(&p.kind) {
             continue;
         }
-        let i = h.index();
         let neurons = p.shape.numel() as u64;
         let cores = per_core.map(|l| {
             let need = |amount: u64, per: Option<u64>| per.map_or(0, |c| amount.div_ceil(c.max(1)));
             need(neurons, l.neurons_per_core)
-                .max(need(synapses_in[i], l.synapses_per_core))
+                .max(need(synapses_in[h], l.synapses_per_core))
                 .max(need(
-                    memory(synapses_in[i]),
+                    memory(synapses_in[h]),
                     l.synapse_memory_bytes_per_core,
                 ))
                 .max(1)
@@ -237,10 +238,10 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             population: h.to_string(),
             kind: p.kind.name().to_string(),
             neurons,
-            synapses_in: synapses_in[i],
-            synapse_memory_bytes: memory(synapses_in[i]),
-            max_fan_in: fan_in[i],
-            max_fan_out: fan_out[i],
+            synapses_in: synapses_in[h],
+            synapse_memory_bytes: memory(synapses_in[h]),
+            max_fan_in: fan_in[h],
+            max_fan_out: fan_out[h],
             cores,
         });
     }

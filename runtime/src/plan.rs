@@ -139,7 +139,7 @@ pub struct Plan {
 
 impl Plan {
     /// Validate `m` and prepare it. Any valid module runs, optimised or not.
-    pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationError> {
+    pub fn new(m: &Module) -> Result<Plan, snnc_compiler::validate::ValidationErrors> {
         let v = validate(m)?;
         let constant = m.constant_populations(|_| true);
         let mut pops: Vec<Pop> = m
@@ -154,7 +154,7 @@ impl Plan {
                     handle: h,
                     kind: kind(&p.kind),
                     layout,
-                    constant: constant[h.index()],
+                    constant: constant[h],
                     depth: 1,
                     bias: bias.filter(|_| !per_step).map(|b| layout.expand(&b.data)),
                     step_bias: bias
@@ -169,10 +169,11 @@ impl Plan {
         let mut projs = Vec::with_capacity(m.projections.len());
         for (h, e) in m.projections.iter() {
             let (s, t) = (e.source.index(), e.target.index());
+            let (source_constant, target_constant) = (constant[e.source], constant[e.target]);
             let delay = e.delay as usize;
             let src = &pops[s];
             let op = Op::new(&e.kind, &m.tensors, src.layout, pops[t].layout);
-            let hoisted = constant[s] && !op.per_step();
+            let hoisted = source_constant && !op.per_step();
             projs.push(Proj {
                 handle: h,
                 source: s,
@@ -186,13 +187,16 @@ impl Plan {
             let i = projs.len() - 1;
             if hoisted {
                 pops[t].hoisted.push(i);
-                if !constant[t] && delay < m.timesteps && !pops[t].drive_delays.contains(&e.delay) {
+                if !target_constant
+                    && delay < m.timesteps
+                    && !pops[t].drive_delays.contains(&e.delay)
+                {
                     pops[t].drive_delays.push(e.delay);
                 }
             } else {
                 pops[t].incoming.push(i);
                 // A constant source is read from its one slot whatever the delay.
-                if !constant[s] {
+                if !source_constant {
                     pops[s].depth = pops[s].depth.max(delay + 1);
                 }
             }
@@ -200,11 +204,11 @@ impl Plan {
         for p in &mut pops {
             p.drive_delays.sort_unstable();
         }
-        let (prologue, schedule) = v
-            .schedule
-            .iter()
-            .map(|h| h.index())
-            .partition(|&i| constant[i]);
+        let (prologue, schedule): (Vec<Handle<Population>>, Vec<_>) =
+            v.schedule.iter().partition(|&&h| constant[h]);
+        let indices = |hs: Vec<Handle<Population>>| -> Vec<usize> {
+            hs.into_iter().map(Handle::index).collect()
+        };
         Ok(Plan {
             name: m.name.clone(),
             timesteps: m.timesteps,
@@ -217,8 +221,8 @@ impl Plan {
                 .collect(),
             pops,
             projs,
-            prologue,
-            schedule,
+            prologue: indices(prologue),
+            schedule: indices(schedule),
             input: v.input.index(),
             readout: v.readout.index(),
             simd: crate::ops::Simd::detect(),

@@ -1,9 +1,9 @@
 //! `snnc ir`: check and format `.snnir` files.
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use snnc_compiler::text::{self, INLINE_LIMIT, PrintOptions, SourceMap};
-use snnc_compiler::validate::validate;
+use snnc_compiler::validate::{ValidationErrors, validate};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -32,26 +32,22 @@ pub fn run(a: IrArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The line of the first handle (`p7`, `e12`, `t3`) a message mentions, to point at it.
-fn locate(message: &str, map: &SourceMap) -> Option<usize> {
-    message
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| {
-            w.len() > 1
-                && matches!(w.as_bytes()[0], b'p' | b'e' | b't')
-                && w[1..].bytes().all(|b| b.is_ascii_digit())
+/// Every validation error, one per line, each at the line defining the entity it is about.
+fn located(file: &Path, errors: &ValidationErrors, map: &SourceMap) -> String {
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| match map.line(e.location()) {
+            Some(line) => format!("{}:{line}: {e}", file.display()),
+            None => format!("{}: {e}", file.display()),
         })
-        .and_then(|h| map.line_of(h))
+        .collect();
+    lines.join("\n")
 }
 
 fn load(file: &Path) -> anyhow::Result<(snnc_compiler::ir::Module, SourceMap)> {
     let (m, map) = text::read(file)?;
-    if let Err(e) = validate(&m) {
-        let msg = e.to_string();
-        return Err(match locate(&msg, &map) {
-            Some(line) => anyhow!("{}:{line}: {msg}", file.display()),
-            None => anyhow!("{}: {msg}", file.display()),
-        });
+    if let Err(errors) = validate(&m) {
+        bail!("{}", located(file, &errors, &map));
     }
     Ok((m, map))
 }
@@ -78,7 +74,7 @@ fn fmt(file: &Path, write: bool) -> anyhow::Result<()> {
     }
     // Printing to stdout keeps the existing sidecar, so every tensor must stay where it is.
     let moves = m.tensors.iter().any(|(h, t)| {
-        (t.data.len() > INLINE_LIMIT) != map.external.get(h.index()).copied().unwrap_or(false)
+        (t.data.len() > INLINE_LIMIT) != map.external.get(h).copied().unwrap_or(false)
     });
     if moves {
         bail!(

@@ -1,7 +1,6 @@
 //! The module as one JSON document, field for field what the text form says.
 
 use crate::ir::{Module, PopulationKind, ProjectionKind};
-use crate::text::fnv1a;
 use serde_json::{Map, Value, json};
 
 /// Render `m`; tensors with at most `inline_limit` values carry them, larger ones their hash
@@ -13,7 +12,7 @@ pub fn json(m: &Module, sidecar: &str, inline_limit: usize) -> Value {
         .map(|(h, t)| {
             let mut o = json!({ "handle": h.to_string(), "label": t.label, "shape": t.shape });
             if t.data.len() > inline_limit {
-                o["hash"] = json!(format!("{:016x}", fnv1a(&t.data)));
+                o["hash"] = json!(format!("{:016x}", crate::hash::f32s(&t.data)));
             } else {
                 o["values"] = json!(t.data);
             }

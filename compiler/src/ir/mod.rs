@@ -20,7 +20,7 @@ mod arena;
 pub mod shape;
 
 pub use crate::network::{Compare, Encoding, ReadoutKind, Reset, Shape};
-pub use arena::{Arena, Entity, Handle};
+pub use arena::{Arena, Entity, Handle, HandleMap};
 
 /// A weight tensor held by the module, f32, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,44 +319,24 @@ impl Module {
         self.populations[self.projections[e].source].kind.events()
     }
     /// Projections into each population, in handle order.
-    pub fn incoming(&self) -> Vec<Vec<Handle<Projection>>> {
-        let mut v = vec![Vec::new(); self.populations.len()];
+    pub fn incoming(&self) -> HandleMap<Population, Vec<Handle<Projection>>> {
+        let mut v = HandleMap::filled(self.populations.len(), Vec::new());
         for (h, p) in self.projections.iter() {
-            if let Some(slot) = v.get_mut(p.target.index()) {
+            if let Some(slot) = v.get_mut(p.target) {
                 slot.push(h);
             }
         }
         v
     }
     /// Projections out of each population, in handle order.
-    pub fn outgoing(&self) -> Vec<Vec<Handle<Projection>>> {
-        let mut v = vec![Vec::new(); self.populations.len()];
+    pub fn outgoing(&self) -> HandleMap<Population, Vec<Handle<Projection>>> {
+        let mut v = HandleMap::filled(self.populations.len(), Vec::new());
         for (h, p) in self.projections.iter() {
-            if let Some(slot) = v.get_mut(p.source.index()) {
+            if let Some(slot) = v.get_mut(p.source) {
                 slot.push(h);
             }
         }
         v
-    }
-    /// How many places (projections and biases) refer to each tensor.
-    pub fn tensor_uses(&self) -> Vec<usize> {
-        let mut uses = vec![0; self.tensors.len()];
-        let mut count = |t: Handle<Tensor>| {
-            if let Some(u) = uses.get_mut(t.index()) {
-                *u += 1;
-            }
-        };
-        for (_, p) in self.projections.iter() {
-            if let Some(t) = p.kind.tensor() {
-                count(t);
-            }
-        }
-        for (_, p) in self.populations.iter() {
-            if let Some(t) = p.kind.bias() {
-                count(t);
-            }
-        }
-        uses
     }
     /// Whether a population's bias changes from step to step (a per-step `[T, C]` tensor).
     pub fn has_per_step_bias(&self, p: Handle<Population>) -> bool {
@@ -374,27 +354,24 @@ impl Module {
     /// change with the step, only by such populations. Projections for which `live` is false are
     /// ignored (passes mark removals before applying them). The `hoist_constants` rule, also
     /// used by back ends that hoist unoptimised modules.
-    pub fn constant_populations(&self, live: impl Fn(Handle<Projection>) -> bool) -> Vec<bool> {
-        let mut c: Vec<bool> = self
-            .populations
-            .iter()
-            .map(|(h, p)| match &p.kind {
-                PopulationKind::Input(i) => i.encoding == Encoding::Direct,
-                PopulationKind::Analog(_) => !self.has_per_step_bias(h),
-                _ => false,
-            })
-            .collect();
+    pub fn constant_populations(
+        &self,
+        live: impl Fn(Handle<Projection>) -> bool,
+    ) -> HandleMap<Population, bool> {
+        let mut c = HandleMap::from_fn(&self.populations, |h| match &self.populations[h].kind {
+            PopulationKind::Input(i) => i.encoding == Encoding::Direct,
+            PopulationKind::Analog(_) => !self.has_per_step_bias(h),
+            _ => false,
+        });
         // Optimistic start, then knock out every analog fed late or by a changing source.
         loop {
             let mut changed = false;
             for (h, e) in self.projections.iter() {
-                let t = e.target.index();
+                let t = e.target;
                 if live(h)
                     && c[t]
-                    && matches!(self.populations[e.target].kind, PopulationKind::Analog(_))
-                    && (e.delay != 0
-                        || !c[e.source.index()]
-                        || self.is_per_step_projection(&e.kind))
+                    && matches!(self.populations[t].kind, PopulationKind::Analog(_))
+                    && (e.delay != 0 || !c[e.source] || self.is_per_step_projection(&e.kind))
                 {
                     c[t] = false;
                     changed = true;

@@ -1,7 +1,56 @@
 //! Shape rules of projections: what a projection's target must look like given its source.
 
-use super::{Arena, ProjectionKind, Shape, Tensor};
+use super::{Arena, Handle, ProjectionKind, Shape, Tensor};
 use crate::network::window_out;
+use thiserror::Error;
+
+/// Why a projection cannot map its source's shape (the `from` shape) to any target.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum TargetShapeError {
+    #[error("conv2d needs a [C, H, W] source, got {from}")]
+    ConvSource { from: Shape },
+    #[error("conv2d weight {weight} must be 4-D, got {shape:?}")]
+    ConvWeightRank {
+        weight: Handle<Tensor>,
+        shape: Vec<usize>,
+    },
+    #[error(
+        "conv2d weight {weight} has shape {shape:?}; with {groups} groups the {channels}-channel source needs [C_out, {}, kh, kw] and C_out divisible by the groups",
+        channels.checked_div(*groups).unwrap_or(0)
+    )]
+    ConvGroups {
+        weight: Handle<Tensor>,
+        shape: Vec<usize>,
+        groups: usize,
+        channels: usize,
+    },
+    #[error("conv2d window {}x{} does not fit the source {from}", kernel[0], kernel[1])]
+    ConvWindow { kernel: [usize; 2], from: Shape },
+    #[error("dense weight {weight} has shape {shape:?}; the source {from} needs [out, {}]", from.numel())]
+    DenseWeight {
+        weight: Handle<Tensor>,
+        shape: Vec<usize>,
+        from: Shape,
+    },
+    #[error("sum_pool needs a [C, H, W] or [N] source, got {from}")]
+    SumPoolSource { from: Shape },
+    #[error("sum_pool over a [N] source needs kernel [1, k], stride [1, s], padding [0, p]")]
+    SumPoolFlat,
+    #[error("sum_pool padding must be at most half the kernel")]
+    SumPoolPadding,
+    #[error("sum_pool window {kernel:?} does not fit the source {from}")]
+    SumPoolWindow { kernel: [usize; 2], from: Shape },
+    #[error(
+        "affine scale {scale} has shape {shape:?}; the source {from} needs [{channels}] (or [{timesteps}, {channels}], one row per step)"
+    )]
+    AffineScale {
+        scale: Handle<Tensor>,
+        shape: Vec<usize>,
+        from: Shape,
+        channels: usize,
+        timesteps: usize,
+    },
+}
 
 /// What a projection requires of its target's shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,71 +95,73 @@ pub fn target_shape(
     source: &Shape,
     tensors: &Arena<Tensor>,
     timesteps: usize,
-) -> Result<TargetShape, String> {
+) -> Result<TargetShape, TargetShapeError> {
     match kind {
         ProjectionKind::Conv2d(c) => {
             let [cin, h, w] = match *source.dims() {
                 [c, h, w] => [c, h, w],
-                _ => return Err(format!("conv2d needs a [C, H, W] source, got {source}")),
+                _ => {
+                    return Err(TargetShapeError::ConvSource {
+                        from: source.clone(),
+                    });
+                }
             };
             let wt = &tensors[c.weight];
             let [cout, cg, kh, kw] = match wt.shape[..] {
                 [a, b, c, d] => [a, b, c, d],
                 _ => {
-                    return Err(format!(
-                        "conv2d weight {} must be 4-D, got {:?}",
-                        c.weight, wt.shape
-                    ));
+                    return Err(TargetShapeError::ConvWeightRank {
+                        weight: c.weight,
+                        shape: wt.shape.clone(),
+                    });
                 }
             };
             if c.groups == 0 || cin % c.groups != 0 || cout % c.groups != 0 || cin / c.groups != cg
             {
-                return Err(format!(
-                    "conv2d weight {} has shape {:?}; with {} groups the {cin}-channel source needs [C_out, {}, kh, kw] and C_out divisible by the groups",
-                    c.weight,
-                    wt.shape,
-                    c.groups,
-                    cin.checked_div(c.groups).unwrap_or(0)
-                ));
+                return Err(TargetShapeError::ConvGroups {
+                    weight: c.weight,
+                    shape: wt.shape.clone(),
+                    groups: c.groups,
+                    channels: cin,
+                });
             }
             window(h, w, [kh, kw], c.stride, c.padding)
                 .map(|(oh, ow)| TargetShape::Exact(Shape(vec![cout, oh, ow])))
-                .ok_or_else(|| format!("conv2d window {kh}x{kw} does not fit the source {source}"))
+                .ok_or_else(|| TargetShapeError::ConvWindow {
+                    kernel: [kh, kw],
+                    from: source.clone(),
+                })
         }
         ProjectionKind::Dense(d) => {
             let wt = &tensors[d.weight];
             match wt.shape[..] {
                 [out, inp] if inp == source.numel() => Ok(TargetShape::Numel(out)),
-                _ => Err(format!(
-                    "dense weight {} has shape {:?}; the source {source} needs [out, {}]",
-                    d.weight,
-                    wt.shape,
-                    source.numel()
-                )),
+                _ => Err(TargetShapeError::DenseWeight {
+                    weight: d.weight,
+                    shape: wt.shape.clone(),
+                    from: source.clone(),
+                }),
             }
         }
         ProjectionKind::SumPool(p) => {
             let Some([c, h, w]) = as_planes(source) else {
-                return Err(format!(
-                    "sum_pool needs a [C, H, W] or [N] source, got {source}"
-                ));
+                return Err(TargetShapeError::SumPoolSource {
+                    from: source.clone(),
+                });
             };
             if source.rank() == 1 && (p.kernel[0] != 1 || p.stride[0] != 1 || p.padding[0] != 0) {
-                return Err(
-                    "sum_pool over a [N] source needs kernel [1, k], stride [1, s], padding [0, p]"
-                        .into(),
-                );
+                return Err(TargetShapeError::SumPoolFlat);
             }
             if p.padding[0].saturating_mul(2) > p.kernel[0]
                 || p.padding[1].saturating_mul(2) > p.kernel[1]
             {
-                return Err("sum_pool padding must be at most half the kernel".into());
+                return Err(TargetShapeError::SumPoolPadding);
             }
             let (oh, ow) = window(h, w, p.kernel, p.stride, p.padding).ok_or_else(|| {
-                format!(
-                    "sum_pool window {:?} does not fit the source {source}",
-                    p.kernel
-                )
+                TargetShapeError::SumPoolWindow {
+                    kernel: p.kernel,
+                    from: source.clone(),
+                }
             })?;
             Ok(TargetShape::Exact(if source.rank() == 1 {
                 Shape(vec![ow])
@@ -125,11 +176,13 @@ pub fn target_shape(
             let c = source.dims().first().copied().unwrap_or(0);
             let wt = &tensors[a.scale];
             if wt.shape != [c] && wt.shape != [timesteps, c] {
-                return Err(format!(
-                    "affine scale {} has shape {:?}; the source {source} needs [{c}] (or \
-                     [{timesteps}, {c}], one row per step)",
-                    a.scale, wt.shape
-                ));
+                return Err(TargetShapeError::AffineScale {
+                    scale: a.scale,
+                    shape: wt.shape.clone(),
+                    from: source.clone(),
+                    channels: c,
+                    timesteps,
+                });
             }
             Ok(TargetShape::Exact(source.clone()))
         }

@@ -1,7 +1,7 @@
 //! Validation of a network description: names, edges, zero-delay cycles, shapes, attributes.
 
 use super::ops::Op;
-use super::shape::{Shape, output_shape};
+use super::shape::{Shape, ShapeError, output_shape};
 use super::{
     Encoding, FORMAT_VERSION, MAX_DELAY, MAX_ELEMENTS, MAX_SIZE, Network, NetworkDesc, NodeId,
 };
@@ -26,6 +26,12 @@ pub enum NetworkError {
     Invalid(String),
     #[error("node `{node}`: {message}")]
     Node { node: String, message: String },
+    #[error("node `{node}`: {op}: {source}")]
+    OpShape {
+        node: String,
+        op: &'static str,
+        source: ShapeError,
+    },
     #[error("edge {from} -> {to}: {message}")]
     Edge {
         from: String,
@@ -53,6 +59,14 @@ fn node_err(node: &str, message: impl Into<String>) -> NetworkError {
     NetworkError::Node {
         node: node.to_string(),
         message: message.into(),
+    }
+}
+
+fn op_shape_err(node: &str, op: &Op, source: ShapeError) -> NetworkError {
+    NetworkError::OpShape {
+        node: node.to_string(),
+        op: op.kind(),
+        source,
     }
 }
 
@@ -413,7 +427,7 @@ fn infer_shapes(
             let input = shapes[src].clone().expect("checked above");
             let node = &desc.nodes[id];
             let out = output_shape(&node.op, &input)
-                .map_err(|m| node_err(&node.name, format!("{}: {m}", node.op.kind())))?;
+                .map_err(|e| op_shape_err(&node.name, &node.op, e))?;
             shapes[id] = Some(out);
             progress = true;
         }
@@ -449,8 +463,9 @@ fn infer_shapes(
             }
         }
         // The node's own output must match what its op gives on the agreed input shape.
-        let expected = output_shape(&desc.nodes[id].op, &out[first])
-            .map_err(|m| node_err(&desc.nodes[id].name, m))?;
+        let node = &desc.nodes[id];
+        let expected = output_shape(&node.op, &out[first])
+            .map_err(|e| op_shape_err(&node.name, &node.op, e))?;
         debug_assert_eq!(expected, out[id]);
     }
     Ok(out)

@@ -12,7 +12,7 @@ mod weights;
 pub use check::NetworkError;
 pub use ops::{BatchNorm, Conv2d, Dropout, Empty, Linear, Pair, Pool, Scale, Vote};
 pub use ops::{Compare, NeuronParams, Op, ParamRole, Reset};
-pub use shape::{Shape, output_shape, window_out};
+pub use shape::{Shape, ShapeError, output_shape, window_out};
 pub use weights::{Tensor, Weights, WeightsError};
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! Rebuild a module without removed entities: dense renumbering, projections grouped by target,
 //! unreferenced tensors dropped (their buffers move, never copy).
 
-use crate::ir::{Arena, Handle, Module, Population, Projection, Tensor};
+use crate::ir::{Arena, Handle, HandleMap, Module, Population, Projection, Tensor};
 
 /// Keep the populations and projections marked `true` (a projection also needs both ends kept),
 /// renumber densely in the old order, sort projections stably by target, drop unused tensors.
@@ -14,11 +14,12 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         populations,
         projections,
     } = m;
-    let mut pop_map = vec![None; populations.len()];
+    let mut pop_map: HandleMap<Population, Option<Handle<Population>>> =
+        HandleMap::filled(populations.len(), None);
     let mut pops = Vec::new();
     for (i, p) in populations.into_vec().into_iter().enumerate() {
         if keep_pop.get(i).copied().unwrap_or(true) {
-            pop_map[i] = Some(Handle::<Population>::new(pops.len()));
+            pop_map[Handle::new(i)] = Some(Handle::new(pops.len()));
             pops.push(p);
         }
     }
@@ -28,8 +29,8 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         .enumerate()
         .filter(|(i, _)| keep_proj.get(*i).copied().unwrap_or(true))
         .filter_map(|(_, mut e)| {
-            e.source = pop_map.get(e.source.index()).copied().flatten()?;
-            e.target = pop_map.get(e.target.index()).copied().flatten()?;
+            e.source = pop_map.get(e.source).copied().flatten()?;
+            e.target = pop_map.get(e.target).copied().flatten()?;
             Some(e)
         })
         .collect();
@@ -37,14 +38,15 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
 
     // Tensors in order of first use (projections by target, then biases), so numbering follows
     // the text from top to bottom regardless of the order passes created them in.
-    let mut tensor_map: Vec<Option<Handle<Tensor>>> = vec![None; tensors.len()];
+    let mut tensor_map: HandleMap<Tensor, Option<Handle<Tensor>>> =
+        HandleMap::filled(tensors.len(), None);
     let mut order = Vec::new();
-    let mut visit = |t: Handle<Tensor>, order: &mut Vec<usize>| {
-        if let Some(slot) = tensor_map.get_mut(t.index())
+    let mut visit = |t: Handle<Tensor>, order: &mut Vec<Handle<Tensor>>| {
+        if let Some(slot) = tensor_map.get_mut(t)
             && slot.is_none()
         {
             *slot = Some(Handle::new(order.len()));
-            order.push(t.index());
+            order.push(t);
         }
     };
     for p in &pops {
@@ -57,12 +59,13 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
             visit(t, &mut order);
         }
     }
-    let mut old: Vec<Option<Tensor>> = tensors.into_vec().into_iter().map(Some).collect();
+    let mut old: HandleMap<Tensor, Option<Tensor>> =
+        tensors.into_vec().into_iter().map(Some).collect();
     let new_tensors: Vec<Tensor> = order
         .iter()
-        .map(|&i| old[i].take().expect("each tensor is moved once"))
+        .map(|&t| old[t].take().expect("each tensor is moved once"))
         .collect();
-    let remap = |t: Handle<Tensor>| tensor_map[t.index()].expect("visited above");
+    let remap = |t: Handle<Tensor>| tensor_map[t].expect("visited above");
     for p in &mut pops {
         if let Some(slot) = p.kind.bias_mut() {
             *slot = slot.map(remap);

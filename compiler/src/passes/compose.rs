@@ -5,8 +5,11 @@
 //! without a single-kind equivalent is left alone. Tensors are changed in place only when the
 //! projection being replaced is their sole user, so passes never hold two copies of big weights.
 
-use crate::ir::{self, Handle, Module, ProjectionKind, Shape, Tensor};
+use crate::ir::{self, Handle, HandleMap, Module, ProjectionKind, Shape, Tensor};
 use crate::reference::deliver;
+
+/// How many live projections and populations use each tensor.
+pub type Uses = HandleMap<Tensor, usize>;
 
 /// Whether `first` (src -> mid) then `second` (mid -> dst) has a single-projection equivalent.
 pub fn composable(first: &ProjectionKind, second: &ProjectionKind, mid: &Shape) -> bool {
@@ -33,7 +36,7 @@ pub fn scale_kind(
     m: &mut Module,
     kind: &ProjectionKind,
     factor: f64,
-    uses: &[usize],
+    uses: &Uses,
 ) -> ProjectionKind {
     use ProjectionKind as K;
     if factor == 1.0 {
@@ -63,10 +66,10 @@ pub fn scale_kind(
 pub fn map_tensor(
     m: &mut Module,
     t: Handle<Tensor>,
-    uses: &[usize],
+    uses: &Uses,
     f: impl Fn(usize, f64) -> f64,
 ) -> Handle<Tensor> {
-    let in_place = uses.get(t.index()).copied().unwrap_or(0) <= 1;
+    let in_place = uses.get(t).copied().unwrap_or(0) <= 1;
     if in_place {
         for (i, v) in m.tensors[t].data.iter_mut().enumerate() {
             *v = f(i, f64::from(*v)) as f32;
@@ -92,7 +95,7 @@ pub fn compose(
     first: &ProjectionKind,
     second: &ProjectionKind,
     mid: &Shape,
-    uses: &[usize],
+    uses: &Uses,
 ) -> ProjectionKind {
     use ProjectionKind as K;
     match (first, second) {
@@ -171,9 +174,9 @@ pub fn compose(
 
 /// The second projection's tensor serves every composition through the relay, so it is never
 /// changed in place: mark it as shared.
-fn shared(uses: &[usize], t: Handle<Tensor>) -> Vec<usize> {
-    let mut u = uses.to_vec();
-    if let Some(x) = u.get_mut(t.index()) {
+fn shared(uses: &Uses, t: Handle<Tensor>) -> Uses {
+    let mut u = uses.clone();
+    if let Some(x) = u.get_mut(t) {
         *x = usize::MAX;
     }
     u

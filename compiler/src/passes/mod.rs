@@ -9,7 +9,9 @@ mod compose;
 
 pub use compact::{compact, renumber};
 
-use crate::ir::{Handle, Module, Population, PopulationKind, Projection, ProjectionKind};
+use crate::ir::{
+    Handle, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind, Tensor,
+};
 use crate::validate::MAX_DELAY;
 use compose::{add_bias, composable, compose, has_bias, map_bias, scalable, scale_kind, set_bias};
 
@@ -37,8 +39,8 @@ pub fn optimise(mut m: Module) -> Module {
 /// A module under edit: removals are marked and applied once, by [`compact`], at the end.
 struct Work {
     m: Module,
-    dead_pop: Vec<bool>,
-    dead_proj: Vec<bool>,
+    dead_pop: HandleMap<Population, bool>,
+    dead_proj: HandleMap<Projection, bool>,
 }
 
 impl Work {
@@ -46,22 +48,22 @@ impl Work {
         let (p, e) = (m.populations.len(), m.projections.len());
         Work {
             m,
-            dead_pop: vec![false; p],
-            dead_proj: vec![false; e],
+            dead_pop: HandleMap::filled(p, false),
+            dead_proj: HandleMap::filled(e, false),
         }
     }
     fn finish(self) -> Module {
         compact(
             self.m,
-            &self.dead_pop.iter().map(|d| !d).collect::<Vec<_>>(),
-            &self.dead_proj.iter().map(|d| !d).collect::<Vec<_>>(),
+            &self.dead_pop.values().map(|d| !d).collect::<Vec<_>>(),
+            &self.dead_proj.values().map(|d| !d).collect::<Vec<_>>(),
         )
     }
     fn live(&self) -> impl Iterator<Item = (Handle<Projection>, &Projection)> {
         self.m
             .projections
             .iter()
-            .filter(|(h, _)| !self.dead_proj[h.index()])
+            .filter(|(h, _)| !self.dead_proj[*h])
     }
     fn incoming(&self, p: Handle<Population>) -> Vec<Handle<Projection>> {
         self.live()
@@ -80,26 +82,26 @@ impl Work {
         self.dead_proj.push(false);
     }
     fn kill(&mut self, e: Handle<Projection>) {
-        self.dead_proj[e.index()] = true;
+        self.dead_proj[e] = true;
     }
     /// Users of each tensor among live projections and populations.
-    fn uses(&self) -> Vec<usize> {
-        let mut u = vec![0usize; self.m.tensors.len()];
+    fn uses(&self) -> HandleMap<Tensor, usize> {
+        let mut u = HandleMap::filled(self.m.tensors.len(), 0usize);
         for (_, e) in self.live() {
             if let Some(t) = e.kind.tensor() {
-                u[t.index()] += 1;
+                u[t] += 1;
             }
         }
         for (h, p) in self.m.populations.iter() {
-            if let (false, Some(b)) = (self.dead_pop[h.index()], p.kind.bias()) {
-                u[b.index()] += 1;
+            if let (false, Some(b)) = (self.dead_pop[h], p.kind.bias()) {
+                u[b] += 1;
             }
         }
         u
     }
     /// Which populations hold the same value at every step (see [`hoist_constants`]).
-    fn constants(&self) -> Vec<bool> {
-        self.m.constant_populations(|e| !self.dead_proj[e.index()])
+    fn constants(&self) -> HandleMap<Population, bool> {
+        self.m.constant_populations(|e| !self.dead_proj[e])
     }
 }
 
@@ -119,7 +121,7 @@ fn try_dissolve(
     r: Handle<Population>,
     allow: impl Fn(&Work, &[Handle<Projection>], &[Handle<Projection>]) -> bool,
 ) -> bool {
-    if w.dead_pop[r.index()] || !matches!(w.m.populations[r].kind, PopulationKind::Analog(_)) {
+    if w.dead_pop[r] || !matches!(w.m.populations[r].kind, PopulationKind::Analog(_)) {
         return false;
     }
     let (ins, outs) = (w.incoming(r), w.outgoing(r));
@@ -156,9 +158,9 @@ fn try_dissolve(
     }
     // Hoisting: a relay computed once must not move its work into a population computed every step.
     let constant = w.constants();
-    if constant[r.index()]
+    if constant[r]
         && ins_p.iter().any(|e| heavy(&e.kind))
-        && outs_p.iter().any(|o| !constant[o.target.index()])
+        && outs_p.iter().any(|o| !constant[o.target])
     {
         return false;
     }
@@ -185,9 +187,9 @@ fn try_dissolve(
     // A tensor may change in place only if exactly one composition reads it: an input's when
     // the relay has one consumer, a consumer's when the relay has one input.
     let mut uses = w.uses();
-    let shared = |list: &[Projection], uses: &mut Vec<usize>| {
+    let shared = |list: &[Projection], uses: &mut HandleMap<Tensor, usize>| {
         for t in list.iter().filter_map(|e| e.kind.tensor()) {
-            uses[t.index()] = usize::MAX;
+            uses[t] = usize::MAX;
         }
     };
     if outs.len() > 1 {
@@ -208,7 +210,7 @@ fn try_dissolve(
         }
     }
     ins.iter().chain(&outs).for_each(|&h| w.kill(h));
-    w.dead_pop[r.index()] = true;
+    w.dead_pop[r] = true;
     true
 }
 
@@ -223,7 +225,7 @@ pub fn drop_dropout_and_zero(m: Module) -> Module {
                 e.kind = ProjectionKind::Identity(crate::ir::Identity);
                 dropout_targets.push(e.target);
             }
-            ProjectionKind::Scale(s) if s.factor == 0.0 => w.dead_proj[h.index()] = true,
+            ProjectionKind::Scale(s) if s.factor == 0.0 => w.dead_proj[h] = true,
             _ => {}
         }
     }
@@ -314,7 +316,7 @@ pub fn remove_dead(m: Module) -> Module {
     let mut w = Work::new(m);
     loop {
         let mut changed = false;
-        let zero: Vec<bool> =
+        let zero: HandleMap<Population, bool> =
             w.m.populations
                 .iter()
                 .map(|(h, p)| {
@@ -334,7 +336,7 @@ pub fn remove_dead(m: Module) -> Module {
                 .collect();
         let from_zero: Vec<_> = w
             .live()
-            .filter(|(_, e)| zero[e.source.index()])
+            .filter(|(_, e)| zero[e.source])
             .map(|(h, _)| h)
             .collect();
         for h in from_zero {
@@ -346,10 +348,10 @@ pub fn remove_dead(m: Module) -> Module {
         }
     }
     // Backwards from the readout over live projections (any delay).
-    let mut reaches = vec![false; w.m.populations.len()];
+    let mut reaches = HandleMap::filled(w.m.populations.len(), false);
     let mut stack: Vec<Handle<Population>> = w.m.readout().into_iter().collect();
     while let Some(p) = stack.pop() {
-        if std::mem::replace(&mut reaches[p.index()], true) {
+        if std::mem::replace(&mut reaches[p], true) {
             continue;
         }
         stack.extend(
@@ -359,8 +361,8 @@ pub fn remove_dead(m: Module) -> Module {
         );
     }
     for (h, p) in w.m.populations.iter() {
-        if !reaches[h.index()] && !matches!(p.kind, PopulationKind::Input(_)) {
-            w.dead_pop[h.index()] = true;
+        if !reaches[h] && !matches!(p.kind, PopulationKind::Input(_)) {
+            w.dead_pop[h] = true;
         }
     }
     w.finish()
@@ -373,7 +375,7 @@ pub fn hoist_constants(m: Module) -> Module {
     let constant = w.constants();
     for (h, p) in w.m.populations.iter_mut() {
         if let PopulationKind::Analog(a) = &mut p.kind {
-            a.constant = constant[h.index()];
+            a.constant = constant[h];
         }
     }
     w.finish()

@@ -6,6 +6,8 @@
 //! flips (and its logits are exempt); the flip rate (flipped / all spikes) must stay <= 1e-3.
 
 use super::RunOutput;
+use std::fmt;
+use thiserror::Error;
 
 /// Largest tolerated logit difference, relative to `max(1, max|a|)` of the sample.
 pub const LOGIT_TOLERANCE: f64 = 1e-4;
@@ -39,46 +41,88 @@ impl Agreement {
         }
     }
 
-    /// `Ok` when the runs agree in the ladder's sense, else a message saying where they differ.
-    pub fn check(&self) -> Result<(), String> {
+    /// `Ok` when the runs agree in the ladder's sense, else every way they differ.
+    pub fn check(&self) -> Result<(), Disagreement> {
         let mut problems = Vec::new();
         if !self.prediction_mismatches.is_empty() {
-            problems.push(format!(
-                "predictions differ on samples {:?}",
-                self.prediction_mismatches
-            ));
+            problems.push(Discrepancy::Predictions {
+                samples: self.prediction_mismatches.clone(),
+            });
         }
         if self.max_logit_error > LOGIT_TOLERANCE {
-            problems.push(format!(
-                "logits differ by {:.3e} (relative), above {LOGIT_TOLERANCE:e}",
-                self.max_logit_error
-            ));
+            problems.push(Discrepancy::Logits {
+                error: self.max_logit_error,
+            });
         }
-        if let Some((s, l, t, a, b)) = self.unexplained.first() {
-            problems.push(format!(
-                "{} spike counts differ without a threshold flip, first: sample {s}, layer `{l}`, step {t}: {a} vs {b}",
-                self.unexplained.len()
-            ));
+        if let Some((sample, layer, step, a, b)) = self.unexplained.first() {
+            problems.push(Discrepancy::Spikes {
+                count: self.unexplained.len(),
+                sample: *sample,
+                layer: layer.clone(),
+                step: *step,
+                a: *a,
+                b: *b,
+            });
         }
         if self.flip_rate() > FLIP_RATE_LIMIT {
-            problems.push(format!(
-                "flip rate {:.2e} above {FLIP_RATE_LIMIT:e}",
-                self.flip_rate()
-            ));
+            problems.push(Discrepancy::FlipRate {
+                rate: self.flip_rate(),
+            });
         }
         if !self.unmatched_layers.is_empty() {
-            problems.push(format!(
-                "layers only in one run: {:?}",
-                self.unmatched_layers
-            ));
+            problems.push(Discrepancy::Layers {
+                names: self.unmatched_layers.clone(),
+            });
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(Disagreement(problems))
         }
     }
 }
+
+/// One way two runs fail the ladder.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Discrepancy {
+    #[error("predictions differ on samples {samples:?}")]
+    Predictions { samples: Vec<usize> },
+    #[error("logits differ by {error:.3e} (relative), above {LOGIT_TOLERANCE:e}")]
+    Logits { error: f64 },
+    #[error(
+        "{count} spike counts differ without a threshold flip, first: sample {sample}, layer `{layer}`, step {step}: {a} vs {b}"
+    )]
+    Spikes {
+        count: usize,
+        sample: usize,
+        layer: String,
+        step: usize,
+        a: u64,
+        b: u64,
+    },
+    #[error("flip rate {rate:.2e} above {FLIP_RATE_LIMIT:e}")]
+    FlipRate { rate: f64 },
+    #[error("layers only in one run: {names:?}")]
+    Layers { names: Vec<String> },
+}
+
+/// Every way two runs differ (at least one); prints them joined by `; `.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement(pub Vec<Discrepancy>);
+
+impl fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Disagreement {}
 
 /// Compare run `a` (the reference) with run `b`, matching layers by name.
 pub fn compare(a: &RunOutput, b: &RunOutput) -> Agreement {
@@ -176,6 +220,7 @@ mod tests {
             compare(&a, &c)
                 .check()
                 .unwrap_err()
+                .to_string()
                 .contains("logits differ")
         );
     }
@@ -184,7 +229,7 @@ mod tests {
     fn spike_differences_need_a_near_threshold_membrane_first() {
         let a = run(vec![1.0], vec![3, 4], vec![0, 0]);
         let b = run(vec![1.0], vec![3, 5], vec![0, 0]);
-        let err = compare(&a, &b).check().unwrap_err();
+        let err = compare(&a, &b).check().unwrap_err().to_string();
         assert!(
             err.contains("without a threshold flip") && err.contains("step 1: 4 vs 5"),
             "{err}"
@@ -194,6 +239,9 @@ mod tests {
         let ag = compare(&a, &b);
         assert_eq!(ag.flips, 1);
         assert!(ag.unexplained.is_empty());
-        assert!(ag.check().unwrap_err().contains("flip rate")); // 1 of 7 spikes is above 1e-3
+        assert!(matches!(
+            ag.check().unwrap_err().0[..],
+            [Discrepancy::FlipRate { .. }]
+        )); // 1 of 7 spikes is above 1e-3
     }
 }

@@ -10,7 +10,7 @@ mod graph;
 pub mod kernels;
 mod module;
 
-pub use compare::{Agreement, compare};
+pub use compare::{Agreement, Disagreement, Discrepancy, compare};
 pub use graph::{GraphRunError, run_network};
 pub(crate) use module::deliver;
 pub use module::run_module;
@@ -54,7 +54,7 @@ pub enum RunError {
         what: String,
     },
     #[error("invalid module: {0}")]
-    Invalid(#[from] crate::validate::ValidationError),
+    Invalid(#[from] crate::validate::ValidationErrors),
 }
 
 /// Values of the input for a sample at step `t`: direct input repeats one frame, event frames

@@ -2,7 +2,10 @@
 
 use super::kernels::{self, Pooling};
 use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
-use crate::ir::{Arena, Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind, Tensor};
+use crate::ir::{
+    Arena, Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
+    Tensor,
+};
 use crate::validate::validate;
 
 /// Run `m` on a batch. Each input is one direct frame (the input population's size) or, for
@@ -16,9 +19,9 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
 
     let incoming = m.incoming();
     // Ring depth per population: enough history for its longest outgoing delay.
-    let mut depth = vec![1usize; m.populations.len()];
+    let mut depth = HandleMap::filled(m.populations.len(), 1usize);
     for (_, p) in m.projections.iter() {
-        depth[p.source.index()] = depth[p.source.index()].max(p.delay as usize + 1);
+        depth[p.source] = depth[p.source].max(p.delay as usize + 1);
     }
     let layers: Vec<_> = m
         .populations
@@ -27,9 +30,9 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
         .map(|(h, p)| (h, p.name.clone()))
         .collect();
     let layer_of = {
-        let mut l = vec![usize::MAX; m.populations.len()];
-        for (i, (h, _)) in layers.iter().enumerate() {
-            l[h.index()] = i;
+        let mut l = HandleMap::filled(m.populations.len(), usize::MAX);
+        for (i, &(h, _)) in layers.iter().enumerate() {
+            l[h] = i;
         }
         l
     };
@@ -43,12 +46,12 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
     };
     let t_max = m.timesteps;
     for sample in inputs {
-        let mut hist: Vec<Vec<Vec<f64>>> = m
+        let mut hist: HandleMap<Population, Vec<Vec<f64>>> = m
             .populations
             .iter()
-            .map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h.index()]])
+            .map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h]])
             .collect();
-        let mut membrane: Vec<Vec<f64>> = m
+        let mut membrane: HandleMap<Population, Vec<f64>> = m
             .populations
             .iter()
             .map(|(_, p)| match &p.kind {
@@ -63,32 +66,32 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
         for t in 0..t_max {
             for &ph in &v.schedule {
                 let p = &m.populations[ph];
-                let slot = t % depth[ph.index()];
+                let slot = t % depth[ph];
                 if let PopulationKind::Analog(a) = &p.kind
                     && a.constant
                     && t > 0
                 {
                     // Same value every step: computed once at t = 0 (hoisted), copied since.
-                    let prev = hist[ph.index()][(t - 1) % depth[ph.index()]].clone();
-                    hist[ph.index()][slot] = prev;
+                    let prev = hist[ph][(t - 1) % depth[ph]].clone();
+                    hist[ph][slot] = prev;
                     continue;
                 }
                 if let PopulationKind::Input(i) = &p.kind {
                     let per_step = i.encoding == Encoding::EventFrames;
                     let values: Vec<f64> = frame(sample, p.shape.numel(), t, per_step).collect();
-                    hist[ph.index()][slot] = values;
+                    hist[ph][slot] = values;
                     continue;
                 }
                 // Sum what every incoming projection delivers from step t - delay.
                 let mut input = vec![0.0f64; p.shape.numel()];
-                for &eh in &incoming[ph.index()] {
+                for &eh in &incoming[ph] {
                     let e = &m.projections[eh];
                     let d = e.delay as usize;
                     if t < d {
                         continue;
                     }
                     let src = &m.populations[e.source];
-                    let x = &hist[e.source.index()][(t - d) % depth[e.source.index()]];
+                    let x = &hist[e.source][(t - d) % depth[e.source]];
                     deliver(
                         &m.tensors,
                         &e.kind,
@@ -102,7 +105,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                 if let Some(b) = p.kind.bias() {
                     kernels::channel_bias_add(m.tensors[b].at_step(t), &mut input);
                 }
-                let output = &mut hist[ph.index()][slot];
+                let output = &mut hist[ph][slot];
                 match &p.kind {
                     PopulationKind::Input(_) => unreachable!("handled above"),
                     PopulationKind::Analog(_) => *output = input,
@@ -113,12 +116,12 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                         *output = input;
                     }
                     PopulationKind::Spiking(s) => {
-                        let vm = &mut membrane[ph.index()];
+                        let vm = &mut membrane[ph];
                         for (vi, x) in vm.iter_mut().zip(&input) {
                             *vi = s.v_reset + s.beta * (*vi - s.v_reset) + s.gain * x;
                         }
                         let f = fire_and_reset(vm, output, s.threshold, s.v_reset, s.reset, s.fire);
-                        let l = layer_of[ph.index()];
+                        let l = layer_of[ph];
                         spikes[l][t] = f.spikes;
                         near[l][t] = f.near;
                     }

@@ -27,19 +27,6 @@ pub const VERSION: u32 = 1;
 /// Tensors with at most this many values are printed inline.
 pub const INLINE_LIMIT: usize = 16;
 
-/// FNV-1a over the little-endian bytes of the values: cheap, stable and good enough to notice a
-/// changed weight in a snapshot or a sidecar that does not belong to its text.
-pub fn fnv1a(data: &[f32]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in data {
-        for b in v.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 #[derive(Debug, Error)]
 pub enum TextError {
     #[error("{file}: cannot {action}: {message}")]
@@ -89,8 +76,5 @@ pub fn read(path: &Path) -> Result<(Module, SourceMap), TextError> {
         message: e.to_string(),
     })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let load = |name: &str| -> Result<Weights, String> {
-        Weights::load(&dir.join(name)).map_err(|e| e.to_string())
-    };
-    Ok(parse(&text, &file, load)?)
+    Ok(parse(&text, &file, |name| Weights::load(&dir.join(name)))?)
 }

@@ -3,13 +3,13 @@
 //! The parser checks syntax, numbering and the sidecar; structural rules (shapes, cycles,
 //! dangling handles) are the validator's job, and [`SourceMap`] leads its messages back to lines.
 
-use super::fnv1a;
 use super::lex::{Tok, Token, lex};
 use crate::ir::{
-    self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
+    self, Compare, Encoding, Handle, HandleMap, Module, Population, PopulationKind, Projection,
     ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
 };
-use crate::network::Weights;
+use crate::network::{Weights, WeightsError};
+use crate::validate::Location;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -22,27 +22,26 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Where each entity was defined: its line (1-based) by handle index, and which tensors came
-/// from the sidecar (named by the `weights` line).
+/// Where each entity was defined: its line (1-based) by handle, and which tensors came from the
+/// sidecar (named by the `weights` line).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceMap {
-    pub tensors: Vec<usize>,
-    pub populations: Vec<usize>,
-    pub projections: Vec<usize>,
+    pub tensors: HandleMap<Tensor, usize>,
+    pub populations: HandleMap<Population, usize>,
+    pub projections: HandleMap<Projection, usize>,
     pub sidecar: Option<String>,
-    pub external: Vec<bool>,
+    pub external: HandleMap<Tensor, bool>,
 }
 
 impl SourceMap {
-    /// The line defining the entity a handle name such as `p7` refers to.
-    pub fn line_of(&self, handle: &str) -> Option<usize> {
-        let (prefix, index) = handle.split_at_checked(1)?;
-        let index: usize = index.parse().ok()?;
-        match prefix {
-            "t" => self.tensors.get(index).copied(),
-            "p" => self.populations.get(index).copied(),
-            "e" => self.projections.get(index).copied(),
-            _ => None,
+    /// The line defining the entity a validation error is about; `None` for the module as a
+    /// whole and for handles the file does not define.
+    pub fn line(&self, at: Location) -> Option<usize> {
+        match at {
+            Location::Module => None,
+            Location::Tensor(h) => self.tensors.get(h).copied(),
+            Location::Population(h) => self.populations.get(h).copied(),
+            Location::Projection(h) => self.projections.get(h).copied(),
         }
     }
 }
@@ -51,7 +50,7 @@ impl SourceMap {
 pub fn parse(
     text: &str,
     file: &str,
-    mut load: impl FnMut(&str) -> Result<Weights, String>,
+    mut load: impl FnMut(&str) -> Result<Weights, WeightsError>,
 ) -> Result<(Module, SourceMap), ParseError> {
     let mut p = Parser {
         file,
@@ -129,7 +128,7 @@ impl Parser<'_> {
     fn line(
         &mut self,
         l: &mut Line,
-        load: &mut impl FnMut(&str) -> Result<Weights, String>,
+        load: &mut impl FnMut(&str) -> Result<Weights, WeightsError>,
     ) -> Result<(), ParseError> {
         match self.header {
             0 => {
@@ -249,7 +248,7 @@ impl Parser<'_> {
                     format!("hash must be 16 hex digits, got `{hash_text}`"),
                 )
             })?;
-            if fnv1a(&t.data) != hash {
+            if crate::hash::f32s(&t.data) != hash {
                 return Err(l.err_at(hash_col, format!("the sidecar's {handle} does not match its hash (text and sidecar are from different compilations?)")));
             }
             return Ok((Tensor::new(label, shape, t.data), true));

@@ -1,7 +1,7 @@
 //! The deterministic printer of the `.snnir` text form and the writer of its sidecar.
 
 use super::lex::quote;
-use super::{INLINE_LIMIT, VERSION, fnv1a};
+use super::{INLINE_LIMIT, VERSION};
 use crate::ir::{
     Compare, Encoding, Module, PopulationKind, ProjectionKind, ReadoutKind, Reset, Shape, Tensor,
 };
@@ -57,7 +57,7 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
     for (h, t) in m.tensors.iter() {
         let _ = write!(w, "{h} = tensor {} {}", quote(&t.label), dims(&t.shape));
         if t.data.len() > opts.inline_limit {
-            let _ = writeln!(w, " external hash={:016x}", fnv1a(&t.data));
+            let _ = writeln!(w, " external hash={:016x}", crate::hash::f32s(&t.data));
         } else {
             let values: Vec<String> = t.data.iter().map(|v| format!("{v:?}")).collect();
             let _ = writeln!(w, " [{}]", values.join(", "));

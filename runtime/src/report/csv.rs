@@ -1,7 +1,8 @@
 //! `--csv DIR`: the report's tables as CSV files (layers, and layer x timestep matrices).
 
-use super::{Report, write_atomic};
+use super::Report;
 use crate::error::RuntimeError;
+use snnc_compiler::atomic::{WriteError, write_named};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -71,7 +72,7 @@ pub fn matrix_csv(r: &Report, series: impl Fn(&super::Layer) -> &[f64]) -> Strin
 /// Write `layers.csv`, `spikes.csv`, `events.csv`, `sops.csv`, `macs.csv` and `energy.csv`
 /// into `dir` (created if missing), each atomically.
 pub fn write_csv(r: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, RuntimeError> {
-    std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Write {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -86,7 +87,7 @@ pub fn write_csv(r: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Runt
     let mut written = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
-        write_atomic(&path, text.as_bytes())?;
+        write_named(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)

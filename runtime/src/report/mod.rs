@@ -303,14 +303,9 @@ impl Report {
 
     /// Write the JSON atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), RuntimeError> {
-        write_atomic(path, self.to_json().as_bytes())
+        Ok(snnc_compiler::atomic::write_named(
+            path,
+            self.to_json().as_bytes(),
+        )?)
     }
-}
-
-/// Atomic write (temporary file, then rename) with the path in the error.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
-    snnc_compiler::atomic::write(path, bytes).map_err(|source| RuntimeError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }

@@ -1,8 +1,9 @@
 //! `--plot FILE.svg`: spikes per layer over time (lines) above energy per layer (bars).
 
-use super::{Report, write_atomic};
+use super::Report;
 use crate::error::RuntimeError;
 use plotters::prelude::*;
+use snnc_compiler::atomic::write_named;
 use std::path::Path;
 
 /// Draw the report into an SVG string.
@@ -136,5 +137,5 @@ pub fn write_svg(r: &Report, path: &Path) -> Result<(), RuntimeError> {
         path: path.to_path_buf(),
         message,
     })?;
-    write_atomic(path, text.as_bytes())
+    Ok(write_named(path, text.as_bytes())?)
 }

@@ -10,24 +10,8 @@ use std::path::{Path, PathBuf};
 /// The stamp file inside each stage folder.
 pub const STAMP_FILE: &str = "stage.json";
 
-/// FNV-1a, 64 bits: the hash of settings and files (no cryptographic claim; it detects change).
-#[derive(Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Fnv {
-    pub fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    pub fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    pub fn hex(self) -> String {
-        format!("{:016x}", self.0)
-    }
-}
+// The hash of settings and files: the compiler's FNV-1a (it detects change, no more).
+use snnc_compiler::hash::Fnv1a as Fnv;
 
 /// The hash of a file's bytes, or `None` if it cannot be read (missing).
 pub fn hash_file(path: &Path) -> Option<String> {

@@ -23,6 +23,7 @@ pub use models::{IR_VERSION, OPSET};
 pub use plan::StateKind;
 pub use proto::{BATCH, Dim};
 
+use crate::hash::Fnv1a;
 use crate::ir::Module;
 use onnx_protobuf::Message;
 use serde::{Deserialize, Serialize};
@@ -64,7 +65,7 @@ impl Default for Options {
 #[derive(Debug, Error)]
 pub enum OnnxError {
     #[error("the module is invalid: {0}")]
-    Invalid(#[from] Box<crate::validate::ValidationError>),
+    Invalid(#[from] Box<crate::validate::ValidationErrors>),
     #[error(
         "{owner}: {what} = {value:e} is outside float32's range, and ONNX models compute in float32"
     )]
@@ -182,30 +183,20 @@ pub fn sequence(m: &Module, opts: &Options, out: &mut dyn Write) -> Result<Inter
     Ok(model.interface)
 }
 
-fn fnv1a_bytes(h: &mut u64, bytes: &[u8]) {
-    for &b in bytes {
-        *h ^= u64::from(b);
-        *h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-}
-
 /// FNV-1a (64 bit, hex) over the source files: `network.json`'s bytes, then the weights' bytes.
 /// It identifies a source, it does not protect one (not cryptographic).
 pub fn source_hash(network_json: &[u8], weights: Option<&[u8]>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    fnv1a_bytes(&mut h, network_json);
+    let mut h = Fnv1a::new();
+    h.update(network_json);
     if let Some(w) = weights {
-        fnv1a_bytes(&mut h, w);
+        h.update(w);
     }
-    format!("{h:016x}")
+    h.hex()
 }
 
 /// FNV-1a of the module's text form (which holds every tensor's hash): what was compiled.
 pub fn module_hash(m: &Module) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    fnv1a_bytes(
-        &mut h,
-        crate::text::print(m, &crate::text::PrintOptions::default()).as_bytes(),
-    );
-    format!("{h:016x}")
+    let mut h = Fnv1a::new();
+    h.update(crate::text::print(m, &crate::text::PrintOptions::default()).as_bytes());
+    h.hex()
 }

@@ -7,7 +7,7 @@ use super::proto::{
 };
 use super::step::{Emitter, StepInputs};
 use super::{Interface, Model, Options, Port, StatePort};
-use crate::ir::{Encoding, ReadoutKind};
+use crate::ir::{Encoding, HandleMap, ReadoutKind};
 use onnx_protobuf::{
     GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
 };
@@ -144,7 +144,7 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
     let io = StepInputs {
         x: "x_t".into(),
         states: plan.states.iter().map(|s| s.name.clone()).collect(),
-        known: Vec::new(),
+        known: HandleMap::new(),
         batch_of: "x_t".into(),
         batch: None,
     };
@@ -292,12 +292,12 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
     // Direct input: the frame and the `const` stem it feeds are the same at every step, so they
     // are computed here, once, and the loop body reads them as outer-scope values.
     let known = if events {
-        vec![None; plan.m.populations.len()]
+        HandleMap::filled(plan.m.populations.len(), None)
     } else {
         let io = StepInputs {
             x: "x".into(),
             states: Vec::new(),
-            known: Vec::new(),
+            known: HandleMap::new(),
             batch_of: "x".into(),
             batch: Some(batch.clone()),
         };

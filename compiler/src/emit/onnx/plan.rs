@@ -4,7 +4,7 @@
 
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
-    Encoding, Handle, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
+    Encoding, Handle, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
 };
 use crate::validate::validate;
 
@@ -50,16 +50,16 @@ pub struct Plan<'m> {
     pub encoding: Encoding,
     pub readout_mode: ReadoutKind,
     /// A unique, readable name per population (the network's node name, disambiguated).
-    pub names: Vec<String>,
+    pub names: HandleMap<Population, String>,
     /// Longest delay any projection reads each population at (0: nobody reads its history).
-    pub depth: Vec<usize>,
+    pub depth: HandleMap<Population, usize>,
     /// Spiking populations in handle order: the reference interpreter's layer order.
     pub layers: Vec<Handle<Population>>,
     /// Layers whose full spike maps are model outputs.
     pub spike_maps: Vec<Handle<Population>>,
     pub states: Vec<StateSpec>,
-    pub membrane_state: Vec<Option<usize>>,
-    pub ring_state: Vec<Option<usize>>,
+    pub membrane_state: HandleMap<Population, Option<usize>>,
+    pub ring_state: HandleMap<Population, Option<usize>>,
     pub acc_state: usize,
     /// The step counter's state, when some bias or affine scale is per step.
     pub step_state: Option<usize>,
@@ -105,7 +105,7 @@ impl<'m> Plan<'m> {
         for (_, p) in m.populations.iter() {
             *count.entry(p.name.as_str()).or_insert(0usize) += 1;
         }
-        let names: Vec<String> = m
+        let names: HandleMap<Population, String> = m
             .populations
             .iter()
             .map(|(h, p)| {
@@ -122,9 +122,9 @@ impl<'m> Plan<'m> {
             })
             .collect();
 
-        let mut depth = vec![0usize; m.populations.len()];
+        let mut depth = HandleMap::filled(m.populations.len(), 0usize);
         for (_, e) in m.projections.iter() {
-            let d = &mut depth[e.source.index()];
+            let d = &mut depth[e.source];
             *d = (*d).max(e.delay as usize);
         }
         let layers: Vec<_> = m
@@ -142,14 +142,14 @@ impl<'m> Plan<'m> {
                     let found = layers
                         .iter()
                         .copied()
-                        .find(|h| names[h.index()] == *w || m.populations[*h].name == *w);
+                        .find(|h| names[*h] == *w || m.populations[*h].name == *w);
                     match found {
                         Some(h) if !chosen.contains(&h) => chosen.push(h),
                         Some(_) => {}
                         None => {
                             return Err(OnnxError::UnknownLayer {
                                 name: w.clone(),
-                                known: layers.iter().map(|h| names[h.index()].clone()).collect(),
+                                known: layers.iter().map(|&h| names[h].clone()).collect(),
                             });
                         }
                     }
@@ -160,16 +160,16 @@ impl<'m> Plan<'m> {
         };
 
         let mut states = Vec::new();
-        let mut membrane_state = vec![None; m.populations.len()];
-        let mut ring_state = vec![None; m.populations.len()];
+        let mut membrane_state = HandleMap::filled(m.populations.len(), None);
+        let mut ring_state = HandleMap::filled(m.populations.len(), None);
         let mut acc_state = 0;
         for (h, p) in m.populations.iter() {
-            let name = &names[h.index()];
+            let name = &names[h];
             let dims = p.shape.dims().to_vec();
             if let PopulationKind::Spiking(s) = &p.kind
                 && has_membrane(p)
             {
-                membrane_state[h.index()] = Some(states.len());
+                membrane_state[h] = Some(states.len());
                 states.push(StateSpec {
                     kind: StateKind::Membrane,
                     population: h,
@@ -183,9 +183,9 @@ impl<'m> Plan<'m> {
                     ),
                 });
             }
-            let d = depth[h.index()];
+            let d = depth[h];
             if d > 0 {
-                ring_state[h.index()] = Some(states.len());
+                ring_state[h] = Some(states.len());
                 let what = if p.kind.events() == crate::ir::Events::Binary {
                     "spikes"
                 } else {
@@ -262,14 +262,11 @@ impl<'m> Plan<'m> {
     }
 
     pub fn name(&self, h: Handle<Population>) -> &str {
-        &self.names[h.index()]
+        &self.names[h]
     }
 
     pub fn layer_names(&self) -> Vec<String> {
-        self.layers
-            .iter()
-            .map(|h| self.names[h.index()].clone())
-            .collect()
+        self.layers.iter().map(|&h| self.names[h].clone()).collect()
     }
 
     /// Whether the population's value is the same at every step (direct input and the `const`
@@ -336,7 +333,7 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
 /// named `lif1.next` next to `lif1`): refuse such a module instead of emitting an invalid graph.
 fn check_names(
     m: &Module,
-    names: &[String],
+    names: &HandleMap<Population, String>,
     states: &[StateSpec],
     layers: &[Handle<Population>],
 ) -> Result<(), OnnxError> {
@@ -367,7 +364,7 @@ fn check_names(
         claim(s.next.clone(), owner)?;
     }
     for &h in layers {
-        let n = &names[h.index()];
+        let n = &names[h];
         for name in [
             format!("spike_count.{n}"),
             format!("spikes.{n}"),

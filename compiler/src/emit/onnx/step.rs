@@ -5,8 +5,8 @@
 use super::plan::{Plan, has_membrane};
 use super::proto::{Builder, Nodes, attr_f32_tensor, attr_int, attr_ints, i64s};
 use crate::ir::{
-    Compare, Handle, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Reset,
-    Tensor,
+    Compare, Handle, HandleMap, Population, PopulationKind, Projection, ProjectionKind,
+    ReadoutKind, Reset, Tensor,
 };
 use std::collections::HashMap;
 
@@ -17,7 +17,7 @@ pub struct StepInputs {
     /// The current value of each state of the plan, in plan order.
     pub states: Vec<String>,
     /// Values computed outside the step (the sequence model's hoisted constants), per population.
-    pub known: Vec<Option<String>>,
+    pub known: HandleMap<Population, Option<String>>,
     /// A value whose axis 0 is the batch (to build zero tensors of the right size).
     pub batch_of: String,
     /// The batch size as a 1-D int64 `[N]`, if the caller already has it.
@@ -42,14 +42,14 @@ pub struct StepValues {
 pub struct Emitter<'p, 'm> {
     pub plan: &'p Plan<'m>,
     /// This step's output value per population, once emitted.
-    pub out: Vec<Option<String>>,
+    pub out: HandleMap<Population, Option<String>>,
     states: Vec<String>,
     /// `(population, delay)` -> the value read from its ring.
-    delayed: HashMap<(usize, u32), String>,
+    delayed: HashMap<(Handle<Population>, u32), String>,
     batch_of: String,
     batch: Option<String>,
-    spikes: HashMap<usize, String>,
-    counts: HashMap<usize, String>,
+    spikes: HashMap<Handle<Population>, String>,
+    counts: HashMap<Handle<Population>, String>,
     next: Vec<Option<String>>,
     readout: Option<String>,
     acc: Option<String>,
@@ -61,7 +61,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
     pub fn new(plan: &'p Plan<'m>, io: StepInputs) -> Self {
         let mut out = io.known;
         out.resize(plan.m.populations.len(), None);
-        out[plan.input.index()].get_or_insert(io.x);
+        out[plan.input].get_or_insert(io.x);
         Emitter {
             plan,
             out,
@@ -80,9 +80,13 @@ impl<'p, 'm> Emitter<'p, 'm> {
 
     /// Emit only the populations whose value never changes (direct input's `const` stem), for
     /// the sequence model to compute once before its time loop; returns every known value.
-    pub fn hoist(mut self, b: &mut Builder, g: &mut Nodes) -> Vec<Option<String>> {
+    pub fn hoist(
+        mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+    ) -> HandleMap<Population, Option<String>> {
         for &h in &self.plan.schedule.clone() {
-            if self.out[h.index()].is_none() && self.plan.hoistable(h) {
+            if self.out[h].is_none() && self.plan.hoistable(h) {
                 self.population(b, g, h);
             }
         }
@@ -92,7 +96,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
     /// Emit every population not yet known, in schedule order, then the ring updates.
     pub fn step(mut self, b: &mut Builder, g: &mut Nodes) -> StepValues {
         for &h in &self.plan.schedule.clone() {
-            if self.out[h.index()].is_none() {
+            if self.out[h].is_none() {
                 self.population(b, g, h);
             }
         }
@@ -111,10 +115,10 @@ impl<'p, 'm> Emitter<'p, 'm> {
         }
         // Shift each delay ring: this step's output enters slot 0, the oldest slot drops out.
         for (h, _) in self.plan.m.populations.iter() {
-            let Some(si) = self.plan.ring_state[h.index()] else {
+            let Some(si) = self.plan.ring_state[h] else {
                 continue;
             };
-            let d = self.plan.depth[h.index()];
+            let d = self.plan.depth[h];
             let name = self.plan.name(h).to_string();
             let cur = self.value(h);
             let axis1 = b.ints("axes.1", &[1]);
@@ -165,18 +169,18 @@ impl<'p, 'm> Emitter<'p, 'm> {
             counts: plan
                 .layers
                 .iter()
-                .map(|h| self.counts.get(&h.index()).cloned().unwrap_or_default())
+                .map(|h| self.counts.get(h).cloned().unwrap_or_default())
                 .collect(),
             spikes: plan
                 .spike_maps
                 .iter()
-                .map(|h| self.spikes.get(&h.index()).cloned().unwrap_or_default())
+                .map(|h| self.spikes.get(h).cloned().unwrap_or_default())
                 .collect(),
         }
     }
 
     fn value(&self, h: Handle<Population>) -> String {
-        self.out[h.index()].clone().unwrap_or_default()
+        self.out[h].clone().unwrap_or_default()
     }
 
     /// `[N]` as a 1-D int64 value (Shape of the batch carrier, axis 0 only).
@@ -202,11 +206,11 @@ impl<'p, 'm> Emitter<'p, 'm> {
         if e.delay == 0 {
             return self.value(e.source);
         }
-        let key = (e.source.index(), e.delay);
+        let key = (e.source, e.delay);
         if let Some(v) = self.delayed.get(&key) {
             return v.clone();
         }
-        let si = self.plan.ring_state[e.source.index()].unwrap_or_default();
+        let si = self.plan.ring_state[e.source].unwrap_or_default();
         let ring = self.states[si].clone();
         let idx = b.int_scalar(&format!("slot.{}", e.delay - 1), i64::from(e.delay) - 1);
         let name = format!("{}/delayed.{}", self.plan.name(e.source), e.delay);
@@ -538,7 +542,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
             }
             PopulationKind::Spiking(_) => self.spiking(b, g, h),
         };
-        self.out[h.index()] = Some(value);
+        self.out[h] = Some(value);
     }
 
     /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
@@ -570,7 +574,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let v_reset =
             (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
         // The leaky part: v_reset + beta (v - v_reset); absent when beta = 0 (no memory).
-        let kept = plan.membrane_state[h.index()]
+        let kept = plan.membrane_state[h]
             .filter(|_| has_membrane(p))
             .map(|si| {
                 let v = self.states[si].clone();
@@ -643,7 +647,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
             vec![attr_int("to", 1)],
             "binary spikes as 0/1",
         );
-        if let Some(si) = plan.membrane_state[h.index()] {
+        if let Some(si) = plan.membrane_state[h] {
             let next = match s.reset {
                 Reset::Hard => {
                     let vr = v_reset
@@ -697,8 +701,8 @@ impl<'p, 'm> Emitter<'p, 'm> {
             vec![attr_int("to", 7)],
             &format!("spikes of `{name}` this step, per sample"),
         );
-        self.counts.insert(h.index(), count);
-        self.spikes.insert(h.index(), spikes.clone());
+        self.counts.insert(h, count);
+        self.spikes.insert(h, spikes.clone());
         spikes
     }
 }

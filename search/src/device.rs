@@ -13,11 +13,6 @@ impl ComputeDevice {
     pub fn cpu() -> ComputeDevice {
         ComputeDevice(Device::Cpu)
     }
-
-    /// The Candle device, for building tensors.
-    pub fn candle(&self) -> &Device {
-        &self.0
-    }
 }
 
 impl Default for ComputeDevice {
@@ -26,6 +21,7 @@ impl Default for ComputeDevice {
     }
 }
 
+/// How a back end other than the CPU (a later feature) becomes the setting.
 impl From<Device> for ComputeDevice {
     fn from(device: Device) -> Self {
         ComputeDevice(device)

@@ -16,14 +16,15 @@ pub enum SearchError {
     Weights(#[from] snnc_compiler::network::WeightsError),
     #[error(transparent)]
     Target(#[from] snnc_targets::TargetError),
-    #[error("{0}")]
+    #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
-    /// The operating system refused a read, a write or a folder operation.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read, a write or a folder operation. (Fields named
+    /// `error`, not `source`: the message already holds it, and the CLI prints the chain.)
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file exists but its contents are not what was written there.
     #[error("{}: {message}", path.display())]
@@ -53,10 +54,10 @@ pub enum SearchError {
     )]
     OtherSettings { path: PathBuf, found: String },
     /// `--resume` without a checkpoint to resume from.
-    #[error("{}: cannot resume: {source}; run without --resume to start afresh", path.display())]
+    #[error("{}: cannot resume: {error}; run without --resume to start afresh", path.display())]
     NoCheckpoint {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A checkpoint says training is over but the run's final files are missing.
     #[error(
@@ -108,10 +109,10 @@ pub enum SearchError {
     #[error("spike patterns: {message}")]
     SpikeShape { message: String },
     /// One cell of the correlation study failed.
-    #[error("cell {index}: {source}")]
+    #[error("cell {index}: {error}")]
     Cell {
         index: usize,
-        source: Box<SearchError>,
+        error: Box<SearchError>,
     },
     /// Stopped by the user; running the same command again continues.
     #[error("interrupted; run the same command again to continue")]
@@ -126,10 +127,10 @@ pub enum SearchError {
 
 impl SearchError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> SearchError {
+    pub fn io(path: &Path, error: std::io::Error) -> SearchError {
         SearchError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

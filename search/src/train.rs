@@ -288,7 +288,7 @@ impl RunPaths {
         self.dir.join("weights.safetensors")
     }
     pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.jsonl")
+        self.dir.join(training_loop::METRICS)
     }
 }
 

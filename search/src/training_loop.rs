@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 /// Ctrl-C, so a kill loses at most this much work.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
 
+/// The per-epoch log in a run folder.
+pub const METRICS: &str = "metrics.jsonl";
+/// The checkpoint folder in a run folder.
+pub const CHECKPOINT: &str = "checkpoint";
+
 /// One line of `metrics.jsonl`, the same for plain training and the supernet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -127,16 +132,16 @@ pub enum LoopOutcome {
 }
 
 /// The loop's files in a run folder: `metrics.jsonl` and `checkpoint/`.
-pub struct LoopFiles {
-    pub dir: PathBuf,
+struct LoopFiles {
+    dir: PathBuf,
 }
 
 impl LoopFiles {
-    pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.jsonl")
+    fn metrics(&self) -> PathBuf {
+        self.dir.join(METRICS)
     }
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("checkpoint")
+    fn checkpoint(&self) -> PathBuf {
+        self.dir.join(CHECKPOINT)
     }
     fn checkpoint_file(&self, name: &str) -> PathBuf {
         self.checkpoint().join(name)
@@ -207,6 +212,8 @@ pub fn run<T: Task>(
     let mut state =
         resumed.unwrap_or_else(|| CheckpointState::start_of(task.settings().clone(), 0, 0));
     if is_resumed {
+        // The settings may differ in what does not change the run (a grown epoch count).
+        state.settings = task.settings().clone();
         // An epoch whose metrics line was written before its checkpoint is redone.
         crate::jsonl::keep_epochs(&files.metrics(), state.epoch)?;
         eprintln!(
@@ -387,7 +394,7 @@ fn load_checkpoint<T: Task>(
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(source) if required => return Err(SearchError::NoCheckpoint { path, source }),
+        Err(error) if required => return Err(SearchError::NoCheckpoint { path, error }),
         Err(e) => return Err(SearchError::io(&path, e)),
     };
     let state: CheckpointState<T::Settings, T::Tally> = serde_json::from_str(&text)

@@ -214,7 +214,7 @@ impl SupernetFiles {
         self.dir.join("weights.safetensors")
     }
     pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.jsonl")
+        self.dir.join(training_loop::METRICS)
     }
     pub fn evaluations(&self) -> PathBuf {
         self.dir.join("evaluations.jsonl")

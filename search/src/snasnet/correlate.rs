@@ -218,7 +218,7 @@ fn study_cell(
     let run_dir = dir.join("train").join(index.to_string());
     // A cell whose training was cut off continues from its checkpoint (study.json pins the
     // settings); anything else in its folder is a fresh start.
-    let checkpoint = run_dir.join("checkpoint");
+    let checkpoint = run_dir.join(crate::training_loop::CHECKPOINT);
     crate::checkpoint::recover(&checkpoint)?;
     let resume = checkpoint.join(crate::checkpoint::STATE).is_file();
     if !resume && run_dir.exists() {
@@ -227,7 +227,7 @@ fn study_cell(
     let test_accuracy = match train(net, train_cfg, &run_dir, resume, stop, false).map_err(|e| {
         SearchError::Cell {
             index,
-            source: Box::new(e),
+            error: Box::new(e),
         }
     })? {
         TrainOutcome::Finished { test_accuracy } => test_accuracy,

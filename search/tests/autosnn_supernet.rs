@@ -63,36 +63,40 @@ fn a_stopped_and_resumed_supernet_equals_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
     let want = train(&full, &data, &AtomicBool::new(false)).expect("finished");
-    let cut = tmp.path().join("cut");
-    let stop = AtomicBool::new(false);
-    let done = AtomicBool::new(false);
-    // A watcher raises the stop flag once epoch 1's metrics line appears: training stops
-    // somewhere in epoch 2 (or, on a fast machine, finishes first).
-    let first = std::thread::scope(|s| {
-        s.spawn(|| {
-            while !done.load(Ordering::SeqCst) {
-                let text = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap_or_default();
-                if text.lines().count() >= 1 {
-                    stop.store(true, Ordering::SeqCst);
-                    return;
+    // A watcher raises the stop flag a little after epoch 1's metrics line appears, so training
+    // stops somewhere in epoch 2 (where exactly depends on timing; it may even finish first).
+    for delay_us in [0u64, 20_000, 60_000] {
+        let cut = tmp.path().join(format!("cut{delay_us}"));
+        let stop = AtomicBool::new(false);
+        let done = AtomicBool::new(false);
+        let first = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    let text =
+                        std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap_or_default();
+                    if text.lines().count() >= 1 {
+                        std::thread::sleep(std::time::Duration::from_micros(delay_us));
+                        stop.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(100));
                 }
-                std::thread::sleep(std::time::Duration::from_micros(100));
-            }
+            });
+            let first = train(&cut, &data, &stop);
+            done.store(true, Ordering::SeqCst);
+            first
         });
-        let first = train(&cut, &data, &stop);
-        done.store(true, Ordering::SeqCst);
-        first
-    });
-    let got = match first {
-        Some(summary) => summary,
-        None => train(&cut, &data, &AtomicBool::new(false)).expect("resumed to the end"),
-    };
-    assert_eq!(without_timing(got), without_timing(want.clone()));
-    let weights = |dir: &Path| std::fs::read(dir.join("weights.safetensors")).unwrap();
-    assert_eq!(weights(&cut), weights(&full));
-    let metrics = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
-    assert_eq!(metrics.lines().count(), 2, "{metrics}");
-    assert!(metrics.contains("\"train_loss\""), "{metrics}");
+        let got = match first {
+            Some(summary) => summary,
+            None => train(&cut, &data, &AtomicBool::new(false)).expect("resumed to the end"),
+        };
+        assert_eq!(without_timing(got), without_timing(want.clone()));
+        let weights = |dir: &Path| std::fs::read(dir.join("weights.safetensors")).unwrap();
+        assert_eq!(weights(&cut), weights(&full), "stopped after {delay_us} µs");
+        let metrics = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 2, "{metrics}");
+        assert!(metrics.contains("\"train_loss\""), "{metrics}");
+    }
 
     // A finished supernet loads back without training, even with the stop flag raised.
     let again = train(&full, &data, &AtomicBool::new(true)).expect("loads back");

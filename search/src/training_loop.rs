@@ -280,23 +280,7 @@ fn run_epoch<T: Task>(
             return Ok(Some(LoopOutcome::Interrupted { epoch, batch: b }));
         }
         let indices = &order[b * batch..((b + 1) * batch).min(order.len())];
-        let mut rng = Rng::with_stream(task.seed(), (epoch as u64) << 32 | b as u64);
-        let out = task.step(indices, &mut rng, &mut state.tally)?;
-        let loss = out.loss.to_scalar::<f32>()? as f64;
-        if !loss.is_finite() {
-            return Err(SearchError::Diverged {
-                epoch: epoch + 1,
-                batch: b,
-                loss,
-                lr,
-                path: out.sampled,
-            });
-        }
-        let grads = out.loss.backward()?;
-        optimizer.step(task.params(), &grads, lr)?;
-        state.loss_sum += loss * indices.len() as f64;
-        state.correct += out.correct as u64;
-        state.seen += indices.len() as u64;
+        train_batch(task, optimizer, state, indices, b, lr)?;
         pb.inc(indices.len() as u64);
         let seconds = seconds_before + started.elapsed().as_secs_f64();
         pb.set_message(format!(
@@ -313,27 +297,69 @@ fn run_epoch<T: Task>(
             saved = Instant::now();
         }
     }
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
+    state.seconds = seconds_before + started.elapsed().as_secs_f64();
     pb.finish_and_clear();
+    end_epoch(task, optimizer, files, state, lr, show_progress)?;
+    Ok(None)
+}
+
+/// Measure, log and write the epoch just trained, then checkpoint the start of the next.
+fn end_epoch<T: Task>(
+    task: &mut T,
+    optimizer: &Optimizer,
+    files: &LoopFiles,
+    state: &mut CheckpointState<T::Settings, T::Tally>,
+    lr: f64,
+    show_progress: bool,
+) -> Result<()> {
     let seen = state.seen.max(1) as f64;
     let base = EpochMetrics {
-        epoch: epoch + 1,
+        epoch: state.epoch + 1,
         lr,
         train_loss: state.loss_sum / seen,
         train_accuracy: state.correct as f64 / seen,
         test_accuracy: None,
         test_loss: None,
         spikes_per_sample: 0.0,
-        samples_per_second: state.seen as f64 / seconds.max(1e-9),
-        seconds,
+        samples_per_second: state.seen as f64 / state.seconds.max(1e-9),
+        seconds: state.seconds,
     };
     let m = task.measure_epoch(base, &state.tally, state.seen, show_progress)?;
     append_metrics(&files.metrics(), &m)?;
     eprintln!("{}", describe_epoch(task.label(), task.epochs(), &m));
     task.finish_epoch(&m, &state.tally, state.seen)?;
-    *state = CheckpointState::start_of(state.settings.clone(), epoch + 1, optimizer.steps);
-    save_checkpoint(files, state, task.params(), optimizer)?;
-    Ok(None)
+    *state = CheckpointState::start_of(state.settings.clone(), m.epoch, optimizer.steps);
+    save_checkpoint(files, state, task.params(), optimizer)
+}
+
+/// One optimisation step on batch `b` of the epoch in progress, with everything it draws from
+/// the batch's own random stream (so a resumed run draws what an uninterrupted one does).
+fn train_batch<T: Task>(
+    task: &mut T,
+    optimizer: &mut Optimizer,
+    state: &mut CheckpointState<T::Settings, T::Tally>,
+    indices: &[usize],
+    b: usize,
+    lr: f64,
+) -> Result<()> {
+    let mut rng = Rng::with_stream(task.seed(), (state.epoch as u64) << 32 | b as u64);
+    let out = task.step(indices, &mut rng, &mut state.tally)?;
+    let loss = out.loss.to_scalar::<f32>()? as f64;
+    if !loss.is_finite() {
+        return Err(SearchError::Diverged {
+            epoch: state.epoch + 1,
+            batch: b,
+            loss,
+            lr,
+            path: out.sampled,
+        });
+    }
+    let grads = out.loss.backward()?;
+    optimizer.step(task.params(), &grads, lr)?;
+    state.loss_sum += loss * indices.len() as f64;
+    state.correct += out.correct as u64;
+    state.seen += indices.len() as u64;
+    Ok(())
 }
 
 /// The line printed after each epoch.

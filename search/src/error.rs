@@ -8,14 +8,15 @@ pub type Result<T> = std::result::Result<T, SearchError>;
 
 #[derive(Debug, Error)]
 pub enum SearchError {
+    // Other crates' errors are boxed: they are large, and every `Result` here carries the enum.
     #[error(transparent)]
-    Data(#[from] snnc_datasets::DataError),
+    Data(#[from] Box<snnc_datasets::DataError>),
     #[error(transparent)]
-    Network(#[from] snnc_compiler::network::NetworkError),
+    Network(#[from] Box<snnc_compiler::network::NetworkError>),
     #[error(transparent)]
-    Weights(#[from] snnc_compiler::network::WeightsError),
+    Weights(#[from] Box<snnc_compiler::network::WeightsError>),
     #[error(transparent)]
-    Target(#[from] snnc_targets::TargetError),
+    Target(#[from] Box<snnc_targets::TargetError>),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
@@ -165,6 +166,24 @@ impl SearchError {
         }
     }
 }
+
+/// `?` on another crate's error boxes it.
+macro_rules! boxed_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for SearchError {
+            fn from(e: $error) -> Self {
+                Box::new(e).into()
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    snnc_datasets::DataError,
+    snnc_compiler::network::NetworkError,
+    snnc_compiler::network::WeightsError,
+    snnc_targets::TargetError
+);
 
 /// `Ok(())` if `problems` is empty, else the settings error listing them.
 pub fn check_settings(problems: Vec<String>) -> Result<()> {

@@ -212,9 +212,9 @@ fn study_cell(
         .parse()
         .map_err(|e| SearchError::architecture(&sahd.genotype, e))?;
     let net = snasnet_network(&geno, &config(geometry, s))
-        .map_err(|e| SearchError::architecture(&geno, e))?
+        .map_err(|e| SearchError::architecture(geno, e))?
         .validate()
-        .map_err(|e| SearchError::architecture(&geno, e))?;
+        .map_err(|e| SearchError::architecture(geno, e))?;
     let run_dir = dir.join("train").join(index.to_string());
     // A cell whose training was cut off continues from its checkpoint (study.json pins the
     // settings); anything else in its folder is a fresh start.

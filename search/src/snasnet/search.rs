@@ -132,9 +132,9 @@ pub fn score_candidate(
     let init_seed = rng.next_u64();
     let cfg = config(geometry, s);
     let net = snasnet_network(&geno, &cfg)
-        .map_err(|e| SearchError::architecture(&geno, e))?
+        .map_err(|e| SearchError::architecture(geno, e))?
         .validate()
-        .map_err(|e| SearchError::architecture(&geno, e))?;
+        .map_err(|e| SearchError::architecture(geno, e))?;
     let pipeline = InputPipeline::new(&net, data, augment, FrameSplit::ByCount)
         .map_err(|e| SearchError::input(data.name(), e))?;
     let n = data.len();

@@ -85,11 +85,13 @@ pub fn reopen(path: &Path, kept: &str) -> Result<Log> {
 /// Keep only the records of a per-epoch metrics log whose (1-based) `epoch` is at most `done`:
 /// a resumed run redoes the rest. A damaged line is an error, as in `read`.
 pub fn keep_epochs(path: &Path, done: usize) -> Result<()> {
-    let (records, _) = read::<serde_json::Value>(path)?;
+    let (records, text) = read::<serde_json::Value>(path)?;
+    // Kept lines stay byte for byte: re-serialising would reorder keys and, as serde_json parses
+    // floats, could change a last digit.
     let mut kept = String::new();
-    for r in records {
+    for (r, line) in records.iter().zip(text.lines()) {
         if r["epoch"].as_u64().is_some_and(|e| e as usize <= done) {
-            kept += &r.to_string();
+            kept += line;
             kept.push('\n');
         }
     }
@@ -285,6 +287,11 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"epoch\":1,\"seconds\":2.0}\n"
         );
+        // Kept lines are not rewritten: key order and every digit stay.
+        let line = "{\"seconds\":1.9134096611397606,\"epoch\":1}\n";
+        std::fs::write(&path, format!("{line}{{\"epoch\":2}}\n")).unwrap();
+        keep_epochs(&path, 1).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), line);
         keep_epochs(&d.join("absent.jsonl"), 0).unwrap();
         assert_eq!(std::fs::read_to_string(d.join("absent.jsonl")).unwrap(), "");
         std::fs::write(&path, "garbage\n{\"epoch\":1}\n").unwrap();

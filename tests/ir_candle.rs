@@ -8,7 +8,8 @@
 use snnc_compiler::network::Network;
 use snnc_compiler::reference::{RunOutput, run_module};
 use snnc_compiler::synth;
-use snnc_search::candle_core::{Device, Tensor};
+use snnc_search::candle_core::Tensor;
+use snnc_search::device::ComputeDevice;
 use snnc_search::model::SnnModel;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ fn candle_run(
     }
     shape.extend(frame);
     let flat: Vec<f32> = x.iter().flatten().copied().collect();
-    let input = Tensor::from_vec(flat, shape, &Device::Cpu).unwrap();
+    let input = Tensor::from_vec(flat, shape, &ComputeDevice::cpu()).unwrap();
     candle_forward(net, weights, &input)
 }
 
@@ -38,7 +39,8 @@ fn candle_forward(
     weights: &snnc_compiler::network::Weights,
     input: &Tensor,
 ) -> CandleRun {
-    let model = SnnModel::from_weights(net.clone(), weights).expect("the model builds");
+    let model =
+        SnnModel::from_weights(net.clone(), weights, input.device()).expect("the model builds");
     let mut rng = snnc_datasets::transform::Rng::new(0);
     let out = model.forward(input, false, &mut rng, true).unwrap();
     let logits: Vec<Vec<f32>> = out.readout.to_vec2().unwrap();
@@ -198,7 +200,9 @@ fn trained_runs_agree_on_real_data() {
         )
         .unwrap();
         let indices: Vec<usize> = (0..64).collect();
-        let (input, _) = pipeline.batch(&test, &indices, None).unwrap();
+        let (input, _) = pipeline
+            .batch(&test, &indices, None, &ComputeDevice::cpu())
+            .unwrap();
         let per_sample = input.dims()[1..].iter().product::<usize>();
         let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
         let x: Vec<Vec<f32>> = flat.chunks(per_sample).map(<[f32]>::to_vec).collect();

@@ -5,6 +5,7 @@
 //! A checkpoint folder holds `state.json` (written last: it is what makes the folder count),
 //! `weights.safetensors` and `optimizer.safetensors`.
 
+use crate::error::{Result, SearchError};
 use crate::optim::Optimizer;
 use crate::params::ParamStore;
 use serde::Serialize;
@@ -22,14 +23,14 @@ fn beside(dir: &Path, suffix: &str) -> PathBuf {
     dir.with_file_name(format!("{name}.{suffix}"))
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
+fn io(path: &Path, e: std::io::Error) -> SearchError {
+    SearchError::io(path, e)
 }
 
 /// Put `dir` back in order after a kill during `save`: a complete staging folder (it has its
 /// state file) replaces a missing checkpoint, else the previous one comes back; leftovers go.
 /// Call it before looking at `dir`.
-pub fn recover(dir: &Path) -> Result<(), String> {
+pub fn recover(dir: &Path) -> Result<()> {
     let staging = beside(dir, "new");
     let old = beside(dir, "old");
     if !dir.exists() {
@@ -54,24 +55,16 @@ pub fn save(
     state: &impl Serialize,
     params: &ParamStore,
     optimizer: &Optimizer,
-) -> Result<(), String> {
+) -> Result<()> {
     let staging = beside(dir, "new");
     let old = beside(dir, "old");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
-    params
-        .to_weights()
-        .map_err(|e| e.to_string())?
-        .save(&staging.join(WEIGHTS))
-        .map_err(|e| e.to_string())?;
-    optimizer
-        .state()
-        .map_err(|e| e.to_string())?
-        .save(&staging.join(OPTIMIZER))
-        .map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
+    params.to_weights()?.save(&staging.join(WEIGHTS))?;
+    optimizer.state()?.save(&staging.join(OPTIMIZER))?;
+    let json = serde_json::to_string_pretty(state).expect("checkpoint states serialise");
     snnc_compiler::atomic::write(&staging.join(STATE), json.as_bytes())
         .map_err(|e| io(&staging.join(STATE), e))?;
     if dir.exists() {
@@ -95,13 +88,18 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::ComputeDevice;
     use crate::optim::OptimizerKind;
-    use candle_core::{Device, Tensor};
+    use candle_core::Tensor;
 
     fn store(v: f32) -> ParamStore {
         let mut s = ParamStore::new();
-        s.insert("p", Tensor::new(&[v, v], &Device::Cpu).unwrap(), true)
-            .unwrap();
+        s.insert(
+            "p",
+            Tensor::new(&[v, v], &ComputeDevice::cpu()).unwrap(),
+            true,
+        )
+        .unwrap();
         s
     }
 

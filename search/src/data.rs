@@ -113,12 +113,14 @@ impl InputPipeline {
         }
     }
 
-    /// A batch tensor (`[B, ...]` or `[B, T, ...]`) and its labels. `rng` turns augmentation on.
+    /// A batch tensor (`[B, ...]` or `[B, T, ...]`) on `device` and its labels. `rng` turns
+    /// augmentation on.
     pub fn batch(
         &self,
         data: &Dataset,
         indices: &[usize],
         rng: Option<&mut Rng>,
+        device: &Device,
     ) -> CResult<(Tensor, Vec<u8>)> {
         let b = indices.len();
         match (self, data) {
@@ -133,13 +135,13 @@ impl InputPipeline {
                 let (x, y) = images_batch(set, indices, transform, rng);
                 let mut dims = vec![b];
                 dims.extend_from_slice(sample_dims);
-                Ok((Tensor::from_vec(x, dims, &Device::Cpu)?, y))
+                Ok((Tensor::from_vec(x, dims, device)?, y))
             }
             (InputPipeline::Frames { spec }, Dataset::Events(set)) => {
                 let (x, y) = frames_batch(set, indices, spec);
                 let mut dims = vec![b];
                 dims.extend_from_slice(&spec.output_shape(set.width, set.height));
-                Ok((Tensor::from_vec(x, dims, &Device::Cpu)?, y))
+                Ok((Tensor::from_vec(x, dims, device)?, y))
             }
             _ => candle_core::bail!("input pipeline and dataset kinds differ"),
         }

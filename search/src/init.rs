@@ -1,5 +1,6 @@
 //! Weight initialisation schemes of the seeds, driven by a seeded generator for determinism.
 
+use crate::error::SearchError;
 use candle_core::{Device, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use snnc_datasets::transform::Rng;
@@ -16,15 +17,15 @@ pub enum InitScheme {
     Snasnet,
 }
 
-pub fn uniform(rng: &mut Rng, shape: &[usize], bound: f64) -> Result<Tensor> {
+pub fn uniform(rng: &mut Rng, shape: &[usize], bound: f64, device: &Device) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let data: Vec<f32> = (0..n)
         .map(|_| ((rng.next_f32() as f64 * 2.0 - 1.0) * bound) as f32)
         .collect();
-    Tensor::from_vec(data, shape, &Device::Cpu)
+    Tensor::from_vec(data, shape, device)
 }
 
-pub fn normal(rng: &mut Rng, shape: &[usize], std: f64) -> Result<Tensor> {
+pub fn normal(rng: &mut Rng, shape: &[usize], std: f64, device: &Device) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let mut data = Vec::with_capacity(n);
     while data.len() < n {
@@ -38,42 +39,60 @@ pub fn normal(rng: &mut Rng, shape: &[usize], std: f64) -> Result<Tensor> {
             data.push((r * th.sin() * std) as f32);
         }
     }
-    Tensor::from_vec(data, shape, &Device::Cpu)
+    Tensor::from_vec(data, shape, device)
 }
 
 /// Initial conv weight `[out, in/groups, kh, kw]`.
-pub fn conv_weight(scheme: InitScheme, rng: &mut Rng, shape: &[usize]) -> Result<Tensor> {
+pub fn conv_weight(
+    scheme: InitScheme,
+    rng: &mut Rng,
+    shape: &[usize],
+    device: &Device,
+) -> Result<Tensor> {
     let fan_in = (shape[1] * shape[2] * shape[3]) as f64;
     match scheme {
-        InitScheme::Pytorch => uniform(rng, shape, 1.0 / fan_in.sqrt()),
-        InitScheme::Snasnet => uniform(rng, shape, (1.2 / fan_in).sqrt()),
+        InitScheme::Pytorch => uniform(rng, shape, 1.0 / fan_in.sqrt(), device),
+        InitScheme::Snasnet => uniform(rng, shape, (1.2 / fan_in).sqrt(), device),
     }
 }
 
-pub fn linear_weight(scheme: InitScheme, rng: &mut Rng, shape: &[usize]) -> Result<Tensor> {
+pub fn linear_weight(
+    scheme: InitScheme,
+    rng: &mut Rng,
+    shape: &[usize],
+    device: &Device,
+) -> Result<Tensor> {
     match scheme {
-        InitScheme::Pytorch => uniform(rng, shape, 1.0 / (shape[1] as f64).sqrt()),
-        InitScheme::Snasnet => normal(rng, shape, 0.01),
+        InitScheme::Pytorch => uniform(rng, shape, 1.0 / (shape[1] as f64).sqrt(), device),
+        InitScheme::Snasnet => normal(rng, shape, 0.01, device),
     }
 }
 
 /// Bias of a layer with `fan_in` inputs.
-pub fn bias(scheme: InitScheme, rng: &mut Rng, n: usize, fan_in: usize) -> Result<Tensor> {
+pub fn bias(
+    scheme: InitScheme,
+    rng: &mut Rng,
+    n: usize,
+    fan_in: usize,
+    device: &Device,
+) -> Result<Tensor> {
     match scheme {
-        InitScheme::Pytorch => uniform(rng, &[n], 1.0 / (fan_in as f64).sqrt()),
-        InitScheme::Snasnet => Tensor::zeros(n, candle_core::DType::F32, &Device::Cpu),
+        InitScheme::Pytorch => uniform(rng, &[n], 1.0 / (fan_in as f64).sqrt(), device),
+        InitScheme::Snasnet => Tensor::zeros(n, candle_core::DType::F32, device),
     }
 }
 
 impl std::str::FromStr for InitScheme {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> std::result::Result<Self, SearchError> {
         match s {
             "pytorch" => Ok(InitScheme::Pytorch),
             "snasnet" => Ok(InitScheme::Snasnet),
-            _ => Err(format!(
-                "unknown init scheme `{s}`: use `pytorch` or `snasnet`"
-            )),
+            _ => Err(SearchError::UnknownName {
+                what: "init scheme",
+                given: s.to_string(),
+                choices: "`pytorch` or `snasnet`",
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Append-only JSON-lines logs that resume: read back every record, drop only a torn last line,
 //! and write non-finite numbers in a form that reads back.
 
+use crate::error::{Result, SearchError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use snnc_compiler::atomic;
@@ -11,13 +12,13 @@ use std::path::Path;
 /// The records of a log and its text without a torn tail. A missing file is an empty log; a
 /// line that does not parse is an error naming it, unless it is the last line and unterminated
 /// (an append cut short), which is dropped so its record is redone.
-pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, String), String> {
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, String)> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Vec::new(), String::new()));
         }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(SearchError::io(path, e)),
     };
     let lines: Vec<(usize, &str)> = text
         .lines()
@@ -35,11 +36,11 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, String), String
             }
             Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => break,
             Err(e) => {
-                return Err(format!(
-                    "{} line {}: {e}; the log is damaged: mend or delete that line, or use another --out",
-                    path.display(),
-                    number + 1
-                ));
+                return Err(SearchError::LogLine {
+                    path: path.to_path_buf(),
+                    line: number + 1,
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -51,16 +52,17 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, String), String
 pub fn read_numbered<T: DeserializeOwned>(
     path: &Path,
     index: impl Fn(&T) -> usize,
-    what: &str,
-) -> Result<(Vec<T>, String), String> {
+    what: &'static str,
+) -> Result<(Vec<T>, String)> {
     let (records, kept) = read::<T>(path)?;
     for (k, r) in records.iter().enumerate() {
         if index(r) != k {
-            return Err(format!(
-                "{}: record {k} has index {}; the file is not {what}",
-                path.display(),
-                index(r)
-            ));
+            return Err(SearchError::LogOrder {
+                path: path.to_path_buf(),
+                position: k,
+                found: index(r),
+                what,
+            });
         }
     }
     Ok((records, kept))
@@ -68,12 +70,12 @@ pub fn read_numbered<T: DeserializeOwned>(
 
 /// Open a log for appending after replacing it (atomically) with `kept`, the text `read`
 /// returned, so a new record never lands on a torn line.
-pub fn reopen(path: &Path, kept: &str) -> Result<Log, String> {
-    atomic::write(path, kept.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn reopen(path: &Path, kept: &str) -> Result<Log> {
+    atomic::write(path, kept.as_bytes()).map_err(|e| SearchError::io(path, e))?;
     let file = std::fs::OpenOptions::new()
         .append(true)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| SearchError::io(path, e))?;
     Ok(Log {
         file,
         path: path.to_path_buf(),
@@ -82,16 +84,18 @@ pub fn reopen(path: &Path, kept: &str) -> Result<Log, String> {
 
 /// Keep only the records of a per-epoch metrics log whose (1-based) `epoch` is at most `done`:
 /// a resumed run redoes the rest. A damaged line is an error, as in `read`.
-pub fn keep_epochs(path: &Path, done: usize) -> Result<(), String> {
-    let (records, _) = read::<serde_json::Value>(path)?;
+pub fn keep_epochs(path: &Path, done: usize) -> Result<()> {
+    let (records, text) = read::<serde_json::Value>(path)?;
+    // Kept lines stay byte for byte: re-serialising would reorder keys and, as serde_json parses
+    // floats, could change a last digit.
     let mut kept = String::new();
-    for r in records {
+    for (r, line) in records.iter().zip(text.lines()) {
         if r["epoch"].as_u64().is_some_and(|e| e as usize <= done) {
-            kept += &serde_json::to_string(&r).map_err(|e| e.to_string())?;
+            kept += line;
             kept.push('\n');
         }
     }
-    atomic::write(path, kept.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    atomic::write(path, kept.as_bytes()).map_err(|e| SearchError::io(path, e))
 }
 
 /// A log open for appending.
@@ -102,12 +106,12 @@ pub struct Log {
 
 impl Log {
     /// Append one record as one line, flushed.
-    pub fn append(&mut self, record: &impl Serialize) -> Result<(), String> {
-        let line = serde_json::to_string(record).map_err(|e| e.to_string())? + "\n";
+    pub fn append(&mut self, record: &impl Serialize) -> Result<()> {
+        let line = serde_json::to_string(record).expect("log records serialise") + "\n";
         self.file
             .write_all(line.as_bytes())
             .and_then(|_| self.file.flush())
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+            .map_err(|e| SearchError::io(&self.path, e))
     }
 }
 
@@ -118,14 +122,14 @@ impl Log {
 pub mod float {
     use super::*;
 
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
         match Repr::from(*v) {
             Repr::Number(n) => s.serialize_f64(n),
             Repr::Word(w) => s.serialize_str(w),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
         Option::<Wire>::deserialize(d)?.map_or(Ok(f64::NAN), Wire::value::<D::Error>)
     }
 
@@ -156,7 +160,7 @@ pub mod float {
     }
 
     impl Wire {
-        pub(super) fn value<E: serde::de::Error>(self) -> Result<f64, E> {
+        pub(super) fn value<E: serde::de::Error>(self) -> std::result::Result<f64, E> {
             match self {
                 Wire::Number(n) => Ok(n),
                 Wire::Word(w) => match w.as_str() {
@@ -175,7 +179,7 @@ pub mod float {
     pub mod vec {
         use super::*;
 
-        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> std::result::Result<S::Ok, S::Error> {
             use serde::ser::SerializeSeq;
             let mut seq = s.serialize_seq(Some(v.len()))?;
             for &x in v {
@@ -187,7 +191,9 @@ pub mod float {
             seq.end()
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> std::result::Result<Vec<f64>, D::Error> {
             Vec::<Option<Wire>>::deserialize(d)?
                 .into_iter()
                 .map(|w| w.map_or(Ok(f64::NAN), Wire::value::<D::Error>))
@@ -261,7 +267,7 @@ mod tests {
         // A damaged line in the middle is an error naming it; the file is left as it was.
         let damaged = "{\"index\":0,\"score\":1.0,\"passes\":[]}\nnot json\n{\"index\":1,\"score\":2.0,\"passes\":[]}\n";
         std::fs::write(&path, damaged).unwrap();
-        let err = read::<Row>(&path).unwrap_err();
+        let err = read::<Row>(&path).unwrap_err().to_string();
         assert!(err.contains("log.jsonl line 2"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
         std::fs::remove_dir_all(&d).unwrap();
@@ -281,10 +287,18 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"epoch\":1,\"seconds\":2.0}\n"
         );
+        // Kept lines are not rewritten: key order and every digit stay.
+        let line = "{\"seconds\":1.9134096611397606,\"epoch\":1}\n";
+        std::fs::write(&path, format!("{line}{{\"epoch\":2}}\n")).unwrap();
+        keep_epochs(&path, 1).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), line);
         keep_epochs(&d.join("absent.jsonl"), 0).unwrap();
         assert_eq!(std::fs::read_to_string(d.join("absent.jsonl")).unwrap(), "");
         std::fs::write(&path, "garbage\n{\"epoch\":1}\n").unwrap();
-        assert!(keep_epochs(&path, 1).unwrap_err().contains("line 1"));
+        assert!(matches!(
+            keep_epochs(&path, 1),
+            Err(SearchError::LogLine { line: 1, .. })
+        ));
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -1,11 +1,14 @@
 //! Everything on Candle: spiking layers, surrogate-gradient BPTT training, architecture search.
 
 pub use candle_core;
+pub use error::{Result, SearchError};
 
 pub mod arch;
 pub mod autosnn;
 pub mod checkpoint;
 pub mod data;
+pub mod device;
+pub mod error;
 pub mod init;
 pub mod jsonl;
 pub mod layers;
@@ -17,3 +20,4 @@ pub mod params;
 pub mod snasnet;
 pub mod spike;
 pub mod train;
+pub mod training_loop;

@@ -1,5 +1,6 @@
 //! A Candle model built from a validated network graph: parameters, and the BPTT forward over T steps.
 
+use crate::error::SearchError;
 use crate::init::{self, InitScheme};
 use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
@@ -69,14 +70,16 @@ pub enum ConvImpl {
 }
 
 impl std::str::FromStr for ConvImpl {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> std::result::Result<Self, SearchError> {
         match s {
             "fast" => Ok(ConvImpl::Fast),
             "candle" => Ok(ConvImpl::Candle),
-            _ => Err(format!(
-                "unknown conv implementation `{s}`: use fast or candle"
-            )),
+            _ => Err(SearchError::UnknownName {
+                what: "conv implementation",
+                given: s.to_string(),
+                choices: "fast or candle",
+            }),
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct SnnModel {
     layers: Vec<Layer>,
     /// Longest delay on any edge leaving each node (how much history it needs).
     max_delay: Vec<usize>,
+    /// Where the parameters live and the state is made.
+    device: Device,
 }
 
 fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_core::Error {
@@ -100,9 +105,9 @@ fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_
 }
 
 impl SnnModel {
-    /// A freshly initialised model; every random draw comes from `seed`.
-    pub fn new(net: Network, scheme: InitScheme, seed: u64) -> Result<Self> {
-        Self::with_store(net, scheme, seed, ParamStore::new())
+    /// A freshly initialised model on `device`; every random draw comes from `seed`.
+    pub fn new(net: Network, scheme: InitScheme, seed: u64, device: &Device) -> Result<Self> {
+        Self::with_store(net, scheme, seed, ParamStore::new(), device)
     }
 
     /// A model whose parameters come from `params` where it already holds them by name (and
@@ -113,11 +118,12 @@ impl SnnModel {
         scheme: InitScheme,
         seed: u64,
         mut params: ParamStore,
+        device: &Device,
     ) -> Result<Self> {
         let mut rng = Rng::new(seed);
         let mut layers = Vec::with_capacity(net.len());
         for id in 0..net.len() {
-            let layer = Self::build_layer(&net, id, scheme, &mut rng, &mut params)?;
+            let layer = Self::build_layer(&net, id, scheme, &mut rng, &mut params, device)?;
             layers.push(layer);
         }
         let mut max_delay = vec![0usize; net.len()];
@@ -133,14 +139,16 @@ impl SnnModel {
             autograd: true,
             layers,
             max_delay,
+            device: device.clone(),
         })
     }
 
-    /// A model holding trained weights; checks every tensor's presence, shape and finiteness.
-    pub fn from_weights(net: Network, weights: &Weights) -> Result<Self> {
+    /// A model on `device` holding trained weights; checks every tensor's presence, shape and
+    /// finiteness.
+    pub fn from_weights(net: Network, weights: &Weights, device: &Device) -> Result<Self> {
         net.check_weights(weights)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let model = Self::new(net, InitScheme::Pytorch, 0)?;
+        let model = Self::new(net, InitScheme::Pytorch, 0, device)?;
         model.params.load_weights(weights)?;
         Ok(model)
     }
@@ -151,6 +159,7 @@ impl SnnModel {
         scheme: InitScheme,
         rng: &mut Rng,
         params: &mut ParamStore,
+        device: &Device,
     ) -> Result<Layer> {
         let node = net.node(id);
         let name = |role: ParamRole| node.tensor_name(role);
@@ -173,14 +182,14 @@ impl SnnModel {
                 ];
                 let w = params.insert_or_reuse(
                     &name(ParamRole::Weight),
-                    init::conv_weight(scheme, rng, &shape)?,
+                    init::conv_weight(scheme, rng, &shape, device)?,
                     true,
                 )?;
                 let fan_in = shape[1] * shape[2] * shape[3];
                 let b = if c.bias {
                     Some(params.insert_or_reuse(
                         &name(ParamRole::Bias),
-                        init::bias(scheme, rng, c.out_channels, fan_in)?,
+                        init::bias(scheme, rng, c.out_channels, fan_in, device)?,
                         true,
                     )?)
                 } else {
@@ -198,13 +207,13 @@ impl SnnModel {
                 let shape = [l.out_features, l.in_features];
                 let w = params.insert_or_reuse(
                     &name(ParamRole::Weight),
-                    init::linear_weight(scheme, rng, &shape)?,
+                    init::linear_weight(scheme, rng, &shape, device)?,
                     true,
                 )?;
                 let b = if l.bias {
                     Some(params.insert_or_reuse(
                         &name(ParamRole::Bias),
-                        init::bias(scheme, rng, l.out_features, l.in_features)?,
+                        init::bias(scheme, rng, l.out_features, l.in_features, device)?,
                         true,
                     )?)
                 } else {
@@ -214,8 +223,8 @@ impl SnnModel {
             }
             Op::BatchNorm(bn) => {
                 let c = input_shape[0];
-                let ones = Tensor::ones(c, DType::F32, &Device::Cpu)?;
-                let zeros = Tensor::zeros(c, DType::F32, &Device::Cpu)?;
+                let ones = Tensor::ones(c, DType::F32, device)?;
+                let zeros = Tensor::zeros(c, DType::F32, device)?;
                 let stats: &[usize] = if bn.per_step {
                     &[net.desc.timesteps, c]
                 } else {
@@ -226,12 +235,12 @@ impl SnnModel {
                     bias: params.insert_or_reuse(&name(ParamRole::Bias), zeros, true)?,
                     running_mean: params.insert_or_reuse(
                         &name(ParamRole::RunningMean),
-                        Tensor::zeros(stats, DType::F32, &Device::Cpu)?,
+                        Tensor::zeros(stats, DType::F32, device)?,
                         false,
                     )?,
                     running_var: params.insert_or_reuse(
                         &name(ParamRole::RunningVar),
-                        Tensor::ones(stats, DType::F32, &Device::Cpu)?,
+                        Tensor::ones(stats, DType::F32, device)?,
                         false,
                     )?,
                     eps: bn.eps,
@@ -241,7 +250,7 @@ impl SnnModel {
             }
             Op::Lif(p) => Layer::Neuron(Neuron::lif(p.clone())),
             Op::Plif(p) => {
-                let w0 = Tensor::new(Neuron::plif_w0(p.tau) as f32, &Device::Cpu)?;
+                let w0 = Tensor::new(Neuron::plif_w0(p.tau) as f32, device)?;
                 let w = params.insert_or_reuse(&name(ParamRole::W), w0, true)?;
                 Layer::Neuron(Neuron::plif(p.clone(), w))
             }
@@ -262,6 +271,11 @@ impl SnnModel {
 
     pub fn timesteps(&self) -> usize {
         self.net.desc.timesteps
+    }
+
+    /// The device the model's parameters live on; inputs go there too.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Names of spiking nodes, in node order (the layers spike reports are about).
@@ -438,7 +452,7 @@ impl SnnModel {
             None => {
                 let mut dims = vec![batch];
                 dims.extend_from_slice(self.net.input_shape(id).dims());
-                layers::zeros(&dims)
+                layers::zeros(&dims, &self.device)
             }
         }
     }
@@ -501,7 +515,7 @@ impl SnnModel {
                     return Ok(x.clone());
                 }
                 if masks[id].is_none() {
-                    masks[id] = Some(layers::dropout_mask(rng, x.dims(), *p)?);
+                    masks[id] = Some(layers::dropout_mask(rng, x.dims(), *p, x.device())?);
                 }
                 x * masks[id].as_ref().expect("set above")
             }

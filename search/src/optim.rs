@@ -1,9 +1,10 @@
 //! Optimisers with checkpointable state: SGD with momentum and weight decay, Adam, AdamW;
 //! and the cosine learning-rate schedule.
 
+use crate::error::SearchError;
 use crate::params::{ParamStore, to_net_tensor};
 use candle_core::backprop::GradStore;
-use candle_core::{Device, Result, Tensor};
+use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::network::Weights;
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ impl OptimizerKind {
         name: &str,
         momentum: f64,
         weight_decay: f64,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, SearchError> {
         match name {
             "sgd" => Ok(OptimizerKind::Sgd {
                 momentum,
@@ -58,9 +59,11 @@ impl OptimizerKind {
                 eps: 1e-8,
                 weight_decay,
             }),
-            _ => Err(format!(
-                "unknown optimizer `{name}`: use sgd, adam or adamw"
-            )),
+            _ => Err(SearchError::UnknownName {
+                what: "optimizer",
+                given: name.to_string(),
+                choices: "sgd, adam or adamw",
+            }),
         }
     }
 }
@@ -188,9 +191,9 @@ impl Optimizer {
     /// must be a moment of one of them, with its shape and finite values, so a checkpoint from
     /// another network is refused here rather than in a later step.
     pub fn load_state(&mut self, steps: u64, state: &Weights, params: &ParamStore) -> Result<()> {
-        let shapes: std::collections::BTreeMap<&str, Vec<usize>> = params
+        let vars: std::collections::BTreeMap<&str, &candle_core::Var> = params
             .all()
-            .map(|(name, var, _)| (name.as_str(), var.dims().to_vec()))
+            .map(|(name, var, _)| (name.as_str(), var))
             .collect();
         let mut first = BTreeMap::new();
         let mut second = BTreeMap::new();
@@ -202,21 +205,22 @@ impl Optimizer {
                     "optimizer state tensor `{k}` is neither `first.<param>` nor `second.<param>`"
                 ),
             };
-            let Some(want) = shapes.get(name) else {
+            let Some(var) = vars.get(name) else {
                 candle_core::bail!(
                     "optimizer state tensor `{k}` belongs to no parameter of this network (a checkpoint of another network?)"
                 )
             };
-            if t.shape != *want {
+            if t.shape != var.dims() {
                 candle_core::bail!(
-                    "optimizer state tensor `{k}` has shape {:?}, but the parameter is {want:?}",
-                    t.shape
+                    "optimizer state tensor `{k}` has shape {:?}, but the parameter is {:?}",
+                    t.shape,
+                    var.dims()
                 )
             }
             if t.data.iter().any(|v| !v.is_finite()) {
                 candle_core::bail!("optimizer state tensor `{k}` holds a non-finite value")
             }
-            let tensor = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
+            let tensor = Tensor::from_slice(&t.data, t.shape.as_slice(), var.device())?;
             map.insert(name.to_string(), tensor);
         }
         self.steps = steps;

@@ -1,6 +1,6 @@
 //! The parameter store of a model: named Candle variables, trainable or buffer, saved as safetensors.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Result, Tensor, Var};
 use snnc_compiler::network::{Tensor as NetTensor, Weights};
 use std::collections::BTreeMap;
 
@@ -59,10 +59,6 @@ impl ParamStore {
         self.vars.iter().map(|(n, (v, t))| (n, v, *t))
     }
 
-    pub fn num_trainable(&self) -> usize {
-        self.trainable().map(|(_, v)| v.elem_count()).sum()
-    }
-
     /// Snapshot every variable as framework-neutral f32 tensors.
     pub fn to_weights(&self) -> Result<Weights> {
         let mut w = Weights::default();
@@ -79,7 +75,7 @@ impl ParamStore {
             let Some(t) = weights.get(name) else {
                 candle_core::bail!("weights have no tensor `{name}`")
             };
-            let src = Tensor::from_slice(&t.data, t.shape.as_slice(), &Device::Cpu)?;
+            let src = Tensor::from_slice(&t.data, t.shape.as_slice(), var.device())?;
             let src = src.reshape(var.shape())?;
             var.set(&src)?;
         }

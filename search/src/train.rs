@@ -1,49 +1,24 @@
 //! BPTT training of a network graph on a dataset: epochs, checkpoints, resume, metrics, progress.
 
 use crate::data::{Augment, InputPipeline};
+use crate::device::ComputeDevice;
+use crate::error::{Result, SearchError, check_settings};
 use crate::init::InitScheme;
 use crate::model::{ConvImpl, SnnModel, predictions};
 use crate::optim::{Optimizer, OptimizerKind, cosine_lr};
-use candle_core::{D, DType, Device, Tensor};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::params::ParamStore;
+use crate::training_loop::{self, BatchOutput, LoopOutcome, NoTally, Resume, Task, progress_bar};
+use candle_core::{D, DType, Tensor};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
 use snnc_compiler::network::{Network, ReadoutKind, Weights};
 use snnc_datasets::transform::{FrameSplit, Rng, epoch_order};
 use snnc_datasets::{Dataset, DatasetName, Split};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
-pub type Result<T> = std::result::Result<T, TrainError>;
-
-/// Wall time between checkpoints inside an epoch (one is also saved at every epoch's end and on
-/// Ctrl-C).
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Data(#[from] snnc_datasets::DataError),
-    #[error(transparent)]
-    Network(#[from] snnc_compiler::network::NetworkError),
-    #[error(transparent)]
-    Weights(#[from] snnc_compiler::network::WeightsError),
-    #[error("{0}")]
-    Candle(#[from] candle_core::Error),
-    #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
-    #[error("{0}")]
-    Config(String),
-}
-
-fn file_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::File {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
+pub use crate::training_loop::EpochMetrics;
 
 /// The loss on the readout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,12 +41,16 @@ impl LossKind {
 }
 
 impl std::str::FromStr for LossKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "ce" | "cross-entropy" => Ok(LossKind::CrossEntropy),
             "mse" | "mse-rate" => Ok(LossKind::MseRate),
-            _ => Err(format!("unknown loss `{s}`: use ce or mse")),
+            _ => Err(SearchError::UnknownName {
+                what: "loss",
+                given: s.to_string(),
+                choices: "ce or mse",
+            }),
         }
     }
 }
@@ -104,12 +83,15 @@ pub struct TrainConfig {
     /// Convolution implementation (the fast custom op unless asked otherwise).
     #[serde(default)]
     pub conv: ConvImpl,
+    /// Where the tensors live; not stored (the CPU when read back).
+    #[serde(skip)]
+    pub device: ComputeDevice,
 }
 
 impl TrainConfig {
     /// Settings no training can run with, named by their CLI flags; checked before anything
     /// is written.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         let mut wrong = Vec::new();
         if self.epochs == 0 {
             wrong.push("--epochs must be at least 1".to_string());
@@ -129,11 +111,7 @@ impl TrainConfig {
         if self.train_limit == Some(0) || self.test_limit == Some(0) {
             wrong.push("--train-limit and --test-limit must be at least 1".to_string());
         }
-        if wrong.is_empty() {
-            Ok(())
-        } else {
-            Err(wrong.join("; "))
-        }
+        check_settings(wrong)
     }
 }
 
@@ -188,35 +166,6 @@ mod split_serde {
     }
 }
 
-/// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub test_accuracy: f64,
-    pub test_loss: f64,
-    /// Spikes per test sample, summed over layers and timesteps.
-    pub spikes_per_sample: f64,
-    pub samples_per_second: f64,
-    pub seconds: f64,
-}
-
-/// Where a run stands, written beside the checkpoint weights.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CheckpointState {
-    config: TrainConfig,
-    /// Epoch in progress (0-based) and the next batch of it to run.
-    epoch: usize,
-    next_batch: usize,
-    optimizer_steps: u64,
-    partial_loss: f64,
-    partial_correct: u64,
-    partial_seen: u64,
-    partial_seconds: f64,
-}
-
 /// Accuracy, loss and spikes of a model on a dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -247,18 +196,19 @@ pub fn loss_and_correct(
     loss: LossKind,
     timesteps: usize,
 ) -> candle_core::Result<(Tensor, usize)> {
+    let device = readout.device();
     let targets: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let target = Tensor::from_vec(targets.clone(), targets.len(), &Device::Cpu)?;
+    let target = Tensor::from_vec(targets.clone(), targets.len(), device)?;
     let l = match loss {
         LossKind::CrossEntropy => candle_nn::loss::cross_entropy(readout, &target)?,
         LossKind::MseRate => {
             let k = readout.dim(D::Minus1)?;
-            let onehot = Tensor::ones(targets.len(), DType::F32, &Device::Cpu)?
+            let onehot = Tensor::ones(targets.len(), DType::F32, device)?
                 .unsqueeze(1)?
                 .broadcast_mul(
                     &target
                         .unsqueeze(1)?
-                        .broadcast_eq(&Tensor::arange(0u32, k as u32, &Device::Cpu)?.unsqueeze(0)?)?
+                        .broadcast_eq(&Tensor::arange(0u32, k as u32, device)?.unsqueeze(0)?)?
                         .to_dtype(DType::F32)?,
                 )?;
             let rate = readout.affine(1.0 / timesteps as f64, 0.0)?;
@@ -289,7 +239,7 @@ pub fn evaluate(
     let mut rng = Rng::new(0);
     for start in (0..n).step_by(batch_size.max(1)) {
         let idx: Vec<usize> = (start..(start + batch_size).min(n)).collect();
-        let (x, y) = pipeline.batch(data, &idx, None)?;
+        let (x, y) = pipeline.batch(data, &idx, None, model.device())?;
         let out = model.forward(&x, false, &mut rng, true)?;
         let (l, c) = loss_and_correct(&out.readout, &y, loss, t)?;
         loss_sum += l.to_scalar::<f32>()? as f64 * idx.len() as f64;
@@ -338,19 +288,7 @@ impl RunPaths {
         self.dir.join("weights.safetensors")
     }
     pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.jsonl")
-    }
-    fn checkpoint_dir(&self) -> PathBuf {
-        self.dir.join("checkpoint")
-    }
-    fn checkpoint_state(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::STATE)
-    }
-    fn checkpoint_weights(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::WEIGHTS)
-    }
-    fn checkpoint_optimizer(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::OPTIMIZER)
+        self.dir.join(training_loop::METRICS)
     }
 }
 
@@ -377,199 +315,192 @@ pub fn train(
     stop: &AtomicBool,
     show_progress: bool,
 ) -> Result<TrainOutcome> {
-    cfg.check().map_err(TrainError::Config)?;
-    let paths = RunPaths {
-        dir: out.to_path_buf(),
-    };
-    std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
-    crate::checkpoint::recover(&paths.checkpoint_dir()).map_err(TrainError::Config)?;
-    let train_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Train)?;
-    let test_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Test)?;
-    if train_set.num_classes() != net.desc.num_classes {
-        return Err(TrainError::Config(format!(
-            "{} has {} classes but the network's num_classes is {}",
-            cfg.dataset,
-            train_set.num_classes(),
-            net.desc.num_classes
-        )));
-    }
-    let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split)
-        .map_err(|e| TrainError::Config(e.to_string()))?;
-    let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split)
-        .map_err(|e| TrainError::Config(e.to_string()))?;
-    if let Some(note) = pipeline.transform_note() {
-        eprintln!("input: {note}");
-    }
-    let mut model = SnnModel::new(net, cfg.init, cfg.seed)?;
-    model.conv_impl = cfg.conv;
+    cfg.check()?;
+    let mut task = PlainTraining::new(net, cfg, out)?;
     let mut optimizer = Optimizer::new(cfg.optimizer);
-
-    let mut state = CheckpointState {
-        config: cfg.clone(),
-        epoch: 0,
-        next_batch: 0,
-        optimizer_steps: 0,
-        partial_loss: 0.0,
-        partial_correct: 0,
-        partial_seen: 0,
-        partial_seconds: 0.0,
-    };
-    if resume {
-        state = load_checkpoint(&paths, cfg, &model, &mut optimizer)?;
-        truncate_metrics(&paths.metrics(), state.epoch)?;
-        eprintln!(
-            "resuming at epoch {} batch {}",
-            state.epoch + 1,
-            state.next_batch
-        );
+    let resume = if resume {
+        Resume::Required
     } else {
-        atomic::write(&paths.metrics(), b"").map_err(|e| file_err(&paths.metrics(), e))?;
+        Resume::Never
+    };
+    match training_loop::run(&mut task, &mut optimizer, out, resume, stop, show_progress)? {
+        LoopOutcome::Interrupted { epoch, batch } => Ok(TrainOutcome::Interrupted { epoch, batch }),
+        LoopOutcome::Finished => Ok(TrainOutcome::Finished {
+            // A resumed finished run trains no epoch: report the recorded accuracy.
+            test_accuracy: match task.last_test_accuracy {
+                Some(a) => a,
+                None => read_last_accuracy(&task.paths.metrics()).unwrap_or(f64::NAN),
+            },
+        }),
+    }
+}
+
+/// Plain training as a task of the training loop: every epoch visits the first
+/// `train_limit` training samples in a seeded order and ends with a test-set evaluation.
+struct PlainTraining<'a> {
+    cfg: &'a TrainConfig,
+    paths: RunPaths,
+    model: SnnModel,
+    train_set: Dataset,
+    test_set: Dataset,
+    pipeline: InputPipeline,
+    eval_pipeline: InputPipeline,
+    n_train: usize,
+    last_test_accuracy: Option<f64>,
+}
+
+impl<'a> PlainTraining<'a> {
+    fn new(net: Network, cfg: &'a TrainConfig, out: &Path) -> Result<Self> {
+        let train_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Train)?;
+        let test_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Test)?;
+        if train_set.num_classes() != net.desc.num_classes {
+            return Err(SearchError::ClassCount {
+                dataset: cfg.dataset.to_string(),
+                found: train_set.num_classes(),
+                expected: net.desc.num_classes,
+            });
+        }
+        let pipeline = InputPipeline::new(&net, &train_set, cfg.augment, cfg.frame_split)
+            .map_err(|e| SearchError::input(cfg.dataset, e))?;
+        let eval_pipeline = InputPipeline::new(&net, &test_set, Augment::NONE, cfg.frame_split)
+            .map_err(|e| SearchError::input(cfg.dataset, e))?;
+        if let Some(note) = pipeline.transform_note() {
+            eprintln!("input: {note}");
+        }
+        let mut model = SnnModel::new(net, cfg.init, cfg.seed, &cfg.device)?;
+        model.conv_impl = cfg.conv;
+        let n_train = cfg
+            .train_limit
+            .map_or(train_set.len(), |l| l.min(train_set.len()));
+        Ok(PlainTraining {
+            cfg,
+            paths: RunPaths {
+                dir: out.to_path_buf(),
+            },
+            model,
+            train_set,
+            test_set,
+            pipeline,
+            eval_pipeline,
+            n_train,
+            last_test_accuracy: None,
+        })
+    }
+}
+
+impl Task for PlainTraining<'_> {
+    type Settings = TrainConfig;
+    type Tally = NoTally;
+
+    fn settings(&self) -> &TrainConfig {
+        self.cfg
     }
 
-    let n_train = cfg
-        .train_limit
-        .map_or(train_set.len(), |l| l.min(train_set.len()));
-    let batches = n_train.div_ceil(cfg.batch_size.max(1));
-    let t = model.timesteps();
-    let mut last_test = f64::NAN;
-    while state.epoch < cfg.epochs {
-        let epoch = state.epoch;
-        let lr = if cfg.cosine {
+    /// The epoch count may grow on resume; everything else must match for the run to be the same.
+    fn continues(&self, saved: &TrainConfig) -> bool {
+        let mut mine = serde_json::to_value(self.cfg).expect("serialises");
+        let mut theirs = serde_json::to_value(saved).expect("serialises");
+        for v in [&mut mine, &mut theirs] {
+            v.as_object_mut().expect("object").remove("epochs");
+        }
+        mine == theirs
+    }
+
+    fn label(&self) -> &'static str {
+        ""
+    }
+
+    fn epochs(&self) -> usize {
+        self.cfg.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.cfg.batch_size
+    }
+
+    fn seed(&self) -> u64 {
+        self.cfg.seed
+    }
+
+    fn learning_rate(&self, epoch: usize) -> f64 {
+        let cfg = self.cfg;
+        if cfg.cosine {
             cosine_lr(cfg.lr, cfg.lr * cfg.eta_min_ratio, epoch, cfg.epochs)
         } else {
             cfg.lr
-        };
-        let order: Vec<usize> = epoch_order(train_set.len(), cfg.seed, epoch as u64)
-            .into_iter()
-            .filter(|&i| i < n_train)
-            .collect();
-        let pb = progress_bar(
-            show_progress,
-            (batches * cfg.batch_size).min(n_train) as u64,
-            &format!("epoch {}/{}", epoch + 1, cfg.epochs),
-        );
-        pb.set_position((state.next_batch * cfg.batch_size).min(n_train) as u64);
-        let started = Instant::now();
-        let mut saved = Instant::now();
-        let seconds_before = state.partial_seconds;
-        for b in state.next_batch..batches {
-            if stop.load(Ordering::SeqCst) {
-                state.next_batch = b;
-                state.partial_seconds = seconds_before + started.elapsed().as_secs_f64();
-                save_checkpoint(&paths, &state, &model, &optimizer)?;
-                pb.abandon_with_message("interrupted; checkpoint saved");
-                return Ok(TrainOutcome::Interrupted { epoch, batch: b });
-            }
-            let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(order.len())];
-            let mut rng = Rng::with_stream(cfg.seed, (epoch as u64) << 32 | b as u64);
-            let (x, y) = pipeline.batch(&train_set, idx, Some(&mut rng))?;
-            let fwd = model.forward(&x, true, &mut rng, false)?;
-            let (loss, correct) = loss_and_correct(&fwd.readout, &y, cfg.loss, t)?;
-            let loss_value = loss.to_scalar::<f32>()? as f64;
-            if !loss_value.is_finite() {
-                return Err(TrainError::Config(format!(
-                    "the loss became {loss_value} at epoch {} batch {b}; lower --lr (now {lr})",
-                    epoch + 1
-                )));
-            }
-            let grads = loss.backward()?;
-            optimizer.step(&model.params, &grads, lr)?;
-            state.partial_loss += loss_value * idx.len() as f64;
-            state.partial_correct += correct as u64;
-            state.partial_seen += idx.len() as u64;
-            pb.inc(idx.len() as u64);
-            let secs = seconds_before + started.elapsed().as_secs_f64();
-            pb.set_message(format!(
-                "loss {:.4} acc {:.2}% {:.0} samples/s",
-                state.partial_loss / state.partial_seen as f64,
-                100.0 * state.partial_correct as f64 / state.partial_seen as f64,
-                state.partial_seen as f64 / secs.max(1e-9)
-            ));
-            // A kill (not only Ctrl-C) loses at most this much of an epoch.
-            if saved.elapsed() >= CHECKPOINT_EVERY && b + 1 < batches {
-                state.next_batch = b + 1;
-                state.partial_seconds = secs;
-                save_checkpoint(&paths, &state, &model, &optimizer)?;
-                saved = Instant::now();
-            }
         }
-        let train_seconds = seconds_before + started.elapsed().as_secs_f64();
-        pb.finish_and_clear();
+    }
+
+    fn epoch_order(&self, epoch: usize) -> Vec<usize> {
+        epoch_order(self.train_set.len(), self.cfg.seed, epoch as u64)
+            .into_iter()
+            .filter(|&i| i < self.n_train)
+            .collect()
+    }
+
+    fn params(&self) -> &ParamStore {
+        &self.model.params
+    }
+
+    fn restore(&mut self, weights: &Weights, path: &Path) -> Result<()> {
+        self.model
+            .net
+            .check_weights(weights)
+            .map_err(|e| e.in_file(path))?;
+        self.model.params.load_weights(weights)?;
+        Ok(())
+    }
+
+    fn step(&mut self, indices: &[usize], rng: &mut Rng, _: &mut NoTally) -> Result<BatchOutput> {
+        let (x, y) = self
+            .pipeline
+            .batch(&self.train_set, indices, Some(rng), &self.cfg.device)?;
+        let fwd = self.model.forward(&x, true, rng, false)?;
+        let (loss, correct) =
+            loss_and_correct(&fwd.readout, &y, self.cfg.loss, self.model.timesteps())?;
+        Ok(BatchOutput {
+            loss,
+            correct,
+            sampled: None,
+        })
+    }
+
+    fn measure_epoch(
+        &mut self,
+        base: EpochMetrics,
+        _: &NoTally,
+        _: u64,
+        show_progress: bool,
+    ) -> Result<EpochMetrics> {
+        let cfg = self.cfg;
         let eval_pb = progress_bar(
             show_progress,
             cfg.test_limit
-                .map_or(test_set.len(), |l| l.min(test_set.len())) as u64,
+                .map_or(self.test_set.len(), |l| l.min(self.test_set.len())) as u64,
             "  test",
         );
         let ev = evaluate(
-            &model,
-            &test_set,
-            &eval_pipeline,
+            &self.model,
+            &self.test_set,
+            &self.eval_pipeline,
             cfg.batch_size.max(64),
             cfg.test_limit,
             cfg.loss,
             Some(&eval_pb),
         )?;
         eval_pb.finish_and_clear();
-        let seen = state.partial_seen.max(1) as f64;
-        let m = EpochMetrics {
-            epoch: epoch + 1,
-            lr,
-            train_loss: state.partial_loss / seen,
-            train_accuracy: state.partial_correct as f64 / seen,
-            test_accuracy: ev.accuracy,
-            test_loss: ev.loss,
+        self.last_test_accuracy = Some(ev.accuracy);
+        Ok(EpochMetrics {
+            test_accuracy: Some(ev.accuracy),
+            test_loss: Some(ev.loss),
             spikes_per_sample: ev.spikes_per_sample(),
-            samples_per_second: state.partial_seen as f64 / train_seconds.max(1e-9),
-            seconds: train_seconds,
-        };
-        append_metrics(&paths.metrics(), &m)?;
-        eprintln!(
-            "epoch {}/{}: loss {:.4} train {:.2}% test {:.2}% spikes/sample {:.0} ({:.0} samples/s, {:.0} s)",
-            m.epoch,
-            cfg.epochs,
-            m.train_loss,
-            100.0 * m.train_accuracy,
-            100.0 * m.test_accuracy,
-            m.spikes_per_sample,
-            m.samples_per_second,
-            m.seconds
-        );
-        last_test = ev.accuracy;
-        state = CheckpointState {
-            epoch: epoch + 1,
-            next_batch: 0,
-            optimizer_steps: optimizer.steps,
-            partial_loss: 0.0,
-            partial_correct: 0,
-            partial_seen: 0,
-            partial_seconds: 0.0,
-            ..state
-        };
-        write_outputs(&paths, &model, cfg, &m)?;
-        save_checkpoint(&paths, &state, &model, &optimizer)?;
+            ..base
+        })
     }
-    if last_test.is_nan() {
-        // Resumed a finished run: report the recorded accuracy.
-        last_test = read_last_accuracy(&paths.metrics()).unwrap_or(f64::NAN);
-    }
-    Ok(TrainOutcome::Finished {
-        test_accuracy: last_test,
-    })
-}
 
-fn progress_bar(show: bool, len: u64, prefix: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
+    fn finish_epoch(&mut self, m: &EpochMetrics, _: &NoTally, _: u64) -> Result<()> {
+        write_outputs(&self.paths, &self.model, self.cfg, m)
     }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix.to_string());
-    pb
 }
 
 fn write_outputs(
@@ -592,90 +523,19 @@ fn write_outputs(
     let weights = model.params.to_weights()?;
     weights.save(&paths.weights())?;
     atomic::write(&paths.network(), desc.to_json_pretty().as_bytes())
-        .map_err(|e| file_err(&paths.network(), e))?;
+        .map_err(|e| SearchError::io(&paths.network(), e))?;
     Ok(())
 }
 
-fn save_checkpoint(
-    paths: &RunPaths,
-    state: &CheckpointState,
-    model: &SnnModel,
-    optimizer: &Optimizer,
-) -> Result<()> {
-    let state = CheckpointState {
-        optimizer_steps: optimizer.steps,
-        ..state.clone()
-    };
-    crate::checkpoint::save(&paths.checkpoint_dir(), &state, &model.params, optimizer)
-        .map_err(TrainError::Config)
-}
-
-fn load_checkpoint(
-    paths: &RunPaths,
-    cfg: &TrainConfig,
-    model: &SnnModel,
-    optimizer: &mut Optimizer,
-) -> Result<CheckpointState> {
-    let sp = paths.checkpoint_state();
-    let text = std::fs::read_to_string(&sp).map_err(|e| {
-        file_err(
-            &sp,
-            format!("cannot resume: {e}; run without --resume to start afresh"),
-        )
-    })?;
-    let state: CheckpointState = serde_json::from_str(&text)
-        .map_err(|e| file_err(&sp, format!("corrupt checkpoint state: {e}")))?;
-    let mut mine = serde_json::to_value(cfg).expect("serialises");
-    let mut theirs = serde_json::to_value(&state.config).expect("serialises");
-    // The epoch count may grow on resume; everything else must match for the run to be the same.
-    for v in [&mut mine, &mut theirs] {
-        v.as_object_mut().expect("object").remove("epochs");
-    }
-    if mine != theirs {
-        return Err(TrainError::Config(format!(
-            "{}: the checkpoint was made with different settings ({}); resume with the same flags or use a new --out",
-            sp.display(),
-            theirs
-        )));
-    }
-    let weights = Weights::load(&paths.checkpoint_weights())?;
-    model
-        .net
-        .check_weights(&weights)
-        .map_err(|e| e.in_file(&paths.checkpoint_weights()))?;
-    model.params.load_weights(&weights)?;
-    let moments = Weights::load(&paths.checkpoint_optimizer())?;
-    optimizer
-        .load_state(state.optimizer_steps, &moments, &model.params)
-        .map_err(|e| file_err(&paths.checkpoint_optimizer(), e))?;
-    Ok(state)
-}
-
-fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| file_err(path, e))?;
-    let line = serde_json::to_string(m).expect("metrics serialise");
-    writeln!(f, "{line}").map_err(|e| file_err(path, e))
-}
-
-/// Drop metric lines of epochs at or after `epoch` (0-based), which a resumed run will redo.
-fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
-    crate::jsonl::keep_epochs(path, epoch).map_err(TrainError::Config)
-}
-
 fn read_last_accuracy(path: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let last = text.lines().last()?;
-    serde_json::from_str::<EpochMetrics>(last)
-        .ok()
-        .map(|m| m.test_accuracy)
+    training_loop::read_metrics(path)
+        .ok()?
+        .last()
+        .and_then(|m| m.test_accuracy)
 }
 
-/// Load a trained run (`network.json` + `weights.safetensors`) as a model.
-pub fn load_run(dir: &Path) -> Result<SnnModel> {
+/// Load a trained run (`network.json` + `weights.safetensors`) as a model on `device`.
+pub fn load_run(dir: &Path, device: &ComputeDevice) -> Result<SnnModel> {
     let paths = RunPaths {
         dir: dir.to_path_buf(),
     };
@@ -683,7 +543,7 @@ pub fn load_run(dir: &Path) -> Result<SnnModel> {
     let weights = Weights::load(&paths.weights())?;
     net.check_weights(&weights)
         .map_err(|e| e.in_file(&paths.weights()))?;
-    let model = SnnModel::new(net, InitScheme::Pytorch, 0)?;
+    let model = SnnModel::new(net, InitScheme::Pytorch, 0, device)?;
     model.params.load_weights(&weights)?;
     Ok(model)
 }

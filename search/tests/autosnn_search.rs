@@ -1,7 +1,7 @@
 //! AutoSNN search: the space's encodings, the sampler, mutation and crossover, the fitness
 //! formulas, the evolution's bookkeeping, Pareto fronts, operation counting and weight sharing.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use snnc_compiler::network::Op;
 use snnc_datasets::transform::Rng;
 use snnc_search::arch::InputGeometry;
@@ -12,6 +12,7 @@ use snnc_search::autosnn::evolution::{
 };
 use snnc_search::autosnn::space::{SPACE_SIZE, crossover, mutate, sample_uniform};
 use snnc_search::autosnn::supernet::{Supernet, SupernetSettings};
+use snnc_search::device::ComputeDevice;
 use snnc_search::optim::{Optimizer, OptimizerKind};
 use std::collections::{HashMap, HashSet};
 
@@ -417,7 +418,7 @@ fn only_the_sampled_path_moves_unless_unsampled_blocks_are_asked_to() {
             weight_decay: 0.0,
         });
         opt.update_without_grad = update_unsampled;
-        let x = Tensor::rand(0f32, 1f32, (4, 1, 8, 8), &Device::Cpu).unwrap();
+        let x = Tensor::rand(0f32, 1f32, (4, 1, 8, 8), &ComputeDevice::cpu()).unwrap();
         let mut rng = Rng::new(1);
         let mut step = |net: &mut Supernet, arch: AutoSnnArch| {
             let model = net.model(&arch).unwrap();
@@ -534,7 +535,7 @@ fn brute_force_pairs(
 fn operation_counts_equal_a_brute_force_count() {
     let mut net = Supernet::new(tiny_settings(), tiny_geometry()).unwrap();
     // Make the network fire: inputs well above threshold after the stem.
-    let x = Tensor::rand(0f32, 3f32, (3, 1, 8, 8), &Device::Cpu).unwrap();
+    let x = Tensor::rand(0f32, 3f32, (3, 1, 8, 8), &ComputeDevice::cpu()).unwrap();
     for arch in [
         AutoSnnArch::paper_final(),
         AutoSnnArch([

@@ -5,10 +5,11 @@
 
 mod common;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 use common::*;
 use snnc_compiler::network::{NeuronParams, Reset};
 use snnc_datasets::transform::Rng;
+use snnc_search::device::ComputeDevice;
 use snnc_search::neuron::Neuron;
 use snnc_search::spike::SpikeFn;
 
@@ -78,15 +79,15 @@ impl Problem {
     fn candle(&self) -> (f64, Vec<f64>, Option<f64>) {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let w = var(&f32s(&self.w), &DIMS);
-        let leak = self
-            .leak_w
-            .map(|lw| Var::from_tensor(&Tensor::new(lw as f32, &Device::Cpu).unwrap()).unwrap());
+        let leak = self.leak_w.map(|lw| {
+            Var::from_tensor(&Tensor::new(lw as f32, &ComputeDevice::cpu()).unwrap()).unwrap()
+        });
         let neuron = match &leak {
             Some(l) => Neuron::plif(self.p.clone(), l.clone()),
             None => Neuron::lif(self.p.clone()),
         };
         let mut v: Option<Tensor> = None;
-        let mut loss = Tensor::zeros((), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let mut loss = Tensor::zeros((), candle_core::DType::F32, &ComputeDevice::cpu()).unwrap();
         for t in 0..self.u.len() {
             let x = (tensor(&f32s(&self.u[t]), &DIMS) * w.as_tensor()).unwrap();
             let (s, v_new) = neuron.step(&x, v.as_ref()).unwrap();

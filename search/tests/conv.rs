@@ -6,6 +6,7 @@ mod common;
 
 use candle_core::{CustomOp2, Tensor};
 use common::*;
+use snnc_search::device::ComputeDevice;
 use snnc_search::layers::conv::{ConvSpec, FastConv2d};
 
 #[derive(Debug, Clone, Copy)]
@@ -354,7 +355,7 @@ fn input_gradient_is_skipped_for_a_plain_input() {
     );
 
     // The op's backward itself returns no input gradient for a plain input, one for a variable.
-    let g = Tensor::ones(y.dims(), candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    let g = Tensor::ones(y.dims(), candle_core::DType::F32, &ComputeDevice::cpu()).unwrap();
     let (dx, dw) = op.bwd(&x, w.as_tensor(), &y, &g).unwrap();
     assert!(dx.is_none());
     assert_eq!(dw.expect("dw").dims(), &case.w_dims());

@@ -6,6 +6,7 @@ mod common;
 use candle_core::Tensor;
 use common::*;
 use snnc_datasets::transform::Rng;
+use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;
 use snnc_search::model::{ConvImpl, ForwardOutput, SnnModel};
 use snnc_search::train::{LossKind, loss_and_correct};
@@ -40,7 +41,13 @@ const NET: &str = r#"{
 }"#;
 
 fn build(conv: ConvImpl) -> SnnModel {
-    let mut m = SnnModel::new(network(NET), InitScheme::Snasnet, 2024).expect("model");
+    let mut m = SnnModel::new(
+        network(NET),
+        InitScheme::Snasnet,
+        2024,
+        &ComputeDevice::cpu(),
+    )
+    .expect("model");
     m.conv_impl = conv;
     // Larger conv weights so every spiking layer is active on the random input.
     for name in ["c2.weight", "c3.weight"] {

@@ -6,12 +6,13 @@ mod common;
 use candle_core::Tensor;
 use common::*;
 use snnc_datasets::transform::Rng;
+use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;
 use snnc_search::layers::dropout_mask;
 use snnc_search::model::SnnModel;
 
 fn model(json: &str) -> SnnModel {
-    SnnModel::new(network(json), InitScheme::Pytorch, 1).expect("model")
+    SnnModel::new(network(json), InitScheme::Pytorch, 1, &ComputeDevice::cpu()).expect("model")
 }
 
 fn set(model: &SnnModel, name: &str, data: &[f32]) {
@@ -154,8 +155,8 @@ fn dropout_on_a_static_direct_input_keeps_its_mask() {
 
 #[test]
 fn dropout_mask_values_and_determinism() {
-    let a = dropout_mask(&mut Rng::new(42), &[100, 100], 0.3).unwrap();
-    let b = dropout_mask(&mut Rng::new(42), &[100, 100], 0.3).unwrap();
+    let a = dropout_mask(&mut Rng::new(42), &[100, 100], 0.3, &ComputeDevice::cpu()).unwrap();
+    let b = dropout_mask(&mut Rng::new(42), &[100, 100], 0.3, &ComputeDevice::cpu()).unwrap();
     assert_eq!(a.dims(), &[100, 100]);
     let (va, vb) = (values(&a), values(&b));
     assert_eq!(va, vb, "same seed, same mask");
@@ -166,7 +167,8 @@ fn dropout_mask_values_and_determinism() {
     );
     let dropped = va.iter().filter(|&&v| v == 0.0).count() as f64 / 10_000.0;
     assert!((dropped - 0.3).abs() < 0.02, "dropped fraction {dropped}");
-    let c = values(&dropout_mask(&mut Rng::new(43), &[100, 100], 0.3).unwrap());
+    let c =
+        values(&dropout_mask(&mut Rng::new(43), &[100, 100], 0.3, &ComputeDevice::cpu()).unwrap());
     assert_ne!(va, c, "another seed, another mask");
 }
 

@@ -5,6 +5,7 @@ mod common;
 use candle_core::{Tensor, Var};
 use common::*;
 use snnc_compiler::network::{Compare, NeuronParams, Reset};
+use snnc_search::device::ComputeDevice;
 use snnc_search::neuron::{Leak, Neuron};
 
 /// Run `neuron` over a sequence of inputs (each of `dims`); returns per-step (spikes, membranes).
@@ -40,7 +41,7 @@ fn params(tau: f64, f: impl FnOnce(&mut NeuronParams)) -> NeuronParams {
 fn plif(p: NeuronParams, w: f64) -> Neuron {
     Neuron::plif(
         p,
-        Var::from_tensor(&Tensor::new(w as f32, &candle_core::Device::Cpu).unwrap()).unwrap(),
+        Var::from_tensor(&Tensor::new(w as f32, &ComputeDevice::cpu()).unwrap()).unwrap(),
     )
 }
 

@@ -32,6 +32,7 @@ fn study_scores_trains_and_correlates_and_resumes() {
         kernel: "sahd".into(),
         seed: 5,
         carry_state: false,
+        device: snnc_search::device::ComputeDevice::cpu(),
     };
     let train = TrainConfig {
         dataset: DatasetName::Digits,
@@ -50,6 +51,7 @@ fn study_scores_trains_and_correlates_and_resumes() {
         train_limit: Some(64),
         test_limit: Some(32),
         conv: ConvImpl::default(),
+        device: snnc_search::device::ComputeDevice::cpu(),
     };
     let out = tempfile::tempdir().expect("tmp");
     let stop = AtomicBool::new(false);
@@ -62,9 +64,9 @@ fn study_scores_trains_and_correlates_and_resumes() {
     let mut no_epochs = train.clone();
     no_epochs.epochs = 0;
     let err = run_study(out.path(), &s, &input, &no_epochs, 1, &stop, &mut |_, _| {}).unwrap_err();
-    assert!(err.contains("--epochs"), "{err}");
+    assert!(err.to_string().contains("--epochs"), "{err}");
     let err = run_study(out.path(), &s, &input, &train, 0, &stop, &mut |_, _| {}).unwrap_err();
-    assert!(err.contains("--jobs"), "{err}");
+    assert!(err.to_string().contains("--jobs"), "{err}");
     assert!(!out.path().join("study.json").exists());
 
     let first = run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).expect("study");
@@ -146,6 +148,6 @@ fn study_scores_trains_and_correlates_and_resumes() {
     let damaged = lines.join("\n") + "\n";
     std::fs::write(&log, &damaged).expect("damage");
     let err = run_study(out.path(), &s, &input, &train, 1, &stop, &mut |_, _| {}).unwrap_err();
-    assert!(err.contains("correlate.jsonl line 2"), "{err}");
+    assert!(err.to_string().contains("correlate.jsonl line 2"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).expect("log"), damaged);
 }

@@ -1,14 +1,23 @@
 //! The SNASNet candidate score end to end on a tiny network (snasnet.md §4.2-4.4).
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use snnc_datasets::transform::Rng;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::arch::{InputEncoding, InputGeometry};
+use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;
 use snnc_search::model::CarriedState;
 use snnc_search::model::SnnModel;
 use snnc_search::snasnet::kernel::{KernelKind, log_abs_det};
-use snnc_search::snasnet::score::{PassState, score_genotype, score_model};
+use snnc_search::snasnet::score::{PassState, ScoreOptions, score_genotype, score_model};
+
+fn options(kind: KernelKind, state: PassState) -> ScoreOptions {
+    ScoreOptions {
+        kind,
+        state,
+        ..ScoreOptions::default()
+    }
+}
 
 const B: usize = 6;
 const T: usize = 3;
@@ -32,7 +41,7 @@ fn inputs(seed: u64, n: usize) -> Vec<Tensor> {
     (0..n)
         .map(|_| {
             let x: Vec<f32> = (0..B * 64).map(|_| 6.0 * rng.next_f32() - 2.0).collect();
-            Tensor::from_slice(&x, (B, 1, 8, 8), &Device::Cpu).expect("input")
+            Tensor::from_slice(&x, (B, 1, 8, 8), &ComputeDevice::cpu()).expect("input")
         })
         .collect()
 }
@@ -42,7 +51,7 @@ fn model(geno: &CellGenotype) -> SnnModel {
         .expect("network")
         .validate()
         .expect("valid");
-    SnnModel::new(net, InitScheme::Snasnet, 42).expect("model")
+    SnnModel::new(net, InitScheme::Snasnet, 42, &ComputeDevice::cpu()).expect("model")
 }
 
 /// The score straight from the formulas, on spikes recorded through the hook.
@@ -126,8 +135,7 @@ fn scoring_is_deterministic_and_kernels_differ() {
             &cfg(),
             7,
             &xs,
-            kind,
-            PassState::Reset,
+            &options(kind, PassState::Reset),
             &mut Rng::new(1),
         )
         .expect("score")
@@ -145,8 +153,7 @@ fn scoring_is_deterministic_and_kernels_differ() {
         &cfg(),
         7,
         &twice,
-        KernelKind::Sahd,
-        PassState::Reset,
+        &options(KernelKind::Sahd, PassState::Reset),
         &mut Rng::new(1),
     )
     .expect("score");
@@ -204,6 +211,7 @@ fn carried_state_continues_the_membranes_of_the_previous_pass() {
             .expect("valid"),
         InitScheme::Snasnet,
         42,
+        &ComputeDevice::cpu(),
     )
     .expect("model");
     let want = lif_trace(&long, x, &mut Rng::new(2), None);

@@ -36,10 +36,11 @@ fn settings(candidates: usize, cell: &str) -> SearchSettings {
         kernel: "sahd".into(),
         seed: 17,
         carry_state: false,
+        device: snnc_search::device::ComputeDevice::cpu(),
     }
 }
 
-fn run(dir: &std::path::Path, s: &SearchSettings) -> Result<Vec<CandidateRecord>, String> {
+fn run(dir: &std::path::Path, s: &SearchSettings) -> snnc_search::Result<Vec<CandidateRecord>> {
     let geometry =
         snnc_datasets::network_input(DatasetName::Digits, snnc_datasets::SideRule::Native);
     run_search(dir, s, geometry, &digits(), Augment::NONE, &mut |_, _| {})

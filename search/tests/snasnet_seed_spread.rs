@@ -12,8 +12,9 @@ use snnc_datasets::transform::{FrameSplit, Rng};
 use snnc_datasets::{DatasetName, Split};
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::data::{Augment, InputPipeline};
+use snnc_search::device::ComputeDevice;
 use snnc_search::snasnet::kernel::KernelKind;
-use snnc_search::snasnet::score::{PassState, score_genotype};
+use snnc_search::snasnet::score::{PassState, ScoreOptions, score_genotype};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -55,7 +56,7 @@ fn score_spread_over_init_seeds() {
                 rng.shuffle(&mut order);
                 order.truncate(batch);
                 pipeline
-                    .batch(&data, &order, Some(&mut rng))
+                    .batch(&data, &order, Some(&mut rng), &ComputeDevice::cpu())
                     .expect("batch")
                     .0
             })
@@ -65,8 +66,11 @@ fn score_spread_over_init_seeds() {
             &cfg,
             seed,
             &inputs,
-            KernelKind::Sahd,
-            PassState::Reset,
+            &ScoreOptions {
+                kind: KernelKind::Sahd,
+                state: PassState::Reset,
+                ..ScoreOptions::default()
+            },
             &mut rng,
         )
         .expect("score");

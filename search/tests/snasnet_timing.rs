@@ -3,12 +3,13 @@
 
 mod common;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use common::values;
 use snnc_compiler::network::Network;
 use snnc_datasets::transform::Rng;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::arch::{InputEncoding, InputGeometry};
+use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;
 use snnc_search::model::SnnModel;
 use std::collections::HashMap;
@@ -29,14 +30,14 @@ fn tiny_model(geno: &str) -> SnnModel {
     cfg.timesteps = T;
     let desc = snasnet_network(&geno, &cfg).expect("network");
     let net: Network = desc.validate().expect("valid network");
-    SnnModel::new(net, InitScheme::Snasnet, 5).expect("model")
+    SnnModel::new(net, InitScheme::Snasnet, 5, &ComputeDevice::cpu()).expect("model")
 }
 
 /// Every node's value at every step it ran, by node name.
 fn trace(model: &SnnModel) -> (HashMap<String, Vec<Vec<f32>>>, Vec<f32>) {
     let mut rng = Rng::new(1);
     let x: Vec<f32> = (0..3 * 64).map(|_| 4.0 * rng.next_f32() - 1.0).collect();
-    let x = Tensor::from_slice(&x, (3, 1, 8, 8), &Device::Cpu).expect("input");
+    let x = Tensor::from_slice(&x, (3, 1, 8, 8), &ComputeDevice::cpu()).expect("input");
     let mut seen: HashMap<String, Vec<Vec<f32>>> = HashMap::new();
     let mut hook = |id: usize, t: usize, v: &Tensor| {
         let name = model.net.node(id).name.clone();

@@ -10,12 +10,11 @@ use common::network;
 use snnc_datasets::testdata::dataset_dir;
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{DatasetName, Split};
+use snnc_search::SearchError;
 use snnc_search::data::{Augment, InputPipeline};
 use snnc_search::init::InitScheme;
 use snnc_search::optim::OptimizerKind;
-use snnc_search::train::{
-    LossKind, TrainConfig, TrainError, TrainOutcome, evaluate, load_run, train,
-};
+use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, evaluate, load_run, train};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -62,6 +61,7 @@ fn config(data_dir: PathBuf, epochs: usize) -> TrainConfig {
         train_limit: Some(256),
         test_limit: Some(100),
         conv: Default::default(),
+        device: Default::default(),
     }
 }
 
@@ -269,7 +269,7 @@ fn metrics_file_has_one_documented_line_per_epoch() {
     );
 
     // The run directory loads back and evaluates to the recorded test accuracy and loss.
-    let model = load_run(&out).expect("load_run");
+    let model = load_run(&out, &snnc_search::device::ComputeDevice::cpu()).expect("load_run");
     let test_set = snnc_datasets::load(DatasetName::Digits, &dir, Split::Test).unwrap();
     let pipeline =
         InputPipeline::new(&model.net, &test_set, Augment::NONE, FrameSplit::ByCount).unwrap();
@@ -318,8 +318,10 @@ fn resume_refuses_a_different_config() {
         &AtomicBool::new(false),
         false,
     ) {
-        Err(TrainError::Config(msg)) => assert!(msg.contains("different settings"), "{msg}"),
-        other => panic!("expected a config error, got {other:?}"),
+        Err(SearchError::OtherSettings { path, .. }) => {
+            assert!(path.ends_with("state.json"), "{}", path.display())
+        }
+        other => panic!("expected an other-settings error, got {other:?}"),
     }
     // Resuming without a checkpoint is an error that names the state file.
     let empty = tmp.path().join("empty");
@@ -331,10 +333,10 @@ fn resume_refuses_a_different_config() {
         &AtomicBool::new(false),
         false,
     ) {
-        Err(TrainError::File { path, .. }) => {
+        Err(SearchError::NoCheckpoint { path, .. }) => {
             assert!(path.ends_with("state.json"), "{}", path.display())
         }
-        other => panic!("expected a file error, got {other:?}"),
+        other => panic!("expected a no-checkpoint error, got {other:?}"),
     }
 }
 

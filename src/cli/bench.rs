@@ -80,7 +80,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 bail!("--steps and --batch must be at least 1");
             }
             let net = bench_network(timesteps).validate()?;
-            let mut model = SnnModel::new(net, InitScheme::Pytorch, 7)?;
+            let mut model = SnnModel::new(
+                net,
+                InitScheme::Pytorch,
+                7,
+                &snnc_search::device::ComputeDevice::default(),
+            )?;
             model.conv_impl = conv;
             let mut rng = Rng::new(11);
             let n = batch * timesteps * 28 * 28;
@@ -90,7 +95,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             let x = snnc_search::candle_core::Tensor::from_vec(
                 spikes,
                 (batch, timesteps, 1, 28, 28),
-                &snnc_search::candle_core::Device::Cpu,
+                model.device(),
             )?;
             let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
             let mut opt = Optimizer::new(OptimizerKind::AdamW {

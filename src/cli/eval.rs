@@ -28,8 +28,8 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    let model =
-        load_run(&a.run).with_context(|| format!("loading the run in {}", a.run.display()))?;
+    let model = load_run(&a.run, &snnc_search::device::ComputeDevice::default())
+        .with_context(|| format!("loading the run in {}", a.run.display()))?;
     let test = snnc_datasets::load(a.dataset, &a.data_dir, Split::Test)?;
     let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)?;
     if let Some(note) = pipeline.transform_note() {

@@ -147,6 +147,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         kernel: "sahd".into(),
         seed: a.seed,
         carry_state: false,
+        device: snnc_search::device::ComputeDevice::default(),
     };
     let augment = Augment::default_for(a.dataset);
     let train_cfg = TrainConfig {
@@ -166,6 +167,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         conv: ConvImpl::default(),
+        device: snnc_search::device::ComputeDevice::default(),
     };
     let input = StudyData {
         geometry,
@@ -224,6 +226,7 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
         },
         seed: a.seed,
         carry_state: a.carry_state,
+        device: snnc_search::device::ComputeDevice::default(),
     };
     let records = run_snasnet_search(
         &a.out,

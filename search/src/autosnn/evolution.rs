@@ -4,6 +4,7 @@
 
 use super::space::{SPACE_SIZE, crossover, mutate, sample_uniform};
 use crate::arch::autosnn::AutoSnnArch;
+use crate::error::{Result, SearchError, check_settings};
 use serde::{Deserialize, Serialize};
 use snnc_datasets::transform::Rng;
 use std::collections::HashSet;
@@ -21,15 +22,17 @@ pub enum FitnessKind {
 }
 
 impl std::str::FromStr for FitnessKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "accuracy" => Ok(FitnessKind::Accuracy),
             "spikes" => Ok(FitnessKind::Spikes),
             "energy" => Ok(FitnessKind::Energy),
-            _ => Err(format!(
-                "unknown fitness `{s}`: use spikes, energy or accuracy"
-            )),
+            _ => Err(SearchError::UnknownName {
+                what: "fitness",
+                given: s.to_string(),
+                choices: "spikes, energy or accuracy",
+            }),
         }
     }
 }
@@ -89,23 +92,24 @@ pub struct EvolutionSettings {
 
 impl EvolutionSettings {
     /// Settings no evolution can run with, named by their CLI flags.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
+        let mut wrong = Vec::new();
         if self.population == 0 || self.generations == 0 || self.top_k == 0 {
-            return Err("--population, --generations and --top-k must be at least 1".into());
+            wrong.push("--population, --generations and --top-k must be at least 1".to_string());
         }
         if !(0.0..=1.0).contains(&self.mutation_prob) {
-            return Err(format!(
+            wrong.push(format!(
                 "--mutation-prob {} is not in [0, 1]",
                 self.mutation_prob
             ));
         }
         if !self.lambda.is_finite() {
-            return Err(format!(
+            wrong.push(format!(
                 "--lambda must be a finite number, got {}",
                 self.lambda
             ));
         }
-        Ok(())
+        check_settings(wrong)
     }
 }
 
@@ -199,8 +203,7 @@ fn random_fill(
 }
 
 /// Called after each generation with its log and the candidates it evaluated.
-pub type GenerationObserver<'a> =
-    dyn FnMut(&GenerationLog, &[Candidate]) -> Result<(), String> + 'a;
+pub type GenerationObserver<'a> = dyn FnMut(&GenerationLog, &[Candidate]) -> Result<()> + 'a;
 
 /// Run the evolution. `evaluate` returns `Ok(None)` to stop early (the caller was interrupted);
 /// the search is a deterministic function of the settings and the scores, so running it again
@@ -208,9 +211,9 @@ pub type GenerationObserver<'a> =
 pub fn evolve(
     settings: &EvolutionSettings,
     reference: &Reference,
-    evaluate: &mut dyn FnMut(&AutoSnnArch) -> Result<Option<Scores>, String>,
+    evaluate: &mut dyn FnMut(&AutoSnnArch) -> Result<Option<Scores>>,
     on_generation: &mut GenerationObserver<'_>,
-) -> Result<Option<EvolutionOutcome>, String> {
+) -> Result<Option<EvolutionOutcome>> {
     settings.check()?;
     let mut rng = Rng::new(settings.seed);
     let mut seen: HashSet<AutoSnnArch> = HashSet::new();

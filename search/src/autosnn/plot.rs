@@ -2,12 +2,19 @@
 //! each Pareto front drawn as a line.
 
 use super::evolution::Candidate;
+use crate::error::{Result, SearchError};
 use plotters::prelude::*;
 use std::path::Path;
 
 type Axis = (&'static str, fn(&Candidate) -> f64);
 
-fn draw(all: &[Candidate], fronts: [&[&Candidate]; 2], target: &str) -> Result<String, String> {
+/// The SVG text of the plot destined for `path` (named in errors).
+fn draw(
+    path: &Path,
+    all: &[Candidate],
+    fronts: [&[&Candidate]; 2],
+    target: &str,
+) -> Result<String> {
     let axes: [Axis; 2] = [
         ("spikes per sample", |c| c.scores.spikes),
         ("energy per sample (µJ)", |c| c.scores.energy_j * 1e6),
@@ -15,7 +22,10 @@ fn draw(all: &[Candidate], fronts: [&[&Candidate]; 2], target: &str) -> Result<S
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (1100, 460)).into_drawing_area();
-        let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+        let e = |e: DrawingAreaErrorKind<_>| SearchError::Plot {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         root.fill(&WHITE).map_err(e)?;
         let panels = root.split_evenly((1, 2));
         for ((panel, (label, cost)), front) in panels.iter().zip(axes).zip(fronts) {
@@ -88,8 +98,7 @@ pub fn pareto_svg(
     spikes_front: &[&Candidate],
     energy_front: &[&Candidate],
     target: &str,
-) -> Result<(), String> {
-    let svg = draw(all, [spikes_front, energy_front], target)?;
-    snnc_compiler::atomic::write(path, svg.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
+) -> Result<()> {
+    let svg = draw(path, all, [spikes_front, energy_front], target)?;
+    snnc_compiler::atomic::write(path, svg.as_bytes()).map_err(|e| SearchError::io(path, e))
 }

@@ -7,10 +7,10 @@ use super::evolution::{
     pareto_front,
 };
 use super::supernet::{
-    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, io_err,
-    train_supernet,
+    ArchEvaluation, SupernetFiles, SupernetSettings, SupernetSummary, evaluate_arch, train_supernet,
 };
 use crate::arch::autosnn::AutoSnnArch;
+use crate::error::{Result, SearchError};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
@@ -39,13 +39,18 @@ pub struct AutoSnnSearchSettings {
 impl AutoSnnSearchSettings {
     /// Settings no search can run with, checked before anything is written (a mistake found
     /// after the supernet has trained would lock the output folder to those settings).
-    pub fn check(&self) -> Result<(), String> {
-        self.supernet.check()?;
-        self.evolution.check()?;
-        if self.eval_samples == 0 || self.eval_batch == 0 {
-            return Err("--eval-samples and --eval-batch must be at least 1".into());
+    pub fn check(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        for check in [self.supernet.check(), self.evolution.check()] {
+            match check {
+                Err(SearchError::Settings { problems: p }) => problems.extend(p),
+                other => other?,
+            }
         }
-        Ok(())
+        if self.eval_samples == 0 || self.eval_batch == 0 {
+            problems.push("--eval-samples and --eval-batch must be at least 1".to_string());
+        }
+        crate::error::check_settings(problems)
     }
 }
 
@@ -109,7 +114,7 @@ fn open_cache(
     path: &Path,
     samples: usize,
     recalibration: usize,
-) -> Result<(HashMap<AutoSnnArch, ArchEvaluation>, crate::jsonl::Log), String> {
+) -> Result<(HashMap<AutoSnnArch, ArchEvaluation>, crate::jsonl::Log)> {
     let (records, kept) = crate::jsonl::read::<ArchEvaluation>(path)?;
     let cache = records
         .into_iter()
@@ -130,31 +135,32 @@ pub fn run_search(
     supernet_dir: Option<&Path>,
     stop: &AtomicBool,
     show_progress: bool,
-) -> Result<Option<SearchSummary>, String> {
+) -> Result<Option<SearchSummary>> {
     settings.check()?;
     let outputs = SearchOutputs {
         dir: out.to_path_buf(),
     };
-    std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| SearchError::io(out, e))?;
     match std::fs::read_to_string(outputs.settings()) {
         Ok(text) => {
-            let saved: AutoSnnSearchSettings = serde_json::from_str(&text)
-                .map_err(|e| io_err(&outputs.settings(), format!("corrupt settings: {e}")))?;
+            let saved: AutoSnnSearchSettings = serde_json::from_str(&text).map_err(|e| {
+                SearchError::corrupt(&outputs.settings(), format!("corrupt settings: {e}"))
+            })?;
             if saved != *settings {
-                return Err(format!(
-                    "{} holds a search with other settings; resume with the same flags or use another --out",
-                    outputs.settings().display()
-                ));
+                return Err(SearchError::OtherSettings {
+                    path: outputs.settings(),
+                    found: serde_json::to_string(&saved).expect("serialises"),
+                });
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let json = serde_json::to_string_pretty(settings).expect("serialises");
             atomic::write(&outputs.settings(), json.as_bytes())
-                .map_err(|e| io_err(&outputs.settings(), e))?;
+                .map_err(|e| SearchError::io(&outputs.settings(), e))?;
         }
-        Err(e) => return Err(io_err(&outputs.settings(), e)),
+        Err(e) => return Err(SearchError::io(&outputs.settings(), e)),
     }
-    let target = Target::resolve(&settings.target).map_err(|e| e.to_string())?;
+    let target = Target::resolve(&settings.target)?;
     let geometry = snnc_datasets::network_input(dataset, snnc_datasets::AUTOSNN_SIDE);
     let sdir = supernet_dir.map_or_else(|| out.join("supernet"), Path::to_path_buf);
     let Some((mut net, summary)) = train_supernet(
@@ -170,11 +176,13 @@ pub fn run_search(
     };
     let (_, held_out) = settings.supernet.split(data.len());
     if held_out.len() < settings.eval_samples {
-        return Err(format!(
-            "the held-out split has {} samples but --eval-samples is {}",
-            held_out.len(),
-            settings.eval_samples
-        ));
+        return Err(SearchError::TooFewSamples {
+            message: format!(
+                "the held-out split has {} samples but --eval-samples is {}",
+                held_out.len(),
+                settings.eval_samples
+            ),
+        });
     }
     let eval_indices: Vec<usize> = held_out.take(settings.eval_samples).collect();
     let reference = Reference {
@@ -204,7 +212,7 @@ pub fn run_search(
         ProgressBar::hidden()
     };
     let mut eval_seconds = 0.0;
-    let mut evaluate = |arch: &AutoSnnArch| -> Result<Option<Scores>, String> {
+    let mut evaluate = |arch: &AutoSnnArch| -> Result<Option<Scores>> {
         let e = match cache.get(arch) {
             Some(e) => e.clone(),
             None => {
@@ -240,7 +248,7 @@ pub fn run_search(
     };
     let mut log_text = String::new();
     let generations = ev.generations;
-    let mut on_generation = |log: &GenerationLog, _: &[Candidate]| -> Result<(), String> {
+    let mut on_generation = |log: &GenerationLog, _: &[Candidate]| -> Result<()> {
         let b = &log.best;
         pb.suspend(|| {
             eprintln!(
@@ -257,7 +265,7 @@ pub fn run_search(
         log_text += &serde_json::to_string(log).expect("serialises");
         log_text.push('\n');
         atomic::write(&outputs.generations(), log_text.as_bytes())
-            .map_err(|e| io_err(&outputs.generations(), e))
+            .map_err(|e| SearchError::io(&outputs.generations(), e))
     };
     let Some(outcome) = evolve(ev, &reference, &mut evaluate, &mut on_generation)? else {
         pb.abandon_with_message("interrupted; run the same command again to resume");
@@ -279,7 +287,7 @@ pub fn run_search(
     let best = outcome.top[0].clone();
     let child = net.child_network(&best.arch)?;
     atomic::write(&outputs.best_arch(), child.to_json_pretty().as_bytes())
-        .map_err(|e| io_err(&outputs.best_arch(), e))?;
+        .map_err(|e| SearchError::io(&outputs.best_arch(), e))?;
     let summary = SearchSummary {
         settings: settings.clone(),
         reference,
@@ -290,7 +298,8 @@ pub fn run_search(
         evaluation_seconds: eval_seconds,
     };
     let json = serde_json::to_string_pretty(&summary).expect("serialises");
-    atomic::write(&outputs.best(), json.as_bytes()).map_err(|e| io_err(&outputs.best(), e))?;
+    atomic::write(&outputs.best(), json.as_bytes())
+        .map_err(|e| SearchError::io(&outputs.best(), e))?;
     Ok(Some(summary))
 }
 
@@ -310,21 +319,21 @@ fn csv_row(c: &Candidate) -> String {
     )
 }
 
-fn write_candidates(path: &Path, all: &[Candidate]) -> Result<(), String> {
+fn write_candidates(path: &Path, all: &[Candidate]) -> Result<()> {
     let mut text = format!("index,{CSV_HEADER}\n");
     for (i, c) in all.iter().enumerate() {
         text += &format!("{i},{}\n", csv_row(c));
     }
-    atomic::write(path, text.as_bytes()).map_err(|e| io_err(path, e))
+    atomic::write(path, text.as_bytes()).map_err(|e| SearchError::io(path, e))
 }
 
-fn write_front(path: &Path, front: &[&Candidate]) -> Result<(), String> {
+fn write_front(path: &Path, front: &[&Candidate]) -> Result<()> {
     let mut text = format!("{CSV_HEADER}\n");
     for c in front {
         text += &csv_row(c);
         text.push('\n');
     }
-    atomic::write(path, text.as_bytes()).map_err(|e| io_err(path, e))
+    atomic::write(path, text.as_bytes()).map_err(|e| SearchError::io(path, e))
 }
 
 /// The fitness a finished search optimised, for messages.

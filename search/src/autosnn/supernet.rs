@@ -8,12 +8,14 @@ use super::space::sample_uniform;
 use crate::arch::InputGeometry;
 use crate::arch::autosnn::{AutoSnnArch, AutoSnnConfig, Block, autosnn_network};
 use crate::data::{Augment, InputPipeline};
+use crate::device::ComputeDevice;
+use crate::error::{Result, SearchError, check_settings};
 use crate::init::InitScheme;
 use crate::model::SnnModel;
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::params::ParamStore;
 use crate::train::{LossKind, loss_and_correct};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::training_loop::{self, BatchOutput, EpochMetrics, LoopOutcome, Resume, Task};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
 use snnc_compiler::network::{NetworkDesc, ReadoutKind, Weights};
@@ -23,7 +25,7 @@ use snnc_targets::OpCounts;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Everything that decides the supernet's weights; stored in `settings.json` and checked on resume.
@@ -45,6 +47,9 @@ pub struct SupernetSettings {
     /// Keep moving blocks that were sampled before but not in this batch, as the official code's
     /// Adam does (§3, §8); off: only the sampled path is updated.
     pub update_unsampled: bool,
+    /// Where the tensors live; not stored (the CPU when read back).
+    #[serde(skip)]
+    pub device: ComputeDevice,
 }
 
 impl SupernetSettings {
@@ -61,30 +66,32 @@ impl SupernetSettings {
             train_fraction: 0.8,
             train_limit: None,
             update_unsampled: false,
+            device: ComputeDevice::default(),
         }
     }
 
     /// Settings no supernet can train with, named by their CLI flags.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
+        let mut wrong = Vec::new();
         if self.width == 0 || self.timesteps == 0 || self.batch_size == 0 || self.epochs == 0 {
-            return Err(
+            wrong.push(
                 "--width, --timesteps, --batch-size and --supernet-epochs must be at least 1"
-                    .into(),
+                    .to_string(),
             );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("--lr must be a positive number, got {}", self.lr));
+            wrong.push(format!("--lr must be a positive number, got {}", self.lr));
         }
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
-            return Err(format!(
+            wrong.push(format!(
                 "the supernet's training share must lie strictly between 0 and 1, got {}",
                 self.train_fraction
             ));
         }
         if self.train_limit == Some(0) {
-            return Err("--train-limit must be at least 1".into());
+            wrong.push("--train-limit must be at least 1".to_string());
         }
-        Ok(())
+        check_settings(wrong)
     }
 
     /// The training and held-out index ranges of a training split of `n` samples.
@@ -106,7 +113,7 @@ pub struct Supernet {
 
 impl Supernet {
     /// Initialise every (position, block) weight, the stem and the classifier from `seed`.
-    pub fn new(settings: SupernetSettings, input: InputGeometry) -> Result<Self, String> {
+    pub fn new(settings: SupernetSettings, input: InputGeometry) -> Result<Self> {
         let mut config = AutoSnnConfig::new(input, settings.width);
         config.timesteps = settings.timesteps;
         config.supernet_names = true;
@@ -120,8 +127,8 @@ impl Supernet {
                 InitScheme::Pytorch,
                 settings.seed.wrapping_add(k as u64),
                 params,
-            )
-            .map_err(|e| e.to_string())?;
+                &settings.device,
+            )?;
             params = model.params;
         }
         Ok(Supernet {
@@ -135,23 +142,29 @@ impl Supernet {
     fn network(
         config: &AutoSnnConfig,
         arch: &AutoSnnArch,
-    ) -> Result<snnc_compiler::network::Network, String> {
+    ) -> Result<snnc_compiler::network::Network> {
         autosnn_network(arch, config)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| SearchError::architecture(arch, e))?
             .validate()
-            .map_err(|e| format!("AutoSNN network {arch}: {e}"))
+            .map_err(|e| SearchError::architecture(arch, e))
     }
 
     /// The path `arch` as a model whose variables are the supernet's.
-    pub fn model(&mut self, arch: &AutoSnnArch) -> Result<&SnnModel, String> {
+    pub fn model(&mut self, arch: &AutoSnnArch) -> Result<&SnnModel> {
         if !self.models.contains_key(arch) {
             let net = Self::network(&self.config, arch)?;
             let before = self.params.len();
-            let model = SnnModel::with_store(net, InitScheme::Pytorch, 0, self.params.clone())
-                .map_err(|e| e.to_string())?;
+            let model = SnnModel::with_store(
+                net,
+                InitScheme::Pytorch,
+                0,
+                self.params.clone(),
+                &self.settings.device,
+            )?;
             if model.params.len() != before {
-                return Err(format!(
-                    "path {arch} has parameters the supernet lacks (internal error)"
+                return Err(SearchError::architecture(
+                    arch,
+                    "the path has parameters the supernet lacks (internal error)",
                 ));
             }
             self.models.insert(*arch, model);
@@ -161,10 +174,10 @@ impl Supernet {
 
     /// The stand-alone network file of `arch` (plain node names, the supernet's T and width),
     /// ready for `snnc train`.
-    pub fn child_network(&self, arch: &AutoSnnArch) -> Result<NetworkDesc, String> {
+    pub fn child_network(&self, arch: &AutoSnnArch) -> Result<NetworkDesc> {
         let mut config = self.config;
         config.supernet_names = false;
-        autosnn_network(arch, &config).map_err(|e| e.to_string())
+        autosnn_network(arch, &config).map_err(|e| SearchError::architecture(arch, e))
     }
 
     pub fn input(&self) -> InputGeometry {
@@ -188,22 +201,6 @@ pub struct SupernetSummary {
     pub seconds: f64,
 }
 
-/// Progress within training, saved with the weights and optimiser state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CheckpointState {
-    settings: SupernetSettings,
-    epoch: usize,
-    next_batch: usize,
-    optimizer_steps: u64,
-    /// Sums over the current epoch so far.
-    loss_sum: f64,
-    correct: u64,
-    seen: u64,
-    fitness_spikes: f64,
-    counts: OpCounts,
-    seconds: f64,
-}
-
 /// The files of a supernet directory.
 pub struct SupernetFiles {
     pub dir: PathBuf,
@@ -217,27 +214,11 @@ impl SupernetFiles {
         self.dir.join("weights.safetensors")
     }
     pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.jsonl")
+        self.dir.join(training_loop::METRICS)
     }
     pub fn evaluations(&self) -> PathBuf {
         self.dir.join("evaluations.jsonl")
     }
-    fn checkpoint_dir(&self) -> PathBuf {
-        self.dir.join("checkpoint")
-    }
-    fn checkpoint_state(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::STATE)
-    }
-    fn checkpoint_weights(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::WEIGHTS)
-    }
-    fn checkpoint_optimizer(&self) -> PathBuf {
-        self.checkpoint_dir().join(crate::checkpoint::OPTIMIZER)
-    }
-}
-
-pub(crate) fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
 }
 
 fn optimizer(settings: &SupernetSettings) -> Optimizer {
@@ -251,48 +232,34 @@ fn optimizer(settings: &SupernetSettings) -> Optimizer {
     opt
 }
 
-fn save_checkpoint(
-    files: &SupernetFiles,
-    state: &CheckpointState,
-    net: &Supernet,
-    opt: &Optimizer,
-) -> Result<(), String> {
-    let state = CheckpointState {
-        optimizer_steps: opt.steps,
-        ..state.clone()
-    };
-    crate::checkpoint::save(&files.checkpoint_dir(), &state, &net.params, opt)
-}
-
 /// The supernet's trained weights and summary, if `dir` holds a finished supernet made with
 /// `settings`. An unfinished or different one is `None` / an error.
 pub fn load_finished(
     dir: &Path,
     settings: &SupernetSettings,
     input: InputGeometry,
-) -> Result<Option<(Supernet, SupernetSummary)>, String> {
+) -> Result<Option<(Supernet, SupernetSummary)>> {
     let files = SupernetFiles {
         dir: dir.to_path_buf(),
     };
     let text = match std::fs::read_to_string(files.summary()) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(&files.summary(), e)),
+        Err(e) => return Err(SearchError::io(&files.summary(), e)),
     };
     let summary: SupernetSummary = serde_json::from_str(&text)
-        .map_err(|e| io_err(&files.summary(), format!("corrupt summary: {e}")))?;
+        .map_err(|e| SearchError::corrupt(&files.summary(), format!("corrupt summary: {e}")))?;
     if summary.settings != *settings {
-        return Err(format!(
-            "{} was trained with other settings ({}); use the same flags or another --out",
-            files.summary().display(),
-            serde_json::to_string(&summary.settings).expect("serialises")
-        ));
+        return Err(SearchError::OtherSettings {
+            path: files.summary(),
+            found: serde_json::to_string(&summary.settings).expect("serialises"),
+        });
     }
     let net = Supernet::new(settings.clone(), input)?;
-    let weights = Weights::load(&files.weights()).map_err(|e| e.to_string())?;
+    let weights = Weights::load(&files.weights())?;
     net.params
         .load_weights(&weights)
-        .map_err(|e| io_err(&files.weights(), e))?;
+        .map_err(|e| SearchError::corrupt(&files.weights(), e))?;
     Ok(Some((net, summary)))
 }
 
@@ -306,246 +273,217 @@ pub fn train_supernet(
     dir: &Path,
     stop: &AtomicBool,
     show_progress: bool,
-) -> Result<Option<(Supernet, SupernetSummary)>, String> {
+) -> Result<Option<(Supernet, SupernetSummary)>> {
     settings.check()?;
     if let Some(done) = load_finished(dir, settings, input)? {
         return Ok(Some(done));
     }
-    let files = SupernetFiles {
-        dir: dir.to_path_buf(),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    crate::checkpoint::recover(&files.checkpoint_dir())?;
-    let mut net = Supernet::new(settings.clone(), input)?;
+    let mut task = SupernetTraining::new(settings, data, input, dir)?;
     let mut opt = optimizer(settings);
-    let (train_range, held_out) = settings.split(data.len());
-    let n_train = train_range.len();
-    if n_train == 0 {
-        return Err("the supernet's training share is empty; raise --train-limit".into());
+    match training_loop::run(
+        &mut task,
+        &mut opt,
+        dir,
+        Resume::IfPresent,
+        stop,
+        show_progress,
+    )? {
+        LoopOutcome::Interrupted { .. } => Ok(None),
+        LoopOutcome::Finished => match task.summary {
+            Some(summary) => Ok(Some((task.net, summary))),
+            None => Err(SearchError::FinishedWithoutOutputs {
+                dir: dir.to_path_buf(),
+                missing: "supernet.json",
+            }),
+        },
     }
-    let mut state = CheckpointState {
-        settings: settings.clone(),
-        epoch: 0,
-        next_batch: 0,
-        optimizer_steps: 0,
-        loss_sum: 0.0,
-        correct: 0,
-        seen: 0,
-        fitness_spikes: 0.0,
-        counts: OpCounts::default(),
-        seconds: 0.0,
-    };
-    match std::fs::read_to_string(files.checkpoint_state()) {
-        Ok(text) => {
-            let saved: CheckpointState = serde_json::from_str(&text).map_err(|e| {
-                io_err(
-                    &files.checkpoint_state(),
-                    format!("corrupt checkpoint: {e}"),
-                )
-            })?;
-            if saved.settings != *settings {
-                return Err(format!(
-                    "{}: the checkpoint was made with other settings; use the same flags or another --out",
-                    files.checkpoint_state().display()
-                ));
-            }
-            let w = Weights::load(&files.checkpoint_weights()).map_err(|e| e.to_string())?;
-            net.params
-                .load_weights(&w)
-                .map_err(|e| io_err(&files.checkpoint_weights(), e))?;
-            let o = Weights::load(&files.checkpoint_optimizer()).map_err(|e| e.to_string())?;
-            opt.load_state(saved.optimizer_steps, &o, &net.params)
-                .map_err(|e| io_err(&files.checkpoint_optimizer(), e))?;
-            // An epoch whose metrics line was written before its checkpoint is redone.
-            crate::jsonl::keep_epochs(&files.metrics(), saved.epoch)?;
-            eprintln!(
-                "supernet: resuming at epoch {} batch {}",
-                saved.epoch + 1,
-                saved.next_batch
-            );
-            state = saved;
+}
+
+/// Spike and operation counts summed over an epoch's sampled paths (the fitness normalisers).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PathActivity {
+    fitness_spikes: f64,
+    counts: OpCounts,
+}
+
+/// Supernet training as a task of the training loop: each batch trains one uniformly sampled
+/// path on the supernet's share of the training split.
+struct SupernetTraining<'a> {
+    settings: &'a SupernetSettings,
+    net: Supernet,
+    data: &'a Dataset,
+    pipeline: InputPipeline,
+    train_range: Range<usize>,
+    held_out: usize,
+    files: SupernetFiles,
+    summary: Option<SupernetSummary>,
+}
+
+impl<'a> SupernetTraining<'a> {
+    fn new(
+        settings: &'a SupernetSettings,
+        data: &'a Dataset,
+        input: InputGeometry,
+        dir: &Path,
+    ) -> Result<Self> {
+        let mut net = Supernet::new(settings.clone(), input)?;
+        let (train_range, held_out) = settings.split(data.len());
+        if train_range.is_empty() {
+            return Err(SearchError::TooFewSamples {
+                message: "the supernet's training share is empty; raise --train-limit".into(),
+            });
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            atomic::write(&files.metrics(), b"").map_err(|e| io_err(&files.metrics(), e))?;
-        }
-        Err(e) => return Err(io_err(&files.checkpoint_state(), e)),
+        let probe = net.model(&AutoSnnArch([Block::Skip; 5]))?.net.clone();
+        let pipeline = InputPipeline::new(
+            &probe,
+            data,
+            Augment::default_for(data.name()),
+            Default::default(),
+        )
+        .map_err(|e| SearchError::input(data.name(), e))?;
+        Ok(SupernetTraining {
+            settings,
+            net,
+            data,
+            pipeline,
+            train_range,
+            held_out: held_out.len(),
+            files: SupernetFiles {
+                dir: dir.to_path_buf(),
+            },
+            summary: None,
+        })
+    }
+}
+
+impl Task for SupernetTraining<'_> {
+    type Settings = SupernetSettings;
+    type Tally = PathActivity;
+
+    fn settings(&self) -> &SupernetSettings {
+        self.settings
     }
 
-    let probe = net.model(&AutoSnnArch([Block::Skip; 5]))?.net.clone();
-    let pipeline = InputPipeline::new(
-        &probe,
-        data,
-        Augment::default_for(data.name()),
-        Default::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    let loss_kind = LossKind::for_readout(ReadoutKind::SpikeCount);
-    let batch = settings.batch_size.max(1);
-    let batches = n_train.div_ceil(batch);
-    while state.epoch < settings.epochs {
-        let epoch = state.epoch;
-        let order: Vec<usize> = epoch_order(n_train, settings.seed, epoch as u64);
-        let pb = progress(
-            show_progress,
-            n_train as u64,
-            &format!("supernet epoch {}/{}", epoch + 1, settings.epochs),
-        );
-        pb.set_position((state.next_batch * batch).min(n_train) as u64);
-        let started = Instant::now();
-        let seconds_before = state.seconds;
-        for b in state.next_batch..batches {
-            if stop.load(Ordering::SeqCst) {
-                state.next_batch = b;
-                state.seconds = seconds_before + started.elapsed().as_secs_f64();
-                save_checkpoint(&files, &state, &net, &opt)?;
-                pb.abandon_with_message("interrupted; checkpoint saved");
-                return Ok(None);
-            }
-            let idx: Vec<usize> = order[b * batch..((b + 1) * batch).min(n_train)]
-                .iter()
-                .map(|&i| train_range.start + i)
-                .collect();
-            let mut rng = Rng::with_stream(settings.seed, (epoch as u64) << 32 | b as u64);
-            let arch = sample_uniform(&mut rng);
-            let (x, y) = pipeline
-                .batch(data, &idx, Some(&mut rng))
-                .map_err(|e| e.to_string())?;
-            let model = net.model(&arch)?;
-            let plan = CountPlan::new(model).map_err(|e| e.to_string())?;
-            let (fwd, activity) = plan
-                .counted_forward(model, &x, true, &mut rng)
-                .map_err(|e| e.to_string())?;
-            let (loss, correct) = loss_and_correct(&fwd.readout, &y, loss_kind, settings.timesteps)
-                .map_err(|e| e.to_string())?;
-            let loss_value = loss.to_scalar::<f32>().map_err(|e| e.to_string())? as f64;
-            if !loss_value.is_finite() {
-                return Err(format!(
-                    "supernet loss became {loss_value} at epoch {} batch {b} (path {arch}); lower --lr",
-                    epoch + 1
-                ));
-            }
-            let grads = loss.backward().map_err(|e| e.to_string())?;
-            opt.step(&net.params, &grads, settings.lr)
-                .map_err(|e| e.to_string())?;
-            state.loss_sum += loss_value * idx.len() as f64;
-            state.correct += correct as u64;
-            state.seen += idx.len() as u64;
-            state.fitness_spikes += activity.fitness_spikes;
-            state.counts += activity.counts;
-            pb.inc(idx.len() as u64);
-            let secs = seconds_before + started.elapsed().as_secs_f64();
-            pb.set_message(format!(
-                "loss {:.4} acc {:.1}% spikes/sample {:.0} {:.0} samples/s",
-                state.loss_sum / state.seen as f64,
-                100.0 * state.correct as f64 / state.seen as f64,
-                state.fitness_spikes / state.seen as f64,
-                state.seen as f64 / secs.max(1e-9)
-            ));
-            // A checkpoint every ~200 batches bounds the work an interruption can lose.
-            if (b + 1) % 200 == 0 {
-                state.next_batch = b + 1;
-                state.seconds = secs;
-                save_checkpoint(&files, &state, &net, &opt)?;
-            }
+    fn continues(&self, saved: &SupernetSettings) -> bool {
+        saved == self.settings
+    }
+
+    fn label(&self) -> &'static str {
+        "supernet"
+    }
+
+    fn epochs(&self) -> usize {
+        self.settings.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.settings.batch_size
+    }
+
+    fn seed(&self) -> u64 {
+        self.settings.seed
+    }
+
+    /// Adam at a constant rate (§3).
+    fn learning_rate(&self, _: usize) -> f64 {
+        self.settings.lr
+    }
+
+    fn epoch_order(&self, epoch: usize) -> Vec<usize> {
+        epoch_order(self.train_range.len(), self.settings.seed, epoch as u64)
+            .into_iter()
+            .map(|i| self.train_range.start + i)
+            .collect()
+    }
+
+    fn params(&self) -> &ParamStore {
+        &self.net.params
+    }
+
+    fn restore(&mut self, weights: &Weights, path: &Path) -> Result<()> {
+        self.net
+            .params
+            .load_weights(weights)
+            .map_err(|e| SearchError::corrupt(path, e))
+    }
+
+    fn step(
+        &mut self,
+        indices: &[usize],
+        rng: &mut Rng,
+        tally: &mut PathActivity,
+    ) -> Result<BatchOutput> {
+        let arch = sample_uniform(rng);
+        let device = self.settings.device.clone();
+        let (x, y) = self
+            .pipeline
+            .batch(self.data, indices, Some(rng), &device)?;
+        let model = self.net.model(&arch)?;
+        let plan = CountPlan::new(model)?;
+        let (fwd, activity) = plan.counted_forward(model, &x, true, rng)?;
+        let (loss, correct) = loss_and_correct(
+            &fwd.readout,
+            &y,
+            LossKind::for_readout(ReadoutKind::SpikeCount),
+            self.settings.timesteps,
+        )?;
+        tally.fitness_spikes += activity.fitness_spikes;
+        tally.counts += activity.counts;
+        Ok(BatchOutput {
+            loss,
+            correct,
+            sampled: Some(arch.to_string()),
+        })
+    }
+
+    fn progress_note(&self, tally: &PathActivity, seen: u64) -> String {
+        format!(
+            " spikes/sample {:.0}",
+            tally.fitness_spikes / seen.max(1) as f64
+        )
+    }
+
+    fn measure_epoch(
+        &mut self,
+        base: EpochMetrics,
+        tally: &PathActivity,
+        seen: u64,
+        _: bool,
+    ) -> Result<EpochMetrics> {
+        Ok(EpochMetrics {
+            spikes_per_sample: tally.fitness_spikes / seen.max(1) as f64,
+            ..base
+        })
+    }
+
+    /// After the last epoch: the weights and the summary, which marks the supernet finished.
+    fn finish_epoch(&mut self, m: &EpochMetrics, tally: &PathActivity, seen: u64) -> Result<()> {
+        if m.epoch < self.settings.epochs {
+            return Ok(());
         }
-        pb.finish_and_clear();
-        let seen = state.seen.max(1) as f64;
-        let seconds = seconds_before + started.elapsed().as_secs_f64();
-        let metrics = serde_json::json!({
-            "epoch": epoch + 1,
-            "loss": state.loss_sum / seen,
-            "accuracy": state.correct as f64 / seen,
-            "spikes_per_sample": state.fitness_spikes / seen,
-            "seconds": seconds,
-            "samples_per_second": seen / seconds.max(1e-9),
-        });
-        append_line(&files.metrics(), &metrics.to_string())?;
-        eprintln!(
-            "supernet epoch {}/{}: loss {:.4} train {:.2}% spikes/sample {:.0} ({:.0} samples/s, {:.0} s)",
-            epoch + 1,
-            settings.epochs,
-            state.loss_sum / seen,
-            100.0 * state.correct as f64 / seen,
-            state.fitness_spikes / seen,
-            seen / seconds.max(1e-9),
-            seconds
-        );
-        let last = (
-            state.loss_sum / seen,
-            state.correct as f64 / seen,
-            state.fitness_spikes / seen,
-            state.counts.scaled(1.0 / seen),
-        );
-        let total_seconds = read_total_seconds(&files.metrics())?;
-        state = CheckpointState {
-            epoch: epoch + 1,
-            next_batch: 0,
-            loss_sum: 0.0,
-            correct: 0,
-            seen: 0,
-            fitness_spikes: 0.0,
-            counts: OpCounts::default(),
-            seconds: 0.0,
-            ..state
+        let seen = seen.max(1) as f64;
+        let seconds = training_loop::read_metrics(&self.files.metrics())?
+            .iter()
+            .map(|m| m.seconds)
+            .sum();
+        let summary = SupernetSummary {
+            settings: self.settings.clone(),
+            epochs_done: m.epoch,
+            spikes_per_sample: tally.fitness_spikes / seen,
+            counts_per_sample: tally.counts.scaled(1.0 / seen),
+            last_epoch_loss: m.train_loss,
+            last_epoch_accuracy: m.train_accuracy,
+            train_samples: self.train_range.len(),
+            held_out_samples: self.held_out,
+            seconds,
         };
-        save_checkpoint(&files, &state, &net, &opt)?;
-        if state.epoch == settings.epochs {
-            let (loss, acc, spikes, counts) = last;
-            let summary = SupernetSummary {
-                settings: settings.clone(),
-                epochs_done: state.epoch,
-                spikes_per_sample: spikes,
-                counts_per_sample: counts,
-                last_epoch_loss: loss,
-                last_epoch_accuracy: acc,
-                train_samples: n_train,
-                held_out_samples: held_out.len(),
-                seconds: total_seconds,
-            };
-            net.params
-                .to_weights()
-                .map_err(|e| e.to_string())?
-                .save(&files.weights())
-                .map_err(|e| e.to_string())?;
-            let json = serde_json::to_string_pretty(&summary).expect("serialises");
-            atomic::write(&files.summary(), json.as_bytes())
-                .map_err(|e| io_err(&files.summary(), e))?;
-            return Ok(Some((net, summary)));
-        }
+        self.net.params.to_weights()?.save(&self.files.weights())?;
+        let json = serde_json::to_string_pretty(&summary).expect("serialises");
+        atomic::write(&self.files.summary(), json.as_bytes())
+            .map_err(|e| SearchError::io(&self.files.summary(), e))?;
+        self.summary = Some(summary);
+        Ok(())
     }
-    Err(format!(
-        "{}: the checkpoint says training is past its last epoch but there is no supernet.json; \
-         delete the checkpoint folder to retrain",
-        dir.display()
-    ))
-}
-
-fn append_line(path: &Path, line: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
-    writeln!(f, "{line}").map_err(|e| io_err(path, e))
-}
-
-fn read_total_seconds(metrics: &Path) -> Result<f64, String> {
-    let (records, _) = crate::jsonl::read::<serde_json::Value>(metrics)?;
-    Ok(records.iter().filter_map(|v| v["seconds"].as_f64()).sum())
-}
-
-fn progress(show: bool, len: u64, prefix: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_prefix(prefix.to_string());
-    pb
 }
 
 /// One architecture evaluated with the supernet's weights (§4): accuracy, spikes and operation
@@ -576,30 +514,25 @@ pub fn evaluate_arch(
     indices: &[usize],
     batch_size: usize,
     recalibrate: &[usize],
-) -> Result<ArchEvaluation, String> {
+) -> Result<ArchEvaluation> {
     let started = Instant::now();
     let model = net.model(arch)?;
     let pipeline = InputPipeline::new(&model.net, data, Augment::NONE, Default::default())
-        .map_err(|e| e.to_string())?;
-    let plan = CountPlan::new(model).map_err(|e| e.to_string())?;
+        .map_err(|e| SearchError::input(data.name(), e))?;
+    let plan = CountPlan::new(model)?;
     let stats = bn_statistics(model);
     let saved: Vec<candle_core::Tensor> = stats
         .iter()
         .map(|v| v.as_tensor().copy())
-        .collect::<candle_core::Result<_>>()
-        .map_err(|e| e.to_string())?;
+        .collect::<candle_core::Result<_>>()?;
     let mut rng = Rng::new(0);
     for chunk in recalibrate.chunks(batch_size.max(1)) {
-        let (x, _) = pipeline
-            .batch(data, chunk, None)
-            .map_err(|e| e.to_string())?;
-        model
-            .forward(&x, true, &mut rng, false)
-            .map_err(|e| e.to_string())?;
+        let (x, _) = pipeline.batch(data, chunk, None, model.device())?;
+        model.forward(&x, true, &mut rng, false)?;
     }
     let result = evaluate_path(model, &plan, &pipeline, data, indices, batch_size);
     for (var, t) in stats.iter().zip(&saved) {
-        var.set(t).map_err(|e| e.to_string())?;
+        var.set(t)?;
     }
     let (accuracy, activity) = result?;
     Ok(ArchEvaluation {
@@ -637,18 +570,14 @@ fn evaluate_path(
     data: &Dataset,
     indices: &[usize],
     batch_size: usize,
-) -> Result<(f64, Activity), String> {
+) -> Result<(f64, Activity)> {
     let mut activity = Activity::default();
     let mut correct = 0usize;
     let mut rng = Rng::new(0);
     for chunk in indices.chunks(batch_size.max(1)) {
-        let (x, y) = pipeline
-            .batch(data, chunk, None)
-            .map_err(|e| e.to_string())?;
-        let (fwd, part) = plan
-            .counted_forward(model, &x, false, &mut rng)
-            .map_err(|e| e.to_string())?;
-        let pred = crate::model::predictions(&fwd.readout).map_err(|e| e.to_string())?;
+        let (x, y) = pipeline.batch(data, chunk, None, model.device())?;
+        let (fwd, part) = plan.counted_forward(model, &x, false, &mut rng)?;
+        let pred = crate::model::predictions(&fwd.readout)?;
         correct += pred
             .iter()
             .zip(&y)

@@ -86,10 +86,11 @@ impl BatchNorm {
                 rv[row + ch] = (1.0 - m) * rv[row + ch] + m * stats[1][ch] * unbias;
             }
             let shape = self.running_mean.as_tensor().shape().clone();
+            let device = self.running_mean.device();
             self.running_mean
-                .set(&Tensor::from_vec(rm, shape.clone(), &Device::Cpu)?)?;
+                .set(&Tensor::from_vec(rm, shape.clone(), device)?)?;
             self.running_var
-                .set(&Tensor::from_vec(rv, shape, &Device::Cpu)?)?;
+                .set(&Tensor::from_vec(rv, shape, device)?)?;
             let [mean, var]: [Vec<f32>; 2] = stats.try_into().expect("two rows");
             (mean, var)
         } else {
@@ -154,7 +155,7 @@ impl BatchNorm {
 }
 
 /// Inverted dropout whose mask is drawn once per forward pass and reused at every timestep.
-pub fn dropout_mask(rng: &mut Rng, dims: &[usize], p: f64) -> Result<Tensor> {
+pub fn dropout_mask(rng: &mut Rng, dims: &[usize], p: f64, device: &Device) -> Result<Tensor> {
     let n: usize = dims.iter().product();
     let keep = (1.0 / (1.0 - p)) as f32;
     let data: Vec<f32> = (0..n)
@@ -166,7 +167,7 @@ pub fn dropout_mask(rng: &mut Rng, dims: &[usize], p: f64) -> Result<Tensor> {
             }
         })
         .collect();
-    Tensor::from_vec(data, dims, &Device::Cpu)
+    Tensor::from_vec(data, dims, device)
 }
 
 /// `x @ w^T + b` for `[B, in]` inputs.
@@ -187,6 +188,6 @@ pub fn vote(x: &Tensor, group: usize) -> Result<Tensor> {
     x.reshape((b, n / group, group))?.mean(D::Minus1)
 }
 
-pub fn zeros(dims: &[usize]) -> Result<Tensor> {
-    Tensor::zeros(dims, DType::F32, &Device::Cpu)
+pub fn zeros(dims: &[usize], device: &Device) -> Result<Tensor> {
+    Tensor::zeros(dims, DType::F32, device)
 }

@@ -8,6 +8,7 @@ use super::stats::kendall_tau_b;
 use crate::arch::InputGeometry;
 use crate::arch::snasnet::{CellGenotype, snasnet_network};
 use crate::data::Augment;
+use crate::error::{Result, SearchError};
 use crate::train::{TrainConfig, TrainOutcome, train};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
@@ -39,7 +40,7 @@ pub struct StudyReport {
     pub tau_hamming: Option<f64>,
 }
 
-fn read_study(path: &Path) -> Result<(Vec<StudyRecord>, String), String> {
+fn read_study(path: &Path) -> Result<(Vec<StudyRecord>, String)> {
     crate::jsonl::read_numbered(path, |r: &StudyRecord| r.index, "one study's log")
 }
 
@@ -66,33 +67,33 @@ pub fn run_study(
     jobs: usize,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(usize, &StudyRecord),
-) -> Result<StudyReport, String> {
+) -> Result<StudyReport> {
     s.check()?;
     train_cfg.check()?;
     if jobs == 0 {
-        return Err("--jobs must be at least 1".into());
+        return Err(SearchError::setting("--jobs must be at least 1"));
     }
     let mode: CellMode = s.cell.parse()?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
     let settings_path = dir.join("study.json");
     let both = serde_json::json!({ "search": s, "train": train_cfg });
     if let Ok(text) = std::fs::read_to_string(&settings_path) {
         let old: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", settings_path.display()))?;
+            serde_json::from_str(&text).map_err(|e| SearchError::corrupt(&settings_path, e))?;
         let mut a = old.clone();
         let mut b = both.clone();
         a["search"]["candidates"] = serde_json::Value::Null;
         b["search"]["candidates"] = serde_json::Value::Null;
         if a != b {
-            return Err(format!(
-                "{} holds a study with other settings; use another --out",
-                settings_path.display()
-            ));
+            return Err(SearchError::OtherSettings {
+                path: settings_path,
+                found: old.to_string(),
+            });
         }
     }
-    let text = serde_json::to_string_pretty(&both).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&both).expect("JSON values serialise");
     atomic::write(&settings_path, (text + "\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", settings_path.display()))?;
+        .map_err(|e| SearchError::io(&settings_path, e))?;
     let log_path = dir.join("correlate.jsonl");
     let (mut records, kept) = read_study(&log_path)?;
     let mut log = crate::jsonl::reopen(&log_path, &kept)?;
@@ -103,15 +104,17 @@ pub fn run_study(
     let threads = (rayon::current_num_threads() / jobs).max(1);
     let pools = (0..jobs)
         .map(|_| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("thread pool: {e}"))?;
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| SearchError::Threads {
+            message: e.to_string(),
+        })?;
     let next = AtomicUsize::new(first);
     // The workers' own stop flag: raised on Ctrl-C (copied from `stop`) or when a cell fails, so
     // the other cells checkpoint and stop too.
     let halt = AtomicBool::new(stop.load(Ordering::SeqCst));
-    let (tx, rx) = mpsc::channel::<(usize, Result<StudyRecord, String>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<StudyRecord>)>();
     let mut finished: BTreeMap<usize, StudyRecord> = BTreeMap::new();
-    let mut failure: Option<String> = None;
+    let mut failure: Option<SearchError> = None;
     std::thread::scope(|scope| {
         for pool in &pools {
             let (tx, next, halt) = (tx.clone(), &next, &halt);
@@ -140,7 +143,10 @@ pub fn run_study(
                     Err(e) => {
                         halt.store(true, Ordering::SeqCst);
                         // A real error outranks the interruptions it causes in the other cells.
-                        if failure.as_deref().is_none_or(|f| f == INTERRUPTED) {
+                        if failure
+                            .as_ref()
+                            .is_none_or(|f| matches!(f, SearchError::Interrupted))
+                        {
                             failure = Some(e);
                         }
                     }
@@ -167,7 +173,7 @@ pub fn run_study(
         return Err(e);
     }
     if records.len() < s.candidates {
-        return Err(INTERRUPTED.into());
+        return Err(SearchError::Interrupted);
     }
     let acc: Vec<f64> = records.iter().map(|r| r.test_accuracy).collect();
     let sahd: Vec<f64> = records.iter().map(|r| r.sahd).collect();
@@ -177,14 +183,12 @@ pub fn run_study(
         tau_sahd: kendall_tau_b(&sahd, &acc),
         tau_hamming: kendall_tau_b(&ham, &acc),
     };
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&report).expect("reports serialise");
     let report_path = dir.join("report.json");
     atomic::write(&report_path, (text + "\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", report_path.display()))?;
+        .map_err(|e| SearchError::io(&report_path, e))?;
     Ok(report)
 }
-
-const INTERRUPTED: &str = "interrupted; run the same command again to continue";
 
 /// Score cell `index` with both kernels and train it into `dir/train/<index>`.
 fn study_cell(
@@ -195,7 +199,7 @@ fn study_cell(
     input: &StudyData<'_>,
     train_cfg: &TrainConfig,
     stop: &AtomicBool,
-) -> Result<StudyRecord, String> {
+) -> Result<StudyRecord> {
     let StudyData {
         geometry,
         data,
@@ -205,26 +209,29 @@ fn study_cell(
     let hamming = score_candidate(index, s, mode, KernelKind::Hamming, geometry, data, augment)?;
     let geno: CellGenotype = sahd
         .genotype
-        .parse::<CellGenotype>()
-        .map_err(|e| e.to_string())?;
+        .parse()
+        .map_err(|e| SearchError::architecture(&sahd.genotype, e))?;
     let net = snasnet_network(&geno, &config(geometry, s))
-        .map_err(|e| e.to_string())?
+        .map_err(|e| SearchError::architecture(geno, e))?
         .validate()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| SearchError::architecture(geno, e))?;
     let run_dir = dir.join("train").join(index.to_string());
     // A cell whose training was cut off continues from its checkpoint (study.json pins the
     // settings); anything else in its folder is a fresh start.
-    let checkpoint = run_dir.join("checkpoint");
+    let checkpoint = run_dir.join(crate::training_loop::CHECKPOINT);
     crate::checkpoint::recover(&checkpoint)?;
     let resume = checkpoint.join(crate::checkpoint::STATE).is_file();
     if !resume && run_dir.exists() {
-        std::fs::remove_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+        std::fs::remove_dir_all(&run_dir).map_err(|e| SearchError::io(&run_dir, e))?;
     }
-    let test_accuracy = match train(net, train_cfg, &run_dir, resume, stop, false)
-        .map_err(|e| format!("cell {index}: {e}"))?
-    {
+    let test_accuracy = match train(net, train_cfg, &run_dir, resume, stop, false).map_err(|e| {
+        SearchError::Cell {
+            index,
+            error: Box::new(e),
+        }
+    })? {
         TrainOutcome::Finished { test_accuracy } => test_accuracy,
-        TrainOutcome::Interrupted { .. } => return Err(INTERRUPTED.into()),
+        TrainOutcome::Interrupted { .. } => return Err(SearchError::Interrupted),
     };
     Ok(StudyRecord {
         index,

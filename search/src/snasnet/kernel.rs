@@ -1,5 +1,7 @@
 //! The SAHD / Hamming kernel on bit-packed spike patterns and its log|det| (snasnet.md §4.3-4.5).
 
+use crate::error::SearchError;
+
 /// α of the sparsity-aware Hamming distance.
 pub const SAHD_ALPHA: f64 = 0.5;
 /// Guard added to the expected distance E_ij (a count, not a rate).
@@ -16,12 +18,16 @@ pub enum KernelKind {
 }
 
 impl std::str::FromStr for KernelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> Result<Self, SearchError> {
         match s {
             "sahd" => Ok(KernelKind::Sahd),
             "hamming" => Ok(KernelKind::Hamming),
-            _ => Err(format!("unknown kernel `{s}`: use sahd or hamming")),
+            _ => Err(SearchError::UnknownName {
+                what: "kernel",
+                given: s.to_string(),
+                choices: "sahd or hamming",
+            }),
         }
     }
 }
@@ -91,12 +97,14 @@ fn pack_row(row: &[f32], out: &mut [u64]) -> u64 {
 
 impl SpikeBits {
     /// Binarise `values` (`[B, N]` row-major) as `c = 1[v > 0]` and pack it.
-    pub fn from_values(values: &[f32], batch: usize, neurons: usize) -> Result<Self, String> {
+    pub fn from_values(values: &[f32], batch: usize, neurons: usize) -> Result<Self, SearchError> {
         if values.len() != batch * neurons {
-            return Err(format!(
-                "spike tensor has {} values, expected {batch} x {neurons}",
-                values.len()
-            ));
+            return Err(SearchError::SpikeShape {
+                message: format!(
+                    "the tensor has {} values, expected {batch} x {neurons}",
+                    values.len()
+                ),
+            });
         }
         let words = neurons.div_ceil(64);
         let mut bits = vec![0u64; batch * words];
@@ -283,12 +291,14 @@ impl KernelAccumulator {
     }
 
     /// Add one LIF call's patterns (straight into the sum, no per-call matrix).
-    pub fn add(&mut self, spikes: &SpikeBits) -> Result<(), String> {
+    pub fn add(&mut self, spikes: &SpikeBits) -> Result<(), SearchError> {
         if spikes.batch != self.batch {
-            return Err(format!(
-                "spike batch {} does not match the kernel's batch {}",
-                spikes.batch, self.batch
-            ));
+            return Err(SearchError::SpikeShape {
+                message: format!(
+                    "batch {} does not match the kernel's batch {}",
+                    spikes.batch, self.batch
+                ),
+            });
         }
         let b = self.batch;
         let n = spikes.neurons as f64;

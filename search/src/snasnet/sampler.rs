@@ -2,6 +2,7 @@
 
 #![allow(clippy::needless_range_loop)] // 4x4 matrix code reads best with indices
 use crate::arch::snasnet::CellGenotype;
+use crate::error::SearchError;
 use snnc_datasets::transform::Rng;
 
 /// Number of op codes an edge draws from (zero, skip, conv1x1, conv3x3, avgpool).
@@ -17,12 +18,16 @@ pub enum CellMode {
 }
 
 impl std::str::FromStr for CellMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SearchError;
+    fn from_str(s: &str) -> Result<Self, SearchError> {
         match s {
             "forward" => Ok(CellMode::Forward),
             "backward" => Ok(CellMode::Backward),
-            _ => Err(format!("unknown cell type `{s}`: use forward or backward")),
+            _ => Err(SearchError::UnknownName {
+                what: "cell type",
+                given: s.to_string(),
+                choices: "forward or backward",
+            }),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use super::kernel::{KernelAccumulator, KernelKind, SpikeBits};
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
+use crate::device::ComputeDevice;
+use crate::error::{Result, SearchError};
 use crate::init::InitScheme;
 use crate::model::{CarriedState, SnnModel};
 use candle_core::{DType, Storage, Tensor};
@@ -50,7 +52,7 @@ pub fn spike_bits(v: &Tensor, batch: usize) -> candle_core::Result<SpikeBits> {
             SpikeBits::from_values(&values, batch, neurons)
         }
     };
-    bits.map_err(candle_core::Error::Msg)
+    bits.map_err(candle_core::Error::wrap)
 }
 
 /// The kernel of one forward pass over `input` in train mode (fresh state unless `carry` is
@@ -72,7 +74,7 @@ pub fn pass_kernel(
         }
         let start = std::time::Instant::now();
         let bits = spike_bits(v, batch)?;
-        acc.add(&bits).map_err(candle_core::Error::Msg)?;
+        acc.add(&bits).map_err(candle_core::Error::wrap)?;
         seconds += start.elapsed().as_secs_f64();
         Ok(())
     };
@@ -117,22 +119,35 @@ pub fn score_model(
     })
 }
 
+/// How to score a candidate: the kernel, how passes follow each other, and the device.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreOptions {
+    pub kind: KernelKind,
+    pub state: PassState,
+    pub device: ComputeDevice,
+}
+
 /// Build a fresh SNASNet for `geno` (§3.3 init from `init_seed`) and score it over `inputs`.
 pub fn score_genotype(
     geno: &CellGenotype,
     cfg: &SnasnetConfig,
     init_seed: u64,
     inputs: &[Tensor],
-    kind: KernelKind,
-    state: PassState,
+    options: &ScoreOptions,
     rng: &mut Rng,
-) -> candle_core::Result<CandidateScore> {
-    let desc = snasnet_network(geno, cfg).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-    let net = desc
+) -> Result<CandidateScore> {
+    let net = snasnet_network(geno, cfg)
+        .map_err(|e| SearchError::architecture(geno, e))?
         .validate()
-        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-    let mut model = SnnModel::new(net, InitScheme::Snasnet, init_seed)?;
+        .map_err(|e| SearchError::architecture(geno, e))?;
+    let mut model = SnnModel::new(net, InitScheme::Snasnet, init_seed, &options.device)?;
     // Scoring observes spikes and never backpropagates.
     model.autograd = false;
-    score_model(&model, inputs, kind, state, rng)
+    Ok(score_model(
+        &model,
+        inputs,
+        options.kind,
+        options.state,
+        rng,
+    )?)
 }

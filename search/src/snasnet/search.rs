@@ -4,10 +4,12 @@
 use super::genotype::genotype_to_json;
 use super::kernel::KernelKind;
 use super::sampler::{CellMode, sample};
-use super::score::{PassState, score_genotype};
+use super::score::{PassState, ScoreOptions, score_genotype};
 use crate::arch::InputGeometry;
 use crate::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use crate::data::{Augment, InputPipeline};
+use crate::device::ComputeDevice;
+use crate::error::{Result, SearchError};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
 use snnc_datasets::Dataset;
@@ -31,18 +33,20 @@ pub struct SearchSettings {
     /// behaviour, snasnet.md §4.6) instead of starting each pass fresh.
     #[serde(default)]
     pub carry_state: bool,
+    /// Where the candidates are scored; not stored (the CPU when read back).
+    #[serde(skip)]
+    pub device: ComputeDevice,
 }
 
 impl SearchSettings {
     /// Settings no search can run with; checked before anything is written.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         self.cell.parse::<CellMode>()?;
         self.kernel.parse::<KernelKind>()?;
         if self.batch < 2 || self.repeats == 0 || self.timesteps == 0 || self.width == 0 {
-            return Err(
-                "--batch must be at least 2 and --repeats, --timesteps and --width at least 1"
-                    .into(),
-            );
+            return Err(SearchError::setting(
+                "--batch must be at least 2 and --repeats, --timesteps and --width at least 1",
+            ));
         }
         Ok(())
     }
@@ -102,12 +106,12 @@ pub fn best(records: &[CandidateRecord]) -> Option<&CandidateRecord> {
 }
 
 /// Records already in `path`; a torn last line (an interrupted write) is dropped.
-pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>, String> {
+pub fn read_records(path: &Path) -> Result<Vec<CandidateRecord>> {
     read_log(path).map(|(records, _)| records)
 }
 
 /// The records of a log and the text of their lines, byte for byte (without a torn tail).
-fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String), String> {
+fn read_log(path: &Path) -> Result<(Vec<CandidateRecord>, String)> {
     crate::jsonl::read_numbered(path, |r: &CandidateRecord| r.index, "one search's log")
 }
 
@@ -121,40 +125,45 @@ pub fn score_candidate(
     geometry: InputGeometry,
     data: &Dataset,
     augment: Augment,
-) -> Result<CandidateRecord, String> {
+) -> Result<CandidateRecord> {
     let start = std::time::Instant::now();
     let mut rng = Rng::with_stream(s.seed, index as u64);
     let (geno, draws) = sample(mode, &mut rng);
     let init_seed = rng.next_u64();
     let cfg = config(geometry, s);
-    let desc = snasnet_network(&geno, &cfg).map_err(|e| e.to_string())?;
-    let net = desc.validate().map_err(|e| e.to_string())?;
-    let pipeline =
-        InputPipeline::new(&net, data, augment, FrameSplit::ByCount).map_err(|e| e.to_string())?;
+    let net = snasnet_network(&geno, &cfg)
+        .map_err(|e| SearchError::architecture(geno, e))?
+        .validate()
+        .map_err(|e| SearchError::architecture(geno, e))?;
+    let pipeline = InputPipeline::new(&net, data, augment, FrameSplit::ByCount)
+        .map_err(|e| SearchError::input(data.name(), e))?;
     let n = data.len();
     if n < s.batch {
-        return Err(format!(
-            "the dataset has {n} samples, fewer than the batch of {}",
-            s.batch
-        ));
+        return Err(SearchError::TooFewSamples {
+            message: format!(
+                "the dataset has {n} samples, fewer than the batch of {}",
+                s.batch
+            ),
+        });
     }
     let mut inputs = Vec::with_capacity(s.repeats);
     for _ in 0..s.repeats {
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
         order.truncate(s.batch);
-        let (x, _) = pipeline
-            .batch(data, &order, Some(&mut rng))
-            .map_err(|e| e.to_string())?;
+        let (x, _) = pipeline.batch(data, &order, Some(&mut rng), &s.device)?;
         inputs.push(x);
     }
-    let state = if s.carry_state {
-        PassState::Carry
-    } else {
-        PassState::Reset
+    let options = ScoreOptions {
+        kind,
+        state: if s.carry_state {
+            PassState::Carry
+        } else {
+            PassState::Reset
+        },
+        device: s.device.clone(),
     };
-    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, kind, state, &mut rng)
-        .map_err(|e| e.to_string())?;
+    let sc = score_genotype(&geno, &cfg, init_seed, &inputs, &options, &mut rng)?;
     Ok(CandidateRecord {
         index,
         genotype: geno.to_string(),
@@ -183,31 +192,31 @@ pub fn run_search(
     data: &Dataset,
     augment: Augment,
     progress: &mut dyn FnMut(usize, &CandidateRecord),
-) -> Result<Vec<CandidateRecord>, String> {
+) -> Result<Vec<CandidateRecord>> {
     s.check()?;
     let mode: CellMode = s.cell.parse()?;
     let kind: KernelKind = s.kernel.parse()?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
     let files = SearchFiles::in_dir(dir);
     if files.settings.exists() {
         let text = std::fs::read_to_string(&files.settings)
-            .map_err(|e| format!("{}: {e}", files.settings.display()))?;
-        let old: SearchSettings = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: {e}", files.settings.display()))?;
+            .map_err(|e| SearchError::io(&files.settings, e))?;
+        let old: SearchSettings =
+            serde_json::from_str(&text).map_err(|e| SearchError::corrupt(&files.settings, e))?;
         let same = SearchSettings {
             candidates: old.candidates,
             ..s.clone()
         };
         if same != old {
-            return Err(format!(
-                "{} holds a search with other settings ({old:?}); use another --out or the same settings",
-                files.settings.display()
-            ));
+            return Err(SearchError::OtherSettings {
+                path: files.settings.clone(),
+                found: serde_json::to_string(&old).expect("settings serialise"),
+            });
         }
     }
-    let settings_json = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
+    let settings_json = serde_json::to_string_pretty(s).expect("settings serialise");
     atomic::write(&files.settings, (settings_json + "\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", files.settings.display()))?;
+        .map_err(|e| SearchError::io(&files.settings, e))?;
     let (mut records, text) = read_log(&files.candidates)?;
     // Kept lines stay byte for byte; a torn tail goes before anything is appended.
     let mut log = crate::jsonl::reopen(&files.candidates, &text)?;
@@ -220,17 +229,18 @@ pub fn run_search(
     if let Some(b) = best(&records) {
         let geno: CellGenotype = b
             .genotype
-            .parse::<CellGenotype>()
-            .map_err(|e| e.to_string())?;
-        let desc = snasnet_network(&geno, &config(geometry, s)).map_err(|e| e.to_string())?;
+            .parse()
+            .map_err(|e| SearchError::architecture(&b.genotype, e))?;
+        let desc = snasnet_network(&geno, &config(geometry, s))
+            .map_err(|e| SearchError::architecture(&b.genotype, e))?;
         atomic::write(&files.best_arch, (desc.to_json_pretty() + "\n").as_bytes())
-            .map_err(|e| format!("{}: {e}", files.best_arch.display()))?;
+            .map_err(|e| SearchError::io(&files.best_arch, e))?;
         let mut g = genotype_to_json(&geno);
         g["index"] = b.index.into();
         g["score"] = b.score.into();
-        let text = serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&g).expect("JSON values serialise");
         atomic::write(&files.best_genotype, (text + "\n").as_bytes())
-            .map_err(|e| format!("{}: {e}", files.best_genotype.display()))?;
+            .map_err(|e| SearchError::io(&files.best_genotype, e))?;
     }
     Ok(records)
 }

@@ -2,13 +2,14 @@
 //! finite differences, networks from JSON and an f64 reference LIF.
 #![allow(dead_code)]
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 use snnc_compiler::network::{Compare, Network, NetworkDesc, NeuronParams, Reset};
 use snnc_datasets::transform::Rng;
+use snnc_search::device::ComputeDevice;
 
 /// A CPU f32 tensor of `dims` from `data`.
 pub fn tensor(data: &[f32], dims: &[usize]) -> Tensor {
-    Tensor::from_slice(data, dims, &Device::Cpu).expect("tensor")
+    Tensor::from_slice(data, dims, &ComputeDevice::cpu()).expect("tensor")
 }
 
 /// A CPU f32 variable of `dims` from `data`.

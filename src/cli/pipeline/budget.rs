@@ -79,6 +79,7 @@ impl Budget {
             kernel: "sahd".into(),
             seed: a.seed,
             carry_state: false,
+            device: snnc_search::device::ComputeDevice::default(),
         };
         let mut supernet = SupernetSettings::small(&dataset);
         supernet.width = a.search_width.unwrap_or(16);

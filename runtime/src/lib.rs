@@ -12,6 +12,7 @@
 
 pub mod counts;
 pub mod data;
+pub mod dataset_run;
 pub mod error;
 pub mod exec;
 pub mod fit;

@@ -1,9 +1,10 @@
 //! `snnc search`: training-free architecture search (SNASNet random search over cells).
 
+use super::args::DataArgs;
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
-use snnc_datasets::{DatasetName, Split};
 use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
@@ -58,10 +59,8 @@ pub struct ScoringArgs {
 
 #[derive(Args, Debug)]
 pub struct CorrelateArgs {
-    #[arg(long)]
-    pub dataset: DatasetName,
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Number of cells K.
     #[arg(long, default_value_t = 20)]
     pub candidates: usize,
@@ -94,12 +93,8 @@ pub struct CorrelateArgs {
 
 #[derive(Args, Debug)]
 pub struct SnasnetSearchArgs {
-    /// mnist, fashion-mnist, cifar10, nmnist or digits.
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// Folder holding the dataset's files, e.g. ../shared/data/fashion-mnist.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Number of candidates to score (5000 in the paper).
     #[arg(long, default_value_t = 5000)]
     pub candidates: usize,
@@ -134,10 +129,10 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     if !(a.lr.is_finite() && a.lr > 0.0) || a.train_batch == 0 {
         anyhow::bail!("--lr must be positive and --train-batch at least 1");
     }
-    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = InputGeometry::for_dataset(a.dataset, None);
+    let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
+    let geometry = InputGeometry::for_dataset(a.data.dataset, None);
     let settings = SearchSettings {
-        dataset: a.dataset.to_string(),
+        dataset: a.data.dataset.to_string(),
         cell: a.scoring.cell.to_string(),
         candidates: a.candidates,
         batch: a.scoring.batch,
@@ -148,10 +143,10 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         seed: a.seed,
         carry_state: false,
     };
-    let augment = Augment::default_for(a.dataset);
+    let augment = Augment::default_for(a.data.dataset);
     let train_cfg = TrainConfig {
-        dataset: a.dataset,
-        data_dir: a.data_dir.clone(),
+        dataset: a.data.dataset,
+        data_dir: a.data.data_dir.clone(),
         epochs: a.epochs,
         batch_size: a.train_batch,
         seed: a.seed,
@@ -208,10 +203,10 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
 }
 
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
-    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = InputGeometry::for_dataset(a.dataset, None);
+    let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
+    let geometry = InputGeometry::for_dataset(a.data.dataset, None);
     let settings = SearchSettings {
-        dataset: a.dataset.to_string(),
+        dataset: a.data.dataset.to_string(),
         cell: a.scoring.cell.to_string(),
         candidates: a.candidates,
         batch: a.scoring.batch,
@@ -230,7 +225,7 @@ fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
         &settings,
         geometry,
         &data,
-        Augment::default_for(a.dataset),
+        Augment::default_for(a.data.dataset),
         !a.quiet,
     )?;
     let scores: Vec<f64> = records

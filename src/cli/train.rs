@@ -1,9 +1,9 @@
 //! `snnc train`: BPTT-train an architecture (or trained network) on a dataset into a run directory.
 
+use super::args::DataArgs;
 use anyhow::{Context, bail};
 use clap::Args;
 use snnc_compiler::network::Network;
-use snnc_datasets::DatasetName;
 use snnc_datasets::transform::FrameSplit;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
@@ -17,12 +17,8 @@ pub struct TrainArgs {
     /// Architecture file (network.json without weights) or a trained network.json.
     #[arg(long)]
     pub arch: PathBuf,
-    /// mnist, fashion-mnist, cifar10, nmnist or digits.
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// Folder holding the dataset's files, e.g. ../shared/data/fashion-mnist.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Override the architecture's timesteps.
@@ -121,8 +117,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         },
     };
     let cfg = TrainConfig {
-        dataset: a.dataset,
-        data_dir: a.data_dir.clone(),
+        dataset: a.data.dataset,
+        data_dir: a.data.data_dir.clone(),
         epochs: a.epochs,
         batch_size: a.batch_size,
         seed: a.seed,
@@ -134,7 +130,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .loss
             .unwrap_or(LossKind::for_readout(net.desc.readout.kind)),
         init,
-        augment: a.augment.unwrap_or(Augment::default_for(a.dataset)),
+        augment: a.augment.unwrap_or(Augment::default_for(a.data.dataset)),
         frame_split,
         train_limit: a.train_limit,
         test_limit: a.test_limit,
@@ -149,7 +145,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(_, s)| s.iter().product::<usize>())
             .sum::<usize>(),
-        a.dataset,
+        a.data.dataset,
         a.epochs,
         net.desc.timesteps,
         a.batch_size

@@ -89,7 +89,7 @@ pub fn search_plan(cx: &Ctx) -> Plan {
     Plan {
         settings: serde_json::json!({
             "method": cx.args.search.name(),
-            "dataset": cx.args.dataset.to_string(),
+            "dataset": cx.args.data.dataset.to_string(),
             "data": cx.data_fingerprint,
             "search": search,
         }),
@@ -100,8 +100,8 @@ pub fn search_plan(cx: &Ctx) -> Plan {
 pub fn search(cx: &Ctx) -> anyhow::Result<Outputs> {
     let dir = cx.dir("search");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let data = snnc_datasets::load(cx.args.dataset, &cx.args.data_dir, Split::Train)
-        .with_context(|| format!("search: loading {}", cx.args.data_dir.display()))?;
+    let data = snnc_datasets::load(cx.args.data.dataset, &cx.args.data.data_dir, Split::Train)
+        .with_context(|| format!("search: loading {}", cx.args.data.data_dir.display()))?;
     match cx.args.search {
         Method::Snasnet => snasnet(cx, &dir, &data),
         Method::Autosnn => autosnn(cx, &dir, &data),
@@ -129,13 +129,13 @@ fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         }
         fresh_dir(dir)?;
     }
-    let geometry = InputGeometry::for_dataset(cx.args.dataset, None);
+    let geometry = InputGeometry::for_dataset(cx.args.data.dataset, None);
     let records = crate::cli::search::run_snasnet_search(
         dir,
         s,
         geometry,
         data,
-        Augment::default_for(cx.args.dataset),
+        Augment::default_for(cx.args.data.dataset),
         cx.show_progress,
     )?;
     let Some(best) = snnc_search::snasnet::search::best(&records) else {
@@ -203,7 +203,7 @@ fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
     cx.graceful.store(true, Ordering::SeqCst);
     let summary = run_search(
         s,
-        cx.args.dataset,
+        cx.args.data.dataset,
         data,
         dir,
         None,
@@ -246,8 +246,8 @@ fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<Tr
         (0.9, 0.0)
     };
     Ok(TrainConfig {
-        dataset: cx.args.dataset,
-        data_dir: cx.args.data_dir.clone(),
+        dataset: cx.args.data.dataset,
+        data_dir: cx.args.data.data_dir.clone(),
         epochs: t.epochs,
         batch_size: t.batch_size,
         seed: t.seed,
@@ -258,7 +258,7 @@ fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<Tr
             .map_err(anyhow::Error::msg)?,
         loss,
         init,
-        augment: Augment::default_for(cx.args.dataset),
+        augment: Augment::default_for(cx.args.data.dataset),
         frame_split: FrameSplit::ByCount,
         train_limit: t.train_limit,
         test_limit: t.test_limit,
@@ -272,7 +272,7 @@ pub fn train_plan(cx: &Ctx, search: &stamp::Stamp) -> anyhow::Result<Plan> {
             "method": cx.args.search.name(),
             "data": cx.data_fingerprint,
             "train": cx.budget.train,
-            "data_dir": cx.args.data_dir,
+            "data_dir": cx.args.data.data_dir,
         }),
         inputs: inputs_from(search, &["best_arch.json"])?,
     })
@@ -291,15 +291,17 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
         })
     };
     let t = &cx.budget.train;
-    let side = (cx.args.dataset == DatasetName::Nmnist).then_some(32);
+    let side = (cx.args.data.dataset == DatasetName::Nmnist).then_some(32);
     let desc = match cx.args.search {
         Method::Snasnet => {
             let geno: CellGenotype = field("genotype")?
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.genotype", best_arch.display()))?;
-            let mut cfg =
-                SnasnetConfig::new(InputGeometry::for_dataset(cx.args.dataset, side), t.width);
+            let mut cfg = SnasnetConfig::new(
+                InputGeometry::for_dataset(cx.args.data.dataset, side),
+                t.width,
+            );
             cfg.timesteps = t.timesteps;
             cfg.hidden = t.hidden;
             snasnet_network(&geno, &cfg).map_err(anyhow::Error::msg)?
@@ -310,7 +312,7 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.blocks", best_arch.display()))?;
             let mut cfg = AutoSnnConfig::new(
-                InputGeometry::for_dataset(cx.args.dataset, Some(32)),
+                InputGeometry::for_dataset(cx.args.data.dataset, Some(32)),
                 t.width,
             );
             cfg.timesteps = t.timesteps;
@@ -398,36 +400,26 @@ pub fn export_plan(train: &stamp::Stamp) -> anyhow::Result<Plan> {
 }
 
 pub fn export(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use crate::cli::export::{self as ex, ExportArgs};
+    use snnc_compiler::deploy::{self, ExportSettings, IR_FILE, WeightsSource};
     let dir = cx.dir("export");
     fresh_dir(&dir)?;
-    ex::run(ExportArgs {
+    let exported = deploy::export(&ExportSettings {
         input: cx.dir("train"),
         out: dir.clone(),
-        weights: None,
-        synthetic_weights: None,
-        no_opt: false,
-        spikes: None,
+        weights: WeightsSource::Beside,
+        optimise: true,
+        spikes: snnc_compiler::emit::onnx::SpikeOutputs::None,
     })
     .context("export")?;
-    let ir = dir.join(ex::IR_FILE);
+    let ir = dir.join(IR_FILE);
     let module = snnc_runtime::load::load(&ir)?;
     let plan = snnc_runtime::Plan::new(&module).with_context(|| format!("{}", ir.display()))?;
     let plan_file = dir.join("plan.json");
     let text = serde_json::to_string_pretty(&describe_plan(&plan))? + "\n";
     snnc_compiler::atomic::write(&plan_file, text.as_bytes())
         .with_context(|| format!("writing {}", plan_file.display()))?;
-    let sidecar = snnc_compiler::text::sidecar_path(&ir);
-    let mut out = vec![
-        ir,
-        dir.join(ex::STEP_FILE),
-        dir.join(ex::SEQUENCE_FILE),
-        dir.join(ex::MANIFEST_FILE),
-        plan_file,
-    ];
-    if sidecar.is_file() {
-        out.push(sidecar);
-    }
+    let mut out = exported.files;
+    out.push(plan_file);
     Ok(out)
 }
 
@@ -471,7 +463,7 @@ fn describe_plan(p: &snnc_runtime::Plan) -> serde_json::Value {
 
 pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
     // A target given as a file is identified by its contents, a built-in one by its name.
-    let target_file = Path::new(&cx.args.target);
+    let target_file = Path::new(&cx.args.target.target);
     let target_hash = target_file
         .is_file()
         .then(|| stamp::hash_file(target_file))
@@ -483,11 +475,11 @@ pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
     }
     Ok(Plan {
         settings: serde_json::json!({
-            "target": cx.args.target,
+            "target": cx.args.target.target,
             "target_file": target_hash,
             "samples": cx.budget.samples,
             "split": "test",
-            "dataset": cx.args.dataset.to_string(),
+            "dataset": cx.args.data.dataset.to_string(),
             "data": cx.data_fingerprint,
         }),
         inputs,
@@ -495,26 +487,30 @@ pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
 }
 
 pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use crate::cli::run::{RunArgs, run};
+    use snnc_runtime::dataset_run::{ReportFiles, RunSettings};
     let dir = cx.dir("run");
     fresh_dir(&dir)?;
     let report = dir.join("report.json");
     let plot = dir.join("report.svg");
     let tables = dir.join("tables");
-    run(RunArgs {
-        compiled: cx.dir("export").join(crate::cli::export::IR_FILE),
-        dataset: cx.args.dataset,
-        data_dir: cx.args.data_dir.clone(),
-        samples: cx.budget.samples,
+    let settings = RunSettings {
+        compiled: cx.dir("export").join(snnc_compiler::deploy::IR_FILE),
+        dataset: cx.args.data.dataset,
+        data_dir: cx.args.data.data_dir.clone(),
         split: Split::Test,
-        target: cx.args.target.clone(),
-        report: Some(report.clone()),
-        csv: Some(tables.clone()),
-        plot: Some(plot.clone()),
+        samples: cx.budget.samples,
+        target: cx.args.target.target.clone(),
         threads: None,
-        quiet: cx.args.quiet,
-    })
-    .context("event-driven run")?;
+        files: ReportFiles {
+            json: Some(report.clone()),
+            csv_dir: Some(tables.clone()),
+            svg: Some(plot.clone()),
+        },
+    };
+    let r = crate::cli::run::profile(&settings, cx.args.quiet).context("event-driven run")?;
+    if !cx.args.quiet {
+        print!("{}", snnc_runtime::report::table(&r));
+    }
     let mut out = vec![report, plot];
     let mut csv: Vec<PathBuf> = std::fs::read_dir(&tables)
         .with_context(|| format!("listing {}", tables.display()))?

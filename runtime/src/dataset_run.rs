@@ -59,7 +59,7 @@ pub enum RunError {
     Plan {
         path: PathBuf,
         #[source]
-        source: snnc_compiler::validate::ValidationError,
+        source: Box<snnc_compiler::validate::ValidationError>,
     },
     #[error("starting the worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
@@ -74,7 +74,7 @@ pub fn profile_dataset(
     let module = crate::load::load(&s.compiled)?;
     let plan = Plan::new(&module).map_err(|source| RunError::Plan {
         path: s.compiled.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let inputs = DatasetInputs::load(&plan, s.dataset, &s.data_dir, s.split, s.samples)?;
     let pool = rayon::ThreadPoolBuilder::new()

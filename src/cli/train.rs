@@ -10,7 +10,7 @@ use snnc_search::init::InitScheme;
 use snnc_search::model::ConvImpl;
 use snnc_search::optim::OptimizerKind;
 use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, train};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -108,13 +108,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     };
     let init = match a.init {
         Some(i) => i,
-        None => match net.desc.meta.get("init").and_then(|v| v.as_str()) {
-            Some(s) => s
-                .parse()
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: meta.init", a.arch.display()))?,
-            None => InitScheme::Pytorch,
-        },
+        None => default_init(&net, &a.arch)?,
     };
     let cfg = TrainConfig {
         dataset: a.data.dataset,
@@ -141,10 +135,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     eprintln!(
         "training `{}` ({} parameters) on {} for {} epochs, T = {}, batch {}",
         net.desc.name,
-        net.parameter_specs()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum::<usize>(),
+        parameter_count(&net),
         a.data.dataset,
         a.epochs,
         net.desc.timesteps,
@@ -167,4 +158,23 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     }
+}
+
+/// The initialisation an architecture asks for in `meta.init` (read from `origin`), else PyTorch's.
+pub fn default_init(net: &Network, origin: &Path) -> anyhow::Result<InitScheme> {
+    match net.desc.meta.get("init").and_then(|v| v.as_str()) {
+        Some(s) => s
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("{}: meta.init", origin.display())),
+        None => Ok(InitScheme::Pytorch),
+    }
+}
+
+/// How many trainable values and buffers `net` holds.
+pub fn parameter_count(net: &Network) -> usize {
+    net.parameter_specs()
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum()
 }

@@ -34,7 +34,7 @@ pub enum WeightsSource {
 #[derive(Debug, Error)]
 pub enum DeployError {
     #[error(transparent)]
-    Locate(CompileError),
+    Locate(Box<CompileError>),
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
@@ -51,7 +51,7 @@ pub enum DeployError {
     Compile {
         network: PathBuf,
         #[source]
-        source: CompileError,
+        source: Box<CompileError>,
     },
     #[error("emitting the ONNX {model} model of `{module}`")]
     Onnx {
@@ -90,7 +90,7 @@ pub struct Loaded {
 /// Resolve `input` (a training output directory or a network.json) and its weights, checked
 /// against the network.
 pub fn load(input: &Path, weights: &WeightsSource) -> Result<Loaded, DeployError> {
-    let source = locate(input).map_err(DeployError::Locate)?;
+    let source = locate(input).map_err(|e| DeployError::Locate(Box::new(e)))?;
     let json = read(&source.network)?;
     let net = Network::load(&source.network)?;
     let file = match weights {
@@ -139,7 +139,7 @@ impl Loaded {
             crate::driver::compile(&self.net, self.weights, optimise, false).map_err(|source| {
                 DeployError::Compile {
                     network: self.source.network,
-                    source,
+                    source: Box::new(source),
                 }
             })?;
         Ok((m, info))

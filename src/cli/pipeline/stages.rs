@@ -329,10 +329,7 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
         .clone()
         .validate()
         .context("the training architecture is invalid (a bug in snnc)")?;
-    let init = match net.desc.meta.get("init").and_then(|v| v.as_str()) {
-        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
-        None => InitScheme::Pytorch,
-    };
+    let init = crate::cli::train::default_init(&net, &dir.join("arch.json"))?;
     let cfg = train_config(cx, init, LossKind::for_readout(net.desc.readout.kind))?;
 
     // An interrupted training of the same stage resumes from its checkpoint, and so does one
@@ -360,11 +357,7 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
     let arch = dir.join("arch.json");
     snnc_compiler::atomic::write(&arch, (desc.to_json_pretty() + "\n").as_bytes())
         .with_context(|| format!("writing {}", arch.display()))?;
-    let params: usize = net
-        .parameter_specs()
-        .iter()
-        .map(|(_, s)| s.iter().product::<usize>())
-        .sum();
+    let params = crate::cli::train::parameter_count(&net);
     eprintln!(
         "  training `{}` ({params} parameters) for {} epoch(s), T = {}, batch {}{}",
         net.desc.name,

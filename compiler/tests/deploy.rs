@@ -111,8 +111,7 @@ fn export_writes_a_complete_folder_or_nothing() {
         spikes: SpikeOutputs::Layers(vec!["nope".into()]),
         ..settings
     })
-    .err()
-    .expect("an unknown layer is refused");
+    .expect_err("an unknown layer is refused");
     assert!(
         matches!(err, DeployError::Onnx { .. }),
         "expected an ONNX error, got {err}"

@@ -64,7 +64,7 @@ fn an_unknown_target_or_a_missing_module_is_a_typed_error() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = settings(tmp.path().to_path_buf());
     s.target = "no-such-chip".into();
-    let err = profile_dataset(&s, &|_| {}).err().expect("unknown target");
+    let err = profile_dataset(&s, &|_| {}).expect_err("unknown target");
     assert!(
         matches!(
             err,
@@ -74,6 +74,6 @@ fn an_unknown_target_or_a_missing_module_is_a_typed_error() {
     );
     let mut s = settings(tmp.path().to_path_buf());
     s.compiled = tmp.path().join("nothing-here");
-    let err = profile_dataset(&s, &|_| {}).err().expect("missing module");
+    let err = profile_dataset(&s, &|_| {}).expect_err("missing module");
     assert!(err.to_string().contains("nothing-here"), "{err}");
 }

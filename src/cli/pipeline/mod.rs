@@ -174,7 +174,7 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     let search = display.stage(&cx, 0, &plan, || stages::search(&cx))?;
     let plan = stages::train_plan(&cx, &search)?;
     let train = display.stage(&cx, 1, &plan, || stages::train(&cx, &plan))?;
-    let plan = stages::export_plan(&train)?;
+    let plan = stages::export_plan(&cx, &train)?;
     let export = display.stage(&cx, 2, &plan, || stages::export(&cx))?;
     let plan = stages::run_plan(&cx, &export)?;
     let run = display.stage(&cx, 3, &plan, || stages::run(&cx))?;

@@ -5,9 +5,12 @@ use super::PipelineArgs;
 use super::budget::{Budget, Method};
 use super::stamp;
 use anyhow::{Context, anyhow, bail};
+use snnc_compiler::deploy::{self, ExportSettings, IR_FILE, WeightsSource};
+use snnc_compiler::emit::onnx::SpikeOutputs;
 use snnc_compiler::network::{Network, NetworkDesc};
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{DatasetName, Split};
+use snnc_runtime::dataset_run::{ReportFiles, RunSettings};
 use snnc_search::arch::InputGeometry;
 use snnc_search::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
@@ -385,25 +388,39 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
 
 // ---------------------------------------------------------------- export
 
-pub fn export_plan(train: &stamp::Stamp) -> anyhow::Result<Plan> {
+/// What the export stage exports: the trained network, optimised, with spike counts only.
+fn export_settings(cx: &Ctx) -> ExportSettings {
+    ExportSettings {
+        input: cx.dir("train"),
+        out: cx.dir("export"),
+        weights: WeightsSource::Beside,
+        optimise: true,
+        spikes: SpikeOutputs::None,
+    }
+}
+
+/// `--spikes` as the stamp records it.
+fn spikes_key(spikes: &SpikeOutputs) -> String {
+    match spikes {
+        SpikeOutputs::None => "none".into(),
+        SpikeOutputs::All => "all".into(),
+        SpikeOutputs::Layers(names) => names.join(","),
+    }
+}
+
+pub fn export_plan(cx: &Ctx, train: &stamp::Stamp) -> anyhow::Result<Plan> {
+    let s = export_settings(cx);
     Ok(Plan {
-        settings: serde_json::json!({ "optimised": true, "spikes": "none" }),
+        settings: serde_json::json!({ "optimised": s.optimise, "spikes": spikes_key(&s.spikes) }),
         inputs: inputs_from(train, &["network.json", "weights.safetensors"])?,
     })
 }
 
 pub fn export(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use snnc_compiler::deploy::{self, ExportSettings, IR_FILE, WeightsSource};
-    let dir = cx.dir("export");
-    fresh_dir(&dir)?;
-    let exported = deploy::export(&ExportSettings {
-        input: cx.dir("train"),
-        out: dir.clone(),
-        weights: WeightsSource::Beside,
-        optimise: true,
-        spikes: snnc_compiler::emit::onnx::SpikeOutputs::None,
-    })
-    .context("export")?;
+    let settings = export_settings(cx);
+    let dir = &settings.out;
+    fresh_dir(dir)?;
+    let exported = deploy::export(&settings).context("export")?;
     let ir = dir.join(IR_FILE);
     let module = snnc_runtime::load::load(&ir)?;
     let plan = snnc_runtime::Plan::new(&module).with_context(|| format!("{}", ir.display()))?;
@@ -454,40 +471,12 @@ fn describe_plan(p: &snnc_runtime::Plan) -> serde_json::Value {
 
 // ---------------------------------------------------------------- run
 
-pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
-    // A target given as a file is identified by its contents, a built-in one by its name.
-    let target_file = Path::new(&cx.args.target.target);
-    let target_hash = target_file
-        .is_file()
-        .then(|| stamp::hash_file(target_file))
-        .flatten();
-    let mut inputs = inputs_from(export, &["network.snnir"])?;
-    let sidecar = "network.safetensors";
-    if export.outputs.contains_key(sidecar) {
-        inputs.extend(inputs_from(export, &[sidecar])?);
-    }
-    Ok(Plan {
-        settings: serde_json::json!({
-            "target": cx.args.target.target,
-            "target_file": target_hash,
-            "samples": cx.budget.samples,
-            "split": "test",
-            "dataset": cx.args.data.dataset.to_string(),
-            "data": cx.data_fingerprint,
-        }),
-        inputs,
-    })
-}
-
-pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use snnc_runtime::dataset_run::{ReportFiles, RunSettings};
+/// What the run stage runs: the exported module on the test split, every report file in
+/// `DIR/run`.
+fn run_settings(cx: &Ctx) -> RunSettings {
     let dir = cx.dir("run");
-    fresh_dir(&dir)?;
-    let report = dir.join("report.json");
-    let plot = dir.join("report.svg");
-    let tables = dir.join("tables");
-    let settings = RunSettings {
-        compiled: cx.dir("export").join(snnc_compiler::deploy::IR_FILE),
+    RunSettings {
+        compiled: cx.dir("export").join(IR_FILE),
         dataset: cx.args.data.dataset,
         data_dir: cx.args.data.data_dir.clone(),
         split: Split::Test,
@@ -495,22 +484,60 @@ pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
         target: cx.args.target.target.clone(),
         threads: None,
         files: ReportFiles {
-            json: Some(report.clone()),
-            csv_dir: Some(tables.clone()),
-            svg: Some(plot.clone()),
+            json: Some(dir.join("report.json")),
+            csv_dir: Some(dir.join("tables")),
+            svg: Some(dir.join("report.svg")),
         },
-    };
+    }
+}
+
+pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
+    let s = run_settings(cx);
+    // A target given as a file is identified by its contents, a built-in one by its name.
+    let target_file = Path::new(&s.target);
+    let target_hash = target_file
+        .is_file()
+        .then(|| stamp::hash_file(target_file))
+        .flatten();
+    let mut inputs = inputs_from(export, &[IR_FILE])?;
+    let sidecar = "network.safetensors";
+    if export.outputs.contains_key(sidecar) {
+        inputs.extend(inputs_from(export, &[sidecar])?);
+    }
+    Ok(Plan {
+        settings: serde_json::json!({
+            "target": s.target,
+            "target_file": target_hash,
+            "samples": s.samples,
+            "split": s.split.to_string(),
+            "dataset": s.dataset.to_string(),
+            "data": cx.data_fingerprint,
+        }),
+        inputs,
+    })
+}
+
+pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
+    let settings = run_settings(cx);
+    fresh_dir(&cx.dir("run"))?;
     let r = crate::cli::run::profile(&settings, cx.args.quiet).context("event-driven run")?;
     if !cx.args.quiet {
         print!("{}", snnc_runtime::report::table(&r));
     }
-    let mut out = vec![report, plot];
-    let mut csv: Vec<PathBuf> = std::fs::read_dir(&tables)
-        .with_context(|| format!("listing {}", tables.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+    let files = &settings.files;
+    let mut out: Vec<PathBuf> = [&files.json, &files.svg]
+        .into_iter()
+        .flatten()
+        .cloned()
         .collect();
-    csv.sort();
-    out.extend(csv);
+    if let Some(tables) = &files.csv_dir {
+        let mut csv: Vec<PathBuf> = std::fs::read_dir(tables)
+            .with_context(|| format!("listing {}", tables.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        csv.sort();
+        out.extend(csv);
+    }
     Ok(out)
 }

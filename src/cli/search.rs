@@ -3,8 +3,8 @@
 use super::args::DataArgs;
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
-use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
+use snnc_datasets::{DatasetName, Split};
 use snnc_search::arch::InputGeometry;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
@@ -55,6 +55,34 @@ pub struct ScoringArgs {
     /// Cell-1 channel count C (cell 2 has 2C).
     #[arg(long, default_value_t = 16)]
     pub width: usize,
+}
+
+impl ScoringArgs {
+    /// The search settings these flags describe, for `candidates` cells scored with `kernel`.
+    fn settings(
+        &self,
+        dataset: DatasetName,
+        candidates: usize,
+        kernel: KernelKind,
+        seed: u64,
+        carry_state: bool,
+    ) -> SearchSettings {
+        SearchSettings {
+            dataset: dataset.to_string(),
+            cell: self.cell.to_string(),
+            candidates,
+            batch: self.batch,
+            repeats: self.repeats,
+            timesteps: self.timesteps,
+            width: self.width,
+            kernel: match kernel {
+                KernelKind::Sahd => "sahd".into(),
+                KernelKind::Hamming => "hamming".into(),
+            },
+            seed,
+            carry_state,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -131,18 +159,13 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     }
     let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
     let geometry = InputGeometry::for_dataset(a.data.dataset, None);
-    let settings = SearchSettings {
-        dataset: a.data.dataset.to_string(),
-        cell: a.scoring.cell.to_string(),
-        candidates: a.candidates,
-        batch: a.scoring.batch,
-        repeats: a.scoring.repeats,
-        timesteps: a.scoring.timesteps,
-        width: a.scoring.width,
-        kernel: "sahd".into(),
-        seed: a.seed,
-        carry_state: false,
-    };
+    let settings = a.scoring.settings(
+        a.data.dataset,
+        a.candidates,
+        KernelKind::Sahd,
+        a.seed,
+        false,
+    );
     let augment = Augment::default_for(a.data.dataset);
     let train_cfg = TrainConfig {
         dataset: a.data.dataset,
@@ -205,21 +228,13 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
     let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
     let geometry = InputGeometry::for_dataset(a.data.dataset, None);
-    let settings = SearchSettings {
-        dataset: a.data.dataset.to_string(),
-        cell: a.scoring.cell.to_string(),
-        candidates: a.candidates,
-        batch: a.scoring.batch,
-        repeats: a.scoring.repeats,
-        timesteps: a.scoring.timesteps,
-        width: a.scoring.width,
-        kernel: match a.kernel {
-            KernelKind::Sahd => "sahd".into(),
-            KernelKind::Hamming => "hamming".into(),
-        },
-        seed: a.seed,
-        carry_state: a.carry_state,
-    };
+    let settings = a.scoring.settings(
+        a.data.dataset,
+        a.candidates,
+        a.kernel,
+        a.seed,
+        a.carry_state,
+    );
     let records = run_snasnet_search(
         &a.out,
         &settings,

@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod atomic;
+pub mod deploy;
 pub mod driver;
 pub mod emit;
 pub mod hash;
@@ -9,6 +10,7 @@ pub mod ir;
 pub mod lower;
 pub mod network;
 pub mod passes;
+pub mod placeholder;
 pub mod reference;
 pub mod synth;
 pub mod text;

@@ -7,11 +7,14 @@
 //! work into exact counts ([`Counts`]: spikes, SOPs, MACs, pooling ops, neuron updates, weight and
 //! state traffic, NeuroBench's Dense); [`report`] prices them on a `snnc_targets::Target` and
 //! writes tables, JSON, CSV and SVG. [`fit`] checks a module against a target's resource limits.
+//! [`dataset_run::profile_dataset`] is all of `snnc run` as one call (load, run a dataset split,
+//! price, write the report files).
 //!
 //! Values are stored channel-last ([`layout`]); scatter kernels and their counting are in [`ops`].
 
 pub mod counts;
 pub mod data;
+pub mod dataset_run;
 pub mod error;
 pub mod exec;
 pub mod fit;

@@ -1,8 +1,9 @@
 //! `snnc search autosnn`: supernet training and spike-, energy- or accuracy-driven evolution.
 
+use super::args::{DataArgs, TargetArg};
 use anyhow::{Context, anyhow};
 use clap::Args;
-use snnc_datasets::{DatasetName, Split};
+use snnc_datasets::Split;
 use snnc_search::autosnn::evolution::{EvolutionSettings, FitnessKind};
 use snnc_search::autosnn::search::{AutoSnnSearchSettings, SearchOutputs, describe, run_search};
 use snnc_search::autosnn::supernet::SupernetSettings;
@@ -10,10 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct AutosnnSearchArgs {
-    #[arg(long)]
-    pub dataset: DatasetName,
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Output folder: search.json, candidates.csv, generations.jsonl, best.json, best_arch.json,
     /// pareto-{spikes,energy}.csv, pareto.svg, and supernet/ unless --supernet names another.
     #[arg(long)]
@@ -22,9 +21,8 @@ pub struct AutosnnSearchArgs {
     /// accuracy: ACC alone (lambda = 0).
     #[arg(long, default_value = "spikes")]
     pub fitness: FitnessKind,
-    /// Energy table: a built-in name (`snnc targets`) or a target file.
-    #[arg(long, default_value = snnc_targets::DEFAULT_TARGET)]
-    pub target: String,
+    #[command(flatten)]
+    pub target: TargetArg,
     #[arg(long, default_value_t = -0.08, allow_negative_numbers = true)]
     pub lambda: f64,
     /// A supernet folder to train into or reuse (share one between searches with other fitness).
@@ -93,11 +91,11 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
     if a.eval_samples == 0 {
         return Err(anyhow!("--eval-samples must be at least 1"));
     }
-    snnc_targets::Target::resolve(&a.target).map_err(|e| anyhow!("--target: {e}"))?;
+    snnc_targets::Target::resolve(&a.target.target).map_err(|e| anyhow!("--target: {e}"))?;
     if a.fitness == FitnessKind::Accuracy && a.lambda != -0.08 {
         eprintln!("note: --fitness accuracy ignores --lambda");
     }
-    let mut supernet = SupernetSettings::small(&a.dataset.to_string());
+    let mut supernet = SupernetSettings::small(&a.data.dataset.to_string());
     supernet.width = a.width;
     supernet.timesteps = a.timesteps;
     supernet.epochs = a.supernet_epochs;
@@ -127,16 +125,22 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
         eval_samples: a.eval_samples,
         eval_batch: a.eval_batch,
         recalibration_samples: a.bn_recalibrate,
-        target: a.target.clone(),
+        target: a.target.target.clone(),
     };
     settings.check().map_err(anyhow::Error::msg)?;
-    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)
-        .with_context(|| format!("loading {} from {}", a.dataset, a.data_dir.display()))?;
+    let data =
+        snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train).with_context(|| {
+            format!(
+                "loading {} from {}",
+                a.data.dataset,
+                a.data.data_dir.display()
+            )
+        })?;
     let stop = super::stop_on_ctrlc()?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!(
         "AutoSNN search on {}: width {}, T = {}, fitness {}; supernet {} epochs, {} x {} candidates on {} held-out samples",
-        a.dataset,
+        a.data.dataset,
         a.width,
         a.timesteps,
         describe(&settings),
@@ -148,7 +152,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let Some(summary) = run_search(
         &settings,
-        a.dataset,
+        a.data.dataset,
         &data,
         &a.out,
         a.supernet.as_deref(),
@@ -166,7 +170,7 @@ pub fn run(a: AutosnnSearchArgs) -> anyhow::Result<()> {
         "supernet: C_s = {:.0} spikes/sample, E_ref = {:.3} µJ/sample on {}",
         summary.reference.spikes,
         summary.reference.energy_j * 1e6,
-        a.target
+        a.target.target
     );
     println!(
         "best of {} architectures: {} ({})  held-out accuracy {:.2}%, {:.0} spikes/sample, {:.3} µJ/sample, fitness {:.4}",

@@ -1,9 +1,10 @@
 //! `snnc eval`: test accuracy and spikes per sample per layer of a trained run.
 
+use super::args::DataArgs;
 use anyhow::Context;
 use clap::Args;
+use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
-use snnc_datasets::{DatasetName, Split};
 use snnc_search::data::{Augment, InputPipeline};
 use snnc_search::train::{LossKind, evaluate, load_run};
 use std::path::PathBuf;
@@ -13,10 +14,8 @@ pub struct EvalArgs {
     /// Training output directory (network.json + weights.safetensors).
     #[arg(long)]
     pub run: PathBuf,
-    #[arg(long)]
-    pub dataset: DatasetName,
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Evaluate only the first N test samples.
@@ -30,7 +29,7 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let model = load_run(&a.run, &snnc_search::device::ComputeDevice::default())
         .with_context(|| format!("loading the run in {}", a.run.display()))?;
-    let test = snnc_datasets::load(a.dataset, &a.data_dir, Split::Test)?;
+    let test = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Test)?;
     let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)?;
     if let Some(note) = pipeline.transform_note() {
         eprintln!("input: {note}");
@@ -48,7 +47,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     if a.json {
         let out = serde_json::json!({
             "run": a.run,
-            "dataset": a.dataset.to_string(),
+            "dataset": a.data.dataset.to_string(),
             "samples": ev.samples,
             "accuracy": ev.accuracy,
             "loss": ev.loss,
@@ -60,7 +59,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     }
     println!(
         "{} on {} test samples of {}",
-        model.net.desc.name, ev.samples, a.dataset
+        model.net.desc.name, ev.samples, a.data.dataset
     );
     println!("accuracy  {:.2}%", 100.0 * ev.accuracy);
     println!();

@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch; each subcommand lives in its own module.
 
 pub mod arch;
+pub mod args;
 pub mod autosnn;
 pub mod bench;
 pub mod compile;

@@ -1,32 +1,27 @@
 //! `snnc run`: profile a compiled network on real data with the event-driven runtime.
 
-use anyhow::Context;
+use super::args::{DataArgs, TargetArg};
 use clap::Args;
-use snnc_datasets::{DatasetName, Split};
-use snnc_runtime::data::DatasetInputs;
-use snnc_runtime::report::{self, Report};
-use snnc_runtime::{Inputs, Plan};
-use snnc_targets::{DEFAULT_TARGET, Target};
+use snnc_datasets::Split;
+use snnc_runtime::dataset_run::{ReportFiles, RunProgress, RunSettings, profile_dataset};
+use snnc_runtime::report;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// A `.snnir` module, or a training output directory (network.json + weights.safetensors)
     /// compiled and optimised on the spot.
     pub compiled: PathBuf,
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// The dataset's folder (e.g. ../shared/data/fashion-mnist).
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Run the first N samples of the split (default: all).
     #[arg(long)]
     pub samples: Option<usize>,
     #[arg(long, default_value = "test")]
     pub split: Split,
-    /// Energy target: a built-in name (see `snnc targets`) or the path of a target file.
-    #[arg(long, default_value = DEFAULT_TARGET)]
-    pub target: String,
+    #[command(flatten)]
+    pub target: TargetArg,
     /// Write the full report as JSON (schema: docs/report.md).
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
@@ -45,21 +40,60 @@ pub struct RunArgs {
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let target = Target::resolve(&a.target)?;
-    let module = snnc_runtime::load::load(&a.compiled)?;
-    let plan = Plan::new(&module).with_context(|| format!("{}", a.compiled.display()))?;
-    let inputs = DatasetInputs::load(&plan, a.dataset, &a.data_dir, a.split, a.samples)?;
-    if let Some(note) = inputs.mapping().transform_note().filter(|_| !a.quiet) {
-        eprintln!("input: {note}");
+    let settings = RunSettings {
+        compiled: a.compiled,
+        dataset: a.data.dataset,
+        data_dir: a.data.data_dir,
+        split: a.split,
+        samples: a.samples,
+        target: a.target.target,
+        threads: a.threads,
+        files: ReportFiles {
+            json: a.report,
+            csv_dir: a.csv,
+            svg: a.plot,
+        },
+    };
+    let r = profile(&settings, a.quiet)?;
+    if !a.quiet {
+        print!("{}", report::table(&r));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()?;
-    let threads = pool.current_num_threads();
+    Ok(())
+}
 
-    // A bar only when the run is long enough to watch; indicatif hides it off a terminal.
-    let bar = (!a.quiet && inputs.len() >= 256).then(|| {
-        let b = indicatif::ProgressBar::new(inputs.len() as u64);
+/// [`profile_dataset`] with a progress bar unless `quiet`.
+pub fn profile(settings: &RunSettings, quiet: bool) -> anyhow::Result<report::Report> {
+    let bar = OnceLock::new();
+    let progress = |p: RunProgress| match p {
+        RunProgress::Started {
+            samples,
+            input_note,
+        } => {
+            if let Some(note) = input_note.filter(|_| !quiet) {
+                eprintln!("input: {note}");
+            }
+            if let Some(b) = progress_bar(samples, quiet) {
+                let _ = bar.set(b);
+            }
+        }
+        RunProgress::SampleDone => {
+            if let Some(b) = bar.get() {
+                b.inc(1);
+            }
+        }
+        RunProgress::Finished => {
+            if let Some(b) = bar.get() {
+                b.finish_and_clear();
+            }
+        }
+    };
+    Ok(profile_dataset(settings, &progress)?)
+}
+
+/// A bar only when the run is long enough to watch; indicatif hides it off a terminal.
+fn progress_bar(samples: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
+    (!quiet && samples >= 256).then(|| {
+        let b = indicatif::ProgressBar::new(samples as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} samples {per_sec} eta {eta}",
@@ -67,46 +101,5 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let profile = pool.install(|| plan.profile(&inputs, Some(&tick)))?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-
-    let samples = profile.tally.samples;
-    let cx = report::Context {
-        source: a.compiled.display().to_string(),
-        dataset: Some(format!(
-            "{} ({}, {})",
-            a.dataset,
-            a.split,
-            a.data_dir.display()
-        )),
-        accuracy: profile.accuracy(inputs.labels()),
-        predictions: profile.predictions.clone(),
-        timing: Some(report::Timing {
-            seconds: profile.seconds,
-            samples_per_second: samples as f64 / profile.seconds.max(1e-12),
-            threads,
-        }),
-    };
-    let r = Report::new(&plan, &profile.tally, &target, cx);
-    if !a.quiet {
-        print!("{}", report::table(&r));
-    }
-    if let Some(path) = &a.report {
-        r.write_json(path)?;
-    }
-    if let Some(dir) = &a.csv {
-        report::write_csv(&r, dir)?;
-    }
-    if let Some(path) = &a.plot {
-        report::write_svg(&r, path)?;
-    }
-    Ok(())
+    })
 }

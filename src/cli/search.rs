@@ -1,5 +1,6 @@
 //! `snnc search`: training-free architecture search (SNASNet random search over cells).
 
+use super::args::DataArgs;
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use snnc_datasets::transform::FrameSplit;
@@ -56,12 +57,39 @@ pub struct ScoringArgs {
     pub width: usize,
 }
 
+impl ScoringArgs {
+    /// The search settings these flags describe, for `candidates` cells scored with `kernel`.
+    fn settings(
+        &self,
+        dataset: DatasetName,
+        candidates: usize,
+        kernel: KernelKind,
+        seed: u64,
+        carry_state: bool,
+    ) -> SearchSettings {
+        SearchSettings {
+            dataset: dataset.to_string(),
+            cell: self.cell.to_string(),
+            candidates,
+            batch: self.batch,
+            repeats: self.repeats,
+            timesteps: self.timesteps,
+            width: self.width,
+            kernel: match kernel {
+                KernelKind::Sahd => "sahd".into(),
+                KernelKind::Hamming => "hamming".into(),
+            },
+            seed,
+            carry_state,
+            device: snnc_search::device::ComputeDevice::default(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct CorrelateArgs {
-    #[arg(long)]
-    pub dataset: DatasetName,
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Number of cells K.
     #[arg(long, default_value_t = 20)]
     pub candidates: usize,
@@ -94,12 +122,8 @@ pub struct CorrelateArgs {
 
 #[derive(Args, Debug)]
 pub struct SnasnetSearchArgs {
-    /// mnist, fashion-mnist, cifar10, nmnist or digits.
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// Folder holding the dataset's files, e.g. ../shared/data/fashion-mnist.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Number of candidates to score (5000 in the paper).
     #[arg(long, default_value_t = 5000)]
     pub candidates: usize,
@@ -134,25 +158,19 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     if !(a.lr.is_finite() && a.lr > 0.0) || a.train_batch == 0 {
         anyhow::bail!("--lr must be positive and --train-batch at least 1");
     }
-    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = snnc_datasets::network_input(a.dataset, snnc_datasets::SideRule::Native);
-    let settings = SearchSettings {
-        dataset: a.dataset.to_string(),
-        cell: a.scoring.cell.to_string(),
-        candidates: a.candidates,
-        batch: a.scoring.batch,
-        repeats: a.scoring.repeats,
-        timesteps: a.scoring.timesteps,
-        width: a.scoring.width,
-        kernel: "sahd".into(),
-        seed: a.seed,
-        carry_state: false,
-        device: snnc_search::device::ComputeDevice::default(),
-    };
-    let augment = Augment::default_for(a.dataset);
+    let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
+    let geometry = snnc_datasets::network_input(a.data.dataset, snnc_datasets::SideRule::Native);
+    let settings = a.scoring.settings(
+        a.data.dataset,
+        a.candidates,
+        KernelKind::Sahd,
+        a.seed,
+        false,
+    );
+    let augment = Augment::default_for(a.data.dataset);
     let train_cfg = TrainConfig {
-        dataset: a.dataset,
-        data_dir: a.data_dir.clone(),
+        dataset: a.data.dataset,
+        data_dir: a.data.data_dir.clone(),
         epochs: a.epochs,
         batch_size: a.train_batch,
         seed: a.seed,
@@ -210,30 +228,21 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
 }
 
 fn snasnet(a: SnasnetSearchArgs) -> anyhow::Result<()> {
-    let data = snnc_datasets::load(a.dataset, &a.data_dir, Split::Train)?;
-    let geometry = snnc_datasets::network_input(a.dataset, snnc_datasets::SideRule::Native);
-    let settings = SearchSettings {
-        dataset: a.dataset.to_string(),
-        cell: a.scoring.cell.to_string(),
-        candidates: a.candidates,
-        batch: a.scoring.batch,
-        repeats: a.scoring.repeats,
-        timesteps: a.scoring.timesteps,
-        width: a.scoring.width,
-        kernel: match a.kernel {
-            KernelKind::Sahd => "sahd".into(),
-            KernelKind::Hamming => "hamming".into(),
-        },
-        seed: a.seed,
-        carry_state: a.carry_state,
-        device: snnc_search::device::ComputeDevice::default(),
-    };
+    let data = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Train)?;
+    let geometry = snnc_datasets::network_input(a.data.dataset, snnc_datasets::SideRule::Native);
+    let settings = a.scoring.settings(
+        a.data.dataset,
+        a.candidates,
+        a.kernel,
+        a.seed,
+        a.carry_state,
+    );
     let records = run_snasnet_search(
         &a.out,
         &settings,
         geometry,
         &data,
-        Augment::default_for(a.dataset),
+        Augment::default_for(a.data.dataset),
         !a.quiet,
     )?;
     let scores: Vec<f64> = records

@@ -48,12 +48,7 @@ pub fn run(a: TargetsArgs) -> anyhow::Result<()> {
         TargetsCommand::Fit { compiled, target } => {
             let t = Target::resolve(&target).with_context(|| format!("--target {target}"))?;
             let m = match snnc_runtime::load::load(&compiled) {
-                Err(snnc_runtime::RuntimeError::NoWeights { path }) => {
-                    let net = snnc_compiler::network::Network::load(&path)?;
-                    let weights = snnc_compiler::synth::weights(&net, 0);
-                    snnc_compiler::driver::compile(&net, weights, true, false)
-                        .with_context(|| format!("compiling {}", path.display()))?
-                }
+                Err(snnc_runtime::RuntimeError::NoWeights { path }) => placeholder_module(&path)?,
                 other => other?,
             };
             let r = snnc_runtime::fit::estimate(&m, &t)
@@ -77,6 +72,14 @@ pub fn run(a: TargetsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An architecture without weights compiled with placeholder ones: a resource estimate needs
+/// only the shapes.
+fn placeholder_module(network: &std::path::Path) -> anyhow::Result<snnc_compiler::ir::Module> {
+    use snnc_compiler::deploy::{WeightsSource, load};
+    let loaded = load(network, &WeightsSource::Placeholder { seed: 0 })?;
+    Ok(loaded.compile(true)?.0)
 }
 
 /// `pj` without trailing zeros (0.9, 26, 1300).

@@ -1,28 +1,24 @@
 //! `snnc train`: BPTT-train an architecture (or trained network) on a dataset into a run directory.
 
+use super::args::DataArgs;
 use anyhow::{Context, bail};
 use clap::Args;
 use snnc_compiler::network::Network;
-use snnc_datasets::DatasetName;
 use snnc_datasets::transform::FrameSplit;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
 use snnc_search::model::ConvImpl;
 use snnc_search::optim::OptimizerKind;
 use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, train};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Architecture file (network.json without weights) or a trained network.json.
     #[arg(long)]
     pub arch: PathBuf,
-    /// mnist, fashion-mnist, cifar10, nmnist or digits.
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// Folder holding the dataset's files, e.g. ../shared/data/fashion-mnist.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Override the architecture's timesteps.
@@ -112,17 +108,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     };
     let init = match a.init {
         Some(i) => i,
-        None => match net.desc.meta.get("init").and_then(|v| v.as_str()) {
-            Some(s) => s
-                .parse()
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: meta.init", a.arch.display()))?,
-            None => InitScheme::Pytorch,
-        },
+        None => default_init(&net, &a.arch)?,
     };
     let cfg = TrainConfig {
-        dataset: a.dataset,
-        data_dir: a.data_dir.clone(),
+        dataset: a.data.dataset,
+        data_dir: a.data.data_dir.clone(),
         epochs: a.epochs,
         batch_size: a.batch_size,
         seed: a.seed,
@@ -134,7 +124,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .loss
             .unwrap_or(LossKind::for_readout(net.desc.readout.kind)),
         init,
-        augment: a.augment.unwrap_or(Augment::default_for(a.dataset)),
+        augment: a.augment.unwrap_or(Augment::default_for(a.data.dataset)),
         frame_split,
         train_limit: a.train_limit,
         test_limit: a.test_limit,
@@ -146,11 +136,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     eprintln!(
         "training `{}` ({} parameters) on {} for {} epochs, T = {}, batch {}",
         net.desc.name,
-        net.parameter_specs()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum::<usize>(),
-        a.dataset,
+        parameter_count(&net),
+        a.data.dataset,
         a.epochs,
         net.desc.timesteps,
         a.batch_size
@@ -172,4 +159,23 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     }
+}
+
+/// The initialisation an architecture asks for in `meta.init` (read from `origin`), else PyTorch's.
+pub fn default_init(net: &Network, origin: &Path) -> anyhow::Result<InitScheme> {
+    match net.desc.meta.get("init").and_then(|v| v.as_str()) {
+        Some(s) => s
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("{}: meta.init", origin.display())),
+        None => Ok(InitScheme::Pytorch),
+    }
+}
+
+/// How many trainable values and buffers `net` holds.
+pub fn parameter_count(net: &Network) -> usize {
+    net.parameter_specs()
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum()
 }

@@ -67,7 +67,7 @@ impl Budget {
     /// held-out share of the training split (the paper scores candidates on all of it).
     pub fn resolve(a: &PipelineArgs, held_out: usize) -> Budget {
         let paper = a.budget == BudgetKind::Paper;
-        let dataset = a.dataset.to_string();
+        let dataset = a.data.dataset.to_string();
         let snasnet = SearchSettings {
             dataset: dataset.clone(),
             cell: a.cell.to_string(),
@@ -118,7 +118,7 @@ impl Budget {
             eval_samples,
             eval_batch: eval_samples.clamp(1, 250),
             recalibration_samples: 0,
-            target: a.target.clone(),
+            target: a.target.target.clone(),
         };
         let train = match (a.search, paper) {
             (Method::Snasnet, false) => TrainBudget {

@@ -5,10 +5,10 @@ mod budget;
 mod stages;
 mod stamp;
 
+use crate::cli::args::{DataArgs, TargetArg};
 use anyhow::{Context, bail};
 use budget::{Budget, BudgetKind, Method};
 use clap::Args;
-use snnc_datasets::DatasetName;
 use snnc_search::autosnn::evolution::FitnessKind;
 use snnc_search::snasnet::sampler::CellMode;
 use stages::{Ctx, STAGES};
@@ -21,12 +21,8 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
 pub struct PipelineArgs {
-    /// mnist, fashion-mnist, cifar10, nmnist or digits.
-    #[arg(long)]
-    pub dataset: DatasetName,
-    /// Folder holding the dataset's files, e.g. ../shared/data/fashion-mnist.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Output folder: search/, train/, export/, run/ (each with its stage.json) and summary.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -36,9 +32,8 @@ pub struct PipelineArgs {
     /// small (a 2-core machine) or paper (the seeds' settings: days of compute).
     #[arg(long, value_enum, default_value_t = BudgetKind::Small)]
     pub budget: BudgetKind,
-    /// Energy target: a built-in name (see `snnc targets`) or a target file.
-    #[arg(long, default_value = snnc_targets::DEFAULT_TARGET)]
-    pub target: String,
+    #[command(flatten)]
+    pub target: TargetArg,
     /// Seed of the search, the initialisation and the batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -113,23 +108,29 @@ pub struct PipelineArgs {
 
 pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    if !a.data_dir.is_dir() {
+    if !a.data.data_dir.is_dir() {
         bail!(
             "--data-dir {}: no such folder (it should hold the {} files, e.g. ../shared/data/{})",
-            a.data_dir.display(),
-            a.dataset,
-            snnc_datasets::testdata::folder_names(a.dataset)[0]
+            a.data.data_dir.display(),
+            a.data.dataset,
+            snnc_datasets::testdata::folder_names(a.data.dataset)[0]
         );
     }
     // One spelling of the data folder, so that a rerun from another working directory matches.
-    a.data_dir = std::fs::canonicalize(&a.data_dir)
-        .with_context(|| format!("--data-dir {}", a.data_dir.display()))?;
-    snnc_targets::Target::resolve(&a.target).with_context(|| format!("--target {}", a.target))?;
+    a.data.data_dir = std::fs::canonicalize(&a.data.data_dir)
+        .with_context(|| format!("--data-dir {}", a.data.data_dir.display()))?;
+    snnc_targets::Target::resolve(&a.target.target)
+        .with_context(|| format!("--target {}", a.target.target))?;
     // AutoSNN scores candidates on (part of) the held-out 20 % of the training split: all of it
     // in the paper budget, at most 2,000 samples in the small one.
     let held_out = match a.search {
         Method::Autosnn => {
-            let n = snnc_datasets::load(a.dataset, &a.data_dir, snnc_datasets::Split::Train)?.len();
+            let n = snnc_datasets::load(
+                a.data.dataset,
+                &a.data.data_dir,
+                snnc_datasets::Split::Train,
+            )?
+            .len();
             let s = snnc_search::autosnn::supernet::SupernetSettings::small("");
             s.split(n).1.len()
         }
@@ -145,7 +146,7 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     let cx = Ctx {
         args: &a,
         budget: &budget,
-        data_fingerprint: stamp::fingerprint_dir(&a.data_dir)?,
+        data_fingerprint: stamp::fingerprint_dir(&a.data.data_dir)?,
         stop,
         graceful,
         show_progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -153,12 +154,12 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     eprintln!(
         "pipeline: {} search on {} ({} budget), target {} -> {}",
         a.search.name(),
-        a.dataset,
+        a.data.dataset,
         match a.budget {
             BudgetKind::Small => "small",
             BudgetKind::Paper => "paper",
         },
-        a.target,
+        a.target.target,
         a.out.display()
     );
 
@@ -173,7 +174,7 @@ pub fn run(mut a: PipelineArgs) -> anyhow::Result<()> {
     let search = display.stage(&cx, 0, &plan, || stages::search(&cx))?;
     let plan = stages::train_plan(&cx, &search)?;
     let train = display.stage(&cx, 1, &plan, || stages::train(&cx, &plan))?;
-    let plan = stages::export_plan(&train)?;
+    let plan = stages::export_plan(&cx, &train)?;
     let export = display.stage(&cx, 2, &plan, || stages::export(&cx))?;
     let plan = stages::run_plan(&cx, &export)?;
     let run = display.stage(&cx, 3, &plan, || stages::run(&cx))?;
@@ -293,7 +294,9 @@ fn summary(cx: &Ctx, stamps: &[&stamp::Stamp], started: Instant) -> anyhow::Resu
     let spikes = f(&report, &["totals", "spikes"]);
     let sops = f(&report, &["totals", "sops"]);
     let energy = f(&report, &["energy", "total_j"]);
-    let target = report["target"]["name"].as_str().unwrap_or(&cx.args.target);
+    let target = report["target"]["name"]
+        .as_str()
+        .unwrap_or(&cx.args.target.target);
     let files: Vec<String> = stamps
         .iter()
         .flat_map(|s| {
@@ -330,7 +333,7 @@ fn summary(cx: &Ctx, stamps: &[&stamp::Stamp], started: Instant) -> anyhow::Resu
     let doc = serde_json::json!({
         "method": cx.args.search.name(),
         "architecture": chosen,
-        "dataset": cx.args.dataset.to_string(),
+        "dataset": cx.args.data.dataset.to_string(),
         "accuracy": runtime_accuracy,
         "training_test_accuracy": train_accuracy,
         "samples": samples,

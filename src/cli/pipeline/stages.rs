@@ -5,10 +5,13 @@ use super::PipelineArgs;
 use super::budget::{Budget, Method};
 use super::stamp;
 use anyhow::{Context, anyhow, bail};
+use snnc_compiler::deploy::{self, ExportSettings, IR_FILE, WeightsSource};
+use snnc_compiler::emit::onnx::SpikeOutputs;
 use snnc_compiler::network::{Network, NetworkDesc};
 use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{AUTOSNN_SIDE, SideRule, network_input};
+use snnc_runtime::dataset_run::{ReportFiles, RunSettings};
 use snnc_search::arch::autosnn::{AutoSnnArch, AutoSnnConfig, autosnn_network};
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};
 use snnc_search::data::Augment;
@@ -89,7 +92,7 @@ pub fn search_plan(cx: &Ctx) -> Plan {
     Plan {
         settings: serde_json::json!({
             "method": cx.args.search.name(),
-            "dataset": cx.args.dataset.to_string(),
+            "dataset": cx.args.data.dataset.to_string(),
             "data": cx.data_fingerprint,
             "search": search,
         }),
@@ -100,8 +103,8 @@ pub fn search_plan(cx: &Ctx) -> Plan {
 pub fn search(cx: &Ctx) -> anyhow::Result<Outputs> {
     let dir = cx.dir("search");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let data = snnc_datasets::load(cx.args.dataset, &cx.args.data_dir, Split::Train)
-        .with_context(|| format!("search: loading {}", cx.args.data_dir.display()))?;
+    let data = snnc_datasets::load(cx.args.data.dataset, &cx.args.data.data_dir, Split::Train)
+        .with_context(|| format!("search: loading {}", cx.args.data.data_dir.display()))?;
     match cx.args.search {
         Method::Snasnet => snasnet(cx, &dir, &data),
         Method::Autosnn => autosnn(cx, &dir, &data),
@@ -129,13 +132,13 @@ fn snasnet(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
         }
         fresh_dir(dir)?;
     }
-    let geometry = snnc_datasets::network_input(cx.args.dataset, SideRule::Native);
+    let geometry = network_input(cx.args.data.dataset, SideRule::Native);
     let records = crate::cli::search::run_snasnet_search(
         dir,
         s,
         geometry,
         data,
-        Augment::default_for(cx.args.dataset),
+        Augment::default_for(cx.args.data.dataset),
         cx.show_progress,
     )?;
     let Some(best) = snnc_search::snasnet::search::best(&records) else {
@@ -203,7 +206,7 @@ fn autosnn(cx: &Ctx, dir: &Path, data: &snnc_datasets::Dataset) -> anyhow::Resul
     cx.graceful.store(true, Ordering::SeqCst);
     let summary = run_search(
         s,
-        cx.args.dataset,
+        cx.args.data.dataset,
         data,
         dir,
         None,
@@ -246,8 +249,8 @@ fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<Tr
         (0.9, 0.0)
     };
     Ok(TrainConfig {
-        dataset: cx.args.dataset,
-        data_dir: cx.args.data_dir.clone(),
+        dataset: cx.args.data.dataset,
+        data_dir: cx.args.data.data_dir.clone(),
         epochs: t.epochs,
         batch_size: t.batch_size,
         seed: t.seed,
@@ -258,7 +261,7 @@ fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<Tr
             .map_err(anyhow::Error::msg)?,
         loss,
         init,
-        augment: Augment::default_for(cx.args.dataset),
+        augment: Augment::default_for(cx.args.data.dataset),
         frame_split: FrameSplit::ByCount,
         train_limit: t.train_limit,
         test_limit: t.test_limit,
@@ -273,7 +276,7 @@ pub fn train_plan(cx: &Ctx, search: &stamp::Stamp) -> anyhow::Result<Plan> {
             "method": cx.args.search.name(),
             "data": cx.data_fingerprint,
             "train": cx.budget.train,
-            "data_dir": cx.args.data_dir,
+            "data_dir": cx.args.data.data_dir,
         }),
         inputs: inputs_from(search, &["best_arch.json"])?,
     })
@@ -298,8 +301,10 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.genotype", best_arch.display()))?;
-            let mut cfg =
-                SnasnetConfig::new(network_input(cx.args.dataset, SideRule::Native), t.width);
+            let mut cfg = SnasnetConfig::new(
+                network_input(cx.args.data.dataset, SideRule::Native),
+                t.width,
+            );
             cfg.timesteps = t.timesteps;
             cfg.hidden = t.hidden;
             snasnet_network(&geno, &cfg).map_err(anyhow::Error::msg)?
@@ -309,7 +314,8 @@ fn training_arch(cx: &Ctx, best_arch: &Path) -> anyhow::Result<NetworkDesc> {
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: meta.blocks", best_arch.display()))?;
-            let mut cfg = AutoSnnConfig::new(network_input(cx.args.dataset, AUTOSNN_SIDE), t.width);
+            let mut cfg =
+                AutoSnnConfig::new(network_input(cx.args.data.dataset, AUTOSNN_SIDE), t.width);
             cfg.timesteps = t.timesteps;
             autosnn_network(&arch, &cfg).map_err(anyhow::Error::msg)?
         }
@@ -324,10 +330,7 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
         .clone()
         .validate()
         .context("the training architecture is invalid (a bug in snnc)")?;
-    let init = match net.desc.meta.get("init").and_then(|v| v.as_str()) {
-        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
-        None => InitScheme::Pytorch,
-    };
+    let init = crate::cli::train::default_init(&net, &dir.join("arch.json"))?;
     let cfg = train_config(cx, init, LossKind::for_readout(net.desc.readout.kind))?;
 
     // An interrupted training of the same stage resumes from its checkpoint, and so does one
@@ -355,11 +358,7 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
     let arch = dir.join("arch.json");
     snnc_compiler::atomic::write(&arch, (desc.to_json_pretty() + "\n").as_bytes())
         .with_context(|| format!("writing {}", arch.display()))?;
-    let params: usize = net
-        .parameter_specs()
-        .iter()
-        .map(|(_, s)| s.iter().product::<usize>())
-        .sum();
+    let params = crate::cli::train::parameter_count(&net);
     eprintln!(
         "  training `{}` ({params} parameters) for {} epoch(s), T = {}, batch {}{}",
         net.desc.name,
@@ -387,44 +386,48 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
 
 // ---------------------------------------------------------------- export
 
-pub fn export_plan(train: &stamp::Stamp) -> anyhow::Result<Plan> {
+/// What the export stage exports: the trained network, optimised, with spike counts only.
+fn export_settings(cx: &Ctx) -> ExportSettings {
+    ExportSettings {
+        input: cx.dir("train"),
+        out: cx.dir("export"),
+        weights: WeightsSource::Beside,
+        optimise: true,
+        spikes: SpikeOutputs::None,
+    }
+}
+
+/// `--spikes` as the stamp records it.
+fn spikes_key(spikes: &SpikeOutputs) -> String {
+    match spikes {
+        SpikeOutputs::None => "none".into(),
+        SpikeOutputs::All => "all".into(),
+        SpikeOutputs::Layers(names) => names.join(","),
+    }
+}
+
+pub fn export_plan(cx: &Ctx, train: &stamp::Stamp) -> anyhow::Result<Plan> {
+    let s = export_settings(cx);
     Ok(Plan {
-        settings: serde_json::json!({ "optimised": true, "spikes": "none" }),
+        settings: serde_json::json!({ "optimised": s.optimise, "spikes": spikes_key(&s.spikes) }),
         inputs: inputs_from(train, &["network.json", "weights.safetensors"])?,
     })
 }
 
 pub fn export(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use crate::cli::export::{self as ex, ExportArgs};
-    let dir = cx.dir("export");
-    fresh_dir(&dir)?;
-    ex::run(ExportArgs {
-        input: cx.dir("train"),
-        out: dir.clone(),
-        weights: None,
-        synthetic_weights: None,
-        no_opt: false,
-        spikes: None,
-    })
-    .context("export")?;
-    let ir = dir.join(ex::IR_FILE);
+    let settings = export_settings(cx);
+    let dir = &settings.out;
+    fresh_dir(dir)?;
+    let exported = deploy::export(&settings).context("export")?;
+    let ir = dir.join(IR_FILE);
     let module = snnc_runtime::load::load(&ir)?;
     let plan = snnc_runtime::Plan::new(&module).with_context(|| format!("{}", ir.display()))?;
     let plan_file = dir.join("plan.json");
     let text = serde_json::to_string_pretty(&describe_plan(&plan))? + "\n";
     snnc_compiler::atomic::write(&plan_file, text.as_bytes())
         .with_context(|| format!("writing {}", plan_file.display()))?;
-    let sidecar = snnc_compiler::text::sidecar_path(&ir);
-    let mut out = vec![
-        ir,
-        dir.join(ex::STEP_FILE),
-        dir.join(ex::SEQUENCE_FILE),
-        dir.join(ex::MANIFEST_FILE),
-        plan_file,
-    ];
-    if sidecar.is_file() {
-        out.push(sidecar);
-    }
+    let mut out = exported.files;
+    out.push(plan_file);
     Ok(out)
 }
 
@@ -466,25 +469,46 @@ fn describe_plan(p: &snnc_runtime::Plan) -> serde_json::Value {
 
 // ---------------------------------------------------------------- run
 
+/// What the run stage runs: the exported module on the test split, every report file in
+/// `DIR/run`.
+fn run_settings(cx: &Ctx) -> RunSettings {
+    let dir = cx.dir("run");
+    RunSettings {
+        compiled: cx.dir("export").join(IR_FILE),
+        dataset: cx.args.data.dataset,
+        data_dir: cx.args.data.data_dir.clone(),
+        split: Split::Test,
+        samples: cx.budget.samples,
+        target: cx.args.target.target.clone(),
+        threads: None,
+        files: ReportFiles {
+            json: Some(dir.join("report.json")),
+            csv_dir: Some(dir.join("tables")),
+            svg: Some(dir.join("report.svg")),
+        },
+    }
+}
+
 pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
+    let s = run_settings(cx);
     // A target given as a file is identified by its contents, a built-in one by its name.
-    let target_file = Path::new(&cx.args.target);
+    let target_file = Path::new(&s.target);
     let target_hash = target_file
         .is_file()
         .then(|| stamp::hash_file(target_file))
         .flatten();
-    let mut inputs = inputs_from(export, &["network.snnir"])?;
+    let mut inputs = inputs_from(export, &[IR_FILE])?;
     let sidecar = "network.safetensors";
     if export.outputs.contains_key(sidecar) {
         inputs.extend(inputs_from(export, &[sidecar])?);
     }
     Ok(Plan {
         settings: serde_json::json!({
-            "target": cx.args.target,
+            "target": s.target,
             "target_file": target_hash,
-            "samples": cx.budget.samples,
-            "split": "test",
-            "dataset": cx.args.dataset.to_string(),
+            "samples": s.samples,
+            "split": s.split.to_string(),
+            "dataset": s.dataset.to_string(),
             "data": cx.data_fingerprint,
         }),
         inputs,
@@ -492,33 +516,26 @@ pub fn run_plan(cx: &Ctx, export: &stamp::Stamp) -> anyhow::Result<Plan> {
 }
 
 pub fn run(cx: &Ctx) -> anyhow::Result<Outputs> {
-    use crate::cli::run::{RunArgs, run};
-    let dir = cx.dir("run");
-    fresh_dir(&dir)?;
-    let report = dir.join("report.json");
-    let plot = dir.join("report.svg");
-    let tables = dir.join("tables");
-    run(RunArgs {
-        compiled: cx.dir("export").join(crate::cli::export::IR_FILE),
-        dataset: cx.args.dataset,
-        data_dir: cx.args.data_dir.clone(),
-        samples: cx.budget.samples,
-        split: Split::Test,
-        target: cx.args.target.clone(),
-        report: Some(report.clone()),
-        csv: Some(tables.clone()),
-        plot: Some(plot.clone()),
-        threads: None,
-        quiet: cx.args.quiet,
-    })
-    .context("event-driven run")?;
-    let mut out = vec![report, plot];
-    let mut csv: Vec<PathBuf> = std::fs::read_dir(&tables)
-        .with_context(|| format!("listing {}", tables.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+    let settings = run_settings(cx);
+    fresh_dir(&cx.dir("run"))?;
+    let r = crate::cli::run::profile(&settings, cx.args.quiet).context("event-driven run")?;
+    if !cx.args.quiet {
+        print!("{}", snnc_runtime::report::table(&r));
+    }
+    let files = &settings.files;
+    let mut out: Vec<PathBuf> = [&files.json, &files.svg]
+        .into_iter()
+        .flatten()
+        .cloned()
         .collect();
-    csv.sort();
-    out.extend(csv);
+    if let Some(tables) = &files.csv_dir {
+        let mut csv: Vec<PathBuf> = std::fs::read_dir(tables)
+            .with_context(|| format!("listing {}", tables.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        csv.sort();
+        out.extend(csv);
+    }
     Ok(out)
 }

@@ -352,9 +352,9 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
 
 fn projection(l: &mut Line) -> Result<(Projection, (ir::Events, usize)), ParseError> {
     let (kind, kind_col) = l.word("a projection kind")?;
-    let source = Handle::new(l.handle('p', "the source population")?);
+    let source = l.handle('p', "the source population")?;
     l.expect(&Tok::Arrow, "`->`")?;
-    let target = Handle::new(l.handle('p', "the target population")?);
+    let target = l.handle('p', "the target population")?;
     let events_col = l.next_col();
     let events = l.choice(
         "`binary` or `graded`",
@@ -510,7 +510,7 @@ impl Line<'_> {
         let (w, col) = self.word(what)?;
         pick(self, &w, col, what, options)
     }
-    fn handle(&mut self, prefix: char, what: &str) -> Result<usize, ParseError> {
+    fn handle<T>(&mut self, prefix: char, what: &str) -> Result<Handle<T>, ParseError> {
         let (w, col) = self.word(what)?;
         parse_handle(self, &w, col, prefix, what)
     }
@@ -614,17 +614,18 @@ fn pick<T: Copy>(
         })
 }
 
-fn parse_handle(
+/// A handle `<prefix>N`; an index beyond a handle's 32 bits is refused like any other typo.
+fn parse_handle<T>(
     l: &Line,
     w: &str,
     col: usize,
     prefix: char,
     what: &str,
-) -> Result<usize, ParseError> {
+) -> Result<Handle<T>, ParseError> {
     w.strip_prefix(prefix)
         .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|d| d.parse::<u32>().ok())
-        .map(|i| i as usize)
+        .and_then(|d| d.parse::<usize>().ok())
+        .and_then(Handle::try_new)
         .ok_or_else(|| {
             l.err_at(
                 col,
@@ -674,7 +675,7 @@ impl Attrs {
     }
     fn handle<T>(&mut self, l: &Line, key: &str, prefix: char) -> Result<Handle<T>, ParseError> {
         let (s, col) = self.raw(l, key)?;
-        parse_handle(l, &s, col, prefix, &format!("`{key}`")).map(Handle::new)
+        parse_handle(l, &s, col, prefix, &format!("`{key}`"))
     }
     fn opt_handle<T>(
         &mut self,

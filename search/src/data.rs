@@ -35,9 +35,14 @@ impl Augment {
     }
 }
 
+/// An `--augment` value that names no augmentation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown augmentation `{0}`: use none, crop, flip or crop-flip")]
+pub struct UnknownAugment(pub String);
+
 impl std::str::FromStr for Augment {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownAugment;
+    fn from_str(s: &str) -> Result<Self, UnknownAugment> {
         match s {
             "none" => Ok(Augment::NONE),
             "crop" => Ok(Augment {
@@ -52,9 +57,7 @@ impl std::str::FromStr for Augment {
                 crop_padding: 4,
                 hflip: true,
             }),
-            _ => Err(format!(
-                "unknown augmentation `{s}`: use none, crop, flip or crop-flip"
-            )),
+            _ => Err(UnknownAugment(s.to_string())),
         }
     }
 }

@@ -42,6 +42,9 @@ pub enum RuntimeError {
     Target(#[from] snnc_targets::TargetError),
     #[error(transparent)]
     Write(#[from] snnc_compiler::atomic::WriteError),
-    #[error("plot {}: {message}", path.display())]
-    Plot { path: PathBuf, message: String },
+    #[error("plot {}: {source}", path.display())]
+    Plot {
+        path: PathBuf,
+        source: crate::report::DrawError,
+    },
 }

@@ -80,12 +80,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 bail!("--steps and --batch must be at least 1");
             }
             let net = bench_network(timesteps).validate()?;
-            let mut model = SnnModel::new(
-                net,
-                InitScheme::Pytorch,
-                7,
-                &snnc_search::device::ComputeDevice::default(),
-            )?;
+            let mut model =
+                SnnModel::new(net, InitScheme::Pytorch, 7, &crate::cli::compute_device())?;
             model.conv_impl = conv;
             let mut rng = Rng::new(11);
             let n = batch * timesteps * 28 * 28;

@@ -27,7 +27,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    let model = load_run(&a.run, &snnc_search::device::ComputeDevice::default())
+    let model = load_run(&a.run, &crate::cli::compute_device())
         .with_context(|| format!("loading the run in {}", a.run.display()))?;
     let test = snnc_datasets::load(a.data.dataset, &a.data.data_dir, Split::Test)?;
     let pipeline = InputPipeline::new(&model.net, &test, Augment::NONE, FrameSplit::ByCount)?;

@@ -15,6 +15,13 @@ pub mod targets;
 pub mod train;
 
 use clap::{Parser, Subcommand};
+use snnc_search::device::ComputeDevice;
+
+/// Where Candle computes, chosen once for every subcommand that trains, scores or evaluates.
+/// A device flag or a GPU feature would change only this function.
+pub fn compute_device() -> ComputeDevice {
+    ComputeDevice::default()
+}
 
 #[derive(Parser, Debug)]
 #[command(

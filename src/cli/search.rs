@@ -81,7 +81,7 @@ impl ScoringArgs {
             },
             seed,
             carry_state,
-            device: snnc_search::device::ComputeDevice::default(),
+            device: crate::cli::compute_device(),
         }
     }
 }
@@ -185,7 +185,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         conv: ConvImpl::default(),
-        device: snnc_search::device::ComputeDevice::default(),
+        device: crate::cli::compute_device(),
     };
     let input = StudyData {
         geometry,

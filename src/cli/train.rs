@@ -129,7 +129,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         conv: a.conv,
-        device: snnc_search::device::ComputeDevice::default(),
+        device: crate::cli::compute_device(),
     };
     let stop = super::stop_on_ctrlc()?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -272,15 +272,16 @@ impl fmt::Display for NumberFormat {
     }
 }
 
-impl std::str::FromStr for NumberFormat {
-    type Err = String;
+/// A number format name that is none of the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown number format `{0}`; expected fp16, fp32, fp64, bf16, intN or uintN (N = 1..64)")]
+pub struct UnknownNumberFormat(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "unknown number format `{s}`; expected fp16, fp32, fp64, bf16, intN or uintN (N = 1..64)"
-            )
-        };
+impl std::str::FromStr for NumberFormat {
+    type Err = UnknownNumberFormat;
+
+    fn from_str(s: &str) -> Result<Self, UnknownNumberFormat> {
+        let bad = || UnknownNumberFormat(s.to_string());
         if s == "bf16" {
             return Ok(NumberFormat::BFloat16);
         }

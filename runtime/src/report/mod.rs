@@ -8,7 +8,7 @@ mod plot;
 mod table;
 
 pub use csv::write_csv;
-pub use plot::{svg, write_svg};
+pub use plot::{DrawError, svg, write_svg};
 pub use table::table;
 
 use crate::counts::{Counts, Tally};

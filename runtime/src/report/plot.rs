@@ -6,8 +6,17 @@ use plotters::prelude::*;
 use snnc_compiler::atomic::write_named;
 use std::path::Path;
 
+/// plotters' drawing failure, in its own words (its error types are generic over the backend).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct DrawError(pub String);
+
+fn draw_error(e: impl std::fmt::Display) -> DrawError {
+    DrawError(e.to_string())
+}
+
 /// Draw the report into an SVG string.
-pub fn svg(r: &Report) -> Result<String, String> {
+pub fn svg(r: &Report) -> Result<String, DrawError> {
     let spiking: Vec<_> = r
         .layers
         .iter()
@@ -19,9 +28,9 @@ pub fn svg(r: &Report) -> Result<String, String> {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (960, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(draw_error)?;
         let (top, bottom) = root.split_vertically(420);
-        let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+        let e = |e: DrawingAreaErrorKind<_>| draw_error(e);
 
         let t_max = r.timesteps.max(1);
         let y_max = spiking
@@ -126,16 +135,16 @@ pub fn svg(r: &Report) -> Result<String, String> {
             ])
             .map_err(e)?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(draw_error)?;
     }
     Ok(buf)
 }
 
 /// Write the plot atomically.
 pub fn write_svg(r: &Report, path: &Path) -> Result<(), RuntimeError> {
-    let text = svg(r).map_err(|message| RuntimeError::Plot {
+    let text = svg(r).map_err(|source| RuntimeError::Plot {
         path: path.to_path_buf(),
-        message,
+        source,
     })?;
     Ok(write_named(path, text.as_bytes())?)
 }

@@ -79,7 +79,7 @@ impl Budget {
             kernel: "sahd".into(),
             seed: a.seed,
             carry_state: false,
-            device: snnc_search::device::ComputeDevice::default(),
+            device: crate::cli::compute_device(),
         };
         let mut supernet = SupernetSettings::small(&dataset);
         supernet.width = a.search_width.unwrap_or(16);

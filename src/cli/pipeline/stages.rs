@@ -266,7 +266,7 @@ fn train_config(cx: &Ctx, init: InitScheme, loss: LossKind) -> anyhow::Result<Tr
         train_limit: t.train_limit,
         test_limit: t.test_limit,
         conv: ConvImpl::default(),
-        device: snnc_search::device::ComputeDevice::default(),
+        device: crate::cli::compute_device(),
     })
 }
 

@@ -5,8 +5,10 @@
 //! network here and its lowered module in [`super::run_module`] checks the lowering itself.
 
 use super::kernels::{self, Pooling};
-use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
-use crate::network::{Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError};
+use super::{Fired, RunError, RunOutput, check_inputs, fire_and_reset, frame};
+use crate::network::{
+    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError,
+};
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
 pub fn run_network(
@@ -18,42 +20,89 @@ pub fn run_network(
     let per_step = net.desc.input.encoding == Encoding::EventFrames;
     let in_numel = net.shapes[net.input_node].numel();
     check_inputs(inputs, in_numel, net.desc.timesteps, per_step)?;
-    let t_max = net.desc.timesteps;
-    let n = net.len();
-    let tensor = |id: usize, role: ParamRole| -> &[f32] {
-        &weights
-            .get(&net.node(id).tensor_name(role))
-            .expect("check_weights found it")
-            .data
-    };
-
-    let mut depth = vec![1usize; n];
-    for ins in &net.inputs {
-        for &(src, d) in ins {
-            depth[src] = depth[src].max(d as usize + 1);
-        }
-    }
-    let layer_nodes: Vec<usize> = (0..n)
-        .filter(|&i| matches!(net.node(i).op, Op::Lif(_) | Op::Plif(_) | Op::MaxPool(_)))
-        .collect();
-    let mut layer_of = vec![usize::MAX; n];
-    for (l, &id) in layer_nodes.iter().enumerate() {
-        layer_of[id] = l;
-    }
+    let walk = Walk::new(net, weights, per_step, in_numel);
     let mut out = RunOutput {
         logits: Vec::new(),
         predictions: Vec::new(),
-        layers: layer_nodes
+        layers: walk
+            .layer_nodes
             .iter()
             .map(|&i| net.node(i).name.clone())
             .collect(),
         spikes: Vec::new(),
         near_threshold: Vec::new(),
     };
-
     for sample in inputs {
+        let (acc, spikes, near) = walk.sample(sample);
+        out.predictions.push(kernels::argmax(&acc));
+        out.logits.push(acc);
+        out.spikes.push(spikes);
+        out.near_threshold.push(near);
+    }
+    Ok(out)
+}
+
+/// What is fixed across samples: the network, its weights, each node's history depth and the
+/// spiking layers' numbering.
+struct Walk<'a> {
+    net: &'a Network,
+    weights: &'a Weights,
+    per_step: bool,
+    in_numel: usize,
+    /// Per node, the outputs kept: one more than the longest delay out of it.
+    depth: Vec<usize>,
+    /// The spiking layers (lif, plif, max_pool), in node order.
+    layer_nodes: Vec<usize>,
+    /// Per node, its index in `layer_nodes` (`usize::MAX` for the others).
+    layer_of: Vec<usize>,
+}
+
+/// Per layer, per step: spikes and near-threshold counts of one sample.
+type LayerSteps = Vec<Vec<u64>>;
+
+impl<'a> Walk<'a> {
+    fn new(net: &'a Network, weights: &'a Weights, per_step: bool, in_numel: usize) -> Walk<'a> {
+        let n = net.len();
+        let mut depth = vec![1usize; n];
+        for ins in &net.inputs {
+            for &(src, d) in ins {
+                depth[src] = depth[src].max(d as usize + 1);
+            }
+        }
+        let layer_nodes: Vec<usize> = (0..n)
+            .filter(|&i| matches!(net.node(i).op, Op::Lif(_) | Op::Plif(_) | Op::MaxPool(_)))
+            .collect();
+        let mut layer_of = vec![usize::MAX; n];
+        for (l, &id) in layer_nodes.iter().enumerate() {
+            layer_of[id] = l;
+        }
+        Walk {
+            net,
+            weights,
+            per_step,
+            in_numel,
+            depth,
+            layer_nodes,
+            layer_of,
+        }
+    }
+
+    /// Parameter `role` of node `id` (present: `check_weights` passed).
+    fn tensor(&self, id: usize, role: ParamRole) -> &'a [f32] {
+        &self
+            .weights
+            .get(&self.net.node(id).tensor_name(role))
+            .expect("check_weights found it")
+            .data
+    }
+
+    /// One sample through every step: the logits, and per layer and step its spikes and
+    /// near-threshold counts.
+    fn sample(&self, sample: &[f32]) -> (Vec<f64>, LayerSteps, LayerSteps) {
+        let net = self.net;
+        let (n, t_max) = (net.len(), net.desc.timesteps);
         let mut hist: Vec<Vec<Vec<f64>>> = (0..n)
-            .map(|i| vec![vec![0.0; net.shapes[i].numel()]; depth[i]])
+            .map(|i| vec![vec![0.0; net.shapes[i].numel()]; self.depth[i]])
             .collect();
         let mut membrane: Vec<Vec<f64>> = (0..n)
             .map(|i| match net.node(i).op.neuron() {
@@ -61,148 +110,172 @@ pub fn run_network(
                 None => Vec::new(),
             })
             .collect();
-        let mut spikes = vec![vec![0u64; t_max]; layer_nodes.len()];
-        let mut near = vec![vec![0u64; t_max]; layer_nodes.len()];
+        let mut spikes = vec![vec![0u64; t_max]; self.layer_nodes.len()];
+        let mut near = vec![vec![0u64; t_max]; self.layer_nodes.len()];
         let mut acc = vec![0.0f64; net.desc.num_classes];
 
         for t in 0..t_max {
             for &id in &net.schedule {
-                let node = net.node(id);
-                let in_shape = net.input_shape(id).0.clone();
-                let out_shape = net.shapes[id].0.clone();
                 // The node's input: the sum of its edges, each read `delay` steps back.
-                let mut x = vec![0.0f64; in_shape.iter().product()];
+                let mut x = vec![0.0f64; net.input_shape(id).0.iter().product()];
                 for &(src, d) in &net.inputs[id] {
                     let d = d as usize;
                     if t >= d {
-                        let s = &hist[src][(t - d) % depth[src]];
+                        let s = &hist[src][(t - d) % self.depth[src]];
                         x.iter_mut().zip(s).for_each(|(a, b)| *a += b);
                     }
                 }
-                let mut y = vec![0.0f64; out_shape.iter().product()];
-                match &node.op {
-                    Op::Input(_) => y = frame(sample, in_numel, t, per_step).collect(),
-                    Op::Conv2d(c) => {
-                        let w = tensor(id, ParamRole::Weight);
-                        let ws = [
-                            c.out_channels,
-                            c.in_channels / c.groups,
-                            c.kernel.0,
-                            c.kernel.1,
-                        ];
-                        let src = [in_shape[0], in_shape[1], in_shape[2]];
-                        kernels::conv2d_add(
-                            &x,
-                            src,
-                            w,
-                            ws,
-                            [c.stride.0, c.stride.1],
-                            [c.padding.0, c.padding.1],
-                            c.groups,
-                            &mut y,
-                            [out_shape[1], out_shape[2]],
-                        );
-                        if c.bias {
-                            kernels::channel_bias_add(tensor(id, ParamRole::Bias), &mut y);
-                        }
-                    }
-                    Op::Linear(l) => {
-                        kernels::dense_add(&x, tensor(id, ParamRole::Weight), &mut y);
-                        if l.bias {
-                            kernels::channel_bias_add(tensor(id, ParamRole::Bias), &mut y);
-                        }
-                    }
-                    Op::BatchNorm(bn) => {
-                        let (g, b) = (tensor(id, ParamRole::Weight), tensor(id, ParamRole::Bias));
-                        let (mut mean, mut var) = (
-                            tensor(id, ParamRole::RunningMean),
-                            tensor(id, ParamRole::RunningVar),
-                        );
-                        if bn.per_step {
-                            let c = g.len();
-                            mean = &mean[t * c..(t + 1) * c];
-                            var = &var[t * c..(t + 1) * c];
-                        }
-                        let plane = x.len() / g.len();
-                        for (i, (yi, xi)) in y.iter_mut().zip(&x).enumerate() {
-                            let c = i / plane;
-                            let norm =
-                                (xi - f64::from(mean[c])) / (f64::from(var[c]) + bn.eps).sqrt();
-                            *yi = f64::from(g[c]) * norm + f64::from(b[c]);
-                        }
-                    }
-                    Op::Lif(p) | Op::Plif(p) => {
-                        // SpikingJelly's charge, literally: k = 1/tau (LIF) or sigmoid(w) (PLIF).
-                        let k = match &node.op {
-                            Op::Plif(_) => {
-                                1.0 / (1.0 + (-f64::from(tensor(id, ParamRole::W)[0])).exp())
-                            }
-                            _ => 1.0 / p.tau,
-                        };
-                        let v = &mut membrane[id];
-                        for (vi, xi) in v.iter_mut().zip(&x) {
-                            if p.decay_input {
-                                *vi += (xi - (*vi - p.v_reset)) * k;
-                            } else {
-                                *vi += xi - (*vi - p.v_reset) * k;
-                            }
-                        }
-                        let f =
-                            fire_and_reset(v, &mut y, p.threshold, p.v_reset, p.reset, p.compare);
-                        spikes[layer_of[id]][t] = f.spikes;
-                        near[layer_of[id]][t] = f.near;
-                    }
-                    Op::AvgPool(p) | Op::MaxPool(p) => {
-                        let how = match &node.op {
-                            Op::MaxPool(_) => Pooling::Max,
-                            _ if p.count_include_pad => Pooling::Sum {
-                                scale: 1.0 / (p.kernel.0 * p.kernel.1) as f64,
-                            },
-                            _ => Pooling::MeanInBounds,
-                        };
-                        let s = p.stride();
-                        let src = [in_shape[0], in_shape[1], in_shape[2]];
-                        kernels::pool_add(
-                            &x,
-                            src,
-                            [p.kernel.0, p.kernel.1],
-                            [s.0, s.1],
-                            [p.padding.0, p.padding.1],
-                            how,
-                            &mut y,
-                            [out_shape[1], out_shape[2]],
-                        );
-                        if matches!(node.op, Op::MaxPool(_)) {
-                            spikes[layer_of[id]][t] =
-                                y.iter().filter(|v| **v != 0.0).count() as u64;
-                        }
-                    }
-                    // Inference: dropout is the identity; flatten keeps the row-major order.
-                    Op::Dropout(_) | Op::Flatten(_) | Op::Sum(_) => y = x,
-                    Op::Scale(s) => y = x.iter().map(|v| v * s.factor).collect(),
-                    Op::Vote(v) => {
-                        for (c, yc) in y.iter_mut().enumerate() {
-                            *yc = x[c * v.group..(c + 1) * v.group].iter().sum::<f64>()
-                                / v.group as f64;
-                        }
-                    }
+                let (y, fired) = self.node(id, t, x, sample, &mut membrane[id]);
+                if let Some(f) = fired {
+                    spikes[self.layer_of[id]][t] = f.spikes;
+                    near[self.layer_of[id]][t] = f.near;
                 }
                 if id == net.readout_node {
                     acc.iter_mut().zip(&y).for_each(|(a, v)| *a += v);
                 }
-                let slot = t % depth[id];
+                let slot = t % self.depth[id];
                 hist[id][slot] = y;
             }
         }
         if net.desc.readout.kind == ReadoutKind::TimeMean {
             acc.iter_mut().for_each(|a| *a /= t_max as f64);
         }
-        out.predictions.push(kernels::argmax(&acc));
-        out.logits.push(acc);
-        out.spikes.push(spikes);
-        out.near_threshold.push(near);
+        (acc, spikes, near)
     }
-    Ok(out)
+
+    /// Node `id`'s output at step `t` from its summed input `x`, and, for a spiking layer, what
+    /// it fired. `membrane` is the node's own (empty for non-neurons).
+    fn node(
+        &self,
+        id: usize,
+        t: usize,
+        x: Vec<f64>,
+        sample: &[f32],
+        membrane: &mut [f64],
+    ) -> (Vec<f64>, Option<Fired>) {
+        let node = self.net.node(id);
+        let in_shape = &self.net.input_shape(id).0;
+        let out_shape = &self.net.shapes[id].0;
+        let mut y = vec![0.0f64; out_shape.iter().product()];
+        let mut fired = None;
+        match &node.op {
+            Op::Input(_) => y = frame(sample, self.in_numel, t, self.per_step).collect(),
+            Op::Conv2d(c) => {
+                let w = self.tensor(id, ParamRole::Weight);
+                let ws = [
+                    c.out_channels,
+                    c.in_channels / c.groups,
+                    c.kernel.0,
+                    c.kernel.1,
+                ];
+                let src = [in_shape[0], in_shape[1], in_shape[2]];
+                kernels::conv2d_add(
+                    &x,
+                    src,
+                    w,
+                    ws,
+                    [c.stride.0, c.stride.1],
+                    [c.padding.0, c.padding.1],
+                    c.groups,
+                    &mut y,
+                    [out_shape[1], out_shape[2]],
+                );
+                if c.bias {
+                    kernels::channel_bias_add(self.tensor(id, ParamRole::Bias), &mut y);
+                }
+            }
+            Op::Linear(l) => {
+                kernels::dense_add(&x, self.tensor(id, ParamRole::Weight), &mut y);
+                if l.bias {
+                    kernels::channel_bias_add(self.tensor(id, ParamRole::Bias), &mut y);
+                }
+            }
+            Op::BatchNorm(bn) => self.batch_norm(id, bn, t, &x, &mut y),
+            Op::Lif(p) | Op::Plif(p) => {
+                // SpikingJelly's charge, literally: k = 1/tau (LIF) or sigmoid(w) (PLIF).
+                let k = match &node.op {
+                    Op::Plif(_) => {
+                        1.0 / (1.0 + (-f64::from(self.tensor(id, ParamRole::W)[0])).exp())
+                    }
+                    _ => 1.0 / p.tau,
+                };
+                for (vi, xi) in membrane.iter_mut().zip(&x) {
+                    if p.decay_input {
+                        *vi += (xi - (*vi - p.v_reset)) * k;
+                    } else {
+                        *vi += xi - (*vi - p.v_reset) * k;
+                    }
+                }
+                fired = Some(fire_and_reset(
+                    membrane,
+                    &mut y,
+                    p.threshold,
+                    p.v_reset,
+                    p.reset,
+                    p.compare,
+                ));
+            }
+            Op::AvgPool(p) | Op::MaxPool(p) => {
+                let how = match &node.op {
+                    Op::MaxPool(_) => Pooling::Max,
+                    _ if p.count_include_pad => Pooling::Sum {
+                        scale: 1.0 / (p.kernel.0 * p.kernel.1) as f64,
+                    },
+                    _ => Pooling::MeanInBounds,
+                };
+                let s = p.stride();
+                let src = [in_shape[0], in_shape[1], in_shape[2]];
+                kernels::pool_add(
+                    &x,
+                    src,
+                    [p.kernel.0, p.kernel.1],
+                    [s.0, s.1],
+                    [p.padding.0, p.padding.1],
+                    how,
+                    &mut y,
+                    [out_shape[1], out_shape[2]],
+                );
+                if matches!(node.op, Op::MaxPool(_)) {
+                    fired = Some(Fired {
+                        spikes: y.iter().filter(|v| **v != 0.0).count() as u64,
+                        near: 0,
+                    });
+                }
+            }
+            // Inference: dropout is the identity; flatten keeps the row-major order.
+            Op::Dropout(_) | Op::Flatten(_) | Op::Sum(_) => y = x,
+            Op::Scale(s) => y = x.iter().map(|v| v * s.factor).collect(),
+            Op::Vote(v) => {
+                for (c, yc) in y.iter_mut().enumerate() {
+                    *yc = x[c * v.group..(c + 1) * v.group].iter().sum::<f64>() / v.group as f64;
+                }
+            }
+        }
+        (y, fired)
+    }
+
+    /// Batch norm from running statistics (row `t` of them when kept per step).
+    fn batch_norm(&self, id: usize, bn: &BatchNorm, t: usize, x: &[f64], y: &mut [f64]) {
+        let (g, b) = (
+            self.tensor(id, ParamRole::Weight),
+            self.tensor(id, ParamRole::Bias),
+        );
+        let (mut mean, mut var) = (
+            self.tensor(id, ParamRole::RunningMean),
+            self.tensor(id, ParamRole::RunningVar),
+        );
+        if bn.per_step {
+            let c = g.len();
+            mean = &mean[t * c..(t + 1) * c];
+            var = &var[t * c..(t + 1) * c];
+        }
+        let plane = x.len() / g.len();
+        for (i, (yi, xi)) in y.iter_mut().zip(x).enumerate() {
+            let c = i / plane;
+            let norm = (xi - f64::from(mean[c])) / (f64::from(var[c]) + bn.eps).sqrt();
+            *yi = f64::from(g[c]) * norm + f64::from(b[c]);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -141,25 +141,7 @@ pub fn run_search(
         dir: out.to_path_buf(),
     };
     std::fs::create_dir_all(out).map_err(|e| SearchError::io(out, e))?;
-    match std::fs::read_to_string(outputs.settings()) {
-        Ok(text) => {
-            let saved: AutoSnnSearchSettings = serde_json::from_str(&text).map_err(|e| {
-                SearchError::corrupt(&outputs.settings(), format!("corrupt settings: {e}"))
-            })?;
-            if saved != *settings {
-                return Err(SearchError::OtherSettings {
-                    path: outputs.settings(),
-                    found: serde_json::to_string(&saved).expect("serialises"),
-                });
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let json = serde_json::to_string_pretty(settings).expect("serialises");
-            atomic::write(&outputs.settings(), json.as_bytes())
-                .map_err(|e| SearchError::io(&outputs.settings(), e))?;
-        }
-        Err(e) => return Err(SearchError::io(&outputs.settings(), e)),
-    }
+    pin_settings(&outputs, settings)?;
     let target = Target::resolve(&settings.target)?;
     let geometry = snnc_datasets::network_input(dataset, snnc_datasets::AUTOSNN_SIDE);
     let sdir = supernet_dir.map_or_else(|| out.join("supernet"), Path::to_path_buf);
@@ -174,17 +156,7 @@ pub fn run_search(
     else {
         return Ok(None);
     };
-    let (_, held_out) = settings.supernet.split(data.len());
-    if held_out.len() < settings.eval_samples {
-        return Err(SearchError::TooFewSamples {
-            message: format!(
-                "the held-out split has {} samples but --eval-samples is {}",
-                held_out.len(),
-                settings.eval_samples
-            ),
-        });
-    }
-    let eval_indices: Vec<usize> = held_out.take(settings.eval_samples).collect();
+    let eval_indices = held_out_indices(settings, data.len())?;
     let reference = Reference {
         spikes: summary.spikes_per_sample,
         energy_j: target.energy(&summary.counts_per_sample).total_j,
@@ -198,19 +170,7 @@ pub fn run_search(
     let (train_share, _) = settings.supernet.split(data.len());
     let recalibration: Vec<usize> = train_share.take(settings.recalibration_samples).collect();
     let ev = &settings.evolution;
-    let total = (ev.population * ev.generations) as u64;
-    let pb = if show_progress {
-        let pb = ProgressBar::new(total);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "search [{bar:30}] {pos}/{len} architectures {msg} ({elapsed} < {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let pb = progress_bar(show_progress, (ev.population * ev.generations) as u64);
     let mut eval_seconds = 0.0;
     let mut evaluate = |arch: &AutoSnnArch| -> Result<Option<Scores>> {
         let e = match cache.get(arch) {
@@ -272,18 +232,7 @@ pub fn run_search(
         return Ok(None);
     };
     pb.finish_and_clear();
-    write_candidates(&outputs.candidates(), &outcome.evaluated)?;
-    let spikes_front = pareto_front(&outcome.evaluated, |c| c.scores.spikes);
-    let energy_front = pareto_front(&outcome.evaluated, |c| c.scores.energy_j);
-    write_front(&outputs.pareto_csv("spikes"), &spikes_front)?;
-    write_front(&outputs.pareto_csv("energy"), &energy_front)?;
-    super::plot::pareto_svg(
-        &outputs.pareto_svg(),
-        &outcome.evaluated,
-        &spikes_front,
-        &energy_front,
-        &target.name,
-    )?;
+    write_evaluated(&outputs, &outcome.evaluated, &target.name)?;
     let best = outcome.top[0].clone();
     let child = net.child_network(&best.arch)?;
     atomic::write(&outputs.best_arch(), child.to_json_pretty().as_bytes())
@@ -301,6 +250,78 @@ pub fn run_search(
     atomic::write(&outputs.best(), json.as_bytes())
         .map_err(|e| SearchError::io(&outputs.best(), e))?;
     Ok(Some(summary))
+}
+
+/// Record `settings` in a new output folder, or check that a resumed one was made with the same.
+fn pin_settings(outputs: &SearchOutputs, settings: &AutoSnnSearchSettings) -> Result<()> {
+    match std::fs::read_to_string(outputs.settings()) {
+        Ok(text) => {
+            let saved: AutoSnnSearchSettings = serde_json::from_str(&text).map_err(|e| {
+                SearchError::corrupt(&outputs.settings(), format!("corrupt settings: {e}"))
+            })?;
+            if saved != *settings {
+                return Err(SearchError::OtherSettings {
+                    path: outputs.settings(),
+                    found: serde_json::to_string(&saved).expect("serialises"),
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let json = serde_json::to_string_pretty(settings).expect("serialises");
+            atomic::write(&outputs.settings(), json.as_bytes())
+                .map_err(|e| SearchError::io(&outputs.settings(), e))?;
+        }
+        Err(e) => return Err(SearchError::io(&outputs.settings(), e)),
+    }
+    Ok(())
+}
+
+/// The held-out samples candidates are scored on: the first `eval_samples` of the split.
+fn held_out_indices(settings: &AutoSnnSearchSettings, samples: usize) -> Result<Vec<usize>> {
+    let (_, held_out) = settings.supernet.split(samples);
+    if held_out.len() < settings.eval_samples {
+        return Err(SearchError::TooFewSamples {
+            message: format!(
+                "the held-out split has {} samples but --eval-samples is {}",
+                held_out.len(),
+                settings.eval_samples
+            ),
+        });
+    }
+    Ok(held_out.take(settings.eval_samples).collect())
+}
+
+/// One tick per architecture scored (`total` of them), or a hidden bar.
+fn progress_bar(show: bool, total: u64) -> ProgressBar {
+    if show {
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "search [{bar:30}] {pos}/{len} architectures {msg} ({elapsed} < {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Every evaluated candidate, and the Pareto fronts of accuracy against spikes and against
+/// energy on `target`: CSVs and one SVG.
+fn write_evaluated(outputs: &SearchOutputs, evaluated: &[Candidate], target: &str) -> Result<()> {
+    write_candidates(&outputs.candidates(), evaluated)?;
+    let spikes_front = pareto_front(evaluated, |c| c.scores.spikes);
+    let energy_front = pareto_front(evaluated, |c| c.scores.energy_j);
+    write_front(&outputs.pareto_csv("spikes"), &spikes_front)?;
+    write_front(&outputs.pareto_csv("energy"), &energy_front)?;
+    super::plot::pareto_svg(
+        &outputs.pareto_svg(),
+        evaluated,
+        &spikes_front,
+        &energy_front,
+        target,
+    )
 }
 
 const CSV_HEADER: &str =

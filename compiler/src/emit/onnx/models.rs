@@ -7,7 +7,7 @@ use super::proto::{
 };
 use super::step::{Emitter, StepInputs};
 use super::{Interface, Model, Options, Port, StatePort};
-use crate::ir::{Encoding, HandleMap, ReadoutKind};
+use crate::ir::{Encoding, HandleMap, Population, ReadoutKind};
 use onnx_protobuf::{
     GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
 };
@@ -200,6 +200,87 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
     let mut b = Builder::default();
     let t_max = plan.m.timesteps;
     let events = plan.encoding == Encoding::EventFrames;
+    let (inputs, outputs) = sequence_ports(plan, events);
+    reserve(
+        &mut b,
+        inputs.iter().chain(&outputs).map(|p| p.name.clone()),
+    );
+    let body_io = BodyNames::new(plan, events);
+    reserve(
+        &mut b,
+        plan.states
+            .iter()
+            .flat_map(|s| [s.name.clone(), s.next.clone()]),
+    );
+    reserve(
+        &mut b,
+        body_io
+            .counts
+            .iter()
+            .chain(&body_io.spikes)
+            .cloned()
+            .chain([body_io.slice.to_string()]),
+    );
+
+    let mut g = Nodes::default();
+    let batch_axis = if events { 1 } else { 0 };
+    let batch = g.op(
+        &mut b,
+        "Shape",
+        &["x"],
+        "batch",
+        vec![
+            attr_int("start", batch_axis),
+            attr_int("end", batch_axis + 1),
+        ],
+        "the batch size N",
+    );
+
+    // Direct input: the frame and the `const` stem it feeds are the same at every step, so they
+    // are computed here, once, and the loop body reads them as outer-scope values.
+    let known = if events {
+        HandleMap::filled(plan.m.populations.len(), None)
+    } else {
+        let io = StepInputs {
+            x: "x".into(),
+            states: Vec::new(),
+            known: HandleMap::new(),
+            batch_of: "x".into(),
+            batch: Some(batch.clone()),
+        };
+        Emitter::new(plan, io).hoist(&mut b, &mut g)
+    };
+    let inits = initial_states(plan, &mut b, &mut g, &batch);
+    let body_graph = scan_body(plan, &mut b, &body_io, known, &batch);
+    let finals = time_loop(plan, &mut b, &mut g, inits, body_graph, events);
+    let lg = logits(plan, &mut b, &mut g, &finals[plan.acc_state]);
+    g.publish(&lg, "logits", "");
+
+    let graph = GraphProto {
+        name: plan.m.name.clone(),
+        node: g.nodes,
+        initializer: b.initializers,
+        input: inputs.iter().map(info).collect(),
+        output: outputs.iter().map(info).collect(),
+        doc_string: format!(
+            "All {t_max} timesteps of `{}` in one graph (Scan over time); states start at their init values inside.",
+            plan.m.name
+        ),
+        ..Default::default()
+    };
+    let interface = Interface {
+        model: "sequence".into(),
+        inputs,
+        outputs,
+        states: Vec::new(),
+    };
+    finish(plan, opts, graph, interface)
+}
+
+/// The sequence model's graph inputs (`x`) and outputs (logits, then per-step spike counts and
+/// the chosen spike maps, time first).
+fn sequence_ports(plan: &Plan, events: bool) -> (Vec<Port>, Vec<Port>) {
+    let t_max = plan.m.timesteps;
     let (x_shape, x_doc) = if events {
         let mut s = vec![Dim::Fixed(t_max)];
         s.extend(batched(&in_dims(plan)));
@@ -244,80 +325,54 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
             format!("spikes (0/1) of `{}` per step", plan.name(h)),
         ));
     }
-    reserve(
-        &mut b,
-        inputs.iter().chain(&outputs).map(|p| p.name.clone()),
-    );
-    // The body's interface names, distinct from every outer one (single static assignment).
-    let body_counts: Vec<String> = plan
-        .layer_names()
-        .iter()
-        .map(|l| format!("spike_count_t.{l}"))
-        .collect();
-    let body_spikes: Vec<String> = plan
-        .spike_maps
-        .iter()
-        .map(|&h| format!("spikes_t.{}", plan.name(h)))
-        .collect();
-    let slice = if events { "x_t" } else { "t" };
-    reserve(
-        &mut b,
-        plan.states
-            .iter()
-            .flat_map(|s| [s.name.clone(), s.next.clone()]),
-    );
-    reserve(
-        &mut b,
-        body_counts
-            .iter()
-            .chain(&body_spikes)
-            .cloned()
-            .chain([slice.to_string()]),
-    );
+    (inputs, outputs)
+}
 
-    let mut g = Nodes::default();
-    let batch_axis = if events { 1 } else { 0 };
-    let batch = g.op(
-        &mut b,
-        "Shape",
-        &["x"],
-        "batch",
-        vec![
-            attr_int("start", batch_axis),
-            attr_int("end", batch_axis + 1),
-        ],
-        "the batch size N",
-    );
+/// The Scan body's own interface names, distinct from every outer one (single static
+/// assignment): per-step spike counts, spike maps, and the step's slice of the scanned input.
+struct BodyNames {
+    counts: Vec<String>,
+    spikes: Vec<String>,
+    /// `x_t` (an event frame) or `t` (the step index, for one direct frame).
+    slice: &'static str,
+    events: bool,
+}
 
-    // Direct input: the frame and the `const` stem it feeds are the same at every step, so they
-    // are computed here, once, and the loop body reads them as outer-scope values.
-    let known = if events {
-        HandleMap::filled(plan.m.populations.len(), None)
-    } else {
-        let io = StepInputs {
-            x: "x".into(),
-            states: Vec::new(),
-            known: HandleMap::new(),
-            batch_of: "x".into(),
-            batch: Some(batch.clone()),
-        };
-        Emitter::new(plan, io).hoist(&mut b, &mut g)
-    };
+impl BodyNames {
+    fn new(plan: &Plan, events: bool) -> BodyNames {
+        BodyNames {
+            counts: plan
+                .layer_names()
+                .iter()
+                .map(|l| format!("spike_count_t.{l}"))
+                .collect(),
+            spikes: plan
+                .spike_maps
+                .iter()
+                .map(|&h| format!("spikes_t.{}", plan.name(h)))
+                .collect(),
+            slice: if events { "x_t" } else { "t" },
+            events,
+        }
+    }
+}
 
+/// Every state's initial value, `[N, ...]` filled with its init, built from the batch size.
+fn initial_states(plan: &Plan, b: &mut Builder, g: &mut Nodes, batch: &str) -> Vec<String> {
     let mut inits = Vec::new();
     for s in &plan.states {
         let dims = b.ints(&format!("dims.{}", s.name), &i64s(&s.dims));
         let shape = g.op(
-            &mut b,
+            b,
             "Concat",
-            &[&batch, &dims],
+            &[batch, &dims],
             &format!("shape.{}", s.name),
             vec![attr_int("axis", 0)],
             "",
         );
         let doc = format!("initial {}", s.doc);
         inits.push(g.op(
-            &mut b,
+            b,
             "ConstantOfShape",
             &[&shape],
             &format!("init.{}", s.name),
@@ -325,24 +380,35 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
             &doc,
         ));
     }
+    inits
+}
 
-    // The loop body: one step.
+/// The loop body: one step, from the states and the step's slice to the next states and the
+/// step's outputs. `known` holds the values hoisted out of the loop.
+fn scan_body(
+    plan: &Plan,
+    b: &mut Builder,
+    names: &BodyNames,
+    known: HandleMap<Population, Option<String>>,
+    batch: &str,
+) -> GraphProto {
+    let events = names.events;
     let mut body = Nodes::default();
     let io = StepInputs {
         x: if events { "x_t".into() } else { "x".into() },
         states: plan.states.iter().map(|s| s.name.clone()).collect(),
-        known: known.clone(),
+        known,
         batch_of: if events { "x_t".into() } else { "x".into() },
-        batch: Some(batch.clone()),
+        batch: Some(batch.to_string()),
     };
-    let v = Emitter::new(plan, io).step(&mut b, &mut body);
+    let v = Emitter::new(plan, io).step(b, &mut body);
     for (s, next) in plan.states.iter().zip(&v.next) {
         body.publish(next, &s.next, "");
     }
-    for (name, c) in body_counts.iter().zip(&v.counts) {
+    for (name, c) in names.counts.iter().zip(&v.counts) {
         body.publish(c, name, "");
     }
-    for (name, s) in body_spikes.iter().zip(&v.spikes) {
+    for (name, s) in names.spikes.iter().zip(&v.spikes) {
         body.publish(s, name, "");
     }
     let mut body_inputs: Vec<ValueInfoProto> = plan
@@ -365,10 +431,10 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
         .iter()
         .map(|s| value_info(&s.next, Elem::F32, &batched(&s.dims), ""))
         .collect();
-    for name in &body_counts {
+    for name in &names.counts {
         body_outputs.push(value_info(name, Elem::I64, &batched(&[]), ""));
     }
-    for (name, &h) in body_spikes.iter().zip(&plan.spike_maps) {
+    for (name, &h) in names.spikes.iter().zip(&plan.spike_maps) {
         body_outputs.push(value_info(
             name,
             Elem::F32,
@@ -376,7 +442,7 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
             "",
         ));
     }
-    let body_graph = GraphProto {
+    GraphProto {
         name: format!("{}.step", plan.m.name),
         node: body.nodes,
         input: body_inputs,
@@ -385,8 +451,20 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
             "one timestep: states and the step's slice in, next states and per-step outputs out"
                 .into(),
         ..Default::default()
-    };
+    }
+}
 
+/// The Scan over the steps: states start at `inits`, the body runs once per event frame (or
+/// per step index, for one direct frame); returns the final states' names.
+fn time_loop(
+    plan: &Plan,
+    b: &mut Builder,
+    g: &mut Nodes,
+    inits: Vec<String>,
+    body: GraphProto,
+    events: bool,
+) -> Vec<String> {
+    let t_max = plan.m.timesteps;
     let scan_input = if events {
         "x".to_string()
     } else {
@@ -401,7 +479,7 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
         .iter()
         .map(|s| b.names.fresh(&format!("final.{}", s.name)))
         .collect();
-    let mut scan_in = inits.clone();
+    let mut scan_in = inits;
     scan_in.push(scan_input);
     let mut scan_out = finals.clone();
     scan_out.extend(
@@ -419,34 +497,10 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
         "Scan",
         &scan_in,
         &scan_out,
-        vec![
-            attr_graph("body", body_graph),
-            attr_int("num_scan_inputs", 1),
-        ],
+        vec![attr_graph("body", body), attr_int("num_scan_inputs", 1)],
         &format!("the {t_max} timesteps of `{}`", plan.m.name),
     );
-    let lg = logits(plan, &mut b, &mut g, &finals[plan.acc_state]);
-    g.publish(&lg, "logits", "");
-
-    let graph = GraphProto {
-        name: plan.m.name.clone(),
-        node: g.nodes,
-        initializer: b.initializers,
-        input: inputs.iter().map(info).collect(),
-        output: outputs.iter().map(info).collect(),
-        doc_string: format!(
-            "All {t_max} timesteps of `{}` in one graph (Scan over time); states start at their init values inside.",
-            plan.m.name
-        ),
-        ..Default::default()
-    };
-    let interface = Interface {
-        model: "sequence".into(),
-        inputs,
-        outputs,
-        states: Vec::new(),
-    };
-    finish(plan, opts, graph, interface)
+    finals
 }
 
 fn finish(plan: &Plan, opts: &Options, graph: GraphProto, interface: Interface) -> Model {

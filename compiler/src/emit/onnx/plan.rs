@@ -99,29 +99,7 @@ impl<'m> Plan<'m> {
             PopulationKind::Readout(r) => r.mode,
             _ => ReadoutKind::TimeMean,
         };
-
-        // Names: the network's, with the handle appended where two populations share one.
-        let mut count = std::collections::HashMap::new();
-        for (_, p) in m.populations.iter() {
-            *count.entry(p.name.as_str()).or_insert(0usize) += 1;
-        }
-        let names: HandleMap<Population, String> = m
-            .populations
-            .iter()
-            .map(|(h, p)| {
-                let base = if p.name.is_empty() {
-                    h.to_string()
-                } else {
-                    p.name.clone()
-                };
-                if count.get(p.name.as_str()).copied().unwrap_or(0) > 1 {
-                    format!("{base}.{h}")
-                } else {
-                    base
-                }
-            })
-            .collect();
-
+        let names = unique_names(m);
         let mut depth = HandleMap::filled(m.populations.len(), 0usize);
         for (_, e) in m.projections.iter() {
             let d = &mut depth[e.source];
@@ -133,116 +111,10 @@ impl<'m> Plan<'m> {
             .filter(|(_, p)| matches!(p.kind, PopulationKind::Spiking(_)))
             .map(|(h, _)| h)
             .collect();
-        let spike_maps = match &opts.spikes {
-            SpikeOutputs::None => Vec::new(),
-            SpikeOutputs::All => layers.clone(),
-            SpikeOutputs::Layers(wanted) => {
-                let mut chosen = Vec::new();
-                for w in wanted {
-                    let found = layers
-                        .iter()
-                        .copied()
-                        .find(|h| names[*h] == *w || m.populations[*h].name == *w);
-                    match found {
-                        Some(h) if !chosen.contains(&h) => chosen.push(h),
-                        Some(_) => {}
-                        None => {
-                            return Err(OnnxError::UnknownLayer {
-                                name: w.clone(),
-                                known: layers.iter().map(|&h| names[h].clone()).collect(),
-                            });
-                        }
-                    }
-                }
-                chosen.sort();
-                chosen
-            }
-        };
-
-        let mut states = Vec::new();
-        let mut membrane_state = HandleMap::filled(m.populations.len(), None);
-        let mut ring_state = HandleMap::filled(m.populations.len(), None);
-        let mut acc_state = 0;
-        for (h, p) in m.populations.iter() {
-            let name = &names[h];
-            let dims = p.shape.dims().to_vec();
-            if let PopulationKind::Spiking(s) = &p.kind
-                && has_membrane(p)
-            {
-                membrane_state[h] = Some(states.len());
-                states.push(StateSpec {
-                    kind: StateKind::Membrane,
-                    population: h,
-                    name: format!("membrane.{name}"),
-                    next: format!("membrane.{name}.next"),
-                    dims: dims.clone(),
-                    init: s.v_reset as f32,
-                    doc: format!(
-                        "membrane potential of `{name}` ({h}) after the step's reset; starts at v_reset = {}",
-                        s.v_reset
-                    ),
-                });
-            }
-            let d = depth[h];
-            if d > 0 {
-                ring_state[h] = Some(states.len());
-                let what = if p.kind.events() == crate::ir::Events::Binary {
-                    "spikes"
-                } else {
-                    "values"
-                };
-                states.push(StateSpec {
-                    kind: StateKind::Delay,
-                    population: h,
-                    name: format!("delay.{name}"),
-                    next: format!("delay.{name}.next"),
-                    dims: std::iter::once(d).chain(dims.iter().copied()).collect(),
-                    init: 0.0,
-                    doc: format!(
-                        "the last {d} output(s) ({what}) of `{name}` ({h}) for projections with delay up to {d}: slot k holds step t-1-k; zeros before the start"
-                    ),
-                });
-            }
-            if h == v.readout {
-                acc_state = states.len();
-                states.push(StateSpec {
-                    kind: StateKind::ReadoutAccumulator,
-                    population: h,
-                    name: "readout.acc".into(),
-                    next: "readout.acc.next".into(),
-                    dims: dims.clone(),
-                    init: 0.0,
-                    doc: format!(
-                        "sum over the steps so far of the readout `{name}` ({h}); logits = {}",
-                        if readout_mode == ReadoutKind::TimeMean {
-                            "acc / timesteps"
-                        } else {
-                            "acc"
-                        }
-                    ),
-                });
-            }
-        }
-        let per_step = m.populations.iter().any(|(h, _)| m.has_per_step_bias(h))
-            || m.projections
-                .iter()
-                .any(|(_, e)| m.is_per_step_projection(&e.kind));
-        let step_state = per_step.then(|| {
-            states.push(StateSpec {
-                kind: StateKind::Step,
-                population: v.input,
-                name: STEP.into(),
-                next: format!("{STEP}.next"),
-                dims: Vec::new(),
-                init: 0.0,
-                doc: format!(
-                    "steps taken so far (0 at the start, up to {} at the last step), per sample: selects row t of the per-step biases and affine scales",
-                    m.timesteps.saturating_sub(1)
-                ),
-            });
-            states.len() - 1
-        });
-        check_names(m, &names, &states, &layers)?;
+        let spike_maps = spike_maps(m, &opts.spikes, &layers, &names)?;
+        let mut s = States::new(m, &names, &depth, v.readout, readout_mode);
+        let step_state = s.step_state(m, v.input);
+        check_names(m, &names, &s.states, &layers)?;
         Ok(Plan {
             m,
             schedule: v.schedule,
@@ -253,10 +125,10 @@ impl<'m> Plan<'m> {
             depth,
             layers,
             spike_maps,
-            states,
-            membrane_state,
-            ring_state,
-            acc_state,
+            states: s.states,
+            membrane_state: s.membrane,
+            ring_state: s.ring,
+            acc_state: s.acc,
             step_state,
         })
     }
@@ -274,6 +146,174 @@ impl<'m> Plan<'m> {
     /// validator has made sure a `const` population holds and receives nothing per step.
     pub fn hoistable(&self, h: Handle<Population>) -> bool {
         crate::validate::is_constant(&self.m.populations[h])
+    }
+}
+
+/// Names: the network's, with the handle appended where two populations share one.
+fn unique_names(m: &Module) -> HandleMap<Population, String> {
+    let mut count = std::collections::HashMap::new();
+    for (_, p) in m.populations.iter() {
+        *count.entry(p.name.as_str()).or_insert(0usize) += 1;
+    }
+    m.populations
+        .iter()
+        .map(|(h, p)| {
+            let base = if p.name.is_empty() {
+                h.to_string()
+            } else {
+                p.name.clone()
+            };
+            if count.get(p.name.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{base}.{h}")
+            } else {
+                base
+            }
+        })
+        .collect()
+}
+
+/// The layers whose spike maps become outputs, in handle order; a requested name that is no
+/// layer is an error listing the layers.
+fn spike_maps(
+    m: &Module,
+    spikes: &SpikeOutputs,
+    layers: &[Handle<Population>],
+    names: &HandleMap<Population, String>,
+) -> Result<Vec<Handle<Population>>, OnnxError> {
+    Ok(match spikes {
+        SpikeOutputs::None => Vec::new(),
+        SpikeOutputs::All => layers.to_vec(),
+        SpikeOutputs::Layers(wanted) => {
+            let mut chosen = Vec::new();
+            for w in wanted {
+                let found = layers
+                    .iter()
+                    .copied()
+                    .find(|h| names[*h] == *w || m.populations[*h].name == *w);
+                match found {
+                    Some(h) if !chosen.contains(&h) => chosen.push(h),
+                    Some(_) => {}
+                    None => {
+                        return Err(OnnxError::UnknownLayer {
+                            name: w.clone(),
+                            known: layers.iter().map(|&h| names[h].clone()).collect(),
+                        });
+                    }
+                }
+            }
+            chosen.sort();
+            chosen
+        }
+    })
+}
+
+/// The state tensors in population order (membrane, then delay ring, then the readout's
+/// accumulator), and where each population's are.
+struct States {
+    states: Vec<StateSpec>,
+    membrane: HandleMap<Population, Option<usize>>,
+    ring: HandleMap<Population, Option<usize>>,
+    acc: usize,
+}
+
+impl States {
+    fn new(
+        m: &Module,
+        names: &HandleMap<Population, String>,
+        depth: &HandleMap<Population, usize>,
+        readout: Handle<Population>,
+        readout_mode: ReadoutKind,
+    ) -> States {
+        let mut s = States {
+            states: Vec::new(),
+            membrane: HandleMap::filled(m.populations.len(), None),
+            ring: HandleMap::filled(m.populations.len(), None),
+            acc: 0,
+        };
+        for (h, p) in m.populations.iter() {
+            let name = &names[h];
+            let dims = p.shape.dims().to_vec();
+            if let PopulationKind::Spiking(lif) = &p.kind
+                && has_membrane(p)
+            {
+                s.membrane[h] = Some(s.states.len());
+                s.states.push(StateSpec {
+                    kind: StateKind::Membrane,
+                    population: h,
+                    name: format!("membrane.{name}"),
+                    next: format!("membrane.{name}.next"),
+                    dims: dims.clone(),
+                    init: lif.v_reset as f32,
+                    doc: format!(
+                        "membrane potential of `{name}` ({h}) after the step's reset; starts at v_reset = {}",
+                        lif.v_reset
+                    ),
+                });
+            }
+            let d = depth[h];
+            if d > 0 {
+                s.ring[h] = Some(s.states.len());
+                let what = if p.kind.events() == crate::ir::Events::Binary {
+                    "spikes"
+                } else {
+                    "values"
+                };
+                s.states.push(StateSpec {
+                    kind: StateKind::Delay,
+                    population: h,
+                    name: format!("delay.{name}"),
+                    next: format!("delay.{name}.next"),
+                    dims: std::iter::once(d).chain(dims.iter().copied()).collect(),
+                    init: 0.0,
+                    doc: format!(
+                        "the last {d} output(s) ({what}) of `{name}` ({h}) for projections with delay up to {d}: slot k holds step t-1-k; zeros before the start"
+                    ),
+                });
+            }
+            if h == readout {
+                s.acc = s.states.len();
+                s.states.push(StateSpec {
+                    kind: StateKind::ReadoutAccumulator,
+                    population: h,
+                    name: "readout.acc".into(),
+                    next: "readout.acc.next".into(),
+                    dims: dims.clone(),
+                    init: 0.0,
+                    doc: format!(
+                        "sum over the steps so far of the readout `{name}` ({h}); logits = {}",
+                        if readout_mode == ReadoutKind::TimeMean {
+                            "acc / timesteps"
+                        } else {
+                            "acc"
+                        }
+                    ),
+                });
+            }
+        }
+        s
+    }
+
+    /// The step counter, appended last when some bias or affine scale is per step.
+    fn step_state(&mut self, m: &Module, input: Handle<Population>) -> Option<usize> {
+        let per_step = m.populations.iter().any(|(h, _)| m.has_per_step_bias(h))
+            || m.projections
+                .iter()
+                .any(|(_, e)| m.is_per_step_projection(&e.kind));
+        per_step.then(|| {
+            self.states.push(StateSpec {
+                kind: StateKind::Step,
+                population: input,
+                name: STEP.into(),
+                next: format!("{STEP}.next"),
+                dims: Vec::new(),
+                init: 0.0,
+                doc: format!(
+                    "steps taken so far (0 at the start, up to {} at the last step), per sample: selects row t of the per-step biases and affine scales",
+                    m.timesteps.saturating_sub(1)
+                ),
+            });
+            self.states.len() - 1
+        })
     }
 }
 

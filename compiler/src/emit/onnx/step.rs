@@ -6,7 +6,7 @@ use super::plan::{Plan, has_membrane};
 use super::proto::{Builder, Nodes, attr_f32_tensor, attr_int, attr_ints, i64s};
 use crate::ir::{
     Compare, Handle, HandleMap, Population, PopulationKind, Projection, ProjectionKind,
-    ReadoutKind, Reset, Tensor,
+    ReadoutKind, Reset, Spiking, Tensor,
 };
 use std::collections::HashMap;
 
@@ -553,17 +553,70 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let PopulationKind::Spiking(s) = &p.kind else {
             return String::new();
         };
-        let name = plan.name(h).to_string();
-        let params = format!(
-            "LIF `{name}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}",
-            p.shape,
-            s.beta,
-            s.gain,
-            s.threshold,
-            s.v_reset,
-            crate::text::reset_name(s.reset),
-            crate::text::compare_name(s.fire)
+        let lif = Lif {
+            s,
+            name: plan.name(h).to_string(),
+            params: format!(
+                "LIF `{}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}",
+                plan.name(h),
+                p.shape,
+                s.beta,
+                s.gain,
+                s.threshold,
+                s.v_reset,
+                crate::text::reset_name(s.reset),
+                crate::text::compare_name(s.fire)
+            ),
+        };
+        let name = &lif.name;
+        let (charged, v_reset) = self.charge(b, g, h, &lif);
+        let thr = b.scalar(&format!("{name}.threshold"), s.threshold as f32);
+        let cmp = match s.fire {
+            Compare::Ge => "GreaterOrEqual",
+            Compare::Gt => "Greater",
+        };
+        let fired = g.op(
+            b,
+            cmp,
+            &[&charged, &thr],
+            &format!("{name}/fired"),
+            vec![],
+            &format!("fire: {}", lif.params),
         );
+        let spikes = g.op(
+            b,
+            "Cast",
+            &[&fired],
+            &format!("{name}/spikes"),
+            vec![attr_int("to", 1)],
+            "binary spikes as 0/1",
+        );
+        if let Some(si) = plan.membrane_state[h] {
+            let fire = Fire {
+                fired: &fired,
+                spikes: &spikes,
+                charged: &charged,
+                thr: &thr,
+            };
+            self.next[si] = Some(reset(b, g, &lif, v_reset, fire));
+        }
+        let count = spike_count(b, g, p, name, &spikes);
+        self.counts.insert(h, count);
+        self.spikes.insert(h, spikes.clone());
+        spikes
+    }
+
+    /// The membrane after charging, `v_reset + beta (v - v_reset) + gain (I + bias)`, and the
+    /// `v_reset` constant when it is not zero.
+    fn charge(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        h: Handle<Population>,
+        lif: &Lif,
+    ) -> (String, Option<String>) {
+        let (s, name) = (lif.s, &lif.name);
+        let p = &self.plan.m.populations[h];
         let cur = self.input_current(b, g, h);
         let driven = if s.gain != 1.0 {
             let k = b.scalar(&format!("{name}.gain"), s.gain as f32);
@@ -574,7 +627,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
         let v_reset =
             (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
         // The leaky part: v_reset + beta (v - v_reset); absent when beta = 0 (no memory).
-        let kept = plan.membrane_state[h]
+        let kept = self.plan.membrane_state[h]
             .filter(|_| has_membrane(p))
             .map(|si| {
                 let v = self.states[si].clone();
@@ -614,7 +667,7 @@ impl<'p, 'm> Emitter<'p, 'm> {
                 &[&k, &driven],
                 &format!("{name}/v"),
                 vec![],
-                &format!("charge: {params}"),
+                &format!("charge: {}", lif.params),
             ),
             (None, Some(vr)) => g.op(
                 b,
@@ -622,89 +675,89 @@ impl<'p, 'm> Emitter<'p, 'm> {
                 &[vr, &driven],
                 &format!("{name}/v"),
                 vec![],
-                &format!("charge: {params}"),
+                &format!("charge: {}", lif.params),
             ),
             (None, None) => driven,
         };
-        let thr = b.scalar(&format!("{name}.threshold"), s.threshold as f32);
-        let cmp = match s.fire {
-            Compare::Ge => "GreaterOrEqual",
-            Compare::Gt => "Greater",
-        };
-        let fired = g.op(
-            b,
-            cmp,
-            &[&charged, &thr],
-            &format!("{name}/fired"),
-            vec![],
-            &format!("fire: {params}"),
-        );
-        let spikes = g.op(
-            b,
-            "Cast",
-            &[&fired],
-            &format!("{name}/spikes"),
-            vec![attr_int("to", 1)],
-            "binary spikes as 0/1",
-        );
-        if let Some(si) = plan.membrane_state[h] {
-            let next = match s.reset {
-                Reset::Hard => {
-                    let vr = v_reset
-                        .clone()
-                        .unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
-                    g.op(
-                        b,
-                        "Where",
-                        &[&fired, &vr, &charged],
-                        &format!("{name}/reset"),
-                        vec![],
-                        &format!("hard reset: {params}"),
-                    )
-                }
-                Reset::Subtract => {
-                    let drop = g.op(
-                        b,
-                        "Mul",
-                        &[&spikes, &thr],
-                        &format!("{name}/drop"),
-                        vec![],
-                        "",
-                    );
-                    g.op(
-                        b,
-                        "Sub",
-                        &[&charged, &drop],
-                        &format!("{name}/reset"),
-                        vec![],
-                        &format!("subtractive reset: {params}"),
-                    )
-                }
-            };
-            self.next[si] = Some(next);
-        }
-        let axes: Vec<i64> = (1..=p.shape.rank() as i64).collect();
-        let axes = b.ints(&format!("axes.1to{}", p.shape.rank()), &axes);
-        let total = g.op(
-            b,
-            "ReduceSum",
-            &[&spikes, &axes],
-            &format!("{name}/spike_total"),
-            vec![attr_int("keepdims", 0)],
-            "",
-        );
-        let count = g.op(
-            b,
-            "Cast",
-            &[&total],
-            &format!("{name}/spike_count"),
-            vec![attr_int("to", 7)],
-            &format!("spikes of `{name}` this step, per sample"),
-        );
-        self.counts.insert(h, count);
-        self.spikes.insert(h, spikes.clone());
-        spikes
+        (charged, v_reset)
     }
+}
+
+/// A spiking population being emitted: its parameters, graph name and the description its
+/// nodes carry.
+struct Lif<'a> {
+    s: &'a Spiking,
+    name: String,
+    params: String,
+}
+
+/// The values of one step's firing that the reset reads.
+struct Fire<'a> {
+    /// Boolean `v >= threshold` (or `>`).
+    fired: &'a str,
+    /// `fired` as 0/1.
+    spikes: &'a str,
+    /// The membrane before the reset.
+    charged: &'a str,
+    thr: &'a str,
+}
+
+/// The membrane after the reset: `v_reset` where fired (hard), or `v - threshold * s`.
+fn reset(b: &mut Builder, g: &mut Nodes, lif: &Lif, v_reset: Option<String>, f: Fire) -> String {
+    let (name, params) = (&lif.name, &lif.params);
+    match lif.s.reset {
+        Reset::Hard => {
+            let vr = v_reset.unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
+            g.op(
+                b,
+                "Where",
+                &[f.fired, &vr, f.charged],
+                &format!("{name}/reset"),
+                vec![],
+                &format!("hard reset: {params}"),
+            )
+        }
+        Reset::Subtract => {
+            let drop = g.op(
+                b,
+                "Mul",
+                &[f.spikes, f.thr],
+                &format!("{name}/drop"),
+                vec![],
+                "",
+            );
+            g.op(
+                b,
+                "Sub",
+                &[f.charged, &drop],
+                &format!("{name}/reset"),
+                vec![],
+                &format!("subtractive reset: {params}"),
+            )
+        }
+    }
+}
+
+/// Spikes of the layer this step, per sample, as int64 `[N]`.
+fn spike_count(b: &mut Builder, g: &mut Nodes, p: &Population, name: &str, spikes: &str) -> String {
+    let axes: Vec<i64> = (1..=p.shape.rank() as i64).collect();
+    let axes = b.ints(&format!("axes.1to{}", p.shape.rank()), &axes);
+    let total = g.op(
+        b,
+        "ReduceSum",
+        &[spikes, &axes],
+        &format!("{name}/spike_total"),
+        vec![attr_int("keepdims", 0)],
+        "",
+    );
+    g.op(
+        b,
+        "Cast",
+        &[&total],
+        &format!("{name}/spike_count"),
+        vec![attr_int("to", 7)],
+        &format!("spikes of `{name}` this step, per sample"),
+    )
 }
 
 fn delay_note(d: u32) -> String {

@@ -70,7 +70,7 @@ pub(crate) fn append_cifar_records(
     pixels: &mut Vec<u8>,
     labels: &mut Vec<u8>,
 ) -> Result<(), DataError> {
-    if bytes.len() % CIFAR_RECORD != 0 {
+    if !bytes.len().is_multiple_of(CIFAR_RECORD) {
         return Err(DataError::RecordSize {
             path: path.to_path_buf(),
             size: bytes.len() as u64,

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod deploy;
 pub mod driver;
 pub mod emit;
+pub mod fuzz;
 pub mod hash;
 pub mod ir;
 pub mod lower;

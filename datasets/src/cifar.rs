@@ -47,27 +47,7 @@ pub fn read_cifar_bin(paths: &[PathBuf], split: Split) -> Result<ImageSet, DataE
     let mut labels = Vec::new();
     for path in paths {
         let bytes = read_raw(path, DIR_HINT)?;
-        if bytes.len() % CIFAR_RECORD != 0 {
-            return Err(DataError::RecordSize {
-                path: path.clone(),
-                size: bytes.len() as u64,
-                record: CIFAR_RECORD,
-            });
-        }
-        pixels.reserve(bytes.len() / CIFAR_RECORD * CIFAR_PIXELS);
-        for (index, record) in bytes.chunks_exact(CIFAR_RECORD).enumerate() {
-            let label = record[0];
-            if usize::from(label) >= CIFAR_CLASSES {
-                return Err(DataError::LabelOutOfRange {
-                    path: path.clone(),
-                    index,
-                    label: label.into(),
-                    classes: CIFAR_CLASSES,
-                });
-            }
-            labels.push(label);
-            pixels.extend_from_slice(&record[1..]);
-        }
+        append_cifar_records(path, &bytes, &mut pixels, &mut labels)?;
     }
     Ok(ImageSet {
         name: DatasetName::Cifar10,
@@ -80,6 +60,38 @@ pub fn read_cifar_bin(paths: &[PathBuf], split: Split) -> Result<ImageSet, DataE
         num_classes: CIFAR_CLASSES,
         max_value: 255.0,
     })
+}
+
+/// Checks the records of one file's `bytes` and appends their pixels and labels; `path` only
+/// names the file in errors.
+pub(crate) fn append_cifar_records(
+    path: &Path,
+    bytes: &[u8],
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<u8>,
+) -> Result<(), DataError> {
+    if !bytes.len().is_multiple_of(CIFAR_RECORD) {
+        return Err(DataError::RecordSize {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            record: CIFAR_RECORD,
+        });
+    }
+    pixels.reserve(bytes.len() / CIFAR_RECORD * CIFAR_PIXELS);
+    for (index, record) in bytes.chunks_exact(CIFAR_RECORD).enumerate() {
+        let label = record[0];
+        if usize::from(label) >= CIFAR_CLASSES {
+            return Err(DataError::LabelOutOfRange {
+                path: path.to_path_buf(),
+                index,
+                label: label.into(),
+                classes: CIFAR_CLASSES,
+            });
+        }
+        labels.push(label);
+        pixels.extend_from_slice(&record[1..]);
+    }
+    Ok(())
 }
 
 /// Loads one split from a folder: every matching batch file, concatenated in name order.

@@ -38,7 +38,14 @@ pub struct TrainTest {
 /// Every row of the CSV (gzip or plain): returns `(pixels, labels)`, 64 pixel bytes per row.
 /// Blank lines are skipped; line and column numbers in errors are 1-based.
 pub fn read_digits_rows(path: &Path) -> Result<(Vec<u8>, Vec<u8>), DataError> {
-    let bytes = read_maybe_gz(path, DIR_HINT)?;
+    parse_digits_rows(path, read_maybe_gz(path, DIR_HINT)?)
+}
+
+/// Parses the (inflated) bytes of the CSV; `path` only names the file in errors.
+pub(crate) fn parse_digits_rows(
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<(Vec<u8>, Vec<u8>), DataError> {
     let parse_err = |line: usize, message: String| DataError::Parse {
         path: path.to_path_buf(),
         line,
@@ -114,11 +121,16 @@ pub fn digits_split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
 /// Reads the CSV and splits it 80/20 with `seed` (see the module docs).
 pub fn read_digits_csv(path: &Path, seed: u64) -> Result<TrainTest, DataError> {
     let (pixels, labels) = read_digits_rows(path)?;
+    Ok(split_digits(&pixels, &labels, seed))
+}
+
+/// Splits parsed rows 80/20 with `seed` (see the module docs).
+pub(crate) fn split_digits(pixels: &[u8], labels: &[u8], seed: u64) -> TrainTest {
     let (train, test) = digits_split(labels.len(), seed);
-    Ok(TrainTest {
-        train: subset(&pixels, &labels, &train, Split::Train),
-        test: subset(&pixels, &labels, &test, Split::Test),
-    })
+    TrainTest {
+        train: subset(pixels, labels, &train, Split::Train),
+        test: subset(pixels, labels, &test, Split::Test),
+    }
 }
 
 /// Loads one split of `dir/digits.csv.gz` with [`DIGITS_SPLIT_SEED`].

@@ -37,7 +37,11 @@ pub fn idx_file_stems(split: Split) -> (&'static str, &'static str) {
 
 /// Reads an IDX3 image file (magic 0x00000803, then count, rows, cols, then the bytes).
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
-    let mut bytes = read_maybe_gz(path, DIR_HINT)?;
+    parse_idx_images(path, read_maybe_gz(path, DIR_HINT)?)
+}
+
+/// Parses the (inflated) bytes of an IDX3 image file; `path` only names the file in errors.
+pub(crate) fn parse_idx_images(path: &Path, mut bytes: Vec<u8>) -> Result<IdxImages, DataError> {
     let header = parse_header(path, &bytes, IDX_IMAGES_MAGIC, "IDX images", 3)?;
     let (count, rows, cols) = (header[0], header[1], header[2]);
     check_body_len(
@@ -58,7 +62,11 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
 /// Reads an IDX1 label file (magic 0x00000801, then count, then one byte per label). Labels are
 /// returned as stored; [`read_idx_pair`] checks their range.
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut bytes = read_maybe_gz(path, DIR_HINT)?;
+    parse_idx_labels(path, read_maybe_gz(path, DIR_HINT)?)
+}
+
+/// Parses the (inflated) bytes of an IDX1 label file; `path` only names the file in errors.
+pub(crate) fn parse_idx_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
     let header = parse_header(path, &bytes, IDX_LABELS_MAGIC, "IDX labels", 1)?;
     check_body_len(path, bytes.len(), 8, header[0] as u128)?;
     bytes.drain(..8);
@@ -75,6 +83,17 @@ pub fn read_idx_pair(
 ) -> Result<ImageSet, DataError> {
     let images = read_idx_images(images_path)?;
     let labels = read_idx_labels(labels_path)?;
+    pair_idx(name, split, (images_path, images), (labels_path, labels))
+}
+
+/// Joins parsed images and labels into one set, checking that the counts agree and that every
+/// label is below 10.
+pub(crate) fn pair_idx(
+    name: DatasetName,
+    split: Split,
+    (images_path, images): (&Path, IdxImages),
+    (labels_path, labels): (&Path, Vec<u8>),
+) -> Result<ImageSet, DataError> {
     if images.count != labels.len() {
         return Err(DataError::CountMismatch {
             images_path: images_path.to_path_buf(),

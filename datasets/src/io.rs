@@ -14,7 +14,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// `.gz` file that a browser already unpacked still reads). A missing file gives
 /// [`DataError::MissingFile`] with `hint`.
 pub(crate) fn read_maybe_gz(path: &Path, hint: &str) -> Result<Vec<u8>, DataError> {
-    let raw = read_raw(path, hint)?;
+    inflate_if_gz(path, read_raw(path, hint)?)
+}
+
+/// `raw` itself, or its inflated content when it starts with the gzip magic; `path` only names
+/// the file in errors.
+pub(crate) fn inflate_if_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }

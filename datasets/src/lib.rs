@@ -9,6 +9,7 @@
 mod cifar;
 mod digits;
 mod error;
+pub mod fuzz;
 mod idx;
 mod input;
 mod io;

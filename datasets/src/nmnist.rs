@@ -72,7 +72,11 @@ pub fn decode_events(path: &Path, bytes: &[u8]) -> Result<Vec<Event>, DataError>
 /// Reads a label list: lines starting with `#` and blank lines are skipped, every other line is
 /// `<sample>` and `<class>` separated by whitespace (a tab in the published lists).
 pub fn read_nmnist_list(path: &Path) -> Result<Vec<LabelEntry>, DataError> {
-    let bytes = read_raw(path, DIR_HINT)?;
+    parse_nmnist_list(path, read_raw(path, DIR_HINT)?)
+}
+
+/// Parses the bytes of a label list; `path` only names the file in errors.
+pub(crate) fn parse_nmnist_list(path: &Path, bytes: Vec<u8>) -> Result<Vec<LabelEntry>, DataError> {
     let parse_err = |line: usize, message: String| DataError::Parse {
         path: path.to_path_buf(),
         line,

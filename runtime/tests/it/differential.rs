@@ -1,7 +1,7 @@
 //! The runtime against the reference interpreter (architecture.md's equivalence ladder) on every
 //! golden fixture and example architecture, lowered and optimised, and on trained runs.
 
-mod common;
+use crate::common;
 
 use snnc_compiler::reference::{compare, run_module};
 use snnc_compiler::synth;

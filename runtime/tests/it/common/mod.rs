@@ -1,5 +1,4 @@
 //! Shared helpers of the runtime's tests: the compiler's golden fixtures, lowered and optimised.
-#![allow(dead_code)]
 
 pub mod brute;
 

@@ -6,9 +6,9 @@
 //! the input is non-zero and in bounds, and as effective when the weight is non-zero too. Then
 //! it applies the cost model of docs/report.md. Nothing of the runtime's scatter tables is used.
 
-mod common;
+use crate::common;
 
-use common::brute::brute_counts;
+use crate::common::brute::brute_counts;
 use snnc_compiler::ir::Module;
 use snnc_compiler::synth;
 use snnc_runtime::Plan;

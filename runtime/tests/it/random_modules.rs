@@ -4,9 +4,7 @@
 //! The generator is the one the compiler's property tests use
 //! (`snnc_compiler::synth::random_module`).
 
-mod common;
-
-use common::brute::brute_counts;
+use crate::common::brute::brute_counts;
 use snnc_compiler::reference::{compare, run_module};
 use snnc_compiler::synth::{random_inputs, random_module};
 use snnc_runtime::Plan;

@@ -552,7 +552,7 @@ fn number_formats_parse_and_print() {
 
 #[test]
 fn readme_example_file_loads() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme.find("```json\n").expect("README has a JSON example") + "```json\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let t = Target::from_json(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e}"));

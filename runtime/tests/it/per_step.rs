@@ -5,9 +5,7 @@
 //! step and no other, which a runtime reading row 0 (or the row of `t - delay`) at every step
 //! fails.
 
-mod common;
-
-use common::brute::brute_counts;
+use crate::common::brute::brute_counts;
 use snnc_compiler::ir::{
     self, Compare, Encoding, Handle, Module, Population, PopulationKind, Projection,
     ProjectionKind, ReadoutKind, Reset, Shape, Tensor,

@@ -1,6 +1,7 @@
 //! Shared helpers of the runtime's tests: the compiler's golden fixtures, lowered and optimised.
 
 pub mod brute;
+pub mod flips;
 
 use snnc_compiler::ir::Module;
 use snnc_compiler::network::{Network, Weights};
@@ -10,15 +11,21 @@ use std::path::PathBuf;
 /// The seed the compiler's fixtures draw their weights from.
 pub const SEED: u64 = 2022;
 
-pub const FIXTURES: &[&str] = &[
-    "snasnet_c10",
-    "snasnet_c100",
-    "snasnet_forward",
-    "snasnet_per_step",
-    "autosnn",
-    "mlp",
-    "delay2",
-];
+/// Every golden fixture: the folders of `tests/fixtures/` holding a `network.json`, sorted.
+/// (`tests/fixtures/trained/` holds trained runs one level down, so it is not one of them.)
+pub fn fixtures() -> Vec<String> {
+    let dir = workspace().join("tests/fixtures");
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the golden fixtures {}: {e}", dir.display()));
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("network.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no fixture in {}", dir.display());
+    names
+}
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -1,4 +1,5 @@
-//! Every malformed-input case: a small bad file in a tempdir and the exact complaint it earns.
+//! Every malformed-input case: a small bad file in a tempdir and the exact complaint it earns,
+//! one row each of [`CASES`]; and the odd layouts the readers accept.
 
 use std::fs;
 use std::io::Write;
@@ -45,210 +46,467 @@ fn idx_labels(labels: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Asserts the message names `path` and contains every fragment.
-fn assert_msg(err: &DataError, path: &Path, fragments: &[&str]) {
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&path.display().to_string()),
-        "message {msg:?} should name {}",
-        path.display()
-    );
-    for f in fragments {
-        assert!(msg.contains(f), "message {msg:?} should contain {f:?}");
-    }
+/// One malformed input and the complaint it earns.
+struct Case {
+    case: &'static str,
+    /// Writes the bad input under the folder and reads it; returns the outcome and the paths the
+    /// error message must name.
+    read: fn(&Path) -> (Result<(), DataError>, Vec<PathBuf>),
+    /// Whether the error is the expected variant (with the fields the case pins).
+    is_expected: fn(&DataError) -> bool,
+    /// Fragments the message must contain.
+    says: &'static [&'static str],
 }
 
-// ---- missing files ----
+/// For cases that pin the message only.
+fn any_variant(_: &DataError) -> bool {
+    true
+}
 
-#[test]
-fn missing_mnist_file_names_the_file_and_the_fix() {
-    let tmp = TempDir::new().unwrap();
-    let err = load(DatasetName::Mnist, tmp.path(), Split::Train).unwrap_err();
-    assert!(matches!(err, DataError::MissingFile { .. }));
-    let expected = tmp.path().join("train-images-idx3-ubyte.gz");
-    assert_msg(
-        &err,
-        &expected,
-        &[
+fn digits_row(values: &[&str]) -> String {
+    values.join(",") + "\n"
+}
+
+const CASES: &[Case] = &[
+    // ---- missing files ----
+    Case {
+        case: "missing MNIST file names the file and the fix",
+        read: |dir| {
+            let r = load(DatasetName::Mnist, dir, Split::Train).map(drop);
+            (r, vec![dir.join("train-images-idx3-ubyte.gz")])
+        },
+        is_expected: |e| matches!(e, DataError::MissingFile { .. }),
+        says: &[
             "not found",
             "point --data-dir at the folder holding",
             "t10k-labels-idx1-ubyte.gz",
         ],
-    );
-}
-
-#[test]
-fn missing_data_folder_is_reported() {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().join("nope");
-    let err = load(DatasetName::Digits, &dir, Split::Test).unwrap_err();
-    assert_msg(&err, &dir, &["data folder does not exist", "digits.csv.gz"]);
-}
-
-#[test]
-fn missing_cifar_batches_name_the_pattern() {
-    let tmp = TempDir::new().unwrap();
-    let err = load(DatasetName::Cifar10, tmp.path(), Split::Test).unwrap_err();
-    assert!(matches!(err, DataError::MissingFile { .. }));
-    assert_msg(
-        &err,
-        &tmp.path().join("test_batch*.bin"),
-        &["not found", "point --data-dir"],
-    );
-}
-
-#[test]
-fn missing_nmnist_event_file_names_list_line() {
-    let tmp = TempDir::new().unwrap();
-    let list = write(tmp.path(), "train1K.txt", b"#sample #class\r\n1\t5\r\n");
-    let err = load(DatasetName::Nmnist, tmp.path(), Split::Train).unwrap_err();
-    assert_msg(
-        &err,
-        &tmp.path().join("1.bs2"),
-        &["not found", &format!("{} line 2", list.display())],
-    );
-}
-
-#[test]
-fn missing_nmnist_layout_names_both_layouts() {
-    let tmp = TempDir::new().unwrap();
-    let err = load(DatasetName::Nmnist, tmp.path(), Split::Test).unwrap_err();
-    assert_msg(
-        &err,
-        &tmp.path().join("test*.txt"),
-        &["not found", "Test/<digit>/<id>.bin"],
-    );
-}
-
-#[test]
-fn ambiguous_nmnist_lists_are_rejected() {
-    let tmp = TempDir::new().unwrap();
-    write(tmp.path(), "test100.txt", b"");
-    write(tmp.path(), "test200.txt", b"");
-    let err = load(DatasetName::Nmnist, tmp.path(), Split::Test).unwrap_err();
-    assert_msg(
-        &err,
-        &tmp.path().join("test200.txt"),
-        &["test*.txt is ambiguous", "2 files match"],
-    );
-}
-
-// ---- IDX ----
-
-#[test]
-fn idx_bad_magic() {
-    let tmp = TempDir::new().unwrap();
-    // A label file where an image file belongs.
-    let path = write(
-        tmp.path(),
-        "train-images-idx3-ubyte",
-        &idx_labels(&[1, 2, 3, 4, 5, 6, 7, 8]),
-    );
-    let err = read_idx_images(&path).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::BadMagic {
-            expected: 0x803,
-            found: 0x801,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &path,
-        &[
+    },
+    Case {
+        case: "missing data folder",
+        read: |dir| {
+            let dir = dir.join("nope");
+            (
+                load(DatasetName::Digits, &dir, Split::Test).map(drop),
+                vec![dir],
+            )
+        },
+        is_expected: any_variant,
+        says: &["data folder does not exist", "digits.csv.gz"],
+    },
+    Case {
+        case: "relative data folder is reported as a full path",
+        read: |_| {
+            let r = load(
+                DatasetName::Mnist,
+                Path::new("no-such-folder"),
+                Split::Train,
+            );
+            let full = std::env::current_dir().unwrap().join("no-such-folder");
+            (r.map(drop), vec![full])
+        },
+        is_expected: any_variant,
+        says: &["data folder does not exist"],
+    },
+    Case {
+        case: "missing CIFAR batches name the pattern",
+        read: |dir| {
+            let r = load(DatasetName::Cifar10, dir, Split::Test).map(drop);
+            (r, vec![dir.join("test_batch*.bin")])
+        },
+        is_expected: |e| matches!(e, DataError::MissingFile { .. }),
+        says: &["not found", "point --data-dir"],
+    },
+    Case {
+        case: "missing N-MNIST event file names the list line",
+        read: |dir| {
+            let list = write(dir, "train1K.txt", b"#sample #class\r\n1\t5\r\n");
+            let r = load(DatasetName::Nmnist, dir, Split::Train).map(drop);
+            // The message names the list at its line: `<list> line 2`.
+            let at_line = PathBuf::from(format!("{} line 2", list.display()));
+            (r, vec![dir.join("1.bs2"), at_line])
+        },
+        is_expected: any_variant,
+        says: &["not found"],
+    },
+    Case {
+        case: "missing N-MNIST layout names both layouts",
+        read: |dir| {
+            let r = load(DatasetName::Nmnist, dir, Split::Test).map(drop);
+            (r, vec![dir.join("test*.txt")])
+        },
+        is_expected: any_variant,
+        says: &["not found", "Test/<digit>/<id>.bin"],
+    },
+    Case {
+        case: "ambiguous N-MNIST lists",
+        read: |dir| {
+            write(dir, "test100.txt", b"");
+            write(dir, "test200.txt", b"");
+            let r = load(DatasetName::Nmnist, dir, Split::Test).map(drop);
+            (r, vec![dir.join("test200.txt")])
+        },
+        is_expected: any_variant,
+        says: &["test*.txt is ambiguous", "2 files match"],
+    },
+    // ---- IDX ----
+    Case {
+        case: "IDX bad magic (a label file where an image file belongs)",
+        read: |dir| {
+            let path = write(
+                dir,
+                "train-images-idx3-ubyte",
+                &idx_labels(&[1, 2, 3, 4, 5, 6, 7, 8]),
+            );
+            (read_idx_images(&path).map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::BadMagic {
+                    expected: 0x803,
+                    found: 0x801,
+                    ..
+                }
+            )
+        },
+        says: &[
             "bad magic number",
             "expected 0x00000803",
             "found 0x00000801",
         ],
-    );
-}
-
-#[test]
-fn idx_truncated_data() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "imgs.gz", &gz(&idx_images(3, 2, 2, 10)));
-    let err = read_idx_images(&path).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::Truncated {
-            expected: 28,
-            found: 26,
-            ..
-        }
-    ));
-    assert_msg(&err, &path, &["truncated", "expected 28 bytes, found 26"]);
-}
-
-#[test]
-fn idx_truncated_header() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "labels", &[0, 0, 8, 1, 0]);
-    let err = read_idx_labels(&path).unwrap_err();
-    assert_msg(&err, &path, &["truncated", "expected 8 bytes, found 5"]);
-}
-
-#[test]
-fn idx_trailing_garbage() {
-    let tmp = TempDir::new().unwrap();
-    let mut bytes = idx_labels(&[1, 2, 3]);
-    bytes.extend_from_slice(b"junk");
-    let path = write(tmp.path(), "labels", &bytes);
-    let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::TrailingData {
-            expected: 11,
-            found: 15,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &path,
-        &["trailing garbage", "expected 11 bytes, found 15 (4 extra)"],
-    );
-}
-
-#[test]
-fn idx_count_mismatch_names_both_files() {
-    let tmp = TempDir::new().unwrap();
-    let images = write(tmp.path(), "images", &idx_images(3, 2, 2, 12));
-    let labels = write(tmp.path(), "labels", &idx_labels(&[1, 2]));
-    let err = read_idx_pair(DatasetName::Mnist, Split::Train, &images, &labels).unwrap_err();
-    assert_msg(
-        &err,
-        &images,
-        &["count mismatch", "holds 3 images", "holds 2 labels"],
-    );
-    assert_msg(&err, &labels, &[]);
-}
-
-#[test]
-fn idx_label_out_of_range() {
-    let tmp = TempDir::new().unwrap();
-    let images = write(tmp.path(), "images", &idx_images(3, 1, 1, 3));
-    let labels = write(tmp.path(), "labels", &idx_labels(&[1, 2, 10]));
-    let err = read_idx_pair(DatasetName::Mnist, Split::Train, &images, &labels).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::LabelOutOfRange {
-            index: 2,
-            label: 10,
-            classes: 10,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &labels,
-        &[
+    },
+    Case {
+        case: "IDX truncated data",
+        read: |dir| {
+            let path = write(dir, "imgs.gz", &gz(&idx_images(3, 2, 2, 10)));
+            (read_idx_images(&path).map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::Truncated {
+                    expected: 28,
+                    found: 26,
+                    ..
+                }
+            )
+        },
+        says: &["truncated", "expected 28 bytes, found 26"],
+    },
+    Case {
+        case: "IDX truncated header",
+        read: |dir| {
+            let path = write(dir, "labels", &[0, 0, 8, 1, 0]);
+            (read_idx_labels(&path).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &["truncated", "expected 8 bytes, found 5"],
+    },
+    Case {
+        case: "IDX trailing garbage",
+        read: |dir| {
+            let bytes = [idx_labels(&[1, 2, 3]), b"junk".to_vec()].concat();
+            let path = write(dir, "labels", &bytes);
+            (read_idx_labels(&path).map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::TrailingData {
+                    expected: 11,
+                    found: 15,
+                    ..
+                }
+            )
+        },
+        says: &["trailing garbage", "expected 11 bytes, found 15 (4 extra)"],
+    },
+    Case {
+        case: "IDX count mismatch names both files",
+        read: |dir| {
+            let images = write(dir, "images", &idx_images(3, 2, 2, 12));
+            let labels = write(dir, "labels", &idx_labels(&[1, 2]));
+            let r = read_idx_pair(DatasetName::Mnist, Split::Train, &images, &labels);
+            (r.map(drop), vec![images, labels])
+        },
+        is_expected: any_variant,
+        says: &["count mismatch", "holds 3 images", "holds 2 labels"],
+    },
+    Case {
+        case: "IDX label out of range",
+        read: |dir| {
+            let images = write(dir, "images", &idx_images(3, 1, 1, 3));
+            let labels = write(dir, "labels", &idx_labels(&[1, 2, 10]));
+            let r = read_idx_pair(DatasetName::Mnist, Split::Train, &images, &labels);
+            (r.map(drop), vec![labels])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::LabelOutOfRange {
+                    index: 2,
+                    label: 10,
+                    classes: 10,
+                    ..
+                }
+            )
+        },
+        says: &[
             "label out of range",
             "sample 2 has label 10",
             "only 10 classes",
         ],
+    },
+    Case {
+        case: "corrupt gzip is a decompression error",
+        read: |dir| {
+            let mut bytes = gz(&idx_labels(&[1; 100]));
+            bytes.truncate(bytes.len() - 12); // cut the deflate stream and the trailer
+            let path = write(dir, "t10k-labels-idx1-ubyte.gz", &bytes);
+            (read_idx_labels(&path).map(drop), vec![path])
+        },
+        is_expected: |e| matches!(e, DataError::Decompress { .. }),
+        says: &["corrupt gzip data", "fetch the file again"],
+    },
+    Case {
+        case: "an I/O error names the path",
+        read: |dir| {
+            // A folder where a file belongs: the read fails with an error other than "not found".
+            let path = dir.join("labels");
+            fs::create_dir(&path).unwrap();
+            (read_idx_labels(&path).map(drop), vec![path])
+        },
+        is_expected: |e| matches!(e, DataError::Io { .. }),
+        says: &["cannot read"],
+    },
+    // ---- CIFAR-10 ----
+    Case {
+        case: "CIFAR wrong record size",
+        read: |dir| {
+            let path = write(dir, "data_batch_1.bin", &vec![0u8; 3073 * 2 + 5]);
+            let r = read_cifar_bin(std::slice::from_ref(&path), Split::Train);
+            (r.map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::RecordSize {
+                    size: 6151,
+                    record: 3073,
+                    ..
+                }
+            )
+        },
+        says: &[
+            "wrong size",
+            "6151 bytes is not a multiple of the 3073-byte record size",
+        ],
+    },
+    Case {
+        case: "CIFAR label out of range gives the record index",
+        read: |dir| {
+            let mut bytes = vec![0u8; 3073 * 3];
+            bytes[3073 * 2] = 11;
+            write(
+                dir,
+                "test_batch.a.bin",
+                &[vec![1u8], vec![7u8; 3072]].concat(),
+            );
+            let bad = write(dir, "test_batch.b.bin", &bytes);
+            (
+                load(DatasetName::Cifar10, dir, Split::Test).map(drop),
+                vec![bad],
+            )
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::LabelOutOfRange {
+                    index: 2,
+                    label: 11,
+                    ..
+                }
+            )
+        },
+        says: &["label out of range", "sample 2 has label 11"],
+    },
+    // ---- N-MNIST ----
+    Case {
+        case: "N-MNIST wrong record size",
+        read: |dir| {
+            let path = write(dir, "1.bs2", &[0u8; 12]);
+            (read_nmnist_file(&path).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &[
+            "wrong size",
+            "12 bytes is not a multiple of the 5-byte record size",
+        ],
+    },
+    Case {
+        case: "N-MNIST event out of range gives the event index",
+        read: |dir| {
+            let path = write(dir, "7.bs2", &[1, 2, 0x80, 0, 5, 3, 34, 0, 0, 9]);
+            (read_nmnist_file(&path).map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::EventOutOfRange {
+                    index: 1,
+                    x: 3,
+                    y: 34,
+                    ..
+                }
+            )
+        },
+        says: &["event 1 out of range", "(x=3, y=34)", "34x34 sensor"],
+    },
+    Case {
+        case: "N-MNIST list parse error gives the line",
+        read: |dir| {
+            let path = write(dir, "train1K.txt", b"#sample #class\n1\t5\n2 three\n");
+            (read_nmnist_list(&path).map(drop), vec![path])
+        },
+        is_expected: |e| matches!(e, DataError::Parse { line: 3, .. }),
+        says: &["line 3", "class 'three' is not a whole number"],
+    },
+    Case {
+        case: "N-MNIST list with a wrong field count gives the line",
+        read: |dir| {
+            let path = write(dir, "test100.txt", b"#sample #class\n\n60001\t7\t1\n");
+            (read_nmnist_list(&path).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &["line 3", "found 3 fields"],
+    },
+    Case {
+        case: "N-MNIST list class out of range gives the line",
+        read: |dir| {
+            let path = write(dir, "test100.txt", b"60001\t12\n");
+            (read_nmnist_list(&path).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &["line 1", "class 12 is out of range 0..=9"],
+    },
+    // ---- digits ----
+    Case {
+        case: "digits malformed row gives the line",
+        read: |dir| {
+            let good = digits_row(&[&["0"; 64][..], &["3"]].concat());
+            let short = digits_row(&["1"; 10]);
+            let path = write(dir, "digits.csv.gz", &gz((good + &short).as_bytes()));
+            (read_digits_csv(&path, 0).map(drop), vec![path])
+        },
+        is_expected: |e| matches!(e, DataError::Parse { line: 2, .. }),
+        says: &["line 2", "expected 65 comma-separated numbers", "found 10"],
+    },
+    Case {
+        case: "digits non-number gives the line and column",
+        read: |dir| {
+            let mut fields = vec!["0"; 65];
+            fields[4] = "x";
+            let path = write(dir, "digits.csv", digits_row(&fields).as_bytes());
+            (read_digits_csv(&path, 0).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &["line 1", "column 5: 'x' is not a whole number"],
+    },
+    Case {
+        case: "digits value out of range",
+        read: |dir| {
+            let mut fields = vec!["1"; 65];
+            fields[10] = "17";
+            let text = digits_row(&["0"; 65]) + &digits_row(&fields);
+            let path = write(dir, "digits.csv.gz", &gz(text.as_bytes()));
+            (read_digits_csv(&path, 0).map(drop), vec![path])
+        },
+        is_expected: |e| {
+            matches!(
+                e,
+                DataError::ValueOutOfRange {
+                    line: 2,
+                    column: 11,
+                    max: 16,
+                    ..
+                }
+            )
+        },
+        says: &[
+            "line 2",
+            "value out of range",
+            "column 11 is 17, allowed 0..=16",
+        ],
+    },
+    Case {
+        case: "digits class out of range",
+        read: |dir| {
+            let mut fields = vec!["0"; 65];
+            fields[64] = "10";
+            let path = write(dir, "digits.csv", digits_row(&fields).as_bytes());
+            (read_digits_csv(&path, 0).map(drop), vec![path])
+        },
+        is_expected: any_variant,
+        says: &["column 65 is 10, allowed 0..=9"],
+    },
+];
+
+/// What is wrong with `case`'s outcome, if anything.
+fn problems(case: &Case) -> Vec<String> {
+    let tmp = TempDir::new().unwrap();
+    let (outcome, paths) = (case.read)(tmp.path());
+    let err = match outcome {
+        Ok(()) => return vec!["read succeeded".into()],
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    let mut wrong = Vec::new();
+    if !(case.is_expected)(&err) {
+        wrong.push(format!("unexpected variant {err:?}"));
+    }
+    for p in paths {
+        if !msg.contains(&p.display().to_string()) {
+            wrong.push(format!("message {msg:?} should name {}", p.display()));
+        }
+    }
+    for f in case.says {
+        if !msg.contains(f) {
+            wrong.push(format!("message {msg:?} should contain {f:?}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn every_malformed_input_earns_its_complaint() {
+    let failures: Vec<String> = CASES
+        .iter()
+        .flat_map(|c| {
+            problems(c)
+                .into_iter()
+                .map(move |p| format!("{}: {p}", c.case))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
     );
 }
+
+#[test]
+fn case_names_are_unique() {
+    let mut names: Vec<&str> = CASES.iter().map(|c| c.case).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "two cases share a name");
+}
+
+// ---- layouts the readers accept ----
 
 #[test]
 fn idx_uncompressed_names_are_accepted() {
@@ -273,77 +531,6 @@ fn idx_uncompressed_names_are_accepted() {
 }
 
 #[test]
-fn corrupt_gzip_is_a_decompression_error() {
-    let tmp = TempDir::new().unwrap();
-    let mut bytes = gz(&idx_labels(&[1; 100]));
-    let n = bytes.len();
-    bytes.truncate(n - 12); // cut the deflate stream and the trailer
-    let path = write(tmp.path(), "t10k-labels-idx1-ubyte.gz", &bytes);
-    let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::Decompress { .. }));
-    assert_msg(&err, &path, &["corrupt gzip data", "fetch the file again"]);
-}
-
-#[test]
-fn io_error_names_the_path() {
-    let tmp = TempDir::new().unwrap();
-    // A folder where a file belongs: the read fails with an error other than "not found".
-    let path = tmp.path().join("labels");
-    fs::create_dir(&path).unwrap();
-    let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::Io { .. }), "{err:?}");
-    assert_msg(&err, &path, &["cannot read"]);
-}
-
-// ---- CIFAR-10 ----
-
-#[test]
-fn cifar_wrong_record_size() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "data_batch_1.bin", &vec![0u8; 3073 * 2 + 5]);
-    let err = read_cifar_bin(std::slice::from_ref(&path), Split::Train).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::RecordSize {
-            size: 6151,
-            record: 3073,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &path,
-        &[
-            "wrong size",
-            "6151 bytes is not a multiple of the 3073-byte record size",
-        ],
-    );
-}
-
-#[test]
-fn cifar_label_out_of_range_gives_record_index() {
-    let tmp = TempDir::new().unwrap();
-    let mut bytes = vec![0u8; 3073 * 3];
-    bytes[3073 * 2] = 11;
-    write(
-        tmp.path(),
-        "test_batch.a.bin",
-        &[vec![1u8], vec![7u8; 3072]].concat(),
-    );
-    let bad = write(tmp.path(), "test_batch.b.bin", &bytes);
-    let err = load(DatasetName::Cifar10, tmp.path(), Split::Test).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::LabelOutOfRange {
-            index: 2,
-            label: 11,
-            ..
-        }
-    ));
-    assert_msg(&err, &bad, &["label out of range", "sample 2 has label 11"]);
-}
-
-#[test]
 fn cifar_batches_concatenate_in_name_order() {
     let tmp = TempDir::new().unwrap();
     let record = |label: u8| [vec![label], vec![label; 3072]].concat();
@@ -362,44 +549,6 @@ fn cifar_batches_concatenate_in_name_order() {
     assert_eq!(set.labels, [1, 2, 3]);
     assert_eq!(set.shape(), [3, 32, 32]);
     assert_eq!(set.sample(2).unwrap()[3071], 3);
-}
-
-// ---- N-MNIST ----
-
-#[test]
-fn nmnist_wrong_record_size() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "1.bs2", &[0u8; 12]);
-    let err = read_nmnist_file(&path).unwrap_err();
-    assert_msg(
-        &err,
-        &path,
-        &[
-            "wrong size",
-            "12 bytes is not a multiple of the 5-byte record size",
-        ],
-    );
-}
-
-#[test]
-fn nmnist_event_out_of_range_gives_event_index() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "7.bs2", &[1, 2, 0x80, 0, 5, 3, 34, 0, 0, 9]);
-    let err = read_nmnist_file(&path).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::EventOutOfRange {
-            index: 1,
-            x: 3,
-            y: 34,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &path,
-        &["event 1 out of range", "(x=3, y=34)", "34x34 sensor"],
-    );
 }
 
 #[test]
@@ -432,43 +581,6 @@ fn nmnist_decodes_polarity_and_timestamp() {
 }
 
 #[test]
-fn nmnist_list_parse_error_gives_line() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(
-        tmp.path(),
-        "train1K.txt",
-        b"#sample #class\n1\t5\n2 three\n",
-    );
-    let err = read_nmnist_list(&path).unwrap_err();
-    assert!(matches!(err, DataError::Parse { line: 3, .. }));
-    assert_msg(
-        &err,
-        &path,
-        &["line 3", "class 'three' is not a whole number"],
-    );
-}
-
-#[test]
-fn nmnist_list_wrong_field_count_gives_line() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(
-        tmp.path(),
-        "test100.txt",
-        b"#sample #class\n\n60001\t7\t1\n",
-    );
-    let err = read_nmnist_list(&path).unwrap_err();
-    assert_msg(&err, &path, &["line 3", "found 3 fields"]);
-}
-
-#[test]
-fn nmnist_list_class_out_of_range_gives_line() {
-    let tmp = TempDir::new().unwrap();
-    let path = write(tmp.path(), "test100.txt", b"60001\t12\n");
-    let err = read_nmnist_list(&path).unwrap_err();
-    assert_msg(&err, &path, &["line 1", "class 12 is out of range 0..=9"]);
-}
-
-#[test]
 fn nmnist_official_layout_loads_by_digit() {
     let tmp = TempDir::new().unwrap();
     write(tmp.path(), "Test/3/10.bin", &[1, 1, 0, 0, 1]);
@@ -488,79 +600,6 @@ fn nmnist_official_layout_loads_by_digit() {
         [0, 2, 1]
     );
     assert_eq!((set.width, set.height), (34, 34));
-}
-
-// ---- digits ----
-
-fn digits_row(values: &[&str]) -> String {
-    values.join(",") + "\n"
-}
-
-#[test]
-fn digits_malformed_row_gives_line() {
-    let tmp = TempDir::new().unwrap();
-    let good = digits_row(&[&["0"; 64][..], &["3"]].concat());
-    let short = digits_row(&["1"; 10]);
-    let path = write(tmp.path(), "digits.csv.gz", &gz((good + &short).as_bytes()));
-    let err = read_digits_csv(&path, 0).unwrap_err();
-    assert!(matches!(err, DataError::Parse { line: 2, .. }));
-    assert_msg(
-        &err,
-        &path,
-        &["line 2", "expected 65 comma-separated numbers", "found 10"],
-    );
-}
-
-#[test]
-fn digits_non_number_gives_line_and_column() {
-    let tmp = TempDir::new().unwrap();
-    let mut fields = vec!["0"; 65];
-    fields[4] = "x";
-    let path = write(tmp.path(), "digits.csv", digits_row(&fields).as_bytes());
-    let err = read_digits_csv(&path, 0).unwrap_err();
-    assert_msg(
-        &err,
-        &path,
-        &["line 1", "column 5: 'x' is not a whole number"],
-    );
-}
-
-#[test]
-fn digits_value_out_of_range() {
-    let tmp = TempDir::new().unwrap();
-    let mut fields = vec!["1"; 65];
-    fields[10] = "17";
-    let text = digits_row(&vec!["0"; 65]) + &digits_row(&fields);
-    let path = write(tmp.path(), "digits.csv.gz", &gz(text.as_bytes()));
-    let err = read_digits_csv(&path, 0).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::ValueOutOfRange {
-            line: 2,
-            column: 11,
-            max: 16,
-            ..
-        }
-    ));
-    assert_msg(
-        &err,
-        &path,
-        &[
-            "line 2",
-            "value out of range",
-            "column 11 is 17, allowed 0..=16",
-        ],
-    );
-}
-
-#[test]
-fn digits_class_out_of_range() {
-    let tmp = TempDir::new().unwrap();
-    let mut fields = vec!["0"; 65];
-    fields[64] = "10";
-    let path = write(tmp.path(), "digits.csv", digits_row(&fields).as_bytes());
-    let err = read_digits_csv(&path, 0).unwrap_err();
-    assert_msg(&err, &path, &["column 65 is 10, allowed 0..=9"]);
 }
 
 // ---- names ----
@@ -622,16 +661,4 @@ fn random_bytes_never_panic_any_reader() {
         let _ = read_digits_csv(&path, round);
         let _ = decode_events(&path, &bytes);
     }
-}
-
-#[test]
-fn relative_data_dir_is_reported_as_a_full_path() {
-    let err = load(
-        DatasetName::Mnist,
-        Path::new("no-such-folder"),
-        Split::Train,
-    )
-    .unwrap_err();
-    let full = std::env::current_dir().unwrap().join("no-such-folder");
-    assert_msg(&err, &full, &["data folder does not exist"]);
 }

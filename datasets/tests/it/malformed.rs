@@ -46,12 +46,15 @@ fn idx_labels(labels: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What reading a bad input gave, and the paths its error message must name.
+type Outcome = (Result<(), DataError>, Vec<PathBuf>);
+
 /// One malformed input and the complaint it earns.
 struct Case {
     case: &'static str,
     /// Writes the bad input under the folder and reads it; returns the outcome and the paths the
     /// error message must name.
-    read: fn(&Path) -> (Result<(), DataError>, Vec<PathBuf>),
+    read: fn(&Path) -> Outcome,
     /// Whether the error is the expected variant (with the fields the case pins).
     is_expected: fn(&DataError) -> bool,
     /// Fragments the message must contain.

@@ -9,9 +9,9 @@
 //! inputs, never a consequence of an earlier flip. Analog and readout values are checked on the
 //! way (a wrong graded value would otherwise feed the replay unnoticed).
 
-use snnc_compiler::ir::{Compare, Module, PopulationKind, ProjectionKind, Reset, Tensor};
-use snnc_compiler::reference::kernels::{self, Pooling};
-use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare};
+use snnc_compiler::ir::{Compare, Module, PopulationKind, Reset};
+use snnc_compiler::reference::kernels;
+use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, deliver};
 use snnc_runtime::{Plan, SampleRun};
 
 /// A membrane closer than this to its threshold may fire either way under another summation
@@ -198,59 +198,5 @@ fn sample(run: &RunOutput, s: usize) -> RunOutput {
         layers: run.layers.clone(),
         spikes: vec![run.spikes[s].clone()],
         near_threshold: vec![run.near_threshold[s].clone()],
-    }
-}
-
-/// Add what projection `kind` delivers at step `t` from `x` into `out`: the reference
-/// interpreter's arithmetic (its own `deliver` is private to the compiler crate).
-fn deliver(
-    tensors: &snnc_compiler::ir::Arena<Tensor>,
-    kind: &ProjectionKind,
-    t: usize,
-    x: &[f64],
-    src: &[usize],
-    out: &mut [f64],
-    dst: &[usize],
-) {
-    match kind {
-        ProjectionKind::Conv2d(c) => {
-            let w = &tensors[c.weight];
-            kernels::conv2d_add(
-                x,
-                [src[0], src[1], src[2]],
-                &w.data,
-                [w.shape[0], w.shape[1], w.shape[2], w.shape[3]],
-                c.stride,
-                c.padding,
-                c.groups,
-                out,
-                [dst[1], dst[2]],
-            );
-        }
-        ProjectionKind::Dense(d) => kernels::dense_add(x, &tensors[d.weight].data, out),
-        ProjectionKind::SumPool(p) => {
-            let (planes, out_hw) = match (src, dst) {
-                ([c, h, w], [_, oh, ow]) => ([*c, *h, *w], [*oh, *ow]),
-                ([n], [on]) => ([1, 1, *n], [1, *on]),
-                _ => unreachable!("validated sum_pool shapes"),
-            };
-            kernels::pool_add(
-                x,
-                planes,
-                p.kernel,
-                p.stride,
-                p.padding,
-                Pooling::Sum { scale: p.scale },
-                out,
-                out_hw,
-            );
-        }
-        ProjectionKind::Identity(_) | ProjectionKind::Reshape(_) | ProjectionKind::Dropout(_) => {
-            out.iter_mut().zip(x).for_each(|(o, v)| *o += v);
-        }
-        ProjectionKind::Scale(s) => out.iter_mut().zip(x).for_each(|(o, v)| *o += s.factor * v),
-        ProjectionKind::Affine(a) => {
-            kernels::channel_scale_add(x, tensors[a.scale].at_step(t), out)
-        }
     }
 }

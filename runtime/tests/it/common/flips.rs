@@ -9,6 +9,7 @@
 //! inputs, never a consequence of an earlier flip. Analog and readout values are checked on the
 //! way (a wrong graded value would otherwise feed the replay unnoticed).
 
+use rayon::prelude::*;
 use snnc_compiler::ir::{Compare, Module, PopulationKind, Reset};
 use snnc_compiler::reference::kernels;
 use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, deliver};
@@ -57,6 +58,16 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
     for t in 0..m.timesteps {
         for (h, p) in m.populations.iter() {
             if matches!(p.kind, PopulationKind::Input(_)) {
+                continue;
+            }
+            if let PopulationKind::Analog(a) = &p.kind
+                && a.constant
+                && t > 0
+            {
+                // Hoisted: step 0 was checked, and the value may not change since.
+                if trace[t][h.index()] != trace[0][h.index()] {
+                    return Err(format!("constant `{}` changed at step {t}", p.name));
+                }
                 continue;
             }
             let mut drive = vec![0.0f64; p.shape.numel()];
@@ -145,13 +156,20 @@ pub fn check_runs(
     runs: &[SampleRun],
 ) -> Result<FlipSummary, String> {
     let mine = plan.run_output(runs);
+    let replays: Vec<Result<Vec<Flip>, String>> = runs
+        .par_iter()
+        .enumerate()
+        .map(|(s, run)| {
+            let trace = run
+                .trace
+                .as_ref()
+                .ok_or("the runs must be traced to replay them")?;
+            replay(m, trace).map_err(|e| format!("sample {s}: {e}"))
+        })
+        .collect();
     let mut summary = FlipSummary::default();
-    for (s, run) in runs.iter().enumerate() {
-        let trace = run
-            .trace
-            .as_ref()
-            .ok_or("the runs must be traced to replay them")?;
-        let flips = replay(m, trace).map_err(|e| format!("sample {s}: {e}"))?;
+    for (s, flips) in replays.into_iter().enumerate() {
+        let flips = flips?;
         if let Some(f) = flips.iter().find(|f| !f.is_tie()) {
             return Err(format!(
                 "sample {s}: `{}` neuron {} at step {}: the runtime {} with the reference membrane \

@@ -1,4 +1,5 @@
-//! Shared helpers of the runtime's tests: the compiler's golden fixtures, lowered and optimised.
+//! Shared helpers of the runtime's tests: the golden fixtures (every folder of `tests/fixtures/`),
+//! lowered and optimised.
 
 pub mod brute;
 pub mod flips;

@@ -49,17 +49,18 @@ pub fn modules(net: &Network, w: &Weights) -> Vec<(&'static str, Module)> {
     vec![("lowered", lowered), ("optimised", optimised)]
 }
 
-/// Every example architecture (`examples/architectures/*.json`), sorted.
+/// Every example architecture (`examples/architectures/*.json`), sorted; never empty, so a test
+/// over them cannot pass by finding none.
 pub fn example_architectures() -> Vec<PathBuf> {
     let dir = workspace().join("examples/architectures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the example architectures {}: {e}", dir.display()));
+    let mut v: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     v.sort();
+    assert!(!v.is_empty(), "no architecture in {}", dir.display());
     v
 }

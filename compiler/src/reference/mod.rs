@@ -12,7 +12,7 @@ mod module;
 
 pub use compare::{Agreement, Disagreement, Discrepancy, compare};
 pub use graph::{GraphRunError, run_network};
-pub(crate) use module::deliver;
+pub use module::deliver;
 pub use module::run_module;
 
 use thiserror::Error;

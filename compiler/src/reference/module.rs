@@ -143,7 +143,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
 }
 
 /// Add projection `kind` at step `t` applied to the source values `x` into `out` (shapes as dims).
-pub(crate) fn deliver(
+pub fn deliver(
     tensors: &Arena<Tensor>,
     kind: &ProjectionKind,
     t: usize,

@@ -1,7 +1,7 @@
 //! Dataset samples become module input as training feeds them: normalised, zero-padded 28 -> 32,
 //! flattened for an MLP, N-MNIST binned into T frames and centre-cropped; mismatches are errors.
 
-mod common;
+use crate::common;
 
 use snnc_datasets::transform::Normalization;
 use snnc_datasets::{DatasetName, Split};

@@ -345,156 +345,262 @@ fn builtin_written_out_loads_as_a_user_file() {
     assert_eq!(Target::resolve(path.to_str().unwrap()).unwrap(), loihi);
 }
 
-/// Loads `USER` with `from` replaced by `to` and returns the error message; checks the message
-/// names the file.
-fn load_error(from: &str, to: &str) -> (TargetError, String) {
-    assert!(USER.contains(from), "test edit `{from}` not in USER");
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "bad.json", &USER.replacen(from, to, 1));
-    let err = Target::from_path(&path).expect_err("malformed file loaded");
-    let msg = err.to_string();
-    assert!(
-        msg.starts_with(&path.display().to_string()),
-        "message does not name the file: {msg}"
-    );
-    (err, msg)
+// ---- malformed user files ----
+
+/// The error a malformed user file must earn.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// A syntax error, at this line when given.
+    Syntax(Option<usize>),
+    /// A validation error, at this line when given.
+    Invalid(Option<usize>),
+    /// Any error (the case pins the message only).
+    Any,
 }
 
-fn assert_syntax_at(err: &TargetError, want_line: usize) {
-    match err {
-        TargetError::Syntax { line, .. } => assert_eq!(*line, want_line, "{err}"),
-        other => panic!("expected a syntax error, got {other:?}"),
-    }
+/// `USER` with one edit, and the complaint it earns.
+struct EditCase {
+    case: &'static str,
+    /// Replaced (first occurrence) by `to`.
+    from: String,
+    to: String,
+    expect: Expect,
+    /// Fragments the message must contain (it must also start with the file's path).
+    says: &'static [&'static str],
 }
 
-#[test]
-fn malformed_json_gives_line_and_column() {
-    let (err, msg) = load_error(
-        r#""where": "bench log 4" }"#,
-        r#""where": "bench log 4", }"#,
-    );
-    assert_syntax_at(&err, 14);
-    assert!(msg.contains("trailing comma"), "{msg}");
-}
-
-#[test]
-fn missing_field_is_named() {
-    let (err, msg) = load_error(r#""pj": 0.5, "#, "");
-    assert_syntax_at(&err, 9);
-    assert!(msg.contains("missing field `pj`"), "{msg}");
-    let (_, msg) = load_error(r#""formats": { "weights": "int4", "state": "int16" },"#, "");
-    assert!(msg.contains("missing field `formats`"), "{msg}");
-}
-
-#[test]
-fn unknown_field_is_named() {
-    let (err, msg) = load_error(r#""sop": {"#, r#""spo": {"#);
-    assert_syntax_at(&err, 9);
-    assert!(
-        msg.contains("unknown field `spo`") && msg.contains("`sop`"),
-        "{msg}"
-    );
-}
-
-#[test]
-fn negative_energy_is_rejected() {
-    let (err, msg) = load_error(r#""pj": 2.0"#, r#""pj": -2.0"#);
-    assert_syntax_at(&err, 10);
-    assert!(
-        msg.contains("energy must be") && msg.contains("-2"),
-        "{msg}"
-    );
-}
-
-#[test]
-fn non_finite_energy_is_rejected() {
-    let (err, _) = load_error(r#""pj": 2.0"#, r#""pj": 1e999"#);
-    assert_syntax_at(&err, 10);
-    let (_, msg) = load_error(r#""pj": 2.0"#, r#""pj": NaN"#);
-    assert!(msg.contains(":10:"), "{msg}");
-}
-
-#[test]
-fn wrong_type_is_rejected() {
-    let (err, msg) = load_error(r#""pj": 2.0"#, r#""pj": "2.0 pJ""#);
-    assert_syntax_at(&err, 10);
-    assert!(msg.contains("invalid type"), "{msg}");
-}
-
-#[test]
-fn unknown_number_format_is_rejected() {
-    let (err, msg) = load_error(r#""weights": "int4""#, r#""weights": "float4""#);
-    assert_syntax_at(&err, 7);
-    assert!(msg.contains("unknown number format `float4`"), "{msg}");
-}
-
-#[test]
-fn unknown_source_is_named_with_its_line() {
-    let (err, msg) = load_error(
-        r#""source": "lab", "where": "bench log 4""#,
-        r#""source": "lbb", "where": "bench log 4""#,
-    );
-    assert!(
-        matches!(err, TargetError::Invalid { line: Some(14), .. }),
-        "{err:?}"
-    );
-    assert!(
-        msg.contains("memory.weight_read.source") && msg.contains("`lbb`") && msg.contains("lab"),
-        "{msg}"
-    );
-}
-
-#[test]
-fn no_pricing_is_rejected() {
+/// `USER`'s pricing sections (from `"arithmetic"` to the closing brace), to cut or replace.
+fn user_pricing() -> (usize, usize) {
     let start = USER.find(r#"  "arithmetic""#).unwrap();
-    let end = USER.rfind('}').unwrap();
-    let (_, msg) = load_error(&USER[start..end], "");
-    // The cut leaves a trailing comma after formats; fix it to reach validation.
-    assert!(msg.contains("trailing comma"), "{msg}");
-    let (_, msg) = load_error(&USER[start - 2..end], "\n");
-    assert!(msg.contains("no pricing"), "{msg}");
+    (start, USER.rfind('}').unwrap())
 }
 
-#[test]
-fn all_in_with_other_sections_is_rejected() {
-    let all_in = r#""all_in": { "per_event": { "pj": 26, "op": "event", "source": "lab", "where": "x" }, "prices": ["sops"] },
-  "arithmetic": {"#;
-    let (err, msg) = load_error(r#""arithmetic": {"#, all_in);
-    assert!(matches!(err, TargetError::Invalid { .. }), "{err:?}");
-    assert!(
-        msg.contains("all_in") && msg.contains("prices nothing else"),
-        "{msg}"
-    );
-}
-
-#[test]
-fn all_in_count_lists_are_checked() {
-    let start = USER.find(r#"  "arithmetic""#).unwrap();
-    let end = USER.rfind('}').unwrap();
-    let with = |prices: &str, covers: &str| {
-        format!(
-            r#"  "all_in": {{ "per_event": {{ "pj": 26, "op": "event", "source": "lab", "where": "x" }}, "prices": {prices}, "covers": {covers} }}
+/// An `all_in` section pricing `prices` and covering `covers`.
+fn all_in(prices: &str, covers: &str) -> String {
+    format!(
+        r#"  "all_in": {{ "per_event": {{ "pj": 26, "op": "event", "source": "lab", "where": "x" }}, "prices": {prices}, "covers": {covers} }}
 "#
-        )
+    )
+}
+
+fn edit_cases() -> Vec<EditCase> {
+    let (start, end) = user_pricing();
+    let pricing = USER[start..end].to_string();
+    let case = |case, from: &str, to: &str, expect, says| EditCase {
+        case,
+        from: from.into(),
+        to: to.into(),
+        expect,
+        says,
     };
-    let (_, msg) = load_error(&USER[start..end], &with(r#"["sops"]"#, r#"["sops"]"#));
-    assert!(msg.contains("`sops` is listed twice"), "{msg}");
-    let (_, msg) = load_error(&USER[start..end], &with("[]", "[]"));
-    assert!(msg.contains("all_in.prices"), "{msg}");
-    let (err, msg) = load_error(&USER[start..end], &with(r#"["synops"]"#, "[]"));
-    assert!(matches!(err, TargetError::Syntax { .. }), "{err:?}");
+    vec![
+        case(
+            "malformed JSON gives line and column",
+            r#""where": "bench log 4" }"#,
+            r#""where": "bench log 4", }"#,
+            Expect::Syntax(Some(14)),
+            &["trailing comma"],
+        ),
+        case(
+            "missing field is named",
+            r#""pj": 0.5, "#,
+            "",
+            Expect::Syntax(Some(9)),
+            &["missing field `pj`"],
+        ),
+        case(
+            "missing section is named",
+            r#""formats": { "weights": "int4", "state": "int16" },"#,
+            "",
+            Expect::Any,
+            &["missing field `formats`"],
+        ),
+        case(
+            "unknown field is named with the known one",
+            r#""sop": {"#,
+            r#""spo": {"#,
+            Expect::Syntax(Some(9)),
+            &["unknown field `spo`", "`sop`"],
+        ),
+        case(
+            "negative energy",
+            r#""pj": 2.0"#,
+            r#""pj": -2.0"#,
+            Expect::Syntax(Some(10)),
+            &["energy must be", "-2"],
+        ),
+        case(
+            "infinite energy",
+            r#""pj": 2.0"#,
+            r#""pj": 1e999"#,
+            Expect::Syntax(Some(10)),
+            &[],
+        ),
+        case(
+            "NaN energy",
+            r#""pj": 2.0"#,
+            r#""pj": NaN"#,
+            Expect::Any,
+            &[":10:"],
+        ),
+        case(
+            "wrong type",
+            r#""pj": 2.0"#,
+            r#""pj": "2.0 pJ""#,
+            Expect::Syntax(Some(10)),
+            &["invalid type"],
+        ),
+        case(
+            "unknown number format",
+            r#""weights": "int4""#,
+            r#""weights": "float4""#,
+            Expect::Syntax(Some(7)),
+            &["unknown number format `float4`"],
+        ),
+        case(
+            "unknown source is named with its line",
+            r#""source": "lab", "where": "bench log 4""#,
+            r#""source": "lbb", "where": "bench log 4""#,
+            Expect::Invalid(Some(14)),
+            &["memory.weight_read.source", "`lbb`", "lab"],
+        ),
+        // Cutting the pricing leaves a trailing comma after formats ...
+        case(
+            "pricing cut, formats' comma left",
+            &pricing,
+            "",
+            Expect::Any,
+            &["trailing comma"],
+        ),
+        // ... cutting it too reaches validation.
+        case(
+            "no pricing",
+            &USER[start - 2..end],
+            "\n",
+            Expect::Any,
+            &["no pricing"],
+        ),
+        case(
+            "all_in with other sections",
+            r#""arithmetic": {"#,
+            r#""all_in": { "per_event": { "pj": 26, "op": "event", "source": "lab", "where": "x" }, "prices": ["sops"] },
+  "arithmetic": {"#,
+            Expect::Invalid(None),
+            &["all_in", "prices nothing else"],
+        ),
+        case(
+            "all_in lists a count twice",
+            &pricing,
+            &all_in(r#"["sops"]"#, r#"["sops"]"#),
+            Expect::Any,
+            &["`sops` is listed twice"],
+        ),
+        case(
+            "all_in prices nothing",
+            &pricing,
+            &all_in("[]", "[]"),
+            Expect::Any,
+            &["all_in.prices"],
+        ),
+        case(
+            "all_in prices an unknown count",
+            &pricing,
+            &all_in(r#"["synops"]"#, "[]"),
+            Expect::Syntax(None),
+            &["unknown variant `synops`", "`sops`"],
+        ),
+        case(
+            "backwards range",
+            r#""pj": 2.0"#,
+            r#""pj": 2.0, "pj_max": 1.0"#,
+            Expect::Any,
+            &["arithmetic.mac.pj_max", "backwards"],
+        ),
+        case(
+            "zero SRAM",
+            r#""sram_kib": 64"#,
+            r#""sram_kib": 0"#,
+            Expect::Any,
+            &["memory.sram_kib"],
+        ),
+        case("empty file", USER, "", Expect::Syntax(Some(1)), &["EOF"]),
+    ]
+}
+
+/// What is wrong with the outcome of loading `USER` edited as `case` says, if anything.
+fn edit_problems(case: &EditCase) -> Vec<String> {
+    if !USER.contains(&case.from) {
+        return vec![format!("the edit `{}` is not in USER", case.from)];
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "bad.json", &USER.replacen(&case.from, &case.to, 1));
+    let err = match Target::from_path(&path) {
+        Ok(_) => return vec!["the malformed file loaded".into()],
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    let mut wrong = Vec::new();
+    if !msg.starts_with(&path.display().to_string()) {
+        wrong.push(format!("message does not name the file: {msg}"));
+    }
+    let expected = match (case.expect, &err) {
+        (Expect::Any, _) => true,
+        (Expect::Syntax(want), TargetError::Syntax { line, .. }) => want.is_none_or(|w| w == *line),
+        (Expect::Invalid(want), TargetError::Invalid { line, .. }) => {
+            want.is_none_or(|w| Some(w) == *line)
+        }
+        _ => false,
+    };
+    if !expected {
+        wrong.push(format!("expected {:?}, got {err:?}", case.expect));
+    }
+    for f in case.says {
+        if !msg.contains(f) {
+            wrong.push(format!("message {msg:?} should contain {f:?}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn every_malformed_user_file_earns_its_complaint() {
+    let cases = edit_cases();
+    let failures: Vec<String> = cases
+        .iter()
+        .flat_map(|c| {
+            edit_problems(c)
+                .into_iter()
+                .map(move |p| format!("{}: {p}", c.case))
+        })
+        .collect();
     assert!(
-        msg.contains("unknown variant `synops`") && msg.contains("`sops`"),
-        "{msg}"
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
     );
-    // A valid all-in user file prices only what it lists.
+}
+
+#[test]
+fn edit_case_names_are_unique() {
+    let mut names: Vec<&str> = edit_cases().iter().map(|c| c.case).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "two cases share a name");
+}
+
+#[test]
+fn an_all_in_user_file_prices_only_what_it_lists() {
+    let (start, end) = user_pricing();
     let dir = tempfile::tempdir().unwrap();
     let path = write(
         &dir,
         "ok.json",
         &USER.replacen(
             &USER[start..end],
-            &with(r#"["sops"]"#, r#"["weight_reads"]"#),
+            &all_in(r#"["sops"]"#, r#"["weight_reads"]"#),
             1,
         ),
     );
@@ -510,21 +616,7 @@ fn all_in_count_lists_are_checked() {
 }
 
 #[test]
-fn backwards_range_and_zero_sram_are_rejected() {
-    let (_, msg) = load_error(r#""pj": 2.0"#, r#""pj": 2.0, "pj_max": 1.0"#);
-    assert!(
-        msg.contains("arithmetic.mac.pj_max") && msg.contains("backwards"),
-        "{msg}"
-    );
-    let (_, msg) = load_error(r#""sram_kib": 64"#, r#""sram_kib": 0"#);
-    assert!(msg.contains("memory.sram_kib"), "{msg}");
-}
-
-#[test]
-fn empty_and_missing_files() {
-    let (err, msg) = load_error(USER, "");
-    assert_syntax_at(&err, 1);
-    assert!(msg.contains("EOF"), "{msg}");
+fn a_missing_file_is_an_io_error_naming_it() {
     let err = Target::resolve("/no/such/dir/target.json").unwrap_err();
     assert!(matches!(err, TargetError::Io { .. }));
     assert!(
@@ -552,7 +644,7 @@ fn number_formats_parse_and_print() {
 
 #[test]
 fn readme_example_file_loads() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme.find("```json\n").expect("README has a JSON example") + "```json\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let t = Target::from_json(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e}"));

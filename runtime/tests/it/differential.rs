@@ -1,32 +1,41 @@
 //! The runtime against the reference interpreter (architecture.md's equivalence ladder) on every
 //! golden fixture and example architecture, lowered and optimised, and on trained runs.
 
-mod common;
+use crate::common;
+use crate::common::flips::{TIE_EPSILON, check_runs};
 
 use snnc_compiler::reference::{compare, run_module};
 use snnc_compiler::synth;
 use snnc_runtime::Plan;
 
+/// The ladder on the whole batch (flip rate included), and every flip proven a float tie
+/// (`common::flips`); returns the spikes and the largest logit error.
 fn check(what: &str, m: &snnc_compiler::ir::Module, x: &[Vec<f32>]) -> (u64, f64) {
     let reference = run_module(m, x).unwrap_or_else(|e| panic!("{what}: {e}"));
     let plan = Plan::new(m).unwrap_or_else(|e| panic!("{what}: {e}"));
     let runs = plan
-        .run_batch(x, false, None)
+        .run_batch(x, true, None)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let mine = plan.run_output(&runs);
     let ag = compare(&reference, &mine);
     ag.check().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let found = check_runs(m, &plan, &reference, &runs).unwrap_or_else(|e| panic!("{what}: {e}"));
     eprintln!(
-        "{what}: {} spikes, flips {}, logit error {:.2e}, predictions {:?}",
-        ag.spikes, ag.flips, ag.max_logit_error, mine.predictions
+        "{what}: {} spikes, flips {} (ladder) / {} in {} samples (replay, each within {TIE_EPSILON:e}), logit error {:.2e}, predictions {:?}",
+        ag.spikes,
+        ag.flips,
+        found.flips,
+        found.samples_with_flips,
+        ag.max_logit_error,
+        mine.predictions
     );
     (ag.spikes, ag.max_logit_error)
 }
 
 #[test]
 fn agrees_with_the_reference_on_every_fixture() {
-    for name in common::FIXTURES {
-        let (net, w) = common::load(name);
+    for name in common::fixtures() {
+        let (net, w) = common::load(&name);
         let x = synth::inputs(&net, 6, common::SEED);
         for (stage, m) in common::modules(&net, &w) {
             let (spikes, _) = check(&format!("{name} {stage}"), &m, &x);
@@ -49,8 +58,8 @@ fn agrees_with_the_reference_on_the_example_architectures() {
 
 #[test]
 fn agrees_with_the_network_interpreter_too() {
-    for name in common::FIXTURES {
-        let (net, w) = common::load(name);
+    for name in common::fixtures() {
+        let (net, w) = common::load(&name);
         let x = synth::inputs(&net, 3, common::SEED);
         let a = snnc_compiler::reference::run_network(&net, &w, &x).unwrap();
         let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
@@ -94,7 +103,7 @@ fn wrong_input_sizes_are_errors_naming_the_sample() {
 /// The budget: state per sample at most 2x (neurons x 4 bytes + delay buffers).
 #[test]
 fn state_per_sample_stays_within_twice_the_dense_budget() {
-    let mut cases: Vec<(String, snnc_compiler::network::Network)> = common::FIXTURES
+    let mut cases: Vec<(String, snnc_compiler::network::Network)> = common::fixtures()
         .iter()
         .map(|n| (n.to_string(), common::load(n).0))
         .collect();
@@ -132,8 +141,8 @@ fn state_per_sample_stays_within_twice_the_dense_budget() {
 /// order: their runs are identical, bit for bit.
 #[test]
 fn simd_and_portable_kernels_give_identical_runs() {
-    for name in common::FIXTURES {
-        let (net, w) = common::load(name);
+    for name in common::fixtures() {
+        let (net, w) = common::load(&name);
         let x = synth::inputs(&net, 2, common::SEED);
         let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
         let mut plan = Plan::new(&m).unwrap();
@@ -203,24 +212,25 @@ fn reports_render_for_every_target() {
 #[test]
 fn agrees_with_the_reference_on_the_trained_fixtures_and_real_data() {
     let dir = common::workspace().join("tests/fixtures/trained");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("trained fixtures {}: {e}", dir.display()));
     let mut runs: Vec<_> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("network.json").is_file())
         .collect();
     runs.sort();
+    assert!(!runs.is_empty(), "no trained fixture in {}", dir.display());
     for run in runs {
         let net: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("network.json")).unwrap())
                 .unwrap();
-        let Some(name) = net["meta"]["dataset"].as_str() else {
-            continue;
-        };
+        let name = net["meta"]["dataset"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: meta.dataset names no dataset", run.display()));
         let dataset: snnc_datasets::DatasetName = name.parse().unwrap();
         let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else {
+            // `dataset_dir` printed why; under SNNC_REQUIRE_DATA=1 it failed instead.
             continue;
         };
         let m = snnc_runtime::load::load(&run).unwrap_or_else(|e| panic!("{}: {e}", run.display()));

@@ -6,9 +6,9 @@
 //! the input is non-zero and in bounds, and as effective when the weight is non-zero too. Then
 //! it applies the cost model of docs/report.md. Nothing of the runtime's scatter tables is used.
 
-mod common;
+use crate::common;
 
-use common::brute::brute_counts;
+use crate::common::brute::brute_counts;
 use snnc_compiler::ir::Module;
 use snnc_compiler::synth;
 use snnc_runtime::Plan;
@@ -38,8 +38,8 @@ fn check_module(what: &str, m: &Module, x: &[Vec<f32>]) {
 
 #[test]
 fn counts_equal_a_brute_force_count_on_every_fixture() {
-    for name in common::FIXTURES {
-        let (net, w) = common::load(name);
+    for name in common::fixtures() {
+        let (net, w) = common::load(&name);
         let x = synth::inputs(&net, 2, common::SEED);
         for (stage, m) in common::modules(&net, &w) {
             check_module(&format!("{name} {stage}"), &m, &x);

@@ -1,5 +1,6 @@
 //! The real datasets (found through `SNNC_DATA_DIR`, see `testdata`): counts, known labels and
-//! statistics. Each test returns early, printing `skipping: ...`, when its data is absent.
+//! statistics. Each test returns early, printing `skipping: ...`, when its data is absent, and
+//! fails instead under `SNNC_REQUIRE_DATA=1` (`testdata::dataset_dir`).
 
 use snnc_datasets::testdata::dataset_dir;
 use snnc_datasets::transform::{FrameSpec, FrameSplit, Normalization, events_to_frames};
@@ -8,6 +9,11 @@ use snnc_datasets::{Dataset, DatasetName, ImageSet, Split, digits_split, load};
 fn load_ok(name: DatasetName, split: Split) -> Option<Dataset> {
     let dir = dataset_dir(name)?;
     Some(load(name, &dir, split).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Both splits of `name` (train, test), or `None` when its data is absent.
+fn both_splits(name: DatasetName) -> Option<(Dataset, Dataset)> {
+    Some((load_ok(name, Split::Train)?, load_ok(name, Split::Test)?))
 }
 
 fn class_counts(labels: &[u8]) -> [usize; 10] {
@@ -36,17 +42,13 @@ fn channel_stats(set: &ImageSet, c: usize) -> (f64, f64) {
 
 #[test]
 fn mnist_counts_and_first_test_labels() {
-    let Some(test) = load_ok(DatasetName::Mnist, Split::Test) else {
+    let Some((train, test)) = both_splits(DatasetName::Mnist) else {
         return;
     };
-    let test = test.into_images().unwrap();
+    let (train, test) = (train.into_images().unwrap(), test.into_images().unwrap());
     assert_eq!(test.len(), 10_000);
     assert_eq!(test.shape(), [1, 28, 28]);
     assert_eq!(test.labels[..5], [7, 2, 1, 0, 4]);
-    let train = load_ok(DatasetName::Mnist, Split::Train)
-        .unwrap()
-        .into_images()
-        .unwrap();
     assert_eq!(train.len(), 60_000);
     assert_eq!(train.pixels.len(), 60_000 * 784);
     assert_eq!(train.labels[..5], [5, 0, 4, 1, 9]);
@@ -58,7 +60,7 @@ fn mnist_counts_and_first_test_labels() {
 
 #[test]
 fn fashion_mnist_counts_and_balance() {
-    let Some(train) = load_ok(DatasetName::FashionMnist, Split::Train) else {
+    let Some((train, test)) = both_splits(DatasetName::FashionMnist) else {
         return;
     };
     assert_eq!(train.len(), 60_000);
@@ -70,21 +72,16 @@ fn fashion_mnist_counts_and_balance() {
         (mean - 0.2860).abs() < 1e-3 && (std - 0.3530).abs() < 1e-3,
         "{mean} {std}"
     );
-    let test = load_ok(DatasetName::FashionMnist, Split::Test).unwrap();
     assert_eq!(test.len(), 10_000);
     assert_eq!(class_counts(test.labels()), [1000; 10]);
 }
 
 #[test]
 fn cifar_partial_counts_labels_and_plane_order() {
-    let Some(test) = load_ok(DatasetName::Cifar10, Split::Test) else {
+    let Some((train, test)) = both_splits(DatasetName::Cifar10) else {
         return;
     };
-    let train = load_ok(DatasetName::Cifar10, Split::Train)
-        .unwrap()
-        .into_images()
-        .unwrap();
-    let test = test.into_images().unwrap();
+    let (train, test) = (train.into_images().unwrap(), test.into_images().unwrap());
     let full = train.len() == 50_000;
     if !full {
         assert_eq!(train.len(), 4000);
@@ -109,14 +106,10 @@ fn cifar_partial_counts_labels_and_plane_order() {
 
 #[test]
 fn nmnist_small_counts_labels_and_events() {
-    let Some(train) = load_ok(DatasetName::Nmnist, Split::Train) else {
+    let Some((train, test)) = both_splits(DatasetName::Nmnist) else {
         return;
     };
-    let train = train.into_events().unwrap();
-    let test = load_ok(DatasetName::Nmnist, Split::Test)
-        .unwrap()
-        .into_events()
-        .unwrap();
+    let (train, test) = (train.into_events().unwrap(), test.into_events().unwrap());
     assert_eq!((train.len(), test.len()), (1000, 100));
     assert_eq!(train.labels[0], 5, "sample 1 is MNIST train image 0, a 5");
     assert_eq!(test.labels[..5], [7, 2, 1, 0, 4]);
@@ -155,14 +148,10 @@ fn nmnist_small_counts_labels_and_events() {
 
 #[test]
 fn digits_total_split_and_statistics() {
-    let Some(train) = load_ok(DatasetName::Digits, Split::Train) else {
+    let Some((train, test)) = both_splits(DatasetName::Digits) else {
         return;
     };
-    let train = train.into_images().unwrap();
-    let test = load_ok(DatasetName::Digits, Split::Test)
-        .unwrap()
-        .into_images()
-        .unwrap();
+    let (train, test) = (train.into_images().unwrap(), test.into_images().unwrap());
     assert_eq!((train.len(), test.len()), (1437, 360));
     assert_eq!(train.shape(), [1, 8, 8]);
     assert_eq!(train.max_value, 16.0);

@@ -1,14 +1,15 @@
 //! `profile_dataset`, the library call behind `snnc run` and the pipeline's run stage: progress
 //! for every sample, the report files it is asked for, and typed errors.
 
+use crate::common;
 use snnc_datasets::{DatasetName, Split};
 use snnc_runtime::dataset_run::{ReportFiles, RunError, RunProgress, RunSettings, profile_dataset};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 fn trained(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/trained")
+    common::workspace()
+        .join("tests/fixtures/trained")
         .join(name)
 }
 

@@ -1,6 +1,5 @@
 //! The brute-force counter: NeuroBench-style counts by visiting every (output, input, weight)
 //! triple of the IR's own layouts on traced activations, then docs/report.md's cost model.
-#![allow(dead_code)]
 
 use snnc_compiler::ir::{Encoding, Module, PopulationKind, ProjectionKind};
 use snnc_runtime::Counts;

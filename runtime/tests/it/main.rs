@@ -1,0 +1,11 @@
+//! The runtime's integration tests, linked as one binary: one module per concern, shared helpers
+//! in `common`.
+
+mod common;
+mod counts;
+mod data;
+mod dataset_run;
+mod differential;
+mod fit;
+mod per_step;
+mod random_modules;

@@ -1,0 +1,3 @@
+//! The targets crate's integration tests, linked as one binary.
+
+mod targets;

@@ -7,8 +7,7 @@
 //!
 //! The modules come from the generator every property test shares (`synth::random_module`).
 
-mod onnx_common;
-
+use crate::onnx_common;
 use snnc_compiler::emit::onnx::{self, Options, SpikeOutputs};
 use snnc_compiler::ir::{Encoding, Module, PopulationKind};
 use snnc_compiler::reference::{compare, run_module};

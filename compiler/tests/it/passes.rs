@@ -1,7 +1,6 @@
 //! Every pass keeps the outputs (reference interpreter, equivalence ladder) and a valid module.
 
-mod common;
-
+use crate::common;
 use snnc_compiler::ir::{Module, PopulationKind, ProjectionKind};
 use snnc_compiler::passes::{self, PIPELINE};
 use snnc_compiler::reference::{RunOutput, compare, run_module, run_network};
@@ -18,7 +17,7 @@ fn check_same(name: &str, stage: &str, reference: &RunOutput, m: &Module, x: &[V
 
 #[test]
 fn each_pass_alone_keeps_the_outputs() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (net, _, m) = common::lowered(name);
         let x = synth::inputs(&net, 3, common::SEED);
         let reference = run_module(&m, &x).unwrap();
@@ -30,7 +29,7 @@ fn each_pass_alone_keeps_the_outputs() {
 
 #[test]
 fn the_pipeline_keeps_the_outputs_after_every_pass() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (net, w, m) = common::lowered(name);
         let x = synth::inputs(&net, 4, common::SEED + 1);
         // The network's own semantics are the reference for the whole chain.
@@ -55,7 +54,7 @@ fn count(m: &Module, f: impl Fn(&ProjectionKind) -> bool) -> usize {
 
 #[test]
 fn the_pipeline_does_what_it_says() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (_, _, lowered) = common::lowered(name);
         let m = passes::optimise(lowered.clone());
         assert_eq!(
@@ -139,7 +138,7 @@ fn the_stem_is_hoisted_and_computed_once() {
 
 #[test]
 fn hoisting_marks_exactly_the_networks_static_nodes() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (net, _, lowered) = common::lowered(name);
         let m = passes::hoist_constants(lowered);
         for (id, node) in net.desc.nodes.iter().enumerate() {

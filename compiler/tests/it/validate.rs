@@ -1,7 +1,6 @@
 //! One test per validator error, each asserting the message names the handles as the text prints them.
 
-mod common;
-
+use crate::common;
 use snnc_compiler::ir::{Handle, Module, PopulationKind, ProjectionKind};
 use snnc_compiler::lower::lower;
 use snnc_compiler::network::{NetworkDesc, Weights};

@@ -1,7 +1,11 @@
-//! One test per validator error, each asserting the message names the handles as the text prints them.
+//! The validator's errors, one table row per error, each message naming the handles as the text
+//! prints them; and the lowering errors for what the event IR cannot express.
 
 use crate::common;
-use snnc_compiler::ir::{Handle, Module, PopulationKind, ProjectionKind};
+use snnc_compiler::ir::{
+    Affine, Analog, Conv2d, Handle, Module, PopulationKind, ProjectionKind, Readout, ReadoutKind,
+    Reshape, Scale, Shape, Spiking, SumPool, Tensor,
+};
 use snnc_compiler::lower::lower;
 use snnc_compiler::network::{NetworkDesc, Weights};
 use snnc_compiler::text::parse;
@@ -30,12 +34,6 @@ fn base() -> Module {
     let (m, _) = parse(BASE, "tiny.snnir", |_| Ok(Weights::default())).unwrap();
     validate(&m).expect("the base module is valid");
     m
-}
-
-fn error(m: &Module) -> String {
-    validate(m)
-        .expect_err("the module should be invalid")
-        .to_string()
 }
 
 fn p(i: usize) -> Handle<snnc_compiler::ir::Population> {
@@ -90,123 +88,6 @@ fn a_cycle_is_located_at_its_first_population() {
 }
 
 #[test]
-fn zero_delay_cycle_names_every_population_on_it() {
-    let mut m = base();
-    m.projections[e(2)].delay = 0;
-    assert_eq!(
-        error(&m),
-        "zero-delay cycle p1 `conv` -> p2 `lif` -> p1 `conv`: every cycle needs a total delay of at least 1"
-    );
-}
-
-#[test]
-fn shape_mismatch_names_both_ends_and_shapes() {
-    let mut m = base();
-    m.projections[e(3)].kind = ProjectionKind::SumPool(snnc_compiler::ir::SumPool {
-        kernel: [1, 1],
-        stride: [1, 1],
-        padding: [0, 0],
-        scale: 1.0,
-    });
-    assert_eq!(
-        error(&m),
-        "e3 (sum_pool p2 -> p3): the source p2 is [1, 4, 4], so the target must be [1, 4, 4], but p3 is [1, 2, 2]"
-    );
-}
-
-#[test]
-fn dangling_population() {
-    let mut m = base();
-    m.projections[e(4)].target = p(9);
-    assert_eq!(
-        error(&m),
-        "e4: target p9 does not exist (the module has 5 populations)"
-    );
-}
-
-#[test]
-fn dangling_tensor() {
-    let mut m = base();
-    if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
-        a.bias = Some(Handle::new(7));
-    }
-    assert_eq!(
-        error(&m),
-        "p1: tensor t7 does not exist (the module has 3 tensors)"
-    );
-}
-
-#[test]
-fn non_finite_weight() {
-    let mut m = base();
-    m.tensors[Handle::new(2)].data[3] = f32::NAN;
-    assert_eq!(
-        error(&m),
-        "t2 (`d`): holds a non-finite value (NaN) at flat index 3"
-    );
-    m.tensors[Handle::new(2)].data[3] = f32::INFINITY;
-    assert_eq!(
-        error(&m),
-        "t2 (`d`): holds a non-finite value (inf) at flat index 3"
-    );
-}
-
-#[test]
-fn delay_over_the_limit() {
-    let mut m = base();
-    m.projections[e(2)].delay = 5000;
-    assert_eq!(error(&m), "e2: delay 5000 exceeds the limit of 1024");
-}
-
-#[test]
-fn unsupported_conv_over_a_flat_population() {
-    let mut m = base();
-    m.projections[e(4)].kind = ProjectionKind::Conv2d(snnc_compiler::ir::Conv2d {
-        weight: Handle::new(0),
-        stride: [1, 1],
-        padding: [0, 0],
-        groups: 1,
-    });
-    m.populations[p(3)].shape = snnc_compiler::ir::Shape(vec![4]);
-    m.projections[e(3)].kind = ProjectionKind::Reshape(snnc_compiler::ir::Reshape);
-    m.populations[p(3)].shape = snnc_compiler::ir::Shape(vec![16]);
-    assert_eq!(
-        error(&m),
-        "e4: unsupported: conv2d over the flat population p3 ([16]); only [C, H, W] sources convolve"
-    );
-}
-
-#[test]
-fn tensor_shape_against_its_projection() {
-    let mut m = base();
-    m.tensors[Handle::new(2)].shape = vec![4, 2];
-    assert_eq!(
-        error(&m),
-        "e4: dense weight t2 has shape [4, 2]; the source [1, 2, 2] needs [out, 4]"
-    );
-}
-
-#[test]
-fn tensor_data_must_fill_its_shape() {
-    let mut m = base();
-    m.tensors[Handle::new(2)].data.pop();
-    assert_eq!(
-        error(&m),
-        "t2 (`d`): shape [2, 4] has 8 elements but the data has 7"
-    );
-}
-
-#[test]
-fn bias_shape() {
-    let mut m = base();
-    m.tensors[Handle::new(1)].shape = vec![1, 1];
-    assert_eq!(
-        error(&m),
-        "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1] (or [3, 1], one row per step)"
-    );
-}
-
-#[test]
 fn a_per_step_bias_has_one_row_per_timestep() {
     let mut m = base();
     let b = Handle::new(1);
@@ -217,153 +98,251 @@ fn a_per_step_bias_has_one_row_per_timestep() {
     assert_eq!(m.tensors[b].at_step(1), &[-v]);
 }
 
-#[test]
-fn exactly_one_input_and_one_readout() {
-    let mut m = base();
-    m.populations[p(3)].kind = PopulationKind::Readout(snnc_compiler::ir::Readout {
-        mode: snnc_compiler::ir::ReadoutKind::TimeMean,
-        bias: None,
-    });
-    // A second readout is also a readout feeding a projection: both are reported.
-    assert_eq!(
-        error(&m),
-        "the module needs exactly one readout population, found p3, p4\n\
-         e4: the readout population p3 cannot feed projections"
-    );
-    let mut m = base();
-    m.populations[p(0)].kind = PopulationKind::Analog(snnc_compiler::ir::Analog {
-        bias: None,
-        constant: false,
-    });
-    assert_eq!(
-        error(&m),
-        "the module needs exactly one input population, found none"
-    );
-}
-
-#[test]
-fn projections_into_the_input_or_out_of_the_readout() {
-    let mut m = base();
-    m.projections[e(2)].target = p(0);
-    m.populations[p(0)].shape = snnc_compiler::ir::Shape(vec![1, 4, 4]);
-    assert_eq!(
-        error(&m),
-        "e2: the input population p0 cannot receive projections"
-    );
-    // Rewiring e1 out of the readout also closes a zero-delay loop through it: both are reported.
-    let mut m = base();
-    m.projections[e(1)].source = p(4);
-    assert_eq!(
-        error(&m),
-        "e1: the readout population p4 cannot feed projections\n\
-         zero-delay cycle p2 `lif` -> p3 `pool` -> p4 `out` -> p2 `lif`: every cycle needs a total delay of at least 1"
-    );
-}
-
-#[test]
-fn readout_must_have_one_value_per_class() {
-    let mut m = base();
-    m.num_classes = 3;
-    assert_eq!(
-        error(&m),
-        "p4: the readout must be [3] (classes), but it is [2]"
-    );
-}
-
-#[test]
-fn neuron_parameters() {
-    let mut m = base();
-    if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
-        s.beta = 1.5;
+/// The spiking population `h` of a module being broken (the base's `p2`).
+fn spiking(m: &mut Module, h: usize) -> &mut Spiking {
+    match &mut m.populations[p(h)].kind {
+        PopulationKind::Spiking(s) => s,
+        other => panic!("p{h} is not spiking: {other:?}"),
     }
-    assert_eq!(
-        error(&m),
-        "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5"
-    );
-    if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
-        s.beta = 0.5;
-        s.threshold = f64::NAN;
+}
+
+/// The analog population `h` of a module being broken (the base's `p1`).
+fn analog(m: &mut Module, h: usize) -> &mut Analog {
+    match &mut m.populations[p(h)].kind {
+        PopulationKind::Analog(a) => a,
+        other => panic!("p{h} is not analog: {other:?}"),
     }
-    assert_eq!(error(&m), "p2: threshold must be finite, got NaN");
 }
 
-#[test]
-fn a_const_population_must_really_be_constant() {
-    let mut m = base();
-    if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
-        a.constant = true;
-    }
-    assert_eq!(
-        error(&m),
-        "p1: is marked const, but it receives p2 with delay 1, which changes over time"
-    );
+/// Replace the feedback `e2` (which makes p1 vary over time) by a projection that bypasses p1,
+/// and mark p1 const: then only its own per-step parts can make it vary.
+fn constant_conv_without_feedback(m: &mut Module) {
+    m.projections[e(2)].source = p(0);
+    m.projections[e(2)].target = p(2);
+    m.projections[e(2)].delay = 0;
+    analog(m, 1).constant = true;
 }
 
-#[test]
-fn a_const_population_has_no_per_step_bias_or_scale() {
-    // Drop the feedback so only the per-step parts make p1 vary.
-    let mut m = base();
-    m.projections[Handle::new(2)].source = p(0);
-    m.projections[Handle::new(2)].target = p(2);
-    m.projections[Handle::new(2)].delay = 0;
-    if let PopulationKind::Analog(a) = &mut m.populations[p(1)].kind {
-        a.constant = true;
-    }
-    let b = Handle::new(1);
-    m.tensors[b].shape = vec![3, 1];
-    m.tensors[b].data = vec![0.5, 0.25, 0.0];
-    assert_eq!(
-        error(&m),
-        "p1: is marked const, but its bias has one row per step"
-    );
-    m.tensors[b].shape = vec![1];
-    m.tensors[b].data = vec![0.5];
-    let scale = m.tensors.push(snnc_compiler::ir::Tensor::new(
-        "s",
-        vec![3, 1],
-        vec![1.0, 2.0, 3.0],
-    ));
-    m.projections[Handle::new(0)].kind =
-        ProjectionKind::Affine(snnc_compiler::ir::Affine { scale });
-    assert_eq!(
-        error(&m),
-        "p1: is marked const, but it receives p0 through an affine with one row per step"
-    );
+/// One way to break the base module, and the validator's whole message for it.
+struct Invalid {
+    case: &'static str,
+    break_it: fn(&mut Module),
+    message: &'static str,
 }
 
-#[test]
-fn header_values() {
-    let mut m = base();
-    m.timesteps = 0;
-    assert_eq!(error(&m), "the module's timesteps is 0: must be at least 1");
-    m.timesteps = 1 << 30;
-    assert_eq!(
-        error(&m),
-        "the module's timesteps is 1073741824: exceeds the limit of 16777216"
-    );
-}
+const INVALID: &[Invalid] = &[
+    Invalid {
+        case: "zero-delay cycle names every population on it",
+        break_it: |m| m.projections[e(2)].delay = 0,
+        message: "zero-delay cycle p1 `conv` -> p2 `lif` -> p1 `conv`: every cycle needs a total delay of at least 1",
+    },
+    Invalid {
+        case: "shape mismatch names both ends and shapes",
+        break_it: |m| {
+            m.projections[e(3)].kind = ProjectionKind::SumPool(SumPool {
+                kernel: [1, 1],
+                stride: [1, 1],
+                padding: [0, 0],
+                scale: 1.0,
+            })
+        },
+        message: "e3 (sum_pool p2 -> p3): the source p2 is [1, 4, 4], so the target must be [1, 4, 4], but p3 is [1, 2, 2]",
+    },
+    Invalid {
+        case: "dangling population",
+        break_it: |m| m.projections[e(4)].target = p(9),
+        message: "e4: target p9 does not exist (the module has 5 populations)",
+    },
+    Invalid {
+        case: "dangling tensor",
+        break_it: |m| analog(m, 1).bias = Some(Handle::new(7)),
+        message: "p1: tensor t7 does not exist (the module has 3 tensors)",
+    },
+    Invalid {
+        case: "NaN weight",
+        break_it: |m| m.tensors[Handle::new(2)].data[3] = f32::NAN,
+        message: "t2 (`d`): holds a non-finite value (NaN) at flat index 3",
+    },
+    Invalid {
+        case: "infinite weight",
+        break_it: |m| m.tensors[Handle::new(2)].data[3] = f32::INFINITY,
+        message: "t2 (`d`): holds a non-finite value (inf) at flat index 3",
+    },
+    Invalid {
+        case: "delay over the limit",
+        break_it: |m| m.projections[e(2)].delay = 5000,
+        message: "e2: delay 5000 exceeds the limit of 1024",
+    },
+    Invalid {
+        case: "conv2d over a flat population",
+        break_it: |m| {
+            m.projections[e(4)].kind = ProjectionKind::Conv2d(Conv2d {
+                weight: Handle::new(0),
+                stride: [1, 1],
+                padding: [0, 0],
+                groups: 1,
+            });
+            m.projections[e(3)].kind = ProjectionKind::Reshape(Reshape);
+            m.populations[p(3)].shape = Shape(vec![16]);
+        },
+        message: "e4: unsupported: conv2d over the flat population p3 ([16]); only [C, H, W] sources convolve",
+    },
+    Invalid {
+        case: "tensor shape against its projection",
+        break_it: |m| m.tensors[Handle::new(2)].shape = vec![4, 2],
+        message: "e4: dense weight t2 has shape [4, 2]; the source [1, 2, 2] needs [out, 4]",
+    },
+    Invalid {
+        case: "tensor data must fill its shape",
+        break_it: |m| {
+            m.tensors[Handle::new(2)].data.pop();
+        },
+        message: "t2 (`d`): shape [2, 4] has 8 elements but the data has 7",
+    },
+    Invalid {
+        case: "bias shape",
+        break_it: |m| m.tensors[Handle::new(1)].shape = vec![1, 1],
+        message: "p1: bias t1 has shape [1, 1], but a [1, 4, 4] population needs [1] (or [3, 1], one row per step)",
+    },
+    Invalid {
+        // A second readout is also a readout feeding a projection: both are reported.
+        case: "two readouts",
+        break_it: |m| {
+            m.populations[p(3)].kind = PopulationKind::Readout(Readout {
+                mode: ReadoutKind::TimeMean,
+                bias: None,
+            })
+        },
+        message: "the module needs exactly one readout population, found p3, p4\n\
+                  e4: the readout population p3 cannot feed projections",
+    },
+    Invalid {
+        case: "no input",
+        break_it: |m| {
+            m.populations[p(0)].kind = PopulationKind::Analog(Analog {
+                bias: None,
+                constant: false,
+            })
+        },
+        message: "the module needs exactly one input population, found none",
+    },
+    Invalid {
+        case: "a projection into the input",
+        break_it: |m| {
+            m.projections[e(2)].target = p(0);
+            m.populations[p(0)].shape = Shape(vec![1, 4, 4]);
+        },
+        message: "e2: the input population p0 cannot receive projections",
+    },
+    Invalid {
+        // Rewiring e1 out of the readout also closes a zero-delay loop through it: both are reported.
+        case: "a projection out of the readout",
+        break_it: |m| m.projections[e(1)].source = p(4),
+        message: "e1: the readout population p4 cannot feed projections\n\
+                  zero-delay cycle p2 `lif` -> p3 `pool` -> p4 `out` -> p2 `lif`: every cycle needs a total delay of at least 1",
+    },
+    Invalid {
+        case: "the readout must have one value per class",
+        break_it: |m| m.num_classes = 3,
+        message: "p4: the readout must be [3] (classes), but it is [2]",
+    },
+    Invalid {
+        case: "beta above 1",
+        break_it: |m| spiking(m, 2).beta = 1.5,
+        message: "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5",
+    },
+    Invalid {
+        case: "NaN threshold",
+        break_it: |m| spiking(m, 2).threshold = f64::NAN,
+        message: "p2: threshold must be finite, got NaN",
+    },
+    Invalid {
+        case: "a const population must really be constant",
+        break_it: |m| analog(m, 1).constant = true,
+        message: "p1: is marked const, but it receives p2 with delay 1, which changes over time",
+    },
+    Invalid {
+        case: "a const population has no per-step bias",
+        break_it: |m| {
+            constant_conv_without_feedback(m);
+            let b = Handle::new(1);
+            m.tensors[b].shape = vec![3, 1];
+            m.tensors[b].data = vec![0.5, 0.25, 0.0];
+        },
+        message: "p1: is marked const, but its bias has one row per step",
+    },
+    Invalid {
+        case: "a const population has no per-step affine scale",
+        break_it: |m| {
+            constant_conv_without_feedback(m);
+            let scale = m
+                .tensors
+                .push(Tensor::new("s", vec![3, 1], vec![1.0, 2.0, 3.0]));
+            m.projections[e(0)].kind = ProjectionKind::Affine(Affine { scale });
+        },
+        message: "p1: is marked const, but it receives p0 through an affine with one row per step",
+    },
+    Invalid {
+        case: "zero timesteps",
+        break_it: |m| m.timesteps = 0,
+        message: "the module's timesteps is 0: must be at least 1",
+    },
+    Invalid {
+        case: "timesteps over the limit",
+        break_it: |m| m.timesteps = 1 << 30,
+        message: "the module's timesteps is 1073741824: exceeds the limit of 16777216",
+    },
+    Invalid {
+        // Sizes from a parsed file are bounded, so window arithmetic cannot wrap.
+        case: "absurd window sizes from a parsed file",
+        break_it: |m| {
+            let text = BASE.replace(
+                "padding=[0, 0] scale=0.25",
+                "padding=[9223372036854775807, 0] scale=0.25",
+            );
+            *m = parse(&text, "tiny.snnir", |_| Ok(Weights::default()))
+                .unwrap()
+                .0;
+        },
+        message: "e3: a kernel, stride, padding or group count of 9223372036854775807 exceeds the limit of 16777216",
+    },
+    Invalid {
+        case: "infinite scale factor",
+        break_it: |m| {
+            m.projections[e(2)].kind = ProjectionKind::Scale(Scale {
+                factor: f64::INFINITY,
+            })
+        },
+        message: "e2: scale factor must be finite, got inf",
+    },
+];
 
-/// Sizes from a parsed file are bounded, so window arithmetic cannot wrap.
+/// Every row of [`INVALID`] breaks the base module and gets exactly its message; all failing rows
+/// are named at once.
 #[test]
-fn absurd_window_sizes() {
-    let text = BASE.replace(
-        "padding=[0, 0] scale=0.25",
-        "padding=[9223372036854775807, 0] scale=0.25",
+fn each_invalid_module_is_reported_with_its_message() {
+    let failures: Vec<String> = INVALID
+        .iter()
+        .filter_map(|row| {
+            let mut m = base();
+            (row.break_it)(&mut m);
+            match validate(&m) {
+                Ok(_) => Some(format!("{}: the broken module validates", row.case)),
+                Err(errors) if errors.to_string() == row.message => None,
+                Err(errors) => Some(format!(
+                    "{}:\n  expected: {}\n  got:      {errors}",
+                    row.case, row.message
+                )),
+            }
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        INVALID.len(),
+        failures.join("\n")
     );
-    let (m, _) = parse(&text, "tiny.snnir", |_| Ok(Weights::default())).unwrap();
-    assert_eq!(
-        error(&m),
-        "e3: a kernel, stride, padding or group count of 9223372036854775807 exceeds the limit of 16777216"
-    );
-}
-
-#[test]
-fn projection_attributes() {
-    let mut m = base();
-    m.projections[e(2)].kind = ProjectionKind::Scale(snnc_compiler::ir::Scale {
-        factor: f64::INFINITY,
-    });
-    assert_eq!(error(&m), "e2: scale factor must be finite, got inf");
 }
 
 // Lowering errors: ops the event IR cannot express are named by node.

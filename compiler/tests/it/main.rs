@@ -17,4 +17,5 @@ mod onnx_random;
 mod passes;
 mod random_graphs;
 mod text;
+mod ties;
 mod validate;

@@ -539,9 +539,17 @@ fn the_trace_is_the_reference_interpreter() {
     }
 }
 
-/// A one-neuron module whose membrane at step 0 is `drive * 1.0 + 0` against threshold 1.
+fn parsed(text: &str) -> Module {
+    snnc_compiler::text::parse(text, "tie.snnir", |_| {
+        Ok(snnc_compiler::network::Weights::default())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    .0
+}
+
+/// A one-neuron module whose membrane at step 0 (input 1) is `drive`, against threshold 1.
 fn single_neuron(drive: f32) -> Module {
-    let text = format!(
+    parsed(&format!(
         r#"snnir 1
 module "one" timesteps=2 classes=1
 t0 = tensor "w" [1, 1] [{drive:?}]
@@ -552,12 +560,27 @@ p2 = readout "out" [1] spike_count
 e0 = dense p0 -> p1 graded weight=t0
 e1 = dense p1 -> p2 binary weight=t1
 "#
-    );
-    snnc_compiler::text::parse(&text, "one.snnir", |_| {
-        Ok(snnc_compiler::network::Weights::default())
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0
+    ))
+}
+
+/// [`single_neuron`] followed by a second layer `lif2` that fires exactly when `lif` does, with
+/// its membrane (2 or 0) far from its threshold.
+fn two_layers(drive: f32) -> Module {
+    parsed(&format!(
+        r#"snnir 1
+module "two" timesteps=2 classes=1
+t0 = tensor "w" [1, 1] [{drive:?}]
+t1 = tensor "w2" [1, 1] [2.0]
+t2 = tensor "r" [1, 1] [1.0]
+p0 = input "x" [1] direct
+p1 = spiking "lif" [1] beta=0.5 gain=1 threshold=1 v_reset=0 reset=hard fire=ge
+p2 = spiking "lif2" [1] beta=0 gain=1 threshold=1 v_reset=0 reset=hard fire=ge
+p3 = readout "out" [1] spike_count
+e0 = dense p0 -> p1 graded weight=t0
+e1 = dense p1 -> p2 binary weight=t1
+e2 = dense p2 -> p3 binary weight=t2
+"#
+    ))
 }
 
 #[test]
@@ -588,4 +611,45 @@ fn a_flip_at_the_threshold_is_a_tie_and_one_away_from_it_is_not() {
     // A tie in the other run alone also explains the flip (the reference is far, the other near).
     let near_other = other_run(1.0 - 1e-6);
     assert!(explain(&far_reference, &x, &near_other, false).is_ok());
+}
+
+#[test]
+fn a_tie_explains_the_differences_that_follow_from_it() {
+    let x = [1.0f32];
+    let reference = two_layers(1.0 + 1e-6);
+    let other = reference_traces(&two_layers(1.0 - 1e-6), &[x.to_vec()]).remove(0);
+    // `lif2` differs at step 0 too, far from its threshold, but only because `lif` did.
+    assert_ne!(
+        other.layers[1].spikes[0],
+        trace(&reference, &x, &Imposed::new()).layers[1].spikes[0]
+    );
+    let explained = explain(&reference, &x, &other, false).expect("one tie and its consequence");
+    let flipped: Vec<(&str, usize)> = explained
+        .flips
+        .iter()
+        .map(|f| (f.layer.as_str(), f.step))
+        .collect();
+    assert_eq!(flipped, [("lif", 0)]);
+}
+
+#[test]
+fn the_logits_must_agree_once_the_spikes_do() {
+    let x = [1.0f32];
+    let m = two_layers(1.5);
+    let mut other = reference_traces(&m, &[x.to_vec()]).remove(0);
+    assert!(explain(&m, &x, &other, false).is_ok());
+    other.logits[0] += 0.01;
+    let err = explain(&m, &x, &other, false).expect_err("logits apart");
+    assert!(err.contains("the logits differ"), "{err}");
+}
+
+#[test]
+fn a_layer_in_one_run_only_is_an_error_unless_dead_layers_were_removed() {
+    let x = [1.0f32];
+    let m = two_layers(1.5);
+    let mut other = reference_traces(&m, &[x.to_vec()]).remove(0);
+    other.layers.remove(1);
+    let err = explain(&m, &x, &other, false).expect_err("lif2 is missing");
+    assert!(err.contains("layers only in one run: [\"lif2\"]"), "{err}");
+    assert!(explain(&m, &x, &other, true).is_ok());
 }

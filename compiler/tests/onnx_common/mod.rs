@@ -1,5 +1,6 @@
 //! Shared by the ONNX tests (compiler and root package): find a Python with onnx and
-//! onnxruntime, hand it models and inputs, read back logits and spike counts as a `RunOutput`.
+//! onnxruntime, hand it models and inputs, read back logits, spike counts (as a `RunOutput`) and,
+//! if asked, spike maps.
 //!
 //! Python is `$SNNC_PYTHON` (default `python3`). Without it, or without the packages, the tests
 //! print why and skip, unless `SNNC_REQUIRE_ONNX=1` (set by `.ci/run`), which makes it a failure.
@@ -112,6 +113,9 @@ pub struct OnnxRun {
     pub logits: Vec<Vec<f64>>,
     /// `(layer, [sample][t])` in the model's `snnc.layers` order.
     pub spikes: Vec<(String, Vec<Vec<u64>>)>,
+    /// `(layer, [sample][t][neuron])`: each neuron's spike; empty unless asked for
+    /// ([`run_with_spike_maps`]).
+    pub spike_maps: Vec<(String, Vec<Vec<Vec<bool>>>)>,
 }
 
 impl OnnxRun {
@@ -141,9 +145,23 @@ impl OnnxRun {
 
 /// Check and run every job in one Python process (imports cost more than small models).
 pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
+    run_jobs(python, dir, jobs, false)
+}
+
+/// [`run`], also reading back every layer's spike map per step (the models must output them all:
+/// `SpikeOutputs::All`), so a differing spike can be traced to its neuron.
+pub fn run_with_spike_maps(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
+    run_jobs(python, dir, jobs, true)
+}
+
+fn run_jobs(python: &Path, dir: &Path, jobs: &[Job], spike_maps: bool) -> Vec<OnnxRun> {
     let list: Vec<serde_json::Value> = jobs
         .iter()
-        .map(|j| serde_json::json!({ "model": j.model, "input": j.input, "batch": j.batch }))
+        .map(|j| {
+            serde_json::json!({
+                "model": j.model, "input": j.input, "batch": j.batch, "spike_maps": spike_maps
+            })
+        })
         .collect();
     let jobs_path = dir.join("jobs.json");
     let results_path = dir.join("results.json");
@@ -202,12 +220,45 @@ pub fn run(python: &Path, dir: &Path, jobs: &[Job]) -> Vec<OnnxRun> {
                     (l.clone(), per)
                 })
                 .collect();
+            let spike_maps = match r.get("spike_maps") {
+                None => Vec::new(),
+                Some(maps) => maps
+                    .as_object()
+                    .expect("spike maps")
+                    .iter()
+                    .map(|(l, per)| (l.clone(), spike_map(per)))
+                    .collect(),
+            };
             OnnxRun {
                 model: r["model"].as_str().unwrap_or_default().to_string(),
                 kind: r["kind"].as_str().unwrap_or_default().to_string(),
                 logits,
                 spikes,
+                spike_maps,
             }
+        })
+        .collect()
+}
+
+/// One layer's `[["0110..." per step] per sample]` from the script as `[sample][t][neuron]`.
+fn spike_map(per_sample: &serde_json::Value) -> Vec<Vec<Vec<bool>>> {
+    per_sample
+        .as_array()
+        .expect("spike map per sample")
+        .iter()
+        .map(|steps| {
+            steps
+                .as_array()
+                .expect("spike map per step")
+                .iter()
+                .map(|bits| {
+                    bits.as_str()
+                        .expect("spike bits")
+                        .bytes()
+                        .map(|b| b == b'1')
+                        .collect()
+                })
+                .collect()
         })
         .collect()
 }

@@ -1,16 +1,16 @@
 //! The generated golden fixtures match their builders, and every fixture loads, lowers and runs.
 //!
-//! `SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test fixtures` rewrites the generated
+//! `SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test it fixtures` rewrites the generated
 //! `tests/fixtures/*/network.json` files from the product builders (`snnc_compiler::arch`).
 
-mod common;
-
+use crate::common;
 use snnc_compiler::reference::{compare, run_module, run_network};
 use snnc_compiler::synth;
 
 #[test]
 fn generated_fixtures_match_their_builders() {
     let write = std::env::var_os("SNNC_WRITE_FIXTURES").is_some();
+    let listed = common::fixtures();
     for (name, desc) in common::generated() {
         let path = common::fixtures_dir().join(name).join("network.json");
         let text = desc.to_json_pretty() + "\n";
@@ -23,12 +23,16 @@ fn generated_fixtures_match_their_builders() {
             on_disk, text,
             "{name}: regenerate with SNNC_WRITE_FIXTURES=1"
         );
+        assert!(
+            write || listed.iter().any(|l| l == name),
+            "{name}: not among the listed fixtures {listed:?}"
+        );
     }
 }
 
 #[test]
 fn lowering_agrees_with_the_network_interpreter_on_every_fixture() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (net, w, m) = common::lowered(name);
         let x = synth::inputs(&net, 3, common::SEED);
         let a = run_network(&net, &w, &x).unwrap();

@@ -2,8 +2,7 @@
 //! hand-built module whose rows differ so much that using row 0 at every step changes the
 //! logits, and a sequence model that must not hoist such a population out of its time loop.
 
-mod onnx_common;
-
+use crate::onnx_common;
 use snnc_compiler::emit::onnx::{self, Dim, Options, SpikeOutputs, StateKind};
 use snnc_compiler::ir::{
     Affine, Analog, Compare, Dense, Encoding, Handle, Identity, Input, Module, Population,

@@ -1,6 +1,7 @@
 //! The library behind `snnc compile` and `snnc export`: weights resolved from each source, one
 //! artefact per format, a complete deployment folder, and typed errors that leave no files.
 
+use crate::common;
 use snnc_compiler::deploy::{
     self, CompileSettings, DeployError, ExportSettings, IR_FILE, MANIFEST_FILE, WeightsSource,
 };
@@ -10,20 +11,12 @@ use snnc_compiler::network::Network;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
+    common::fixtures_dir().join(name)
 }
 
 #[test]
 fn placeholder_weights_fit_every_fixture_and_repeat_per_seed() {
-    for name in [
-        "mlp",
-        "delay2",
-        "autosnn",
-        "snasnet_c10",
-        "snasnet_per_step",
-    ] {
+    for name in &common::fixtures() {
         let net = Network::load(&fixture(name).join("network.json")).unwrap();
         let w = snnc_compiler::placeholder::weights(&net, 5);
         net.check_weights(&w)

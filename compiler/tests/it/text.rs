@@ -1,7 +1,6 @@
 //! The `.snnir` text form: round trips on every fixture, the sidecar, and parse errors at line:column.
 
-mod common;
-
+use crate::common;
 use snnc_compiler::ir::Module;
 use snnc_compiler::network::{Weights, WeightsError};
 use snnc_compiler::text::{self, PrintOptions, parse, print};
@@ -21,7 +20,7 @@ pub fn reparse(m: &Module) -> Module {
 
 #[test]
 fn every_fixture_round_trips_exactly() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (_, _, lowered) = common::lowered(name);
         for m in [lowered.clone(), snnc_compiler::passes::optimise(lowered)] {
             let back = reparse(&m);

@@ -13,18 +13,23 @@ use std::path::PathBuf;
 /// The seed every fixture's weights are drawn from.
 pub const SEED: u64 = 2022;
 
-pub const FIXTURES: &[&str] = &[
-    "snasnet_c10",
-    "snasnet_c100",
-    "snasnet_forward",
-    "snasnet_per_step",
-    "autosnn",
-    "mlp",
-    "delay2",
-];
-
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// The golden fixtures: every `tests/fixtures/<name>/network.json`, by name. A folder is the one
+/// list, so a new fixture is picked up by every test that runs them all.
+pub fn fixtures() -> Vec<String> {
+    let dir = fixtures_dir();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut names: Vec<String> = entries
+        .map(|entry| entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())))
+        .filter(|entry| entry.path().join("network.json").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "{} holds no fixture", dir.display());
+    names
 }
 
 pub fn load(name: &str) -> (Network, Weights) {

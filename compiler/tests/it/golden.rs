@@ -1,10 +1,9 @@
 //! Golden IR snapshots: the lowered and optimised text of every fixture, and each pass's effect.
 //!
 //! Snapshots live in the workspace's `tests/snapshots/`. After an intended change, update them with
-//! `INSTA_UPDATE=always cargo test -p snnc-compiler --test golden` and review the diff in git.
+//! `INSTA_UPDATE=always cargo test -p snnc-compiler --test it golden` and review the diff in git.
 
-mod common;
-
+use crate::common;
 use snnc_compiler::ir::{Module, PopulationKind, ProjectionKind};
 use snnc_compiler::passes::{self, PIPELINE};
 use snnc_compiler::text::{PrintOptions, print};
@@ -12,7 +11,7 @@ use std::collections::BTreeMap;
 
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
-        snapshot_path => "../../tests/snapshots",
+        snapshot_path => "../../../tests/snapshots",
         prepend_module_to_snapshot => false,
         omit_expression => true,
     }, {
@@ -51,7 +50,7 @@ fn census(m: &Module) -> String {
 
 #[test]
 fn lowered_and_optimised_ir_of_every_fixture() {
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (_, _, m) = common::lowered(name);
         snapshot(&format!("{name}.lowered"), &text(&m));
         snapshot(&format!("{name}.optimised"), &text(&passes::optimise(m)));

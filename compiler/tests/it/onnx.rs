@@ -3,9 +3,7 @@
 //! interface, names and metadata are what docs/deploy.md promises; what ONNX cannot express is a
 //! typed error naming its owner.
 
-mod common;
-mod onnx_common;
-
+use crate::{common, onnx_common};
 use snnc_compiler::emit::onnx::{self, Dim, OnnxError, Options, SpikeOutputs, StateKind};
 use snnc_compiler::ir::{Module, PopulationKind};
 use snnc_compiler::network::Encoding;
@@ -45,7 +43,7 @@ fn every_fixture_agrees_with_the_reference_interpreter_in_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let mut jobs = Vec::new();
     let mut expected = Vec::new();
-    for name in common::FIXTURES {
+    for name in &common::fixtures() {
         let (net, _, lowered) = common::lowered(name);
         let x = synth::inputs(&net, SAMPLES, 7);
         let optimised = passes::optimise(lowered.clone());

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod autosnn_counts_vs_runtime;
 mod autosnn_search;
 mod autosnn_supernet;
 mod batchnorm;

@@ -204,6 +204,11 @@ fn check(arch: &AutoSnnArch, seed: u64) {
     );
 
     let total = tally.total();
+    eprintln!(
+        "{arch}: counting {:?}\n  runtime {:?}",
+        activity.counts,
+        total.op_counts(1.0)
+    );
     let got = &activity.counts;
     let what = |field: &str| format!("{arch} seed {seed}: {field}");
     assert!(

@@ -6,8 +6,12 @@
 //! padding excluded, is an SOP when the source is binary and a MAC when it is graded, and reads
 //! one weight and read-modify-writes one target value; a spiking neuron is one update, two state
 //! reads and two writes per step. Values computed once per sample (the static stem) count once.
-//! BatchNorm folds into the convolution at deployment and max-pooling is comparisons, so neither
-//! is priced here.
+//! BatchNorm folds into the convolution at deployment, so it is not priced. Left out on purpose,
+//! though the runtime prices them: a max-pool's outputs count as fitness spikes, but not the
+//! OR-gate neurons and sum-pool ops the runtime lowers it to; the `scale` ops (and their state
+//! traffic) that carry a PLIF's input gain across an identity shortcut or the stem's constant
+//! drive; the state of the vote, the readout and the stem's drive. The exact relation to
+//! `snnc_runtime::counts` is tested in `search/tests/it/autosnn_counts_vs_runtime.rs`.
 
 use crate::model::{ForwardOutput, SnnModel};
 use candle_core::{DType, Result, Storage, Tensor};

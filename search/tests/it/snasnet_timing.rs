@@ -1,10 +1,8 @@
 //! Backward-edge timing of SNASNet cells (snasnet.md §2.5): the macro network built by
 //! `snasnet_network` against a hand-unrolled computation on a tiny width.
 
-mod common;
-
+use crate::common::values;
 use candle_core::Tensor;
-use common::values;
 use snnc_compiler::network::Network;
 use snnc_datasets::transform::Rng;
 use snnc_search::arch::snasnet::{CellGenotype, SnasnetConfig, snasnet_network};

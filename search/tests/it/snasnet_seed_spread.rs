@@ -5,7 +5,7 @@
 //! ```sh
 //! SNAS_DATASET=cifar10 SNAS_DATA_DIR=/path/to/cifar-10-partial SNAS_GENO="0002 0000 0000 0000" \
 //!   SNAS_WIDTH=16 SNAS_BATCH=256 SNAS_SEEDS=4 \
-//!   cargo test --release -p snnc-search --test snasnet_seed_spread -- --ignored --nocapture
+//!   cargo test --release -p snnc-search --test it snasnet_seed_spread -- --ignored --nocapture
 //! ```
 
 use snnc_datasets::transform::{FrameSplit, Rng};

@@ -3,10 +3,8 @@
 //! (constant) Heaviside spike. That is exactly the gradient surrogate BPTT with a detached reset
 //! defines, so the two must agree.
 
-mod common;
-
+use crate::common::*;
 use candle_core::{Tensor, Var};
-use common::*;
 use snnc_compiler::network::{NeuronParams, Reset};
 use snnc_datasets::transform::Rng;
 use snnc_search::device::ComputeDevice;

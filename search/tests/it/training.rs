@@ -4,9 +4,7 @@
 //! The MLP carries a dropout layer so that the per-batch random streams are part of what
 //! determinism and resume must reproduce.
 
-mod common;
-
-use common::network;
+use crate::common::network;
 use snnc_datasets::testdata::dataset_dir;
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{DatasetName, Split};

@@ -1,10 +1,8 @@
 //! Optimisers against PyTorch's update rules computed by hand in f64, checkpointed state, and the
 //! cosine schedule.
 
-mod common;
-
+use crate::common::*;
 use candle_core::backprop::GradStore;
-use common::*;
 use snnc_search::optim::{Optimizer, OptimizerKind, cosine_lr};
 use snnc_search::params::ParamStore;
 

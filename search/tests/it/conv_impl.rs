@@ -1,10 +1,8 @@
 //! ConvImpl::Fast against ConvImpl::Candle on a whole conv SNN: logits, spike counts and the
 //! gradient of the loss for every trainable parameter.
 
-mod common;
-
+use crate::common::*;
 use candle_core::Tensor;
-use common::*;
 use snnc_datasets::transform::Rng;
 use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;

@@ -1,10 +1,8 @@
 //! SnnModel graph semantics: dropout masks fixed over time, and feedback edges with delays
 //! against hand-unrolled f64 computations.
 
-mod common;
-
+use crate::common::*;
 use candle_core::Tensor;
-use common::*;
 use snnc_datasets::transform::Rng;
 use snnc_search::device::ComputeDevice;
 use snnc_search::init::InitScheme;

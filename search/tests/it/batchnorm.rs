@@ -1,10 +1,8 @@
 //! BatchNorm: the fused custom-op path against the plain-Candle reference, in train and eval mode,
 //! for [B, C] and [B, C, H, W]; and PyTorch's running-statistics convention on hand numbers.
 
-mod common;
-
+use crate::common::*;
 use candle_core::Var;
-use common::*;
 use snnc_search::layers::BatchNorm;
 
 /// A BatchNorm with its own fresh variables.

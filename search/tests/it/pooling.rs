@@ -1,10 +1,8 @@
 //! Average and max pooling: forward values against an f64 reference, gradients against finite
 //! differences, and PyTorch's routing of tied maxima.
 
-mod common;
-
+use crate::common::*;
 use candle_core::Tensor;
-use common::*;
 use snnc_datasets::transform::Rng;
 use snnc_search::layers::pool::{AvgPool, MaxPool, PoolGeometry};
 

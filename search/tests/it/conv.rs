@@ -2,10 +2,8 @@
 //! weight gradient, over strides, paddings (including asymmetric), odd sizes, kernels, groups and
 //! batch sizes.
 
-mod common;
-
+use crate::common::*;
 use candle_core::{CustomOp2, Tensor};
-use common::*;
 use snnc_search::device::ComputeDevice;
 use snnc_search::layers::conv::{ConvSpec, FastConv2d};
 

@@ -1,4 +1,5 @@
-//! The score/accuracy correlation study on the digits data: records, taus, resume.
+//! The score/accuracy correlation study on the digits data: records, taus, resume. Skips (with a
+//! message) when the data is absent, unless SNNC_REQUIRE_DATA=1.
 
 use snnc_datasets::testdata::dataset_dir;
 use snnc_datasets::transform::FrameSplit;

@@ -1,9 +1,7 @@
 //! The spike op: Heaviside forward, ATan surrogate backward, and the surrogate as the derivative
 //! of its primitive.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use snnc_compiler::network::Compare;
 use snnc_search::spike::SpikeFn;
 

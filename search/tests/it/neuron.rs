@@ -1,9 +1,7 @@
 //! LIF and PLIF forward sequences against hand-computed membranes and spikes.
 
-mod common;
-
+use crate::common::*;
 use candle_core::{Tensor, Var};
-use common::*;
 use snnc_compiler::network::{Compare, NeuronParams, Reset};
 use snnc_search::device::ComputeDevice;
 use snnc_search::neuron::{Leak, Neuron};

@@ -2,8 +2,7 @@
 //! reference interpreter on real data (equivalence ladder), with Candle's `snnc eval` on accuracy
 //! and spikes, and with itself whether given the training directory or the compiled `.snnir`.
 
-mod cli_common;
-use cli_common::{repo, s, snnc, text};
+use crate::common::{data, repo, s, snnc, text};
 
 use snnc_compiler::reference::{compare, run_module};
 use snnc_datasets::DatasetName::{self, FashionMnist, Nmnist};
@@ -87,7 +86,7 @@ fn trained_networks_run_and_agree_everywhere() {
         ("conv-snn-nmnist.json", Nmnist),
     ];
     for (arch, dataset) in cases {
-        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else {
+        let Some(data) = data(dataset) else {
             return;
         };
         let tmp = tempfile::tempdir().unwrap();
@@ -278,7 +277,7 @@ fn run_errors_name_what_is_wrong() {
     assert!(!o.status.success());
     assert!(text(&o).contains("weights.safetensors"), "{}", text(&o));
 
-    let Some(nmnist) = snnc_datasets::testdata::dataset_dir(Nmnist) else {
+    let Some(nmnist) = data(Nmnist) else {
         return;
     };
     let ir = tmp.path().join("conv.snnir");
@@ -327,7 +326,7 @@ fn run_errors_name_what_is_wrong() {
 /// form carries the same verdicts; a module that does not validate is an error, not a panic.
 #[test]
 fn targets_fit_reports_each_limit() {
-    let trained = repo().join("tests/fixtures/trained");
+    let trained = crate::fixtures::fixture("trained");
     let conv = trained.join("fmnist-conv");
     let o = snnc(&["targets", "fit", s(&conv), "--target", "loihi"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -2,16 +2,11 @@
 //! the summary, skipping finished stages on rerun, redoing only the stages after a change,
 //! resuming after Ctrl-C, and clear errors on bad input.
 
-mod cli_common;
-use cli_common::{s, text};
+use crate::common::{data, s, text};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-
-fn fmnist() -> Option<PathBuf> {
-    snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)
-}
 
 const STAGES: [&str; 4] = ["search", "train", "export", "run"];
 
@@ -105,7 +100,9 @@ fn statuses(o: &Output) -> Vec<&'static str> {
 
 #[test]
 fn pipeline_writes_everything_then_skips_and_redoes_only_later_stages() {
-    let Some(data) = fmnist() else { return };
+    let Some(data) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p");
 
@@ -232,7 +229,9 @@ fn pipeline_writes_everything_then_skips_and_redoes_only_later_stages() {
 
 #[test]
 fn ctrl_c_during_training_resumes_without_redoing_the_search() {
-    let Some(data) = fmnist() else { return };
+    let Some(data) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p");
     // Long enough to be interrupted inside training: two epochs of 2,048 samples.
@@ -310,7 +309,9 @@ fn bad_input_is_a_clear_error_without_a_panic() {
     );
     assert!(!t.contains("panicked"), "{t}");
 
-    let Some(data) = fmnist() else { return };
+    let Some(data) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     for (flag, value, expect) in [
         ("--target", "no-such-chip", "no-such-chip"),
         ("--search", "random", "random"),
@@ -327,7 +328,9 @@ fn bad_input_is_a_clear_error_without_a_panic() {
 
 #[test]
 fn autosnn_pipeline_trains_and_profiles_the_evolved_architecture() {
-    let Some(data) = fmnist() else { return };
+    let Some(data) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p");
     let extra = [

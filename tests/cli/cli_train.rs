@@ -1,13 +1,6 @@
 //! End-to-end CLI tests: `snnc arch`, `snnc train`, `snnc eval` on real data, and their errors.
 
-mod cli_common;
-use cli_common::{repo, s, snnc, text};
-
-use std::path::PathBuf;
-
-fn data(name: snnc_datasets::DatasetName) -> Option<PathBuf> {
-    snnc_datasets::testdata::dataset_dir(name)
-}
+use crate::common::{data, repo, s, snnc, text};
 
 #[test]
 fn example_architectures_match_their_generators() {

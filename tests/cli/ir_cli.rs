@@ -1,15 +1,7 @@
 //! `snnc compile` and `snnc ir check|fmt` end to end: outputs, round trips and error exits.
 
-mod cli_common;
-use cli_common::{s, snnc, text};
-
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use crate::common::{s, snnc, text};
+use crate::fixtures::fixture;
 
 #[test]
 fn compile_emits_ir_json_and_dot_and_the_ir_checks() {

@@ -1,7 +1,5 @@
 //! Helpers every CLI integration test shares: run the `snnc` binary and read what it printed.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -25,6 +23,12 @@ pub fn text(o: &Output) -> String {
 /// A path as an argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// The folder of dataset `name` under `SNNC_DATA_DIR`, or `None` after printing why it is
+/// absent; with `SNNC_REQUIRE_DATA=1` an absent dataset fails the test instead.
+pub fn data(name: snnc_datasets::DatasetName) -> Option<PathBuf> {
+    snnc_datasets::testdata::dataset_dir(name)
 }
 
 /// The repository root.

@@ -1,7 +1,6 @@
 //! `snnc search snasnet` end to end on the digits data: log, best architecture, resume, errors.
 
-mod cli_common;
-use cli_common::{s, snnc, text};
+use crate::common::{data, s, snnc, text};
 
 use std::path::Path;
 
@@ -15,8 +14,7 @@ fn lines(p: &Path) -> Vec<String> {
 
 #[test]
 fn search_snasnet_writes_log_and_best_and_resumes() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
-    else {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -77,8 +75,7 @@ fn search_snasnet_writes_log_and_best_and_resumes() {
 
 #[test]
 fn search_snasnet_correlate_reports_kendall_tau() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
-    else {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

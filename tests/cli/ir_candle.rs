@@ -37,16 +37,23 @@ fn candle_run(net: &Network, weights: &Weights, x: &[Vec<f32>]) -> RunOutput {
 fn candle_forward(net: &Network, weights: &Weights, input: &Tensor) -> RunOutput {
     let model =
         SnnModel::from_weights(net.clone(), weights, input.device()).expect("the model builds");
-    let layers = model.spiking_nodes();
+    // The layers the interpreters report: spiking nodes and max pools (whose outputs are events).
+    let layers: Vec<usize> = (0..net.len())
+        .filter(|&id| {
+            let op = &net.node(id).op;
+            op.is_spiking() || matches!(op, snnc_compiler::network::Op::MaxPool(_))
+        })
+        .collect();
     let samples = input.dims()[0];
     let steps = net.desc.timesteps;
     let mut spikes = vec![vec![vec![0u64; steps]; layers.len()]; samples];
-    // Each spiking node's output at each step, summed per sample (spikes are 0/1, so exact).
+    // Each layer's events at each step, counted per sample as the interpreters count them.
     let mut record = |id: usize, t: usize, out: &Tensor| {
         if let Some(l) = layers.iter().position(|&n| n == id) {
             let per_sample: Vec<f32> = out
-                .flatten_from(1)?
+                .ne(0f32)?
                 .to_dtype(DType::F32)?
+                .flatten_from(1)?
                 .sum(1)?
                 .to_vec1()?;
             for (s, c) in per_sample.into_iter().enumerate() {

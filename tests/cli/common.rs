@@ -11,6 +11,28 @@ pub fn snnc(args: &[&str]) -> Output {
         .expect("snnc runs")
 }
 
+/// Train `arch` on `dataset` for one quiet epoch into `out`, with the budget flags `budget`
+/// (`--batch-size`, limits, seed); fails the test, naming the architecture, if training fails.
+pub fn train(arch: &Path, dataset: &str, data: &Path, out: &Path, budget: &[&str]) {
+    let mut args = vec![
+        "train",
+        "--arch",
+        s(arch),
+        "--dataset",
+        dataset,
+        "--data-dir",
+        s(data),
+        "--out",
+        s(out),
+        "--epochs",
+        "1",
+        "--quiet",
+    ];
+    args.extend_from_slice(budget);
+    let o = snnc(&args);
+    assert!(o.status.success(), "{}: {}", arch.display(), text(&o));
+}
+
 /// Everything the command printed, stdout then stderr.
 pub fn text(o: &Output) -> String {
     format!(

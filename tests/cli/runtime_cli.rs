@@ -2,7 +2,7 @@
 //! reference interpreter on real data (equivalence ladder), with Candle's `snnc eval` on accuracy
 //! and spikes, and with itself whether given the training directory or the compiled `.snnir`.
 
-use crate::common::{data, repo, s, snnc, text};
+use crate::common::{data, repo, s, snnc, text, train};
 
 use snnc_compiler::reference::{compare, run_module};
 use snnc_datasets::DatasetName::{self, FashionMnist, Nmnist};
@@ -20,18 +20,9 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 /// Train `arch` for a few batches at its own timestep count.
-fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
+fn train_briefly(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
     let arch_path = repo().join("examples/architectures").join(arch);
-    let o = snnc(&[
-        "train",
-        "--arch",
-        s(&arch_path),
-        "--dataset",
-        &dataset.to_string(),
-        "--data-dir",
-        s(data),
-        "--epochs",
-        "1",
+    let budget = [
         "--batch-size",
         "32",
         "--train-limit",
@@ -40,11 +31,8 @@ fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
         "16",
         "--seed",
         "5",
-        "--out",
-        s(out),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{arch}: {}", text(&o));
+    ];
+    train(&arch_path, &dataset.to_string(), data, out, &budget);
 }
 
 /// The ladder between the reference interpreter and the runtime on real samples.
@@ -86,12 +74,13 @@ fn trained_networks_run_and_agree_everywhere() {
         ("conv-snn-nmnist.json", Nmnist),
     ];
     for (arch, dataset) in cases {
+        // A missing dataset is reported (a failure with SNNC_REQUIRE_DATA=1); the others still run.
         let Some(data) = data(dataset) else {
-            return;
+            continue;
         };
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
-        train(arch, dataset, &data, &run);
+        train_briefly(arch, dataset, &data, &run);
         ladder(arch, &run, dataset, &data);
 
         let name = dataset.to_string();

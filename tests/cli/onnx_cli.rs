@@ -116,30 +116,21 @@ fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
 fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let snasnet = fixture("snasnet_c10");
-    let step_path = tmp.path().join("step.onnx");
-    let o = snnc(&[
-        "compile",
-        s(&snasnet),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "onnx-step",
-        "-o",
-        s(&step_path),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let seq_path = tmp.path().join("seq.onnx");
-    let o = snnc(&[
-        "compile",
-        s(&snasnet),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "onnx-seq",
-        "-o",
-        s(&seq_path),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let (step_path, seq_path) = (tmp.path().join("step.onnx"), tmp.path().join("seq.onnx"));
+    for (emit, model) in [("onnx-step", &step_path), ("onnx-seq", &seq_path)] {
+        let args = [
+            "compile",
+            s(&snasnet),
+            "--synthetic-weights",
+            "7",
+            "--emit",
+            emit,
+            "-o",
+            s(model),
+        ];
+        let o = snnc(&args);
+        assert!(o.status.success(), "snnc {}: {}", args.join(" "), text(&o));
+    }
     assert!(std::fs::metadata(&step_path).unwrap().len() > 10_000);
 
     let out = tmp.path().join("export");

@@ -90,24 +90,26 @@ fn trained_networks_run_and_agree_everywhere() {
             tmp.path().join("csv"),
             tmp.path().join("p.svg"),
         );
-        let o = snnc(&[
-            "run",
-            s(&run),
-            "--dataset",
-            &name,
-            "--data-dir",
-            s(&data),
-            "--samples",
-            &n,
-            "--target",
-            "loihi",
-            "--report",
-            s(&report),
-            "--csv",
-            s(&csv),
-            "--plot",
-            s(&plot),
-        ]);
+        // `snnc run` of `module` on the test samples, priced on Loihi, reporting to `report`.
+        let run_on_loihi = |module: &Path, report: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                s(module),
+                "--dataset",
+                &name,
+                "--data-dir",
+                s(&data),
+                "--samples",
+                &n,
+                "--target",
+                "loihi",
+                "--report",
+                s(report),
+            ];
+            args.extend_from_slice(extra);
+            snnc(&args)
+        };
+        let o = run_on_loihi(&run, &report, &["--csv", s(&csv), "--plot", s(&plot)]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let table = String::from_utf8_lossy(&o.stdout);
         assert!(
@@ -203,21 +205,7 @@ fn trained_networks_run_and_agree_everywhere() {
         let o = snnc(&["compile", s(&run), "-o", s(&ir)]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let report2 = tmp.path().join("r2.json");
-        let o = snnc(&[
-            "run",
-            s(&ir),
-            "--dataset",
-            &name,
-            "--data-dir",
-            s(&data),
-            "--samples",
-            &n,
-            "--target",
-            "loihi",
-            "--report",
-            s(&report2),
-            "--quiet",
-        ]);
+        let o = run_on_loihi(&ir, &report2, &["--quiet"]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         assert!(o.stdout.is_empty(), "--quiet prints nothing");
         let r2 = json(&report2);

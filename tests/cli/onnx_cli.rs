@@ -3,36 +3,19 @@
 //! onnxruntime on real test data, agree with the reference interpreter and the event-driven
 //! runtime (equivalence ladder); the Python deployment example runs and agrees with `snnc run`.
 
-mod cli_common;
-use cli_common::{repo as root, s, snnc, text};
+use crate::common::{data, repo as root, s, snnc, text};
 
-#[path = "../compiler/tests/onnx_common/mod.rs"]
-mod onnx_common;
+use crate::fixtures::{self, fixture};
+use crate::onnx_common;
 
 use snnc_compiler::emit::onnx::Interface;
 use snnc_compiler::reference::{compare, run_module};
 use snnc_runtime::Inputs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Test samples per trained network.
 const SAMPLES: usize = 64;
-
-/// Every committed trained network (`tests/fixtures/trained/*`), plus `SNNC_IR_RUNS` (`:`-separated).
-fn trained_runs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures/trained"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.join("network.json").is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    if let Some(list) = std::env::var_os("SNNC_IR_RUNS") {
-        dirs.extend(std::env::split_paths(&list));
-    }
-    dirs
-}
 
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
@@ -40,11 +23,7 @@ fn manifest(dir: &Path) -> serde_json::Value {
 
 #[test]
 fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
-    let runs = trained_runs();
-    assert!(
-        !runs.is_empty(),
-        "no trained networks under tests/fixtures/trained"
-    );
+    let runs = fixtures::trained_runs();
     let Some(py) = onnx_common::python("exported trained networks") else {
         return;
     };
@@ -70,7 +49,7 @@ fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
             .expect("meta.dataset")
             .parse()
             .unwrap();
-        let Some(data_dir) = snnc_datasets::testdata::dataset_dir(dataset) else {
+        let Some(data_dir) = data(dataset) else {
             continue;
         };
         let plan = snnc_runtime::Plan::new(&module).unwrap();
@@ -136,37 +115,28 @@ fn exported_trained_networks_agree_in_onnxruntime_on_real_data() {
 #[test]
 fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
     let tmp = tempfile::tempdir().unwrap();
-    let fixture = root().join("tests/fixtures/snasnet_c10");
-    let step_path = tmp.path().join("step.onnx");
-    let o = snnc(&[
-        "compile",
-        s(&fixture),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "onnx-step",
-        "-o",
-        s(&step_path),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let seq_path = tmp.path().join("seq.onnx");
-    let o = snnc(&[
-        "compile",
-        s(&fixture),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "onnx-seq",
-        "-o",
-        s(&seq_path),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let snasnet = fixture("snasnet_c10");
+    let (step_path, seq_path) = (tmp.path().join("step.onnx"), tmp.path().join("seq.onnx"));
+    for (emit, model) in [("onnx-step", &step_path), ("onnx-seq", &seq_path)] {
+        let args = [
+            "compile",
+            s(&snasnet),
+            "--synthetic-weights",
+            "7",
+            "--emit",
+            emit,
+            "-o",
+            s(model),
+        ];
+        let o = snnc(&args);
+        assert!(o.status.success(), "snnc {}: {}", args.join(" "), text(&o));
+    }
     assert!(std::fs::metadata(&step_path).unwrap().len() > 10_000);
 
     let out = tmp.path().join("export");
     let o = snnc(&[
         "export",
-        s(&root().join("tests/fixtures/delay2")),
+        s(&fixture("delay2")),
         "--synthetic-weights",
         "7",
         "--out",
@@ -192,7 +162,7 @@ fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
     assert!(o.status.success(), "{}", text(&o));
 
     if let Some(py) = onnx_common::python("compile --emit onnx") {
-        let net = snnc_compiler::network::Network::load(&fixture.join("network.json")).unwrap();
+        let net = snnc_compiler::network::Network::load(&snasnet.join("network.json")).unwrap();
         let x = snnc_compiler::synth::inputs(&net, 2, 1);
         let input = tmp.path().join("x.npy");
         onnx_common::write_inputs(&input, &x, &[3, 16, 16], None);
@@ -216,7 +186,7 @@ fn export_errors_name_the_problem_and_leave_no_files() {
     let out = tmp.path().join("export");
     let o = snnc(&[
         "export",
-        s(&root().join("tests/fixtures/delay2")),
+        s(&fixture("delay2")),
         "--synthetic-weights",
         "7",
         "--out",
@@ -231,12 +201,7 @@ fn export_errors_name_the_problem_and_leave_no_files() {
         text(&o)
     );
     assert!(!out.exists(), "a failed export must not create the folder");
-    let o = snnc(&[
-        "export",
-        s(&root().join("tests/fixtures/mlp")),
-        "--out",
-        s(&out),
-    ]);
+    let o = snnc(&["export", s(&fixture("mlp")), "--out", s(&out)]);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("--synthetic-weights SEED"),
@@ -250,10 +215,8 @@ fn export_errors_name_the_problem_and_leave_no_files() {
 /// spikes per layer and timestep) against them.
 #[test]
 fn the_python_deployment_example_agrees_with_snnc_run() {
-    let run = root().join("tests/fixtures/trained/fmnist-conv");
-    let Some(data_dir) =
-        snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)
-    else {
+    let run = fixture("trained/fmnist-conv");
+    let Some(data_dir) = data(snnc_datasets::DatasetName::FashionMnist) else {
         return;
     };
     let Some(py) = onnx_common::python("examples/onnx_host_loop.py") else {

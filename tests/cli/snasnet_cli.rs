@@ -1,7 +1,6 @@
 //! `snnc search snasnet` end to end on the digits data: log, best architecture, resume, errors.
 
-mod cli_common;
-use cli_common::{s, snnc, text};
+use crate::common::{data, s, snnc, text};
 
 use std::path::Path;
 
@@ -15,8 +14,7 @@ fn lines(p: &Path) -> Vec<String> {
 
 #[test]
 fn search_snasnet_writes_log_and_best_and_resumes() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
-    else {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -61,24 +59,25 @@ fn search_snasnet_writes_log_and_best_and_resumes() {
     let all = lines(&log);
     assert_eq!(all.len(), 5);
     assert_eq!(&all[..3], &first[..]);
-    // Other settings in the same folder are refused.
-    let mut other = args("5");
-    other[9] = "forward";
-    let o = snnc(&other);
-    assert!(!o.status.success());
-    assert!(text(&o).contains("other settings"), "{}", text(&o));
-    // Bad option values are errors, not panics.
-    let mut bad = args("5");
-    bad[9] = "sideways";
-    let o = snnc(&bad);
-    assert!(!o.status.success());
-    assert!(text(&o).contains("forward or backward"), "{}", text(&o));
+    // Another cell in the same folder is refused; a cell that does not exist is an error, not a
+    // panic.
+    let refusals = [
+        ("forward", "other settings"),
+        ("sideways", "forward or backward"),
+    ];
+    for (cell, expected) in refusals {
+        let mut other = args("5");
+        let at = other.iter().position(|a| *a == "--cell").expect("--cell") + 1;
+        other[at] = cell;
+        let o = snnc(&other);
+        assert!(!o.status.success(), "--cell {cell} was accepted");
+        assert!(text(&o).contains(expected), "--cell {cell}: {}", text(&o));
+    }
 }
 
 #[test]
 fn search_snasnet_correlate_reports_kendall_tau() {
-    let Some(digits) = snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::Digits)
-    else {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -2,8 +2,7 @@
 //! reference interpreter on real data (equivalence ladder), with Candle's `snnc eval` on accuracy
 //! and spikes, and with itself whether given the training directory or the compiled `.snnir`.
 
-mod cli_common;
-use cli_common::{repo, s, snnc, text};
+use crate::common::{data, repo, s, snnc, text, train};
 
 use snnc_compiler::reference::{compare, run_module};
 use snnc_datasets::DatasetName::{self, FashionMnist, Nmnist};
@@ -21,18 +20,9 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 /// Train `arch` for a few batches at its own timestep count.
-fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
+fn train_briefly(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
     let arch_path = repo().join("examples/architectures").join(arch);
-    let o = snnc(&[
-        "train",
-        "--arch",
-        s(&arch_path),
-        "--dataset",
-        &dataset.to_string(),
-        "--data-dir",
-        s(data),
-        "--epochs",
-        "1",
+    let budget = [
         "--batch-size",
         "32",
         "--train-limit",
@@ -41,11 +31,8 @@ fn train(arch: &str, dataset: DatasetName, data: &Path, out: &Path) {
         "16",
         "--seed",
         "5",
-        "--out",
-        s(out),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{arch}: {}", text(&o));
+    ];
+    train(&arch_path, &dataset.to_string(), data, out, &budget);
 }
 
 /// The ladder between the reference interpreter and the runtime on real samples.
@@ -87,12 +74,13 @@ fn trained_networks_run_and_agree_everywhere() {
         ("conv-snn-nmnist.json", Nmnist),
     ];
     for (arch, dataset) in cases {
-        let Some(data) = snnc_datasets::testdata::dataset_dir(dataset) else {
-            return;
+        // A missing dataset is reported (a failure with SNNC_REQUIRE_DATA=1); the others still run.
+        let Some(data) = data(dataset) else {
+            continue;
         };
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
-        train(arch, dataset, &data, &run);
+        train_briefly(arch, dataset, &data, &run);
         ladder(arch, &run, dataset, &data);
 
         let name = dataset.to_string();
@@ -102,24 +90,26 @@ fn trained_networks_run_and_agree_everywhere() {
             tmp.path().join("csv"),
             tmp.path().join("p.svg"),
         );
-        let o = snnc(&[
-            "run",
-            s(&run),
-            "--dataset",
-            &name,
-            "--data-dir",
-            s(&data),
-            "--samples",
-            &n,
-            "--target",
-            "loihi",
-            "--report",
-            s(&report),
-            "--csv",
-            s(&csv),
-            "--plot",
-            s(&plot),
-        ]);
+        // `snnc run` of `module` on the test samples, priced on Loihi, reporting to `report`.
+        let run_on_loihi = |module: &Path, report: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                s(module),
+                "--dataset",
+                &name,
+                "--data-dir",
+                s(&data),
+                "--samples",
+                &n,
+                "--target",
+                "loihi",
+                "--report",
+                s(report),
+            ];
+            args.extend_from_slice(extra);
+            snnc(&args)
+        };
+        let o = run_on_loihi(&run, &report, &["--csv", s(&csv), "--plot", s(&plot)]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let table = String::from_utf8_lossy(&o.stdout);
         assert!(
@@ -215,21 +205,7 @@ fn trained_networks_run_and_agree_everywhere() {
         let o = snnc(&["compile", s(&run), "-o", s(&ir)]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         let report2 = tmp.path().join("r2.json");
-        let o = snnc(&[
-            "run",
-            s(&ir),
-            "--dataset",
-            &name,
-            "--data-dir",
-            s(&data),
-            "--samples",
-            &n,
-            "--target",
-            "loihi",
-            "--report",
-            s(&report2),
-            "--quiet",
-        ]);
+        let o = run_on_loihi(&ir, &report2, &["--quiet"]);
         assert!(o.status.success(), "{arch}: {}", text(&o));
         assert!(o.stdout.is_empty(), "--quiet prints nothing");
         let r2 = json(&report2);
@@ -278,7 +254,7 @@ fn run_errors_name_what_is_wrong() {
     assert!(!o.status.success());
     assert!(text(&o).contains("weights.safetensors"), "{}", text(&o));
 
-    let Some(nmnist) = snnc_datasets::testdata::dataset_dir(Nmnist) else {
+    let Some(nmnist) = data(Nmnist) else {
         return;
     };
     let ir = tmp.path().join("conv.snnir");
@@ -327,7 +303,7 @@ fn run_errors_name_what_is_wrong() {
 /// form carries the same verdicts; a module that does not validate is an error, not a panic.
 #[test]
 fn targets_fit_reports_each_limit() {
-    let trained = repo().join("tests/fixtures/trained");
+    let trained = crate::fixtures::fixture("trained");
     let conv = trained.join("fmnist-conv");
     let o = snnc(&["targets", "fit", s(&conv), "--target", "loihi"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -2,14 +2,7 @@
 //! the cache, a second search sharing the supernet, retraining and compiling the chosen network,
 //! and bad flags.
 
-mod cli_common;
-use cli_common::{s, snnc, text};
-
-use std::path::PathBuf;
-
-fn fmnist() -> Option<PathBuf> {
-    snnc_datasets::testdata::dataset_dir(snnc_datasets::DatasetName::FashionMnist)
-}
+use crate::common::{data, s, snnc, text};
 
 fn search_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -59,7 +52,9 @@ fn search_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a st
 
 #[test]
 fn search_writes_its_outputs_resumes_from_cache_and_its_choice_retrains_and_compiles() {
-    let Some(data) = fmnist() else { return };
+    let Some(data) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("spikes");
     let o = snnc(&search_args(s(&data), s(&out), &[]));
@@ -226,7 +221,7 @@ fn search_writes_its_outputs_resumes_from_cache_and_its_choice_retrains_and_comp
 fn bad_flags_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
-    let data = dir.path().join("nowhere");
+    let no_data = dir.path().join("nowhere");
     let cases: [(&[&str], &str); 6] = [
         (&["--fitness", "speed"], "unknown fitness"),
         (&["--target", "no-such-chip"], "no-such-chip"),
@@ -245,7 +240,7 @@ fn bad_flags_are_refused_with_a_reason() {
         ),
     ];
     for (extra, want) in cases {
-        let o = snnc(&search_args(s(&data), s(&out), extra));
+        let o = snnc(&search_args(s(&no_data), s(&out), extra));
         assert!(!o.status.success(), "{extra:?} accepted");
         // Flags are checked before the (missing) dataset folder is read.
         let t = text(&o);
@@ -256,7 +251,9 @@ fn bad_flags_are_refused_with_a_reason() {
             out.display()
         );
     }
-    let Some(fm) = fmnist() else { return };
+    let Some(fm) = data(snnc_datasets::DatasetName::FashionMnist) else {
+        return;
+    };
     let o = snnc(&search_args(s(&fm), s(&out), &["--eval-samples", "20000"]));
     assert!(!o.status.success());
     assert!(

@@ -2,15 +2,14 @@
 //! on the same input shape its training then trains them on (the sensor's 34 x 34 centre-cropped
 //! to 32 x 32, `snnc_datasets::network_input`).
 
-mod cli_common;
-use cli_common::{s, snnc, text};
+use crate::common::{data, s, snnc, text};
 
 use snnc_compiler::network::Network;
 use snnc_datasets::{DatasetName, NMNIST_FRAME_SIDE};
 
 #[test]
 fn the_nmnist_pipeline_searches_and_trains_on_one_input_shape() {
-    let Some(data) = snnc_datasets::testdata::dataset_dir(DatasetName::Nmnist) else {
+    let Some(data) = data(DatasetName::Nmnist) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,7 @@
 //! End-to-end CLI tests: `snnc arch`, `snnc train`, `snnc eval` on real data, and their errors.
 
-mod cli_common;
-use cli_common::{repo, s, snnc, text};
-
-use std::path::PathBuf;
-
-fn data(name: snnc_datasets::DatasetName) -> Option<PathBuf> {
-    snnc_datasets::testdata::dataset_dir(name)
-}
+use crate::common::{data, repo, s, snnc, text, train};
+use std::path::Path;
 
 #[test]
 fn example_architectures_match_their_generators() {
@@ -73,20 +67,12 @@ fn every_example_architecture_trains_and_evaluates() {
         ("conv-snn-nmnist.json", Nmnist),
     ];
     for (arch, dataset) in cases {
-        let Some(dir) = data(dataset) else { return };
+        // A missing dataset is reported (a failure with SNNC_REQUIRE_DATA=1); the others still run.
+        let Some(dir) = data(dataset) else { continue };
         let name = dataset.to_string();
         let run = tempfile::tempdir().unwrap();
         let arch_path = repo().join("examples/architectures").join(arch);
-        let o = snnc(&[
-            "train",
-            "--arch",
-            s(&arch_path),
-            "--dataset",
-            &name,
-            "--data-dir",
-            s(&dir),
-            "--epochs",
-            "1",
+        let budget = [
             "--timesteps",
             "2",
             "--batch-size",
@@ -97,11 +83,8 @@ fn every_example_architecture_trains_and_evaluates() {
             "16",
             "--seed",
             "3",
-            "--out",
-            s(run.path()),
-            "--quiet",
-        ]);
-        assert!(o.status.success(), "{arch}: {}", text(&o));
+        ];
+        train(&arch_path, &name, &dir, run.path(), &budget);
         for f in [
             "network.json",
             "weights.safetensors",
@@ -166,6 +149,24 @@ fn every_example_architecture_trains_and_evaluates() {
     }
 }
 
+/// Run `snnc train` expecting a refusal; returns what it printed.
+fn train_refusal(arch: &Path, dataset: &str, data_dir: &Path, out: &Path) -> String {
+    let args = [
+        "train",
+        "--arch",
+        s(arch),
+        "--dataset",
+        dataset,
+        "--data-dir",
+        s(data_dir),
+        "--out",
+        s(out),
+    ];
+    let o = snnc(&args);
+    assert!(!o.status.success(), "snnc {} succeeded", args.join(" "));
+    text(&o)
+}
+
 #[test]
 fn train_rejects_a_broken_architecture_naming_the_node() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,19 +179,12 @@ fn train_rejects_a_broken_architecture_naming_the_node() {
            "edges":[{"from":"x","to":"fc"}]}"#,
     )
     .unwrap();
-    let o = snnc(&[
-        "train",
-        "--arch",
-        s(&arch),
-        "--dataset",
+    let msg = train_refusal(
+        &arch,
         "digits",
-        "--data-dir",
-        "/nonexistent",
-        "--out",
-        s(&dir.path().join("run")),
-    ]);
-    assert!(!o.status.success());
-    let msg = text(&o);
+        Path::new("/nonexistent"),
+        &dir.path().join("run"),
+    );
     assert!(
         msg.contains("node `fc`") && msg.contains("in_features is 32 but the input has 64"),
         "{msg}"
@@ -202,19 +196,7 @@ fn train_reports_a_missing_data_folder() {
     let dir = tempfile::tempdir().unwrap();
     let arch = repo().join("examples/architectures/conv-snn-28.json");
     let missing = dir.path().join("no-such-folder");
-    let o = snnc(&[
-        "train",
-        "--arch",
-        s(&arch),
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        s(&missing),
-        "--out",
-        s(&dir.path().join("run")),
-    ]);
-    assert!(!o.status.success());
-    let msg = text(&o);
+    let msg = train_refusal(&arch, "mnist", &missing, &dir.path().join("run"));
     assert!(
         msg.contains("no-such-folder") && msg.contains("--data-dir"),
         "{msg}"
@@ -238,21 +220,7 @@ fn eval_reports_nan_weights_by_node() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    let o = snnc(&[
-        "train",
-        "--arch",
-        s(&arch),
-        "--dataset",
-        "digits",
-        "--data-dir",
-        s(&digits),
-        "--epochs",
-        "1",
-        "--out",
-        s(&run),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    train(&arch, "digits", &digits, &run, &[]);
     let mut w = snnc_compiler::network::Weights::load(&run.join("weights.safetensors")).unwrap();
     w.tensors.get_mut("fc1.weight").unwrap().data[5] = f32::NAN;
     w.save(&run.join("weights.safetensors")).unwrap();
@@ -273,143 +241,110 @@ fn eval_reports_nan_weights_by_node() {
     );
 }
 
+/// One malformed `snnc arch` call per row: the family, its flags (the dataset is always mnist)
+/// and what the refusal must say.
+const MALFORMED_ARCHS: &[(&str, &[&str], &str)] = &[
+    (
+        "snasnet",
+        &["--genotype", "0302 0030 3003 0000", "--second-pool", "0"],
+        "second pool must be at least 1",
+    ),
+    (
+        "autosnn",
+        &[
+            "--blocks",
+            "SRB_k5,SRB_k5,skip_connect,SRB_k3,SRB_k3",
+            "--width",
+            "0",
+        ],
+        "width and timesteps must be at least 1",
+    ),
+    (
+        "snasnet",
+        &["--genotype", "0302 0030 3003"],
+        "four 4-digit rows",
+    ),
+    (
+        "snasnet",
+        &["--genotype", "0302 0030 3093 0000"],
+        "op codes are 0-4",
+    ),
+    (
+        "snasnet",
+        &["--genotype", "0300 0030 0003 0000"],
+        "no direct input -> output edge",
+    ),
+    (
+        "autosnn",
+        &["--blocks", "SRB_k5,SRB_k5,skip_connect,SRB_k3"],
+        "has 5 blocks",
+    ),
+    (
+        "autosnn",
+        &["--blocks", "SRB_k5,SRB_k9,skip_connect,SRB_k3,SRB_k5"],
+        "unknown block `SRB_k9`",
+    ),
+];
+
 #[test]
 fn arch_rejects_malformed_genotypes_and_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.json");
-    let cases: [(&[&str], &str); 7] = [
-        (
-            &[
-                "arch",
-                "snasnet",
-                "--genotype",
-                "0302 0030 3003 0000",
-                "--dataset",
-                "mnist",
-                "--second-pool",
-                "0",
-            ],
-            "second pool must be at least 1",
-        ),
-        (
-            &[
-                "arch",
-                "autosnn",
-                "--blocks",
-                "SRB_k5,SRB_k5,skip_connect,SRB_k3,SRB_k3",
-                "--dataset",
-                "mnist",
-                "--width",
-                "0",
-            ],
-            "width and timesteps must be at least 1",
-        ),
-        (
-            &[
-                "arch",
-                "snasnet",
-                "--genotype",
-                "0302 0030 3003",
-                "--dataset",
-                "mnist",
-            ],
-            "four 4-digit rows",
-        ),
-        (
-            &[
-                "arch",
-                "snasnet",
-                "--genotype",
-                "0302 0030 3093 0000",
-                "--dataset",
-                "mnist",
-            ],
-            "op codes are 0-4",
-        ),
-        (
-            &[
-                "arch",
-                "snasnet",
-                "--genotype",
-                "0300 0030 0003 0000",
-                "--dataset",
-                "mnist",
-            ],
-            "no direct input -> output edge",
-        ),
-        (
-            &[
-                "arch",
-                "autosnn",
-                "--blocks",
-                "SRB_k5,SRB_k5,skip_connect,SRB_k3",
-                "--dataset",
-                "mnist",
-            ],
-            "has 5 blocks",
-        ),
-        (
-            &[
-                "arch",
-                "autosnn",
-                "--blocks",
-                "SRB_k5,SRB_k9,skip_connect,SRB_k3,SRB_k5",
-                "--dataset",
-                "mnist",
-            ],
-            "unknown block `SRB_k9`",
-        ),
-    ];
-    for (args, expected) in cases {
-        let mut args = args.to_vec();
-        args.extend(["-o", s(&out)]);
+    for (row, (family, flags, expected)) in MALFORMED_ARCHS.iter().enumerate() {
+        let mut args = vec!["arch", family];
+        args.extend_from_slice(flags);
+        args.extend(["--dataset", "mnist", "-o", s(&out)]);
         let o = snnc(&args);
-        assert!(!o.status.success(), "{args:?} succeeded");
+        let case = format!("row {row} (snnc {})", args.join(" "));
+        assert!(!o.status.success(), "{case} succeeded");
         let msg = text(&o);
         assert!(
             msg.contains(expected),
-            "{args:?}: expected `{expected}` in: {msg}"
+            "{case}: expected `{expected}` in: {msg}"
         );
-        assert!(!out.exists(), "{args:?} wrote a file despite the error");
+        assert!(!out.exists(), "{case} wrote a file despite the error");
     }
 }
+
+/// One bad `snnc train` flag per row and what the refusal must say; the flags are checked before
+/// the (missing) data folder is read.
+const BAD_TRAIN_FLAGS: &[(&[&str], &str)] = &[
+    (&["--epochs", "0"], "--epochs must be at least 1"),
+    (
+        &["--train-limit", "0"],
+        "--train-limit and --test-limit must be at least 1",
+    ),
+    (&["--schedule", "linear"], "unknown --schedule `linear`"),
+    (&["--optimizer", "rmsprop"], "unknown optimizer `rmsprop`"),
+    (&["--augment", "rotate"], "unknown augmentation `rotate`"),
+    (&["--lr=-1"], "--lr must be a positive number"),
+    (&["--timesteps", "0"], "timesteps must be at least 1"),
+];
 
 #[test]
 fn train_rejects_bad_flag_values() {
     let dir = tempfile::tempdir().unwrap();
     let arch = repo().join("examples/architectures/conv-snn-28.json");
-    let base = [
-        "train",
-        "--arch",
-        s(&arch),
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        "/nonexistent",
-        "--out",
-        s(dir.path()),
-    ];
-    let cases: [(&[&str], &str); 7] = [
-        (&["--epochs", "0"], "--epochs must be at least 1"),
-        (
-            &["--train-limit", "0"],
-            "--train-limit and --test-limit must be at least 1",
-        ),
-        (&["--schedule", "linear"], "unknown --schedule `linear`"),
-        (&["--optimizer", "rmsprop"], "unknown optimizer `rmsprop`"),
-        (&["--augment", "rotate"], "unknown augmentation `rotate`"),
-        (&["--lr=-1"], "--lr must be a positive number"),
-        (&["--timesteps", "0"], "timesteps must be at least 1"),
-    ];
-    for (extra, expected) in cases {
-        let mut args = base.to_vec();
+    for (row, (extra, expected)) in BAD_TRAIN_FLAGS.iter().enumerate() {
+        let mut args = vec![
+            "train",
+            "--arch",
+            s(&arch),
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            "/nonexistent",
+            "--out",
+            s(dir.path()),
+        ];
         args.extend_from_slice(extra);
         let o = snnc(&args);
-        assert!(!o.status.success(), "{extra:?} succeeded");
+        let case = format!("row {row} ({})", extra.join(" "));
+        assert!(!o.status.success(), "{case} succeeded");
         let msg = text(&o);
         assert!(
             msg.contains(expected),
-            "{extra:?}: expected `{expected}` in: {msg}"
+            "{case}: expected `{expected}` in: {msg}"
         );
     }
 }

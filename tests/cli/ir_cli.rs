@@ -1,28 +1,30 @@
 //! `snnc compile` and `snnc ir check|fmt` end to end: outputs, round trips and error exits.
 
-mod cli_common;
-use cli_common::{s, snnc, text};
+use crate::common::{s, snnc, text};
+use crate::fixtures::fixture;
+use std::path::Path;
+use std::process::Output;
 
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+/// `snnc compile` of fixture `name` with synthetic weights drawn from `seed`, writing `out`.
+fn compile_synthetic(name: &str, seed: &str, extra: &[&str], out: &Path) -> Output {
+    let fixture = fixture(name);
+    let mut args = vec![
+        "compile",
+        s(&fixture),
+        "--synthetic-weights",
+        seed,
+        "-o",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    snnc(&args)
 }
 
 #[test]
 fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
     let dir = tempfile::tempdir().unwrap();
     let ir = dir.path().join("net.snnir");
-    let o = snnc(&[
-        "compile",
-        s(&fixture("snasnet_c10")),
-        "--synthetic-weights",
-        "7",
-        "-o",
-        s(&ir),
-    ]);
+    let o = compile_synthetic("snasnet_c10", "7", &[], &ir);
     assert!(o.status.success(), "{}", text(&o));
     assert!(dir.path().join("net.safetensors").is_file());
     let o = snnc(&["ir", "check", s(&ir)]);
@@ -42,16 +44,7 @@ fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
     assert_eq!(std::fs::read_to_string(&ir).unwrap(), before);
 
     let json = dir.path().join("net.json");
-    let o = snnc(&[
-        "compile",
-        s(&fixture("autosnn/network.json")),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "json",
-        "-o",
-        s(&json),
-    ]);
+    let o = compile_synthetic("autosnn/network.json", "7", &["--emit", "json"], &json);
     assert!(o.status.success(), "{}", text(&o));
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -65,17 +58,7 @@ fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
     );
 
     let dot = dir.path().join("net.dot");
-    let o = snnc(&[
-        "compile",
-        s(&fixture("delay2")),
-        "--synthetic-weights",
-        "7",
-        "--emit",
-        "dot",
-        "--no-opt",
-        "-o",
-        s(&dot),
-    ]);
+    let o = compile_synthetic("delay2", "7", &["--emit", "dot", "--no-opt"], &dot);
     assert!(o.status.success(), "{}", text(&o));
     let d = std::fs::read_to_string(&dot).unwrap();
     assert!(
@@ -88,18 +71,7 @@ fn compile_emits_ir_json_and_dot_and_the_ir_checks() {
 fn check_fails_with_the_line_of_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let ir = dir.path().join("d.snnir");
-    assert!(
-        snnc(&[
-            "compile",
-            s(&fixture("delay2")),
-            "--synthetic-weights",
-            "1",
-            "-o",
-            s(&ir)
-        ])
-        .status
-        .success()
-    );
+    assert!(compile_synthetic("delay2", "1", &[], &ir).status.success());
     // Remove the delay of the feedback projection: a zero-delay self-loop.
     let src = std::fs::read_to_string(&ir).unwrap();
     // The message points at the first population it names.

@@ -2,8 +2,7 @@
 //! command writes (but for the name, which is the fixture's), so a drift between the product
 //! builders and the snapshots fails here.
 
-mod cli_common;
-use cli_common::{repo, s, snnc, text};
+use crate::common::{s, snnc, text};
 
 use snnc_compiler::network::{Network, NetworkDesc};
 
@@ -58,12 +57,7 @@ fn snnc_arch_writes_the_golden_fixtures_networks() {
         let o = snnc(&args);
         assert!(o.status.success(), "snnc {args:?}: {}", text(&o));
         let mut shipped = read_desc(&out);
-        let golden = read_desc(
-            &repo()
-                .join("tests/fixtures")
-                .join(fixture)
-                .join("network.json"),
-        );
+        let golden = read_desc(&crate::fixtures::fixture(fixture).join("network.json"));
         shipped.name = golden.name.clone();
         assert_eq!(
             shipped.to_json_pretty(),

@@ -1,0 +1,232 @@
+//! The equivalence ladder between the Candle forward (eval mode) and the compiler's reference
+//! interpreter on the lowered and optimised IR of every golden fixture and example architecture.
+//!
+//! Candle computes in f32, the interpreter accumulates in f64; the ladder (architecture.md) allows
+//! exactly that, sample by sample (`snnc_compiler::reference::compare`): equal predictions on every
+//! sample; logits within 1e-4 relative on every sample without a threshold flip, whatever happens
+//! in the rest of the batch; a sample's spike counts may differ only from the first step at which
+//! the interpreter saw one of its membranes within `FLIP_MARGIN` (1e-4) of the threshold (a float
+//! tie), else the test fails; and at most one spike in 1e3 flips.
+
+use crate::common::data;
+use crate::fixtures;
+use snnc_compiler::network::{Network, Weights};
+use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, kernels, run_module};
+use snnc_compiler::synth;
+use snnc_search::candle_core::{DType, Tensor};
+use snnc_search::device::ComputeDevice;
+use snnc_search::model::SnnModel;
+use std::path::{Path, PathBuf};
+
+const SAMPLES: usize = 4;
+
+/// Candle's run as the interpreters report theirs: logits, and spikes per sample, layer and step
+/// (no near-threshold counts: the interpreter's f64 membranes are the ones that license flips).
+fn candle_run(net: &Network, weights: &Weights, x: &[Vec<f32>]) -> RunOutput {
+    let frame: Vec<usize> = net.shapes[net.input_node].dims().to_vec();
+    let mut shape = vec![x.len()];
+    if net.desc.input.encoding == snnc_compiler::network::Encoding::EventFrames {
+        shape.push(net.desc.timesteps);
+    }
+    shape.extend(frame);
+    let flat: Vec<f32> = x.iter().flatten().copied().collect();
+    let input = Tensor::from_vec(flat, shape, &ComputeDevice::cpu()).unwrap();
+    candle_forward(net, weights, &input)
+}
+
+fn candle_forward(net: &Network, weights: &Weights, input: &Tensor) -> RunOutput {
+    let model =
+        SnnModel::from_weights(net.clone(), weights, input.device()).expect("the model builds");
+    // The layers the interpreters report: spiking nodes and max pools (whose outputs are events).
+    let layers: Vec<usize> = (0..net.len())
+        .filter(|&id| {
+            let op = &net.node(id).op;
+            op.is_spiking() || matches!(op, snnc_compiler::network::Op::MaxPool(_))
+        })
+        .collect();
+    let samples = input.dims()[0];
+    let steps = net.desc.timesteps;
+    let mut spikes = vec![vec![vec![0u64; steps]; layers.len()]; samples];
+    // Each layer's events at each step, counted per sample as the interpreters count them.
+    let mut record = |id: usize, t: usize, out: &Tensor| {
+        if let Some(l) = layers.iter().position(|&n| n == id) {
+            let per_sample: Vec<f32> = out
+                .ne(0f32)?
+                .to_dtype(DType::F32)?
+                .flatten_from(1)?
+                .sum(1)?
+                .to_vec1()?;
+            for (s, c) in per_sample.into_iter().enumerate() {
+                spikes[s][l][t] = c as u64;
+            }
+        }
+        Ok(())
+    };
+    let mut rng = snnc_datasets::transform::Rng::new(0);
+    let out = model
+        .forward_with_hook(input, false, &mut rng, &mut record)
+        .unwrap();
+    let logits: Vec<Vec<f64>> = out
+        .readout
+        .to_vec2::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_iter().map(f64::from).collect())
+        .collect();
+    RunOutput {
+        predictions: logits.iter().map(|l| kernels::argmax(l)).collect(),
+        logits,
+        layers: layers.iter().map(|&id| net.node(id).name.clone()).collect(),
+        near_threshold: spikes
+            .iter()
+            .map(|l| l.iter().map(|t| vec![0; t.len()]).collect())
+            .collect(),
+        spikes,
+    }
+}
+
+/// Apply the ladder between the interpreter's run `ir` and Candle's; fails naming what differs.
+/// Returns the flip rate.
+fn check(what: &str, candle: &RunOutput, ir: &RunOutput) -> f64 {
+    let ag = compare(ir, candle);
+    ag.check().unwrap_or_else(|e| {
+        panic!("{what}: Candle and the interpreter disagree (flip margin {FLIP_MARGIN:e}): {e}")
+    });
+    let flipped: Vec<usize> = (0..ag.samples)
+        .filter(|&s| {
+            candle.layers.iter().enumerate().any(|(l, name)| {
+                let mine = ir.layers.iter().position(|n| n == name);
+                mine.is_some_and(|i| ir.spikes[s][i] != candle.spikes[s][l])
+            })
+        })
+        .collect();
+    if !flipped.is_empty() {
+        eprintln!(
+            "{what}: threshold flips (float ties) in samples {flipped:?}; the other {} samples' \
+             logits agree within 1e-4",
+            ag.samples - flipped.len()
+        );
+    }
+    ag.flip_rate()
+}
+
+/// Every golden fixture's network, then every example architecture.
+fn networks() -> Vec<PathBuf> {
+    let mut v = fixtures::networks();
+    let examples = crate::common::repo().join("examples/architectures");
+    let mut more: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .unwrap_or_else(|e| panic!("{}: {e}", examples.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    more.sort();
+    assert!(
+        !more.is_empty(),
+        "no architectures in {}",
+        examples.display()
+    );
+    v.extend(more);
+    v
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn candle_and_the_reference_interpreter_agree() {
+    for path in networks() {
+        let net = Network::load(&path).unwrap();
+        let weights = synth::weights(&net, 2022);
+        let x = synth::inputs(&net, SAMPLES, 7);
+        let candle = candle_run(&net, &weights, &x);
+        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+        let lowered = run_module(&m, &x).unwrap();
+        let r1 = check(&format!("{} (lowered)", name(&path)), &candle, &lowered);
+        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+        let r2 = check(&format!("{} (optimised)", name(&path)), &candle, &optimised);
+        let spikes: u64 = lowered.spikes.iter().flatten().flatten().sum();
+        eprintln!(
+            "{}: {spikes} spikes, flip rate {r1:.1e} / {r2:.1e}",
+            name(&path)
+        );
+    }
+}
+
+/// Trained runs (directories with network.json + weights.safetensors) on the first 64 test
+/// samples of their dataset: every network the project trained and committed under
+/// `tests/fixtures/trained/`, plus any named in `SNNC_IR_RUNS` (separated by `:`).
+#[test]
+fn trained_runs_agree_on_real_data() {
+    for dir in fixtures::trained_runs() {
+        let net = Network::load(&dir.join("network.json")).unwrap();
+        let weights = Weights::load(&dir.join("weights.safetensors")).unwrap();
+        let dataset: snnc_datasets::DatasetName = net.desc.meta["dataset"]
+            .as_str()
+            .expect("meta.dataset")
+            .parse()
+            .unwrap();
+        let Some(data_dir) = data(dataset) else {
+            continue;
+        };
+        let test = snnc_datasets::load(dataset, &data_dir, snnc_datasets::Split::Test).unwrap();
+        let pipeline = snnc_search::data::InputPipeline::new(
+            &net,
+            &test,
+            snnc_search::data::Augment::NONE,
+            snnc_datasets::transform::FrameSplit::ByCount,
+        )
+        .unwrap();
+        let indices: Vec<usize> = (0..64).collect();
+        let (input, _) = pipeline
+            .batch(&test, &indices, None, &ComputeDevice::cpu())
+            .unwrap();
+        let per_sample = input.dims()[1..].iter().product::<usize>();
+        let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
+        let x: Vec<Vec<f32>> = flat.chunks(per_sample).map(<[f32]>::to_vec).collect();
+        let candle = candle_forward(&net, &weights, &input);
+        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+        let r1 = check(
+            &format!("{} (lowered)", dir.display()),
+            &candle,
+            &run_module(&m, &x).unwrap(),
+        );
+        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+        let r2 = check(
+            &format!("{} (optimised)", dir.display()),
+            &candle,
+            &optimised,
+        );
+        let spikes: u64 = optimised.spikes.iter().flatten().flatten().sum();
+        eprintln!(
+            "{}: 64 test samples, {spikes} spikes, flip rate {r1:.1e} / {r2:.1e}",
+            dir.display()
+        );
+    }
+}
+
+/// The rule `check` applies, on made-up runs of two samples: a flip licensed in one sample does
+/// not waive the other sample's logits, and a flip with no float tie before it fails.
+#[test]
+fn a_flip_in_one_sample_leaves_the_others_checked() {
+    let run = |logits: [f64; 2], spikes: [u64; 2], near: [u64; 2]| RunOutput {
+        predictions: vec![0, 0],
+        logits: vec![vec![logits[0], -1.0], vec![logits[1], -1.0]],
+        layers: vec!["lif".into()],
+        spikes: spikes.iter().map(|&c| vec![vec![c]]).collect(),
+        near_threshold: near.iter().map(|&c| vec![vec![c]]).collect(),
+    };
+    let ir = run([1.0, 1.0], [1000, 1000], [1, 0]);
+    // Sample 0 flipped on a tie and its logits moved: allowed.
+    let candle = run([1.5, 1.0], [1001, 1000], [0, 0]);
+    assert_eq!(compare(&ir, &candle).check(), Ok(()));
+    // Sample 1's logits moved too: it had no tie, so the flip in sample 0 does not excuse it.
+    let candle = run([1.5, 1.1], [1001, 1000], [0, 0]);
+    let err = compare(&ir, &candle).check().unwrap_err().to_string();
+    assert!(err.contains("logits differ"), "{err}");
+    // A spike count differing in sample 1, where no membrane was near the threshold, fails.
+    let candle = run([1.0, 1.0], [1000, 1001], [0, 0]);
+    let err = compare(&ir, &candle).check().unwrap_err().to_string();
+    assert!(err.contains("without a threshold flip"), "{err}");
+}

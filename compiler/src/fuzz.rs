@@ -88,39 +88,7 @@ fn split_parts(data: &[u8]) -> (&[u8], &[u8]) {
 mod corpus_replay {
     //! Replays the committed fuzz corpus of each reader through its entry point.
 
-    use std::path::PathBuf;
-
-    /// Every file of `fuzz/corpus/<target>`; an empty or missing folder fails, so a corpus
-    /// that went astray does not pass in silence.
-    fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/corpus")
-            .join(target);
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: cannot list the corpus: {e}", dir.display()));
-        let mut files: Vec<(PathBuf, Vec<u8>)> = entries
-            .map(|entry| {
-                let path = entry.expect("corpus entry").path();
-                let bytes =
-                    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                (path, bytes)
-            })
-            .collect();
-        assert!(!files.is_empty(), "{}: the corpus is empty", dir.display());
-        files.sort();
-        files
-    }
-
-    fn replay(target: &str, entry: fn(&[u8])) {
-        for (path, bytes) in corpus(target) {
-            let outcome = std::panic::catch_unwind(|| entry(&bytes));
-            assert!(
-                outcome.is_ok(),
-                "{}: the entry point panicked",
-                path.display()
-            );
-        }
-    }
+    use snnc_datasets::testdata::replay_corpus as replay;
 
     #[test]
     fn text_corpus() {

@@ -1,4 +1,4 @@
-//! The one setting tests use to find the real datasets: `SNNC_DATA_DIR`.
+//! The test settings: where the real datasets are (`SNNC_DATA_DIR`), and the fuzz-corpus replay.
 //!
 //! `SNNC_DATA_DIR` names the folder holding `mnist/`, `fashion-mnist/`, `cifar-10-partial/` (or
 //! `cifar-10-batches-bin/`), `nmnist-small/` and `sklearn-digits/`. When it is unset,
@@ -87,4 +87,29 @@ pub fn dataset_dir(name: DatasetName) -> Option<PathBuf> {
     }
     eprintln!("skipping: {reason}");
     None
+}
+
+/// Feeds every file of the committed fuzz corpus `fuzz/corpus/<target>` to `entry` and fails,
+/// naming the file, if it panics. An empty or missing folder fails too, so a corpus that went
+/// astray does not pass in silence. The fuzz targets' library entry points are replayed this way.
+pub fn replay_corpus(target: &str, entry: fn(&[u8])) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: cannot list the corpus: {e}", dir.display()));
+    let mut paths: Vec<_> = entries
+        .map(|entry| entry.expect("corpus entry").path())
+        .collect();
+    assert!(!paths.is_empty(), "{}: the corpus is empty", dir.display());
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(|| entry(&bytes));
+        assert!(
+            outcome.is_ok(),
+            "{}: the entry point panicked",
+            path.display()
+        );
+    }
 }

@@ -63,7 +63,7 @@ fn snnc_arch_writes_the_golden_fixtures_networks() {
             shipped.to_json_pretty(),
             golden.to_json_pretty(),
             "{fixture}: `snnc {}` and the golden fixture differ; regenerate the fixtures \
-             (SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test fixtures) and the snapshots",
+             (SNNC_WRITE_FIXTURES=1 cargo test -p snnc-compiler --test it fixtures) and the snapshots",
             args.join(" ")
         );
     }

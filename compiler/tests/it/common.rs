@@ -65,7 +65,7 @@ fn snasnet(name: &str, genotype: &str, cfg: SnasnetConfig) -> NetworkDesc {
 
 /// The generated fixtures and the builder configuration each comes from: the product builders,
 /// so the snapshots show the graphs snnc ships. `snasnet_per_step` and `autosnn` are exactly what
-/// `snnc arch` writes for CIFAR-10 (but for the name); `tests/arch_fixtures.rs` checks that.
+/// `snnc arch` writes for CIFAR-10 (but for the name); `tests/cli/arch_fixtures.rs` checks that.
 pub fn generated() -> Vec<(&'static str, NetworkDesc)> {
     let head = |input, width, second_pool, vote_group, per_step_bn| SnasnetConfig {
         hidden: 32,

@@ -61,51 +61,74 @@ fn concrete(shape: &[Dim], n: usize) -> Vec<usize> {
         .collect()
 }
 
-fn main() -> anyhow::Result<()> {
-    let a = args()?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(a.dir.join("manifest.json"))?)?;
-    let step: Interface = serde_json::from_value(manifest["step"].clone())?;
-    let t_max = manifest["timesteps"]
-        .as_u64()
-        .context("manifest: timesteps")? as usize;
-    let events = manifest["encoding"] == "event_frames";
+/// What the export folder's manifest.json says about the step model.
+struct Export {
+    step: Interface,
+    timesteps: usize,
+    events: bool,
+    step_file: PathBuf,
+    ir_file: PathBuf,
+}
 
-    // The samples, mapped exactly as the runtime maps them (normalisation, padding, frames).
-    let module = snnc_runtime::load::load(
-        &a.dir
-            .join(manifest["files"]["ir"].as_str().unwrap_or("network.snnir")),
-    )?;
-    let plan = snnc_runtime::Plan::new(&module)?;
+fn read_manifest(dir: &std::path::Path) -> anyhow::Result<Export> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json"))?)?;
+    let file =
+        |key: &str, default: &str| dir.join(manifest["files"][key].as_str().unwrap_or(default));
+    Ok(Export {
+        step: serde_json::from_value(manifest["step"].clone())?,
+        timesteps: manifest["timesteps"]
+            .as_u64()
+            .context("manifest: timesteps")? as usize,
+        events: manifest["encoding"] == "event_frames",
+        step_file: file("step", "step.onnx"),
+        ir_file: file("ir", "network.snnir"),
+    })
+}
+
+/// The first `samples` test samples, mapped exactly as the runtime maps them (normalisation,
+/// padding, frames), with their labels.
+fn load_samples(plan: &snnc_runtime::Plan, a: &Args) -> anyhow::Result<(Vec<Vec<f32>>, Vec<u8>)> {
     let data = snnc_runtime::data::DatasetInputs::load(
-        &plan,
+        plan,
         a.dataset,
         &a.data_dir,
         snnc_datasets::Split::Test,
         Some(a.samples),
     )?;
-    let n = data.len();
-    let mut x: Vec<Vec<f32>> = Vec::with_capacity(n);
-    for i in 0..n {
+    let mut x: Vec<Vec<f32>> = Vec::with_capacity(data.len());
+    for i in 0..data.len() {
         let mut v = Vec::new();
         data.fill(i, &mut v)?;
         x.push(v);
     }
+    Ok((x, data.labels().to_vec()))
+}
 
-    // Load the step model with the batch fixed to n: input 0 is x_t, then the states in order.
-    let frame = concrete(&step.inputs[0].shape, n);
-    let frame_len: usize = frame[1..].iter().product();
-    let mut model = tract_onnx::onnx().model_for_path(
-        a.dir
-            .join(manifest["files"]["step"].as_str().unwrap_or("step.onnx")),
+/// The step model with the batch fixed to `n`: input 0 is x_t, then the states in order.
+fn load_step_model(export: &Export, n: usize) -> anyhow::Result<TypedRunnableModel<TypedModel>> {
+    let mut model = tract_onnx::onnx().model_for_path(&export.step_file)?;
+    model.set_input_fact(
+        0,
+        f32::fact(concrete(&export.step.inputs[0].shape, n)).into(),
     )?;
-    model.set_input_fact(0, f32::fact(&frame).into())?;
-    for (i, s) in step.states.iter().enumerate() {
+    for (i, s) in export.step.states.iter().enumerate() {
         model.set_input_fact(i + 1, f32::fact(concrete(&s.shape, n)).into())?;
     }
-    let runnable = model.into_optimized()?.into_runnable()?;
+    Ok(model.into_optimized()?.into_runnable()?)
+}
 
-    // Host loop. Outputs come in the interface's order, then every state's next value.
+/// docs/deploy.md's host loop over all samples at once: states start at their init values, each
+/// step feeds x_t and the states, every `*.next` output is fed back, logits are read after the
+/// last step. Outputs come in the interface's order, then every state's next value.
+fn host_loop(
+    export: &Export,
+    runnable: &TypedRunnableModel<TypedModel>,
+    x: &[Vec<f32>],
+) -> anyhow::Result<RunOutput> {
+    let (step, n) = (&export.step, x.len());
+    let frame = concrete(&step.inputs[0].shape, n);
+    let frame_len: usize = frame[1..].iter().product();
     let mut states: Vec<Tensor> = step
         .states
         .iter()
@@ -130,13 +153,12 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .position(|o| o.name == "logits")
         .context("no logits output")?;
-    let mut spikes = vec![vec![Vec::with_capacity(t_max); layers.len()]; n];
+    let mut spikes = vec![vec![Vec::with_capacity(export.timesteps); layers.len()]; n];
     let mut logits = vec![vec![0.0f64; 0]; n];
-    let started = std::time::Instant::now();
-    for t in 0..t_max {
+    for t in 0..export.timesteps {
         let mut frame_t = Vec::with_capacity(n * frame_len);
-        for sample in &x {
-            let start = if events { t * frame_len } else { 0 };
+        for sample in x {
+            let start = if export.events { t * frame_len } else { 0 };
             frame_t.extend_from_slice(&sample[start..start + frame_len]);
         }
         let mut inputs: TVec<TValue> = tvec!(Tensor::from_shape(&frame, &frame_t)?.into());
@@ -159,8 +181,7 @@ fn main() -> anyhow::Result<()> {
             .map(|k| out[first_state + k].clone().into_tensor())
             .collect();
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let tract = RunOutput {
+    Ok(RunOutput {
         predictions: logits.iter().map(|l| argmax(l)).collect(),
         near_threshold: spikes
             .iter()
@@ -169,18 +190,12 @@ fn main() -> anyhow::Result<()> {
         layers: layers.iter().map(|(_, l)| l.clone()).collect(),
         logits,
         spikes,
-    };
+    })
+}
 
-    let runtime = plan.run_output(&plan.run_batch(&x[..], false, None)?);
-    let reference = run_module(&module, &x)?;
-    let labels = data.labels();
-    println!(
-        "{} ({} timesteps), {n} test samples of {}, tract host loop: {:.1} ms per sample",
-        module.name,
-        t_max,
-        a.dataset,
-        seconds * 1e3 / n as f64
-    );
+/// Prints tract's predictions beside the runtime's; true when tract agrees with both the runtime
+/// and the reference interpreter.
+fn report(tract: &RunOutput, runtime: &RunOutput, reference: &RunOutput, labels: &[u8]) -> bool {
     println!("sample  label  tract  runtime");
     for (i, (label, (ours, theirs))) in labels
         .iter()
@@ -195,13 +210,13 @@ fn main() -> anyhow::Result<()> {
         .zip(labels)
         .filter(|(p, l)| **p == usize::from(**l))
         .count();
-    println!("accuracy {correct}/{n}");
+    println!("accuracy {correct}/{}", labels.len());
     let mut ok = true;
     for (what, other) in [
-        ("snnc run's runtime", &runtime),
-        ("the reference interpreter", &reference),
+        ("snnc run's runtime", runtime),
+        ("the reference interpreter", reference),
     ] {
-        let ag = compare(other, &tract);
+        let ag = compare(other, tract);
         match ag.check() {
             Ok(()) => println!(
                 "tract agrees with {what}: predictions equal, max logit error {:.1e}, flip rate {:.1e}",
@@ -214,7 +229,30 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    if !ok {
+    ok
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    let export = read_manifest(&a.dir)?;
+    let module = snnc_runtime::load::load(&export.ir_file)?;
+    let plan = snnc_runtime::Plan::new(&module)?;
+    let (x, labels) = load_samples(&plan, &a)?;
+    let n = x.len();
+    let runnable = load_step_model(&export, n)?;
+    let started = std::time::Instant::now();
+    let tract = host_loop(&export, &runnable, &x)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let runtime = plan.run_output(&plan.run_batch(&x[..], false, None)?);
+    let reference = run_module(&module, &x)?;
+    println!(
+        "{} ({} timesteps), {n} test samples of {}, tract host loop: {:.1} ms per sample",
+        module.name,
+        export.timesteps,
+        a.dataset,
+        seconds * 1e3 / n as f64
+    );
+    if !report(&tract, &runtime, &reference, &labels) {
         bail!("tract's results differ from snnc's");
     }
     Ok(())

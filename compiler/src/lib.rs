@@ -11,6 +11,7 @@ pub mod ir;
 pub mod lower;
 pub mod network;
 pub mod passes;
+pub mod peer;
 pub mod placeholder;
 pub mod reference;
 pub mod synth;

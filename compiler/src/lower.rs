@@ -166,7 +166,11 @@ fn push(
 
 /// Ops that act on one input: with several incoming edges their sum goes through a relay first.
 fn needs_relay(op: &Op, edges: usize) -> bool {
-    edges > 1 && !matches!(op, Op::Input(_) | Op::Lif(_) | Op::Plif(_) | Op::Sum(_))
+    edges > 1
+        && !matches!(
+            op,
+            Op::Input(_) | Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::Sum(_)
+        )
 }
 
 fn unsupported(net: &Network, id: NodeId, message: &str) -> LowerError {
@@ -233,12 +237,16 @@ impl Lowering<'_> {
                 }),
                 None,
             ),
-            Op::Lif(p) => (PopulationKind::Spiking(spiking(p, 1.0 / p.tau)), None),
+            Op::Lif(p) | Op::If(p) => {
+                let (beta, gain) = p.beta_gain();
+                (PopulationKind::Spiking(spiking(p, beta, gain)), None)
+            }
             Op::Plif(p) => {
                 let w = f64::from(self.read(id, ParamRole::W)?[0]);
                 // The trained leak: k = sigmoid(w) = 1/tau (autosnn.md §1.1).
                 let k = 1.0 / (1.0 + (-w).exp());
-                (PopulationKind::Spiking(spiking(p, k)), None)
+                let gain = if p.decay_input { k } else { 1.0 };
+                (PopulationKind::Spiking(spiking(p, 1.0 - k, gain)), None)
             }
             Op::Sum(_) => (analog(None), None),
             Op::Conv2d(c) => {
@@ -351,12 +359,13 @@ fn pool(p: &network::Pool, scale: f64) -> ir::SumPool {
     }
 }
 
-/// SpikingJelly's charge with leak `k = 1/tau`: `v += k (x - (v - v_reset))` with decay_input,
-/// else `v += x - k (v - v_reset)`; both are `v = v_reset + (1-k)(v - v_reset) + gain x`.
-fn spiking(p: &network::NeuronParams, k: f64) -> ir::Spiking {
+/// A leaky neuron as `v = v_reset + beta (v - v_reset) + gain x`. SpikingJelly's charge with leak
+/// `k` (`v += k (x - (v - v_reset))` with decay_input, else `v += x - k (v - v_reset)`) is
+/// `beta = 1 - k` and `gain = k` or 1; snnTorch's `v = beta v + x` is its `beta`, gain 1.
+fn spiking(p: &network::NeuronParams, beta: f64, gain: f64) -> ir::Spiking {
     ir::Spiking {
-        beta: 1.0 - k,
-        gain: if p.decay_input { k } else { 1.0 },
+        beta,
+        gain,
         threshold: p.threshold,
         v_reset: p.v_reset,
         reset: p.reset,

@@ -9,7 +9,20 @@
 use crate::network::{Network, Op, ParamRole, Tensor, Weights};
 use snnc_datasets::transform::SplitMix64;
 
-/// Parameters for every tensor `net` needs, drawn from `seed`.
+/// The most parameter values placeholders are drawn for (1 GiB of f32): a file may claim any
+/// shape, and an allocation that fails aborts instead of reporting.
+pub const MAX_VALUES: usize = 1 << 28;
+
+/// How many parameter values [`weights`] would draw for `net`.
+pub fn values_needed(net: &Network) -> usize {
+    (0..net.desc.nodes.len())
+        .flat_map(|id| net.param_shapes(id))
+        .map(|(_, shape)| shape.iter().fold(1usize, |a, &d| a.saturating_mul(d)))
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Parameters for every tensor `net` needs, drawn from `seed` (callers check [`values_needed`]
+/// against [`MAX_VALUES`] for files they did not write).
 ///
 /// Convs and linears: uniform with variance `gain^2 / fan_in` (gain 2.5, so LIFs behind them
 /// fire at a useful rate); BN: gamma in [0.6, 1.6], beta in [-0.2, 0.4], running mean in

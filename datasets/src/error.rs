@@ -28,6 +28,14 @@ pub enum DataError {
     #[error("{}: corrupt gzip data ({error}); the download is damaged, fetch the file again", path.display())]
     Decompress { path: PathBuf, error: io::Error },
 
+    /// A gzip file inflates past what any dataset file this crate reads can hold.
+    #[error(
+        "{}: inflates to more than {limit} bytes, more than any dataset file this reader takes; \
+         the file is not a dataset file (or is a gzip bomb)",
+        path.display()
+    )]
+    InflatesTooLarge { path: PathBuf, limit: u64 },
+
     /// The leading magic number is not the one this format requires.
     #[error(
         "{}: bad magic number: expected 0x{expected:08x} ({what}), found 0x{found:08x}; \

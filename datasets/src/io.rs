@@ -24,14 +24,26 @@ pub(crate) fn inflate_if_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataEr
         return Ok(raw);
     }
     let mut out = Vec::with_capacity(inflated_size_hint(&raw));
+    // One byte past the limit tells a file at the limit from one beyond it.
     MultiGzDecoder::new(raw.as_slice())
+        .take(MAX_INFLATED + 1)
         .read_to_end(&mut out)
         .map_err(|error| DataError::Decompress {
             path: path.to_path_buf(),
             error,
         })?;
+    if out.len() as u64 > MAX_INFLATED {
+        return Err(DataError::InflatesTooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_INFLATED,
+        });
+    }
     Ok(out)
 }
+
+/// The most a gzip file may inflate to: four times the largest file read here (MNIST's and
+/// Fashion-MNIST's 47 MB training images), so no real file comes near it.
+pub(crate) const MAX_INFLATED: u64 = 192 << 20;
 
 /// The uncompressed size a gzip member records in its last four bytes (ISIZE, little-endian),
 /// capped at deflate's best ratio (1032:1) so a forged trailer cannot force a huge allocation.
@@ -40,7 +52,9 @@ fn inflated_size_hint(gz: &[u8]) -> usize {
         return 0;
     };
     let isize = u32::from_le_bytes(*tail) as usize;
-    isize.min(gz.len().saturating_mul(1032))
+    isize
+        .min(gz.len().saturating_mul(1032))
+        .min(MAX_INFLATED as usize)
 }
 
 /// Reads `path` fully as bytes.

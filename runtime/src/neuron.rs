@@ -1,8 +1,9 @@
 //! The LIF update of a whole population per step ([`fire`]) and the spike trains of autonomous
 //! populations ([`train`]): the per-neuron part of a step, the one cost every step pays in full.
 //!
-//! Every build computes `u = v_reset + beta * (v - v_reset) + gain * x` with the same
-//! operations in the same order and no FMA, so the AVX2 kernels (also used on AVX-512
+//! Every build computes `u = v_reset + beta * (v - v_reset) + gain * x` (less the threshold
+//! where a `subtract_next` reset is pending) with the same operations in the same order and no
+//! FMA, as `ir::Spiking::charge` does in f64, so the AVX2 kernels (also used on AVX-512
 //! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
 //! the portable results. The vector kernels turn the fire and near-threshold compares straight
 //! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.
@@ -15,6 +16,51 @@ use crate::ops::Simd;
 use crate::plan::Lif;
 use snnc_compiler::ir::{Compare, Reset};
 use snnc_compiler::reference::FLIP_MARGIN;
+
+/// `$sweep!(fires, reset, next)` once per (compare, reset) pair: `fires(u)` is the compare,
+/// `reset(u)` the membrane kept after a spike, `next` whether a `subtract_next` reset is read
+/// from the stored membrane before charging.
+macro_rules! per_kind {
+    ($lif:expr, $th:expr, $vr:expr, $sweep:ident) => {
+        match ($lif.fire, $lif.reset) {
+            (Compare::Ge, Reset::Hard) => $sweep!(|u: f32| u >= $th, |_: f32| $vr, false),
+            (Compare::Ge, Reset::Subtract) => $sweep!(|u: f32| u >= $th, |u: f32| u - $th, false),
+            (Compare::Ge, Reset::SubtractNext) => $sweep!(|u: f32| u >= $th, |u: f32| u, true),
+            (Compare::Ge, Reset::None) => $sweep!(|u: f32| u >= $th, |u: f32| u, false),
+            (Compare::Gt, Reset::Hard) => $sweep!(|u: f32| u > $th, |_: f32| $vr, false),
+            (Compare::Gt, Reset::Subtract) => $sweep!(|u: f32| u > $th, |u: f32| u - $th, false),
+            (Compare::Gt, Reset::SubtractNext) => $sweep!(|u: f32| u > $th, |u: f32| u, true),
+            (Compare::Gt, Reset::None) => $sweep!(|u: f32| u > $th, |u: f32| u, false),
+        }
+    };
+}
+
+/// [`Reset`] as a const-generic parameter of the vector kernels.
+const HARD: u8 = 0;
+const SUBTRACT: u8 = 1;
+const SUBTRACT_NEXT: u8 = 2;
+const NO_RESET: u8 = 3;
+
+/// `$kernel::<GT, RESET, extra..>($args)` once per (compare, reset) pair.
+#[cfg(target_arch = "x86_64")]
+macro_rules! per_kind_avx2 {
+    ($lif:expr, $kernel:ident $(::<$($extra:ident),*>)? ($($arg:expr),*)) => {
+        match ($lif.fire, $lif.reset) {
+            (Compare::Ge, Reset::Hard) => $kernel::<false, HARD $($(, $extra)*)?>($($arg),*),
+            (Compare::Ge, Reset::Subtract) => $kernel::<false, SUBTRACT $($(, $extra)*)?>($($arg),*),
+            (Compare::Ge, Reset::SubtractNext) => {
+                $kernel::<false, SUBTRACT_NEXT $($(, $extra)*)?>($($arg),*)
+            }
+            (Compare::Ge, Reset::None) => $kernel::<false, NO_RESET $($(, $extra)*)?>($($arg),*),
+            (Compare::Gt, Reset::Hard) => $kernel::<true, HARD $($(, $extra)*)?>($($arg),*),
+            (Compare::Gt, Reset::Subtract) => $kernel::<true, SUBTRACT $($(, $extra)*)?>($($arg),*),
+            (Compare::Gt, Reset::SubtractNext) => {
+                $kernel::<true, SUBTRACT_NEXT $($(, $extra)*)?>($($arg),*)
+            }
+            (Compare::Gt, Reset::None) => $kernel::<true, NO_RESET $($(, $extra)*)?>($($arg),*),
+        }
+    };
+}
 
 /// Charge, fire and reset every neuron; spikes go to `idx` (cleared first), in ascending order.
 /// Returns the near-threshold count.
@@ -48,6 +94,7 @@ pub(crate) fn bits_to_idx(bits: &[u64], idx: &mut Vec<u32>, n: usize, simd: Simd
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn bits_to_idx_avx2(bits: &[u64], idx: &mut Vec<u32>, n: usize) {
     for (w, &word) in bits.iter().enumerate() {
+        // SAFETY: this function runs with AVX2 enabled; `push_bits_wide` keeps its stores within `idx`'s capacity.
         unsafe { x86::push_bits_wide(idx, word, w * 64, n) };
     }
 }
@@ -69,7 +116,7 @@ fn fire_portable(
     let len = v.len();
     // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
     macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
+        ($fires:expr, $reset:expr, $next:expr) => {{
             let mut near = 0u32;
             let chunks = v.chunks_exact_mut(64).zip(input.chunks_exact(64));
             for (c, (m, x)) in chunks.enumerate() {
@@ -80,6 +127,7 @@ fn fire_portable(
                 let mut bits = 0u64;
                 for j in 0..64 {
                     let u = vr + beta * (m[j] - vr) + gain * x[j];
+                    let u = if $next && $fires(m[j]) { u - th } else { u };
                     near += u32::from((u - th).abs() < margin);
                     let f = $fires(u);
                     bits |= u64::from(f) << j;
@@ -91,6 +139,7 @@ fn fire_portable(
             let mut bits = 0u64;
             for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
                 let u = vr + beta * (*m - vr) + gain * *x;
+                let u = if $next && $fires(*m) { u - th } else { u };
                 near += u32::from((u - th).abs() < margin);
                 let f = $fires(u);
                 bits |= u64::from(f) << j;
@@ -100,12 +149,7 @@ fn fire_portable(
             u64::from(near)
         }};
     }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
-    }
+    per_kind!(lif, th, vr, sweep)
 }
 
 /// Push `base + j` for every set bit `j` of `bits`, growing `idx` by doubling but never past
@@ -143,6 +187,7 @@ mod x86 {
     impl Consts {
         #[target_feature(enable = "avx2")]
         pub(super) unsafe fn new(lif: &Lif) -> Consts {
+            // SAFETY: the enclosing function is compiled for AVX2 and only called where it is available.
             unsafe {
                 Consts {
                     vr: _mm256_set1_ps(lif.v_reset),
@@ -160,26 +205,45 @@ mod x86 {
     /// near-threshold compare (all ones in the lanes that are near).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn step8<const GT: bool, const SUB: bool>(
+    pub(super) unsafe fn step8<const GT: bool, const RESET: u8>(
         k: &Consts,
         m: __m256,
         x: __m256,
     ) -> (__m256, u32, __m256i) {
+        // SAFETY: register-only intrinsics in an AVX2 function called on AVX2 CPUs only.
         unsafe {
             let u = _mm256_add_ps(
                 _mm256_add_ps(k.vr, _mm256_mul_ps(k.beta, _mm256_sub_ps(m, k.vr))),
                 _mm256_mul_ps(k.gain, x),
             );
+            let u = if RESET == SUBTRACT_NEXT {
+                _mm256_blendv_ps(u, _mm256_sub_ps(u, k.th), fires::<GT>(k, m))
+            } else {
+                u
+            };
             let d = _mm256_and_ps(_mm256_sub_ps(u, k.th), k.abs);
             let near = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(d, k.margin));
-            let f = if GT {
+            let f = fires::<GT>(k, u);
+            let m = match RESET {
+                HARD => _mm256_blendv_ps(u, k.vr, f),
+                SUBTRACT => _mm256_blendv_ps(u, _mm256_sub_ps(u, k.th), f),
+                _ => u,
+            };
+            (m, _mm256_movemask_ps(f) as u32, near)
+        }
+    }
+
+    /// All ones in the lanes of `u` over the threshold (`>` when `GT`, else `>=`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fires<const GT: bool>(k: &Consts, u: __m256) -> __m256 {
+        // SAFETY: a register-only compare in an AVX2 function called on AVX2 CPUs only.
+        unsafe {
+            if GT {
                 _mm256_cmp_ps::<_CMP_GT_OQ>(u, k.th)
             } else {
                 _mm256_cmp_ps::<_CMP_GE_OQ>(u, k.th)
-            };
-            let reset = if SUB { _mm256_sub_ps(u, k.th) } else { k.vr };
-            let m = _mm256_blendv_ps(u, reset, f);
-            (m, _mm256_movemask_ps(f) as u32, near)
+            }
         }
     }
 
@@ -244,19 +308,12 @@ mod x86 {
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     // SAFETY: the caller's CPU has AVX2.
-    unsafe {
-        match (lif.fire, lif.reset) {
-            (Compare::Ge, Reset::Hard) => fire_avx2_n::<false, false>(lif, v, input, idx),
-            (Compare::Ge, Reset::Subtract) => fire_avx2_n::<false, true>(lif, v, input, idx),
-            (Compare::Gt, Reset::Hard) => fire_avx2_n::<true, false>(lif, v, input, idx),
-            (Compare::Gt, Reset::Subtract) => fire_avx2_n::<true, true>(lif, v, input, idx),
-        }
-    }
+    unsafe { per_kind_avx2!(lif, fire_avx2_n(lif, v, input, idx)) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
+unsafe fn fire_avx2_n<const GT: bool, const RESET: u8>(
     lif: &Lif,
     v: &mut [f32],
     input: &[f32],
@@ -265,8 +322,10 @@ unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
     use std::arch::x86_64::*;
     let n = v.len().min(input.len());
     let full = n / 64 * 64;
+    // SAFETY: the caller's CPU has AVX2 (this function's contract).
     let k = unsafe { x86::Consts::new(lif) };
     // Per lane, minus the number of near-threshold neurons (a true compare is -1).
+    // SAFETY: as above; a register-only intrinsic.
     let mut near = unsafe { _mm256_setzero_si256() };
     let (vp, xp) = (v.as_mut_ptr(), input.as_ptr());
     for c in (0..full).step_by(64) {
@@ -275,7 +334,7 @@ unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
             let i = c + 8 * g;
             // SAFETY: i + 8 <= full <= both lengths.
             unsafe {
-                let (m, f, close) = x86::step8::<GT, SUB>(
+                let (m, f, close) = x86::step8::<GT, RESET>(
                     &k,
                     _mm256_loadu_ps(vp.add(i)),
                     _mm256_loadu_ps(xp.add(i)),
@@ -285,9 +344,11 @@ unsafe fn fire_avx2_n<const GT: bool, const SUB: bool>(
                 near = _mm256_add_epi32(near, close);
             }
         }
+        // SAFETY: AVX2 is enabled here; `push_bits_wide` keeps its stores within `idx`'s capacity.
         unsafe { x86::push_bits_wide(idx, bits, c, n) };
     }
     let mut lanes = [0i32; 8];
+    // SAFETY: `lanes` holds exactly the eight i32 the unaligned store writes.
     unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, near) };
     let near: u64 = lanes.iter().map(|&l| u64::from(l.unsigned_abs())).sum();
     near + fire_portable(lif, &mut v[full..n], &input[full..n], idx, full, n)
@@ -348,7 +409,7 @@ fn train_portable<const BIAS: bool>(
     let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
     let zeros = [0.0f32; 64];
     macro_rules! sweep {
-        ($fires:expr, $reset:expr) => {{
+        ($fires:expr, $reset:expr, $next:expr) => {{
             for w in from..words {
                 let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
                 let mut v = [vr; 64];
@@ -367,6 +428,7 @@ fn train_portable<const BIAS: bool>(
                     for (j, ((m, x), b)) in v.iter_mut().zip(x).zip(b).enumerate() {
                         let x = if BIAS { x + b } else { *x };
                         let u = vr + beta * (*m - vr) + gain * x;
+                        let u = if $next && $fires(*m) { u - th } else { u };
                         close += u32::from((u - th).abs() < margin);
                         let f = $fires(u);
                         bits |= u64::from(f) << j;
@@ -378,12 +440,7 @@ fn train_portable<const BIAS: bool>(
             }
         }};
     }
-    match (lif.fire, lif.reset) {
-        (Compare::Ge, Reset::Hard) => sweep!(|u: f32| u >= th, |_: f32| vr),
-        (Compare::Ge, Reset::Subtract) => sweep!(|u: f32| u >= th, |u: f32| u - th),
-        (Compare::Gt, Reset::Hard) => sweep!(|u: f32| u > th, |_: f32| vr),
-        (Compare::Gt, Reset::Subtract) => sweep!(|u: f32| u > th, |u: f32| u - th),
-    }
+    per_kind!(lif, th, vr, sweep)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -399,20 +456,10 @@ unsafe fn train_avx2<const BIAS: bool>(
 ) {
     // SAFETY: the caller's CPU has AVX2.
     unsafe {
-        match (lif.fire, lif.reset) {
-            (Compare::Ge, Reset::Hard) => {
-                train_avx2_n::<false, false, BIAS>(lif, seeds, step_bias, n, words, trains, near)
-            }
-            (Compare::Ge, Reset::Subtract) => {
-                train_avx2_n::<false, true, BIAS>(lif, seeds, step_bias, n, words, trains, near)
-            }
-            (Compare::Gt, Reset::Hard) => {
-                train_avx2_n::<true, false, BIAS>(lif, seeds, step_bias, n, words, trains, near)
-            }
-            (Compare::Gt, Reset::Subtract) => {
-                train_avx2_n::<true, true, BIAS>(lif, seeds, step_bias, n, words, trains, near)
-            }
-        }
+        per_kind_avx2!(
+            lif,
+            train_avx2_n::<BIAS>(lif, seeds, step_bias, n, words, trains, near)
+        )
     }
 }
 
@@ -420,7 +467,7 @@ unsafe fn train_avx2<const BIAS: bool>(
 /// through the steps; the partial last word portably.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn train_avx2_n<const GT: bool, const SUB: bool, const BIAS: bool>(
+unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
     step_bias: &[f32],
@@ -431,6 +478,7 @@ unsafe fn train_avx2_n<const GT: bool, const SUB: bool, const BIAS: bool>(
 ) {
     use std::arch::x86_64::*;
     let full = n / 64;
+    // SAFETY: the caller's CPU has AVX2 (this function's contract).
     let k = unsafe { x86::Consts::new(lif) };
     // Every seed covers the population, and a per-step bias every step.
     assert!(seeds.iter().flatten().all(|s| s.len() >= n));
@@ -454,7 +502,7 @@ unsafe fn train_avx2_n<const GT: bool, const SUB: bool, const BIAS: bool>(
                     } else {
                         x
                     };
-                    let (nm, f, near) = x86::step8::<GT, SUB>(&k, *mg, x);
+                    let (nm, f, near) = x86::step8::<GT, RESET>(&k, *mg, x);
                     (nm, f, _mm256_movemask_ps(_mm256_castsi256_ps(near)) as u32)
                 };
                 *mg = nm;

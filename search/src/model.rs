@@ -248,9 +248,10 @@ impl SnnModel {
                     per_step: bn.per_step,
                 })
             }
-            Op::Lif(p) => Layer::Neuron(Neuron::lif(p.clone())),
+            Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
             Op::Plif(p) => {
-                let w0 = Tensor::new(Neuron::plif_w0(p.tau) as f32, device)?;
+                let tau0 = p.tau.unwrap_or_else(|| 1.0 / p.leak());
+                let w0 = Tensor::new(Neuron::plif_w0(tau0) as f32, device)?;
                 let w = params.insert_or_reuse(&name(ParamRole::W), w0, true)?;
                 Layer::Neuron(Neuron::plif(p.clone(), w))
             }

@@ -5,10 +5,11 @@ use crate::spike::SpikeFn;
 use candle_core::{Result, Tensor, Var};
 use snnc_compiler::network::{NeuronParams, Reset};
 
-/// The leak of a layer: fixed (`lif`, k = 1/tau) or learned (`plif`, k = sigmoid(w)).
+/// The leak of a layer: fixed (`lif` and `if`: the factors on the old membrane and on the
+/// input, and `k`, the pull towards `v_reset`) or learned (`plif`, k = sigmoid(w)).
 #[derive(Debug, Clone)]
 pub enum Leak {
-    Fixed(f64),
+    Fixed { beta: f64, gain: f64, k: f64 },
     Learned(Var),
 }
 
@@ -21,9 +22,11 @@ pub struct Neuron {
 }
 
 impl Neuron {
+    /// A fixed leak: `lif` (from `tau` or `beta`) or `if` (none).
     pub fn lif(params: NeuronParams) -> Self {
-        let k = 1.0 / params.tau;
-        Self::new(params, Leak::Fixed(k))
+        let (beta, gain) = params.beta_gain();
+        let k = params.leak();
+        Self::new(params, Leak::Fixed { beta, gain, k })
     }
 
     pub fn plif(params: NeuronParams, w: Var) -> Self {
@@ -53,27 +56,18 @@ impl Neuron {
         let p = &self.params;
         let vr = p.v_reset;
         let h = match (&self.leak, v) {
-            // From rest the leak term vanishes: h = k*x (+ k*vr... cancels) or x.
-            (Leak::Fixed(k), None) => {
-                if p.decay_input {
-                    x.affine(*k, vr)?
-                } else {
-                    x.affine(1.0, vr)?
-                }
-            }
-            (Leak::Fixed(k), Some(v)) => {
-                // decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr
-                // otherwise:   h = v - k*(v - vr) + x   = (1-k) v + x + k vr
-                let b = if p.decay_input { *k } else { 1.0 };
-                x.apply_op2(
-                    v,
-                    Charge {
-                        a: (1.0 - k) as f32,
-                        b: b as f32,
-                        c: (k * vr) as f32,
-                    },
-                )?
-            }
+            // From rest the leak term vanishes: h = gain*x + vr.
+            (Leak::Fixed { gain, .. }, None) => x.affine(*gain, vr)?,
+            // SpikingJelly's decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr;
+            // otherwise v - k*(v - vr) + x = (1-k) v + x + k vr; snnTorch's beta v + x.
+            (Leak::Fixed { beta, gain, k }, Some(v)) => x.apply_op2(
+                v,
+                Charge {
+                    a: *beta as f32,
+                    b: *gain as f32,
+                    c: (k * vr) as f32,
+                },
+            )?,
             (Leak::Learned(w), v) => {
                 let k = candle_nn::ops::sigmoid(w.as_tensor())?;
                 let v_minus = match v {
@@ -87,6 +81,15 @@ impl Neuron {
                     ((base + x)? - v_minus.broadcast_mul(&k)?)?
                 }
             }
+        };
+        // snnTorch's delayed reset: the threshold comes off where last step's (unreset)
+        // membrane fired; the pending spike carries no gradient (snnTorch detaches it too).
+        let h = match (p.reset, v) {
+            (Reset::SubtractNext, Some(v)) => {
+                let pending = self.spike.apply(v)?.detach();
+                (h - pending.affine(p.threshold, 0.0)?)?
+            }
+            _ => h,
         };
         let s = self.spike.apply(&h)?;
         if p.detach_reset && p.reset == Reset::Hard {
@@ -110,6 +113,7 @@ impl Neuron {
                 }
             }
             Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
+            Reset::SubtractNext | Reset::None => h,
         };
         Ok((s, v_new))
     }

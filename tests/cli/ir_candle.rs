@@ -230,3 +230,68 @@ fn a_flip_in_one_sample_leaves_the_others_checked() {
     let err = compare(&ir, &candle).check().unwrap_err().to_string();
     assert!(err.contains("without a threshold flip"), "{err}");
 }
+
+/// The Candle forward (eval) against the frameworks themselves on every committed peer fixture
+/// (tests/peers, docs/neurons.md): spike for spike, neuron by neuron, and the same readout.
+#[test]
+fn candle_matches_every_peer_fixture_spike_for_spike() {
+    let root = crate::common::repo().join("tests/peers/fixtures");
+    let dirs = snnc_compiler::peer::PeerRun::all(&root);
+    assert!(
+        !dirs.is_empty(),
+        "no peer fixtures under {}",
+        root.display()
+    );
+    for dir in dirs {
+        let peer = snnc_compiler::peer::PeerRun::load(&dir).unwrap();
+        let net = &peer.network;
+        let mut shape = vec![peer.inputs.len()];
+        if net.desc.input.encoding == snnc_compiler::network::Encoding::EventFrames {
+            shape.push(net.desc.timesteps);
+        }
+        shape.extend(net.shapes[net.input_node].dims());
+        let flat: Vec<f32> = peer.inputs.concat();
+        let device = ComputeDevice::cpu();
+        let input = Tensor::from_vec(flat, shape, &device).unwrap();
+        let model = SnnModel::from_weights(net.clone(), &peer.weights, input.device()).unwrap();
+        let mut differing = Vec::new();
+        let mut record = |id: usize, t: usize, out: &Tensor| {
+            let name = &net.node(id).name;
+            if let Some(rec) = peer.layers.get(name) {
+                let rows: Vec<Vec<f32>> = out.flatten_from(1)?.to_vec2()?;
+                for (s, row) in rows.iter().enumerate() {
+                    for (n, v) in row.iter().enumerate() {
+                        if (*v != 0.0) != rec.spike(s, t, n) {
+                            differing.push((s, name.clone(), t, n, rec.membrane(s, t, n)));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        let mut rng = snnc_datasets::transform::Rng::new(0);
+        let out = model
+            .forward_with_hook(&input, false, &mut rng, &mut record)
+            .unwrap();
+        let readout = out.readout.to_vec2::<f32>().unwrap();
+        eprintln!(
+            "{}: {} spikes differ from the peer in Candle",
+            dir.display(),
+            differing.len()
+        );
+        assert!(
+            differing.is_empty(),
+            "{}: (sample, layer, step, neuron, peer membrane) {:?}",
+            dir.display(),
+            &differing[..differing.len().min(5)]
+        );
+        for (s, row) in readout.iter().enumerate() {
+            assert_eq!(
+                row,
+                &peer.readout[s],
+                "{}: sample {s} readout",
+                dir.display()
+            );
+        }
+    }
+}

@@ -41,6 +41,16 @@ pub enum DeployError {
     Weights(#[from] WeightsError),
     #[error("{}: no weights.safetensors beside the network", network.display())]
     NoWeights { network: PathBuf },
+    #[error(
+        "{}: the architecture needs {values} parameter values, more than the {limit} placeholder \
+         weights are drawn for; give trained weights (--weights)",
+        network.display()
+    )]
+    PlaceholderTooLarge {
+        network: PathBuf,
+        values: usize,
+        limit: usize,
+    },
     #[error("reading {}", path.display())]
     Read {
         path: PathBuf,
@@ -107,6 +117,14 @@ pub fn load(input: &Path, weights: &WeightsSource) -> Result<Loaded, DeployError
             (w, path.display().to_string(), hash)
         }
         (WeightsSource::Placeholder { seed }, None) => {
+            let values = crate::placeholder::values_needed(&net);
+            if values > crate::placeholder::MAX_VALUES {
+                return Err(DeployError::PlaceholderTooLarge {
+                    network: source.network,
+                    values,
+                    limit: crate::placeholder::MAX_VALUES,
+                });
+            }
             let tag = format!("synthetic:{seed}");
             let hash = onnx::source_hash(&json, Some(tag.as_bytes()));
             (crate::placeholder::weights(&net, *seed), tag, hash)

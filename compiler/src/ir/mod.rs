@@ -107,6 +107,41 @@ pub struct Spiking {
     pub bias: Option<Handle<Tensor>>,
 }
 
+impl Spiking {
+    /// Whether a membrane `u` fires.
+    pub fn fires(&self, u: f64) -> bool {
+        match self.fire {
+            Compare::Ge => u >= self.threshold,
+            Compare::Gt => u > self.threshold,
+        }
+    }
+
+    /// The membrane before firing, from the stored one `v` and the input `x` (bias included):
+    /// `v_reset + beta (v - v_reset) + gain x`, less the threshold where a `subtract_next` reset
+    /// is pending (the stored membrane, kept unreset, fired last step). The order of the
+    /// operations is the one every back end follows.
+    pub fn charge(&self, v: f64, x: f64) -> f64 {
+        let pending = self.reset == Reset::SubtractNext && self.fires(v);
+        self.charge_pending(v, x, pending)
+    }
+
+    /// [`Spiking::charge`] with the pending reset given: a replay that imposes another run's
+    /// spikes passes that run's last spike.
+    pub fn charge_pending(&self, v: f64, x: f64, pending: bool) -> f64 {
+        let u = self.v_reset + self.beta * (v - self.v_reset) + self.gain * x;
+        if pending { u - self.threshold } else { u }
+    }
+
+    /// The membrane kept for the next step after `u` fired (`fired`) or not.
+    pub fn after_fire(&self, u: f64, fired: bool) -> f64 {
+        match self.reset {
+            Reset::Hard if fired => self.v_reset,
+            Reset::Subtract if fired => u - self.threshold,
+            _ => u,
+        }
+    }
+}
+
 /// A stateless sum of its inputs plus an optional constant; emits graded events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analog {

@@ -1,6 +1,6 @@
 //! Validation of a network description: names, edges, zero-delay cycles, shapes, attributes.
 
-use super::ops::Op;
+use super::ops::{NeuronParams, Op};
 use super::shape::{Shape, ShapeError, output_shape};
 use super::{
     Encoding, FORMAT_VERSION, MAX_DELAY, MAX_ELEMENTS, MAX_SIZE, Network, NetworkDesc, NodeId,
@@ -308,22 +308,9 @@ fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
                 b.eps, b.momentum
             ));
         }
-        Op::Lif(p) | Op::Plif(p) => {
-            if !(p.tau.is_finite() && p.tau >= 1.0) {
-                return bad(format!(
-                    "tau must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {}",
-                    p.tau
-                ));
-            }
-            if !(p.threshold.is_finite() && p.v_reset.is_finite() && p.surrogate_alpha.is_finite())
-            {
-                return bad("threshold, v_reset and surrogate_alpha must be finite".into());
-            }
-            if p.v_reset >= p.threshold {
-                return bad(format!(
-                    "v_reset {} must lie below threshold {}",
-                    p.v_reset, p.threshold
-                ));
+        Op::Lif(p) | Op::Plif(p) | Op::If(p) => {
+            if let Err(m) = check_neuron(op.kind(), p) {
+                return bad(m);
             }
         }
         Op::AvgPool(p) | Op::MaxPool(p) => {
@@ -469,4 +456,56 @@ fn infer_shapes(
         debug_assert_eq!(expected, out[id]);
     }
     Ok(out)
+}
+
+/// The leak and firing attributes of a spiking node (`kind` is its op).
+fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
+    match (kind, p.tau, p.beta) {
+        ("if", None, None) => {}
+        ("if", _, _) => {
+            return Err("`if` has no leak: remove `tau` and `beta` (or use `lif`)".into());
+        }
+        (_, Some(_), Some(_)) => {
+            return Err("give exactly one of `tau` and `beta`, not both".into());
+        }
+        (_, None, None) => {
+            return Err(format!("`{kind}` needs its leak: `tau` or `beta`"));
+        }
+        (_, Some(tau), None) if !(tau.is_finite() && tau >= 1.0) => {
+            return Err(format!(
+                "`tau` must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {tau}"
+            ));
+        }
+        (_, None, Some(beta)) if !(0.0..1.0).contains(&beta) => {
+            return Err(format!(
+                "`beta` must lie in [0, 1) (1 is no leak: use op `if`), got {beta}"
+            ));
+        }
+        _ => {}
+    }
+    // The runtimes keep beta in f32: a leak that rounds away there is an `if` in disguise.
+    let (beta, _) = p.beta_gain();
+    if kind != "if" && beta as f32 == 1.0 {
+        let field = if p.tau.is_some() { "tau" } else { "beta" };
+        return Err(format!(
+            "`{field}` leaves a leak factor of {beta} that rounds to 1 in f32: no leak is left; \
+             use op `if` for integrate-and-fire"
+        ));
+    }
+    for (field, v) in [
+        ("threshold", p.threshold),
+        ("v_reset", p.v_reset),
+        ("surrogate_alpha", p.surrogate_alpha),
+    ] {
+        if !v.is_finite() {
+            return Err(format!("`{field}` must be finite, got {v}"));
+        }
+    }
+    if p.v_reset >= p.threshold {
+        return Err(format!(
+            "`v_reset` {} must lie below `threshold` {}",
+            p.v_reset, p.threshold
+        ));
+    }
+    Ok(())
 }

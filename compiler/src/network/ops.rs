@@ -51,6 +51,21 @@ pub enum Reset {
     Hard,
     /// `v -= threshold` where a spike fired.
     Subtract,
+    /// snnTorch's default (`reset_mechanism="subtract"`, `reset_delay=True`): the threshold is
+    /// subtracted at the next step's charge, after the leak, where the stored membrane (kept
+    /// unreset) is over the threshold: `v = beta v + x - threshold * fire(v_prev)`.
+    SubtractNext,
+    /// No reset: the membrane keeps integrating (snnTorch `reset_mechanism="none"`).
+    None,
+}
+
+impl Reset {
+    pub const ALL: [Reset; 4] = [
+        Reset::Hard,
+        Reset::Subtract,
+        Reset::SubtractNext,
+        Reset::None,
+    ];
 }
 
 /// Firing comparison of the membrane against the threshold.
@@ -74,15 +89,20 @@ fn two() -> f64 {
     2.0
 }
 
-/// A leaky integrate-and-fire layer in SpikingJelly's form.
+/// The parameters of a spiking layer (`lif`, `plif`, `if`).
 ///
-/// Charge: `v += (x - (v - v_reset)) / tau` when `decay_input`, else `v += x - (v - v_reset) / tau`.
-/// For `lif` `tau` is fixed; for `plif` it is the initial value and the trained leak
-/// `k = sigmoid(w) = 1/tau` lives in the tensor `w`.
+/// The leak is given as exactly one of `tau` (SpikingJelly: `k = 1/tau`, charge
+/// `v += (x - (v - v_reset)) / tau` when `decay_input`, else `v += x - (v - v_reset) / tau`) or
+/// `beta` (snnTorch: the factor on the old membrane, `k = 1 - beta`); `if` takes neither (no
+/// leak). For `plif` the leak is the initial value and the trained `k = sigmoid(w)` lives in the
+/// tensor `w`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NeuronParams {
-    pub tau: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
     #[serde(default = "one")]
     pub threshold: f64,
     #[serde(default)]
@@ -104,7 +124,8 @@ pub struct NeuronParams {
 impl NeuronParams {
     pub fn with_tau(tau: f64) -> Self {
         NeuronParams {
-            tau,
+            tau: Some(tau),
+            beta: None,
             threshold: 1.0,
             v_reset: 0.0,
             reset: Reset::Hard,
@@ -113,6 +134,28 @@ impl NeuronParams {
             detach_reset: true,
             surrogate_alpha: 2.0,
         }
+    }
+
+    /// The fixed leak `k` (`1/tau`, or `1 - beta`; 0 when neither is given, as for `if`).
+    pub fn leak(&self) -> f64 {
+        match (self.tau, self.beta) {
+            (Some(tau), _) => 1.0 / tau,
+            (None, Some(beta)) => 1.0 - beta,
+            (None, None) => 0.0,
+        }
+    }
+
+    /// The factor on the old membrane and on the input of a fixed leak: `beta` as given (or
+    /// `1 - 1/tau`), the input gain `k` with `decay_input`, else 1. Neither given: (1, 1), `if`.
+    pub fn beta_gain(&self) -> (f64, f64) {
+        let k = self.leak();
+        let beta = self.beta.unwrap_or(1.0 - k);
+        let gain = if self.decay_input && (self.tau, self.beta) != (None, None) {
+            k
+        } else {
+            1.0
+        };
+        (beta, gain)
     }
 }
 
@@ -235,6 +278,8 @@ pub enum Op {
     Lif(NeuronParams),
     /// Parametric LIF: one learnable leak per layer (AutoSNN).
     Plif(NeuronParams),
+    /// Integrate-and-fire: no leak (beta = 1 exactly), the input enters unscaled.
+    If(NeuronParams),
     AvgPool(Pool),
     MaxPool(Pool),
     /// Inverted dropout with one mask for all timesteps of a sample; identity at inference.
@@ -281,6 +326,7 @@ impl Op {
             Op::BatchNorm(_) => "batch_norm",
             Op::Lif(_) => "lif",
             Op::Plif(_) => "plif",
+            Op::If(_) => "if",
             Op::AvgPool(_) => "avg_pool",
             Op::MaxPool(_) => "max_pool",
             Op::Dropout(_) => "dropout",
@@ -293,12 +339,12 @@ impl Op {
 
     /// True for ops that emit binary spikes.
     pub fn is_spiking(&self) -> bool {
-        matches!(self, Op::Lif(_) | Op::Plif(_))
+        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_))
     }
 
     /// True for ops that keep state across timesteps (membranes, dropout masks).
     pub fn is_stateful(&self) -> bool {
-        matches!(self, Op::Lif(_) | Op::Plif(_))
+        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_))
     }
 
     /// True for ops whose map depends on the timestep (per-step batch norm): never static.
@@ -308,7 +354,7 @@ impl Op {
 
     pub fn neuron(&self) -> Option<&NeuronParams> {
         match self {
-            Op::Lif(n) | Op::Plif(n) => Some(n),
+            Op::Lif(n) | Op::Plif(n) | Op::If(n) => Some(n),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@
 use super::kernels::{self, Pooling};
 use super::{Fired, RunError, RunOutput, check_inputs, fire_and_reset, frame};
 use crate::network::{
-    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError,
+    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Reset, Weights, WeightsError,
 };
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
@@ -51,7 +51,7 @@ struct Walk<'a> {
     in_numel: usize,
     /// Per node, the outputs kept: one more than the longest delay out of it.
     depth: Vec<usize>,
-    /// The spiking layers (lif, plif, max_pool), in node order.
+    /// The spiking layers (lif, plif, if, max_pool), in node order.
     layer_nodes: Vec<usize>,
     /// Per node, its index in `layer_nodes` (`usize::MAX` for the others).
     layer_of: Vec<usize>,
@@ -70,7 +70,12 @@ impl<'a> Walk<'a> {
             }
         }
         let layer_nodes: Vec<usize> = (0..n)
-            .filter(|&i| matches!(net.node(i).op, Op::Lif(_) | Op::Plif(_) | Op::MaxPool(_)))
+            .filter(|&i| {
+                matches!(
+                    net.node(i).op,
+                    Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::MaxPool(_)
+                )
+            })
             .collect();
         let mut layer_of = vec![usize::MAX; n];
         for (l, &id) in layer_nodes.iter().enumerate() {
@@ -191,29 +196,42 @@ impl<'a> Walk<'a> {
                 }
             }
             Op::BatchNorm(bn) => self.batch_norm(id, bn, t, &x, &mut y),
-            Op::Lif(p) | Op::Plif(p) => {
-                // SpikingJelly's charge, literally: k = 1/tau (LIF) or sigmoid(w) (PLIF).
+            Op::Lif(p) | Op::Plif(p) | Op::If(p) => {
+                let (beta, gain) = p.beta_gain();
+                let neuron = crate::ir::Spiking {
+                    beta,
+                    gain,
+                    threshold: p.threshold,
+                    v_reset: p.v_reset,
+                    reset: p.reset,
+                    fire: p.compare,
+                    bias: None,
+                };
+                // SpikingJelly's charge, literally, for a leak given as tau or a PLIF logit:
+                // k = 1/tau or sigmoid(w). A leak given as beta (snnTorch) and `if` charge in
+                // the canonical form, which is theirs.
                 let k = match &node.op {
                     Op::Plif(_) => {
-                        1.0 / (1.0 + (-f64::from(self.tensor(id, ParamRole::W)[0])).exp())
+                        Some(1.0 / (1.0 + (-f64::from(self.tensor(id, ParamRole::W)[0])).exp()))
                     }
-                    _ => 1.0 / p.tau,
+                    Op::Lif(_) => p.tau.map(|tau| 1.0 / tau),
+                    _ => None,
                 };
                 for (vi, xi) in membrane.iter_mut().zip(&x) {
-                    if p.decay_input {
-                        *vi += (xi - (*vi - p.v_reset)) * k;
-                    } else {
-                        *vi += xi - (*vi - p.v_reset) * k;
-                    }
+                    *vi = match k {
+                        Some(k) => {
+                            let pending = p.reset == Reset::SubtractNext && neuron.fires(*vi);
+                            let u = if p.decay_input {
+                                *vi + (xi - (*vi - p.v_reset)) * k
+                            } else {
+                                *vi + xi - (*vi - p.v_reset) * k
+                            };
+                            if pending { u - p.threshold } else { u }
+                        }
+                        None => neuron.charge(*vi, *xi),
+                    };
                 }
-                fired = Some(fire_and_reset(
-                    membrane,
-                    &mut y,
-                    p.threshold,
-                    p.v_reset,
-                    p.reset,
-                    p.compare,
-                ));
+                fired = Some(fire_and_reset(membrane, &mut y, &neuron));
             }
             Op::AvgPool(p) | Op::MaxPool(p) => {
                 let how = match &node.op {

@@ -28,7 +28,7 @@ pub struct RunOutput {
     pub logits: Vec<Vec<f64>>,
     /// Per sample: the index of the largest logit (the first on ties).
     pub predictions: Vec<usize>,
-    /// Names of the spiking layers (IR: spiking populations; network: lif, plif and max_pool nodes).
+    /// Names of the spiking layers (IR: spiking populations; network: lif, plif, if and max_pool nodes).
     pub layers: Vec<String>,
     /// `[sample][layer][t]`: spikes emitted.
     pub spikes: Vec<Vec<Vec<u64>>>,
@@ -95,31 +95,16 @@ struct Fired {
     near: u64,
 }
 
-fn fire_and_reset(
-    v: &mut [f64],
-    out: &mut [f64],
-    threshold: f64,
-    v_reset: f64,
-    reset: crate::ir::Reset,
-    fire: crate::ir::Compare,
-) -> Fired {
+fn fire_and_reset(v: &mut [f64], out: &mut [f64], s: &crate::ir::Spiking) -> Fired {
     let mut f = Fired { spikes: 0, near: 0 };
     for (vi, oi) in v.iter_mut().zip(out.iter_mut()) {
-        if (*vi - threshold).abs() < FLIP_MARGIN {
+        if (*vi - s.threshold).abs() < FLIP_MARGIN {
             f.near += 1;
         }
-        let spike = match fire {
-            crate::ir::Compare::Ge => *vi >= threshold,
-            crate::ir::Compare::Gt => *vi > threshold,
-        };
+        let spike = s.fires(*vi);
         *oi = if spike { 1.0 } else { 0.0 };
-        if spike {
-            f.spikes += 1;
-            match reset {
-                crate::ir::Reset::Hard => *vi = v_reset,
-                crate::ir::Reset::Subtract => *vi -= threshold,
-            }
-        }
+        f.spikes += u64::from(spike);
+        *vi = s.after_fire(*vi, spike);
     }
     f
 }

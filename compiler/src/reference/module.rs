@@ -118,9 +118,9 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                     PopulationKind::Spiking(s) => {
                         let vm = &mut membrane[ph];
                         for (vi, x) in vm.iter_mut().zip(&input) {
-                            *vi = s.v_reset + s.beta * (*vi - s.v_reset) + s.gain * x;
+                            *vi = s.charge(*vi, *x);
                         }
-                        let f = fire_and_reset(vm, output, s.threshold, s.v_reset, s.reset, s.fire);
+                        let f = fire_and_reset(vm, output, s);
                         let l = layer_of[ph];
                         spikes[l][t] = f.spikes;
                         near[l][t] = f.near;

@@ -160,10 +160,11 @@ impl Gen {
                 gain: 0.3 + self.rng.unit(),
                 threshold: 0.5 + self.rng.unit(),
                 v_reset: if self.chance(0.8) { 0.0 } else { -0.2 },
-                reset: if self.chance(0.7) {
-                    Reset::Hard
-                } else {
-                    Reset::Subtract
+                reset: match self.rng.below(10) {
+                    0..=4 => Reset::Hard,
+                    5..=6 => Reset::Subtract,
+                    7..=8 => Reset::SubtractNext,
+                    _ => Reset::None,
                 },
                 fire: if self.chance(0.7) {
                     Compare::Ge

@@ -309,11 +309,7 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 gain: a.number(l, "gain")?,
                 threshold: a.number(l, "threshold")?,
                 v_reset: a.number(l, "v_reset")?,
-                reset: a.choice(
-                    l,
-                    "reset",
-                    &[("hard", Reset::Hard), ("subtract", Reset::Subtract)],
-                )?,
+                reset: a.choice(l, "reset", &Reset::ALL.map(|r| (super::reset_name(r), r)))?,
                 fire: a.choice(l, "fire", &[("ge", Compare::Ge), ("gt", Compare::Gt)])?,
                 bias: a.opt_handle(l, "bias", 't')?,
             };

@@ -209,6 +209,8 @@ pub fn reset_name(r: Reset) -> &'static str {
     match r {
         Reset::Hard => "hard",
         Reset::Subtract => "subtract",
+        Reset::SubtractNext => "subtract_next",
+        Reset::None => "none",
     }
 }
 pub fn compare_name(c: Compare) -> &'static str {

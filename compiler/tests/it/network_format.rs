@@ -226,15 +226,115 @@ fn readout_names_a_missing_node() {
     assert_eq!(msg, "readout.node `out` is not a node");
 }
 
+/// One row per neuron-attribute refusal: (case, JSON edit of node `lif`, expected message).
+type NeuronCase = (&'static str, fn(&mut serde_json::Value), &'static str);
+
 #[test]
 fn bad_neuron_parameters() {
-    let msg = error_after(|v| v["nodes"][2]["tau"] = 0.5.into());
-    assert!(
-        msg.starts_with("node `lif`: tau must be finite and at least 1"),
-        "{msg}"
+    let cases: &[NeuronCase] = &[
+        (
+            "tau below 1",
+            |n| n["tau"] = 0.5.into(),
+            "node `lif`: `tau` must be finite and at least 1",
+        ),
+        (
+            "v_reset at the threshold",
+            |n| n["v_reset"] = 2.0.into(),
+            "node `lif`: `v_reset` 2 must lie below `threshold` 1",
+        ),
+        (
+            "tau and beta",
+            |n| n["beta"] = 0.9.into(),
+            "node `lif`: give exactly one of `tau` and `beta`, not both",
+        ),
+        (
+            "no leak",
+            |n| {
+                n.as_object_mut().unwrap().remove("tau");
+            },
+            "node `lif`: `lif` needs its leak: `tau` or `beta`",
+        ),
+        (
+            "beta 1",
+            |n| {
+                n.as_object_mut().unwrap().remove("tau");
+                n["beta"] = 1.0.into();
+            },
+            "node `lif`: `beta` must lie in [0, 1) (1 is no leak: use op `if`), got 1",
+        ),
+        (
+            "beta negative",
+            |n| {
+                n.as_object_mut().unwrap().remove("tau");
+                n["beta"] = (-0.1).into();
+            },
+            "node `lif`: `beta` must lie in [0, 1)",
+        ),
+        (
+            "beta rounding to 1",
+            |n| {
+                n.as_object_mut().unwrap().remove("tau");
+                n["beta"] = 0.99999999.into();
+            },
+            "node `lif`: `beta` leaves a leak factor of 0.99999999 that rounds to 1 in f32",
+        ),
+        (
+            "tau so large beta rounds to 1",
+            |n| n["tau"] = 1e9.into(),
+            "node `lif`: `tau` leaves a leak factor of",
+        ),
+        (
+            "if with a tau",
+            |n| n["op"] = "if".into(),
+            "node `lif`: `if` has no leak: remove `tau` and `beta`",
+        ),
+        (
+            "unknown reset",
+            |n| n["reset"] = "later".into(),
+            "unknown variant `later`",
+        ),
+        (
+            "threshold not a number",
+            |n| n["threshold"] = "high".into(),
+            "test.json:1:315: invalid network JSON: invalid type: string \"high\", expected f64",
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (case, edit, expected) in cases {
+        let msg = error_after(|v| edit(&mut v["nodes"][2]));
+        if !msg.contains(expected) {
+            failed.push(format!("{case}: expected `{expected}` in `{msg}`"));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn new_neuron_forms_parse() {
+    for (edit, reset) in [
+        (
+            r#""beta": 0.9, "decay_input": false, "reset": "subtract_next", "compare": "gt""#,
+            "subtract_next",
+        ),
+        (r#""beta": 0.5, "reset": "none""#, "none"),
+    ] {
+        let text = MLP.replace(r#""tau": 2.0"#, edit);
+        let net = parse(&text).unwrap_or_else(|e| panic!("{edit}: {e}"));
+        let Op::Lif(p) = &net.node(2).op else {
+            panic!("{edit}: not a lif");
+        };
+        assert_eq!(snnc_compiler::text::reset_name(p.reset), reset);
+        assert_eq!(p.tau, None);
+    }
+    let text = MLP.replace(
+        r#""op": "lif", "tau": 2.0"#,
+        r#""op": "if", "reset": "subtract""#,
     );
-    let msg = error_after(|v| v["nodes"][2]["v_reset"] = 2.0.into());
-    assert_eq!(msg, "node `lif`: v_reset 2 must lie below threshold 1");
+    let net = parse(&text).unwrap();
+    let Op::If(p) = &net.node(2).op else {
+        panic!("not an if");
+    };
+    assert_eq!(p.beta_gain(), (1.0, 1.0));
 }
 
 #[test]

@@ -11,8 +11,7 @@
 //! membrane away from the threshold is an error naming the layer, step and neuron.
 
 use snnc_compiler::ir::{
-    Compare, Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
-    Reset,
+    Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind, Reset,
 };
 use snnc_compiler::reference::kernels::{self, Pooling};
 use snnc_compiler::reference::{FLIP_MARGIN, run_module};
@@ -154,25 +153,24 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                 }
                 PopulationKind::Spiking(s) => {
                     let l = layer_of[ph];
+                    // A delayed reset follows the last spike, which may have been imposed.
+                    let last: Vec<f64> = match t {
+                        0 => vec![0.0; input.len()],
+                        _ => hist[ph][(t - 1) % depth[ph]].clone(),
+                    };
+                    let output = &mut hist[ph][slot];
                     let vm = &mut membrane[ph];
-                    for (vi, x) in vm.iter_mut().zip(&input) {
-                        *vi = s.v_reset + s.beta * (*vi - s.v_reset) + s.gain * x;
+                    for ((vi, x), last) in vm.iter_mut().zip(&input).zip(&last) {
+                        let pending = s.reset == Reset::SubtractNext && *last != 0.0;
+                        *vi = s.charge_pending(*vi, *x, pending);
                     }
                     let before = vm.clone();
                     let mut fired = Vec::with_capacity(vm.len());
                     for (n, (vi, oi)) in vm.iter_mut().zip(output.iter_mut()).enumerate() {
-                        let threshold_says = match s.fire {
-                            Compare::Ge => *vi >= s.threshold,
-                            Compare::Gt => *vi > s.threshold,
-                        };
+                        let threshold_says = s.fires(*vi);
                         let spike = imposed.get(&(l, t, n)).copied().unwrap_or(threshold_says);
                         *oi = if spike { 1.0 } else { 0.0 };
-                        if spike {
-                            match s.reset {
-                                Reset::Hard => *vi = s.v_reset,
-                                Reset::Subtract => *vi -= s.threshold,
-                            }
-                        }
+                        *vi = s.after_fire(*vi, spike);
                         fired.push(spike);
                     }
                     let layer = &mut layers[l];

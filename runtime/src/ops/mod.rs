@@ -116,6 +116,7 @@ impl Op {
         match simd {
             // SAFETY: `Simd::detect` only returns a level the CPU supports.
             Simd::Avx512 => return unsafe { self.scatter_avx512(ev, out, t) },
+            // SAFETY: as for AVX-512.
             Simd::Avx2 => return unsafe { self.scatter_avx2(ev, out, t) },
             Simd::None => {}
         }

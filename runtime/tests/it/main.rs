@@ -7,5 +7,6 @@ mod data;
 mod dataset_run;
 mod differential;
 mod fit;
+mod peers;
 mod per_step;
 mod random_modules;

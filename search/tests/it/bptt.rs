@@ -30,7 +30,7 @@ impl Problem {
     fn k(&self, leak_w: f64) -> f64 {
         match self.leak_w {
             Some(_) => sigmoid(leak_w),
-            None => 1.0 / self.p.tau,
+            None => self.p.leak(),
         }
     }
 
@@ -63,6 +63,7 @@ impl Problem {
                 v[i] = match self.p.reset {
                     Reset::Hard => h * (1.0 - m) + self.p.v_reset * m,
                     Reset::Subtract => h - self.p.threshold * m,
+                    Reset::SubtractNext | Reset::None => h,
                 };
                 hs.push(h);
                 st[i] = s;

@@ -125,18 +125,26 @@ pub fn lif_params(tau: f64) -> NeuronParams {
 }
 
 /// One step of an f64 reference neuron with leak factor `k` (1/tau or sigmoid(w)):
-/// returns `(h, s, v_new)`. `v` is the membrane before the step (v_reset at the start).
+/// returns `(h, s, v_new)`. `v` is the membrane before the step (v_reset at the start; kept
+/// unreset by `subtract_next`, whose pending reset it carries).
 pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
     let vr = p.v_reset;
+    let fires = |u: f64| match p.compare {
+        Compare::Ge => u >= p.threshold,
+        Compare::Gt => u > p.threshold,
+    };
     let h = if p.decay_input {
         v + k * (x - (v - vr))
     } else {
         v - k * (v - vr) + x
     };
-    let fire = match p.compare {
-        Compare::Ge => h >= p.threshold,
-        Compare::Gt => h > p.threshold,
+    // snnTorch's delayed reset: the stored (unreset) membrane fired last step.
+    let h = if p.reset == Reset::SubtractNext && fires(v) {
+        h - p.threshold
+    } else {
+        h
     };
+    let fire = fires(h);
     let s = if fire { 1.0 } else { 0.0 };
     let v_new = match p.reset {
         Reset::Hard => {
@@ -147,6 +155,7 @@ pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
             }
         }
         Reset::Subtract => h - s * p.threshold,
+        Reset::SubtractNext | Reset::None => h,
     };
     (h, s, v_new)
 }

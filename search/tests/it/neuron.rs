@@ -48,7 +48,10 @@ fn lif_tau_four_thirds_hard_reset_sequence() {
     // SNASNet's LIF: v <- 0.25 v + 0.75 x, threshold 1, hard reset to 0.
     let n = Neuron::lif(lif_params(4.0 / 3.0));
     match n.leak {
-        Leak::Fixed(k) => assert!((k - 0.75).abs() < 1e-12, "k = {k}"),
+        Leak::Fixed { beta, gain, k } => {
+            assert!((k - 0.75).abs() < 1e-12, "k = {k}");
+            assert_eq!((beta, gain), (1.0 - k, k));
+        }
         Leak::Learned(_) => panic!("lif must have a fixed leak"),
     }
     let (s, v) = run1(&n, &[0.8, 0.8, 0.8, 2.0]);

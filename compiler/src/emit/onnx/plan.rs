@@ -5,6 +5,7 @@
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
     Encoding, Handle, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
+    Reset,
 };
 use crate::validate::validate;
 
@@ -65,9 +66,10 @@ pub struct Plan<'m> {
     pub step_state: Option<usize>,
 }
 
-/// Whether a spiking population keeps a membrane across steps (beta = 0 forgets it: max-pool ORs).
+/// Whether a spiking population keeps a membrane across steps: beta = 0 forgets it (max-pool
+/// ORs), unless a `subtract_next` reset reads last step's firing from it.
 pub fn has_membrane(p: &Population) -> bool {
-    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0)
+    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0 || s.reset == Reset::SubtractNext)
 }
 
 /// `p3 `lif1``: how errors name a population.
@@ -244,10 +246,7 @@ impl States {
                     next: format!("membrane.{name}.next"),
                     dims: dims.clone(),
                     init: lif.v_reset as f32,
-                    doc: format!(
-                        "membrane potential of `{name}` ({h}) after the step's reset; starts at v_reset = {}",
-                        lif.v_reset
-                    ),
+                    doc: membrane_doc(name, h, lif),
                 });
             }
             let d = depth[h];
@@ -415,4 +414,21 @@ fn check_names(
         }
     }
     Ok(())
+}
+
+/// What a membrane state holds, for the manifest and the graph's documentation.
+fn membrane_doc(name: &str, h: Handle<Population>, lif: &crate::ir::Spiking) -> String {
+    let after = match lif.reset {
+        Reset::Hard | Reset::Subtract => "after the step's reset",
+        Reset::SubtractNext => {
+            "before any reset: the pending reset of `subtract_next` is derived from it \
+             (membrane > threshold, or >= with fire=ge) at the next step, so it needs no state \
+             of its own"
+        }
+        Reset::None => "never reset",
+    };
+    format!(
+        "membrane potential of `{name}` ({h}), {after}; starts at v_reset = {}",
+        lif.v_reset
+    )
 }

@@ -10,7 +10,7 @@
 //! way (a wrong graded value would otherwise feed the replay unnoticed).
 
 use rayon::prelude::*;
-use snnc_compiler::ir::{Compare, Module, PopulationKind, Reset};
+use snnc_compiler::ir::{Module, PopulationKind, Reset};
 use snnc_compiler::reference::kernels;
 use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, deliver};
 use snnc_runtime::{Plan, SampleRun};
@@ -105,11 +105,12 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
                 }
                 PopulationKind::Spiking(s) => {
                     for (i, v) in membrane[h.index()].iter_mut().enumerate() {
-                        *v = s.v_reset + s.beta * (*v - s.v_reset) + s.gain * drive[i];
-                        let reference_spikes = match s.fire {
-                            Compare::Ge => *v >= s.threshold,
-                            Compare::Gt => *v > s.threshold,
-                        };
+                        // A delayed reset follows the runtime's last spike, imposed like the rest.
+                        let pending = s.reset == Reset::SubtractNext
+                            && t > 0
+                            && trace[t - 1][h.index()][i] != 0.0;
+                        *v = s.charge_pending(*v, drive[i], pending);
+                        let reference_spikes = s.fires(*v);
                         let runtime_spiked = traced[i] != 0.0;
                         if reference_spikes != runtime_spiked {
                             flips.push(Flip {
@@ -122,12 +123,7 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
                             });
                         }
                         // Forced: the runtime's decision resets, so later steps replay its state.
-                        if runtime_spiked {
-                            match s.reset {
-                                Reset::Hard => *v = s.v_reset,
-                                Reset::Subtract => *v -= s.threshold,
-                            }
-                        }
+                        *v = s.after_fire(*v, runtime_spiked);
                     }
                 }
             }

@@ -1,0 +1,280 @@
+//! A spiking population's step as ONNX nodes: charge (leak, input gain, a pending delayed
+//! reset), fire, reset, and the per-step spike count.
+
+use super::Emitter;
+use crate::emit::onnx::plan::has_membrane;
+use crate::emit::onnx::proto::{Builder, Nodes, attr_int};
+use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking};
+
+impl Emitter<'_, '_> {
+    /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
+    /// `s = v >= threshold` (or `>`), then `v = v_reset` (hard) or `v -= threshold` where `s`.
+    pub(super) fn spiking(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        h: Handle<Population>,
+    ) -> String {
+        let plan = self.plan;
+        let p = &plan.m.populations[h];
+        let PopulationKind::Spiking(s) = &p.kind else {
+            return String::new();
+        };
+        let lif = Lif {
+            s,
+            thr: b.scalar(&format!("{}.threshold", plan.name(h)), s.threshold as f32),
+            name: plan.name(h).to_string(),
+            params: format!(
+                "LIF `{}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}",
+                plan.name(h),
+                p.shape,
+                s.beta,
+                s.gain,
+                s.threshold,
+                s.v_reset,
+                crate::text::reset_name(s.reset),
+                crate::text::compare_name(s.fire)
+            ),
+        };
+        let name = &lif.name;
+        let (charged, v_reset) = self.charge(b, g, h, &lif);
+        let thr = &lif.thr;
+        let cmp = match s.fire {
+            Compare::Ge => "GreaterOrEqual",
+            Compare::Gt => "Greater",
+        };
+        let fired = g.op(
+            b,
+            cmp,
+            &[&charged, thr],
+            &format!("{name}/fired"),
+            vec![],
+            &format!("fire: {}", lif.params),
+        );
+        let spikes = g.op(
+            b,
+            "Cast",
+            &[&fired],
+            &format!("{name}/spikes"),
+            vec![attr_int("to", 1)],
+            "binary spikes as 0/1",
+        );
+        if let Some(si) = plan.membrane_state[h] {
+            let fire = Fire {
+                fired: &fired,
+                spikes: &spikes,
+                charged: &charged,
+                thr,
+            };
+            self.next[si] = Some(reset(b, g, &lif, v_reset, fire));
+        }
+        let count = spike_count(b, g, p, name, &spikes);
+        self.counts.insert(h, count);
+        self.spikes.insert(h, spikes.clone());
+        spikes
+    }
+
+    /// The membrane after charging, `v_reset + beta (v - v_reset) + gain (I + bias)`, and the
+    /// `v_reset` constant when it is not zero.
+    fn charge(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        h: Handle<Population>,
+        lif: &Lif,
+    ) -> (String, Option<String>) {
+        let (s, name) = (lif.s, &lif.name);
+        let p = &self.plan.m.populations[h];
+        let cur = self.input_current(b, g, h);
+        let driven = if s.gain != 1.0 {
+            let k = b.scalar(&format!("{name}.gain"), s.gain as f32);
+            g.op(b, "Mul", &[&cur, &k], &format!("{name}/gain"), vec![], "")
+        } else {
+            cur
+        };
+        let v_reset =
+            (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
+        // The leaky part: v_reset + beta (v - v_reset); absent when beta = 0 (no memory).
+        let kept = self.plan.membrane_state[h]
+            .filter(|_| has_membrane(p))
+            .map(|si| {
+                let v = self.states[si].clone();
+                let rel = match &v_reset {
+                    Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
+                    None => v,
+                };
+                let leaked = if s.beta != 1.0 {
+                    let beta = b.scalar(&format!("{name}.beta"), s.beta as f32);
+                    g.op(
+                        b,
+                        "Mul",
+                        &[&rel, &beta],
+                        &format!("{name}/leak"),
+                        vec![],
+                        "",
+                    )
+                } else {
+                    rel
+                };
+                match &v_reset {
+                    Some(vr) => g.op(
+                        b,
+                        "Add",
+                        &[vr, &leaked],
+                        &format!("{name}/rest_plus"),
+                        vec![],
+                        "",
+                    ),
+                    None => leaked,
+                }
+            });
+        let charged = match (kept, &v_reset) {
+            (Some(k), _) => g.op(
+                b,
+                "Add",
+                &[&k, &driven],
+                &format!("{name}/v"),
+                vec![],
+                &format!("charge: {}", lif.params),
+            ),
+            (None, Some(vr)) => g.op(
+                b,
+                "Add",
+                &[vr, &driven],
+                &format!("{name}/v"),
+                vec![],
+                &format!("charge: {}", lif.params),
+            ),
+            (None, None) => driven,
+        };
+        let charged = match self.plan.membrane_state[h] {
+            Some(si) if s.reset == Reset::SubtractNext => {
+                self.pending_reset(b, g, lif, &self.states[si].clone(), charged)
+            }
+            _ => charged,
+        };
+        (charged, v_reset)
+    }
+
+    /// snnTorch's delayed reset: the threshold comes off the charged membrane where the stored
+    /// one (kept unreset) fired last step.
+    fn pending_reset(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        lif: &Lif,
+        stored: &str,
+        charged: String,
+    ) -> String {
+        let (name, thr) = (&lif.name, &lif.thr);
+        let cmp = match lif.s.fire {
+            Compare::Ge => "GreaterOrEqual",
+            Compare::Gt => "Greater",
+        };
+        let pending = g.op(
+            b,
+            cmp,
+            &[stored, thr],
+            &format!("{name}/pending_reset"),
+            vec![],
+            "reset pending from last step: the stored membrane fired",
+        );
+        let lowered = g.op(
+            b,
+            "Sub",
+            &[&charged, thr],
+            &format!("{name}/v_minus_threshold"),
+            vec![],
+            "",
+        );
+        g.op(
+            b,
+            "Where",
+            &[&pending, &lowered, &charged],
+            &format!("{name}/v_pending"),
+            vec![],
+            &format!("delayed subtractive reset: {}", lif.params),
+        )
+    }
+}
+
+/// A spiking population being emitted: its parameters, graph name and the description its
+/// nodes carry.
+struct Lif<'a> {
+    s: &'a Spiking,
+    /// The threshold's initializer.
+    thr: String,
+    name: String,
+    params: String,
+}
+
+/// The values of one step's firing that the reset reads.
+struct Fire<'a> {
+    /// Boolean `v >= threshold` (or `>`).
+    fired: &'a str,
+    /// `fired` as 0/1.
+    spikes: &'a str,
+    /// The membrane before the reset.
+    charged: &'a str,
+    thr: &'a str,
+}
+
+/// The membrane after the reset: `v_reset` where fired (hard), or `v - threshold * s`, or the
+/// charged membrane itself (`subtract_next` resets at the next charge, `none` never).
+fn reset(b: &mut Builder, g: &mut Nodes, lif: &Lif, v_reset: Option<String>, f: Fire) -> String {
+    let (name, params) = (&lif.name, &lif.params);
+    match lif.s.reset {
+        Reset::Hard => {
+            let vr = v_reset.unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
+            g.op(
+                b,
+                "Where",
+                &[f.fired, &vr, f.charged],
+                &format!("{name}/reset"),
+                vec![],
+                &format!("hard reset: {params}"),
+            )
+        }
+        Reset::Subtract => {
+            let drop = g.op(
+                b,
+                "Mul",
+                &[f.spikes, f.thr],
+                &format!("{name}/drop"),
+                vec![],
+                "",
+            );
+            g.op(
+                b,
+                "Sub",
+                &[f.charged, &drop],
+                &format!("{name}/reset"),
+                vec![],
+                &format!("subtractive reset: {params}"),
+            )
+        }
+        Reset::SubtractNext | Reset::None => f.charged.to_string(),
+    }
+}
+
+/// Spikes of the layer this step, per sample, as int64 `[N]`.
+fn spike_count(b: &mut Builder, g: &mut Nodes, p: &Population, name: &str, spikes: &str) -> String {
+    let axes: Vec<i64> = (1..=p.shape.rank() as i64).collect();
+    let axes = b.ints(&format!("axes.1to{}", p.shape.rank()), &axes);
+    let total = g.op(
+        b,
+        "ReduceSum",
+        &[spikes, &axes],
+        &format!("{name}/spike_total"),
+        vec![attr_int("keepdims", 0)],
+        "",
+    );
+    g.op(
+        b,
+        "Cast",
+        &[&total],
+        &format!("{name}/spike_count"),
+        vec![attr_int("to", 7)],
+        &format!("spikes of `{name}` this step, per sample"),
+    )
+}

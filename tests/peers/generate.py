@@ -1,0 +1,377 @@
+"""Run small networks in the frameworks that define their neurons and write what they computed.
+
+Usage (outside CI; needs the pinned peers of requirements.txt in a venv):
+    python tests/peers/generate.py DATA_DIR OUT_DIR
+
+Each case is written to OUT_DIR/<case>/ as
+    network.json          the network in snnc's format (docs/network-format.md)
+    weights.safetensors   its parameters, named <node>.<role> as the format says
+    peer.safetensors      input   f32 [S, numel] (direct) or [S, T * numel] (event frames)
+                          spikes.<layer>    u8  [S, T, neurons]: the framework's spikes
+                          membrane.<layer>  f32 [S, T, neurons]: the membrane it exposes
+                                            (snnTorch: before any reset; SpikingJelly: after)
+                          readout f32 [S, classes]: the readout node's spikes summed over T
+    case.json             framework, versions, neuron settings, what the inputs are
+
+The Rust tests (runtime/tests/it/peers.rs, compiler/tests/it/onnx_peers.rs) run each network in
+snnc and compare spike for spike, so CI needs no torch. Everything is seeded: a rerun with the
+same versions writes the same bytes.
+"""
+
+import gzip
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import snntorch
+import spikingjelly
+from spikingjelly.activation_based import functional as sj_functional
+from spikingjelly.activation_based import neuron as sj_neuron
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def digits(data_dir, count):
+    """scikit-learn digits, pixels / 16 as float32 [count, 64], from the gzip CSV as shipped."""
+    path = os.path.join(data_dir, "sklearn-digits", "digits.csv.gz")
+    with gzip.open(path, "rt") as f:
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    x = np.array([[float(v) for v in r[:64]] for r in rows[:count]], dtype=np.float32)
+    return x / np.float32(16.0)
+
+
+def fashion_mnist(data_dir, count):
+    """Fashion-MNIST test images / 255 as float32 [count, 1, 28, 28], from the IDX gzip."""
+    path = os.path.join(data_dir, "fashion-mnist", "t10k-images-idx3-ubyte.gz")
+    with gzip.open(path, "rb") as f:
+        magic, n, h, w = struct.unpack(">IIII", f.read(16))
+        assert magic == 0x803 and (h, w) == (28, 28)
+        pixels = np.frombuffer(f.read(count * h * w), dtype=np.uint8)
+    return (pixels.reshape(count, 1, h, w).astype(np.float32) / np.float32(255.0)).copy()
+
+
+def spike_trains(seed, samples, steps, shape, rate):
+    """Random binary event frames float32 [samples, steps, *shape] (Bernoulli(rate))."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand((samples, steps) + tuple(shape), generator=g) < rate).float().numpy()
+
+
+# --- safetensors ------------------------------------------------------------------------------
+
+DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.uint8): "U8"}
+
+
+def write_safetensors(path, tensors):
+    """The safetensors layout: u64 header length, JSON header, then the raw little-endian data."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        data = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {
+            "dtype": DTYPES[a.dtype],
+            "shape": list(a.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+# --- networks ---------------------------------------------------------------------------------
+
+
+class Case:
+    """A feed-forward stack of (name, torch layer, snnc node) run for T steps."""
+
+    def __init__(self, name, framework, timesteps, input_shape, encoding, layers, settings):
+        self.name = name
+        self.framework = framework
+        self.timesteps = timesteps
+        self.input_shape = input_shape
+        self.encoding = encoding
+        self.layers = layers  # [(name, module or None, snnc node dict)]
+        self.settings = settings
+
+    def network(self, num_classes):
+        nodes = [{"name": "input", "op": "input"}]
+        for name, _, node in self.layers:
+            nodes.append(dict({"name": name}, **node))
+        edges = [{"from": a["name"], "to": b["name"]} for a, b in zip(nodes, nodes[1:])]
+        return {
+            "format_version": 1,
+            "name": self.name,
+            "timesteps": self.timesteps,
+            "num_classes": num_classes,
+            "input": {"shape": list(self.input_shape), "encoding": self.encoding},
+            "readout": {"node": self.layers[-1][0], "kind": "spike_count"},
+            "nodes": nodes,
+            "edges": edges,
+            "meta": {"peer": self.framework, "settings": self.settings},
+        }
+
+    def weights(self):
+        out = {}
+        for name, module, _ in self.layers:
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                out[f"{name}.weight"] = module.weight.detach().numpy().astype(np.float32)
+                if module.bias is not None:
+                    out[f"{name}.bias"] = module.bias.detach().numpy().astype(np.float32)
+        return out
+
+    def neuron_layers(self):
+        return [name for name, _, node in self.layers if node["op"] in ("lif", "if")]
+
+
+def run_snntorch(case, x):
+    """x: [S, *frame] (direct) or [S, T, *frame]; returns spikes and membranes per layer."""
+    spikes = {n: [] for n in case.neuron_layers()}
+    mems = {n: [] for n in case.neuron_layers()}
+    state = {}
+    with torch.no_grad():
+        for name, module, node in case.layers:
+            if node["op"] == "lif":
+                state[name] = module.reset_mem()
+        for t in range(case.timesteps):
+            h = torch.from_numpy(x[:, t] if case.encoding == "event_frames" else x)
+            for name, module, node in case.layers:
+                if node["op"] == "lif":
+                    h, state[name] = module(h, state[name])
+                    spikes[name].append(h.flatten(1).numpy().astype(np.uint8))
+                    mems[name].append(state[name].flatten(1).numpy().astype(np.float32))
+                else:
+                    h = module(h)
+    return spikes, mems
+
+
+def run_spikingjelly(case, x):
+    spikes = {n: [] for n in case.neuron_layers()}
+    mems = {n: [] for n in case.neuron_layers()}
+    model = nn.Sequential(*[m for _, m, _ in case.layers])
+    sj_functional.reset_net(model)
+    with torch.no_grad():
+        for t in range(case.timesteps):
+            h = torch.from_numpy(x[:, t] if case.encoding == "event_frames" else x)
+            for name, module, node in case.layers:
+                h = module(h)
+                if node["op"] == "if":
+                    spikes[name].append(h.flatten(1).numpy().astype(np.uint8))
+                    v = module.v
+                    v = v if torch.is_tensor(v) else torch.full_like(h, float(v))
+                    mems[name].append(v.flatten(1).numpy().astype(np.float32))
+    return spikes, mems
+
+
+def linear(seed, n_in, n_out, gain, grid=None):
+    """A seeded nn.Linear scaled by `gain`; with `grid`, weights rounded to multiples of it, so
+    sums of binary inputs are exact and land on the threshold itself: the compare then matters."""
+    torch.manual_seed(seed)
+    m = nn.Linear(n_in, n_out)
+    with torch.no_grad():
+        m.weight.mul_(gain)
+        m.bias.mul_(gain)
+        if grid is not None:
+            m.weight.copy_(torch.round(m.weight / grid) * grid)
+            m.bias.copy_(torch.round(m.bias / grid) * grid)
+    return m
+
+
+def conv(seed, c_in, c_out, k, gain):
+    torch.manual_seed(seed)
+    m = nn.Conv2d(c_in, c_out, k, bias=True)
+    with torch.no_grad():
+        m.weight.mul_(gain)
+        m.bias.mul_(gain)
+    return m
+
+
+def leaky(beta, reset, threshold=1.0):
+    """snnTorch Leaky with its defaults but for the reset mechanism, and its snnc node."""
+    import snntorch as snn
+
+    module = snn.Leaky(beta=beta, threshold=threshold, reset_mechanism=reset)
+    snnc_reset = {"subtract": "subtract_next", "zero": "hard", "none": "none"}[reset]
+    node = {
+        "op": "lif",
+        "beta": beta,
+        "threshold": threshold,
+        "decay_input": False,
+        "reset": snnc_reset,
+        "compare": "gt",
+    }
+    return module, node
+
+
+def integrate_and_fire(v_reset, threshold=1.0):
+    """SpikingJelly IFNode (v_reset None: soft reset) and its snnc node."""
+    module = sj_neuron.IFNode(v_threshold=threshold, v_reset=v_reset)
+    node = {
+        "op": "if",
+        "threshold": threshold,
+        "reset": "subtract" if v_reset is None else "hard",
+        "v_reset": 0.0 if v_reset is None else v_reset,
+        "compare": "ge",
+    }
+    return module, node
+
+
+def mlp_case(name, framework, neuron, timesteps, settings, gain=2.0, hidden=32):
+    n1, node1 = neuron()
+    n2, node2 = neuron()
+    layers = [
+        ("fc1", linear(1, 64, hidden, gain), {"op": "linear", "in_features": 64,
+                                              "out_features": hidden, "bias": True}),
+        ("neuron1", n1, node1),
+        ("fc2", linear(2, hidden, 10, gain), {"op": "linear", "in_features": hidden,
+                                              "out_features": 10, "bias": True}),
+        ("neuron2", n2, node2),
+    ]
+    return Case(name, framework, timesteps, [64], "direct", layers, settings)
+
+
+def conv_case(name, framework, neuron, timesteps, settings):
+    n1, node1 = neuron()
+    n2, node2 = neuron()
+    layers = [
+        ("conv1", conv(3, 1, 4, 5, 2.0), {"op": "conv2d", "in_channels": 1, "out_channels": 4,
+                                          "kernel": 5, "stride": 1, "bias": True}),
+        ("neuron1", n1, node1),
+        ("pool1", nn.AvgPool2d(4), {"op": "avg_pool", "kernel": 4}),
+        ("flatten", nn.Flatten(), {"op": "flatten"}),
+        ("fc2", linear(4, 4 * 6 * 6, 10, 3.0), {"op": "linear", "in_features": 144,
+                                                "out_features": 10, "bias": True}),
+        ("neuron2", n2, node2),
+    ]
+    return Case(name, framework, timesteps, [1, 28, 28], "direct", layers, settings)
+
+
+def event_case(name, framework, neuron, timesteps, settings, grid=None):
+    n1, node1 = neuron()
+    n2, node2 = neuron()
+    layers = [
+        ("flatten", nn.Flatten(), {"op": "flatten"}),
+        ("fc1", linear(5, 32, 24, 3.0, grid), {"op": "linear", "in_features": 32,
+                                               "out_features": 24, "bias": True}),
+        ("neuron1", n1, node1),
+        ("fc2", linear(6, 24, 10, 3.0, grid), {"op": "linear", "in_features": 24,
+                                               "out_features": 10, "bias": True}),
+        ("neuron2", n2, node2),
+    ]
+    return Case(name, framework, timesteps, [2, 4, 4], "event_frames", layers, settings)
+
+
+def cases():
+    sub = lambda: leaky(0.9, "subtract")  # noqa: E731  snnTorch's defaults
+    zero = lambda: leaky(0.8, "zero")  # noqa: E731
+    none = lambda: leaky(0.7, "none")  # noqa: E731
+    if_hard = lambda: integrate_and_fire(0.0)  # noqa: E731  SpikingJelly's defaults
+    if_soft = lambda: integrate_and_fire(None)  # noqa: E731
+    yield mlp_case("snntorch_leaky_subtract_digits", "snntorch", sub, 12,
+                   {"Leaky": {"beta": 0.9, "reset_mechanism": "subtract", "reset_delay": True}})
+    yield mlp_case("snntorch_leaky_zero_digits", "snntorch", zero, 12,
+                   {"Leaky": {"beta": 0.8, "reset_mechanism": "zero", "reset_delay": True}})
+    yield mlp_case("snntorch_leaky_none_digits", "snntorch", none, 8,
+                   {"Leaky": {"beta": 0.7, "reset_mechanism": "none"}}, gain=1.2)
+    yield conv_case("snntorch_leaky_subtract_fmnist_conv", "snntorch", sub, 8,
+                    {"Leaky": {"beta": 0.9, "reset_mechanism": "subtract"}})
+    yield event_case("snntorch_leaky_subtract_events", "snntorch", sub, 16,
+                     {"Leaky": {"beta": 0.9, "reset_mechanism": "subtract"}})
+    yield mlp_case("spikingjelly_if_hard_digits", "spikingjelly", if_hard, 12,
+                   {"IFNode": {"v_threshold": 1.0, "v_reset": 0.0}})
+    yield mlp_case("spikingjelly_if_soft_digits", "spikingjelly", if_soft, 12,
+                   {"IFNode": {"v_threshold": 1.0, "v_reset": None}})
+    yield conv_case("spikingjelly_if_soft_fmnist_conv", "spikingjelly", if_soft, 8,
+                    {"IFNode": {"v_threshold": 1.0, "v_reset": None}})
+    yield event_case("spikingjelly_if_hard_events", "spikingjelly", if_hard, 16,
+                     {"IFNode": {"v_threshold": 1.0, "v_reset": 0.0}})
+    # Weights on a grid of 1/8 (beta 0.5 keeps the leak exact too): membranes land exactly on
+    # the threshold, where `>=` (SpikingJelly) and `>` (snnTorch) part ways.
+    half = lambda: leaky(0.5, "subtract")  # noqa: E731
+    yield event_case("snntorch_leaky_subtract_events_exact_ties", "snntorch", half, 16,
+                     {"Leaky": {"beta": 0.5, "reset_mechanism": "subtract"}}, grid=0.125)
+    yield event_case("spikingjelly_if_hard_events_exact_ties", "spikingjelly", if_hard, 16,
+                     {"IFNode": {"v_threshold": 1.0, "v_reset": 0.0}}, grid=0.125)
+
+
+def on_threshold_count(case, run, x, layer):
+    """How often a layer's pre-spike membrane equals its threshold exactly (where the compare
+    decides), found by rerunning with the threshold nudged: the spikes that change are those."""
+    module = next(m for name, m, _ in case.layers if name == layer)
+    spikes, _ = run(case, x)
+    if case.framework == "snntorch":  # `>`: a membrane on the threshold fires once it is lower
+        saved = module.threshold.clone()
+        module.threshold = saved * (1 - 1e-6)
+    else:  # `>=`: it stops firing once the threshold is higher
+        saved = module.v_threshold
+        module.v_threshold = saved * (1 + 1e-6)
+    nudged, _ = run(case, x)
+    if case.framework == "snntorch":
+        module.threshold = saved
+    else:
+        module.v_threshold = saved
+    a, b = np.stack(spikes[layer]), np.stack(nudged[layer])
+    # Only the first difference per sample is a tie at the threshold; later ones follow from it.
+    first = 0
+    for s in range(a.shape[1]):
+        d = np.nonzero((a[:, s] != b[:, s]).any(axis=1))[0]
+        first += int(len(d) > 0)
+    return first
+
+
+def inputs(case, data_dir):
+    if case.encoding == "event_frames":
+        x = spike_trains(7, 24, case.timesteps, case.input_shape, 0.3)
+        return x, "random binary event frames, Bernoulli(0.3), torch seed 7"
+    if case.input_shape == [64]:
+        return digits(data_dir, 48), "scikit-learn digits 0..47, pixels / 16"
+    return fashion_mnist(data_dir, 8), "Fashion-MNIST test images 0..7, pixels / 255"
+
+
+def main():
+    data_dir, out_dir = sys.argv[1], sys.argv[2]
+    versions = {"torch": torch.__version__, "snntorch": snntorch.__version__,
+                "spikingjelly": getattr(spikingjelly, "__version__", "2.0.0"),
+                "numpy": np.__version__}
+    for case in cases():
+        x, what = inputs(case, data_dir)
+        run = run_snntorch if case.framework == "snntorch" else run_spikingjelly
+        spikes, mems = run(case, x)
+        peer = {"input": x.reshape(x.shape[0], -1).astype(np.float32)}
+        for layer in case.neuron_layers():
+            peer[f"spikes.{layer}"] = np.stack(spikes[layer], axis=1)
+            peer[f"membrane.{layer}"] = np.stack(mems[layer], axis=1)
+        last = case.neuron_layers()[-1]
+        peer["readout"] = peer[f"spikes.{last}"].sum(axis=1).astype(np.float32)
+        folder = os.path.join(out_dir, case.name)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "network.json"), "w") as f:
+            json.dump(case.network(10), f, indent=1)
+            f.write("\n")
+        write_safetensors(os.path.join(folder, "weights.safetensors"), case.weights())
+        write_safetensors(os.path.join(folder, "peer.safetensors"), peer)
+        totals = {l: int(peer[f"spikes.{l}"].sum()) for l in case.neuron_layers()}
+        on_threshold = {l: int(on_threshold_count(case, run, x, l)) for l in case.neuron_layers()}
+        with open(os.path.join(folder, "case.json"), "w") as f:
+            json.dump({"framework": case.framework, "versions": versions, "inputs": what,
+                       "settings": case.settings, "spikes": totals,
+                       "membranes_exactly_at_threshold": on_threshold}, f, indent=1)
+            f.write("\n")
+        print(f"{case.name}: {x.shape[0]} samples, spikes {totals}, at threshold {on_threshold}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ Each case is written to OUT_DIR/<case>/ as
                           readout f32 [S, classes]: the readout node's spikes summed over T
     case.json             framework, versions, neuron settings, what the inputs are
 
-The Rust tests (runtime/tests/it/peers.rs, compiler/tests/it/onnx_peers.rs) run each network in
+The Rust tests (runtime/tests/it/peers.rs, compiler/tests/it/onnx_peers.rs, tests/cli/ir_candle.rs) run each network in
 snnc and compare spike for spike, so CI needs no torch. Everything is seeded: a rerun with the
 same versions writes the same bytes.
 """
@@ -168,11 +168,31 @@ def run_spikingjelly(case, x):
             h = torch.from_numpy(x[:, t] if case.encoding == "event_frames" else x)
             for name, module, node in case.layers:
                 h = module(h)
-                if node["op"] == "if":
+                if node["op"] in ("if", "lif"):
                     spikes[name].append(h.flatten(1).numpy().astype(np.uint8))
                     v = module.v
                     v = v if torch.is_tensor(v) else torch.full_like(h, float(v))
                     mems[name].append(v.flatten(1).numpy().astype(np.float32))
+    return spikes, mems
+
+
+def run_sinabs(case, x):
+    """Sinabs layers take whole sequences [S, T, ...]: each layer runs over all steps at once."""
+    spikes, mems = {}, {}
+    with torch.no_grad():
+        h = torch.from_numpy(x if case.encoding == "event_frames" else
+                             np.repeat(x[:, None], case.timesteps, axis=1))
+        for name, module, node in case.layers:
+            if node["op"] in ("lif", "if"):
+                module.reset_states()
+                h = module(h)
+                spikes[name] = list(h.flatten(2).numpy().astype(np.uint8).transpose(1, 0, 2))
+                v = module.recordings["v_mem"]
+                mems[name] = list(v.flatten(2).numpy().astype(np.float32).transpose(1, 0, 2))
+            else:
+                s, t = h.shape[:2]
+                h = module(h.reshape((s * t,) + tuple(h.shape[2:])))
+                h = h.reshape((s, t) + tuple(h.shape[1:]))
     return spikes, mems
 
 
@@ -229,6 +249,35 @@ def integrate_and_fire(v_reset, threshold=1.0):
     return module, node
 
 
+def sinabs_neuron(kind, tau_mem=None):
+    """A single-spike Sinabs layer (`IAF`, or `LIF` with `norm_input`) and its snnc node."""
+    import sinabs.layers as sl
+    from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
+
+    reset = MembraneReset() if kind == "iaf_reset" else MembraneSubtract()
+    if kind == "lif":
+        module = sl.LIF(tau_mem=tau_mem, spike_fn=SingleSpike, reset_fn=reset,
+                        norm_input=True, record_states=True)
+        # Sinabs decays with alpha = exp(-1/tau_mem), computed in float32: written exactly.
+        beta = float(module.alpha_mem_calculated)
+        node = {"op": "lif", "beta": beta, "decay_input": True}
+    else:
+        module = sl.IAF(spike_fn=SingleSpike, reset_fn=reset, record_states=True)
+        node = {"op": "if"}
+    node.update({"threshold": 1.0, "reset": "hard" if kind == "iaf_reset" else "subtract",
+                 "compare": "ge"})
+    return module, node
+
+
+def sj_lif(tau, decay_input, v_reset):
+    """SpikingJelly LIFNode and its snnc node."""
+    module = sj_neuron.LIFNode(tau=tau, decay_input=decay_input, v_reset=v_reset)
+    node = {"op": "lif", "tau": tau, "decay_input": decay_input,
+            "reset": "subtract" if v_reset is None else "hard",
+            "v_reset": 0.0 if v_reset is None else v_reset, "compare": "ge"}
+    return module, node
+
+
 def mlp_case(name, framework, neuron, timesteps, settings, gain=2.0, hidden=32):
     n1, node1 = neuron()
     n2, node2 = neuron()
@@ -275,6 +324,30 @@ def event_case(name, framework, neuron, timesteps, settings, grid=None):
 
 
 def cases():
+    yield from more_cases()
+    yield from first_cases()
+
+
+def more_cases():
+    iaf = lambda: sinabs_neuron("iaf")  # noqa: E731
+    iaf_reset = lambda: sinabs_neuron("iaf_reset")  # noqa: E731
+    lif = lambda: sinabs_neuron("lif", tau_mem=5.0)  # noqa: E731
+    yield mlp_case("sinabs_iaf_subtract_digits", "sinabs", iaf, 12,
+                   {"IAF": {"spike_fn": "SingleSpike", "reset_fn": "MembraneSubtract"}})
+    yield mlp_case("sinabs_iaf_reset_digits", "sinabs", iaf_reset, 12,
+                   {"IAF": {"spike_fn": "SingleSpike", "reset_fn": "MembraneReset"}})
+    yield mlp_case("sinabs_lif_digits", "sinabs", lif, 12,
+                   {"LIF": {"tau_mem": 5.0, "spike_fn": "SingleSpike", "norm_input": True}},
+                   gain=8.0)
+    sj_decay = lambda: sj_lif(2.0, True, 0.0)  # noqa: E731  SpikingJelly's defaults
+    sj_soft = lambda: sj_lif(3.0, False, None)  # noqa: E731
+    yield mlp_case("spikingjelly_lif_hard_digits", "spikingjelly", sj_decay, 12,
+                   {"LIFNode": {"tau": 2.0, "decay_input": True, "v_reset": 0.0}}, gain=5.0)
+    yield mlp_case("spikingjelly_lif_soft_digits", "spikingjelly", sj_soft, 12,
+                   {"LIFNode": {"tau": 3.0, "decay_input": False, "v_reset": None}})
+
+
+def first_cases():
     sub = lambda: leaky(0.9, "subtract")  # noqa: E731  snnTorch's defaults
     zero = lambda: leaky(0.8, "zero")  # noqa: E731
     none = lambda: leaky(0.7, "none")  # noqa: E731
@@ -312,17 +385,21 @@ def on_threshold_count(case, run, x, layer):
     decides), found by rerunning with the threshold nudged: the spikes that change are those."""
     module = next(m for name, m, _ in case.layers if name == layer)
     spikes, _ = run(case, x)
-    if case.framework == "snntorch":  # `>`: a membrane on the threshold fires once it is lower
-        saved = module.threshold.clone()
-        module.threshold = saved * (1 - 1e-6)
-    else:  # `>=`: it stops firing once the threshold is higher
-        saved = module.v_threshold
-        module.v_threshold = saved * (1 + 1e-6)
-    nudged, _ = run(case, x)
-    if case.framework == "snntorch":
-        module.threshold = saved
+    attr, nudge = {"snntorch": ("threshold", 1 - 1e-6), "spikingjelly": ("v_threshold", 1 + 1e-6),
+                   "sinabs": ("spike_threshold", 1 + 1e-6)}[case.framework]
+    # `>` (snnTorch): a membrane on the threshold fires once it is lower; `>=`: it stops
+    # firing once the threshold is higher.
+    saved = getattr(module, attr)
+    if isinstance(saved, torch.nn.Parameter):
+        with torch.no_grad():
+            saved = saved.detach().clone()
+            getattr(module, attr).mul_(nudge)
+            nudged, _ = run(case, x)
+            getattr(module, attr).copy_(saved)
     else:
-        module.v_threshold = saved
+        setattr(module, attr, saved * nudge)
+        nudged, _ = run(case, x)
+        setattr(module, attr, saved)
     a, b = np.stack(spikes[layer]), np.stack(nudged[layer])
     # Only the first difference per sample is a tie at the threshold; later ones follow from it.
     first = 0
@@ -343,12 +420,16 @@ def inputs(case, data_dir):
 
 def main():
     data_dir, out_dir = sys.argv[1], sys.argv[2]
+    import sinabs
+
     versions = {"torch": torch.__version__, "snntorch": snntorch.__version__,
+                "sinabs": sinabs.__version__,
                 "spikingjelly": getattr(spikingjelly, "__version__", "2.0.0"),
                 "numpy": np.__version__}
     for case in cases():
         x, what = inputs(case, data_dir)
-        run = run_snntorch if case.framework == "snntorch" else run_spikingjelly
+        run = {"snntorch": run_snntorch, "spikingjelly": run_spikingjelly,
+               "sinabs": run_sinabs}[case.framework]
         spikes, mems = run(case, x)
         peer = {"input": x.reshape(x.shape[0], -1).astype(np.float32)}
         for layer in case.neuron_layers():

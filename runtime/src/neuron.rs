@@ -66,6 +66,15 @@ macro_rules! per_kind_avx2 {
 /// Returns the near-threshold count.
 pub(crate) fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
     idx.clear();
+    let near = fire_any(lif, v, input, idx, simd);
+    // A lower bound is rare: one scalar pass after the kernel, the same in every build.
+    if let Some(lo) = lif.v_min {
+        v.iter_mut().for_each(|m| *m = floor_at(*m, lo));
+    }
+    near
+}
+
+fn fire_any(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if simd != Simd::None {
         // SAFETY: `Simd::detect` only returns a level the CPU supports, and both vector levels
@@ -74,6 +83,14 @@ pub(crate) fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, 
     }
     let _ = simd;
     fire_portable(lif, v, input, idx, 0, v.len())
+}
+
+/// Sinabs' lower bound on the kept membrane, `relu(v - lo) + lo`, as `ir::Spiking::after_fire`
+/// states it.
+#[inline(always)]
+fn floor_at(v: f32, lo: f32) -> f32 {
+    let above = v - lo;
+    (if above > 0.0 { above } else { 0.0 }) + lo
 }
 
 /// The spikes of a bit train (`bits[w]` bit `j`: neuron `64 w + j`) into `idx`, cleared first.
@@ -433,6 +450,9 @@ fn train_portable<const BIAS: bool>(
                         let f = $fires(u);
                         bits |= u64::from(f) << j;
                         *m = if f { $reset(u) } else { u };
+                        if let Some(lo) = lif.v_min {
+                            *m = floor_at(*m, lo);
+                        }
                     }
                     trains[t * words + w] = bits;
                     near[t] += u64::from(close);
@@ -503,6 +523,15 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
                         x
                     };
                     let (nm, f, near) = x86::step8::<GT, RESET>(&k, *mg, x);
+                    let nm = match lif.v_min {
+                        // `floor_at` in eight lanes: max(d, 0) is `d > 0 ? d : 0` exactly.
+                        Some(lo) => {
+                            let lo = _mm256_set1_ps(lo);
+                            let above = _mm256_sub_ps(nm, lo);
+                            _mm256_add_ps(_mm256_max_ps(above, _mm256_setzero_ps()), lo)
+                        }
+                        None => nm,
+                    };
                     (nm, f, _mm256_movemask_ps(_mm256_castsi256_ps(near)) as u32)
                 };
                 *mg = nm;

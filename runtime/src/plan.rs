@@ -35,6 +35,8 @@ pub struct Lif {
     pub v_reset: f32,
     pub reset: Reset,
     pub fire: Compare,
+    /// Lower bound of the kept membrane (`ir::Spiking::v_min`).
+    pub v_min: Option<f32>,
 }
 
 /// One population of the plan.
@@ -277,6 +279,7 @@ fn kind(k: &PopulationKind) -> Kind {
             v_reset: s.v_reset as f32,
             reset: s.reset,
             fire: s.fire,
+            v_min: s.v_min.map(|v| v as f32),
         }),
         PopulationKind::Analog(_) => Kind::Analog,
         PopulationKind::Readout(r) => Kind::Readout { mode: r.mode },

@@ -94,7 +94,7 @@ impl Neuron {
         let s = self.spike.apply(&h)?;
         if p.detach_reset && p.reset == Reset::Hard {
             let v_new = h.apply_op2(&s.detach(), HardResetDetached { v_reset: vr as f32 })?;
-            return Ok((s, v_new));
+            return Ok((s, floor_at(v_new, p.v_min)?));
         }
         let s_reset = if p.detach_reset {
             s.detach()
@@ -115,6 +115,14 @@ impl Neuron {
             Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
             Reset::SubtractNext | Reset::None => h,
         };
-        Ok((s, v_new))
+        Ok((s, floor_at(v_new, p.v_min)?))
+    }
+}
+
+/// Sinabs' lower bound on the kept membrane, `relu(v - v_min) + v_min`; `v` itself without one.
+fn floor_at(v: Tensor, v_min: Option<f64>) -> Result<Tensor> {
+    match v_min {
+        Some(lo) => v.affine(1.0, -lo)?.relu()?.affine(1.0, lo),
+        None => Ok(v),
     }
 }

@@ -249,7 +249,7 @@ def integrate_and_fire(v_reset, threshold=1.0):
     return module, node
 
 
-def sinabs_neuron(kind, tau_mem=None):
+def sinabs_neuron(kind, tau_mem=None, min_v_mem=None):
     """A single-spike Sinabs layer (`IAF`, or `LIF` with `norm_input`) and its snnc node."""
     import sinabs.layers as sl
     from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
@@ -257,15 +257,18 @@ def sinabs_neuron(kind, tau_mem=None):
     reset = MembraneReset() if kind == "iaf_reset" else MembraneSubtract()
     if kind == "lif":
         module = sl.LIF(tau_mem=tau_mem, spike_fn=SingleSpike, reset_fn=reset,
-                        norm_input=True, record_states=True)
+                        norm_input=True, min_v_mem=min_v_mem, record_states=True)
         # Sinabs decays with alpha = exp(-1/tau_mem), computed in float32: written exactly.
         beta = float(module.alpha_mem_calculated)
         node = {"op": "lif", "beta": beta, "decay_input": True}
     else:
-        module = sl.IAF(spike_fn=SingleSpike, reset_fn=reset, record_states=True)
+        module = sl.IAF(spike_fn=SingleSpike, reset_fn=reset, min_v_mem=min_v_mem,
+                        record_states=True)
         node = {"op": "if"}
     node.update({"threshold": 1.0, "reset": "hard" if kind == "iaf_reset" else "subtract",
                  "compare": "ge"})
+    if min_v_mem is not None:
+        node["v_min"] = min_v_mem
     return module, node
 
 
@@ -308,15 +311,15 @@ def conv_case(name, framework, neuron, timesteps, settings):
     return Case(name, framework, timesteps, [1, 28, 28], "direct", layers, settings)
 
 
-def event_case(name, framework, neuron, timesteps, settings, grid=None):
+def event_case(name, framework, neuron, timesteps, settings, grid=None, gain=3.0):
     n1, node1 = neuron()
     n2, node2 = neuron()
     layers = [
         ("flatten", nn.Flatten(), {"op": "flatten"}),
-        ("fc1", linear(5, 32, 24, 3.0, grid), {"op": "linear", "in_features": 32,
+        ("fc1", linear(5, 32, 24, gain, grid), {"op": "linear", "in_features": 32,
                                                "out_features": 24, "bias": True}),
         ("neuron1", n1, node1),
-        ("fc2", linear(6, 24, 10, 3.0, grid), {"op": "linear", "in_features": 24,
+        ("fc2", linear(6, 24, 10, gain, grid), {"op": "linear", "in_features": 24,
                                                "out_features": 10, "bias": True}),
         ("neuron2", n2, node2),
     ]
@@ -339,6 +342,14 @@ def more_cases():
     yield mlp_case("sinabs_lif_digits", "sinabs", lif, 12,
                    {"LIF": {"tau_mem": 5.0, "spike_fn": "SingleSpike", "norm_input": True}},
                    gain=8.0)
+    iaf_floor = lambda: sinabs_neuron("iaf", min_v_mem=-0.5)  # noqa: E731
+    lif_floor = lambda: sinabs_neuron("lif", tau_mem=5.0, min_v_mem=-0.25)  # noqa: E731
+    # Random events: currents change sign from step to step, so the floor changes spikes.
+    yield event_case("sinabs_iaf_min_v_mem_events", "sinabs", iaf_floor, 16,
+                     {"IAF": {"spike_fn": "SingleSpike", "min_v_mem": -0.5}})
+    yield event_case("sinabs_lif_min_v_mem_events", "sinabs", lif_floor, 16,
+                     {"LIF": {"tau_mem": 5.0, "spike_fn": "SingleSpike", "min_v_mem": -0.25}},
+                     gain=12.0)
     sj_decay = lambda: sj_lif(2.0, True, 0.0)  # noqa: E731  SpikingJelly's defaults
     sj_soft = lambda: sj_lif(3.0, False, None)  # noqa: E731
     yield mlp_case("spikingjelly_lif_hard_digits", "spikingjelly", sj_decay, 12,
@@ -445,13 +456,18 @@ def main():
         write_safetensors(os.path.join(folder, "weights.safetensors"), case.weights())
         write_safetensors(os.path.join(folder, "peer.safetensors"), peer)
         totals = {l: int(peer[f"spikes.{l}"].sum()) for l in case.neuron_layers()}
+        floor = next((n.get("v_min") for _, _, n in case.layers if "v_min" in n), None)
+        at_floor = None if floor is None else {
+            l: int((peer[f"membrane.{l}"] == np.float32(floor)).sum()) for l in case.neuron_layers()}
         on_threshold = {l: int(on_threshold_count(case, run, x, l)) for l in case.neuron_layers()}
         with open(os.path.join(folder, "case.json"), "w") as f:
             json.dump({"framework": case.framework, "versions": versions, "inputs": what,
                        "settings": case.settings, "spikes": totals,
-                       "membranes_exactly_at_threshold": on_threshold}, f, indent=1)
+                       "membranes_exactly_at_threshold": on_threshold,
+                       "membranes_held_at_v_min": at_floor}, f, indent=1)
             f.write("\n")
-        print(f"{case.name}: {x.shape[0]} samples, spikes {totals}, at threshold {on_threshold}")
+        print(f"{case.name}: {x.shape[0]} samples, spikes {totals}, at threshold {on_threshold}, "
+              f"at v_min {at_floor}")
 
 
 if __name__ == "__main__":

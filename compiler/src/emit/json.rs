@@ -28,12 +28,17 @@ pub fn json(m: &Module, sidecar: &str, inline_limit: usize) -> Value {
                 PopulationKind::Input(i) => json!({ "encoding": crate::text::encoding_name(i.encoding) }),
                 PopulationKind::Spiking(s) => json!({
                     "beta": s.beta, "gain": s.gain, "threshold": s.threshold, "v_reset": s.v_reset,
-                    "reset": crate::text::reset_name(s.reset), "fire": crate::text::compare_name(s.fire),
+                    "reset": crate::text::reset_name(s.reset), "fire": crate::text::compare_name(s.fire)
                 }),
                 PopulationKind::Analog(a) => json!({ "const": a.constant }),
                 PopulationKind::Readout(r) => json!({ "mode": crate::text::readout_name(r.mode) }),
             };
             merge(&mut o, extra);
+            if let PopulationKind::Spiking(s) = &p.kind
+                && let Some(v) = s.v_min
+            {
+                o["v_min"] = json!(v);
+            }
             if let Some(b) = p.kind.bias() {
                 o["bias"] = json!(b.to_string());
             }

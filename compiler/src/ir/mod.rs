@@ -102,6 +102,9 @@ pub struct Spiking {
     pub v_reset: f64,
     pub reset: Reset,
     pub fire: Compare,
+    /// Lower bound of the kept membrane, applied after the reset: `relu(v - v_min) + v_min`
+    /// (Sinabs' `min_v_mem`, operation for operation).
+    pub v_min: Option<f64>,
     /// Constant input, shape `[shape[0]]` (per channel of `[C, H, W]`, per neuron of `[N]`), or
     /// `[T, shape[0]]` with one row per step.
     pub bias: Option<Handle<Tensor>>,
@@ -134,10 +137,17 @@ impl Spiking {
 
     /// The membrane kept for the next step after `u` fired (`fired`) or not.
     pub fn after_fire(&self, u: f64, fired: bool) -> f64 {
-        match self.reset {
+        let v = match self.reset {
             Reset::Hard if fired => self.v_reset,
             Reset::Subtract if fired => u - self.threshold,
             _ => u,
+        };
+        match self.v_min {
+            Some(lo) => {
+                let above = v - lo;
+                (if above > 0.0 { above } else { 0.0 }) + lo
+            }
+            None => v,
         }
     }
 }

@@ -507,5 +507,13 @@ fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
             p.v_reset, p.threshold
         ));
     }
+    if let Some(v_min) = p.v_min
+        && !(v_min.is_finite() && v_min < p.threshold)
+    {
+        return Err(format!(
+            "`v_min` must be finite and below `threshold` {}, got {v_min}",
+            p.threshold
+        ));
+    }
     Ok(())
 }

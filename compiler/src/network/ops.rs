@@ -107,6 +107,10 @@ pub struct NeuronParams {
     pub threshold: f64,
     #[serde(default)]
     pub v_reset: f64,
+    /// Lower bound of the membrane, applied after the reset as Sinabs does (`min_v_mem`:
+    /// `v = relu(v - v_min) + v_min`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v_min: Option<f64>,
     #[serde(default)]
     pub reset: Reset,
     #[serde(default)]
@@ -128,6 +132,7 @@ impl NeuronParams {
             beta: None,
             threshold: 1.0,
             v_reset: 0.0,
+            v_min: None,
             reset: Reset::Hard,
             compare: Compare::Ge,
             decay_input: true,

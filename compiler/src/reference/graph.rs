@@ -205,6 +205,7 @@ impl<'a> Walk<'a> {
                     v_reset: p.v_reset,
                     reset: p.reset,
                     fire: p.compare,
+                    v_min: p.v_min,
                     bias: None,
                 };
                 // SpikingJelly's charge, literally, for a leak given as tau or a PLIF logit:

@@ -171,6 +171,7 @@ impl Gen {
                 } else {
                     Compare::Gt
                 },
+                v_min: self.chance(0.2).then_some(-0.3),
                 bias: self.bias(&shape),
             })
         } else {
@@ -256,6 +257,7 @@ pub fn random_module(seed: u64) -> Module {
             v_reset: 0.0,
             reset: Reset::Hard,
             fire: Compare::Ge,
+            v_min: None,
             bias,
         });
         g.m.populations.push(Population {

@@ -289,6 +289,11 @@ fn bad_neuron_parameters() {
             "node `lif`: `if` has no leak: remove `tau` and `beta`",
         ),
         (
+            "v_min at the threshold",
+            |n| n["v_min"] = 1.0.into(),
+            "node `lif`: `v_min` must be finite and below `threshold` 1, got 1",
+        ),
+        (
             "unknown reset",
             |n| n["reset"] = "later".into(),
             "unknown variant `later`",

@@ -66,7 +66,11 @@ impl Emitter<'_, '_> {
                 charged: &charged,
                 thr,
             };
-            self.next[si] = Some(reset(b, g, &lif, v_reset, fire));
+            let kept = reset(b, g, &lif, v_reset, fire);
+            self.next[si] = Some(match s.v_min {
+                Some(lo) => floor_at(b, g, &lif, kept, lo),
+                None => kept,
+            });
         }
         let count = spike_count(b, g, p, name, &spikes);
         self.counts.insert(h, count);
@@ -255,6 +259,36 @@ fn reset(b: &mut Builder, g: &mut Nodes, lif: &Lif, v_reset: Option<String>, f: 
         }
         Reset::SubtractNext | Reset::None => f.charged.to_string(),
     }
+}
+
+/// Sinabs' lower bound on the kept membrane: `Relu(v - v_min) + v_min`.
+fn floor_at(b: &mut Builder, g: &mut Nodes, lif: &Lif, v: String, lo: f64) -> String {
+    let name = &lif.name;
+    let lo = b.scalar(&format!("{name}.v_min"), lo as f32);
+    let above = g.op(
+        b,
+        "Sub",
+        &[&v, &lo],
+        &format!("{name}/above_v_min"),
+        vec![],
+        "",
+    );
+    let relu = g.op(
+        b,
+        "Relu",
+        &[&above],
+        &format!("{name}/relu_v_min"),
+        vec![],
+        "",
+    );
+    g.op(
+        b,
+        "Add",
+        &[&relu, &lo],
+        &format!("{name}/floored"),
+        vec![],
+        &format!("lower bound v_min (Sinabs' min_v_mem): {}", lif.params),
+    )
 }
 
 /// Spikes of the layer this step, per sample, as int64 `[N]`.

@@ -136,6 +136,9 @@ class Case:
     def neuron_layers(self):
         return [name for name, _, node in self.layers if node["op"] in ("lif", "if")]
 
+    def module(self, layer):
+        return next(m for name, m, _ in self.layers if name == layer)
+
 
 def run_snntorch(case, x):
     """x: [S, *frame] (direct) or [S, T, *frame]; returns spikes and membranes per layer."""
@@ -326,7 +329,60 @@ def event_case(name, framework, neuron, timesteps, settings, grid=None, gain=3.0
     return Case(name, framework, timesteps, [2, 4, 4], "event_frames", layers, settings)
 
 
+class RecurrentCase(Case):
+    """fc1 -> RLeaky (a recurrent nn.Linear of its own spikes) -> fc2 -> Leaky, on digits."""
+
+    def __init__(self, name, beta, timesteps):
+        import snntorch as snn
+
+        self.fc1 = linear(11, 64, 32, 2.0)
+        self.rlif = snn.RLeaky(beta=beta, linear_features=32, reset_mechanism="subtract")
+        torch.manual_seed(12)
+        with torch.no_grad():  # a recurrent matrix strong enough to matter
+            self.rlif.recurrent.weight.copy_(torch.randn(32, 32) * 0.3)
+            self.rlif.recurrent.bias.copy_(torch.randn(32) * 0.1)
+        self.fc2 = linear(13, 32, 10, 2.0)
+        self.lif2, node2 = leaky(0.9, "subtract")
+        node1 = dict(node2, beta=beta)
+        dense = lambda a, b: {"op": "linear", "in_features": a, "out_features": b,  # noqa: E731
+                              "bias": True}
+        layers = [("fc1", self.fc1, dense(64, 32)), ("neuron1", self.rlif, node1),
+                  ("rec", self.rlif.recurrent, dense(32, 32)), ("fc2", self.fc2, dense(32, 10)),
+                  ("neuron2", self.lif2, node2)]
+        settings = {"RLeaky": {"beta": beta, "all_to_all": True, "linear_features": 32,
+                               "reset_mechanism": "subtract"}}
+        super().__init__(name, "snntorch_recurrent", timesteps, [64], "direct", layers, settings)
+
+    def network(self, num_classes):
+        net = super().network(num_classes)
+        # neuron1's input is fc1 plus the recurrent map of its own last spikes: the delay sits on
+        # the edge into `rec`, whose bias then reaches neuron1 from step 0, as in snnTorch.
+        net["edges"] = [
+            {"from": "input", "to": "fc1"}, {"from": "fc1", "to": "neuron1"},
+            {"from": "neuron1", "to": "rec", "delay": 1}, {"from": "rec", "to": "neuron1"},
+            {"from": "neuron1", "to": "fc2"}, {"from": "fc2", "to": "neuron2"},
+        ]
+        return net
+
+
+def run_recurrent(case, x):
+    spikes = {"neuron1": [], "neuron2": []}
+    mems = {"neuron1": [], "neuron2": []}
+    with torch.no_grad():
+        spk1, mem1 = case.rlif.init_rleaky()
+        mem2 = case.lif2.reset_mem()
+        for t in range(case.timesteps):
+            cur1 = case.fc1(torch.from_numpy(x))
+            spk1, mem1 = case.rlif(cur1, spk1, mem1)
+            spk2, mem2 = case.lif2(case.fc2(spk1), mem2)
+            for name, spk, mem in (("neuron1", spk1, mem1), ("neuron2", spk2, mem2)):
+                spikes[name].append(spk.numpy().astype(np.uint8))
+                mems[name].append(mem.numpy().astype(np.float32))
+    return spikes, mems
+
+
 def cases():
+    yield RecurrentCase("snntorch_rleaky_subtract_digits", 0.9, 12)
     yield from more_cases()
     yield from first_cases()
 
@@ -394,9 +450,11 @@ def first_cases():
 def on_threshold_count(case, run, x, layer):
     """How often a layer's pre-spike membrane equals its threshold exactly (where the compare
     decides), found by rerunning with the threshold nudged: the spikes that change are those."""
-    module = next(m for name, m, _ in case.layers if name == layer)
+    module = case.module(layer)
     spikes, _ = run(case, x)
-    attr, nudge = {"snntorch": ("threshold", 1 - 1e-6), "spikingjelly": ("v_threshold", 1 + 1e-6),
+    attr, nudge = {"snntorch": ("threshold", 1 - 1e-6),
+                   "snntorch_recurrent": ("threshold", 1 - 1e-6),
+                   "spikingjelly": ("v_threshold", 1 + 1e-6),
                    "sinabs": ("spike_threshold", 1 + 1e-6)}[case.framework]
     # `>` (snnTorch): a membrane on the threshold fires once it is lower; `>=`: it stops
     # firing once the threshold is higher.
@@ -440,7 +498,7 @@ def main():
     for case in cases():
         x, what = inputs(case, data_dir)
         run = {"snntorch": run_snntorch, "spikingjelly": run_spikingjelly,
-               "sinabs": run_sinabs}[case.framework]
+               "sinabs": run_sinabs, "snntorch_recurrent": run_recurrent}[case.framework]
         spikes, mems = run(case, x)
         peer = {"input": x.reshape(x.shape[0], -1).astype(np.float32)}
         for layer in case.neuron_layers():

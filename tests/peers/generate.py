@@ -199,6 +199,55 @@ def run_sinabs(case, x):
     return spikes, mems
 
 
+class NorseLIFBox:
+    """Norse's current-free LIF (`lif_box_feed_forward_step`) with its state kept here."""
+
+    def __init__(self, reset_method):
+        from norse.torch.functional.lif_box import LIFBoxParameters
+
+        self.p = LIFBoxParameters(reset_method=reset_method)
+        self.v = None
+
+    def reset(self):
+        self.v = None
+
+    def __call__(self, x):
+        from norse.torch.functional.lif_box import (LIFBoxFeedForwardState,
+                                                    lif_box_feed_forward_step)
+
+        state = LIFBoxFeedForwardState(v=torch.zeros_like(x) if self.v is None else self.v)
+        z, state = lif_box_feed_forward_step(x, state, self.p, dt=0.001)
+        self.v = state.v
+        return z
+
+
+def run_norse(case, x):
+    spikes = {n: [] for n in case.neuron_layers()}
+    mems = {n: [] for n in case.neuron_layers()}
+    for _, module, node in case.layers:
+        if node["op"] == "lif":
+            module.reset()
+    with torch.no_grad():
+        for t in range(case.timesteps):
+            h = torch.from_numpy(x[:, t] if case.encoding == "event_frames" else x)
+            for name, module, node in case.layers:
+                h = module(h)
+                if node["op"] == "lif":
+                    spikes[name].append(h.flatten(1).numpy().astype(np.uint8))
+                    mems[name].append(module.v.flatten(1).numpy().astype(np.float32))
+    return spikes, mems
+
+
+def norse_box(subtract):
+    """Norse LIFBox with its defaults (tau_mem_inv 100, dt 0.001: leak 0.1 per step, v_th 1)."""
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    module = NorseLIFBox(reset_subtract if subtract else reset_value)
+    node = {"op": "lif", "tau": 10.0, "decay_input": True,
+            "reset": "subtract" if subtract else "hard", "compare": "gt"}
+    return module, node
+
+
 def linear(seed, n_in, n_out, gain, grid=None):
     """A seeded nn.Linear scaled by `gain`; with `grid`, weights rounded to multiples of it, so
     sums of binary inputs are exact and land on the threshold itself: the compare then matters."""
@@ -382,6 +431,12 @@ def run_recurrent(case, x):
 
 
 def cases():
+    yield mlp_case("norse_lif_box_hard_digits", "norse", lambda: norse_box(False), 12,
+                   {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "reset": "reset_value"}},
+                   gain=12.0)
+    yield mlp_case("norse_lif_box_subtract_digits", "norse", lambda: norse_box(True), 12,
+                   {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "reset": "reset_subtract"}},
+                   gain=12.0)
     yield RecurrentCase("snntorch_rleaky_subtract_digits", 0.9, 12)
     yield from more_cases()
     yield from first_cases()
@@ -452,10 +507,13 @@ def on_threshold_count(case, run, x, layer):
     decides), found by rerunning with the threshold nudged: the spikes that change are those."""
     module = case.module(layer)
     spikes, _ = run(case, x)
-    attr, nudge = {"snntorch": ("threshold", 1 - 1e-6),
-                   "snntorch_recurrent": ("threshold", 1 - 1e-6),
-                   "spikingjelly": ("v_threshold", 1 + 1e-6),
-                   "sinabs": ("spike_threshold", 1 + 1e-6)}[case.framework]
+    entry = {"snntorch": ("threshold", 1 - 1e-6),
+             "snntorch_recurrent": ("threshold", 1 - 1e-6),
+             "spikingjelly": ("v_threshold", 1 + 1e-6),
+             "sinabs": ("spike_threshold", 1 + 1e-6)}.get(case.framework)
+    if entry is None:  # Norse keeps its threshold in a frozen parameter tuple: not nudged
+        return -1
+    attr, nudge = entry
     # `>` (snnTorch): a membrane on the threshold fires once it is lower; `>=`: it stops
     # firing once the threshold is higher.
     saved = getattr(module, attr)
@@ -489,16 +547,18 @@ def inputs(case, data_dir):
 
 def main():
     data_dir, out_dir = sys.argv[1], sys.argv[2]
+    import norse
     import sinabs
 
-    versions = {"torch": torch.__version__, "snntorch": snntorch.__version__,
+    versions = {"norse": norse.__version__, "torch": torch.__version__, "snntorch": snntorch.__version__,
                 "sinabs": sinabs.__version__,
                 "spikingjelly": getattr(spikingjelly, "__version__", "2.0.0"),
                 "numpy": np.__version__}
     for case in cases():
         x, what = inputs(case, data_dir)
         run = {"snntorch": run_snntorch, "spikingjelly": run_spikingjelly,
-               "sinabs": run_sinabs, "snntorch_recurrent": run_recurrent}[case.framework]
+               "sinabs": run_sinabs, "snntorch_recurrent": run_recurrent,
+               "norse": run_norse}[case.framework]
         spikes, mems = run(case, x)
         peer = {"input": x.reshape(x.shape[0], -1).astype(np.float32)}
         for layer in case.neuron_layers():

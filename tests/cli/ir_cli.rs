@@ -144,3 +144,76 @@ fn compile_without_weights_says_how_to_proceed() {
     assert!(!o.status.success());
     assert!(text(&o).contains("no network found"), "{}", text(&o));
 }
+
+/// Malformed neuron attributes through the CLI: exit 1, one message naming the file, the node and
+/// the field, and no output written. Each row edits node `neuron1` of a peer fixture's network.
+#[test]
+fn malformed_neuron_attributes_exit_1_and_write_nothing() {
+    type Edit = fn(&mut serde_json::Value);
+    let rows: &[(&str, Edit, &str)] = &[
+        (
+            "tau and beta",
+            |n| n["tau"] = 2.0.into(),
+            "give exactly one of `tau` and `beta`",
+        ),
+        (
+            "beta 1",
+            |n| n["beta"] = 1.0.into(),
+            "(1 is no leak: use op `if`)",
+        ),
+        (
+            "beta NaN-like string",
+            |n| n["beta"] = "nan".into(),
+            "expected f64",
+        ),
+        (
+            "v_min above threshold",
+            |n| n["v_min"] = 2.0.into(),
+            "`v_min` must be finite and below",
+        ),
+        (
+            "unknown reset",
+            |n| n["reset"] = "delayed".into(),
+            "unknown variant `delayed`",
+        ),
+        (
+            "if with beta",
+            |n| n["op"] = "if".into(),
+            "`if` has no leak",
+        ),
+    ];
+    let source = crate::common::repo().join("tests/peers/fixtures/snntorch_leaky_subtract_digits");
+    let mut failed = Vec::new();
+    for (case, edit, expected) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let mut net: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(source.join("network.json")).unwrap())
+                .unwrap();
+        let node = net["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|n| n["name"] == "neuron1")
+            .unwrap();
+        edit(node);
+        std::fs::write(dir.path().join("network.json"), net.to_string()).unwrap();
+        std::fs::copy(
+            source.join("weights.safetensors"),
+            dir.path().join("weights.safetensors"),
+        )
+        .unwrap();
+        let out = dir.path().join("out.snnir");
+        let o = snnc(&["compile", s(dir.path()), "-o", s(&out)]);
+        let msg = text(&o);
+        let named =
+            msg.contains("network.json") && (msg.contains("neuron1") || msg.contains(":1:"));
+        if o.status.code() != Some(1) || !msg.contains(expected) || !named || out.exists() {
+            failed.push(format!(
+                "{case}: exit {:?}, output written {}, message: {msg}",
+                o.status.code(),
+                out.exists()
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

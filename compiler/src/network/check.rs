@@ -13,6 +13,12 @@ use thiserror::Error;
 pub enum NetworkError {
     #[error("{file}: cannot read: {message}")]
     Io { file: String, message: String },
+    /// A validation error of a file's content, with the file named.
+    #[error("{file}: {source}")]
+    InFile {
+        file: String,
+        source: Box<NetworkError>,
+    },
     #[error("{file}:{line}:{column}: invalid network JSON: {message}")]
     Json {
         file: String,

@@ -155,7 +155,10 @@ impl NetworkDesc {
             column: e.column(),
             message: e.to_string(),
         })?;
-        desc.validate()
+        desc.validate().map_err(|e| NetworkError::InFile {
+            file: origin.to_string(),
+            source: Box::new(e),
+        })
     }
 
     pub fn validate(self) -> Result<Network, NetworkError> {

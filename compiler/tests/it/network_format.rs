@@ -19,13 +19,21 @@ fn parse(text: &str) -> Result<Network, NetworkError> {
     NetworkDesc::from_json_str(text, "test.json")
 }
 
-/// Apply a JSON edit to the MLP and return the validation error message.
+/// Apply a JSON edit to the MLP and return the validation error message, without the file name
+/// every validation error starts with.
 fn error_after(edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let mut v: serde_json::Value = serde_json::from_str(MLP).unwrap();
     edit(&mut v);
     match parse(&v.to_string()) {
         Ok(_) => panic!("expected an error"),
-        Err(e) => e.to_string(),
+        // Validation errors name the file first; the rows below check what follows.
+        Err(e) => {
+            let m = e.to_string();
+            match m.strip_prefix("test.json: ") {
+                Some(rest) => rest.to_string(),
+                None => m,
+            }
+        }
     }
 }
 
@@ -505,5 +513,15 @@ fn negative_running_variance_is_named() {
             "run/weights.safetensors: node `bn`: tensor `bn.running_var` holds a negative variance (-0.5) at flat index 3"
         ),
         "{msg}"
+    );
+}
+
+#[test]
+fn validation_errors_name_the_file() {
+    let text = MLP.replace(r#""tau": 2.0"#, r#""tau": 2.0, "beta": 0.5"#);
+    let msg = parse(&text).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        "test.json: node `lif`: give exactly one of `tau` and `beta`, not both"
     );
 }

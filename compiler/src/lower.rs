@@ -370,6 +370,7 @@ fn spiking(p: &network::NeuronParams, beta: f64, gain: f64) -> ir::Spiking {
         v_reset: p.v_reset,
         reset: p.reset,
         fire: p.compare,
+        v_leak: p.v_leak,
         v_min: p.v_min,
         bias: None,
     }
@@ -385,6 +386,7 @@ fn or_gate() -> ir::Spiking {
         v_reset: 0.0,
         reset: network::Reset::Hard,
         fire: network::Compare::Ge,
+        v_leak: None,
         v_min: None,
         bias: None,
     }

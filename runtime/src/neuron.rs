@@ -1,9 +1,9 @@
 //! The LIF update of a whole population per step ([`fire`]) and the spike trains of autonomous
 //! populations ([`train`]): the per-neuron part of a step, the one cost every step pays in full.
 //!
-//! Every build computes `u = v_reset + beta * (v - v_reset) + gain * x` (less the threshold
-//! where a `subtract_next` reset is pending) with the same operations in the same order and no
-//! FMA, as `ir::Spiking::charge` does in f64, so the AVX2 kernels (also used on AVX-512
+//! Every build computes `u = rest + beta * (v - rest) + gain * x` (`rest`: `v_leak`, else
+//! `v_reset`; less the threshold where a `subtract_next` reset is pending) with the same
+//! operations in the same order and no FMA, as `ir::Spiking::charge` does in f64, so the AVX2 kernels (also used on AVX-512
 //! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
 //! the portable results. The vector kernels turn the fire and near-threshold compares straight
 //! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.
@@ -129,7 +129,7 @@ fn fire_portable(
     n: usize,
 ) -> u64 {
     let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let (vr, rest, beta, gain, th) = (lif.v_reset, lif.rest, lif.beta, lif.gain, lif.threshold);
     let len = v.len();
     // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
     macro_rules! sweep {
@@ -143,7 +143,7 @@ fn fire_portable(
                 };
                 let mut bits = 0u64;
                 for j in 0..64 {
-                    let u = vr + beta * (m[j] - vr) + gain * x[j];
+                    let u = rest + beta * (m[j] - rest) + gain * x[j];
                     let u = if $next && $fires(m[j]) { u - th } else { u };
                     near += u32::from((u - th).abs() < margin);
                     let f = $fires(u);
@@ -155,7 +155,7 @@ fn fire_portable(
             let full = len / 64 * 64;
             let mut bits = 0u64;
             for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
-                let u = vr + beta * (*m - vr) + gain * *x;
+                let u = rest + beta * (*m - rest) + gain * *x;
                 let u = if $next && $fires(*m) { u - th } else { u };
                 near += u32::from((u - th).abs() < margin);
                 let f = $fires(u);
@@ -194,6 +194,7 @@ mod x86 {
     #[derive(Clone, Copy)]
     pub(super) struct Consts {
         pub(super) vr: __m256,
+        pub(super) rest: __m256,
         pub(super) beta: __m256,
         pub(super) gain: __m256,
         pub(super) th: __m256,
@@ -208,6 +209,7 @@ mod x86 {
             unsafe {
                 Consts {
                     vr: _mm256_set1_ps(lif.v_reset),
+                    rest: _mm256_set1_ps(lif.rest),
                     beta: _mm256_set1_ps(lif.beta),
                     gain: _mm256_set1_ps(lif.gain),
                     th: _mm256_set1_ps(lif.threshold),
@@ -230,7 +232,7 @@ mod x86 {
         // SAFETY: register-only intrinsics in an AVX2 function called on AVX2 CPUs only.
         unsafe {
             let u = _mm256_add_ps(
-                _mm256_add_ps(k.vr, _mm256_mul_ps(k.beta, _mm256_sub_ps(m, k.vr))),
+                _mm256_add_ps(k.rest, _mm256_mul_ps(k.beta, _mm256_sub_ps(m, k.rest))),
                 _mm256_mul_ps(k.gain, x),
             );
             let u = if RESET == SUBTRACT_NEXT {
@@ -423,7 +425,7 @@ fn train_portable<const BIAS: bool>(
     near: &mut [u64],
 ) {
     let margin = FLIP_MARGIN as f32;
-    let (vr, beta, gain, th) = (lif.v_reset, lif.beta, lif.gain, lif.threshold);
+    let (vr, rest, beta, gain, th) = (lif.v_reset, lif.rest, lif.beta, lif.gain, lif.threshold);
     let zeros = [0.0f32; 64];
     macro_rules! sweep {
         ($fires:expr, $reset:expr, $next:expr) => {{
@@ -444,7 +446,7 @@ fn train_portable<const BIAS: bool>(
                     let mut bits = 0u64;
                     for (j, ((m, x), b)) in v.iter_mut().zip(x).zip(b).enumerate() {
                         let x = if BIAS { x + b } else { *x };
-                        let u = vr + beta * (*m - vr) + gain * x;
+                        let u = rest + beta * (*m - rest) + gain * x;
                         let u = if $next && $fires(*m) { u - th } else { u };
                         close += u32::from((u - th).abs() < margin);
                         let f = $fires(u);

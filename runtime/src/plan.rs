@@ -33,6 +33,8 @@ pub struct Lif {
     pub gain: f32,
     pub threshold: f32,
     pub v_reset: f32,
+    /// The potential the leak pulls towards (`ir::Spiking::rest`).
+    pub rest: f32,
     pub reset: Reset,
     pub fire: Compare,
     /// Lower bound of the kept membrane (`ir::Spiking::v_min`).
@@ -277,6 +279,7 @@ fn kind(k: &PopulationKind) -> Kind {
             gain: s.gain as f32,
             threshold: s.threshold as f32,
             v_reset: s.v_reset as f32,
+            rest: s.rest() as f32,
             reset: s.reset,
             fire: s.fire,
             v_min: s.v_min.map(|v| v as f32),

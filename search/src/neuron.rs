@@ -55,9 +55,19 @@ impl Neuron {
     pub fn step(&self, x: &Tensor, v: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
         let p = &self.params;
         let vr = p.v_reset;
+        // The potential the leak pulls towards (v_leak, else v_reset).
+        let rest = p.v_leak.unwrap_or(vr);
         let h = match (&self.leak, v) {
-            // From rest the leak term vanishes: h = gain*x + vr.
-            (Leak::Fixed { gain, .. }, None) => x.affine(*gain, vr)?,
+            // From v_reset the leak term is k (rest - v_reset): h = gain*x + vr when they agree.
+            (Leak::Fixed { gain, .. }, None) if rest == vr => x.affine(*gain, vr)?,
+            (Leak::Fixed { beta, gain, k }, None) => x.apply_op2(
+                &x.ones_like()?.affine(vr, 0.0)?,
+                Charge {
+                    a: *beta as f32,
+                    b: *gain as f32,
+                    c: (k * rest) as f32,
+                },
+            )?,
             // SpikingJelly's decay_input: h = v + k*(x - (v - vr)) = (1-k) v + k x + k vr;
             // otherwise v - k*(v - vr) + x = (1-k) v + x + k vr; snnTorch's beta v + x.
             (Leak::Fixed { beta, gain, k }, Some(v)) => x.apply_op2(
@@ -65,16 +75,18 @@ impl Neuron {
                 Charge {
                     a: *beta as f32,
                     b: *gain as f32,
-                    c: (k * vr) as f32,
+                    c: (k * rest) as f32,
                 },
             )?,
             (Leak::Learned(w), v) => {
                 let k = candle_nn::ops::sigmoid(w.as_tensor())?;
+                // v - rest, and rest + (v - rest): the membrane measured from where it leaks to.
                 let v_minus = match v {
-                    Some(v) => v.affine(1.0, -vr)?,
-                    None => x.zeros_like()?,
+                    Some(v) => v.affine(1.0, -rest)?,
+                    None if rest == vr => x.zeros_like()?,
+                    None => x.ones_like()?.affine(vr - rest, 0.0)?,
                 };
-                let base = v_minus.affine(1.0, vr)?;
+                let base = v_minus.affine(1.0, rest)?;
                 if p.decay_input {
                     (base + (x - v_minus)?.broadcast_mul(&k)?)?
                 } else {

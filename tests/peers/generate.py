@@ -202,10 +202,10 @@ def run_sinabs(case, x):
 class NorseLIFBox:
     """Norse's current-free LIF (`lif_box_feed_forward_step`) with its state kept here."""
 
-    def __init__(self, reset_method):
+    def __init__(self, reset_method, v_leak):
         from norse.torch.functional.lif_box import LIFBoxParameters
 
-        self.p = LIFBoxParameters(reset_method=reset_method)
+        self.p = LIFBoxParameters(reset_method=reset_method, v_leak=torch.as_tensor(v_leak))
         self.v = None
 
     def reset(self):
@@ -238,13 +238,16 @@ def run_norse(case, x):
     return spikes, mems
 
 
-def norse_box(subtract):
-    """Norse LIFBox with its defaults (tau_mem_inv 100, dt 0.001: leak 0.1 per step, v_th 1)."""
+def norse_box(subtract, v_leak=0.0):
+    """Norse LIFBox with its defaults (tau_mem_inv 100, dt 0.001: leak 0.1 per step, v_th 1),
+    starting from v = v_reset = 0."""
     from norse.torch.functional.reset import reset_subtract, reset_value
 
-    module = NorseLIFBox(reset_subtract if subtract else reset_value)
+    module = NorseLIFBox(reset_subtract if subtract else reset_value, v_leak)
     node = {"op": "lif", "tau": 10.0, "decay_input": True,
             "reset": "subtract" if subtract else "hard", "compare": "gt"}
+    if v_leak != 0.0:
+        node["v_leak"] = v_leak
     return module, node
 
 
@@ -431,6 +434,9 @@ def run_recurrent(case, x):
 
 
 def cases():
+    yield mlp_case("norse_lif_box_v_leak_digits", "norse", lambda: norse_box(False, 0.3), 12,
+                   {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "v_leak": 0.3}},
+                   gain=8.0)
     yield mlp_case("norse_lif_box_hard_digits", "norse", lambda: norse_box(False), 12,
                    {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "reset": "reset_value"}},
                    gain=12.0)

@@ -35,9 +35,13 @@ pub fn json(m: &Module, sidecar: &str, inline_limit: usize) -> Value {
             };
             merge(&mut o, extra);
             if let PopulationKind::Spiking(s) = &p.kind
-                && let Some(v) = s.v_min
             {
-                o["v_min"] = json!(v);
+                if let Some(v) = s.v_leak {
+                    o["v_leak"] = json!(v);
+                }
+                if let Some(v) = s.v_min {
+                    o["v_min"] = json!(v);
+                }
             }
             if let Some(b) = p.kind.bias() {
                 o["bias"] = json!(b.to_string());

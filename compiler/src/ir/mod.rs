@@ -102,6 +102,8 @@ pub struct Spiking {
     pub v_reset: f64,
     pub reset: Reset,
     pub fire: Compare,
+    /// The resting potential the leak pulls towards; `v_reset` when absent.
+    pub v_leak: Option<f64>,
     /// Lower bound of the kept membrane, applied after the reset: `relu(v - v_min) + v_min`
     /// (Sinabs' `min_v_mem`, operation for operation).
     pub v_min: Option<f64>,
@@ -111,6 +113,11 @@ pub struct Spiking {
 }
 
 impl Spiking {
+    /// The potential the leak pulls towards: `v_leak`, else `v_reset`.
+    pub fn rest(&self) -> f64 {
+        self.v_leak.unwrap_or(self.v_reset)
+    }
+
     /// Whether a membrane `u` fires.
     pub fn fires(&self, u: f64) -> bool {
         match self.fire {
@@ -120,7 +127,7 @@ impl Spiking {
     }
 
     /// The membrane before firing, from the stored one `v` and the input `x` (bias included):
-    /// `v_reset + beta (v - v_reset) + gain x`, less the threshold where a `subtract_next` reset
+    /// `rest + beta (v - rest) + gain x` (`rest`: `v_leak`, else `v_reset`), less the threshold where a `subtract_next` reset
     /// is pending (the stored membrane, kept unreset, fired last step). The order of the
     /// operations is the one every back end follows.
     pub fn charge(&self, v: f64, x: f64) -> f64 {
@@ -131,7 +138,8 @@ impl Spiking {
     /// [`Spiking::charge`] with the pending reset given: a replay that imposes another run's
     /// spikes passes that run's last spike.
     pub fn charge_pending(&self, v: f64, x: f64, pending: bool) -> f64 {
-        let u = self.v_reset + self.beta * (v - self.v_reset) + self.gain * x;
+        let rest = self.rest();
+        let u = rest + self.beta * (v - rest) + self.gain * x;
         if pending { u - self.threshold } else { u }
     }
 

@@ -498,9 +498,13 @@ fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
              use op `if` for integrate-and-fire"
         ));
     }
+    if kind == "if" && p.v_leak.is_some() {
+        return Err("`if` has no leak, so no `v_leak`: remove it (or use `lif`)".into());
+    }
     for (field, v) in [
         ("threshold", p.threshold),
         ("v_reset", p.v_reset),
+        ("v_leak", p.v_leak.unwrap_or(0.0)),
         ("surrogate_alpha", p.surrogate_alpha),
     ] {
         if !v.is_finite() {

@@ -107,6 +107,10 @@ pub struct NeuronParams {
     pub threshold: f64,
     #[serde(default)]
     pub v_reset: f64,
+    /// The resting potential the leak pulls towards (NIR's `v_leak`, Norse's `v_leak`); `v_reset`
+    /// when absent. A constant drive inside the neuron: `k (v_leak - v_reset)` per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v_leak: Option<f64>,
     /// Lower bound of the membrane, applied after the reset as Sinabs does (`min_v_mem`:
     /// `v = relu(v - v_min) + v_min`); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +136,7 @@ impl NeuronParams {
             beta: None,
             threshold: 1.0,
             v_reset: 0.0,
+            v_leak: None,
             v_min: None,
             reset: Reset::Hard,
             compare: Compare::Ge,

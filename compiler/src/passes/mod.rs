@@ -324,12 +324,10 @@ pub fn remove_dead(m: Module) -> Module {
                     silent
                         && match &p.kind {
                             PopulationKind::Analog(_) => true,
-                            // With no drive the membrane stays at v_reset, so it fires only if that
-                            // already crosses the threshold.
-                            PopulationKind::Spiking(s) => match s.fire {
-                                crate::ir::Compare::Ge => s.v_reset < s.threshold,
-                                crate::ir::Compare::Gt => s.v_reset <= s.threshold,
-                            },
+                            // With no drive the membrane starts at v_reset and moves only towards
+                            // its rest (v_leak), so it fires only if one of them crosses the
+                            // threshold.
+                            PopulationKind::Spiking(s) => !s.fires(s.v_reset) && !s.fires(s.rest()),
                             _ => false,
                         }
                 })

@@ -205,6 +205,7 @@ impl<'a> Walk<'a> {
                     v_reset: p.v_reset,
                     reset: p.reset,
                     fire: p.compare,
+                    v_leak: p.v_leak,
                     v_min: p.v_min,
                     bias: None,
                 };
@@ -223,9 +224,9 @@ impl<'a> Walk<'a> {
                         Some(k) => {
                             let pending = p.reset == Reset::SubtractNext && neuron.fires(*vi);
                             let u = if p.decay_input {
-                                *vi + (xi - (*vi - p.v_reset)) * k
+                                *vi + (xi - (*vi - neuron.rest())) * k
                             } else {
-                                *vi + xi - (*vi - p.v_reset) * k
+                                *vi + xi - (*vi - neuron.rest()) * k
                             };
                             if pending { u - p.threshold } else { u }
                         }

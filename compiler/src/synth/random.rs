@@ -171,6 +171,7 @@ impl Gen {
                 } else {
                     Compare::Gt
                 },
+                v_leak: self.chance(0.2).then_some(0.2),
                 v_min: self.chance(0.2).then_some(-0.3),
                 bias: self.bias(&shape),
             })
@@ -257,6 +258,7 @@ pub fn random_module(seed: u64) -> Module {
             v_reset: 0.0,
             reset: Reset::Hard,
             fire: Compare::Ge,
+            v_leak: None,
             v_min: None,
             bias,
         });

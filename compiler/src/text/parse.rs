@@ -311,6 +311,7 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 v_reset: a.number(l, "v_reset")?,
                 reset: a.choice(l, "reset", &Reset::ALL.map(|r| (super::reset_name(r), r)))?,
                 fire: a.choice(l, "fire", &[("ge", Compare::Ge), ("gt", Compare::Gt)])?,
+                v_leak: a.opt_number(l, "v_leak")?,
                 v_min: a.opt_number(l, "v_min")?,
                 bias: a.opt_handle(l, "bias", 't')?,
             };

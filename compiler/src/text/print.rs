@@ -87,6 +87,9 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
                     reset_name(s.reset),
                     compare_name(s.fire)
                 );
+                if let Some(v) = s.v_leak {
+                    let _ = write!(w, " v_leak={v:?}");
+                }
                 if let Some(v) = s.v_min {
                     let _ = write!(w, " v_min={v:?}");
                 }

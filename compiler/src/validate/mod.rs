@@ -199,6 +199,7 @@ fn check_population(
             ("gain", s.gain),
             ("threshold", s.threshold),
             ("v_reset", s.v_reset),
+            ("v_leak", s.v_leak.unwrap_or(0.0)),
             ("v_min", s.v_min.unwrap_or(0.0)),
         ];
         if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {

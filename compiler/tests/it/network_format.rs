@@ -302,6 +302,15 @@ fn bad_neuron_parameters() {
             "node `lif`: `v_min` must be finite and below `threshold` 1, got 1",
         ),
         (
+            "v_leak on an if",
+            |n| {
+                n["op"] = "if".into();
+                n.as_object_mut().unwrap().remove("tau");
+                n["v_leak"] = 0.1.into();
+            },
+            "node `lif`: `if` has no leak, so no `v_leak`",
+        ),
+        (
             "unknown reset",
             |n| n["reset"] = "later".into(),
             "unknown variant `later`",

@@ -88,6 +88,7 @@ fn module(encoding: Encoding) -> Module {
             v_reset: 0.0,
             reset: Reset::Subtract,
             fire: Compare::Ge,
+            v_leak: None,
             v_min: None,
             bias: Some(lif_bias),
         }),

@@ -47,6 +47,7 @@ fn lif(bias: Handle<Tensor>) -> PopulationKind {
         v_reset: 0.0,
         reset: Reset::Hard,
         fire: Compare::Ge,
+        v_leak: None,
         v_min: None,
         bias: Some(bias),
     })

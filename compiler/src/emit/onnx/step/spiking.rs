@@ -78,8 +78,8 @@ impl Emitter<'_, '_> {
         spikes
     }
 
-    /// The membrane after charging, `v_reset + beta (v - v_reset) + gain (I + bias)`, and the
-    /// `v_reset` constant when it is not zero.
+    /// The membrane after charging, `rest + beta (v - rest) + gain (I + bias)` (`rest`: `v_leak`,
+    /// else `v_reset`), and the `v_reset` constant when it is not zero.
     fn charge(
         &mut self,
         b: &mut Builder,
@@ -98,12 +98,17 @@ impl Emitter<'_, '_> {
         };
         let v_reset =
             (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
-        // The leaky part: v_reset + beta (v - v_reset); absent when beta = 0 (no memory).
+        // The potential the leak pulls towards: v_leak, else v_reset (omitted when zero).
+        let rest = match s.v_leak {
+            Some(v) => (v != 0.0).then(|| b.scalar(&format!("{name}.v_leak"), v as f32)),
+            None => v_reset.clone(),
+        };
+        // The leaky part: rest + beta (v - rest); absent when beta = 0 (no memory).
         let kept = self.plan.membrane_state[h]
             .filter(|_| has_membrane(p))
             .map(|si| {
                 let v = self.states[si].clone();
-                let rel = match &v_reset {
+                let rel = match &rest {
                     Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
                     None => v,
                 };
@@ -120,7 +125,7 @@ impl Emitter<'_, '_> {
                 } else {
                     rel
                 };
-                match &v_reset {
+                match &rest {
                     Some(vr) => g.op(
                         b,
                         "Add",
@@ -132,7 +137,7 @@ impl Emitter<'_, '_> {
                     None => leaked,
                 }
             });
-        let charged = match (kept, &v_reset) {
+        let charged = match (kept, &rest) {
             (Some(k), _) => g.op(
                 b,
                 "Add",

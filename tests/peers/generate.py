@@ -517,8 +517,12 @@ def on_threshold_count(case, run, x, layer):
              "snntorch_recurrent": ("threshold", 1 - 1e-6),
              "spikingjelly": ("v_threshold", 1 + 1e-6),
              "sinabs": ("spike_threshold", 1 + 1e-6)}.get(case.framework)
-    if entry is None:  # Norse keeps its threshold in a frozen parameter tuple: not nudged
-        return -1
+    if entry is None:  # Norse: the threshold sits in an immutable parameter tuple (`>`)
+        saved = module.p
+        module.p = saved._replace(v_th=saved.v_th * (1 - 1e-6))
+        nudged, _ = run(case, x)
+        module.p = saved
+        return first_differences(spikes[layer], nudged[layer])
     attr, nudge = entry
     # `>` (snnTorch): a membrane on the threshold fires once it is lower; `>=`: it stops
     # firing once the threshold is higher.
@@ -533,8 +537,13 @@ def on_threshold_count(case, run, x, layer):
         setattr(module, attr, saved * nudge)
         nudged, _ = run(case, x)
         setattr(module, attr, saved)
-    a, b = np.stack(spikes[layer]), np.stack(nudged[layer])
-    # Only the first difference per sample is a tie at the threshold; later ones follow from it.
+    return first_differences(spikes[layer], nudged[layer])
+
+
+def first_differences(spikes, nudged):
+    """Samples whose spikes change at all: only the first difference in a sample is a tie at the
+    threshold; later ones follow from it."""
+    a, b = np.stack(spikes), np.stack(nudged)
     first = 0
     for s in range(a.shape[1]):
         d = np.nonzero((a[:, s] != b[:, s]).any(axis=1))[0]

@@ -89,3 +89,42 @@ pub(crate) fn matching_files(
     found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A gzip bomb (a small file inflating past every dataset file) is refused, not inflated
+    /// into memory without end; one at the limit still reads.
+    #[test]
+    fn inflation_stops_at_the_limit() {
+        let gz = |len: usize| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(zeros.len());
+                e.write_all(&zeros[..n]).unwrap();
+                left -= n;
+            }
+            e.finish().unwrap()
+        };
+        let path = Path::new("bomb.gz");
+        let bomb = gz(MAX_INFLATED as usize + 1);
+        assert!(
+            bomb.len() < 1 << 20,
+            "the bomb is small: {} bytes",
+            bomb.len()
+        );
+        match inflate_if_gz(path, bomb) {
+            Err(DataError::InflatesTooLarge { limit, .. }) => assert_eq!(limit, MAX_INFLATED),
+            other => panic!(
+                "expected InflatesTooLarge, got {:?}",
+                other.map(|v| v.len())
+            ),
+        }
+        let at_limit = inflate_if_gz(path, gz(MAX_INFLATED as usize)).unwrap();
+        assert_eq!(at_limit.len() as u64, MAX_INFLATED);
+    }
+}

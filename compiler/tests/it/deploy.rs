@@ -111,3 +111,35 @@ fn export_writes_a_complete_folder_or_nothing() {
     );
     assert!(!bad.exists(), "a failed export must not create the folder");
 }
+
+/// An architecture claiming more parameters than placeholders are drawn for is refused before
+/// anything is allocated (noted while writing the fuzz targets: it used to abort on the
+/// allocation).
+#[test]
+fn placeholder_weights_refuse_a_huge_architecture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = r#"{"format_version": 1, "name": "huge", "timesteps": 1, "num_classes": 10,
+      "input": {"shape": [1000000], "encoding": "direct"},
+      "readout": {"node": "fc2", "kind": "time_mean"},
+      "nodes": [{"name": "x", "op": "input"},
+        {"name": "fc1", "op": "linear", "in_features": 1000000, "out_features": 1000},
+        {"name": "lif", "op": "lif", "tau": 2.0},
+        {"name": "fc2", "op": "linear", "in_features": 1000, "out_features": 10}],
+      "edges": [{"from": "x", "to": "fc1"}, {"from": "fc1", "to": "lif"}, {"from": "lif", "to": "fc2"}]}"#;
+    std::fs::write(tmp.path().join("network.json"), net).unwrap();
+    let output = tmp.path().join("m.snnir");
+    let err = deploy::compile_to_file(&CompileSettings {
+        input: tmp.path().to_path_buf(),
+        weights: WeightsSource::Placeholder { seed: 1 },
+        optimise: true,
+        format: Format::Ir,
+        output: output.clone(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("needs 1000010000 parameter values, more than the 268435456"),
+        "{err}"
+    );
+    assert!(!output.exists());
+}

@@ -169,7 +169,7 @@ fn needs_relay(op: &Op, edges: usize) -> bool {
     edges > 1
         && !matches!(
             op,
-            Op::Input(_) | Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::Sum(_)
+            Op::Input(_) | Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_) | Op::Sum(_)
         )
 }
 
@@ -237,7 +237,7 @@ impl Lowering<'_> {
                 }),
                 None,
             ),
-            Op::Lif(p) | Op::If(p) => {
+            Op::Lif(p) | Op::If(p) | Op::CubaLif(p) => {
                 let (beta, gain) = p.beta_gain();
                 (PopulationKind::Spiking(spiking(p, beta, gain)), None)
             }
@@ -372,8 +372,17 @@ fn spiking(p: &network::NeuronParams, beta: f64, gain: f64) -> ir::Spiking {
         fire: p.compare,
         v_leak: p.v_leak,
         v_min: p.v_min,
+        synapse: synapse(p),
         bias: None,
     }
+}
+
+/// The synaptic current of a `cuba_lif` (none for other neurons).
+pub(crate) fn synapse(p: &network::NeuronParams) -> Option<ir::Synapse> {
+    p.synapse_alpha().map(|alpha| ir::Synapse {
+        alpha,
+        w_in: p.w_in.unwrap_or(1.0),
+    })
 }
 
 /// A memoryless population that fires when any input in its window spiked. Threshold 0.5 keeps
@@ -388,6 +397,7 @@ fn or_gate() -> ir::Spiking {
         fire: network::Compare::Ge,
         v_leak: None,
         v_min: None,
+        synapse: None,
         bias: None,
     }
 }

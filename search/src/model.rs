@@ -249,6 +249,13 @@ impl SnnModel {
                 })
             }
             Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
+            Op::CubaLif(_) => {
+                return Err(node_error(
+                    net,
+                    id,
+                    "cuba_lif is not in the Candle forward yet",
+                ));
+            }
             Op::Plif(p) => {
                 let tau0 = p.tau.unwrap_or_else(|| 1.0 / p.leak());
                 let w0 = Tensor::new(Neuron::plif_w0(tau0) as f32, device)?;

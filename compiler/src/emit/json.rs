@@ -42,6 +42,10 @@ pub fn json(m: &Module, sidecar: &str, inline_limit: usize) -> Value {
                 if let Some(v) = s.v_min {
                     o["v_min"] = json!(v);
                 }
+                if let Some(syn) = s.synapse {
+                    o["alpha"] = json!(syn.alpha);
+                    o["w_in"] = json!(syn.w_in);
+                }
             }
             if let Some(b) = p.kind.bias() {
                 o["bias"] = json!(b.to_string());

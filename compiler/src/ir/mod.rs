@@ -8,7 +8,9 @@
 //!   incoming projections deliver;
 //! * an **analog** population outputs `I + bias`; a **spiking** population charges
 //!   `v = v_reset + beta * (v - v_reset) + gain * (I + bias)`, fires `s = v >= threshold` (or `>`),
-//!   then resets (`v = v_reset` or `v -= threshold` where it fired) and outputs `s`;
+//!   then resets (`v = v_reset` or `v -= threshold` where it fired) and outputs `s`; with a
+//!   synapse (current-based LIF), `I + bias` first enters a current `i = alpha i + w_in (I + bias)`
+//!   and `i` charges the membrane in its place;
 //!   a **readout** accumulates `I + bias` over time; the **input** outputs the sample's frame.
 //!
 //! A bias (and an affine scale) is one `[C]` vector for every step, or `[T, C]` with row `t`
@@ -107,9 +109,31 @@ pub struct Spiking {
     /// Lower bound of the kept membrane, applied after the reset: `relu(v - v_min) + v_min`
     /// (Sinabs' `min_v_mem`, operation for operation).
     pub v_min: Option<f64>,
+    /// A synaptic current between the input and the membrane (current-based LIF); none when
+    /// the input charges the membrane directly.
+    pub synapse: Option<Synapse>,
     /// Constant input, shape `[shape[0]]` (per channel of `[C, H, W]`, per neuron of `[N]`), or
     /// `[T, shape[0]]` with one row per step.
     pub bias: Option<Handle<Tensor>>,
+}
+
+/// The synaptic current of a current-based neuron: each step the input `x` (bias included)
+/// enters it as `i = alpha i + w_in x`, then `i` charges the membrane (snnTorch `Synaptic`'s
+/// order: the current of this step, input included, charges this step's membrane). It starts at 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Synapse {
+    /// Factor on the old current (`1 - 1/tau_syn`).
+    pub alpha: f64,
+    /// Factor on the input entering the current.
+    pub w_in: f64,
+}
+
+impl Synapse {
+    /// The current after this step's input `x`: `alpha i + w_in x`, the products rounded
+    /// separately (no FMA) in every back end.
+    pub fn update(&self, i: f64, x: f64) -> f64 {
+        self.alpha * i + self.w_in * x
+    }
 }
 
 impl Spiking {

@@ -314,7 +314,7 @@ fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
                 b.eps, b.momentum
             ));
         }
-        Op::Lif(p) | Op::Plif(p) | Op::If(p) => {
+        Op::Lif(p) | Op::Plif(p) | Op::If(p) | Op::CubaLif(p) => {
             if let Err(m) = check_neuron(op.kind(), p) {
                 return bad(m);
             }
@@ -524,6 +524,53 @@ fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
             "`v_min` must be finite and below `threshold` {}, got {v_min}",
             p.threshold
         ));
+    }
+    check_synapse(kind, p)
+}
+
+/// The synaptic current of a `cuba_lif`, and its absence everywhere else.
+fn check_synapse(kind: &str, p: &NeuronParams) -> Result<(), String> {
+    if kind != "cuba_lif" {
+        if p.alpha.is_some() || p.tau_syn.is_some() || p.w_in.is_some() {
+            return Err(format!(
+                "`alpha`, `tau_syn` and `w_in` describe a synaptic current, which `{kind}` does \
+                 not have: remove them (or use `cuba_lif`)"
+            ));
+        }
+        return Ok(());
+    }
+    match (p.alpha, p.tau_syn) {
+        (Some(_), Some(_)) => {
+            return Err("give exactly one of `alpha` and `tau_syn`, not both".into());
+        }
+        (None, None) => {
+            return Err("`cuba_lif` needs its current's decay: `alpha` or `tau_syn`".into());
+        }
+        (None, Some(tau)) if !(tau.is_finite() && tau >= 1.0) => {
+            return Err(format!(
+                "`tau_syn` must be finite and at least 1 (current decay 1 - 1/tau_syn in [0, 1)), \
+                 got {tau}"
+            ));
+        }
+        (Some(alpha), None) if !(0.0..1.0).contains(&alpha) => {
+            return Err(format!(
+                "`alpha` must lie in [0, 1) (the current's factor on its old value), got {alpha}"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(alpha) = p.synapse_alpha()
+        && alpha as f32 == 1.0
+    {
+        return Err(format!(
+            "`tau_syn` leaves a current decay of {alpha} that rounds to 1 in f32: the current \
+             would never decay"
+        ));
+    }
+    if let Some(w_in) = p.w_in
+        && !w_in.is_finite()
+    {
+        return Err(format!("`w_in` must be finite, got {w_in}"));
     }
     Ok(())
 }

@@ -89,7 +89,7 @@ fn two() -> f64 {
     2.0
 }
 
-/// The parameters of a spiking layer (`lif`, `plif`, `if`).
+/// The parameters of a spiking layer (`lif`, `plif`, `if`, `cuba_lif`).
 ///
 /// The leak is given as exactly one of `tau` (SpikingJelly: `k = 1/tau`, charge
 /// `v += (x - (v - v_reset)) / tau` when `decay_input`, else `v += x - (v - v_reset) / tau`) or
@@ -127,6 +127,16 @@ pub struct NeuronParams {
     /// ATan surrogate width: gradient `alpha/2 / (1 + (pi/2 * alpha * (v - threshold))^2)`.
     #[serde(default = "two")]
     pub surrogate_alpha: f64,
+    /// `cuba_lif` only: the synaptic current's decay, exactly one of `alpha` (snnTorch
+    /// `Synaptic`: the factor on the old current) and `tau_syn` (`alpha = 1 - 1/tau_syn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_syn: Option<f64>,
+    /// `cuba_lif` only: the factor on the input entering the current (NIR's `w_in`); 1 when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w_in: Option<f64>,
 }
 
 impl NeuronParams {
@@ -143,6 +153,19 @@ impl NeuronParams {
             decay_input: true,
             detach_reset: true,
             surrogate_alpha: 2.0,
+            alpha: None,
+            tau_syn: None,
+            w_in: None,
+        }
+    }
+
+    /// The synaptic current's factor on its old value: `alpha` as given, or `1 - 1/tau_syn`;
+    /// `None` for a neuron without a current (neither given).
+    pub fn synapse_alpha(&self) -> Option<f64> {
+        match (self.alpha, self.tau_syn) {
+            (Some(alpha), _) => Some(alpha),
+            (None, Some(tau)) => Some(1.0 - 1.0 / tau),
+            (None, None) => None,
         }
     }
 
@@ -290,6 +313,10 @@ pub enum Op {
     Plif(NeuronParams),
     /// Integrate-and-fire: no leak (beta = 1 exactly), the input enters unscaled.
     If(NeuronParams),
+    /// Current-based LIF: the input charges a synaptic current (`i = alpha i + w_in x`, decaying
+    /// by `alpha`), and the current charges the membrane (snnTorch `Synaptic`, Norse `LIF`, NIR
+    /// `CubaLIF`).
+    CubaLif(NeuronParams),
     AvgPool(Pool),
     MaxPool(Pool),
     /// Inverted dropout with one mask for all timesteps of a sample; identity at inference.
@@ -337,6 +364,7 @@ impl Op {
             Op::Lif(_) => "lif",
             Op::Plif(_) => "plif",
             Op::If(_) => "if",
+            Op::CubaLif(_) => "cuba_lif",
             Op::AvgPool(_) => "avg_pool",
             Op::MaxPool(_) => "max_pool",
             Op::Dropout(_) => "dropout",
@@ -349,12 +377,12 @@ impl Op {
 
     /// True for ops that emit binary spikes.
     pub fn is_spiking(&self) -> bool {
-        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_))
+        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_))
     }
 
     /// True for ops that keep state across timesteps (membranes, dropout masks).
     pub fn is_stateful(&self) -> bool {
-        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_))
+        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_))
     }
 
     /// True for ops whose map depends on the timestep (per-step batch norm): never static.
@@ -364,7 +392,7 @@ impl Op {
 
     pub fn neuron(&self) -> Option<&NeuronParams> {
         match self {
-            Op::Lif(n) | Op::Plif(n) | Op::If(n) => Some(n),
+            Op::Lif(n) | Op::Plif(n) | Op::If(n) | Op::CubaLif(n) => Some(n),
             _ => None,
         }
     }

@@ -170,8 +170,12 @@ pub fn output_shape(op: &Op, input: &Shape) -> Result<Shape, ShapeError> {
                 input: input.clone(),
             }),
         },
-        Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::Dropout(_) | Op::Sum(_) | Op::Scale(_) => {
-            Ok(input.clone())
-        }
+        Op::Lif(_)
+        | Op::Plif(_)
+        | Op::If(_)
+        | Op::CubaLif(_)
+        | Op::Dropout(_)
+        | Op::Sum(_)
+        | Op::Scale(_) => Ok(input.clone()),
     }
 }

@@ -257,7 +257,9 @@ pub fn fold_batch_norm(m: Module) -> Module {
 }
 
 /// Fold each spiking population's input gain into what it receives (weights, pool scales, its
-/// bias), leaving gain 1. A population fed through a reshape keeps its gain.
+/// bias), leaving gain 1. A population fed through a reshape keeps its gain, and so does one
+/// with a synaptic current (its gain scales the current, which is state: `current.<layer>` of
+/// the ONNX models would change meaning).
 pub fn fold_input_gain(m: Module) -> Module {
     let mut w = Work::new(m);
     for p in w.m.populations.handles() {
@@ -265,7 +267,7 @@ pub fn fold_input_gain(m: Module) -> Module {
             continue;
         };
         let gain = s.gain;
-        if gain == 1.0 {
+        if gain == 1.0 || s.synapse.is_some() {
             continue;
         }
         let ins = w.incoming(p);

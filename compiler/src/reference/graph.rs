@@ -42,6 +42,14 @@ pub fn run_network(
     Ok(out)
 }
 
+/// A neuron node's state across steps: its membrane and, for a current-based neuron, its
+/// synaptic current (both empty for other nodes).
+#[derive(Default)]
+struct NeuronState {
+    membrane: Vec<f64>,
+    current: Vec<f64>,
+}
+
 /// What is fixed across samples: the network, its weights, each node's history depth and the
 /// spiking layers' numbering.
 struct Walk<'a> {
@@ -51,7 +59,7 @@ struct Walk<'a> {
     in_numel: usize,
     /// Per node, the outputs kept: one more than the longest delay out of it.
     depth: Vec<usize>,
-    /// The spiking layers (lif, plif, if, max_pool), in node order.
+    /// The spiking layers (lif, plif, if, cuba_lif, max_pool), in node order.
     layer_nodes: Vec<usize>,
     /// Per node, its index in `layer_nodes` (`usize::MAX` for the others).
     layer_of: Vec<usize>,
@@ -73,7 +81,7 @@ impl<'a> Walk<'a> {
             .filter(|&i| {
                 matches!(
                     net.node(i).op,
-                    Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::MaxPool(_)
+                    Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_) | Op::MaxPool(_)
                 )
             })
             .collect();
@@ -109,10 +117,16 @@ impl<'a> Walk<'a> {
         let mut hist: Vec<Vec<Vec<f64>>> = (0..n)
             .map(|i| vec![vec![0.0; net.shapes[i].numel()]; self.depth[i]])
             .collect();
-        let mut membrane: Vec<Vec<f64>> = (0..n)
+        let mut state: Vec<NeuronState> = (0..n)
             .map(|i| match net.node(i).op.neuron() {
-                Some(p) => vec![p.v_reset; net.shapes[i].numel()],
-                None => Vec::new(),
+                Some(p) => NeuronState {
+                    membrane: vec![p.v_reset; net.shapes[i].numel()],
+                    current: match p.synapse_alpha() {
+                        Some(_) => vec![0.0; net.shapes[i].numel()],
+                        None => Vec::new(),
+                    },
+                },
+                None => NeuronState::default(),
             })
             .collect();
         let mut spikes = vec![vec![0u64; t_max]; self.layer_nodes.len()];
@@ -130,7 +144,7 @@ impl<'a> Walk<'a> {
                         x.iter_mut().zip(s).for_each(|(a, b)| *a += b);
                     }
                 }
-                let (y, fired) = self.node(id, t, x, sample, &mut membrane[id]);
+                let (y, fired) = self.node(id, t, x, sample, &mut state[id]);
                 if let Some(f) = fired {
                     spikes[self.layer_of[id]][t] = f.spikes;
                     near[self.layer_of[id]][t] = f.near;
@@ -149,14 +163,14 @@ impl<'a> Walk<'a> {
     }
 
     /// Node `id`'s output at step `t` from its summed input `x`, and, for a spiking layer, what
-    /// it fired. `membrane` is the node's own (empty for non-neurons).
+    /// it fired. `state` is the node's own (empty for non-neurons).
     fn node(
         &self,
         id: usize,
         t: usize,
-        x: Vec<f64>,
+        mut x: Vec<f64>,
         sample: &[f32],
-        membrane: &mut [f64],
+        state: &mut NeuronState,
     ) -> (Vec<f64>, Option<Fired>) {
         let node = self.net.node(id);
         let in_shape = &self.net.input_shape(id).0;
@@ -196,7 +210,7 @@ impl<'a> Walk<'a> {
                 }
             }
             Op::BatchNorm(bn) => self.batch_norm(id, bn, t, &x, &mut y),
-            Op::Lif(p) | Op::Plif(p) | Op::If(p) => {
+            Op::Lif(p) | Op::Plif(p) | Op::If(p) | Op::CubaLif(p) => {
                 let (beta, gain) = p.beta_gain();
                 let neuron = crate::ir::Spiking {
                     beta,
@@ -207,8 +221,17 @@ impl<'a> Walk<'a> {
                     fire: p.compare,
                     v_leak: p.v_leak,
                     v_min: p.v_min,
+                    synapse: crate::lower::synapse(p),
                     bias: None,
                 };
+                // A current-based neuron: the input enters the current, the current charges.
+                if let Some(syn) = neuron.synapse {
+                    for (ii, xi) in state.current.iter_mut().zip(x.iter_mut()) {
+                        *ii = syn.update(*ii, *xi);
+                        *xi = *ii;
+                    }
+                }
+                let membrane = &mut state.membrane;
                 // SpikingJelly's charge, literally, for a leak given as tau or a PLIF logit:
                 // k = 1/tau or sigmoid(w). A leak given as beta (snnTorch) and `if` charge in
                 // the canonical form, which is theirs.

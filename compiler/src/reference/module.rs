@@ -59,6 +59,14 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                 _ => Vec::new(),
             })
             .collect();
+        let mut current: HandleMap<Population, Vec<f64>> = m
+            .populations
+            .iter()
+            .map(|(_, p)| match &p.kind {
+                PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+                _ => Vec::new(),
+            })
+            .collect();
         let mut spikes = vec![vec![0u64; t_max]; layers.len()];
         let mut near = vec![vec![0u64; t_max]; layers.len()];
         let mut acc = vec![0.0f64; m.num_classes];
@@ -116,6 +124,12 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                         *output = input;
                     }
                     PopulationKind::Spiking(s) => {
+                        if let Some(syn) = s.synapse {
+                            for (ii, x) in current[ph].iter_mut().zip(input.iter_mut()) {
+                                *ii = syn.update(*ii, *x);
+                                *x = *ii;
+                            }
+                        }
                         let vm = &mut membrane[ph];
                         for (vi, x) in vm.iter_mut().zip(&input) {
                             *vi = s.charge(*vi, *x);

@@ -173,6 +173,14 @@ impl Gen {
                 },
                 v_leak: self.chance(0.2).then_some(0.2),
                 v_min: self.chance(0.2).then_some(-0.3),
+                synapse: self.chance(0.25).then(|| ir::Synapse {
+                    alpha: 0.95 * self.rng.unit(),
+                    w_in: if self.chance(0.5) {
+                        1.0
+                    } else {
+                        0.5 + self.rng.unit()
+                    },
+                }),
                 bias: self.bias(&shape),
             })
         } else {
@@ -260,6 +268,7 @@ pub fn random_module(seed: u64) -> Module {
             fire: Compare::Ge,
             v_leak: None,
             v_min: None,
+            synapse: None,
             bias,
         });
         g.m.populations.push(Population {

@@ -313,6 +313,13 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 fire: a.choice(l, "fire", &[("ge", Compare::Ge), ("gt", Compare::Gt)])?,
                 v_leak: a.opt_number(l, "v_leak")?,
                 v_min: a.opt_number(l, "v_min")?,
+                synapse: match a.opt_number(l, "alpha")? {
+                    Some(alpha) => Some(ir::Synapse {
+                        alpha,
+                        w_in: a.number(l, "w_in")?,
+                    }),
+                    None => None,
+                },
                 bias: a.opt_handle(l, "bias", 't')?,
             };
             a.finish(l, "a spiking population")?;

@@ -93,6 +93,9 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
                 if let Some(v) = s.v_min {
                     let _ = write!(w, " v_min={v:?}");
                 }
+                if let Some(syn) = s.synapse {
+                    let _ = write!(w, " alpha={:?} w_in={:?}", syn.alpha, syn.w_in);
+                }
                 if let Some(b) = s.bias {
                     let _ = write!(w, " bias={b}");
                 }

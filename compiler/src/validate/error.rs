@@ -146,6 +146,11 @@ pub enum ValidationError {
         population: Handle<Population>,
         beta: f64,
     },
+    #[error("{population}: a synaptic current's alpha must lie in [0, 1), got {alpha}")]
+    CurrentDecay {
+        population: Handle<Population>,
+        alpha: f64,
+    },
     #[error(
         "{projection}: a kernel, stride, padding or group count of {value} exceeds the limit of {}",
         MAX_SIZE
@@ -216,6 +221,7 @@ impl ValidationError {
             | E::BiasShape { population, .. }
             | E::NonFiniteNeuron { population, .. }
             | E::Leak { population, .. }
+            | E::CurrentDecay { population, .. }
             | E::ConstWithPerStepBias { population }
             | E::ConstFedByVarying { population, .. }
             | E::ConstThroughPerStepAffine { population, .. }

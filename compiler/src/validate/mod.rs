@@ -201,6 +201,8 @@ fn check_population(
             ("v_reset", s.v_reset),
             ("v_leak", s.v_leak.unwrap_or(0.0)),
             ("v_min", s.v_min.unwrap_or(0.0)),
+            ("alpha", s.synapse.map_or(0.0, |syn| syn.alpha)),
+            ("w_in", s.synapse.map_or(0.0, |syn| syn.w_in)),
         ];
         if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {
             return Err(ValidationError::NonFiniteNeuron {
@@ -213,6 +215,14 @@ fn check_population(
             return Err(ValidationError::Leak {
                 population: h,
                 beta: s.beta,
+            });
+        }
+        if let Some(syn) = s.synapse
+            && !(0.0..1.0).contains(&syn.alpha)
+        {
+            return Err(ValidationError::CurrentDecay {
+                population: h,
+                alpha: syn.alpha,
             });
         }
     }

@@ -90,6 +90,7 @@ fn module(encoding: Encoding) -> Module {
             fire: Compare::Ge,
             v_leak: None,
             v_min: None,
+            synapse: None,
             bias: Some(lif_bias),
         }),
     ));

@@ -49,6 +49,7 @@ fn lif(bias: Handle<Tensor>) -> PopulationKind {
         fire: Compare::Ge,
         v_leak: None,
         v_min: None,
+        synapse: None,
         bias: Some(bias),
     })
 }

@@ -94,6 +94,14 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
             _ => Vec::new(),
         })
         .collect();
+    let mut current: HandleMap<Population, Vec<f64>> = m
+        .populations
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+            _ => Vec::new(),
+        })
+        .collect();
     let mut acc = vec![0.0f64; m.num_classes];
     for t in 0..m.timesteps {
         for &ph in &v.schedule {
@@ -158,6 +166,12 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                         0 => vec![0.0; input.len()],
                         _ => hist[ph][(t - 1) % depth[ph]].clone(),
                     };
+                    if let Some(syn) = s.synapse {
+                        for (ii, x) in current[ph].iter_mut().zip(input.iter_mut()) {
+                            *ii = syn.update(*ii, *x);
+                            *x = *ii;
+                        }
+                    }
                     let output = &mut hist[ph][slot];
                     let vm = &mut membrane[ph];
                     for ((vi, x), last) in vm.iter_mut().zip(&input).zip(&last) {

@@ -181,6 +181,33 @@ fn malformed_neuron_attributes_exit_1_and_write_nothing() {
             |n| n["op"] = "if".into(),
             "`if` has no leak",
         ),
+        (
+            "alpha on a lif",
+            |n| n["alpha"] = 0.5.into(),
+            "which `lif` does not have: remove them (or use `cuba_lif`)",
+        ),
+        (
+            "cuba_lif without a current decay",
+            |n| n["op"] = "cuba_lif".into(),
+            "`cuba_lif` needs its current's decay",
+        ),
+        (
+            "cuba_lif alpha 1",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 1.0.into();
+            },
+            "`alpha` must lie in [0, 1)",
+        ),
+        (
+            "cuba_lif alpha and tau_syn",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 0.5.into();
+                n["tau_syn"] = 4.0.into();
+            },
+            "give exactly one of `alpha` and `tau_syn`",
+        ),
     ];
     let source = crate::common::repo().join("tests/peers/fixtures/snntorch_leaky_subtract_digits");
     let mut failed = Vec::new();

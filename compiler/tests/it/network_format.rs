@@ -311,6 +311,85 @@ fn bad_neuron_parameters() {
             "node `lif`: `if` has no leak, so no `v_leak`",
         ),
         (
+            "alpha on a lif",
+            |n| n["alpha"] = 0.8.into(),
+            "node `lif`: `alpha`, `tau_syn` and `w_in` describe a synaptic current, which `lif` \
+             does not have",
+        ),
+        (
+            "w_in on an if",
+            |n| {
+                n["op"] = "if".into();
+                n.as_object_mut().unwrap().remove("tau");
+                n["w_in"] = 2.0.into();
+            },
+            "which `if` does not have: remove them (or use `cuba_lif`)",
+        ),
+        (
+            "cuba_lif without a current decay",
+            |n| n["op"] = "cuba_lif".into(),
+            "node `lif`: `cuba_lif` needs its current's decay: `alpha` or `tau_syn`",
+        ),
+        (
+            "cuba_lif with alpha and tau_syn",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 0.8.into();
+                n["tau_syn"] = 5.0.into();
+            },
+            "node `lif`: give exactly one of `alpha` and `tau_syn`, not both",
+        ),
+        (
+            "cuba_lif with alpha 1",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 1.0.into();
+            },
+            "node `lif`: `alpha` must lie in [0, 1) (the current's factor on its old value), got 1",
+        ),
+        (
+            "cuba_lif with a negative alpha",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = (-0.5).into();
+            },
+            "`alpha` must lie in [0, 1)",
+        ),
+        (
+            "cuba_lif with tau_syn below 1",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["tau_syn"] = 0.5.into();
+            },
+            "node `lif`: `tau_syn` must be finite and at least 1",
+        ),
+        (
+            "cuba_lif with tau_syn so large alpha rounds to 1",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["tau_syn"] = 1e9.into();
+            },
+            "node `lif`: `tau_syn` leaves a current decay of",
+        ),
+        (
+            "cuba_lif with beta too",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 0.5.into();
+                n["beta"] = 0.9.into();
+            },
+            "node `lif`: give exactly one of `tau` and `beta`, not both",
+        ),
+        (
+            "w_in not a number",
+            |n| {
+                n["op"] = "cuba_lif".into();
+                n["alpha"] = 0.5.into();
+                n["w_in"] = "one".into();
+            },
+            "invalid type: string \"one\", expected f64",
+        ),
+        (
             "unknown reset",
             |n| n["reset"] = "later".into(),
             "unknown variant `later`",
@@ -357,6 +436,35 @@ fn new_neuron_forms_parse() {
         panic!("not an if");
     };
     assert_eq!(p.beta_gain(), (1.0, 1.0));
+}
+
+#[test]
+fn cuba_lif_lowers_to_a_population_with_a_synapse() {
+    for (edit, alpha, w_in) in [
+        (r#""beta": 0.9, "alpha": 0.8"#, 0.8, 1.0),
+        (r#""tau": 2.0, "tau_syn": 4.0, "w_in": 0.5"#, 0.75, 0.5),
+    ] {
+        let text = MLP.replace(
+            r#""op": "lif", "tau": 2.0"#,
+            &format!(r#""op": "cuba_lif", {edit}"#),
+        );
+        let net = parse(&text).unwrap_or_else(|e| panic!("{edit}: {e}"));
+        assert!(matches!(net.node(2).op, Op::CubaLif(_)), "{edit}");
+        let m = snnc_compiler::lower::lower(&net, weights_for(&net)).unwrap();
+        let synapses: Vec<_> = m
+            .populations
+            .iter()
+            .filter_map(|(_, p)| match &p.kind {
+                snnc_compiler::ir::PopulationKind::Spiking(s) => s.synapse,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            synapses,
+            [snnc_compiler::ir::Synapse { alpha, w_in }],
+            "{edit}"
+        );
+    }
 }
 
 #[test]

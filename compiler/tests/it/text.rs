@@ -88,6 +88,18 @@ fn parse_errors_point_at_line_and_column() {
         "x.snnir:3:66: expected `reset` (hard or subtract or subtract_next or none), found `soft`"
     );
     assert_eq!(
+        parse_err(&format!(
+            "{HEAD}p0 = spiking \"x\" [2] beta=0.5 gain=1 threshold=1 v_reset=0 reset=hard fire=ge alpha=0.8\n"
+        )),
+        "x.snnir:3:88: missing attribute `w_in`"
+    );
+    assert_eq!(
+        parse_err(&format!(
+            "{HEAD}p0 = spiking \"x\" [2] beta=0.5 gain=1 threshold=1 v_reset=0 reset=hard fire=ge w_in=2\n"
+        )),
+        "x.snnir:3:79: unknown attribute `w_in` for a spiking population"
+    );
+    assert_eq!(
         parse_err(&format!("{HEAD}p0 = analog \"x\" [2] colour=red\n")),
         "x.snnir:3:21: unknown attribute `colour` for an analog population"
     );

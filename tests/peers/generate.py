@@ -802,6 +802,55 @@ def differing_spikes(net, weights, x, peer):
     return {l: int((ours[l].astype(np.uint8) != peer[f"spikes.{l}"]).sum()) for l in ours}
 
 
+def lava_dl_cuba_gap(data_dir):
+    """Lava-dl's CUBA neuron against snnc's `cuba_lif`: no fixture, a measurement.
+
+    Lava-dl does not install here (Python 3.11), so its forward is transcribed from
+    `lava-dl: src/lava/lib/dl/slayer/neuron/cuba.py` (`Neuron.dynamics`, `Neuron.spike`) and
+    `slayer/neuron/dynamics/leaky_integrator.py` (`_li_dynamics_fwd`): the current and then the
+    voltage are leaky integrators on integers scaled by `s_scale = 64 * 64 = 4096`; each step
+    `y = right_shift_to_zero(y * (4096 - decay), 12) + int(4096 * x)` (the input truncated
+    toward zero), decays rounded to integers out of 4096, spike where `v >= threshold +
+    0.01 / 4096`, and a spike zeroes the stored voltage. That is snnc's `cuba_lif` with
+    `alpha = 1 - i_decay/4096`, `beta = 1 - v_decay/4096`, `decay_input: false`, `reset: hard`
+    and `compare: gt`, in fixed point: the truncations are not float arithmetic, so snnc can
+    only approximate it until the integer formats (Loihi 2's arithmetic) land. Prints how many
+    spikes differ."""
+    scale, i_decay, v_decay, threshold = 4096, round(0.2 * 4096), round(0.1 * 4096), 1.0
+
+    def integrate(x, decay, spike_at):
+        y = np.zeros(x.shape[0:1] + x.shape[2:], dtype=np.int64)
+        out = []
+        for t in range(x.shape[1]):
+            kept = y * (4096 - decay)
+            new = np.sign(kept) * (np.abs(kept) >> 12) + np.trunc(x[:, t] * scale).astype(np.int64)
+            y = new if spike_at is None else np.where(new >= spike_at * scale, 0, new)
+            out.append(new / scale)
+        return np.stack(out, axis=1)
+
+    def lava_layer(x):
+        current = integrate(x, i_decay, None)
+        voltage = integrate(current, v_decay, threshold + 0.01 / scale)
+        return (voltage >= threshold + 0.01 / scale).astype(np.uint8)
+
+    node = {"op": "cuba_lif", "alpha": 1 - i_decay / 4096, "beta": 1 - v_decay / 4096,
+            "threshold": threshold, "decay_input": False, "reset": "hard", "compare": "gt"}
+    case = mlp_case("lava_dl_cuba_digits", "lava-dl (transcribed)", lambda: (None, dict(node)),
+                    12, {}, gain=0.7)
+    x, _ = inputs(case, data_dir)
+    steps = case.timesteps
+    with torch.no_grad():
+        fc1 = case.module("fc1")(torch.from_numpy(x)).numpy()
+        s1 = lava_layer(np.repeat(fc1[:, None], steps, axis=1))
+        fc2 = case.module("fc2")(torch.from_numpy(s1.astype(np.float32))).numpy()
+        s2 = lava_layer(fc2)
+    peer = {"spikes.neuron1": s1, "spikes.neuron2": s2}
+    differing = differing_spikes(case.network(10), case.weights(), x, peer)
+    totals = {"neuron1": int(s1.sum()), "neuron2": int(s2.sum())}
+    print(f"lava-dl CUBA (transcribed, fixed point) vs snnc cuba_lif in float: spikes {totals}, "
+          f"differing {differing}")
+
+
 def inputs(case, data_dir):
     if case.encoding == "event_frames":
         x = spike_trains(7, 24, case.timesteps, case.input_shape, 0.3)
@@ -860,6 +909,8 @@ def main():
         print(f"{case.name}: {x.shape[0]} samples, spikes {totals}, at threshold {on_threshold}, "
               f"at v_min {at_floor}, differing from snnc's arithmetic {differing}")
     print(f"cases whose spikes differ from snnc's arithmetic: {differing_cases or 'none'}")
+    if not only or "lava_dl_cuba" in only:
+        lava_dl_cuba_gap(data_dir)
 
 
 if __name__ == "__main__":

@@ -802,7 +802,7 @@ def differing_spikes(net, weights, x, peer):
     return {l: int((ours[l].astype(np.uint8) != peer[f"spikes.{l}"]).sum()) for l in ours}
 
 
-def lava_dl_cuba_gap(data_dir):
+def lava_dl_cuba_gap(data_dir, scale=4096):
     """Lava-dl's CUBA neuron against snnc's `cuba_lif`: no fixture, a measurement.
 
     Lava-dl does not install here (Python 3.11), so its forward is transcribed from
@@ -815,8 +815,9 @@ def lava_dl_cuba_gap(data_dir):
     `alpha = 1 - i_decay/4096`, `beta = 1 - v_decay/4096`, `decay_input: false`, `reset: hard`
     and `compare: gt`, in fixed point: the truncations are not float arithmetic, so snnc can
     only approximate it until the integer formats (Loihi 2's arithmetic) land. Prints how many
-    spikes differ."""
-    scale, i_decay, v_decay, threshold = 4096, round(0.2 * 4096), round(0.1 * 4096), 1.0
+    spikes differ; run with a much finer grid (`scale`), the same transcription must agree with
+    snnc exactly, which checks the mapping itself."""
+    i_decay, v_decay, threshold = round(0.2 * 4096), round(0.1 * 4096), 1.0
 
     def integrate(x, decay, spike_at):
         y = np.zeros(x.shape[0:1] + x.shape[2:], dtype=np.int64)
@@ -847,8 +848,8 @@ def lava_dl_cuba_gap(data_dir):
     peer = {"spikes.neuron1": s1, "spikes.neuron2": s2}
     differing = differing_spikes(case.network(10), case.weights(), x, peer)
     totals = {"neuron1": int(s1.sum()), "neuron2": int(s2.sum())}
-    print(f"lava-dl CUBA (transcribed, fixed point) vs snnc cuba_lif in float: spikes {totals}, "
-          f"differing {differing}")
+    print(f"lava-dl CUBA (transcribed, fixed point, grid 1/{scale}) vs snnc cuba_lif in float: "
+          f"spikes {totals}, differing {differing}")
 
 
 def inputs(case, data_dir):
@@ -911,6 +912,7 @@ def main():
     print(f"cases whose spikes differ from snnc's arithmetic: {differing_cases or 'none'}")
     if not only or "lava_dl_cuba" in only:
         lava_dl_cuba_gap(data_dir)
+        lava_dl_cuba_gap(data_dir, scale=2**40)
 
 
 if __name__ == "__main__":

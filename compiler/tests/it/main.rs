@@ -12,6 +12,7 @@ mod golden;
 mod hand;
 mod network_format;
 mod onnx;
+mod onnx_cuba;
 mod onnx_peers;
 mod onnx_per_step;
 mod onnx_random;

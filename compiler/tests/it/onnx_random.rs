@@ -2,6 +2,7 @@
 //! interpreter: every projection kind, grouped and strided convs, pools over `[C, H, W]` and
 //! `[N]`, dense into `[C, 1, 1]`, delays and feedback,
 //! both encodings, hard and subtractive resets, `>=` and `>`, non-zero `v_reset`, `beta` 0 and 1,
+//! synaptic currents (current-based LIF, so `current.<layer>` states),
 //! populations fed by their bias alone, both readouts, per-step (`[T, C]`) biases and affine
 //! scales; each module raw and optimised (hoisting).
 //!

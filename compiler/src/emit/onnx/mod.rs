@@ -1,8 +1,8 @@
 //! ONNX back end: a module as a stateful single-step model and as a whole-sequence (Scan) model.
 //!
-//! The **step model** takes `x_t` and every state tensor (membranes, delay rings of delayed and
-//! feedback projections, the readout accumulator, and a step counter when a bias or affine scale
-//! is per step) and returns the logits so far, the step's readout, per-layer spike counts, the
+//! The **step model** takes `x_t` and every state tensor (membranes, the synaptic currents of
+//! current-based layers, delay rings of delayed and feedback projections, the readout
+//! accumulator, and a step counter when a bias or affine scale is per step) and returns the logits so far, the step's readout, per-layer spike counts, the
 //! chosen layers' spike maps and every state's next value: the host loops over time
 //! (docs/deploy.md). The **sequence model** runs all `T` steps in one
 //! Scan and returns the logits and per-step spike counts. Both use IR 8 / opset 17, a symbolic

@@ -1,5 +1,6 @@
 //! What an ONNX model of a module must carry across steps, decided once: readable unique names,
-//! the state tensors (membranes, delay rings, the readout accumulator, the step counter) and the
+//! the state tensors (membranes, synaptic currents, delay rings, the readout accumulator, the step
+//! counter) and the
 //! checks for anything ONNX's float32 graphs cannot hold.
 
 use super::{OnnxError, Options, SpikeOutputs};
@@ -18,6 +19,9 @@ pub const STEP: &str = "step";
 pub enum StateKind {
     /// A spiking population's membrane potential after the step's reset.
     Membrane,
+    /// The synaptic current of a spiking population with a synapse (current-based LIF), after
+    /// the step's input entered it.
+    Current,
     /// The last `D` outputs of a population read over delayed projections: slot 0 is step
     /// `t-1`, slot `k` is step `t-1-k` (shape `[N, D, ...]`).
     Delay,
@@ -60,6 +64,8 @@ pub struct Plan<'m> {
     pub spike_maps: Vec<Handle<Population>>,
     pub states: Vec<StateSpec>,
     pub membrane_state: HandleMap<Population, Option<usize>>,
+    /// The synaptic current's state of each population with a synapse.
+    pub current_state: HandleMap<Population, Option<usize>>,
     pub ring_state: HandleMap<Population, Option<usize>>,
     pub acc_state: usize,
     /// The step counter's state, when some bias or affine scale is per step.
@@ -129,6 +135,7 @@ impl<'m> Plan<'m> {
             spike_maps,
             states: s.states,
             membrane_state: s.membrane,
+            current_state: s.current,
             ring_state: s.ring,
             acc_state: s.acc,
             step_state,
@@ -209,11 +216,12 @@ fn spike_maps(
     })
 }
 
-/// The state tensors in population order (membrane, then delay ring, then the readout's
-/// accumulator), and where each population's are.
+/// The state tensors in population order (membrane, synaptic current, then delay ring, then the
+/// readout's accumulator), and where each population's are.
 struct States {
     states: Vec<StateSpec>,
     membrane: HandleMap<Population, Option<usize>>,
+    current: HandleMap<Population, Option<usize>>,
     ring: HandleMap<Population, Option<usize>>,
     acc: usize,
 }
@@ -229,6 +237,7 @@ impl States {
         let mut s = States {
             states: Vec::new(),
             membrane: HandleMap::filled(m.populations.len(), None),
+            current: HandleMap::filled(m.populations.len(), None),
             ring: HandleMap::filled(m.populations.len(), None),
             acc: 0,
         };
@@ -247,6 +256,24 @@ impl States {
                     dims: dims.clone(),
                     init: lif.v_reset as f32,
                     doc: membrane_doc(name, h, lif),
+                });
+            }
+            // The current is kept even when the membrane is not (beta = 0): alpha carries it.
+            if let PopulationKind::Spiking(lif) = &p.kind
+                && let Some(syn) = lif.synapse
+            {
+                s.current[h] = Some(s.states.len());
+                s.states.push(StateSpec {
+                    kind: StateKind::Current,
+                    population: h,
+                    name: format!("current.{name}"),
+                    next: format!("current.{name}.next"),
+                    dims: dims.clone(),
+                    init: 0.0,
+                    doc: format!(
+                        "synaptic current of `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with alpha = {}, w_in = {}; it charges the membrane in place of I + bias, starts at 0 and is never reset by a spike",
+                        syn.alpha, syn.w_in
+                    ),
                 });
             }
             let d = depth[h];
@@ -332,6 +359,10 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
             f32_ok(who, "gain", s.gain)?;
             f32_ok(who, "threshold", s.threshold)?;
             f32_ok(who, "v_reset", s.v_reset)?;
+            if let Some(syn) = s.synapse {
+                f32_ok(who, "alpha", syn.alpha)?;
+                f32_ok(who, "w_in", syn.w_in)?;
+            }
         }
     }
     for (h, e) in m.projections.iter() {

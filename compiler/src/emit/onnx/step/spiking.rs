@@ -1,5 +1,5 @@
-//! A spiking population's step as ONNX nodes: charge (leak, input gain, a pending delayed
-//! reset), fire, reset, and the per-step spike count.
+//! A spiking population's step as ONNX nodes: the synaptic current of a current-based LIF,
+//! charge (leak, input gain, a pending delayed reset), fire, reset, and the per-step spike count.
 
 use super::Emitter;
 use crate::emit::onnx::plan::has_membrane;
@@ -9,6 +9,7 @@ use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking};
 impl Emitter<'_, '_> {
     /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
     /// `s = v >= threshold` (or `>`), then `v = v_reset` (hard) or `v -= threshold` where `s`.
+    /// With a synapse, the synaptic current takes the place of `I + bias`.
     pub(super) fn spiking(
         &mut self,
         b: &mut Builder,
@@ -25,7 +26,7 @@ impl Emitter<'_, '_> {
             thr: b.scalar(&format!("{}.threshold", plan.name(h)), s.threshold as f32),
             name: plan.name(h).to_string(),
             params: format!(
-                "LIF `{}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}",
+                "LIF `{}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}{}",
                 plan.name(h),
                 p.shape,
                 s.beta,
@@ -33,7 +34,10 @@ impl Emitter<'_, '_> {
                 s.threshold,
                 s.v_reset,
                 crate::text::reset_name(s.reset),
-                crate::text::compare_name(s.fire)
+                crate::text::compare_name(s.fire),
+                s.synapse
+                    .map(|syn| format!(" alpha={} w_in={}", syn.alpha, syn.w_in))
+                    .unwrap_or_default()
             ),
         };
         let name = &lif.name;
@@ -90,6 +94,7 @@ impl Emitter<'_, '_> {
         let (s, name) = (lif.s, &lif.name);
         let p = &self.plan.m.populations[h];
         let cur = self.input_current(b, g, h);
+        let cur = self.synaptic_current(b, g, h, lif, cur);
         let driven = if s.gain != 1.0 {
             let k = b.scalar(&format!("{name}.gain"), s.gain as f32);
             g.op(b, "Mul", &[&cur, &k], &format!("{name}/gain"), vec![], "")
@@ -163,6 +168,57 @@ impl Emitter<'_, '_> {
             _ => charged,
         };
         (charged, v_reset)
+    }
+
+    /// What charges the membrane: `I + bias` itself, or with a synapse the current it enters,
+    /// `i = alpha i + w_in (I + bias)` (two products rounded apart, then added, as
+    /// `ir::Synapse::update`; the `w_in` product is left out only when `w_in` = 1, which is
+    /// exact). The new current is also the current state's next value.
+    fn synaptic_current(
+        &mut self,
+        b: &mut Builder,
+        g: &mut Nodes,
+        h: Handle<Population>,
+        lif: &Lif,
+        input: String,
+    ) -> String {
+        let (Some(syn), Some(si)) = (lif.s.synapse, self.plan.current_state[h]) else {
+            return input;
+        };
+        let name = &lif.name;
+        let alpha = b.scalar(&format!("{name}.alpha"), syn.alpha as f32);
+        let old = self.states[si].clone();
+        let decayed = g.op(
+            b,
+            "Mul",
+            &[&old, &alpha],
+            &format!("{name}/current_decay"),
+            vec![],
+            "",
+        );
+        let entering = if syn.w_in != 1.0 {
+            let w_in = b.scalar(&format!("{name}.w_in"), syn.w_in as f32);
+            g.op(
+                b,
+                "Mul",
+                &[&input, &w_in],
+                &format!("{name}/current_in"),
+                vec![],
+                "",
+            )
+        } else {
+            input
+        };
+        let current = g.op(
+            b,
+            "Add",
+            &[&decayed, &entering],
+            &format!("{name}/current"),
+            vec![],
+            &format!("synaptic current: {}", lif.params),
+        );
+        self.next[si] = Some(current.clone());
+        current
     }
 
     /// snnTorch's delayed reset: the threshold comes off the charged membrane where the stored

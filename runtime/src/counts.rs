@@ -13,7 +13,9 @@
 //! * a delayed projection reads each event it delivers from its source's ring (one state read);
 //!   a population with delayed consumers writes each event it emits to its ring.
 //! * a spiking neuron is updated every step: one neuron update, two state reads (membrane,
-//!   input) and two writes (membrane, input cleared); an analog element reads and clears its
+//!   input) and two writes (membrane, input cleared); a current-based neuron also updates its
+//!   synaptic current (one current update, the current read and written: one more state read
+//!   and write); an analog element reads and clears its
 //!   input (once per sample when constant); a readout element reads its input and accumulator
 //!   and writes both.
 //!
@@ -47,6 +49,8 @@ pub struct Counts {
     /// Identity, dropout and reshape deliveries: no arithmetic, only state traffic.
     pub copies: u64,
     pub neuron_updates: u64,
+    /// Synaptic-current updates: one per neuron with a synapse per step.
+    pub current_updates: u64,
     pub weight_reads: u64,
     pub state_reads: u64,
     pub state_writes: u64,
@@ -63,6 +67,7 @@ impl AddAssign for Counts {
         self.affine_ops += o.affine_ops;
         self.copies += o.copies;
         self.neuron_updates += o.neuron_updates;
+        self.current_updates += o.current_updates;
         self.weight_reads += o.weight_reads;
         self.state_reads += o.state_reads;
         self.state_writes += o.state_writes;
@@ -78,6 +83,7 @@ impl Counts {
             pooling_ops: self.pooling_ops as f64 * scale,
             affine_ops: self.affine_ops as f64 * scale,
             neuron_updates: self.neuron_updates as f64 * scale,
+            current_updates: self.current_updates as f64 * scale,
             spikes: self.spikes as f64 * scale,
             weight_reads: self.weight_reads as f64 * scale,
             state_reads: self.state_reads as f64 * scale,
@@ -187,11 +193,16 @@ impl Plan {
                 let c = &mut cells[p * t_max + t];
                 c.events += events;
                 match pop.kind {
-                    Kind::Spiking(_) => {
+                    Kind::Spiking(lif) => {
                         c.spikes += events;
                         c.neuron_updates += n;
                         c.state_reads += 2 * n;
                         c.state_writes += 2 * n;
+                        if lif.synapse.is_some() {
+                            c.current_updates += n;
+                            c.state_reads += n;
+                            c.state_writes += n;
+                        }
                     }
                     Kind::Analog if !pop.constant || t == 0 => {
                         c.state_reads += n;

@@ -123,6 +123,9 @@ pub struct LayerResources {
     pub population: String,
     pub kind: String,
     pub neurons: u64,
+    /// Neuron state values it holds: a membrane per spiking neuron, and a synaptic current
+    /// besides for a current-based one (two words); 0 for other kinds.
+    pub state_words: u64,
     /// Synapses of every projection into the population.
     pub synapses_in: u64,
     pub synapse_memory_bytes: u64,
@@ -153,6 +156,10 @@ pub struct Resources {
     /// Neurons (compartments) of every on-chip population (all but the host's).
     pub neurons: u64,
     pub spiking_neurons: u64,
+    /// Neuron state values of the spiking layers (see [`LayerResources::state_words`]).
+    pub state_words: u64,
+    /// `state_words` at the target's state width, when its formats give one.
+    pub state_bytes: Option<u64>,
     pub synapses: u64,
     /// Width of one stored weight on the target (its `formats.weights`).
     pub weight_bits: u8,
@@ -223,6 +230,10 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             continue;
         }
         let neurons = p.shape.numel() as u64;
+        let state_words = match &p.kind {
+            PopulationKind::Spiking(s) => neurons * (1 + u64::from(s.synapse.is_some())),
+            _ => 0,
+        };
         let cores = per_core.map(|l| {
             let need = |amount: u64, per: Option<u64>| per.map_or(0, |c| amount.div_ceil(c.max(1)));
             need(neurons, l.neurons_per_core)
@@ -238,6 +249,7 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             population: h.to_string(),
             kind: p.kind.name().to_string(),
             neurons,
+            state_words,
             synapses_in: synapses_in[h],
             synapse_memory_bytes: memory(synapses_in[h]),
             max_fan_in: fan_in[h],
@@ -247,6 +259,11 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
     }
     let neurons: u64 = layers.iter().map(|l| l.neurons).sum();
     let synapses: u64 = layers.iter().map(|l| l.synapses_in).sum();
+    let state_words: u64 = layers.iter().map(|l| l.state_words).sum();
+    let state_bytes = target
+        .formats
+        .state
+        .map(|f| (state_words * f.bits() as u64).div_ceil(8));
     let cores = per_core.map(|_| layers.iter().filter_map(|l| l.cores).sum::<u64>());
     let max_fan_in = layers.iter().map(|l| l.max_fan_in).max().unwrap_or(0);
     let max_fan_out = layers.iter().map(|l| l.max_fan_out).max().unwrap_or(0);
@@ -259,6 +276,8 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             .filter(|l| l.kind == "spiking")
             .map(|l| l.neurons)
             .sum(),
+        state_words,
+        state_bytes,
         synapses,
         weight_bits,
         synapse_memory_bytes: memory(synapses),
@@ -352,12 +371,15 @@ pub fn render(r: &Resources) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} on {}: {} neurons ({} spiking), {} synapses ({} bytes of {}-bit weights), \
-         fan-in up to {}, fan-out up to {}, delays up to {}",
+        "{} on {}: {} neurons ({} spiking, {} state words{}), {} synapses ({} bytes of {}-bit \
+         weights), fan-in up to {}, fan-out up to {}, delays up to {}",
         r.module,
         r.target,
         r.neurons,
         r.spiking_neurons,
+        r.state_words,
+        r.state_bytes
+            .map_or(String::new(), |b| format!(", {b} bytes")),
         r.synapses,
         r.synapse_memory_bytes,
         r.weight_bits,

@@ -1,6 +1,12 @@
 //! The LIF update of a whole population per step ([`fire`]) and the spike trains of autonomous
 //! populations ([`train`]): the per-neuron part of a step, the one cost every step pays in full.
 //!
+//! A current-based population first moves its synaptic current, `i = alpha i + w_in x` (two
+//! products, then their sum, as `ir::Synapse::update` states it), and charges with `i` in
+//! place of `x`. Rust never contracts a product and a sum into an FMA, so one loop serves both
+//! builds of [`fire`]; the vector build of [`train`] states the same two products and sum in
+//! eight lanes.
+//!
 //! Every build computes `u = rest + beta * (v - rest) + gain * x` (`rest`: `v_leak`, else
 //! `v_reset`; less the threshold where a `subtract_next` reset is pending) with the same
 //! operations in the same order and no FMA, as `ir::Spiking::charge` does in f64, so the AVX2 kernels (also used on AVX-512
@@ -13,7 +19,7 @@
 #![allow(unused_unsafe)]
 
 use crate::ops::Simd;
-use crate::plan::Lif;
+use crate::plan::{Lif, Synapse};
 use snnc_compiler::ir::{Compare, Reset};
 use snnc_compiler::reference::FLIP_MARGIN;
 
@@ -63,10 +69,25 @@ macro_rules! per_kind_avx2 {
 }
 
 /// Charge, fire and reset every neuron; spikes go to `idx` (cleared first), in ascending order.
-/// Returns the near-threshold count.
-pub(crate) fn fire(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: Simd) -> u64 {
+/// `current` is the synaptic current of a current-based population (ignored, and may be empty,
+/// for a plain one). Returns the near-threshold count.
+pub(crate) fn fire(
+    lif: &Lif,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+    simd: Simd,
+) -> u64 {
     idx.clear();
-    let near = fire_any(lif, v, input, idx, simd);
+    // Decided once per population: the plain kernel is the one it always was.
+    let near = match lif.synapse {
+        Some(syn) => {
+            update_current(syn, current, input, simd);
+            fire_any(lif, v, current, idx, simd)
+        }
+        None => fire_any(lif, v, input, idx, simd),
+    };
     // A lower bound is rare: one scalar pass after the kernel, the same in every build.
     if let Some(lo) = lif.v_min {
         v.iter_mut().for_each(|m| *m = floor_at(*m, lo));
@@ -83,6 +104,33 @@ fn fire_any(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>, simd: S
     }
     let _ = simd;
     fire_portable(lif, v, input, idx, 0, v.len())
+}
+
+/// This step's input enters the synaptic current: `i = alpha i + w_in x`.
+fn update_current(syn: Synapse, current: &mut [f32], input: &[f32], simd: Simd) {
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire_any`.
+        return unsafe { update_current_avx2(syn, current, input) };
+    }
+    let _ = simd;
+    update_current_portable(syn, current, input)
+}
+
+/// The portable loop compiled for AVX2: vector multiplies and adds, never an FMA, so the same
+/// bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn update_current_avx2(syn: Synapse, current: &mut [f32], input: &[f32]) {
+    update_current_portable(syn, current, input)
+}
+
+#[inline(always)]
+fn update_current_portable(syn: Synapse, current: &mut [f32], input: &[f32]) {
+    let (alpha, w_in) = (syn.alpha, syn.w_in);
+    for (i, x) in current.iter_mut().zip(input) {
+        *i = alpha * *i + w_in * *x;
+    }
 }
 
 /// Sinabs' lower bound on the kept membrane, `relu(v - lo) + lo`, as `ir::Spiking::after_fire`
@@ -376,6 +424,7 @@ unsafe fn fire_avx2_n<const GT: bool, const RESET: u8>(
 /// Spike trains of an autonomous population: `seeds[t]` is its input at step `t` (`None`: zero),
 /// plus row `t` of `step_bias` (`[T * n]`) when it has a per-step bias, which the seeds (hoisted
 /// drives) leave out: the sum is formed here rather than stored, `T` times the population.
+/// A current-based population's current starts at zero and is held beside the membrane.
 /// Bits go to `trains[t * words + neuron / 64]`, near-threshold counts to `near[t]` (added).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
@@ -388,33 +437,43 @@ pub(crate) fn train(
     near: &mut [u64],
     simd: Simd,
 ) {
-    let _ = simd;
-    // A separate build with the bias, so the common case keeps its loop as it was.
-    match step_bias {
-        Some(b) => {
-            assert!(b.len() >= seeds.len() * n);
-            #[cfg(target_arch = "x86_64")]
-            if simd != Simd::None {
-                // SAFETY: as in `fire`.
-                return unsafe { train_avx2::<true>(lif, seeds, b, n, words, trains, near) };
-            }
-            train_portable::<true>(lif, seeds, b, n, 0, words, trains, near)
-        }
-        None => {
-            #[cfg(target_arch = "x86_64")]
-            if simd != Simd::None {
-                // SAFETY: as in `fire`.
-                return unsafe { train_avx2::<false>(lif, seeds, &[], n, words, trains, near) };
-            }
-            train_portable::<false>(lif, seeds, &[], n, 0, words, trains, near)
-        }
+    // Separate builds with a per-step bias and with a current, so the common case keeps its
+    // loop as it was.
+    let b = step_bias.unwrap_or(&[]);
+    match (step_bias.is_some(), lif.synapse.is_some()) {
+        (false, false) => train_with::<false, false>(lif, seeds, b, n, words, trains, near, simd),
+        (true, false) => train_with::<true, false>(lif, seeds, b, n, words, trains, near, simd),
+        (false, true) => train_with::<false, true>(lif, seeds, b, n, words, trains, near, simd),
+        (true, true) => train_with::<true, true>(lif, seeds, b, n, words, trains, near, simd),
     }
+}
+
+/// [`train`] in the build for one (per-step bias, current) pair; `step_bias` empty if none.
+#[allow(clippy::too_many_arguments)]
+fn train_with<const BIAS: bool, const SYN: bool>(
+    lif: &Lif,
+    seeds: &[Option<&[f32]>],
+    step_bias: &[f32],
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+    simd: Simd,
+) {
+    assert!(!BIAS || step_bias.len() >= seeds.len() * n);
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe { train_avx2::<BIAS, SYN>(lif, seeds, step_bias, n, words, trains, near) };
+    }
+    let _ = simd;
+    train_portable::<BIAS, SYN>(lif, seeds, step_bias, n, 0, words, trains, near)
 }
 
 /// Words `from..words` of [`train`]: each word's 64 membranes held through all the steps.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn train_portable<const BIAS: bool>(
+fn train_portable<const BIAS: bool, const SYN: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
     step_bias: &[f32],
@@ -426,12 +485,14 @@ fn train_portable<const BIAS: bool>(
 ) {
     let margin = FLIP_MARGIN as f32;
     let (vr, rest, beta, gain, th) = (lif.v_reset, lif.rest, lif.beta, lif.gain, lif.threshold);
+    let (alpha, w_in) = lif.synapse.map_or((0.0, 0.0), |s| (s.alpha, s.w_in));
     let zeros = [0.0f32; 64];
     macro_rules! sweep {
         ($fires:expr, $reset:expr, $next:expr) => {{
             for w in from..words {
                 let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
                 let mut v = [vr; 64];
+                let mut current = [0.0f32; 64];
                 for (t, seed) in seeds.iter().enumerate() {
                     let x: &[f32] = match seed {
                         Some(s) => &s[lo..hi],
@@ -446,6 +507,12 @@ fn train_portable<const BIAS: bool>(
                     let mut bits = 0u64;
                     for (j, ((m, x), b)) in v.iter_mut().zip(x).zip(b).enumerate() {
                         let x = if BIAS { x + b } else { *x };
+                        let x = if SYN {
+                            current[j] = alpha * current[j] + w_in * x;
+                            current[j]
+                        } else {
+                            x
+                        };
                         let u = rest + beta * (*m - rest) + gain * x;
                         let u = if $next && $fires(*m) { u - th } else { u };
                         close += u32::from((u - th).abs() < margin);
@@ -467,7 +534,7 @@ fn train_portable<const BIAS: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn train_avx2<const BIAS: bool>(
+unsafe fn train_avx2<const BIAS: bool, const SYN: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
     step_bias: &[f32],
@@ -480,7 +547,7 @@ unsafe fn train_avx2<const BIAS: bool>(
     unsafe {
         per_kind_avx2!(
             lif,
-            train_avx2_n::<BIAS>(lif, seeds, step_bias, n, words, trains, near)
+            train_avx2_n::<BIAS, SYN>(lif, seeds, step_bias, n, words, trains, near)
         )
     }
 }
@@ -489,7 +556,7 @@ unsafe fn train_avx2<const BIAS: bool>(
 /// through the steps; the partial last word portably.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
+unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool, const SYN: bool>(
     lif: &Lif,
     seeds: &[Option<&[f32]>],
     step_bias: &[f32],
@@ -505,8 +572,14 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
     // Every seed covers the population, and a per-step bias every step.
     assert!(seeds.iter().flatten().all(|s| s.len() >= n));
     assert!(!BIAS || step_bias.len() >= seeds.len() * n);
+    // SAFETY: register-only intrinsics; the caller's CPU has AVX2.
+    let (alpha, w_in, zero) = unsafe {
+        let (a, w) = lif.synapse.map_or((0.0, 0.0), |s| (s.alpha, s.w_in));
+        (_mm256_set1_ps(a), _mm256_set1_ps(w), _mm256_setzero_ps())
+    };
     for w in 0..full {
         let mut m = [k.vr; 8];
+        let mut current = [zero; 8];
         for (t, seed) in seeds.iter().enumerate() {
             let mut bits = 0u64;
             let mut close = 0u32;
@@ -521,6 +594,15 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
                     let x = if BIAS {
                         let b = step_bias.as_ptr().add(t * n + w * 64 + 8 * g);
                         _mm256_add_ps(x, _mm256_loadu_ps(b))
+                    } else {
+                        x
+                    };
+                    // `update_current` in eight lanes: two products, then their sum.
+                    let x = if SYN {
+                        let i =
+                            _mm256_add_ps(_mm256_mul_ps(alpha, current[g]), _mm256_mul_ps(w_in, x));
+                        current[g] = i;
+                        i
                     } else {
                         x
                     };
@@ -544,5 +626,5 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool>(
             near[t] += u64::from(close);
         }
     }
-    train_portable::<BIAS>(lif, seeds, step_bias, n, full, words, trains, near);
+    train_portable::<BIAS, SYN>(lif, seeds, step_bias, n, full, words, trains, near);
 }

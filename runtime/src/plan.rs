@@ -39,6 +39,15 @@ pub struct Lif {
     pub fire: Compare,
     /// Lower bound of the kept membrane (`ir::Spiking::v_min`).
     pub v_min: Option<f32>,
+    /// The synaptic current between input and membrane (`ir::Spiking::synapse`), if any.
+    pub synapse: Option<Synapse>,
+}
+
+/// A current-based neuron's synapse in the runtime's precision: `i = alpha i + w_in x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Synapse {
+    pub alpha: f32,
+    pub w_in: f32,
 }
 
 /// One population of the plan.
@@ -74,6 +83,13 @@ impl Pop {
     /// Emits binary events (spikes) rather than graded values.
     pub fn binary(&self) -> bool {
         matches!(self.kind, Kind::Spiking(_))
+    }
+    /// The synapse of a current-based spiking population.
+    pub fn synapse(&self) -> Option<Synapse> {
+        match self.kind {
+            Kind::Spiking(l) => l.synapse,
+            _ => None,
+        }
     }
     /// Row `t` of a per-step bias (storage order), if the population has one.
     pub fn step_bias_row(&self, t: usize) -> Option<&[f32]> {
@@ -250,9 +266,13 @@ impl Plan {
     }
 
     /// The state-size yardstick of the issue: 4 bytes per population element (neurons and
-    /// analog values) plus a dense f32 delay buffer of `depth - 1` steps per population.
+    /// analog values) plus a dense f32 delay buffer of `depth - 1` steps per population, plus
+    /// 4 bytes per neuron with a synaptic current.
     pub fn state_budget(&self) -> usize {
-        self.pops.iter().map(|p| p.numel() * 4 * p.depth).sum()
+        self.pops
+            .iter()
+            .map(|p| p.numel() * 4 * (p.depth + usize::from(p.synapse().is_some())))
+            .sum()
     }
 
     /// Total population elements ("neurons" of the report).
@@ -283,6 +303,10 @@ fn kind(k: &PopulationKind) -> Kind {
             reset: s.reset,
             fire: s.fire,
             v_min: s.v_min.map(|v| v as f32),
+            synapse: s.synapse.map(|syn| Synapse {
+                alpha: syn.alpha as f32,
+                w_in: syn.w_in as f32,
+            }),
         }),
         PopulationKind::Analog(_) => Kind::Analog,
         PopulationKind::Readout(r) => Kind::Readout { mode: r.mode },

@@ -25,6 +25,9 @@ pub struct OpCounts {
     pub affine_ops: f64,
     /// Membrane updates: one per neuron per timestep at which its state is updated.
     pub neuron_updates: f64,
+    /// Synaptic-current updates of current-based neurons (`cuba_lif`): one per neuron with a
+    /// synapse per timestep, `i = alpha i + w_in x`, on top of its membrane update.
+    pub current_updates: f64,
     /// Binary events emitted by spiking populations.
     pub spikes: f64,
     /// Weight values fetched from memory.
@@ -44,6 +47,7 @@ pub enum Count {
     PoolingOps,
     AffineOps,
     NeuronUpdates,
+    CurrentUpdates,
     Spikes,
     WeightReads,
     StateReads,
@@ -52,12 +56,13 @@ pub enum Count {
 
 impl Count {
     /// Every count, in the order of the [`OpCounts`] fields.
-    pub const ALL: [Count; 9] = [
+    pub const ALL: [Count; 10] = [
         Count::Sops,
         Count::Macs,
         Count::PoolingOps,
         Count::AffineOps,
         Count::NeuronUpdates,
+        Count::CurrentUpdates,
         Count::Spikes,
         Count::WeightReads,
         Count::StateReads,
@@ -72,6 +77,7 @@ impl Count {
             Count::PoolingOps => "pooling_ops",
             Count::AffineOps => "affine_ops",
             Count::NeuronUpdates => "neuron_updates",
+            Count::CurrentUpdates => "current_updates",
             Count::Spikes => "spikes",
             Count::WeightReads => "weight_reads",
             Count::StateReads => "state_reads",
@@ -95,6 +101,7 @@ impl OpCounts {
             Count::PoolingOps => self.pooling_ops,
             Count::AffineOps => self.affine_ops,
             Count::NeuronUpdates => self.neuron_updates,
+            Count::CurrentUpdates => self.current_updates,
             Count::Spikes => self.spikes,
             Count::WeightReads => self.weight_reads,
             Count::StateReads => self.state_reads,
@@ -110,6 +117,7 @@ impl OpCounts {
             Count::PoolingOps => &mut self.pooling_ops,
             Count::AffineOps => &mut self.affine_ops,
             Count::NeuronUpdates => &mut self.neuron_updates,
+            Count::CurrentUpdates => &mut self.current_updates,
             Count::Spikes => &mut self.spikes,
             Count::WeightReads => &mut self.weight_reads,
             Count::StateReads => &mut self.state_reads,
@@ -239,6 +247,7 @@ impl Target {
                     Count::PoolingOps => (Section::Arithmetic, a.pooling_op.as_ref()),
                     Count::AffineOps => (Section::Arithmetic, a.affine_op.as_ref()),
                     Count::NeuronUpdates => (Section::Arithmetic, a.neuron_update.as_ref()),
+                    Count::CurrentUpdates => (Section::Arithmetic, a.current_update.as_ref()),
                     Count::Spikes => (
                         Section::Communication,
                         communication.as_ref().and_then(|c| c.spike.as_ref()),

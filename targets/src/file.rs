@@ -305,6 +305,7 @@ fn rows(p: &Pricing) -> Vec<(String, &Row)> {
                 ("arithmetic.pooling_op", a.pooling_op.as_ref()),
                 ("arithmetic.affine_op", a.affine_op.as_ref()),
                 ("arithmetic.neuron_update", a.neuron_update.as_ref()),
+                ("arithmetic.current_update", a.current_update.as_ref()),
             ];
             if let Some(m) = memory {
                 out.extend([

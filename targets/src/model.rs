@@ -66,6 +66,11 @@ pub struct Arithmetic {
     /// Per neuron update ([`Count::NeuronUpdates`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neuron_update: Option<Row>,
+    /// Per synaptic-current update ([`Count::CurrentUpdates`]). Files written before the count
+    /// existed lack it: the count is then unpriced (listed, left out of the total), never an
+    /// error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_update: Option<Row>,
 }
 
 /// Memory rows, for one stated SRAM size.

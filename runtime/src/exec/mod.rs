@@ -3,7 +3,8 @@
 //! Per step, each population of the schedule seeds its input (bias, constant or that step's
 //! row of a per-step one, plus hoisted drives),
 //! receives the events of its sources from step `t - delay` through their projections, then
-//! updates: LIF neurons charge, fire and reset; analog populations emit their non-zero values as
+//! updates: LIF neurons charge (a current-based one with its synaptic current, updated
+//! first), fire and reset; analog populations emit their non-zero values as
 //! graded events; the readout accumulates. Event lists live in per-population rings as deep as
 //! the longest delay out of the population.
 
@@ -176,7 +177,10 @@ impl Plan {
     fn reset(&self, st: &mut State) {
         for (p, pop) in self.pops.iter().enumerate() {
             match pop.kind {
-                Kind::Spiking(l) => st.membrane[p].fill(l.v_reset),
+                Kind::Spiking(l) => {
+                    st.membrane[p].fill(l.v_reset);
+                    st.current[p].fill(0.0);
+                }
                 // Event frames are loaded into zeroed slots, clearing only the last events.
                 Kind::Input { event_frames: true } => {
                     let base = st.slot_base[p];

@@ -17,6 +17,9 @@ pub struct State {
     /// The readout's input of the latest step (kept for traces and its event count).
     pub(super) readout_in: Vec<f32>,
     pub(super) membrane: Vec<Vec<f32>>,
+    /// Synaptic currents of current-based populations that step (empty for the others;
+    /// autonomous ones hold theirs in registers, like their membranes).
+    pub(super) current: Vec<Vec<f32>>,
     /// Per population, one seed per hoisted delay: every constant drive due by then, plus the
     /// bias when it is constant (a per-step one is added at each step).
     pub(super) drives: Vec<Vec<Vec<f32>>>,
@@ -32,6 +35,7 @@ impl State {
         let mut slots = Vec::new();
         let mut slot_base = Vec::with_capacity(plan.pops.len());
         let mut membrane = Vec::with_capacity(plan.pops.len());
+        let mut current = Vec::with_capacity(plan.pops.len());
         let mut drives = Vec::with_capacity(plan.pops.len());
         let (mut trains, mut train_near) = (Vec::new(), Vec::new());
         for p in &plan.pops {
@@ -49,6 +53,10 @@ impl State {
             // An autonomous population keeps its membranes in registers (see `train`).
             membrane.push(match p.kind {
                 Kind::Spiking(l) if !p.incoming.is_empty() => vec![l.v_reset; n],
+                _ => Vec::new(),
+            });
+            current.push(match p.synapse() {
+                Some(_) if !p.incoming.is_empty() => vec![0.0; n],
                 _ => Vec::new(),
             });
             drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());
@@ -77,6 +85,7 @@ impl State {
             scratch: vec![0.0; widest],
             readout_in: vec![0.0; plan.pops[plan.readout].numel()],
             membrane,
+            current,
             drives,
             trains,
             train_near,
@@ -102,6 +111,7 @@ impl State {
                 .sum::<usize>();
         slots
             + vecs(&self.membrane)
+            + vecs(&self.current)
             + drives
             + (self.scratch.capacity() + self.readout_in.capacity()) * f
             + self.logits.capacity() * 8

@@ -124,8 +124,14 @@ impl Plan {
                 self.seed_input(st, p, t, acc);
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
-                out.pops[p * self.timesteps + t].near =
-                    fire(&lif, &mut st.membrane[p], acc, &mut idx, self.simd);
+                out.pops[p * self.timesteps + t].near = fire(
+                    &lif,
+                    &mut st.membrane[p],
+                    acc,
+                    &mut st.current[p],
+                    &mut idx,
+                    self.simd,
+                );
                 st.slots[cur].events = idx.len();
                 st.slots[cur].idx = idx;
                 st.scratch = scratch;

@@ -18,13 +18,13 @@ fn field(s: &str) -> String {
 /// One row per layer with every count and its energy (means per sample).
 pub fn layers_csv(r: &Report) -> String {
     let mut s = String::from(
-        "layer,population,kind,neurons,spikes,events,sops,macs,dense,pooling_ops,affine_ops,copies,neuron_updates,weight_reads,state_reads,state_writes,firing_rate,energy_j,arithmetic_j,memory_j,communication_j,all_in_j\n",
+        "layer,population,kind,neurons,spikes,events,sops,macs,dense,pooling_ops,affine_ops,copies,neuron_updates,current_updates,weight_reads,state_reads,state_writes,firing_rate,energy_j,arithmetic_j,memory_j,communication_j,all_in_j\n",
     );
     for l in &r.layers {
         let c = &l.counts;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:e},{:e},{:e},{:e},{:e}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:e},{:e},{:e},{:e},{:e}",
             field(&l.name),
             l.population,
             l.kind,
@@ -38,6 +38,7 @@ pub fn layers_csv(r: &Report) -> String {
             c.affine_ops,
             c.copies,
             c.neuron_updates,
+            c.current_updates,
             c.weight_reads,
             c.state_reads,
             c.state_writes,

@@ -114,9 +114,15 @@ pub fn table(r: &Report) -> String {
         num(t.dense),
         t.activation_sparsity
     );
+    // Only current-based neurons update a current: other networks keep their line as it was.
+    let currents = if t.counts.current_updates > 0.0 {
+        format!(", {} current updates", num(t.counts.current_updates))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "other: {} pooling ops, {} affine ops, {} copies, {} neuron updates, {} weight reads, {} state reads, {} state writes",
+        "other: {} pooling ops, {} affine ops, {} copies, {} neuron updates{currents}, {} weight reads, {} state reads, {} state writes",
         num(t.counts.pooling_ops),
         num(t.counts.affine_ops),
         num(t.counts.copies),

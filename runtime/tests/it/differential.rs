@@ -4,6 +4,7 @@
 use crate::common;
 use crate::common::flips::{TIE_EPSILON, check_runs};
 
+use snnc_compiler::ir::PopulationKind;
 use snnc_compiler::reference::{compare, run_module};
 use snnc_compiler::synth;
 use snnc_runtime::Plan;
@@ -138,25 +139,48 @@ fn state_per_sample_stays_within_twice_the_dense_budget() {
 }
 
 /// The AVX-512, AVX2 and portable builds of the kernels compute element by element in the same
-/// order: their runs are identical, bit for bit.
+/// order: their runs are identical, bit for bit. Fixtures, then random modules with synaptic
+/// currents (stepping and precomputed populations alike).
 #[test]
 fn simd_and_portable_kernels_give_identical_runs() {
+    let same_in_every_build = |what: &str, m: &snnc_compiler::ir::Module, x: &[Vec<f32>]| {
+        let mut plan = Plan::new(m).unwrap();
+        plan.simd = snnc_runtime::ops::Simd::None;
+        let portable = plan.run_batch(x, false, None).unwrap();
+        for level in snnc_runtime::ops::Simd::available() {
+            plan.simd = level;
+            assert_eq!(
+                plan.run_batch(x, false, None).unwrap(),
+                portable,
+                "{what}: {level:?}"
+            );
+        }
+    };
     for name in common::fixtures() {
         let (net, w) = common::load(&name);
         let x = synth::inputs(&net, 2, common::SEED);
         let m = snnc_compiler::driver::compile(&net, w, true, true).unwrap();
-        let mut plan = Plan::new(&m).unwrap();
-        plan.simd = snnc_runtime::ops::Simd::None;
-        let portable = plan.run_batch(&x, false, None).unwrap();
-        for level in snnc_runtime::ops::Simd::available() {
-            plan.simd = level;
-            assert_eq!(
-                plan.run_batch(&x, false, None).unwrap(),
-                portable,
-                "{name}: {level:?}"
-            );
-        }
+        same_in_every_build(&name, &m, &x);
     }
+    let with_synapses = (0..400u64)
+        .filter(|&seed| {
+            synth::random_module(seed)
+                .populations
+                .iter()
+                .any(|(_, p)| matches!(&p.kind, PopulationKind::Spiking(s) if s.synapse.is_some()))
+        })
+        .take(40);
+    let mut checked = 0;
+    for seed in with_synapses {
+        let m = synth::random_module(seed);
+        same_in_every_build(
+            &format!("random module {seed}"),
+            &m,
+            &synth::random_inputs(&m, seed),
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 40, "random modules draw synapses");
 }
 
 /// Reports of every built-in target render, with long non-ASCII layer names cut cleanly.

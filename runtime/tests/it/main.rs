@@ -3,6 +3,7 @@
 
 mod common;
 mod counts;
+mod cuba;
 mod data;
 mod dataset_run;
 mod differential;

@@ -23,6 +23,7 @@ fn every_count() -> OpCounts {
         pooling_ops: 1e4,
         affine_ops: 1e3,
         neuron_updates: 2e4,
+        current_updates: 3e3,
         spikes: 5e3,
         weight_reads: 1.1e6,
         state_reads: 2e4,
@@ -75,6 +76,14 @@ fn builtin_figures_match_the_sources() {
     assert_eq!(int8.pj(Count::Sops), Some(0.03));
     assert_eq!(int8.pj(Count::Macs), Some(0.23));
     assert_eq!(int8.reference["int8_mult"].pj, 0.2);
+    // A current update is composed from the table's own figures: two mults and an add.
+    for (t, mult, add) in [
+        (&fp32, "float32_mult", "float32_add"),
+        (&int8, "int8_mult", "int8_add"),
+    ] {
+        let composed = 2.0 * t.reference[mult].pj + t.reference[add].pj;
+        assert_close(t.pj(Count::CurrentUpdates).unwrap(), composed, &t.name);
+    }
     assert_eq!(
         int8.formats.weights,
         NumberFormat::Int {
@@ -87,6 +96,11 @@ fn builtin_figures_match_the_sources() {
     assert_eq!(loihi.sources["davies2018"].status, Status::PreSilicon);
     assert_eq!(loihi.pj(Count::Sops), Some(23.6));
     assert_eq!(loihi.pj(Count::NeuronUpdates), Some(81.0));
+    assert_eq!(
+        loihi.pj(Count::CurrentUpdates),
+        Some(0.0),
+        "a Loihi compartment update is already current-based"
+    );
     assert_eq!(loihi.pj(Count::Spikes), Some(1.7));
     assert_eq!(
         loihi.pj(Count::Macs),
@@ -150,15 +164,15 @@ fn cmos45_fp32_every_count() {
     let e = Target::builtin("cmos45-fp32")
         .unwrap()
         .energy(&every_count());
-    // 1e6 x 0.9 + 1e5 x 4.6 + 1e4 x 0.9 + 1e3 x 4.6 + 2e4 x 5.5 pJ
+    // 1e6 x 0.9 + 1e5 x 4.6 + 1e4 x 0.9 + 1e3 x 4.6 + 2e4 x 5.5 + 3e3 x 8.3 pJ
     assert_close(
         e.arithmetic_j,
-        (900_000.0 + 460_000.0 + 9_000.0 + 4_600.0 + 110_000.0) * 1e-12,
+        (900_000.0 + 460_000.0 + 9_000.0 + 4_600.0 + 110_000.0 + 24_900.0) * 1e-12,
         "arithmetic",
     );
     // 1.1e6 weight reads + 2e4 state reads, 5 pJ each
     assert_close(e.memory_j, 5.6e6 * 1e-12, "memory");
-    assert_close(e.total_j, 1_483_600e-12 + 5.6e-6, "total");
+    assert_close(e.total_j, 1_508_500e-12 + 5.6e-6, "total");
     assert_eq!(e.unpriced, [Count::Spikes, Count::StateWrites]);
     assert_close(
         e.term(Count::NeuronUpdates).unwrap().joules,
@@ -172,10 +186,10 @@ fn cmos45_int8_every_count() {
     let e = Target::builtin("cmos45-int8")
         .unwrap()
         .energy(&every_count());
-    // 1e6 x 0.03 + 1e5 x 0.23 + 1e4 x 0.03 + 1e3 x 0.23 + 2e4 x 0.26 pJ
+    // 1e6 x 0.03 + 1e5 x 0.23 + 1e4 x 0.03 + 1e3 x 0.23 + 2e4 x 0.26 + 3e3 x 0.43 pJ
     assert_close(
         e.arithmetic_j,
-        (30_000.0 + 23_000.0 + 300.0 + 230.0 + 5_200.0) * 1e-12,
+        (30_000.0 + 23_000.0 + 300.0 + 230.0 + 5_200.0 + 1_290.0) * 1e-12,
         "arithmetic",
     );
     // (1.1e6 + 2e4) x 1.25 pJ
@@ -185,12 +199,14 @@ fn cmos45_int8_every_count() {
 #[test]
 fn loihi_every_count() {
     let e = Target::builtin("loihi").unwrap().energy(&every_count());
-    // 1e6 SOPs + 1e4 pooled inputs at 23.6 pJ, 2e4 updates at 81 pJ
+    // 1e6 SOPs + 1e4 pooled inputs at 23.6 pJ, 2e4 updates at 81 pJ; current updates are
+    // inside the neuron updates (a priced zero, not unpriced)
     assert_close(
         e.arithmetic_j,
         (1.01e6 * 23.6 + 2e4 * 81.0) * 1e-12,
         "arithmetic",
     );
+    assert_eq!(e.term(Count::CurrentUpdates).unwrap().joules, 0.0);
     // 5e3 spikes at 1.7 pJ
     assert_close(e.communication_j, 8_500e-12, "communication");
     assert_eq!(e.memory_j, 0.0);
@@ -224,7 +240,11 @@ fn truenorth_is_all_in_and_adds_no_memory_term() {
     );
     assert!(e.terms.iter().all(|t| t.section == Section::AllIn));
     assert!(e.term(Count::WeightReads).is_none());
-    assert_eq!(e.unpriced, [Count::Macs, Count::AffineOps]);
+    // A TrueNorth neuron has no synaptic current: its updates are not inside the figure.
+    assert_eq!(
+        e.unpriced,
+        [Count::Macs, Count::AffineOps, Count::CurrentUpdates]
+    );
     // Memory traffic alone costs nothing extra.
     let only_memory = OpCounts {
         weight_reads: 1e9,
@@ -334,6 +354,35 @@ fn user_file_by_path() {
     assert_close(e.arithmetic_j, (500.0 + 20.0) * 1e-12, "arithmetic");
     assert_close(e.memory_j, 1_000e-12, "memory");
     assert_eq!(Target::from_path(&path).unwrap(), t);
+}
+
+/// A file written before `current_updates` existed (no `current_update` row) still loads; the
+/// count is then unpriced: left out of the total and listed.
+#[test]
+fn a_file_without_a_current_update_row_loads_and_leaves_the_count_unpriced() {
+    let mut t = Target::builtin("cmos45-fp32").unwrap();
+    let Pricing::PerOperation { arithmetic, .. } = &mut t.pricing else {
+        unreachable!()
+    };
+    arithmetic.current_update = None;
+    let json = t.to_json();
+    assert!(!json.contains("current_update"));
+    let old = Target::from_json(&json, "old.json").unwrap();
+    assert_eq!(
+        old.pricing_of(Count::CurrentUpdates),
+        CountPricing::Unpriced
+    );
+    let counts = OpCounts {
+        neuron_updates: 10.0,
+        current_updates: 10.0,
+        ..Default::default()
+    };
+    let e = old.energy(&counts);
+    assert_close(e.total_j, 10.0 * 5.5e-12, "total");
+    assert_eq!(e.unpriced, [Count::CurrentUpdates]);
+    // Old count files (JSON without the field) load too.
+    let back: OpCounts = serde_json::from_str(r#"{"neuron_updates": 1}"#).unwrap();
+    assert_eq!(back.current_updates, 0.0);
 }
 
 #[test]

@@ -172,11 +172,17 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
             let c = &mut cells[h.index() * t_max + t];
             c.events += events;
             match &p.kind {
-                PopulationKind::Spiking(_) => {
+                PopulationKind::Spiking(s) => {
                     c.spikes += events;
                     c.neuron_updates += n;
                     c.state_reads += 2 * n;
                     c.state_writes += 2 * n;
+                    // A synaptic current: updated, read and written for every neuron.
+                    if s.synapse.is_some() {
+                        c.current_updates += n;
+                        c.state_reads += n;
+                        c.state_writes += n;
+                    }
                 }
                 PopulationKind::Analog(_) if !constant[h.index()] || t == 0 => {
                     c.state_reads += n;

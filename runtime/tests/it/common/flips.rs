@@ -54,6 +54,17 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
             _ => Vec::new(),
         })
         .collect();
+    // The synaptic currents of current-based populations: not traced, so replayed from the
+    // drives (exact in f64, like the membranes; the runtime's f32 rounding stays within the tie
+    // epsilon).
+    let mut current: Vec<Vec<f64>> = m
+        .populations
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+            _ => Vec::new(),
+        })
+        .collect();
     let mut flips = Vec::new();
     for t in 0..m.timesteps {
         for (h, p) in m.populations.iter() {
@@ -104,6 +115,12 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
                     }
                 }
                 PopulationKind::Spiking(s) => {
+                    if let Some(syn) = s.synapse {
+                        for (i, x) in current[h.index()].iter_mut().zip(drive.iter_mut()) {
+                            *i = syn.update(*i, *x);
+                            *x = *i;
+                        }
+                    }
                     for (i, v) in membrane[h.index()].iter_mut().enumerate() {
                         // A delayed reset follows the runtime's last spike, imposed like the rest.
                         let pending = s.reset == Reset::SubtractNext

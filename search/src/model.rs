@@ -5,7 +5,7 @@ use crate::init::{self, InitScheme};
 use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
 use crate::layers::{self, BatchNorm};
-use crate::neuron::Neuron;
+use crate::neuron::{Neuron, NeuronState};
 use crate::params::ParamStore;
 use candle_core::{D, DType, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
@@ -51,10 +51,11 @@ pub struct ForwardOutput {
 /// Observer of node outputs during a forward pass: `(node, timestep, value)`.
 pub type NodeHook<'a> = dyn FnMut(NodeId, usize, &Tensor) -> Result<()> + 'a;
 
-/// Neuron membranes and dropout masks carried from one forward pass into the next.
+/// Neuron states (membranes, synaptic currents) and dropout masks carried from one forward
+/// pass into the next.
 #[derive(Debug, Clone, Default)]
 pub struct CarriedState {
-    membranes: Vec<Option<Tensor>>,
+    neurons: Vec<NeuronState>,
     masks: Vec<Option<Tensor>>,
 }
 
@@ -249,12 +250,11 @@ impl SnnModel {
                 })
             }
             Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
-            Op::CubaLif(_) => {
-                return Err(node_error(
-                    net,
-                    id,
-                    "cuba_lif is not in the Candle forward yet",
-                ));
+            Op::CubaLif(p) => {
+                // A validated network gives every cuba_lif its current's decay.
+                let synapse = Neuron::synapse_of(p)
+                    .ok_or_else(|| node_error(net, id, "cuba_lif needs `alpha` or `tau_syn`"))?;
+                Layer::Neuron(Neuron::cuba_lif(p.clone(), synapse))
             }
             Op::Plif(p) => {
                 let tau0 = p.tau.unwrap_or_else(|| 1.0 / p.leak());
@@ -317,7 +317,7 @@ impl SnnModel {
         self.forward_impl(input, train, rng, false, Some(hook), None)
     }
 
-    /// [`SnnModel::forward_with_hook`] starting from the membranes and dropout masks `carry` holds
+    /// [`SnnModel::forward_with_hook`] starting from the neuron states and dropout masks `carry` holds
     /// (fresh if it is empty) and leaving this pass's final ones in it. Delayed-edge buffers still
     /// start at zero. The batch size must stay the same while state is carried.
     pub fn forward_carrying(
@@ -353,13 +353,12 @@ impl SnnModel {
         }
         let mut current: Vec<Option<Tensor>> = vec![None; n];
         let mut history: Vec<VecDeque<Tensor>> = vec![VecDeque::new(); n];
-        let (mut membranes, mut masks): (Vec<Option<Tensor>>, Vec<Option<Tensor>>) =
+        let (mut neurons, mut masks): (Vec<NeuronState>, Vec<Option<Tensor>>) =
             match carry.as_deref_mut() {
-                Some(c) if c.membranes.len() == n && c.masks.len() == n => (
-                    std::mem::take(&mut c.membranes),
-                    std::mem::take(&mut c.masks),
-                ),
-                _ => (vec![None; n], vec![None; n]),
+                Some(c) if c.neurons.len() == n && c.masks.len() == n => {
+                    (std::mem::take(&mut c.neurons), std::mem::take(&mut c.masks))
+                }
+                _ => (vec![NeuronState::default(); n], vec![None; n]),
             };
         let spiking = self.spiking_nodes();
         let mut spikes: Vec<(NodeId, Vec<f64>)> = spiking
@@ -381,7 +380,7 @@ impl SnnModel {
                     }
                 } else {
                     let x = self.gather_input(id, t, batch, &current, &history)?;
-                    let y = self.apply(id, t, &x, train, rng, &mut membranes, &mut masks)?;
+                    let y = self.apply(id, t, &x, train, rng, &mut neurons, &mut masks)?;
                     // Inference needs no autograd graph: cutting it at every node frees each
                     // activation as soon as its consumers have run, instead of at the end.
                     if train && self.autograd {
@@ -419,7 +418,7 @@ impl SnnModel {
             }
         }
         if let Some(c) = carry {
-            c.membranes = membranes;
+            c.neurons = neurons;
             c.masks = masks;
         }
         let sum = acc.expect("timesteps >= 1");
@@ -473,7 +472,7 @@ impl SnnModel {
         x: &Tensor,
         train: bool,
         rng: &mut Rng,
-        membranes: &mut [Option<Tensor>],
+        neurons: &mut [NeuronState],
         masks: &mut [Option<Tensor>],
     ) -> Result<Tensor> {
         match &self.layers[id] {
@@ -511,11 +510,7 @@ impl SnnModel {
                 layers::linear(x, w.as_tensor(), b.as_ref().map(|b| b.as_tensor()))
             }
             Layer::BatchNorm(bn) => bn.forward_step(x, train, t),
-            Layer::Neuron(neuron) => {
-                let (s, v) = neuron.step(x, membranes[id].as_ref())?;
-                membranes[id] = Some(v);
-                Ok(s)
-            }
+            Layer::Neuron(neuron) => neuron.advance(x, &mut neurons[id]),
             Layer::AvgPool(p) => p.forward(&x.contiguous()?),
             Layer::MaxPool(p) => p.forward(&x.contiguous()?),
             Layer::Dropout(p) => {

@@ -1,8 +1,10 @@
-//! LIF and PLIF neuron layers: one charge-fire-reset step on a batch, BPTT-friendly.
+//! LIF, PLIF and current-based LIF neuron layers: one charge-fire-reset step on a batch,
+//! BPTT-friendly.
 
 use crate::neuron_ops::{Charge, HardResetDetached};
 use crate::spike::SpikeFn;
 use candle_core::{Result, Tensor, Var};
+use snnc_compiler::ir::Synapse;
 use snnc_compiler::network::{NeuronParams, Reset};
 
 /// The leak of a layer: fixed (`lif` and `if`: the factors on the old membrane and on the
@@ -13,12 +15,24 @@ pub enum Leak {
     Learned(Var),
 }
 
-/// A spiking layer; the membrane lives in the caller's per-forward state.
+/// A spiking layer; its state lives in the caller's per-forward [`NeuronState`].
 #[derive(Debug, Clone)]
 pub struct Neuron {
     pub params: NeuronParams,
     pub leak: Leak,
+    /// The current between the input and the membrane (`cuba_lif`); none when the input charges
+    /// the membrane directly.
+    pub synapse: Option<Synapse>,
     spike: SpikeFn,
+}
+
+/// What a neuron carries from one step to the next; empty before the first step (membrane at
+/// `v_reset`, current at 0).
+#[derive(Debug, Clone, Default)]
+pub struct NeuronState {
+    pub membrane: Option<Tensor>,
+    /// The synaptic current (current-based neurons only).
+    pub current: Option<Tensor>,
 }
 
 impl Neuron {
@@ -33,6 +47,24 @@ impl Neuron {
         Self::new(params, Leak::Learned(w))
     }
 
+    /// A current-based LIF (`cuba_lif`): the fixed leak of [`Neuron::lif`], charged through
+    /// `synapse`.
+    pub fn cuba_lif(params: NeuronParams, synapse: Synapse) -> Self {
+        Neuron {
+            synapse: Some(synapse),
+            ..Self::lif(params)
+        }
+    }
+
+    /// The synaptic current a neuron's parameters describe (`alpha` or `tau_syn`, and `w_in`,
+    /// 1 when absent); `None` when they describe none.
+    pub fn synapse_of(params: &NeuronParams) -> Option<Synapse> {
+        params.synapse_alpha().map(|alpha| Synapse {
+            alpha,
+            w_in: params.w_in.unwrap_or(1.0),
+        })
+    }
+
     fn new(params: NeuronParams, leak: Leak) -> Self {
         let spike = SpikeFn::atan(
             params.threshold as f32,
@@ -42,6 +74,7 @@ impl Neuron {
         Neuron {
             params,
             leak,
+            synapse: None,
             spike,
         }
     }
@@ -49,6 +82,23 @@ impl Neuron {
     /// Initial PLIF logit for a time constant: `w0 = -ln(tau0 - 1)`, so `sigmoid(w0) = 1/tau0`.
     pub fn plif_w0(tau0: f64) -> f64 {
         -(tau0 - 1.0).ln()
+    }
+
+    /// One step from the state the last step left (empty at the first), which it advances;
+    /// returns the spikes. A synaptic current takes the input first and charges the membrane in
+    /// its place.
+    pub fn advance(&self, x: &Tensor, state: &mut NeuronState) -> Result<Tensor> {
+        let charge = match &self.synapse {
+            Some(synapse) => {
+                let i = synaptic_current(synapse, x, state.current.as_ref())?;
+                state.current = Some(i.clone());
+                i
+            }
+            None => x.clone(),
+        };
+        let (s, v) = self.step(&charge, state.membrane.as_ref())?;
+        state.membrane = Some(v);
+        Ok(s)
     }
 
     /// One step: returns `(spikes, new membrane)`. `v` is `None` at the first step (membrane v_reset).
@@ -128,6 +178,22 @@ impl Neuron {
             Reset::SubtractNext | Reset::None => h,
         };
         Ok((s, floor_at(v_new, p.v_min)?))
+    }
+}
+
+/// The current after this step's input `x`, `alpha i + w_in x` in f32 as
+/// [`Synapse::update`] states it: the two products rounded separately, then added. `i` is `None`
+/// at the first step, where the current is 0 and the sum is `w_in x` exactly; a `w_in` of 1 is
+/// no product at all.
+fn synaptic_current(synapse: &Synapse, x: &Tensor, i: Option<&Tensor>) -> Result<Tensor> {
+    let entering = if synapse.w_in == 1.0 {
+        x.clone()
+    } else {
+        x.affine(synapse.w_in, 0.0)?
+    };
+    match i {
+        Some(i) => i.affine(synapse.alpha, 0.0)? + entering,
+        None => Ok(entering),
     }
 }
 

@@ -206,6 +206,158 @@ fn trained_runs_agree_on_real_data() {
     }
 }
 
+/// Current-based neurons (`cuba_lif`) on two small dense networks: snnTorch `Synaptic`'s form
+/// (`alpha`, `beta`, delayed subtract, `gt`) and NIR `CubaLIF`'s (`tau`, `tau_syn`, `w_in`,
+/// `v_leak`), as a name and the neuron's fields.
+const CUBA_NEURONS: [(&str, &str); 2] = [
+    (
+        "cuba-synaptic",
+        r#""beta": 0.9, "alpha": 0.8, "decay_input": false, "reset": "subtract_next", "compare": "gt""#,
+    ),
+    (
+        "cuba-nir",
+        r#""tau": 2.0, "tau_syn": 4.0, "w_in": 0.5, "v_leak": 0.1"#,
+    ),
+];
+
+/// Logits of a `cuba_lif` network without a threshold flip agree closer than the ladder asks:
+/// the current adds two f32 products per step, nothing that should cost more.
+const CUBA_LOGIT_TOLERANCE: f64 = 1e-5;
+
+/// A digits MLP with two `cuba_lif` layers of `neuron` fields and an analog readout.
+fn cuba_network(name: &str, neuron: &str) -> String {
+    format!(
+        r#"{{"format_version": 1, "name": "{name}", "timesteps": 8, "num_classes": 10,
+  "input": {{"shape": [64], "encoding": "direct"}},
+  "readout": {{"node": "fc3", "kind": "time_mean"}},
+  "nodes": [
+    {{"name": "input", "op": "input"}},
+    {{"name": "fc1", "op": "linear", "in_features": 64, "out_features": 32, "bias": true}},
+    {{"name": "cuba1", "op": "cuba_lif", {neuron}}},
+    {{"name": "fc2", "op": "linear", "in_features": 32, "out_features": 16, "bias": true}},
+    {{"name": "cuba2", "op": "cuba_lif", {neuron}}},
+    {{"name": "fc3", "op": "linear", "in_features": 16, "out_features": 10, "bias": true}}
+  ],
+  "edges": [
+    {{"from": "input", "to": "fc1"}}, {{"from": "fc1", "to": "cuba1"}},
+    {{"from": "cuba1", "to": "fc2"}}, {{"from": "fc2", "to": "cuba2"}},
+    {{"from": "cuba2", "to": "fc3"}}
+  ]}}"#
+    )
+}
+
+/// `cuba_lif` in Candle against both interpreters (the network's own and the IR's, before and
+/// after the passes) on 64 digits test samples with placeholder weights: the ladder, with
+/// logits within [`CUBA_LOGIT_TOLERANCE`]. Then `snnc eval` on the same run reports exactly
+/// Candle's spikes per layer and step and its accuracy.
+#[test]
+fn cuba_lif_networks_agree_with_the_interpreters_and_eval() {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
+        return;
+    };
+    let test = snnc_datasets::load(
+        snnc_datasets::DatasetName::Digits,
+        &digits,
+        snnc_datasets::Split::Test,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, neuron) in CUBA_NEURONS {
+        let run = dir.path().join(name);
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("network.json"), cuba_network(name, neuron)).unwrap();
+        let net = Network::load(&run.join("network.json")).unwrap();
+        let weights = synth::weights(&net, 2022);
+        weights.save(&run.join("weights.safetensors")).unwrap();
+
+        let pipeline = snnc_search::data::InputPipeline::new(
+            &net,
+            &test,
+            snnc_search::data::Augment::NONE,
+            snnc_datasets::transform::FrameSplit::ByCount,
+        )
+        .unwrap();
+        let indices: Vec<usize> = (0..64).collect();
+        let (input, labels) = pipeline
+            .batch(&test, &indices, None, &ComputeDevice::cpu())
+            .unwrap();
+        let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
+        let x: Vec<Vec<f32>> = flat.chunks(64).map(<[f32]>::to_vec).collect();
+        let candle = candle_forward(&net, &weights, &input);
+
+        let graph = snnc_compiler::reference::run_network(&net, &weights, &x).unwrap();
+        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+        let lowered = run_module(&m, &x).unwrap();
+        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+        for (stage, ir) in [
+            ("network", &graph),
+            ("lowered", &lowered),
+            ("optimised", &optimised),
+        ] {
+            let what = format!("{name} ({stage})");
+            check(&what, &candle, ir);
+            let error = compare(ir, &candle).max_logit_error;
+            assert!(
+                error <= CUBA_LOGIT_TOLERANCE,
+                "{what}: logits differ by {error:.3e} (relative), above {CUBA_LOGIT_TOLERANCE:e}"
+            );
+        }
+        for layer in ["cuba1", "cuba2"] {
+            let spikes = graph.total_spikes(layer).unwrap();
+            assert!(
+                spikes >= 64,
+                "{name}: `{layer}` fired {spikes} times on 64 samples, too few to test anything"
+            );
+        }
+
+        let o = crate::common::snnc(&[
+            "eval",
+            "--run",
+            crate::common::s(&run),
+            "--dataset",
+            "digits",
+            "--data-dir",
+            crate::common::s(&digits),
+            "--limit",
+            "64",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{name}: {}", crate::common::text(&o));
+        let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let correct = candle
+            .predictions
+            .iter()
+            .zip(&labels)
+            .filter(|&(p, &l)| *p == l as usize)
+            .count();
+        assert_eq!(
+            eval["accuracy"].as_f64(),
+            Some(correct as f64 / 64.0),
+            "{name}: eval's accuracy"
+        );
+        for (l, layer) in candle.layers.iter().enumerate() {
+            let reported = eval["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == layer.as_str())
+                .unwrap_or_else(|| panic!("{name}: eval reports no layer `{layer}`"));
+            let per_step: Vec<f64> = (0..net.desc.timesteps)
+                .map(|t| candle.spikes.iter().map(|s| s[l][t]).sum::<u64>() as f64 / 64.0)
+                .collect();
+            assert_eq!(
+                reported["spikes_per_timestep"],
+                serde_json::json!(per_step),
+                "{name}: eval's spikes of `{layer}` per step"
+            );
+        }
+        eprintln!(
+            "{name}: {} spikes, accuracy {correct}/64 (placeholder weights)",
+            graph.spikes.iter().flatten().flatten().sum::<u64>()
+        );
+    }
+}
+
 /// The rule `check` applies, on made-up runs of two samples: a flip licensed in one sample does
 /// not waive the other sample's logits, and a flip with no float tie before it fails.
 #[test]

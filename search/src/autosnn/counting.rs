@@ -87,7 +87,7 @@ impl CountPlan {
             let from: Vec<NodeId> = net.inputs[id].iter().map(|&(s, _)| s).collect();
             let all_binary = !from.is_empty() && from.iter().all(|&s| binary[s]);
             binary[id] = match &node.op {
-                Op::Lif(_) | Op::Plif(_) | Op::If(_) => true,
+                Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_) => true,
                 Op::MaxPool(_) | Op::Flatten(_) | Op::Dropout(_) => all_binary,
                 _ => false,
             };

@@ -1,10 +1,10 @@
-//! LIF and PLIF forward sequences against hand-computed membranes and spikes.
+//! LIF, PLIF and current-based LIF forward sequences against hand-computed membranes and spikes.
 
 use crate::common::*;
 use candle_core::{Tensor, Var};
 use snnc_compiler::network::{Compare, NeuronParams, Reset};
 use snnc_search::device::ComputeDevice;
-use snnc_search::neuron::{Leak, Neuron};
+use snnc_search::neuron::{Leak, Neuron, NeuronState};
 
 /// Run `neuron` over a sequence of inputs (each of `dims`); returns per-step (spikes, membranes).
 fn run(neuron: &Neuron, inputs: &[Vec<f32>], dims: &[usize]) -> Vec<(Vec<f32>, Vec<f32>)> {
@@ -327,5 +327,99 @@ fn random_sequences_match_the_f64_reference() {
     assert!(
         checked_spikes > 1000,
         "the random inputs should make neurons fire ({checked_spikes})"
+    );
+}
+
+/// A current-based LIF (snnTorch `Synaptic` style: `beta`, no input decay) with the given
+/// current decay and input factor.
+fn cuba(alpha: f64, w_in: Option<f64>, f: impl FnOnce(&mut NeuronParams)) -> Neuron {
+    let mut p = NeuronParams {
+        tau: None,
+        beta: Some(0.5),
+        decay_input: false,
+        alpha: Some(alpha),
+        w_in,
+        ..lif_params(2.0)
+    };
+    f(&mut p);
+    let synapse = Neuron::synapse_of(&p).expect("alpha gives a synapse");
+    Neuron::cuba_lif(p, synapse)
+}
+
+/// Run `neuron` as the model does (`advance` on its own state) over a scalar sequence: spikes,
+/// membranes and currents per step.
+fn run_cuba(neuron: &Neuron, xs: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut state = NeuronState::default();
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for &x in xs {
+        let s = neuron
+            .advance(&tensor(&[x], &[1]), &mut state)
+            .expect("step");
+        out.0.push(scalar(&s) as f32);
+        out.1
+            .push(scalar(state.membrane.as_ref().expect("membrane")) as f32);
+        out.2
+            .push(scalar(state.current.as_ref().expect("current")) as f32);
+    }
+    out
+}
+
+#[test]
+fn cuba_lif_charges_the_membrane_with_its_current() {
+    // i = 0.5 i + x, then v = 0.5 v + i; `gt` at 1, delayed subtract. Every value is a dyadic
+    // rational, so f32 is exact: i = .5 .75 .875 .4375 .21875; v = .5, 1 (not above 1),
+    // 1.375 (fires, kept), .6875 + .4375 - 1 = .125, .0625 + .21875 = .28125. The spike leaves
+    // the current alone.
+    let n = cuba(0.5, None, |p| {
+        p.reset = Reset::SubtractNext;
+        p.compare = Compare::Gt;
+    });
+    let (s, v, i) = run_cuba(&n, &[0.5, 0.5, 0.5, 0.0, 0.0]);
+    assert_eq!(s, vec![0.0, 0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(v, vec![0.5, 1.0, 1.375, 0.125, 0.28125]);
+    assert_eq!(i, vec![0.5, 0.75, 0.875, 0.4375, 0.21875]);
+    // A neuron without a current keeps none.
+    let mut state = NeuronState::default();
+    Neuron::lif(lif_params(2.0))
+        .advance(&tensor(&[0.5], &[1]), &mut state)
+        .unwrap();
+    assert!(state.current.is_none() && state.membrane.is_some());
+}
+
+#[test]
+fn cuba_lif_scales_what_enters_the_current_by_w_in() {
+    // alpha = 0: the current is w_in x, so the neuron is a LIF driven by w_in x.
+    let xs = [0.8, 1.6, -0.4, 2.2, 0.6];
+    let (s, v, i) = run_cuba(&cuba(0.0, Some(0.5), |_| {}), &xs);
+    let halved: Vec<f32> = xs.iter().map(|x| x * 0.5).collect();
+    let lif = Neuron::lif(NeuronParams {
+        tau: None,
+        beta: Some(0.5),
+        decay_input: false,
+        ..lif_params(2.0)
+    });
+    let (s_lif, v_lif) = run1(&lif, &halved);
+    assert_eq!((s, v), (s_lif, v_lif));
+    assert_eq!(i, halved);
+}
+
+#[test]
+fn cuba_lif_gradient_flows_back_through_the_current() {
+    // Below threshold with w_in = 2: i = 2x, 3x, 3.5x and v = 2x, 4x, 5.5x, so dv3/dx = 5.5.
+    let n = cuba(0.5, Some(2.0), |p| {
+        p.threshold = 100.0;
+        p.reset = Reset::None;
+    });
+    let x = var(&[0.25], &[1]);
+    let mut state = NeuronState::default();
+    for _ in 0..3 {
+        n.advance(x.as_tensor(), &mut state).unwrap();
+    }
+    let v = state.membrane.expect("membrane").sum_all().unwrap();
+    assert_eq!(scalar(&v), 5.5 * 0.25);
+    let grads = v.backward().unwrap();
+    assert_eq!(
+        scalar(grads.get(x.as_tensor()).expect("x has a gradient")),
+        5.5
     );
 }

@@ -23,20 +23,39 @@ use crate::plan::{Lif, Synapse};
 use snnc_compiler::ir::{Compare, Reset};
 use snnc_compiler::reference::FLIP_MARGIN;
 
-/// `$sweep!(fires, reset, next)` once per (compare, reset) pair: `fires(u)` is the compare,
-/// `reset(u)` the membrane kept after a spike, `next` whether a `subtract_next` reset is read
-/// from the stored membrane before charging.
+/// `$sweep!(fires, reset, next, delayed)` once per (compare, reset) pair: `fires(u)` is the
+/// compare, `reset(u)` the membrane kept after a spike, `next` whether a delayed reset
+/// (`subtract_next`, `zero_next`) is read from the stored membrane before charging, and
+/// `delayed(u)` the charged membrane once that pending reset is applied.
 macro_rules! per_kind {
     ($lif:expr, $th:expr, $vr:expr, $sweep:ident) => {
         match ($lif.fire, $lif.reset) {
-            (Compare::Ge, Reset::Hard) => $sweep!(|u: f32| u >= $th, |_: f32| $vr, false),
-            (Compare::Ge, Reset::Subtract) => $sweep!(|u: f32| u >= $th, |u: f32| u - $th, false),
-            (Compare::Ge, Reset::SubtractNext) => $sweep!(|u: f32| u >= $th, |u: f32| u, true),
-            (Compare::Ge, Reset::None) => $sweep!(|u: f32| u >= $th, |u: f32| u, false),
-            (Compare::Gt, Reset::Hard) => $sweep!(|u: f32| u > $th, |_: f32| $vr, false),
-            (Compare::Gt, Reset::Subtract) => $sweep!(|u: f32| u > $th, |u: f32| u - $th, false),
-            (Compare::Gt, Reset::SubtractNext) => $sweep!(|u: f32| u > $th, |u: f32| u, true),
-            (Compare::Gt, Reset::None) => $sweep!(|u: f32| u > $th, |u: f32| u, false),
+            (Compare::Ge, Reset::Hard) => {
+                $sweep!(|u: f32| u >= $th, |_: f32| $vr, false, |u: f32| u)
+            }
+            (Compare::Ge, Reset::Subtract) => {
+                $sweep!(|u: f32| u >= $th, |u: f32| u - $th, false, |u: f32| u)
+            }
+            (Compare::Ge, Reset::SubtractNext) => {
+                $sweep!(|u: f32| u >= $th, |u: f32| u, true, |u: f32| u - $th)
+            }
+            (Compare::Ge, Reset::ZeroNext) => {
+                $sweep!(|u: f32| u >= $th, |u: f32| u, true, |_: f32| $vr)
+            }
+            (Compare::Ge, Reset::None) => $sweep!(|u: f32| u >= $th, |u: f32| u, false, |u: f32| u),
+            (Compare::Gt, Reset::Hard) => {
+                $sweep!(|u: f32| u > $th, |_: f32| $vr, false, |u: f32| u)
+            }
+            (Compare::Gt, Reset::Subtract) => {
+                $sweep!(|u: f32| u > $th, |u: f32| u - $th, false, |u: f32| u)
+            }
+            (Compare::Gt, Reset::SubtractNext) => {
+                $sweep!(|u: f32| u > $th, |u: f32| u, true, |u: f32| u - $th)
+            }
+            (Compare::Gt, Reset::ZeroNext) => {
+                $sweep!(|u: f32| u > $th, |u: f32| u, true, |_: f32| $vr)
+            }
+            (Compare::Gt, Reset::None) => $sweep!(|u: f32| u > $th, |u: f32| u, false, |u: f32| u),
         }
     };
 }
@@ -46,6 +65,7 @@ const HARD: u8 = 0;
 const SUBTRACT: u8 = 1;
 const SUBTRACT_NEXT: u8 = 2;
 const NO_RESET: u8 = 3;
+const ZERO_NEXT: u8 = 4;
 
 /// `$kernel::<GT, RESET, extra..>($args)` once per (compare, reset) pair.
 #[cfg(target_arch = "x86_64")]
@@ -57,11 +77,17 @@ macro_rules! per_kind_avx2 {
             (Compare::Ge, Reset::SubtractNext) => {
                 $kernel::<false, SUBTRACT_NEXT $($(, $extra)*)?>($($arg),*)
             }
+            (Compare::Ge, Reset::ZeroNext) => {
+                $kernel::<false, ZERO_NEXT $($(, $extra)*)?>($($arg),*)
+            }
             (Compare::Ge, Reset::None) => $kernel::<false, NO_RESET $($(, $extra)*)?>($($arg),*),
             (Compare::Gt, Reset::Hard) => $kernel::<true, HARD $($(, $extra)*)?>($($arg),*),
             (Compare::Gt, Reset::Subtract) => $kernel::<true, SUBTRACT $($(, $extra)*)?>($($arg),*),
             (Compare::Gt, Reset::SubtractNext) => {
                 $kernel::<true, SUBTRACT_NEXT $($(, $extra)*)?>($($arg),*)
+            }
+            (Compare::Gt, Reset::ZeroNext) => {
+                $kernel::<true, ZERO_NEXT $($(, $extra)*)?>($($arg),*)
             }
             (Compare::Gt, Reset::None) => $kernel::<true, NO_RESET $($(, $extra)*)?>($($arg),*),
         }
@@ -181,7 +207,7 @@ fn fire_portable(
     let len = v.len();
     // One instance per (compare, reset) pair, so the choice is made once, not per neuron.
     macro_rules! sweep {
-        ($fires:expr, $reset:expr, $next:expr) => {{
+        ($fires:expr, $reset:expr, $next:expr, $delayed:expr) => {{
             let mut near = 0u32;
             let chunks = v.chunks_exact_mut(64).zip(input.chunks_exact(64));
             for (c, (m, x)) in chunks.enumerate() {
@@ -192,7 +218,11 @@ fn fire_portable(
                 let mut bits = 0u64;
                 for j in 0..64 {
                     let u = rest + beta * (m[j] - rest) + gain * x[j];
-                    let u = if $next && $fires(m[j]) { u - th } else { u };
+                    let u = if $next && $fires(m[j]) {
+                        $delayed(u)
+                    } else {
+                        u
+                    };
                     near += u32::from((u - th).abs() < margin);
                     let f = $fires(u);
                     bits |= u64::from(f) << j;
@@ -204,7 +234,7 @@ fn fire_portable(
             let mut bits = 0u64;
             for (j, (m, x)) in v[full..].iter_mut().zip(&input[full..]).enumerate() {
                 let u = rest + beta * (*m - rest) + gain * *x;
-                let u = if $next && $fires(*m) { u - th } else { u };
+                let u = if $next && $fires(*m) { $delayed(u) } else { u };
                 near += u32::from((u - th).abs() < margin);
                 let f = $fires(u);
                 bits |= u64::from(f) << j;
@@ -283,10 +313,10 @@ mod x86 {
                 _mm256_add_ps(k.rest, _mm256_mul_ps(k.beta, _mm256_sub_ps(m, k.rest))),
                 _mm256_mul_ps(k.gain, x),
             );
-            let u = if RESET == SUBTRACT_NEXT {
-                _mm256_blendv_ps(u, _mm256_sub_ps(u, k.th), fires::<GT>(k, m))
-            } else {
-                u
+            let u = match RESET {
+                SUBTRACT_NEXT => _mm256_blendv_ps(u, _mm256_sub_ps(u, k.th), fires::<GT>(k, m)),
+                ZERO_NEXT => _mm256_blendv_ps(u, k.vr, fires::<GT>(k, m)),
+                _ => u,
             };
             let d = _mm256_and_ps(_mm256_sub_ps(u, k.th), k.abs);
             let near = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(d, k.margin));
@@ -488,7 +518,7 @@ fn train_portable<const BIAS: bool, const SYN: bool>(
     let (alpha, w_in) = lif.synapse.map_or((0.0, 0.0), |s| (s.alpha, s.w_in));
     let zeros = [0.0f32; 64];
     macro_rules! sweep {
-        ($fires:expr, $reset:expr, $next:expr) => {{
+        ($fires:expr, $reset:expr, $next:expr, $delayed:expr) => {{
             for w in from..words {
                 let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
                 let mut v = [vr; 64];
@@ -514,7 +544,7 @@ fn train_portable<const BIAS: bool, const SYN: bool>(
                             x
                         };
                         let u = rest + beta * (*m - rest) + gain * x;
-                        let u = if $next && $fires(*m) { u - th } else { u };
+                        let u = if $next && $fires(*m) { $delayed(u) } else { u };
                         close += u32::from((u - th).abs() < margin);
                         let f = $fires(u);
                         bits |= u64::from(f) << j;

@@ -144,12 +144,22 @@ impl Neuron {
                 }
             }
         };
-        // snnTorch's delayed reset: the threshold comes off where last step's (unreset)
-        // membrane fired; the pending spike carries no gradient (snnTorch detaches it too).
+        // snnTorch's delayed resets: where last step's (unreset) membrane fired, the threshold
+        // comes off (`subtract_next`) or the charge is discarded for v_reset (`zero_next`:
+        // h (1 - p) + vr p); the pending spike carries no gradient (snnTorch detaches it too).
         let h = match (p.reset, v) {
             (Reset::SubtractNext, Some(v)) => {
                 let pending = self.spike.apply(v)?.detach();
                 (h - pending.affine(p.threshold, 0.0)?)?
+            }
+            (Reset::ZeroNext, Some(v)) => {
+                let pending = self.spike.apply(v)?.detach();
+                let kept = (h * pending.affine(-1.0, 1.0)?)?;
+                if vr == 0.0 {
+                    kept
+                } else {
+                    (kept + pending.affine(vr, 0.0)?)?
+                }
             }
             _ => h,
         };
@@ -175,7 +185,7 @@ impl Neuron {
                 }
             }
             Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
-            Reset::SubtractNext | Reset::None => h,
+            Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
         };
         Ok((s, floor_at(v_new, p.v_min)?))
     }

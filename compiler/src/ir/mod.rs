@@ -151,11 +151,12 @@ impl Spiking {
     }
 
     /// The membrane before firing, from the stored one `v` and the input `x` (bias included):
-    /// `rest + beta (v - rest) + gain x` (`rest`: `v_leak`, else `v_reset`), less the threshold where a `subtract_next` reset
-    /// is pending (the stored membrane, kept unreset, fired last step). The order of the
+    /// `rest + beta (v - rest) + gain x` (`rest`: `v_leak`, else `v_reset`); where a delayed
+    /// reset is pending (the stored membrane, kept unreset, fired last step), less the
+    /// threshold (`subtract_next`) or replaced by `v_reset` (`zero_next`). The order of the
     /// operations is the one every back end follows.
     pub fn charge(&self, v: f64, x: f64) -> f64 {
-        let pending = self.reset == Reset::SubtractNext && self.fires(v);
+        let pending = self.reset.is_delayed() && self.fires(v);
         self.charge_pending(v, x, pending)
     }
 
@@ -164,7 +165,20 @@ impl Spiking {
     pub fn charge_pending(&self, v: f64, x: f64, pending: bool) -> f64 {
         let rest = self.rest();
         let u = rest + self.beta * (v - rest) + self.gain * x;
-        if pending { u - self.threshold } else { u }
+        if pending {
+            self.apply_delayed_reset(u)
+        } else {
+            u
+        }
+    }
+
+    /// The charged membrane `u` once a pending delayed reset is applied.
+    pub fn apply_delayed_reset(&self, u: f64) -> f64 {
+        match self.reset {
+            Reset::SubtractNext => u - self.threshold,
+            Reset::ZeroNext => self.v_reset,
+            _ => u,
+        }
     }
 
     /// The membrane kept for the next step after `u` fired (`fired`) or not.

@@ -55,17 +55,29 @@ pub enum Reset {
     /// subtracted at the next step's charge, after the leak, where the stored membrane (kept
     /// unreset) is over the threshold: `v = beta v + x - threshold * fire(v_prev)`.
     SubtractNext,
+    /// snnTorch's zero reset of `RLeaky`, `Synaptic` and `RSynaptic` (`reset_mechanism="zero"`,
+    /// `reset_delay=True`): the step after a spike, read like `subtract_next` from the stored
+    /// (unreset) membrane, the whole new charge is discarded and the membrane is `v_reset`; a
+    /// synaptic current is left as it is.
+    ZeroNext,
     /// No reset: the membrane keeps integrating (snnTorch `reset_mechanism="none"`).
     None,
 }
 
 impl Reset {
-    pub const ALL: [Reset; 4] = [
+    pub const ALL: [Reset; 5] = [
         Reset::Hard,
         Reset::Subtract,
         Reset::SubtractNext,
+        Reset::ZeroNext,
         Reset::None,
     ];
+
+    /// Whether the reset is applied at the next step's charge, pending on the stored membrane
+    /// having fired (`subtract_next`, `zero_next`).
+    pub fn is_delayed(self) -> bool {
+        matches!(self, Reset::SubtractNext | Reset::ZeroNext)
+    }
 }
 
 /// Firing comparison of the membrane against the threshold.

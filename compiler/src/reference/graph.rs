@@ -7,7 +7,7 @@
 use super::kernels::{self, Pooling};
 use super::{Fired, RunError, RunOutput, check_inputs, fire_and_reset, frame};
 use crate::network::{
-    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Reset, Weights, WeightsError,
+    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError,
 };
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
@@ -245,13 +245,17 @@ impl<'a> Walk<'a> {
                 for (vi, xi) in membrane.iter_mut().zip(&x) {
                     *vi = match k {
                         Some(k) => {
-                            let pending = p.reset == Reset::SubtractNext && neuron.fires(*vi);
+                            let pending = p.reset.is_delayed() && neuron.fires(*vi);
                             let u = if p.decay_input {
                                 *vi + (xi - (*vi - neuron.rest())) * k
                             } else {
                                 *vi + xi - (*vi - neuron.rest()) * k
                             };
-                            if pending { u - p.threshold } else { u }
+                            if pending {
+                                neuron.apply_delayed_reset(u)
+                            } else {
+                                u
+                            }
                         }
                         None => neuron.charge(*vi, *xi),
                     };

@@ -163,7 +163,8 @@ impl Gen {
                 reset: match self.rng.below(10) {
                     0..=4 => Reset::Hard,
                     5..=6 => Reset::Subtract,
-                    7..=8 => Reset::SubtractNext,
+                    7 => Reset::SubtractNext,
+                    8 => Reset::ZeroNext,
                     _ => Reset::None,
                 },
                 fire: if self.chance(0.7) {

@@ -219,6 +219,7 @@ pub fn reset_name(r: Reset) -> &'static str {
         Reset::Hard => "hard",
         Reset::Subtract => "subtract",
         Reset::SubtractNext => "subtract_next",
+        Reset::ZeroNext => "zero_next",
         Reset::None => "none",
     }
 }

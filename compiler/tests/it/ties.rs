@@ -11,7 +11,7 @@
 //! membrane away from the threshold is an error naming the layer, step and neuron.
 
 use snnc_compiler::ir::{
-    Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind, Reset,
+    Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
 };
 use snnc_compiler::reference::kernels::{self, Pooling};
 use snnc_compiler::reference::{FLIP_MARGIN, run_module};
@@ -175,7 +175,7 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                     let output = &mut hist[ph][slot];
                     let vm = &mut membrane[ph];
                     for ((vi, x), last) in vm.iter_mut().zip(&input).zip(&last) {
-                        let pending = s.reset == Reset::SubtractNext && *last != 0.0;
+                        let pending = s.reset.is_delayed() && *last != 0.0;
                         *vi = s.charge_pending(*vi, *x, pending);
                     }
                     let before = vm.clone();

@@ -63,7 +63,7 @@ impl Problem {
                 v[i] = match self.p.reset {
                     Reset::Hard => h * (1.0 - m) + self.p.v_reset * m,
                     Reset::Subtract => h - self.p.threshold * m,
-                    Reset::SubtractNext | Reset::None => h,
+                    Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
                 };
                 hs.push(h);
                 st[i] = s;

@@ -138,11 +138,11 @@ pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
     } else {
         v - k * (v - vr) + x
     };
-    // snnTorch's delayed reset: the stored (unreset) membrane fired last step.
-    let h = if p.reset == Reset::SubtractNext && fires(v) {
-        h - p.threshold
-    } else {
-        h
+    // snnTorch's delayed resets: the stored (unreset) membrane fired last step.
+    let h = match p.reset {
+        Reset::SubtractNext if fires(v) => h - p.threshold,
+        Reset::ZeroNext if fires(v) => vr,
+        _ => h,
     };
     let fire = fires(h);
     let s = if fire { 1.0 } else { 0.0 };
@@ -155,7 +155,7 @@ pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
             }
         }
         Reset::Subtract => h - s * p.threshold,
-        Reset::SubtractNext | Reset::None => h,
+        Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
     };
     (h, s, v_new)
 }

@@ -75,7 +75,7 @@ pub struct Plan<'m> {
 /// Whether a spiking population keeps a membrane across steps: beta = 0 forgets it (max-pool
 /// ORs), unless a `subtract_next` reset reads last step's firing from it.
 pub fn has_membrane(p: &Population) -> bool {
-    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0 || s.reset == Reset::SubtractNext)
+    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0 || s.reset.is_delayed())
 }
 
 /// `p3 `lif1``: how errors name a population.
@@ -451,10 +451,10 @@ fn check_names(
 fn membrane_doc(name: &str, h: Handle<Population>, lif: &crate::ir::Spiking) -> String {
     let after = match lif.reset {
         Reset::Hard | Reset::Subtract => "after the step's reset",
-        Reset::SubtractNext => {
-            "before any reset: the pending reset of `subtract_next` is derived from it \
-             (membrane > threshold, or >= with fire=ge) at the next step, so it needs no state \
-             of its own"
+        Reset::SubtractNext | Reset::ZeroNext => {
+            "before any reset: the pending reset of `subtract_next` / `zero_next` is derived \
+             from it (membrane > threshold, or >= with fire=ge) at the next step, so it needs no \
+             state of its own"
         }
         Reset::None => "never reset",
     };

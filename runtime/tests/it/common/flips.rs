@@ -10,7 +10,7 @@
 //! way (a wrong graded value would otherwise feed the replay unnoticed).
 
 use rayon::prelude::*;
-use snnc_compiler::ir::{Module, PopulationKind, Reset};
+use snnc_compiler::ir::{Module, PopulationKind};
 use snnc_compiler::reference::kernels;
 use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, deliver};
 use snnc_runtime::{Plan, SampleRun};
@@ -123,9 +123,8 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
                     }
                     for (i, v) in membrane[h.index()].iter_mut().enumerate() {
                         // A delayed reset follows the runtime's last spike, imposed like the rest.
-                        let pending = s.reset == Reset::SubtractNext
-                            && t > 0
-                            && trace[t - 1][h.index()][i] != 0.0;
+                        let pending =
+                            s.reset.is_delayed() && t > 0 && trace[t - 1][h.index()][i] != 0.0;
                         *v = s.charge_pending(*v, drive[i], pending);
                         let reference_spikes = s.fires(*v);
                         let runtime_spiked = traced[i] != 0.0;

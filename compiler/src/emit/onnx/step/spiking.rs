@@ -162,8 +162,9 @@ impl Emitter<'_, '_> {
             (None, None) => driven,
         };
         let charged = match self.plan.membrane_state[h] {
-            Some(si) if s.reset == Reset::SubtractNext => {
-                self.pending_reset(b, g, lif, &self.states[si].clone(), charged)
+            Some(si) if s.reset.is_delayed() => {
+                let v_reset = v_reset.clone();
+                self.pending_reset(b, g, lif, &self.states[si].clone(), charged, v_reset)
             }
             _ => charged,
         };
@@ -221,8 +222,9 @@ impl Emitter<'_, '_> {
         current
     }
 
-    /// snnTorch's delayed reset: the threshold comes off the charged membrane where the stored
-    /// one (kept unreset) fired last step.
+    /// snnTorch's delayed resets: where the stored membrane (kept unreset) fired last step, the
+    /// threshold comes off the charged membrane (`subtract_next`) or the charge is replaced by
+    /// `v_reset` (`zero_next`).
     fn pending_reset(
         &mut self,
         b: &mut Builder,
@@ -230,6 +232,7 @@ impl Emitter<'_, '_> {
         lif: &Lif,
         stored: &str,
         charged: String,
+        v_reset: Option<String>,
     ) -> String {
         let (name, thr) = (&lif.name, &lif.thr);
         let cmp = match lif.s.fire {
@@ -244,21 +247,27 @@ impl Emitter<'_, '_> {
             vec![],
             "reset pending from last step: the stored membrane fired",
         );
-        let lowered = g.op(
-            b,
-            "Sub",
-            &[&charged, thr],
-            &format!("{name}/v_minus_threshold"),
-            vec![],
-            "",
-        );
+        let (lowered, what) = if lif.s.reset == Reset::ZeroNext {
+            let vr = v_reset.unwrap_or_else(|| b.scalar(&format!("{name}.v_reset"), 0.0));
+            (vr, "delayed zero reset")
+        } else {
+            let lowered = g.op(
+                b,
+                "Sub",
+                &[&charged, thr],
+                &format!("{name}/v_minus_threshold"),
+                vec![],
+                "",
+            );
+            (lowered, "delayed subtractive reset")
+        };
         g.op(
             b,
             "Where",
             &[&pending, &lowered, &charged],
             &format!("{name}/v_pending"),
             vec![],
-            &format!("delayed subtractive reset: {}", lif.params),
+            &format!("{what}: {}", lif.params),
         )
     }
 }
@@ -318,7 +327,7 @@ fn reset(b: &mut Builder, g: &mut Nodes, lif: &Lif, v_reset: Option<String>, f: 
                 &format!("subtractive reset: {params}"),
             )
         }
-        Reset::SubtractNext | Reset::None => f.charged.to_string(),
+        Reset::SubtractNext | Reset::ZeroNext | Reset::None => f.charged.to_string(),
     }
 }
 

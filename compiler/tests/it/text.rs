@@ -85,7 +85,7 @@ fn parse_errors_point_at_line_and_column() {
         parse_err(&format!(
             "{HEAD}p0 = spiking \"x\" [2] beta=0.5 gain=1 threshold=1 v_reset=0 reset=soft fire=ge\n"
         )),
-        "x.snnir:3:66: expected `reset` (hard or subtract or subtract_next or none), found `soft`"
+        "x.snnir:3:66: expected `reset` (hard or subtract or subtract_next or zero_next or none), found `soft`"
     );
     assert_eq!(
         parse_err(&format!(

@@ -367,7 +367,7 @@ def synaptic(alpha, beta, reset, threshold=1.0):
         "beta": beta,
         "threshold": threshold,
         "decay_input": False,
-        "reset": {"subtract": "subtract_next", "none": "none"}[reset],
+        "reset": {"subtract": "subtract_next", "zero": "zero_next", "none": "none"}[reset],
         "compare": "gt",
     }
     return module, node
@@ -467,35 +467,41 @@ def event_case(name, framework, neuron, timesteps, settings, grid=None, gain=3.0
 class RecurrentCase(Case):
     """fc1 -> RLeaky (a recurrent nn.Linear of its own spikes) -> fc2 -> Leaky, on digits; with
     `alpha`, RSynaptic -> Synaptic, whose recurrent term enters the current (`rsynaptic.py`,
-    `_base_state_function`), so the same feedback edge into the `cuba_lif` node expresses it."""
+    `_base_state_function`), so the same feedback edge into the `cuba_lif` node expresses it.
+    Both layers take `reset` (snnTorch's `reset_mechanism`): with `"zero"`, RLeaky / RSynaptic
+    and Synaptic are snnc `zero_next`, while the second layer's `Leaky` is snnc `hard`. `gains`
+    scale fc1, the recurrent matrix and fc2."""
 
-    def __init__(self, name, beta, timesteps, alpha=None):
+    def __init__(self, name, beta, timesteps, alpha=None, reset="subtract",
+                 gains=(2.0, 1.0, 2.0)):
         import snntorch as snn
 
         self.alpha = alpha
-        self.fc1 = linear(11, 64, 32, 2.0)
+        self.fc1 = linear(11, 64, 32, gains[0])
         if alpha is None:
-            self.rlif = snn.RLeaky(beta=beta, linear_features=32, reset_mechanism="subtract")
+            self.rlif = snn.RLeaky(beta=beta, linear_features=32, reset_mechanism=reset)
         else:
             self.rlif = snn.RSynaptic(alpha=alpha, beta=beta, linear_features=32,
-                                      reset_mechanism="subtract")
+                                      reset_mechanism=reset)
         torch.manual_seed(12)
         with torch.no_grad():  # a recurrent matrix strong enough to matter
-            self.rlif.recurrent.weight.copy_(torch.randn(32, 32) * 0.3)
-            self.rlif.recurrent.bias.copy_(torch.randn(32) * 0.1)
-        self.fc2 = linear(13, 32, 10, 2.0)
+            self.rlif.recurrent.weight.copy_(torch.randn(32, 32) * (0.3 * gains[1]))
+            self.rlif.recurrent.bias.copy_(torch.randn(32) * (0.1 * gains[1]))
+        self.fc2 = linear(13, 32, 10, gains[2])
         if alpha is None:
-            self.lif2, node2 = leaky(0.9, "subtract")
-            node1 = dict(node2, beta=beta)
+            self.lif2, node2 = leaky(0.9, reset)
+            node1 = dict(node2, beta=beta, reset={"zero": "zero_next"}.get(reset, node2["reset"]))
             settings = {"RLeaky": {"beta": beta, "all_to_all": True, "linear_features": 32,
-                                   "reset_mechanism": "subtract"}}
+                                   "reset_mechanism": reset}}
+            if reset != "subtract":
+                settings["Leaky"] = {"beta": 0.9, "reset_mechanism": reset}
         else:
-            self.lif2, node2 = synaptic(alpha, beta, "subtract")
+            self.lif2, node2 = synaptic(alpha, beta, reset)
             node1 = dict(node2)
             settings = {"RSynaptic": {"alpha": alpha, "beta": beta, "all_to_all": True,
-                                      "linear_features": 32, "reset_mechanism": "subtract"},
+                                      "linear_features": 32, "reset_mechanism": reset},
                         "Synaptic": {"alpha": alpha, "beta": beta,
-                                     "reset_mechanism": "subtract"}}
+                                     "reset_mechanism": reset}}
         dense = lambda a, b: {"op": "linear", "in_features": a, "out_features": b,  # noqa: E731
                               "bias": True}
         layers = [("fc1", self.fc1, dense(64, 32)), ("neuron1", self.rlif, node1),
@@ -550,6 +556,9 @@ def cases():
                    {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "reset": "reset_subtract"}},
                    gain=12.0)
     yield RecurrentCase("snntorch_rleaky_subtract_digits", 0.9, 12)
+    # `_base_zero` (`rleaky.py:405-408`): the charge where the stored membrane fired is
+    # `f - 1 * f = 0`: snnc `zero_next`; its second layer, `Leaky(reset_mechanism="zero")`, is `hard`.
+    yield RecurrentCase("snntorch_rleaky_zero_digits", 0.9, 12, reset="zero")
     yield from more_cases()
     yield from first_cases()
     yield from cuba_cases()
@@ -635,6 +644,13 @@ def cuba_cases():
     yield mlp_case("snntorch_synaptic_none_digits", "snntorch", none, 8,
                    {"Synaptic": {"alpha": 0.7, "beta": 0.8, "reset_mechanism": "none"}}, gain=0.5)
     yield RecurrentCase("snntorch_rsynaptic_subtract_digits", 0.9, 12, alpha=0.8)
+    # `_base_zero` (`synaptic.py:281-286`, `rsynaptic.py:441-448`): where the stored membrane
+    # fired, the charged membrane is `f - 1 * f = 0` and the current is left as it is: `zero_next`.
+    zero = lambda: synaptic(0.8, 0.9, "zero")  # noqa: E731
+    yield mlp_case("snntorch_synaptic_zero_digits", "snntorch", zero, 12,
+                   {"Synaptic": {"alpha": 0.8, "beta": 0.9, "reset_mechanism": "zero",
+                                 "reset_delay": True}}, gain=1.0)
+    yield RecurrentCase("snntorch_rsynaptic_zero_digits", 0.9, 12, alpha=0.8, reset="zero")
     norse_settings = {"LIF": {"tau_syn_inv": 200.0, "tau_mem_inv": 100.0, "dt": 0.001,
                               "v_th": 1.0, "v_reset": 0.0, "v_leak": 0.0}}
     yield mlp_case("norse_lif_digits", "norse", norse_lif, 12, norse_settings, gain=5.0)
@@ -783,6 +799,8 @@ def neuron_step(node, state, x):
     reset = node.get("reset", "hard")
     if reset == "subtract_next":
         u = np.where(fires(v), u - threshold, u)
+    elif reset == "zero_next":  # the charge where the stored (unreset) membrane fired: v_reset
+        u = np.where(fires(v), f(v_reset), u)
     spikes = fires(u)
     if reset == "hard":
         v = np.where(spikes, f(v_reset), u)

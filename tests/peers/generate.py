@@ -473,26 +473,38 @@ class RecurrentCase(Case):
     scale fc1, the recurrent matrix and fc2."""
 
     def __init__(self, name, beta, timesteps, alpha=None, reset="subtract",
-                 gains=(2.0, 1.0, 2.0)):
+                 gains=(2.0, 1.0, 2.0), one_to_one=False):
         import snntorch as snn
 
         self.alpha = alpha
+        self.one_to_one = one_to_one
         self.fc1 = linear(11, 64, 32, gains[0])
-        if alpha is None:
+        if one_to_one:
+            # `all_to_all=False`: the recurrent term is `spk * V` (`RecurrentOneToOne`,
+            # `rleaky.py:484-490`), one weight per neuron. snnc writes it as a `linear` node
+            # holding diag(V), no bias: a spike adds its own V and exact zeros elsewhere.
+            torch.manual_seed(12)
+            self.v_diag = (torch.randn(32) * 0.6 * gains[1]).float()
+            self.rlif = snn.RLeaky(beta=beta, V=self.v_diag.clone(), all_to_all=False,
+                                   learn_recurrent=False, reset_mechanism=reset)
+        elif alpha is None:
             self.rlif = snn.RLeaky(beta=beta, linear_features=32, reset_mechanism=reset)
         else:
             self.rlif = snn.RSynaptic(alpha=alpha, beta=beta, linear_features=32,
                                       reset_mechanism=reset)
-        torch.manual_seed(12)
-        with torch.no_grad():  # a recurrent matrix strong enough to matter
-            self.rlif.recurrent.weight.copy_(torch.randn(32, 32) * (0.3 * gains[1]))
-            self.rlif.recurrent.bias.copy_(torch.randn(32) * (0.1 * gains[1]))
+        if not one_to_one:
+            torch.manual_seed(12)
+            with torch.no_grad():  # a recurrent matrix strong enough to matter
+                self.rlif.recurrent.weight.copy_(torch.randn(32, 32) * (0.3 * gains[1]))
+                self.rlif.recurrent.bias.copy_(torch.randn(32) * (0.1 * gains[1]))
         self.fc2 = linear(13, 32, 10, gains[2])
         if alpha is None:
             self.lif2, node2 = leaky(0.9, reset)
             node1 = dict(node2, beta=beta, reset={"zero": "zero_next"}.get(reset, node2["reset"]))
-            settings = {"RLeaky": {"beta": beta, "all_to_all": True, "linear_features": 32,
+            settings = {"RLeaky": {"beta": beta, "all_to_all": not one_to_one,
                                    "reset_mechanism": reset}}
+            if not one_to_one:
+                settings["RLeaky"]["linear_features"] = 32
             if reset != "subtract":
                 settings["Leaky"] = {"beta": 0.9, "reset_mechanism": reset}
         else:
@@ -504,10 +516,17 @@ class RecurrentCase(Case):
                                      "reset_mechanism": reset}}
         dense = lambda a, b: {"op": "linear", "in_features": a, "out_features": b,  # noqa: E731
                               "bias": True}
+        rec = dict(dense(32, 32), bias=False) if one_to_one else dense(32, 32)
         layers = [("fc1", self.fc1, dense(64, 32)), ("neuron1", self.rlif, node1),
-                  ("rec", self.rlif.recurrent, dense(32, 32)), ("fc2", self.fc2, dense(32, 10)),
+                  ("rec", self.rlif.recurrent, rec), ("fc2", self.fc2, dense(32, 10)),
                   ("neuron2", self.lif2, node2)]
         super().__init__(name, "snntorch_recurrent", timesteps, [64], "direct", layers, settings)
+
+    def weights(self):
+        out = super().weights()
+        if self.one_to_one:
+            out["rec.weight"] = torch.diag(self.v_diag).numpy().astype(np.float32)
+        return out
 
     def network(self, num_classes):
         net = super().network(num_classes)
@@ -556,6 +575,7 @@ def cases():
                    {"LIFBox": {"tau_mem_inv": 100.0, "dt": 0.001, "reset": "reset_subtract"}},
                    gain=12.0)
     yield RecurrentCase("snntorch_rleaky_subtract_digits", 0.9, 12)
+    yield RecurrentCase("snntorch_rleaky_one_to_one_digits", 0.9, 12, one_to_one=True)
     # `_base_zero` (`rleaky.py:405-408`): the charge where the stored membrane fired is
     # `f - 1 * f = 0`: snnc `zero_next`; its second layer, `Leaky(reset_mechanism="zero")`, is `hard`.
     yield RecurrentCase("snntorch_rleaky_zero_digits", 0.9, 12, reset="zero")

@@ -119,6 +119,7 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
         kind: PopulationKind::Readout(ir::Readout {
             mode: net.desc.readout.kind,
             bias: None,
+            integrator: net.node(net.readout_node).op.integrator().map(integrator),
         }),
     });
     push(
@@ -237,6 +238,8 @@ impl Lowering<'_> {
                 }),
                 None,
             ),
+            // Integrated inside the readout (`ir::Readout::integrator`): a relay here.
+            Op::Li(_) | Op::CubaLi(_) => (analog(None), None),
             Op::Lif(p) | Op::If(p) | Op::CubaLif(p) => {
                 let (beta, gain) = p.beta_gain();
                 (PopulationKind::Spiking(spiking(p, beta, gain)), None)
@@ -374,6 +377,18 @@ fn spiking(p: &network::NeuronParams, beta: f64, gain: f64) -> ir::Spiking {
         v_min: p.v_min,
         synapse: synapse(p),
         bias: None,
+    }
+}
+
+/// A leaky integrator in canonical form, the leak as for [`spiking`].
+fn integrator(p: &network::IntegratorParams) -> ir::Integrator {
+    let n = p.as_neuron();
+    let (beta, gain) = n.beta_gain();
+    ir::Integrator {
+        beta,
+        gain,
+        rest: p.v_leak.unwrap_or(0.0),
+        synapse: synapse(&n),
     }
 }
 

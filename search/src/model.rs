@@ -250,6 +250,13 @@ impl SnnModel {
                 })
             }
             Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
+            Op::Li(_) | Op::CubaLi(_) => {
+                return Err(node_error(
+                    net,
+                    id,
+                    "leaky integrators are not in the Candle forward yet",
+                ));
+            }
             Op::CubaLif(p) => {
                 // A validated network gives every cuba_lif its current's decay.
                 let synapse = Neuron::synapse_of(p)
@@ -425,6 +432,11 @@ impl SnnModel {
         let readout = match net.desc.readout.kind {
             ReadoutKind::TimeMean => sum.affine(1.0 / timesteps as f64, 0.0)?,
             ReadoutKind::SpikeCount => sum,
+            ReadoutKind::MembraneLast | ReadoutKind::MembraneMean | ReadoutKind::MembraneMax => {
+                return Err(candle_core::Error::Msg(
+                    "membrane readouts are not in the Candle forward yet".into(),
+                ));
+            }
         };
         Ok(ForwardOutput { readout, spikes })
     }

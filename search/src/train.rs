@@ -34,7 +34,10 @@ impl LossKind {
     /// The seeds' pairing: time-mean logits with cross-entropy, spike counts with MSE on rates.
     pub fn for_readout(kind: ReadoutKind) -> LossKind {
         match kind {
-            ReadoutKind::TimeMean => LossKind::CrossEntropy,
+            ReadoutKind::TimeMean
+            | ReadoutKind::MembraneLast
+            | ReadoutKind::MembraneMean
+            | ReadoutKind::MembraneMax => LossKind::CrossEntropy,
             ReadoutKind::SpikeCount => LossKind::MseRate,
         }
     }

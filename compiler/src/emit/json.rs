@@ -47,6 +47,15 @@ pub fn json(m: &Module, sidecar: &str, inline_limit: usize) -> Value {
                     o["w_in"] = json!(syn.w_in);
                 }
             }
+            if let PopulationKind::Readout(r) = &p.kind
+                && let Some(i) = r.integrator
+            {
+                o["integrator"] = json!({ "beta": i.beta, "gain": i.gain, "rest": i.rest });
+                if let Some(syn) = i.synapse {
+                    o["integrator"]["alpha"] = json!(syn.alpha);
+                    o["integrator"]["w_in"] = json!(syn.w_in);
+                }
+            }
             if let Some(b) = p.kind.bias() {
                 o["bias"] = json!(b.to_string());
             }

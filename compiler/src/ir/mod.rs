@@ -11,7 +11,9 @@
 //!   then resets (`v = v_reset` or `v -= threshold` where it fired) and outputs `s`; with a
 //!   synapse (current-based LIF), `I + bias` first enters a current `i = alpha i + w_in (I + bias)`
 //!   and `i` charges the membrane in its place;
-//!   a **readout** accumulates `I + bias` over time; the **input** outputs the sample's frame.
+//!   a **readout** reduces `I + bias` over time (sum, mean, last or max), or with an
+//!   integrator the membrane that `I + bias` charges (a leaky integrator read out, `li`); the
+//!   **input** outputs the sample's frame.
 //!
 //! A bias (and an affine scale) is one `[C]` vector for every step, or `[T, C]` with row `t`
 //! used at step `t` ([`Tensor::at_step`]): per-step batch norm lowers to those.
@@ -21,7 +23,7 @@
 mod arena;
 pub mod shape;
 
-pub use crate::network::{Compare, Encoding, ReadoutKind, Reset, Shape};
+pub use crate::network::{Compare, Encoding, ReadoutKind, Reduction, Reset, Shape};
 pub use arena::{Arena, Entity, Handle, HandleMap};
 
 /// A weight tensor held by the module, f32, row-major.
@@ -206,11 +208,34 @@ pub struct Analog {
     pub constant: bool,
 }
 
-/// Accumulates `I + bias` over the steps; the logits are the mean (time-mean) or the sum (spike-count).
+/// Reduces a per-step value over the steps into the logits (`mode.reduction()`: the sum for
+/// spike-count, the mean for time-mean and membrane-mean, the last step's value, or the
+/// maximum). The per-step value is `I + bias`, or with an integrator its membrane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Readout {
     pub mode: ReadoutKind,
     pub bias: Option<Handle<Tensor>>,
+    /// A leaky integrator (`li`, `cuba_li`) between the input and the reduction.
+    pub integrator: Option<Integrator>,
+}
+
+/// A membrane that never fires: each step `I + bias` (or, with a synapse, the current it
+/// enters, as for a spiking population) charges `v = rest + beta (v - rest) + gain x`, the
+/// operations in [`Spiking::charge`]'s order; `v` starts at `rest` and is the step's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Integrator {
+    pub beta: f64,
+    pub gain: f64,
+    /// The potential the leak pulls towards and the initial membrane (`v_leak`, 0 by default).
+    pub rest: f64,
+    pub synapse: Option<Synapse>,
+}
+
+impl Integrator {
+    /// The membrane after this step's drive `x` (the input, or the updated current).
+    pub fn charge(&self, v: f64, x: f64) -> f64 {
+        self.rest + self.beta * (v - self.rest) + self.gain * x
+    }
 }
 
 impl PopulationKind {

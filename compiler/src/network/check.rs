@@ -1,5 +1,6 @@
 //! Validation of a network description: names, edges, zero-delay cycles, shapes, attributes.
 
+use super::ReadoutKind;
 use super::ops::{NeuronParams, Op};
 use super::shape::{Shape, ShapeError, output_shape};
 use super::{
@@ -205,6 +206,7 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
             ),
         ));
     }
+    check_integrators(&desc, &inputs, readout_node)?;
 
     let mut is_static = vec![false; n];
     if desc.input.encoding == Encoding::Direct {
@@ -316,6 +318,11 @@ fn check_attributes(name: &str, op: &Op) -> Result<(), NetworkError> {
         }
         Op::Lif(p) | Op::Plif(p) | Op::If(p) | Op::CubaLif(p) => {
             if let Err(m) = check_neuron(op.kind(), p) {
+                return bad(m);
+            }
+        }
+        Op::Li(p) | Op::CubaLi(p) => {
+            if let Err(m) = check_neuron(op.kind(), &p.as_neuron()) {
                 return bad(m);
             }
         }
@@ -528,9 +535,70 @@ fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
     check_synapse(kind, p)
 }
 
-/// The synaptic current of a `cuba_lif`, and its absence everywhere else.
+/// Where leaky integrators may stand and what reads a membrane: an `li` / `cuba_li` is the
+/// readout node and feeds nothing (the back ends integrate it inside the readout), and only it
+/// takes a `membrane_*` readout.
+fn check_integrators(
+    desc: &NetworkDesc,
+    inputs: &[Vec<(NodeId, u32)>],
+    readout_node: NodeId,
+) -> Result<(), NetworkError> {
+    let readout = &desc.nodes[readout_node];
+    let kind = desc.readout.kind;
+    let what = crate::text::readout_name(kind);
+    match (readout.op.integrator(), kind) {
+        (None, k) if k.reads_membrane() => {
+            return Err(node_err(
+                &readout.name,
+                format!(
+                    "is the node of a `{what}` readout, which reads a membrane: the readout \
+                     node must be `li` or `cuba_li`, not `{}`",
+                    readout.op.kind()
+                ),
+            ));
+        }
+        (Some(_), ReadoutKind::SpikeCount) => {
+            return Err(node_err(
+                &readout.name,
+                format!(
+                    "is a `{}`, which does not spike: read it with `membrane_last`, \
+                     `membrane_mean` or `membrane_max`, not `spike_count`",
+                    readout.op.kind()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    for (id, node) in desc.nodes.iter().enumerate() {
+        if node.op.integrator().is_none() {
+            continue;
+        }
+        if id != readout_node {
+            return Err(node_err(
+                &node.name,
+                format!(
+                    "is a `{}`: leaky integrators are supported as the readout node only",
+                    node.op.kind()
+                ),
+            ));
+        }
+        if inputs
+            .iter()
+            .any(|ins| ins.iter().any(|&(src, _)| src == id))
+        {
+            return Err(node_err(
+                &node.name,
+                "is a leaky integrator read out as the network's output: it cannot feed other \
+                 nodes",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The synaptic current of a `cuba_lif` / `cuba_li`, and its absence everywhere else.
 fn check_synapse(kind: &str, p: &NeuronParams) -> Result<(), String> {
-    if kind != "cuba_lif" {
+    if kind != "cuba_lif" && kind != "cuba_li" {
         if p.alpha.is_some() || p.tau_syn.is_some() || p.w_in.is_some() {
             return Err(format!(
                 "`alpha`, `tau_syn` and `w_in` describe a synaptic current, which `{kind}` does \
@@ -544,7 +612,9 @@ fn check_synapse(kind: &str, p: &NeuronParams) -> Result<(), String> {
             return Err("give exactly one of `alpha` and `tau_syn`, not both".into());
         }
         (None, None) => {
-            return Err("`cuba_lif` needs its current's decay: `alpha` or `tau_syn`".into());
+            return Err(format!(
+                "`{kind}` needs its current's decay: `alpha` or `tau_syn`"
+            ));
         }
         (None, Some(tau)) if !(tau.is_finite() && tau >= 1.0) => {
             return Err(format!(

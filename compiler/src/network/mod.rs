@@ -11,7 +11,7 @@ mod weights;
 
 pub use check::NetworkError;
 pub use ops::{BatchNorm, Conv2d, Dropout, Empty, Linear, Pair, Pool, Scale, Vote};
-pub use ops::{Compare, NeuronParams, Op, ParamRole, Reset};
+pub use ops::{Compare, IntegratorParams, NeuronParams, Op, ParamRole, Reset};
 pub use shape::{Shape, ShapeError, output_shape, window_out};
 pub use weights::{Tensor, Weights, WeightsError};
 
@@ -51,6 +51,39 @@ pub enum ReadoutKind {
     TimeMean,
     /// Sum over time of the readout node's output (AutoSNN: vote counter of spikes).
     SpikeCount,
+    /// The membrane of an `li` / `cuba_li` readout node at the last step.
+    MembraneLast,
+    /// The mean over time of an `li` / `cuba_li` readout node's membrane.
+    MembraneMean,
+    /// The maximum over time of an `li` / `cuba_li` readout node's membrane.
+    MembraneMax,
+}
+
+/// How a readout reduces its per-step values over time into logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    Last,
+    Max,
+}
+
+impl ReadoutKind {
+    pub fn reduction(self) -> Reduction {
+        match self {
+            ReadoutKind::SpikeCount => Reduction::Sum,
+            ReadoutKind::TimeMean | ReadoutKind::MembraneMean => Reduction::Mean,
+            ReadoutKind::MembraneLast => Reduction::Last,
+            ReadoutKind::MembraneMax => Reduction::Max,
+        }
+    }
+    /// Whether the readout reads a membrane (an `li` / `cuba_li` node).
+    pub fn reads_membrane(self) -> bool {
+        matches!(
+            self,
+            ReadoutKind::MembraneLast | ReadoutKind::MembraneMean | ReadoutKind::MembraneMax
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -204,6 +204,46 @@ impl NeuronParams {
     }
 }
 
+/// The parameters of a leaky integrator (`li`, `cuba_li`): a membrane that leaks towards
+/// `v_leak` and is charged by the input (or, for `cuba_li`, by a synaptic current), never
+/// fires and is read out as it is. The leak is exactly one of `tau` or `beta`, as for `lif`;
+/// `alpha` / `tau_syn` / `w_in` as for `cuba_lif`. The membrane starts at `v_leak` (0 when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegratorParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    #[serde(default = "yes")]
+    pub decay_input: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v_leak: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_syn: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w_in: Option<f64>,
+}
+
+impl IntegratorParams {
+    /// The same leak and synapse fields as a spiking neuron's, so one set of rules and one
+    /// canonical form serve both.
+    pub fn as_neuron(&self) -> NeuronParams {
+        NeuronParams {
+            tau: self.tau,
+            beta: self.beta,
+            decay_input: self.decay_input,
+            v_leak: self.v_leak,
+            alpha: self.alpha,
+            tau_syn: self.tau_syn,
+            w_in: self.w_in,
+            ..NeuronParams::with_tau(1.0)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Conv2d {
@@ -329,6 +369,12 @@ pub enum Op {
     /// by `alpha`), and the current charges the membrane (snnTorch `Synaptic`, Norse `LIF`, NIR
     /// `CubaLIF`).
     CubaLif(NeuronParams),
+    /// Leaky integrator: a membrane that never fires, read out as it is (NIR `LI`); supported
+    /// as the readout node.
+    Li(IntegratorParams),
+    /// Current-based leaky integrator (NIR `CubaLI`, Norse `LICell`); supported as the readout
+    /// node.
+    CubaLi(IntegratorParams),
     AvgPool(Pool),
     MaxPool(Pool),
     /// Inverted dropout with one mask for all timesteps of a sample; identity at inference.
@@ -377,6 +423,8 @@ impl Op {
             Op::Plif(_) => "plif",
             Op::If(_) => "if",
             Op::CubaLif(_) => "cuba_lif",
+            Op::Li(_) => "li",
+            Op::CubaLi(_) => "cuba_li",
             Op::AvgPool(_) => "avg_pool",
             Op::MaxPool(_) => "max_pool",
             Op::Dropout(_) => "dropout",
@@ -394,7 +442,17 @@ impl Op {
 
     /// True for ops that keep state across timesteps (membranes, dropout masks).
     pub fn is_stateful(&self) -> bool {
-        matches!(self, Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_))
+        matches!(
+            self,
+            Op::Lif(_) | Op::Plif(_) | Op::If(_) | Op::CubaLif(_) | Op::Li(_) | Op::CubaLi(_)
+        )
+    }
+
+    pub fn integrator(&self) -> Option<&IntegratorParams> {
+        match self {
+            Op::Li(p) | Op::CubaLi(p) => Some(p),
+            _ => None,
+        }
     }
 
     /// True for ops whose map depends on the timestep (per-step batch norm): never static.

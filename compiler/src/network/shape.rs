@@ -174,6 +174,8 @@ pub fn output_shape(op: &Op, input: &Shape) -> Result<Shape, ShapeError> {
         | Op::Plif(_)
         | Op::If(_)
         | Op::CubaLif(_)
+        | Op::Li(_)
+        | Op::CubaLi(_)
         | Op::Dropout(_)
         | Op::Sum(_)
         | Op::Scale(_) => Ok(input.clone()),

@@ -5,10 +5,10 @@
 //! network here and its lowered module in [`super::run_module`] checks the lowering itself.
 
 use super::kernels::{self, Pooling};
-use super::{Fired, RunError, RunOutput, check_inputs, fire_and_reset, frame};
-use crate::network::{
-    BatchNorm, Encoding, Network, Op, ParamRole, ReadoutKind, Weights, WeightsError,
+use super::{
+    Fired, RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, reduce,
 };
+use crate::network::{BatchNorm, Encoding, Network, Op, ParamRole, Weights, WeightsError};
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
 pub fn run_network(
@@ -118,16 +118,22 @@ impl<'a> Walk<'a> {
             .map(|i| vec![vec![0.0; net.shapes[i].numel()]; self.depth[i]])
             .collect();
         let mut state: Vec<NeuronState> = (0..n)
-            .map(|i| match net.node(i).op.neuron() {
-                Some(p) => NeuronState {
-                    membrane: vec![p.v_reset; net.shapes[i].numel()],
-                    current: match p.synapse_alpha() {
-                        Some(_) => vec![0.0; net.shapes[i].numel()],
-                        None => Vec::new(),
+            .map(
+                |i| match (net.node(i).op.neuron(), net.node(i).op.integrator()) {
+                    (_, Some(p)) => NeuronState {
+                        membrane: vec![p.v_leak.unwrap_or(0.0); net.shapes[i].numel()],
+                        current: vec![0.0; net.shapes[i].numel()],
                     },
+                    (Some(p), None) => NeuronState {
+                        membrane: vec![p.v_reset; net.shapes[i].numel()],
+                        current: match p.synapse_alpha() {
+                            Some(_) => vec![0.0; net.shapes[i].numel()],
+                            None => Vec::new(),
+                        },
+                    },
+                    (None, None) => NeuronState::default(),
                 },
-                None => NeuronState::default(),
-            })
+            )
             .collect();
         let mut spikes = vec![vec![0u64; t_max]; self.layer_nodes.len()];
         let mut near = vec![vec![0u64; t_max]; self.layer_nodes.len()];
@@ -150,15 +156,13 @@ impl<'a> Walk<'a> {
                     near[self.layer_of[id]][t] = f.near;
                 }
                 if id == net.readout_node {
-                    acc.iter_mut().zip(&y).for_each(|(a, v)| *a += v);
+                    reduce(&mut acc, &y, t, net.desc.readout.kind.reduction());
                 }
                 let slot = t % self.depth[id];
                 hist[id][slot] = y;
             }
         }
-        if net.desc.readout.kind == ReadoutKind::TimeMean {
-            acc.iter_mut().for_each(|a| *a /= t_max as f64);
-        }
+        finish_reduction(&mut acc, t_max, net.desc.readout.kind.reduction());
         (acc, spikes, near)
     }
 
@@ -261,6 +265,28 @@ impl<'a> Walk<'a> {
                     };
                 }
                 fired = Some(fire_and_reset(membrane, &mut y, &neuron));
+            }
+            Op::Li(p) | Op::CubaLi(p) => {
+                // The leaky integrator's membrane is its output (`ir::Integrator`).
+                let n = p.as_neuron();
+                let (beta, gain) = n.beta_gain();
+                let li = crate::ir::Integrator {
+                    beta,
+                    gain,
+                    rest: p.v_leak.unwrap_or(0.0),
+                    synapse: crate::lower::synapse(&n),
+                };
+                for ((vi, ii), xi) in state.membrane.iter_mut().zip(&mut state.current).zip(&x) {
+                    let drive = match li.synapse {
+                        Some(syn) => {
+                            *ii = syn.update(*ii, *xi);
+                            *ii
+                        }
+                        None => *xi,
+                    };
+                    *vi = li.charge(*vi, drive);
+                }
+                y.clone_from(&state.membrane);
             }
             Op::AvgPool(p) | Op::MaxPool(p) => {
                 let how = match &node.op {

@@ -89,6 +89,27 @@ fn check_inputs(
     Ok(())
 }
 
+/// Fold step `t`'s readout values `y` into the logits `acc` by the readout's reduction; `Mean`
+/// sums here and [`finish_reduction`] divides.
+pub fn reduce(acc: &mut [f64], y: &[f64], t: usize, how: crate::ir::Reduction) {
+    use crate::ir::Reduction;
+    for (a, v) in acc.iter_mut().zip(y) {
+        *a = match how {
+            Reduction::Sum | Reduction::Mean => *a + v,
+            Reduction::Last => *v,
+            Reduction::Max if t == 0 => *v,
+            Reduction::Max => a.max(*v),
+        };
+    }
+}
+
+/// The logits once every step is folded in: the mean divides the sum by `T`.
+pub fn finish_reduction(acc: &mut [f64], timesteps: usize, how: crate::ir::Reduction) {
+    if how == crate::ir::Reduction::Mean {
+        acc.iter_mut().for_each(|a| *a /= timesteps as f64);
+    }
+}
+
 /// A LIF membrane update shared by both interpreters' bookkeeping: fire, count, reset.
 struct Fired {
     spikes: u64,

@@ -1,10 +1,9 @@
 //! The reference interpreter of event-IR modules: every population, every step, densely.
 
 use super::kernels::{self, Pooling};
-use super::{RunError, RunOutput, check_inputs, fire_and_reset, frame};
+use super::{RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, reduce};
 use crate::ir::{
-    Arena, Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
-    Tensor,
+    Arena, Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, Tensor,
 };
 use crate::validate::validate;
 
@@ -56,6 +55,10 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .iter()
             .map(|(_, p)| match &p.kind {
                 PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+                PopulationKind::Readout(r) => match r.integrator {
+                    Some(i) => vec![i.rest; p.shape.numel()],
+                    None => Vec::new(),
+                },
                 _ => Vec::new(),
             })
             .collect();
@@ -64,6 +67,9 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .iter()
             .map(|(_, p)| match &p.kind {
                 PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+                PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
+                    vec![0.0; p.shape.numel()]
+                }
                 _ => Vec::new(),
             })
             .collect();
@@ -117,10 +123,22 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                 match &p.kind {
                     PopulationKind::Input(_) => unreachable!("handled above"),
                     PopulationKind::Analog(_) => *output = input,
-                    PopulationKind::Readout(_) => {
-                        for (a, x) in acc.iter_mut().zip(&input) {
-                            *a += x;
+                    PopulationKind::Readout(r) => {
+                        if let Some(li) = r.integrator {
+                            let vm = &mut membrane[ph];
+                            for ((vi, ii), x) in vm.iter_mut().zip(&mut current[ph]).zip(&input) {
+                                let drive = match li.synapse {
+                                    Some(syn) => {
+                                        *ii = syn.update(*ii, *x);
+                                        *ii
+                                    }
+                                    None => *x,
+                                };
+                                *vi = li.charge(*vi, drive);
+                            }
+                            input.clone_from(vm);
                         }
+                        reduce(&mut acc, &input, t, r.mode.reduction());
                         *output = input;
                     }
                     PopulationKind::Spiking(s) => {
@@ -143,10 +161,8 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             }
         }
         let readout = &m.populations[v.readout];
-        if let PopulationKind::Readout(r) = &readout.kind
-            && r.mode == ReadoutKind::TimeMean
-        {
-            acc.iter_mut().for_each(|a| *a /= t_max as f64);
+        if let PopulationKind::Readout(r) = &readout.kind {
+            finish_reduction(&mut acc, t_max, r.mode.reduction());
         }
         out.predictions.push(kernels::argmax(&acc));
         out.logits.push(acc);

@@ -311,7 +311,11 @@ pub fn random_module(seed: u64) -> Module {
     let readout = g.m.populations.push(Population {
         name: "readout".into(),
         shape: Shape(vec![classes]),
-        kind: PopulationKind::Readout(ir::Readout { mode, bias }),
+        kind: PopulationKind::Readout(ir::Readout {
+            mode,
+            bias,
+            integrator: None,
+        }),
     });
     // One or two readout projections, possibly delayed.
     for _ in 0..g.pick(1, 2) {

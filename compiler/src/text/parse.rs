@@ -338,12 +338,34 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 &[
                     ("time_mean", ReadoutKind::TimeMean),
                     ("spike_count", ReadoutKind::SpikeCount),
+                    ("membrane_last", ReadoutKind::MembraneLast),
+                    ("membrane_mean", ReadoutKind::MembraneMean),
+                    ("membrane_max", ReadoutKind::MembraneMax),
                 ],
             )?;
             let mut a = l.attrs()?;
+            let integrator = match a.opt_number(l, "beta")? {
+                Some(beta) => Some(ir::Integrator {
+                    beta,
+                    gain: a.number(l, "gain")?,
+                    rest: a.number(l, "rest")?,
+                    synapse: match a.opt_number(l, "alpha")? {
+                        Some(alpha) => Some(ir::Synapse {
+                            alpha,
+                            w_in: a.number(l, "w_in")?,
+                        }),
+                        None => None,
+                    },
+                }),
+                None => None,
+            };
             let bias = a.opt_handle(l, "bias", 't')?;
             a.finish(l, "a readout population")?;
-            PopulationKind::Readout(ir::Readout { mode, bias })
+            PopulationKind::Readout(ir::Readout {
+                mode,
+                bias,
+                integrator,
+            })
         }
         other => {
             return Err(l.err_at(

@@ -110,6 +110,12 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
             }
             PopulationKind::Readout(r) => {
                 let _ = write!(w, " {}", readout_name(r.mode));
+                if let Some(i) = r.integrator {
+                    let _ = write!(w, " beta={:?} gain={:?} rest={:?}", i.beta, i.gain, i.rest);
+                    if let Some(syn) = i.synapse {
+                        let _ = write!(w, " alpha={:?} w_in={:?}", syn.alpha, syn.w_in);
+                    }
+                }
                 if let Some(b) = r.bias {
                     let _ = write!(w, " bias={b}");
                 }
@@ -233,5 +239,8 @@ pub fn readout_name(r: ReadoutKind) -> &'static str {
     match r {
         ReadoutKind::TimeMean => "time_mean",
         ReadoutKind::SpikeCount => "spike_count",
+        ReadoutKind::MembraneLast => "membrane_last",
+        ReadoutKind::MembraneMean => "membrane_mean",
+        ReadoutKind::MembraneMax => "membrane_max",
     }
 }

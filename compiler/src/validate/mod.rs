@@ -193,6 +193,38 @@ fn check_population(
             });
         }
     }
+    if let PopulationKind::Readout(r) = &p.kind
+        && let Some(i) = r.integrator
+    {
+        let params = [
+            ("beta", i.beta),
+            ("gain", i.gain),
+            ("rest", i.rest),
+            ("alpha", i.synapse.map_or(0.0, |syn| syn.alpha)),
+            ("w_in", i.synapse.map_or(0.0, |syn| syn.w_in)),
+        ];
+        if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(ValidationError::NonFiniteNeuron {
+                population: h,
+                parameter,
+                value,
+            });
+        }
+        if !(0.0..=1.0).contains(&i.beta) {
+            return Err(ValidationError::Leak {
+                population: h,
+                beta: i.beta,
+            });
+        }
+        if let Some(syn) = i.synapse
+            && !(0.0..1.0).contains(&syn.alpha)
+        {
+            return Err(ValidationError::CurrentDecay {
+                population: h,
+                alpha: syn.alpha,
+            });
+        }
+    }
     if let PopulationKind::Spiking(s) = &p.kind {
         let params = [
             ("beta", s.beta),

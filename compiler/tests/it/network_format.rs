@@ -642,3 +642,95 @@ fn validation_errors_name_the_file() {
         "test.json: node `lif`: give exactly one of `tau` and `beta`, not both"
     );
 }
+
+/// The MLP read out through a leaky integrator: `fc2 -> out` (`li` or `cuba_li`), `kind` readout.
+fn li_mlp(op: &str, fields: &str, kind: &str) -> String {
+    MLP.replace(
+        r#"{"name": "fc2", "op": "linear", "in_features": 32, "out_features": 10, "bias": true}"#,
+        &format!(
+            r#"{{"name": "fc2", "op": "linear", "in_features": 32, "out_features": 10, "bias": true}},
+    {{"name": "out", "op": "{op}"{fields}}}"#
+        ),
+    )
+    .replace(
+        r#"{"from": "lif", "to": "fc2"}"#,
+        r#"{"from": "lif", "to": "fc2"}, {"from": "fc2", "to": "out"}"#,
+    )
+    .replace(
+        r#""readout": {"node": "fc2", "kind": "time_mean"}"#,
+        &format!(r#""readout": {{"node": "out", "kind": "{kind}"}}"#),
+    )
+}
+
+#[test]
+fn leaky_integrator_readouts_parse_and_lower() {
+    for (op, fields, kind) in [
+        (
+            "li",
+            r#", "beta": 0.9, "decay_input": false"#,
+            "membrane_last",
+        ),
+        ("li", r#", "tau": 5, "v_leak": 0.2"#, "membrane_mean"),
+        ("cuba_li", r#", "tau": 10, "tau_syn": 5"#, "membrane_max"),
+        ("li", r#", "beta": 0.5"#, "time_mean"),
+    ] {
+        let text = li_mlp(op, fields, kind);
+        let net = parse(&text).unwrap_or_else(|e| panic!("{op} {kind}: {e}"));
+        let m = snnc_compiler::lower::lower(&net, weights_for(&net)).unwrap();
+        let readout = m.readout().unwrap();
+        let snnc_compiler::ir::PopulationKind::Readout(r) = &m.populations[readout].kind else {
+            panic!("not a readout");
+        };
+        let li = r
+            .integrator
+            .unwrap_or_else(|| panic!("{op} {kind}: no integrator"));
+        assert_eq!(li.synapse.is_some(), op == "cuba_li", "{op} {kind}");
+        assert_eq!(snnc_compiler::text::readout_name(r.mode), kind);
+    }
+}
+
+#[test]
+fn leaky_integrator_refusals() {
+    let rows = [
+        (
+            li_mlp("li", r#", "beta": 0.9"#, "spike_count"),
+            "node `out`: is a `li`, which does not spike: read it with `membrane_last`",
+        ),
+        (
+            MLP.replace(r#""kind": "time_mean""#, r#""kind": "membrane_last""#),
+            "node `fc2`: is the node of a `membrane_last` readout, which reads a membrane: the \
+             readout node must be `li` or `cuba_li`, not `linear`",
+        ),
+        (
+            li_mlp("li", r#", "tau": 2, "beta": 0.5"#, "membrane_last"),
+            "node `out`: give exactly one of `tau` and `beta`, not both",
+        ),
+        (
+            li_mlp("li", r#", "beta": 0.5, "alpha": 0.5"#, "membrane_last"),
+            "which `li` does not have: remove them (or use `cuba_lif`)",
+        ),
+        (
+            li_mlp("cuba_li", r#", "beta": 0.5"#, "membrane_last"),
+            "node `out`: `cuba_li` needs its current's decay",
+        ),
+        (
+            li_mlp("li", r#", "beta": 0.5, "threshold": 1"#, "membrane_last"),
+            "unknown field `threshold`",
+        ),
+        (
+            MLP.replace(r#""op": "lif", "tau": 2.0"#, r#""op": "li", "tau": 2.0"#),
+            "node `lif`: is a `li`: leaky integrators are supported as the readout node only",
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (text, expected) in &rows {
+        match parse(text) {
+            Ok(_) => failed.push(format!("accepted; expected `{expected}`")),
+            Err(e) if !e.to_string().contains(expected) => {
+                failed.push(format!("expected `{expected}` in `{e}`"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

@@ -108,6 +108,7 @@ fn module(encoding: Encoding) -> Module {
         PopulationKind::Readout(Readout {
             mode: ReadoutKind::TimeMean,
             bias: Some(out_bias),
+            integrator: None,
         }),
     ));
     for (source, target, kind) in [

@@ -10,9 +10,7 @@
 //! every spike; then their logits must agree within the ladder's tolerance. A difference at a
 //! membrane away from the threshold is an error naming the layer, step and neuron.
 
-use snnc_compiler::ir::{
-    Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
-};
+use snnc_compiler::ir::{Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind};
 use snnc_compiler::reference::kernels::{self, Pooling};
 use snnc_compiler::reference::{FLIP_MARGIN, run_module};
 use snnc_compiler::validate::validate;
@@ -91,6 +89,10 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
         .iter()
         .map(|(_, p)| match &p.kind {
             PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+            PopulationKind::Readout(r) => match r.integrator {
+                Some(i) => vec![i.rest; p.shape.numel()],
+                None => Vec::new(),
+            },
             _ => Vec::new(),
         })
         .collect();
@@ -99,6 +101,9 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
         .iter()
         .map(|(_, p)| match &p.kind {
             PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+            PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
+                vec![0.0; p.shape.numel()]
+            }
             _ => Vec::new(),
         })
         .collect();
@@ -153,10 +158,22 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
             match &p.kind {
                 PopulationKind::Input(_) => unreachable!("handled above"),
                 PopulationKind::Analog(_) => *output = input,
-                PopulationKind::Readout(_) => {
-                    for (a, x) in acc.iter_mut().zip(&input) {
-                        *a += x;
+                PopulationKind::Readout(r) => {
+                    if let Some(li) = r.integrator {
+                        let vm = &mut membrane[ph];
+                        for ((vi, ii), x) in vm.iter_mut().zip(&mut current[ph]).zip(&input) {
+                            let drive = match li.synapse {
+                                Some(syn) => {
+                                    *ii = syn.update(*ii, *x);
+                                    *ii
+                                }
+                                None => *x,
+                            };
+                            *vi = li.charge(*vi, drive);
+                        }
+                        input.clone_from(vm);
                     }
+                    snnc_compiler::reference::reduce(&mut acc, &input, t, r.mode.reduction());
                     *output = input;
                 }
                 PopulationKind::Spiking(s) => {
@@ -196,10 +213,8 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
             }
         }
     }
-    if let PopulationKind::Readout(r) = &m.populations[v.readout].kind
-        && r.mode == ReadoutKind::TimeMean
-    {
-        acc.iter_mut().for_each(|a| *a /= m.timesteps as f64);
+    if let PopulationKind::Readout(r) = &m.populations[v.readout].kind {
+        snnc_compiler::reference::finish_reduction(&mut acc, m.timesteps, r.mode.reduction());
     }
     SampleTrace {
         layers,

@@ -211,6 +211,7 @@ const INVALID: &[Invalid] = &[
             m.populations[p(3)].kind = PopulationKind::Readout(Readout {
                 mode: ReadoutKind::TimeMean,
                 bias: None,
+                integrator: None,
             })
         },
         message: "the module needs exactly one readout population, found p3, p4\n\

@@ -115,6 +115,7 @@ fn module() -> Module {
         PopulationKind::Readout(ir::Readout {
             mode: ReadoutKind::TimeMean,
             bias: Some(b),
+            integrator: None,
         }),
     );
     let affine = tensor(&mut m, "affine", vec![T, 2], -1.5, 1.5);

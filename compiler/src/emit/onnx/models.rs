@@ -63,6 +63,7 @@ fn logits_doc(plan: &Plan, when: &str) -> String {
         ReadoutKind::SpikeCount => {
             format!("logits: the readout's sum over the steps (spike-count voting){when}")
         }
+        _ => unreachable!("Plan::new refuses membrane readouts"),
     }
 }
 
@@ -74,6 +75,7 @@ fn logits(plan: &Plan, b: &mut Builder, g: &mut Nodes, acc: &str) -> String {
             g.op(b, "Div", &[acc, &t], "logits/mean", vec![], "")
         }
         ReadoutKind::SpikeCount => acc.to_string(),
+        _ => unreachable!("Plan::new refuses membrane readouts"),
     }
 }
 

@@ -104,6 +104,12 @@ impl<'m> Plan<'m> {
             _ => Encoding::Direct,
         };
         let readout_mode = match &m.populations[v.readout].kind {
+            PopulationKind::Readout(r) if r.integrator.is_some() || r.mode.reads_membrane() => {
+                return Err(OnnxError::MembraneReadout {
+                    readout: m.populations[v.readout].name.clone(),
+                    mode: crate::text::readout_name(r.mode),
+                });
+            }
             PopulationKind::Readout(r) => r.mode,
             _ => ReadoutKind::TimeMean,
         };

@@ -308,13 +308,33 @@ pub fn random_module(seed: u64) -> Module {
     } else {
         None
     };
+    // A leaky integrator read out (`li` / `cuba_li`) with one of the membrane reductions.
+    let (mode, integrator) = if g.chance(0.3) {
+        let mode = [
+            ReadoutKind::MembraneLast,
+            ReadoutKind::MembraneMean,
+            ReadoutKind::MembraneMax,
+        ][g.rng.below(3) as usize];
+        let integrator = ir::Integrator {
+            beta: g.rng.unit(),
+            gain: 0.3 + g.rng.unit(),
+            rest: if g.chance(0.7) { 0.0 } else { 0.1 },
+            synapse: g.chance(0.4).then(|| ir::Synapse {
+                alpha: 0.9 * g.rng.unit(),
+                w_in: 1.0,
+            }),
+        };
+        (mode, Some(integrator))
+    } else {
+        (mode, None)
+    };
     let readout = g.m.populations.push(Population {
         name: "readout".into(),
         shape: Shape(vec![classes]),
         kind: PopulationKind::Readout(ir::Readout {
             mode,
             bias,
-            integrator: None,
+            integrator,
         }),
     });
     // One or two readout projections, possibly delayed.

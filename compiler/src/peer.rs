@@ -48,11 +48,42 @@ pub struct PeerRun {
     pub inputs: Vec<Vec<f32>>,
     /// Per neuron layer (by node name).
     pub layers: BTreeMap<String, LayerRecord>,
-    /// Per sample, the readout the peer computed (spike counts of the last layer).
+    /// Per sample, the readout the peer computed: spike counts of the last layer, or the
+    /// reduced membrane of a leaky integrator read out.
     pub readout: Vec<Vec<f32>>,
 }
 
+/// Relative tolerance of a membrane readout: the framework sums the synaptic input in another
+/// order, so the membrane (unlike a spike count) can differ in its last bits.
+pub const MEMBRANE_READOUT_TOLERANCE: f32 = 1e-5;
+
 impl PeerRun {
+    /// Whether `ours` agrees with the peer's readout of sample `s`: exactly for spike counts,
+    /// within [`MEMBRANE_READOUT_TOLERANCE`] (relative, floored at 1) for a membrane readout.
+    /// On disagreement, says where.
+    pub fn check_readout(&self, s: usize, ours: &[f32]) -> Result<(), String> {
+        let theirs = &self.readout[s];
+        if ours.len() != theirs.len() {
+            return Err(format!(
+                "sample {s}: readout of {} values, peer {}",
+                ours.len(),
+                theirs.len()
+            ));
+        }
+        let membrane = self.network.desc.readout.kind.reads_membrane();
+        for (c, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            let ok = if membrane {
+                (a - b).abs() <= MEMBRANE_READOUT_TOLERANCE * b.abs().max(1.0)
+            } else {
+                a == b
+            };
+            if !ok {
+                return Err(format!("sample {s} class {c}: readout {a}, peer {b}"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn load(dir: &Path) -> Result<PeerRun, PeerError> {
         let network = Network::load(&dir.join("network.json"))?;
         let weights = Weights::load(&dir.join("weights.safetensors"))?;

@@ -12,7 +12,10 @@ Each case is written to OUT_DIR/<case>/ as
                           membrane.<layer>  f32 [S, T, neurons]: the membrane it exposes
                                             (snnTorch: before any reset; SpikingJelly and
                                             Norse: after)
-                          readout f32 [S, classes]: the readout node's spikes summed over T
+                          readout f32 [S, classes]: the readout node's spikes summed over T;
+                                  for a leaky-integrator readout (`li` / `cuba_li`, no spikes
+                                  of its own) its membrane reduced over T as the framework
+                                  reduces it (last, mean or max)
     case.json             framework, versions, neuron settings, what the inputs are
 
 The Rust tests (runtime/tests/it/peers.rs, compiler/tests/it/onnx_peers.rs, tests/cli/ir_candle.rs) run each network in
@@ -101,13 +104,16 @@ def write_safetensors(path, tensors):
 
 
 NEURON_OPS = ("lif", "if", "cuba_lif")
+INTEGRATOR_OPS = ("li", "cuba_li")
 
 
 class Case:
     """A feed-forward stack of (name, torch layer, snnc node) run for T steps."""
 
-    def __init__(self, name, framework, timesteps, input_shape, encoding, layers, settings):
+    def __init__(self, name, framework, timesteps, input_shape, encoding, layers, settings,
+                 readout="spike_count"):
         self.name = name
+        self.readout = readout
         self.framework = framework
         self.timesteps = timesteps
         self.input_shape = input_shape
@@ -126,7 +132,7 @@ class Case:
             "timesteps": self.timesteps,
             "num_classes": num_classes,
             "input": {"shape": list(self.input_shape), "encoding": self.encoding},
-            "readout": {"node": self.layers[-1][0], "kind": "spike_count"},
+            "readout": {"node": self.layers[-1][0], "kind": self.readout},
             "nodes": nodes,
             "edges": edges,
             "meta": {"peer": self.framework, "settings": self.settings},
@@ -144,22 +150,32 @@ class Case:
     def neuron_layers(self):
         return [name for name, _, node in self.layers if node["op"] in NEURON_OPS]
 
+    def integrator_layer(self):
+        """The leaky-integrator readout node, if the case ends in one."""
+        name, _, node = self.layers[-1]
+        return name if node["op"] in INTEGRATOR_OPS else None
+
     def module(self, layer):
         return next(m for name, m, _ in self.layers if name == layer)
 
 
 def run_snntorch(case, x):
-    """x: [S, *frame] (direct) or [S, T, *frame]; returns spikes and membranes per layer."""
+    """x: [S, *frame] (direct) or [S, T, *frame]; returns spikes and membranes per layer (a
+    `Leaky` read out by its membrane, op `li`: its membrane only, its spikes unused)."""
     spikes = {n: [] for n in case.neuron_layers()}
-    mems = {n: [] for n in case.neuron_layers()}
+    mems = {n: [] for n in case.neuron_layers() + [case.integrator_layer()] if n}
     state = {}
     with torch.no_grad():
         for name, module, node in case.layers:
-            if node["op"] in ("lif", "cuba_lif"):
+            if node["op"] in ("lif", "cuba_lif", "li"):
                 state[name] = module.reset_mem()
         for t in range(case.timesteps):
             h = torch.from_numpy(x[:, t] if case.encoding == "event_frames" else x)
             for name, module, node in case.layers:
+                if node["op"] == "li":
+                    h, state[name] = module(h, state[name])
+                    mems[name].append(state[name].flatten(1).numpy().astype(np.float32))
+                    continue
                 if node["op"] == "lif":
                     h, state[name] = module(h, state[name])
                     mem = state[name]
@@ -273,11 +289,40 @@ class NorseLIF:
         return z
 
 
+class NorseLI:
+    """Norse's leaky integrators as cells: `LICell` (`li_feed_forward_step`, a current and a
+    membrane) or, with `box`, `LIBoxCell` (`li_box_feed_forward_step`, the membrane alone). Both
+    start from their own `initial_state` (`v = v_leak`, `i = 0`), which is snnc's: an integrator
+    starts at its rest. Their output is the new membrane."""
+
+    def __init__(self, box=False):
+        if box:
+            from norse.torch.module.leaky_integrator_box import LIBoxCell
+
+            self.cell = LIBoxCell()
+        else:
+            from norse.torch.module.leaky_integrator import LICell
+
+            self.cell = LICell()
+        self.state = None
+
+    @property
+    def v(self):
+        return self.state.v
+
+    def reset(self):
+        self.state = None
+
+    def __call__(self, x):
+        v, self.state = self.cell(x, self.state)
+        return v
+
+
 def run_norse(case, x):
     spikes = {n: [] for n in case.neuron_layers()}
-    mems = {n: [] for n in case.neuron_layers()}
+    mems = {n: [] for n in case.neuron_layers() + [case.integrator_layer()] if n}
     for _, module, node in case.layers:
-        if node["op"] in NEURON_OPS:
+        if node["op"] in NEURON_OPS + INTEGRATOR_OPS:
             module.reset()
     with torch.no_grad():
         for t in range(case.timesteps):
@@ -286,8 +331,20 @@ def run_norse(case, x):
                 h = module(h)
                 if node["op"] in NEURON_OPS:
                     spikes[name].append(h.flatten(1).numpy().astype(np.uint8))
+                if node["op"] in NEURON_OPS + INTEGRATOR_OPS:
                     mems[name].append(module.v.flatten(1).numpy().astype(np.float32))
     return spikes, mems
+
+
+def framework_readout(case, mems):
+    """The readout as the framework's users compute it: spikes summed over T, or a leaky
+    integrator's membranes `[T][S, classes]` reduced over T by torch (`mem_rec[-1]`,
+    `mem_rec.mean(0)`, `torch.max(mem_rec, 0)`, the snnTorch and Norse tutorials' readouts)."""
+    layer = case.integrator_layer()
+    rec = torch.from_numpy(np.stack(mems[layer]))
+    reduced = {"membrane_last": lambda: rec[-1], "membrane_mean": lambda: rec.mean(0),
+               "membrane_max": lambda: rec.max(0).values}[case.readout]()
+    return reduced.numpy().astype(np.float32)
 
 
 def norse_box(subtract, v_leak=0.0):
@@ -373,6 +430,27 @@ def synaptic(alpha, beta, reset, threshold=1.0):
     return module, node
 
 
+def leaky_membrane(beta):
+    """snnTorch `Leaky(reset_mechanism="none")` whose membrane is read and whose spikes are not:
+    `mem = beta.clamp(0, 1) * mem + input_` (`_base_int`, `leaky.py:238-240, 249-250`), which
+    no spike ever touches (`reset_delay=True`, no reset mechanism): snnc `li` with `beta` and
+    `decay_input: false`, whose `0 + beta * (v - 0) + 1 * x` is the same operations."""
+    import snntorch as snn
+
+    module = snn.Leaky(beta=beta, reset_mechanism="none")
+    return module, {"op": "li", "beta": beta, "decay_input": False}
+
+
+def norse_li(box=False):
+    """Norse `LICell` (default `LIParameters`: dt 0.001, tau_mem_inv 100, tau_syn_inv 200,
+    v_leak 0): snnc `cuba_li` with `tau: 10`, `tau_syn: 5` (the factors as for `norse_lif`); with
+    `box`, `LIBoxCell` (no current): `li` with `tau: 10`."""
+    node = {"op": "li", "tau": 10.0, "decay_input": True}
+    if not box:
+        node = {"op": "cuba_li", "tau": 10.0, "tau_syn": 5.0, "decay_input": True}
+    return NorseLI(box), node
+
+
 def integrate_and_fire(v_reset, threshold=1.0):
     """SpikingJelly IFNode (v_reset None: soft reset) and its snnc node."""
     module = sj_neuron.IFNode(v_threshold=threshold, v_reset=v_reset)
@@ -430,6 +508,24 @@ def mlp_case(name, framework, neuron, timesteps, settings, gain=2.0, hidden=32):
         ("neuron2", n2, node2),
     ]
     return Case(name, framework, timesteps, [64], "direct", layers, settings)
+
+
+def mlp_readout_case(name, framework, neuron, integrator, readout, timesteps, settings,
+                     gain=2.0, hidden=32):
+    """`mlp_case`'s network (the same seeds) with a leaky integrator in place of its second
+    neuron layer: the class scores are that integrator's membrane, reduced over T by
+    `readout`."""
+    n1, node1 = neuron()
+    n2, node2 = integrator()
+    layers = [
+        ("fc1", linear(1, 64, hidden, gain), {"op": "linear", "in_features": 64,
+                                              "out_features": hidden, "bias": True}),
+        ("neuron1", n1, node1),
+        ("fc2", linear(2, hidden, 10, gain), {"op": "linear", "in_features": hidden,
+                                              "out_features": 10, "bias": True}),
+        ("out", n2, node2),
+    ]
+    return Case(name, framework, timesteps, [64], "direct", layers, settings, readout=readout)
 
 
 def conv_case(name, framework, neuron, timesteps, settings, gains=(2.0, 3.0)):
@@ -501,10 +597,10 @@ class RecurrentCase(Case):
         if alpha is None:
             self.lif2, node2 = leaky(0.9, reset)
             node1 = dict(node2, beta=beta, reset={"zero": "zero_next"}.get(reset, node2["reset"]))
-            settings = {"RLeaky": {"beta": beta, "all_to_all": not one_to_one,
-                                   "reset_mechanism": reset}}
+            rleaky = {"beta": beta, "all_to_all": not one_to_one}
             if not one_to_one:
-                settings["RLeaky"]["linear_features"] = 32
+                rleaky["linear_features"] = 32
+            settings = {"RLeaky": dict(rleaky, reset_mechanism=reset)}
             if reset != "subtract":
                 settings["Leaky"] = {"beta": 0.9, "reset_mechanism": reset}
         else:
@@ -582,6 +678,7 @@ def cases():
     yield from more_cases()
     yield from first_cases()
     yield from cuba_cases()
+    yield from integrator_cases()
 
 
 def more_cases():
@@ -680,6 +777,32 @@ def cuba_cases():
     yield event_case("norse_lif_events", "norse", norse_lif, 16, norse_settings, gain=8.0)
 
 
+def integrator_cases():
+    """Leaky integrators read out by their membrane (snnc `li` / `cuba_li`, the readout node)."""
+    lif_settings = {"tau_syn_inv": 200.0, "tau_mem_inv": 100.0, "dt": 0.001, "v_th": 1.0,
+                    "v_reset": 0.0, "v_leak": 0.0}
+    li_settings = {"tau_syn_inv": 200.0, "tau_mem_inv": 100.0, "dt": 0.001, "v_leak": 0.0}
+    yield mlp_readout_case("norse_li_max_digits", "norse", norse_lif, norse_li, "membrane_max",
+                           12, {"LIF": lif_settings, "LI": li_settings,
+                                "readout": "max over t of LICell's v"}, gain=5.0)
+    yield mlp_readout_case("norse_li_box_last_digits", "norse", norse_lif,
+                           lambda: norse_li(box=True), "membrane_last", 12,
+                           {"LIF": lif_settings,
+                            "LIBox": {"tau_mem_inv": 100.0, "dt": 0.001, "v_leak": 0.0},
+                            "readout": "LIBoxCell's v at the last step"}, gain=5.0)
+    sub = lambda: leaky(0.9, "subtract")  # noqa: E731
+    hidden = {"beta": 0.9, "reset_mechanism": "subtract", "reset_delay": True}
+    out = {"beta": 0.8, "reset_mechanism": "none", "output": "membrane"}
+    yield mlp_readout_case("snntorch_li_last_digits", "snntorch", sub,
+                           lambda: leaky_membrane(0.8), "membrane_last", 12,
+                           {"Leaky": hidden, "readout_Leaky": out,
+                            "readout": "mem_rec[-1]"})
+    yield mlp_readout_case("snntorch_li_mean_digits", "snntorch", sub,
+                           lambda: leaky_membrane(0.8), "membrane_mean", 12,
+                           {"Leaky": hidden, "readout_Leaky": out,
+                            "readout": "mem_rec.mean(0)"})
+
+
 def on_threshold_count(case, run, x, layer):
     """How often a layer's pre-spike membrane equals its threshold exactly (where the compare
     decides), found by rerunning with the threshold nudged: the spikes that change are those."""
@@ -727,11 +850,17 @@ def first_differences(spikes, nudged):
 
 
 def snnc_spikes(net, weights, x):
-    """Run a written network the way snnc states it (`ir::Spiking`, in float32, each product
-    rounded before it is added, as every back end does): per neuron layer, its `[S, T, neurons]`
-    spikes. Projections are summed in float64 and rounded once (another order
-    than torch's): a spike that differs from the framework's is a membrane within rounding of
-    the threshold, or a transcription the framework does not compute."""
+    """Per neuron layer, the `[S, T, neurons]` spikes of `snnc_run`."""
+    return snnc_run(net, weights, x)[0]
+
+
+def snnc_run(net, weights, x):
+    """Run a written network the way snnc states it (`ir::Spiking`, `ir::Integrator`, in float32,
+    each product rounded before it is added, as every back end does): per neuron layer, its
+    `[S, T, neurons]` spikes, and per integrator node its `[S, T, neurons]` membrane.
+    Projections are summed in float64 and rounded once (another order than torch's): a spike
+    that differs from the framework's is a membrane within rounding of the threshold, or a
+    transcription the framework does not compute."""
     steps = net["timesteps"]
     nodes = {n["name"]: n for n in net["nodes"]}
     incoming = {n: [e for e in net["edges"] if e["to"] == n] for n in nodes}
@@ -756,11 +885,31 @@ def snnc_spikes(net, weights, x):
                 h = np.zeros((x.shape[0], node["in_features"]), dtype=np.float32)
             if node["op"] in NEURON_OPS:
                 h, state[name] = neuron_step(node, state[name], h)
+            elif node["op"] in INTEGRATOR_OPS:
+                h, state[name] = integrator_step(node, state[name], h)
             else:
                 h = project(node, weights, name, h)
             out[name].append(h)
-    layers = [n for n in order if nodes[n]["op"] in NEURON_OPS]
-    return {n: np.stack([o.reshape(o.shape[0], -1) for o in out[n]], axis=1) for n in layers}
+    trace = lambda n: np.stack([o.reshape(o.shape[0], -1) for o in out[n]], axis=1)  # noqa: E731
+    spikes = {n: trace(n) for n in order if nodes[n]["op"] in NEURON_OPS}
+    membranes = {n: trace(n) for n in order if nodes[n]["op"] in INTEGRATOR_OPS}
+    return spikes, membranes
+
+
+def snnc_readout(net, weights, x):
+    """The readout of a leaky-integrator node as snnc reduces its membranes `y` over T
+    (`reference::{reduce, finish_reduction}`), in float32: the sum adds step by step, the mean
+    divides that sum by T, last takes step T-1, max the largest."""
+    y = snnc_run(net, weights, x)[1][net["readout"]["node"]]
+    kind = net["readout"]["kind"]
+    if kind == "membrane_last":
+        return y[:, -1]
+    if kind == "membrane_max":
+        return y.max(axis=1)
+    total = y[:, 0].copy()
+    for t in range(1, y.shape[1]):
+        total = total + y[:, t]
+    return total / np.float32(y.shape[1]) if kind in ("membrane_mean", "time_mean") else total
 
 
 def schedule(net):
@@ -798,13 +947,41 @@ def project(node, weights, name, h):
     raise ValueError(f"the transcription has no `{node['op']}`")
 
 
-def neuron_step(node, state, x):
-    """One step of a `lif` / `if` / `cuba_lif` layer: state (current, membrane) -> output."""
-    f = np.float32
+def leak(node):
+    """A node's canonical factors (`beta` on the old membrane, `gain` on the input), as the
+    lowering derives them from `tau` or `beta` and `decay_input`."""
     tau, beta = node.get("tau"), node.get("beta")
     k = 1.0 / tau if tau is not None else (1.0 - beta if beta is not None else 0.0)
     old = beta if beta is not None else 1.0 - k
     gain = k if node.get("decay_input", True) and (tau, beta) != (None, None) else 1.0
+    return old, gain
+
+
+def synaptic_current(node, current, x):
+    """`i = alpha * i + w_in * x`: two rounded products, then the add."""
+    f = np.float32
+    alpha = node["alpha"] if "alpha" in node else 1.0 - 1.0 / node["tau_syn"]
+    return f(alpha) * current + f(node.get("w_in", 1.0)) * x
+
+
+def integrator_step(node, state, x):
+    """One step of an `li` / `cuba_li` readout node (`ir::Integrator`): state (current,
+    membrane) -> its new membrane, which is the step's value. Both start at 0 and at rest."""
+    f = np.float32
+    old, gain = leak(node)
+    rest = f(node.get("v_leak", 0.0))
+    current, v = state if state is not None else (np.zeros_like(x), np.full_like(x, rest))
+    if node["op"] == "cuba_li":
+        current = synaptic_current(node, current, x)
+        x = current
+    v = ((rest + f(old) * (v - rest)) + f(gain) * x).astype(np.float32)
+    return v, (current, v)
+
+
+def neuron_step(node, state, x):
+    """One step of a `lif` / `if` / `cuba_lif` layer: state (current, membrane) -> output."""
+    f = np.float32
+    old, gain = leak(node)
     v_reset = node.get("v_reset", 0.0)
     rest = f(node.get("v_leak", v_reset))
     threshold = f(node.get("threshold", 1.0))
@@ -812,8 +989,7 @@ def neuron_step(node, state, x):
         (lambda u: u >= threshold)
     current, v = state if state is not None else (np.zeros_like(x), np.full_like(x, v_reset))
     if node["op"] == "cuba_lif":
-        alpha = node["alpha"] if "alpha" in node else 1.0 - 1.0 / node["tau_syn"]
-        current = f(alpha) * current + f(node.get("w_in", 1.0)) * x
+        current = synaptic_current(node, current, x)
         x = current
     u = (rest + f(old) * (v - rest)) + f(gain) * x
     reset = node.get("reset", "hard")
@@ -838,6 +1014,13 @@ def differing_spikes(net, weights, x, peer):
     """Spikes of snnc's transcribed arithmetic that differ from the framework's, per layer."""
     ours = snnc_spikes(net, weights, x)
     return {l: int((ours[l].astype(np.uint8) != peer[f"spikes.{l}"]).sum()) for l in ours}
+
+
+def relative_gap(ours, peer):
+    """Largest `|ours - peer|` over the readout, relative to the largest `|peer|` of the same
+    sample (a membrane that crosses zero would make an element-wise ratio meaningless)."""
+    scale = np.maximum(np.abs(peer).max(axis=1, keepdims=True), np.float32(1e-30))
+    return float((np.abs(ours.astype(np.float64) - peer) / scale).max())
 
 
 def lava_dl_cuba_gap(data_dir, scale=4096):
@@ -922,8 +1105,11 @@ def main():
         for layer in case.neuron_layers():
             peer[f"spikes.{layer}"] = np.stack(spikes[layer], axis=1)
             peer[f"membrane.{layer}"] = np.stack(mems[layer], axis=1)
-        last = case.neuron_layers()[-1]
-        peer["readout"] = peer[f"spikes.{last}"].sum(axis=1).astype(np.float32)
+        if case.integrator_layer():
+            peer["readout"] = framework_readout(case, mems)
+        else:
+            last = case.neuron_layers()[-1]
+            peer["readout"] = peer[f"spikes.{last}"].sum(axis=1).astype(np.float32)
         folder = os.path.join(out_dir, case.name)
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "network.json"), "w") as f:
@@ -936,17 +1122,29 @@ def main():
         at_floor = None if floor is None else {
             l: int((peer[f"membrane.{l}"] == np.float32(floor)).sum()) for l in case.neuron_layers()}
         on_threshold = {l: int(on_threshold_count(case, run, x, l)) for l in case.neuron_layers()}
+        record = {"framework": case.framework, "versions": versions, "inputs": what,
+                  "settings": case.settings, "spikes": totals,
+                  "membranes_exactly_at_threshold": on_threshold,
+                  "membranes_held_at_v_min": at_floor}
+        readout_gap = None
+        if case.integrator_layer():
+            ours = snnc_readout(case.network(10), case.weights(), x)
+            readout_gap = relative_gap(ours, peer["readout"])
+            equal = int((ours == peer["readout"]).sum())
+            record["readout"] = {"node": case.integrator_layer(), "kind": case.readout,
+                                 "max_relative_difference_from_snnc": readout_gap,
+                                 "values_equal_to_snnc": f"{equal} of {ours.size}"}
         with open(os.path.join(folder, "case.json"), "w") as f:
-            json.dump({"framework": case.framework, "versions": versions, "inputs": what,
-                       "settings": case.settings, "spikes": totals,
-                       "membranes_exactly_at_threshold": on_threshold,
-                       "membranes_held_at_v_min": at_floor}, f, indent=1)
+            json.dump(record, f, indent=1)
             f.write("\n")
         differing = differing_spikes(case.network(10), case.weights(), x, peer)
         if any(differing.values()):
             differing_cases.append(case.name)
+        gap = "" if readout_gap is None else (
+            f", readout max relative difference {readout_gap:.3g} "
+            f"({record['readout']['values_equal_to_snnc']} equal)")
         print(f"{case.name}: {x.shape[0]} samples, spikes {totals}, at threshold {on_threshold}, "
-              f"at v_min {at_floor}, differing from snnc's arithmetic {differing}")
+              f"at v_min {at_floor}, differing from snnc's arithmetic {differing}{gap}")
     print(f"cases whose spikes differ from snnc's arithmetic: {differing_cases or 'none'}")
     if not only or "lava_dl_cuba" in only:
         lava_dl_cuba_gap(data_dir)

@@ -17,7 +17,9 @@
 //!   synaptic current (one current update, the current read and written: one more state read
 //!   and write); an analog element reads and clears its
 //!   input (once per sample when constant); a readout element reads its input and accumulator
-//!   and writes both.
+//!   and writes both. A leaky-integrator readout element is also a neuron update per step, its
+//!   membrane read and written (one more state read and write), and with a synapse a current
+//!   update with its read and write, as for a current-based spiking neuron.
 //!
 //! Counts are attributed to the population a projection delivers into. Hoisted projections (from
 //! constant populations) run once per sample, at step `delay`; a per-step affine from a constant
@@ -208,9 +210,19 @@ impl Plan {
                         c.state_reads += n;
                         c.state_writes += n;
                     }
-                    Kind::Readout { .. } => {
+                    Kind::Readout { integrator, .. } => {
                         c.state_reads += 2 * n;
                         c.state_writes += 2 * n;
+                        if let Some(li) = integrator {
+                            c.neuron_updates += n;
+                            c.state_reads += n;
+                            c.state_writes += n;
+                            if li.synapse.is_some() {
+                                c.current_updates += n;
+                                c.state_reads += n;
+                                c.state_writes += n;
+                            }
+                        }
                     }
                     Kind::Analog | Kind::Input { .. } => {}
                 }

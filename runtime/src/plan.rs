@@ -20,10 +20,25 @@ use snnc_compiler::validate::validate;
 /// What a population computes, with the parameters the runtime needs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    Input { event_frames: bool },
+    Input {
+        event_frames: bool,
+    },
     Spiking(Lif),
     Analog,
-    Readout { mode: ReadoutKind },
+    Readout {
+        mode: ReadoutKind,
+        integrator: Option<Integrator>,
+    },
+}
+
+/// A leaky-integrator readout in the runtime's precision (`ir::Integrator`): each step
+/// `v = rest + beta (v - rest) + gain x`, `x` the input or, with a synapse, the current it enters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Integrator {
+    pub beta: f32,
+    pub gain: f32,
+    pub rest: f32,
+    pub synapse: Option<Synapse>,
 }
 
 /// LIF parameters in the runtime's precision.
@@ -84,10 +99,21 @@ impl Pop {
     pub fn binary(&self) -> bool {
         matches!(self.kind, Kind::Spiking(_))
     }
-    /// The synapse of a current-based spiking population.
+    /// The synapse of a current-based spiking population or integrator readout.
     pub fn synapse(&self) -> Option<Synapse> {
         match self.kind {
             Kind::Spiking(l) => l.synapse,
+            Kind::Readout {
+                integrator: Some(li),
+                ..
+            } => li.synapse,
+            _ => None,
+        }
+    }
+    /// The leaky integrator of a membrane readout.
+    pub fn integrator(&self) -> Option<Integrator> {
+        match self.kind {
+            Kind::Readout { integrator, .. } => integrator,
             _ => None,
         }
     }
@@ -267,7 +293,8 @@ impl Plan {
 
     /// The state-size yardstick of the issue: 4 bytes per population element (neurons and
     /// analog values) plus a dense f32 delay buffer of `depth - 1` steps per population, plus
-    /// 4 bytes per neuron with a synaptic current.
+    /// 4 bytes per neuron with a synaptic current (an integrator readout's element stands for
+    /// its membrane, as a spiking neuron's does).
     pub fn state_budget(&self) -> usize {
         self.pops
             .iter()
@@ -303,12 +330,24 @@ fn kind(k: &PopulationKind) -> Kind {
             reset: s.reset,
             fire: s.fire,
             v_min: s.v_min.map(|v| v as f32),
-            synapse: s.synapse.map(|syn| Synapse {
-                alpha: syn.alpha as f32,
-                w_in: syn.w_in as f32,
-            }),
+            synapse: s.synapse.map(synapse),
         }),
         PopulationKind::Analog(_) => Kind::Analog,
-        PopulationKind::Readout(r) => Kind::Readout { mode: r.mode },
+        PopulationKind::Readout(r) => Kind::Readout {
+            mode: r.mode,
+            integrator: r.integrator.map(|li| Integrator {
+                beta: li.beta as f32,
+                gain: li.gain as f32,
+                rest: li.rest as f32,
+                synapse: li.synapse.map(synapse),
+            }),
+        },
+    }
+}
+
+fn synapse(s: snnc_compiler::ir::Synapse) -> Synapse {
+    Synapse {
+        alpha: s.alpha as f32,
+        w_in: s.w_in as f32,
     }
 }

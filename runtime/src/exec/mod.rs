@@ -5,7 +5,8 @@
 //! receives the events of its sources from step `t - delay` through their projections, then
 //! updates: LIF neurons charge (a current-based one with its synaptic current, updated
 //! first), fire and reset; analog populations emit their non-zero values as
-//! graded events; the readout accumulates. Event lists live in per-population rings as deep as
+//! graded events; the readout's value (its input, or the membrane of its leaky integrator) is
+//! reduced into the logits by its mode's reduction. Event lists live in per-population rings as deep as
 //! the longest delay out of the population.
 
 mod batch;
@@ -19,7 +20,6 @@ pub use state::State;
 
 use crate::error::RuntimeError;
 use crate::plan::{Kind, Plan};
-use snnc_compiler::ir::ReadoutKind;
 use snnc_compiler::reference::RunOutput;
 
 /// Work of one projection at one step, summed over what it delivered.
@@ -52,7 +52,7 @@ pub struct SampleRun {
     /// `[projection * T + t]`.
     pub projs: Vec<ProjStep>,
     /// With tracing: `[t][population]` values in row-major order (spikes as 0/1; the readout's
-    /// input of that step).
+    /// value of that step: its input, or its integrator's membrane).
     pub trace: Option<Vec<Vec<Vec<f32>>>>,
 }
 
@@ -133,7 +133,7 @@ impl Plan {
                 let step = &mut out.pops[p * t_max + t];
                 step.events = match pop.kind {
                     Kind::Readout { .. } => {
-                        st.readout_in.iter().filter(|v| **v != 0.0).count() as u64
+                        self.readout_value(st).iter().filter(|v| **v != 0.0).count() as u64
                     }
                     _ => st.slots[self.current(st, p, t)].events as u64,
                 };
@@ -143,13 +143,8 @@ impl Plan {
             }
         }
         let mut logits = st.logits.clone();
-        if matches!(
-            self.pops[self.readout].kind,
-            Kind::Readout {
-                mode: ReadoutKind::TimeMean
-            }
-        ) {
-            logits.iter_mut().for_each(|l| *l /= t_max as f64);
+        if let Kind::Readout { mode, .. } = self.pops[self.readout].kind {
+            snnc_compiler::reference::finish_reduction(&mut logits, t_max, mode.reduction());
         }
         out.prediction = snnc_compiler::reference::kernels::argmax(&logits);
         out.logits = logits;
@@ -174,11 +169,26 @@ impl Plan {
         }
     }
 
+    /// The readout's value of the latest step: its input, or its integrator's membrane.
+    fn readout_value<'a>(&self, st: &'a State) -> &'a [f32] {
+        match self.pops[self.readout].integrator() {
+            Some(_) => &st.membrane[self.readout],
+            None => &st.readout_in,
+        }
+    }
+
     fn reset(&self, st: &mut State) {
         for (p, pop) in self.pops.iter().enumerate() {
             match pop.kind {
                 Kind::Spiking(l) => {
                     st.membrane[p].fill(l.v_reset);
+                    st.current[p].fill(0.0);
+                }
+                Kind::Readout {
+                    integrator: Some(li),
+                    ..
+                } => {
+                    st.membrane[p].fill(li.rest);
                     st.current[p].fill(0.0);
                 }
                 // Event frames are loaded into zeroed slots, clearing only the last events.
@@ -207,7 +217,7 @@ impl Plan {
             .map(|(p, pop)| {
                 let slot = &st.slots[self.current(st, p, t)];
                 let storage = match pop.kind {
-                    Kind::Readout { .. } => st.readout_in.clone(),
+                    Kind::Readout { .. } => self.readout_value(st).to_vec(),
                     Kind::Spiking(_) => {
                         let mut v = vec![0.0; pop.numel()];
                         slot.idx.iter().for_each(|&i| v[i as usize] = 1.0);

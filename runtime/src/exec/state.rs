@@ -16,8 +16,10 @@ pub struct State {
     pub(super) scratch: Vec<f32>,
     /// The readout's input of the latest step (kept for traces and its event count).
     pub(super) readout_in: Vec<f32>,
+    /// Membranes of spiking populations that step and of an integrator readout.
     pub(super) membrane: Vec<Vec<f32>>,
-    /// Synaptic currents of current-based populations that step (empty for the others;
+    /// Synaptic currents of current-based populations that step and of an integrator readout
+    /// with a synapse (empty for the others;
     /// autonomous ones hold theirs in registers, like their membranes).
     pub(super) current: Vec<Vec<f32>>,
     /// Per population, one seed per hoisted delay: every constant drive due by then, plus the
@@ -51,12 +53,15 @@ impl State {
                 });
             }
             // An autonomous population keeps its membranes in registers (see `train`).
-            membrane.push(match p.kind {
-                Kind::Spiking(l) if !p.incoming.is_empty() => vec![l.v_reset; n],
+            // An integrator readout steps even when fed only by hoisted drives.
+            let steps = !p.incoming.is_empty() || p.integrator().is_some();
+            membrane.push(match (&p.kind, p.integrator()) {
+                (Kind::Spiking(l), _) if steps => vec![l.v_reset; n],
+                (_, Some(li)) => vec![li.rest; n],
                 _ => Vec::new(),
             });
             current.push(match p.synapse() {
-                Some(_) if !p.incoming.is_empty() => vec![0.0; n],
+                Some(_) if steps => vec![0.0; n],
                 _ => Vec::new(),
             });
             drives.push(p.drive_delays.iter().map(|_| vec![0.0; n]).collect());

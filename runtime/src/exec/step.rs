@@ -1,10 +1,12 @@
 //! One step of one population: seed its input, deliver its due projections through their
-//! kernels, then update (charge and fire, emit graded events, or accumulate the readout).
+//! kernels, then update (charge and fire, emit graded events, or fold the readout's value,
+//! its input or its integrator's membrane, into the logits).
 
 use super::{SampleRun, State};
 use crate::neuron::{bits_to_idx, fire};
 use crate::ops::{DenseGraded, Graded, Spikes, Work};
-use crate::plan::{Kind, Plan};
+use crate::plan::{Integrator, Kind, Plan};
+use snnc_compiler::ir::Reduction;
 
 impl Plan {
     /// The slot population `p` writes (and zero-delay consumers read) at step `t`.
@@ -136,14 +138,18 @@ impl Plan {
                 st.slots[cur].idx = idx;
                 st.scratch = scratch;
             }
-            Kind::Readout { .. } => {
+            Kind::Readout { mode, integrator } => {
                 let mut acc = std::mem::take(&mut st.readout_in);
                 self.seed_input(st, p, t, &mut acc);
                 self.gather(st, p, t, &mut acc, out);
-                st.logits
-                    .iter_mut()
-                    .zip(&acc)
-                    .for_each(|(l, a)| *l += f64::from(*a));
+                let how = mode.reduction();
+                match integrator {
+                    Some(li) => {
+                        integrate(&li, &mut st.membrane[p], &mut st.current[p], &acc);
+                        reduce(&mut st.logits, &st.membrane[p], t, how);
+                    }
+                    None => reduce(&mut st.logits, &acc, t, how),
+                }
                 st.readout_in = acc;
             }
         }
@@ -157,6 +163,41 @@ impl Plan {
                 self.record(out, e, t, done);
             }
         }
+    }
+}
+
+/// One step of a leaky-integrator readout: with a synapse `i = alpha i + w_in x` (two products,
+/// then their sum) and the drive is `i`, else `x`; then `v = rest + beta (v - rest) + gain
+/// drive`, the operations in `ir::Integrator::charge`'s order. A readout is a handful of
+/// values, so one scalar loop (never contracted into an FMA) serves every build.
+fn integrate(li: &Integrator, v: &mut [f32], current: &mut [f32], input: &[f32]) {
+    let (rest, beta, gain) = (li.rest, li.beta, li.gain);
+    let charge = |v: f32, x: f32| rest + beta * (v - rest) + gain * x;
+    match li.synapse {
+        Some(syn) => {
+            for ((v, i), x) in v.iter_mut().zip(current.iter_mut()).zip(input) {
+                *i = syn.alpha * *i + syn.w_in * *x;
+                *v = charge(*v, *i);
+            }
+        }
+        None => v
+            .iter_mut()
+            .zip(input)
+            .for_each(|(v, x)| *v = charge(*v, *x)),
+    }
+}
+
+/// Fold step `t`'s readout values `y` into the logits, as `reference::reduce` does in f64
+/// (the mean sums here; `Plan::run_sample` divides at the end).
+fn reduce(logits: &mut [f64], y: &[f32], t: usize, how: Reduction) {
+    for (l, y) in logits.iter_mut().zip(y) {
+        let y = f64::from(*y);
+        *l = match how {
+            Reduction::Sum | Reduction::Mean => *l + y,
+            Reduction::Last => y,
+            Reduction::Max if t == 0 => y,
+            Reduction::Max => l.max(y),
+        };
     }
 }
 

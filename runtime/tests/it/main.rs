@@ -8,6 +8,7 @@ mod data;
 mod dataset_run;
 mod differential;
 mod fit;
+mod integrator;
 mod peers;
 mod per_step;
 mod random_modules;

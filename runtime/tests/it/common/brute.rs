@@ -188,9 +188,20 @@ pub fn brute_counts(m: &Module, trace: &[Vec<Vec<f32>>]) -> Vec<Counts> {
                     c.state_reads += n;
                     c.state_writes += n;
                 }
-                PopulationKind::Readout(_) => {
+                PopulationKind::Readout(r) => {
                     c.state_reads += 2 * n;
                     c.state_writes += 2 * n;
+                    // A leaky integrator: a neuron update with its membrane, and its current.
+                    if let Some(li) = r.integrator {
+                        c.neuron_updates += n;
+                        c.state_reads += n;
+                        c.state_writes += n;
+                        if li.synapse.is_some() {
+                            c.current_updates += n;
+                            c.state_reads += n;
+                            c.state_writes += n;
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -7,12 +7,16 @@
 //! runtime itself traced for its sources, and a membrane is reset where the runtime spiked. So a
 //! flip cannot cascade: each one reported is a decision the runtime made differently on the same
 //! inputs, never a consequence of an earlier flip. Analog and readout values are checked on the
-//! way (a wrong graded value would otherwise feed the replay unnoticed).
+//! way (a wrong graded value would otherwise feed the replay unnoticed), and the readout's
+//! values, through its leaky integrator if it has one, are reduced into logits as the reference
+//! does ([`reduce`], [`finish_reduction`]) to check the runtime's, flips or not.
 
 use rayon::prelude::*;
 use snnc_compiler::ir::{Module, PopulationKind};
 use snnc_compiler::reference::kernels;
-use snnc_compiler::reference::{FLIP_MARGIN, RunOutput, compare, deliver};
+use snnc_compiler::reference::{
+    FLIP_MARGIN, RunOutput, compare, deliver, finish_reduction, reduce,
+};
 use snnc_runtime::{Plan, SampleRun};
 
 /// A membrane closer than this to its threshold may fire either way under another summation
@@ -45,12 +49,28 @@ impl Flip {
 /// Replay one traced sample (`trace[t][population]`, as [`SampleRun::trace`] holds it) and
 /// return every flip, or `Err` naming the first graded value the runtime got wrong.
 pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> {
+    replay_sample(m, trace).map(|r| r.flips)
+}
+
+/// What the replay of one sample found: its flips, and the logits the reference arithmetic
+/// makes of the traced inputs of the readout.
+pub struct Replay {
+    pub flips: Vec<Flip>,
+    pub logits: Vec<f64>,
+}
+
+/// [`replay`], with the logits.
+pub fn replay_sample(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Replay, String> {
     let incoming = m.incoming();
     let mut membrane: Vec<Vec<f64>> = m
         .populations
         .iter()
         .map(|(_, p)| match &p.kind {
             PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+            PopulationKind::Readout(r) => match r.integrator {
+                Some(li) => vec![li.rest; p.shape.numel()],
+                None => Vec::new(),
+            },
             _ => Vec::new(),
         })
         .collect();
@@ -62,10 +82,14 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
         .iter()
         .map(|(_, p)| match &p.kind {
             PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+            PopulationKind::Readout(r) if r.integrator.is_some_and(|li| li.synapse.is_some()) => {
+                vec![0.0; p.shape.numel()]
+            }
             _ => Vec::new(),
         })
         .collect();
     let mut flips = Vec::new();
+    let mut logits = vec![0.0f64; m.num_classes];
     for t in 0..m.timesteps {
         for (h, p) in m.populations.iter() {
             if matches!(p.kind, PopulationKind::Input(_)) {
@@ -102,6 +126,25 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
             match &p.kind {
                 PopulationKind::Input(_) => unreachable!("skipped above"),
                 PopulationKind::Analog(_) | PopulationKind::Readout(_) => {
+                    // An integrator's membrane free-runs in f64 from the traced inputs, as the
+                    // synaptic currents do; the traced value is that membrane.
+                    if let PopulationKind::Readout(r) = &p.kind {
+                        if let Some(li) = r.integrator {
+                            let (vm, cur) = (&mut membrane[h.index()], &mut current[h.index()]);
+                            for (k, (v, x)) in vm.iter_mut().zip(drive.iter_mut()).enumerate() {
+                                let x_in = match li.synapse {
+                                    Some(syn) => {
+                                        cur[k] = syn.update(cur[k], *x);
+                                        cur[k]
+                                    }
+                                    None => *x,
+                                };
+                                *v = li.charge(*v, x_in);
+                                *x = *v;
+                            }
+                        }
+                        reduce(&mut logits, &drive, t, r.mode.reduction());
+                    }
                     let scale = drive.iter().fold(1.0f64, |s, v| s.max(v.abs()));
                     if let Some((i, (r, v))) =
                         drive.iter().zip(traced).enumerate().find(|(_, (r, v))| {
@@ -145,7 +188,15 @@ pub fn replay(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Vec<Flip>, String> 
             }
         }
     }
-    Ok(flips)
+    if let Some((_, p)) = m
+        .populations
+        .iter()
+        .find(|(_, p)| matches!(p.kind, PopulationKind::Readout(_)))
+        && let PopulationKind::Readout(r) = &p.kind
+    {
+        finish_reduction(&mut logits, m.timesteps, r.mode.reduction());
+    }
+    Ok(Replay { flips, logits })
 }
 
 /// What [`check_runs`] found: flips (all ties) and the samples they occurred in.
@@ -168,7 +219,7 @@ pub fn check_runs(
     runs: &[SampleRun],
 ) -> Result<FlipSummary, String> {
     let mine = plan.run_output(runs);
-    let replays: Vec<Result<Vec<Flip>, String>> = runs
+    let replays: Vec<Result<Replay, String>> = runs
         .par_iter()
         .enumerate()
         .map(|(s, run)| {
@@ -176,12 +227,25 @@ pub fn check_runs(
                 .trace
                 .as_ref()
                 .ok_or("the runs must be traced to replay them")?;
-            replay(m, trace).map_err(|e| format!("sample {s}: {e}"))
+            replay_sample(m, trace).map_err(|e| format!("sample {s}: {e}"))
         })
         .collect();
     let mut summary = FlipSummary::default();
-    for (s, flips) in replays.into_iter().enumerate() {
-        let flips = flips?;
+    for (s, replayed) in replays.into_iter().enumerate() {
+        let Replay { flips, logits } = replayed?;
+        // The runtime's reduction of its own readout values, checked in every sample (a
+        // sample with a flip skips the ladder's logit check).
+        let scale = logits.iter().fold(1.0f64, |s, v| s.max(v.abs()));
+        if let Some((i, (r, v))) = logits
+            .iter()
+            .zip(&runs[s].logits)
+            .enumerate()
+            .find(|(_, (r, v))| (**r - **v).abs() > VALUE_TOLERANCE * scale)
+        {
+            return Err(format!(
+                "sample {s}: logit {i}: runtime {v}, reference reduction of the replay {r}"
+            ));
+        }
         if let Some(f) = flips.iter().find(|f| !f.is_tie()) {
             return Err(format!(
                 "sample {s}: `{}` neuron {} at step {}: the runtime {} with the reference membrane \

@@ -5,11 +5,11 @@ use crate::init::{self, InitScheme};
 use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
 use crate::layers::{self, BatchNorm};
-use crate::neuron::{Neuron, NeuronState};
+use crate::neuron::{LeakyIntegrator, Neuron, NeuronState};
 use crate::params::ParamStore;
 use candle_core::{D, DType, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use snnc_compiler::network::{Encoding, Network, NodeId, Op, ParamRole, ReadoutKind, Weights};
+use snnc_compiler::network::{Encoding, Network, NodeId, Op, ParamRole, Reduction, Weights};
 use snnc_datasets::transform::Rng;
 use std::collections::VecDeque;
 
@@ -30,6 +30,7 @@ enum Layer {
     },
     BatchNorm(BatchNorm),
     Neuron(Neuron),
+    Integrator(LeakyIntegrator),
     AvgPool(AvgPool),
     MaxPool(MaxPool),
     Dropout(f64),
@@ -42,7 +43,9 @@ enum Layer {
 /// Result of one forward pass over all timesteps.
 #[derive(Debug)]
 pub struct ForwardOutput {
-    /// `[B, K]`: mean over time (time_mean) or sum over time (spike_count) of the readout node.
+    /// `[B, K]`: the readout node's outputs over time reduced as its readout kind says: summed
+    /// (spike_count), averaged (time_mean, membrane_mean), the last (membrane_last) or the
+    /// element-wise maximum (membrane_max).
     pub readout: Tensor,
     /// For every spiking node (in node order): spikes summed over the batch, per timestep.
     pub spikes: Vec<(NodeId, Vec<f64>)>,
@@ -250,12 +253,14 @@ impl SnnModel {
                 })
             }
             Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
-            Op::Li(_) | Op::CubaLi(_) => {
-                return Err(node_error(
-                    net,
-                    id,
-                    "leaky integrators are not in the Candle forward yet",
-                ));
+            Op::Li(p) => Layer::Integrator(LeakyIntegrator::new(p)),
+            Op::CubaLi(p) => {
+                let li = LeakyIntegrator::new(p);
+                // A validated network gives every cuba_li its current's decay.
+                if li.synapse.is_none() {
+                    return Err(node_error(net, id, "cuba_li needs `alpha` or `tau_syn`"));
+                }
+                Layer::Integrator(li)
             }
             Op::CubaLif(p) => {
                 // A validated network gives every cuba_lif its current's decay.
@@ -372,6 +377,7 @@ impl SnnModel {
             .iter()
             .map(|&i| (i, Vec::with_capacity(timesteps)))
             .collect();
+        let reduction = net.desc.readout.kind.reduction();
         let mut acc: Option<Tensor> = None;
 
         for t in 0..timesteps {
@@ -409,9 +415,10 @@ impl SnnModel {
                 }
             }
             let r = current[net.readout_node].as_ref().expect("readout ran");
-            acc = Some(match acc {
-                None => r.clone(),
-                Some(a) => (a + r)?,
+            acc = Some(match (acc, reduction) {
+                (None, _) | (Some(_), Reduction::Last) => r.clone(),
+                (Some(a), Reduction::Sum | Reduction::Mean) => (a + r)?,
+                (Some(a), Reduction::Max) => a.maximum(r)?,
             });
             if record_spikes {
                 for (slot, &id) in spiking.iter().enumerate() {
@@ -428,15 +435,10 @@ impl SnnModel {
             c.neurons = neurons;
             c.masks = masks;
         }
-        let sum = acc.expect("timesteps >= 1");
-        let readout = match net.desc.readout.kind {
-            ReadoutKind::TimeMean => sum.affine(1.0 / timesteps as f64, 0.0)?,
-            ReadoutKind::SpikeCount => sum,
-            ReadoutKind::MembraneLast | ReadoutKind::MembraneMean | ReadoutKind::MembraneMax => {
-                return Err(candle_core::Error::Msg(
-                    "membrane readouts are not in the Candle forward yet".into(),
-                ));
-            }
+        let folded = acc.expect("timesteps >= 1");
+        let readout = match reduction {
+            Reduction::Mean => folded.affine(1.0 / timesteps as f64, 0.0)?,
+            Reduction::Sum | Reduction::Last | Reduction::Max => folded,
         };
         Ok(ForwardOutput { readout, spikes })
     }
@@ -523,6 +525,7 @@ impl SnnModel {
             }
             Layer::BatchNorm(bn) => bn.forward_step(x, train, t),
             Layer::Neuron(neuron) => neuron.advance(x, &mut neurons[id]),
+            Layer::Integrator(li) => li.advance(x, &mut neurons[id]),
             Layer::AvgPool(p) => p.forward(&x.contiguous()?),
             Layer::MaxPool(p) => p.forward(&x.contiguous()?),
             Layer::Dropout(p) => {

@@ -1,11 +1,11 @@
-//! LIF, PLIF and current-based LIF neuron layers: one charge-fire-reset step on a batch,
-//! BPTT-friendly.
+//! LIF, PLIF and current-based LIF neuron layers (one charge-fire-reset step on a batch) and the
+//! leaky integrators that read a network out, BPTT-friendly.
 
 use crate::neuron_ops::{Charge, HardResetDetached};
 use crate::spike::SpikeFn;
 use candle_core::{Result, Tensor, Var};
 use snnc_compiler::ir::Synapse;
-use snnc_compiler::network::{NeuronParams, Reset};
+use snnc_compiler::network::{IntegratorParams, NeuronParams, Reset};
 
 /// The leak of a layer: fixed (`lif` and `if`: the factors on the old membrane and on the
 /// input, and `k`, the pull towards `v_reset`) or learned (`plif`, k = sigmoid(w)).
@@ -188,6 +188,69 @@ impl Neuron {
             Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
         };
         Ok((s, floor_at(v_new, p.v_min)?))
+    }
+}
+
+/// A leaky integrator (`li`, `cuba_li`): a membrane that leaks towards `rest` and never fires;
+/// its output each step is the membrane. Its state lives in the caller's [`NeuronState`].
+#[derive(Debug, Clone)]
+pub struct LeakyIntegrator {
+    /// The factor on the old membrane (measured from `rest`) and the one on the drive.
+    pub beta: f64,
+    pub gain: f64,
+    /// Where the membrane starts and leaks to (`v_leak`, 0 when absent).
+    pub rest: f64,
+    /// The current between the input and the membrane (`cuba_li`).
+    pub synapse: Option<Synapse>,
+}
+
+impl LeakyIntegrator {
+    /// The leak of a spiking neuron with the same fields, so `li` and `lif` read `tau` / `beta`
+    /// / `decay_input` alike (as lowering does).
+    pub fn new(params: &IntegratorParams) -> Self {
+        let n = params.as_neuron();
+        let (beta, gain) = n.beta_gain();
+        LeakyIntegrator {
+            beta,
+            gain,
+            rest: params.v_leak.unwrap_or(0.0),
+            synapse: Neuron::synapse_of(&n),
+        }
+    }
+
+    /// One step from the state the last step left (empty at the first: membrane at `rest`,
+    /// current at 0), which it advances; returns the new membrane. The f32 operations are those
+    /// of `ir::Integrator::charge`, in its order: `rest + beta (v - rest)`, then `+ gain drive`.
+    pub fn advance(&self, x: &Tensor, state: &mut NeuronState) -> Result<Tensor> {
+        let drive = match &self.synapse {
+            Some(synapse) => {
+                let i = synaptic_current(synapse, x, state.current.as_ref())?;
+                state.current = Some(i.clone());
+                i
+            }
+            None => x.clone(),
+        };
+        let driven = if self.gain == 1.0 {
+            drive
+        } else {
+            drive.affine(self.gain, 0.0)?
+        };
+        let v = match state.membrane.as_ref() {
+            // `beta (v - rest)` with the candle affine's product and sum each rounded in f32.
+            Some(v) => {
+                let from_rest = if self.rest == 0.0 {
+                    v.clone()
+                } else {
+                    v.affine(1.0, -self.rest)?
+                };
+                (from_rest.affine(self.beta, self.rest)? + driven)?
+            }
+            // From `rest` the leaked term is `rest` itself, exactly.
+            None if self.rest == 0.0 => driven,
+            None => driven.affine(1.0, self.rest)?,
+        };
+        state.membrane = Some(v.clone());
+        Ok(v)
     }
 }
 

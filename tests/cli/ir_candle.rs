@@ -246,6 +246,107 @@ fn cuba_network(name: &str, neuron: &str) -> String {
     )
 }
 
+/// One digits network run every way these tests compare: Candle on 64 test samples with
+/// placeholder weights, and both interpreters (the network's own and the IR's, before and after
+/// the passes) on the same inputs.
+struct DigitsRun {
+    net: Network,
+    /// The run directory (`network.json`, `weights.safetensors`) `snnc eval` reads.
+    dir: PathBuf,
+    candle: RunOutput,
+    labels: Vec<u32>,
+    /// `(stage, run)`: network, lowered, optimised.
+    interpreters: Vec<(&'static str, RunOutput)>,
+}
+
+fn run_on_digits(root: &Path, test: &snnc_datasets::Dataset, name: &str, text: &str) -> DigitsRun {
+    let run = root.join(name);
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("network.json"), text).unwrap();
+    let net = Network::load(&run.join("network.json")).unwrap();
+    let weights = synth::weights(&net, 2022);
+    weights.save(&run.join("weights.safetensors")).unwrap();
+
+    let pipeline = snnc_search::data::InputPipeline::new(
+        &net,
+        test,
+        snnc_search::data::Augment::NONE,
+        snnc_datasets::transform::FrameSplit::ByCount,
+    )
+    .unwrap();
+    let indices: Vec<usize> = (0..64).collect();
+    let (input, labels) = pipeline
+        .batch(test, &indices, None, &ComputeDevice::cpu())
+        .unwrap();
+    let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
+    let x: Vec<Vec<f32>> = flat.chunks(64).map(<[f32]>::to_vec).collect();
+    let candle = candle_forward(&net, &weights, &input);
+
+    let graph = snnc_compiler::reference::run_network(&net, &weights, &x).unwrap();
+    let m = snnc_compiler::lower::lower(&net, weights).unwrap();
+    let lowered = run_module(&m, &x).unwrap();
+    let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
+    DigitsRun {
+        net,
+        dir: run,
+        candle,
+        labels: labels.iter().map(|&l| l as u32).collect(),
+        interpreters: vec![
+            ("network", graph),
+            ("lowered", lowered),
+            ("optimised", optimised),
+        ],
+    }
+}
+
+/// `snnc eval` on the run reports exactly Candle's spikes per layer and step and its accuracy;
+/// returns the number of correct predictions.
+fn eval_agrees_with_candle(name: &str, r: &DigitsRun, digits: &Path) -> usize {
+    let o = crate::common::snnc(&[
+        "eval",
+        "--run",
+        crate::common::s(&r.dir),
+        "--dataset",
+        "digits",
+        "--data-dir",
+        crate::common::s(digits),
+        "--limit",
+        "64",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{name}: {}", crate::common::text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let correct = r
+        .candle
+        .predictions
+        .iter()
+        .zip(&r.labels)
+        .filter(|&(p, &l)| *p == l as usize)
+        .count();
+    assert_eq!(
+        eval["accuracy"].as_f64(),
+        Some(correct as f64 / 64.0),
+        "{name}: eval's accuracy"
+    );
+    for (l, layer) in r.candle.layers.iter().enumerate() {
+        let reported = eval["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == layer.as_str())
+            .unwrap_or_else(|| panic!("{name}: eval reports no layer `{layer}`"));
+        let per_step: Vec<f64> = (0..r.net.desc.timesteps)
+            .map(|t| r.candle.spikes.iter().map(|s| s[l][t]).sum::<u64>() as f64 / 64.0)
+            .collect();
+        assert_eq!(
+            reported["spikes_per_timestep"],
+            serde_json::json!(per_step),
+            "{name}: eval's spikes of `{layer}` per step"
+        );
+    }
+    correct
+}
+
 /// `cuba_lif` in Candle against both interpreters (the network's own and the IR's, before and
 /// after the passes) on 64 digits test samples with placeholder weights: the ladder, with
 /// logits within [`CUBA_LOGIT_TOLERANCE`]. Then `snnc eval` on the same run reports exactly
@@ -263,45 +364,17 @@ fn cuba_lif_networks_agree_with_the_interpreters_and_eval() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (name, neuron) in CUBA_NEURONS {
-        let run = dir.path().join(name);
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::write(run.join("network.json"), cuba_network(name, neuron)).unwrap();
-        let net = Network::load(&run.join("network.json")).unwrap();
-        let weights = synth::weights(&net, 2022);
-        weights.save(&run.join("weights.safetensors")).unwrap();
-
-        let pipeline = snnc_search::data::InputPipeline::new(
-            &net,
-            &test,
-            snnc_search::data::Augment::NONE,
-            snnc_datasets::transform::FrameSplit::ByCount,
-        )
-        .unwrap();
-        let indices: Vec<usize> = (0..64).collect();
-        let (input, labels) = pipeline
-            .batch(&test, &indices, None, &ComputeDevice::cpu())
-            .unwrap();
-        let flat: Vec<f32> = input.flatten_all().unwrap().to_vec1().unwrap();
-        let x: Vec<Vec<f32>> = flat.chunks(64).map(<[f32]>::to_vec).collect();
-        let candle = candle_forward(&net, &weights, &input);
-
-        let graph = snnc_compiler::reference::run_network(&net, &weights, &x).unwrap();
-        let m = snnc_compiler::lower::lower(&net, weights).unwrap();
-        let lowered = run_module(&m, &x).unwrap();
-        let optimised = run_module(&snnc_compiler::passes::optimise(m), &x).unwrap();
-        for (stage, ir) in [
-            ("network", &graph),
-            ("lowered", &lowered),
-            ("optimised", &optimised),
-        ] {
+        let r = run_on_digits(dir.path(), &test, name, &cuba_network(name, neuron));
+        for (stage, ir) in &r.interpreters {
             let what = format!("{name} ({stage})");
-            check(&what, &candle, ir);
-            let error = compare(ir, &candle).max_logit_error;
+            check(&what, &r.candle, ir);
+            let error = compare(ir, &r.candle).max_logit_error;
             assert!(
                 error <= CUBA_LOGIT_TOLERANCE,
                 "{what}: logits differ by {error:.3e} (relative), above {CUBA_LOGIT_TOLERANCE:e}"
             );
         }
+        let graph = &r.interpreters[0].1;
         for layer in ["cuba1", "cuba2"] {
             let spikes = graph.total_spikes(layer).unwrap();
             assert!(
@@ -309,51 +382,120 @@ fn cuba_lif_networks_agree_with_the_interpreters_and_eval() {
                 "{name}: `{layer}` fired {spikes} times on 64 samples, too few to test anything"
             );
         }
-
-        let o = crate::common::snnc(&[
-            "eval",
-            "--run",
-            crate::common::s(&run),
-            "--dataset",
-            "digits",
-            "--data-dir",
-            crate::common::s(&digits),
-            "--limit",
-            "64",
-            "--json",
-        ]);
-        assert!(o.status.success(), "{name}: {}", crate::common::text(&o));
-        let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let correct = candle
-            .predictions
-            .iter()
-            .zip(&labels)
-            .filter(|&(p, &l)| *p == l as usize)
-            .count();
-        assert_eq!(
-            eval["accuracy"].as_f64(),
-            Some(correct as f64 / 64.0),
-            "{name}: eval's accuracy"
-        );
-        for (l, layer) in candle.layers.iter().enumerate() {
-            let reported = eval["layers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|e| e["name"] == layer.as_str())
-                .unwrap_or_else(|| panic!("{name}: eval reports no layer `{layer}`"));
-            let per_step: Vec<f64> = (0..net.desc.timesteps)
-                .map(|t| candle.spikes.iter().map(|s| s[l][t]).sum::<u64>() as f64 / 64.0)
-                .collect();
-            assert_eq!(
-                reported["spikes_per_timestep"],
-                serde_json::json!(per_step),
-                "{name}: eval's spikes of `{layer}` per step"
-            );
-        }
+        let correct = eval_agrees_with_candle(name, &r, &digits);
         eprintln!(
             "{name}: {} spikes, accuracy {correct}/64 (placeholder weights)",
             graph.spikes.iter().flatten().flatten().sum::<u64>()
+        );
+    }
+}
+
+/// Leaky-integrator readouts: `(name, op, fields, readout kind)`.
+const INTEGRATOR_READOUTS: [(&str, &str, &str, &str); 3] = [
+    (
+        "li-last-beta",
+        "li",
+        r#""beta": 0.9, "decay_input": false"#,
+        "membrane_last",
+    ),
+    (
+        "li-mean-tau",
+        "li",
+        r#""tau": 5.0, "v_leak": 0.2"#,
+        "membrane_mean",
+    ),
+    (
+        "cuba-li-max",
+        "cuba_li",
+        r#""tau": 10.0, "tau_syn": 5.0"#,
+        "membrane_max",
+    ),
+];
+
+/// A digits MLP with two `lif` layers read out by an `op` node of `fields` through `kind`.
+fn integrator_network(name: &str, op: &str, fields: &str, kind: &str) -> String {
+    format!(
+        r#"{{"format_version": 1, "name": "{name}", "timesteps": 8, "num_classes": 10,
+  "input": {{"shape": [64], "encoding": "direct"}},
+  "readout": {{"node": "out", "kind": "{kind}"}},
+  "nodes": [
+    {{"name": "input", "op": "input"}},
+    {{"name": "fc1", "op": "linear", "in_features": 64, "out_features": 32, "bias": true}},
+    {{"name": "lif1", "op": "lif", "tau": 2.0}},
+    {{"name": "fc2", "op": "linear", "in_features": 32, "out_features": 16, "bias": true}},
+    {{"name": "lif2", "op": "lif", "tau": 2.0}},
+    {{"name": "fc3", "op": "linear", "in_features": 16, "out_features": 10, "bias": true}},
+    {{"name": "out", "op": "{op}", {fields}}}
+  ],
+  "edges": [
+    {{"from": "input", "to": "fc1"}}, {{"from": "fc1", "to": "lif1"}},
+    {{"from": "lif1", "to": "fc2"}}, {{"from": "fc2", "to": "lif2"}},
+    {{"from": "lif2", "to": "fc3"}}, {{"from": "fc3", "to": "out"}}
+  ]}}"#
+    )
+}
+
+/// `li` / `cuba_li` readouts with membrane reductions in Candle against both interpreters on 64
+/// digits test samples with placeholder weights: the same spikes in every layer at every step,
+/// logits within [`CUBA_LOGIT_TOLERANCE`] (the integrator adds a few f32 products per step)
+/// and the same predictions; then `snnc eval` reports Candle's spikes and accuracy.
+#[test]
+fn integrator_readouts_agree_with_the_interpreters_and_eval() {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
+        return;
+    };
+    let test = snnc_datasets::load(
+        snnc_datasets::DatasetName::Digits,
+        &digits,
+        snnc_datasets::Split::Test,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, op, fields, kind) in INTEGRATOR_READOUTS {
+        let text = integrator_network(name, op, fields, kind);
+        let r = run_on_digits(dir.path(), &test, name, &text);
+        assert_eq!(
+            r.candle.layers,
+            ["lif1", "lif2"],
+            "{name}: the spiking layers"
+        );
+        for (stage, ir) in &r.interpreters {
+            let what = format!("{name} ({stage})");
+            for (l, layer) in r.candle.layers.iter().enumerate() {
+                let i = ir
+                    .layers
+                    .iter()
+                    .position(|n| n == layer)
+                    .unwrap_or_else(|| panic!("{what}: no layer `{layer}`"));
+                for s in 0..64 {
+                    assert_eq!(
+                        r.candle.spikes[s][l], ir.spikes[s][i],
+                        "{what}: spikes of `{layer}` per step in sample {s}"
+                    );
+                }
+            }
+            let error = compare(ir, &r.candle).max_logit_error;
+            assert!(
+                error <= CUBA_LOGIT_TOLERANCE,
+                "{what}: logits differ by {error:.3e} (relative), above {CUBA_LOGIT_TOLERANCE:e}"
+            );
+            assert_eq!(r.candle.predictions, ir.predictions, "{what}: predictions");
+        }
+        let graph = &r.interpreters[0].1;
+        for layer in ["lif1", "lif2"] {
+            let spikes = graph.total_spikes(layer).unwrap();
+            assert!(
+                spikes >= 64,
+                "{name}: `{layer}` fired {spikes} times on 64 samples, too few to test anything"
+            );
+        }
+        let correct = eval_agrees_with_candle(name, &r, &digits);
+        eprintln!(
+            "{name}: logits within {:.1e}, accuracy {correct}/64 (placeholder weights)",
+            r.interpreters
+                .iter()
+                .map(|(_, ir)| compare(ir, &r.candle).max_logit_error)
+                .fold(0.0, f64::max)
         );
     }
 }

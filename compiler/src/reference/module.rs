@@ -67,7 +67,8 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .iter()
             .map(|(_, p)| match &p.kind {
                 PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-                PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
+                // Every integrator, with a synapse or not: its charge loop walks the current too.
+                PopulationKind::Readout(r) if r.integrator.is_some() => {
                     vec![0.0; p.shape.numel()]
                 }
                 _ => Vec::new(),

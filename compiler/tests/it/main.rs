@@ -13,6 +13,7 @@ mod hand;
 mod network_format;
 mod onnx;
 mod onnx_cuba;
+mod onnx_li;
 mod onnx_peers;
 mod onnx_per_step;
 mod onnx_random;

@@ -3,7 +3,7 @@
 //! `[N]`, dense into `[C, 1, 1]`, delays and feedback,
 //! both encodings, hard and subtractive resets, `>=` and `>`, non-zero `v_reset`, `beta` 0 and 1,
 //! synaptic currents (current-based LIF, so `current.<layer>` states),
-//! populations fed by their bias alone, both readouts, per-step (`[T, C]`) biases and affine
+//! populations fed by their bias alone, every readout mode (leaky-integrator readouts too), per-step (`[T, C]`) biases and affine
 //! scales; each module raw and optimised (hoisting).
 //!
 //! The modules come from the generator every property test shares (`synth::random_module`).
@@ -44,11 +44,15 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (mut jobs, mut expected) = (Vec::new(), Vec::new());
-    let mut counted = 0;
+    let (mut counted, mut integrators) = (0, 0);
     for seed in 0..MODULES {
         let raw = random_module(seed);
         validate(&raw)
             .unwrap_or_else(|e| panic!("seed {seed}: the generator made an invalid module: {e}"));
+        integrators +=
+            usize::from(raw.populations.iter().any(
+                |(_, p)| matches!(&p.kind, PopulationKind::Readout(r) if r.integrator.is_some()),
+            ));
         let (x, frame, steps) = inputs(&raw, seed);
         let input = dir.path().join(format!("x{seed}.npy"));
         onnx_common::write_inputs(&input, &x, &frame, steps);
@@ -86,6 +90,11 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
     // The generator gives some modules per-step biases or affine scales: their step models
     // carry the step counter, and this test is what runs it over every projection kind.
     assert!(counted > 0, "no random module has a per-step tensor");
+    // And some read out a leaky integrator (`membrane.<readout>` states, every reduction).
+    assert!(
+        integrators > 0,
+        "no random module reads out a leaky integrator"
+    );
     let started = std::time::Instant::now();
     let runs = onnx_common::run_with_spike_maps(&py, dir.path(), &jobs);
     eprintln!(
@@ -109,7 +118,7 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
         }
     }
     tally.print(&format!(
-        "{} random-module ONNX models ({counted} step models with a step counter)",
+        "{} random-module ONNX models ({counted} step models with a step counter, {integrators} modules reading out a leaky integrator)",
         runs.len()
     ));
 }

@@ -20,7 +20,7 @@ mod proto;
 mod step;
 
 pub use models::{IR_VERSION, OPSET};
-pub use plan::StateKind;
+pub use plan::{MAX_INIT, StateKind};
 pub use proto::{BATCH, Dim};
 
 use crate::hash::Fnv1a;
@@ -74,11 +74,6 @@ pub enum OnnxError {
         what: &'static str,
         value: f64,
     },
-    #[error(
-        "{readout}: a `{mode}` readout (a leaky integrator read out) has no ONNX form yet; \
-         export a network read out with `time_mean` or `spike_count`"
-    )]
-    MembraneReadout { readout: String, mode: &'static str },
     #[error("{owner}: dimensions {dims:?} do not fit ONNX's int64")]
     Dimension { owner: String, dims: Vec<usize> },
     #[error(

@@ -7,7 +7,7 @@ use super::proto::{
 };
 use super::step::{Emitter, StepInputs};
 use super::{Interface, Model, Options, Port, StatePort};
-use crate::ir::{Encoding, HandleMap, Population, ReadoutKind};
+use crate::ir::{Encoding, HandleMap, Population, PopulationKind, Reduction};
 use onnx_protobuf::{
     GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
 };
@@ -54,28 +54,37 @@ fn k(plan: &Plan) -> usize {
     plan.m.num_classes
 }
 
-fn logits_doc(plan: &Plan, when: &str) -> String {
-    match plan.readout_mode {
-        ReadoutKind::TimeMean => format!(
-            "logits: the readout's sum over the steps divided by {} (timesteps){when}",
-            plan.m.timesteps
-        ),
-        ReadoutKind::SpikeCount => {
-            format!("logits: the readout's sum over the steps (spike-count voting){when}")
+/// What the readout's per-step value is, for the documentation of the logits.
+fn value_doc(plan: &Plan) -> &'static str {
+    match &plan.m.populations[plan.readout].kind {
+        PopulationKind::Readout(r) if r.integrator.is_some() => {
+            "the readout's leaky-integrator membrane"
         }
-        _ => unreachable!("Plan::new refuses membrane readouts"),
+        _ => "the readout's I + bias",
     }
 }
 
-/// `acc / T` for a time-mean readout, `acc` otherwise.
+fn logits_doc(plan: &Plan, when: &str) -> String {
+    let y = value_doc(plan);
+    match plan.readout_mode.reduction() {
+        Reduction::Mean => format!(
+            "logits: {y} summed over the steps and divided by {} (timesteps){when}",
+            plan.m.timesteps
+        ),
+        Reduction::Sum => format!("logits: {y} summed over the steps{when}"),
+        Reduction::Last => format!("logits: {y} at the latest step{when}"),
+        Reduction::Max => format!("logits: the maximum over the steps of {y}{when}"),
+    }
+}
+
+/// `acc / T` for a mean, the accumulator itself otherwise (a sum, the last value, a maximum).
 fn logits(plan: &Plan, b: &mut Builder, g: &mut Nodes, acc: &str) -> String {
-    match plan.readout_mode {
-        ReadoutKind::TimeMean => {
+    match plan.readout_mode.reduction() {
+        Reduction::Mean => {
             let t = b.scalar("timesteps", plan.m.timesteps as f32);
             g.op(b, "Div", &[acc, &t], "logits/mean", vec![], "")
         }
-        ReadoutKind::SpikeCount => acc.to_string(),
-        _ => unreachable!("Plan::new refuses membrane readouts"),
+        Reduction::Sum | Reduction::Last | Reduction::Max => acc.to_string(),
     }
 }
 
@@ -111,7 +120,7 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
             "readout",
             Elem::F32,
             batched(&[k(plan)]),
-            "this step's readout value I + bias".into(),
+            format!("this step's readout value: {}", value_doc(plan)),
         ),
     ];
     for l in plan.layer_names() {

@@ -1,31 +1,40 @@
 //! What an ONNX model of a module must carry across steps, decided once: readable unique names,
-//! the state tensors (membranes, synaptic currents, delay rings, the readout accumulator, the step
-//! counter) and the
-//! checks for anything ONNX's float32 graphs cannot hold.
+//! the state tensors (membranes and synaptic currents, the readout integrator's too, delay rings,
+//! the readout accumulator, the step counter) and the checks for anything ONNX's float32 graphs
+//! cannot hold.
 
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
-    Encoding, Handle, HandleMap, Module, Population, PopulationKind, ProjectionKind, ReadoutKind,
-    Reset,
+    Encoding, Handle, HandleMap, Integrator, Module, Population, PopulationKind, ProjectionKind,
+    ReadoutKind, Reduction, Reset,
 };
 use crate::validate::validate;
 
 /// The step counter's state name (its next value is `step.next`).
 pub const STEP: &str = "step";
 
+/// Where a `membrane_max` accumulator starts: the lowest finite float32, not -inf, because the
+/// interface (and the deployment manifest) is JSON, which has no infinities. Every finite value
+/// is at least as large, so `Max` lets step 0's value through as the reference's first step
+/// does; only a step-0 value that overflowed to -inf would read as this instead.
+pub const MAX_INIT: f32 = f32::MIN;
+
 /// What a state tensor holds between steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StateKind {
-    /// A spiking population's membrane potential after the step's reset.
+    /// A spiking population's membrane potential after the step's reset, or the readout's
+    /// leaky-integrator membrane (never reset: it is the step's readout value).
     Membrane,
-    /// The synaptic current of a spiking population with a synapse (current-based LIF), after
-    /// the step's input entered it.
+    /// The synaptic current of a spiking population with a synapse (current-based LIF), or of
+    /// a readout's integrator with one (`cuba_li`), after the step's input entered it.
     Current,
     /// The last `D` outputs of a population read over delayed projections: slot 0 is step
     /// `t-1`, slot `k` is step `t-1-k` (shape `[N, D, ...]`).
     Delay,
-    /// The readout's sum of `I + bias` over the steps so far.
+    /// The readout's reduction of its per-step values over the steps so far: their sum
+    /// (`time_mean`, `spike_count`, `membrane_mean`), the last one (`membrane_last`) or their
+    /// running maximum (`membrane_max`, starting at [`MAX_INIT`]).
     ReadoutAccumulator,
     /// Steps taken so far (`[N]`, float32): picks row `t` of per-step biases and affine
     /// scales. Only modules with such a tensor have it. A float32 `[N]` state like the others,
@@ -52,6 +61,7 @@ pub struct Plan<'m> {
     pub m: &'m Module,
     pub schedule: Vec<Handle<Population>>,
     pub input: Handle<Population>,
+    pub readout: Handle<Population>,
     pub encoding: Encoding,
     pub readout_mode: ReadoutKind,
     /// A unique, readable name per population (the network's node name, disambiguated).
@@ -104,12 +114,6 @@ impl<'m> Plan<'m> {
             _ => Encoding::Direct,
         };
         let readout_mode = match &m.populations[v.readout].kind {
-            PopulationKind::Readout(r) if r.integrator.is_some() || r.mode.reads_membrane() => {
-                return Err(OnnxError::MembraneReadout {
-                    readout: m.populations[v.readout].name.clone(),
-                    mode: crate::text::readout_name(r.mode),
-                });
-            }
             PopulationKind::Readout(r) => r.mode,
             _ => ReadoutKind::TimeMean,
         };
@@ -133,6 +137,7 @@ impl<'m> Plan<'m> {
             m,
             schedule: v.schedule,
             input: v.input,
+            readout: v.readout,
             encoding,
             readout_mode,
             names,
@@ -250,6 +255,11 @@ impl States {
         for (h, p) in m.populations.iter() {
             let name = &names[h];
             let dims = p.shape.dims().to_vec();
+            if let PopulationKind::Readout(r) = &p.kind
+                && let Some(li) = r.integrator
+            {
+                s.integrator(h, name, &dims, li);
+            }
             if let PopulationKind::Spiking(lif) = &p.kind
                 && has_membrane(p)
             {
@@ -310,19 +320,55 @@ impl States {
                     name: "readout.acc".into(),
                     next: "readout.acc.next".into(),
                     dims: dims.clone(),
-                    init: 0.0,
-                    doc: format!(
-                        "sum over the steps so far of the readout `{name}` ({h}); logits = {}",
-                        if readout_mode == ReadoutKind::TimeMean {
-                            "acc / timesteps"
-                        } else {
-                            "acc"
-                        }
-                    ),
+                    init: if readout_mode.reduction() == Reduction::Max {
+                        MAX_INIT
+                    } else {
+                        0.0
+                    },
+                    doc: acc_doc(name, h, readout_mode.reduction()),
                 });
             }
         }
         s
+    }
+
+    /// A readout integrator's membrane (starting at `rest`) and, with a synapse, its current.
+    fn integrator(&mut self, h: Handle<Population>, name: &str, dims: &[usize], li: Integrator) {
+        self.membrane[h] = Some(self.states.len());
+        self.states.push(StateSpec {
+            kind: StateKind::Membrane,
+            population: h,
+            name: format!("membrane.{name}"),
+            next: format!("membrane.{name}.next"),
+            dims: dims.to_vec(),
+            init: li.rest as f32,
+            doc: format!(
+                "membrane of the readout's leaky integrator `{name}` ({h}), v = rest + beta (v - rest) + gain x with beta = {}, gain = {}, rest = {}, x = {}; never reset, it is the step's readout value; starts at rest",
+                li.beta,
+                li.gain,
+                li.rest,
+                if li.synapse.is_some() {
+                    "the synaptic current"
+                } else {
+                    "I + bias"
+                }
+            ),
+        });
+        if let Some(syn) = li.synapse {
+            self.current[h] = Some(self.states.len());
+            self.states.push(StateSpec {
+                kind: StateKind::Current,
+                population: h,
+                name: format!("current.{name}"),
+                next: format!("current.{name}.next"),
+                dims: dims.to_vec(),
+                init: 0.0,
+                doc: format!(
+                    "synaptic current of the readout's integrator `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with alpha = {}, w_in = {}; it charges the membrane in place of I + bias and starts at 0",
+                    syn.alpha, syn.w_in
+                ),
+            });
+        }
     }
 
     /// The step counter, appended last when some bias or affine scale is per step.
@@ -349,6 +395,24 @@ impl States {
     }
 }
 
+/// What the readout accumulator holds and how the logits come from it.
+fn acc_doc(name: &str, h: Handle<Population>, how: Reduction) -> String {
+    match how {
+        Reduction::Sum => format!(
+            "sum over the steps so far of the readout `{name}` ({h})'s values; logits = acc"
+        ),
+        Reduction::Mean => format!(
+            "sum over the steps so far of the readout `{name}` ({h})'s values; logits = acc / timesteps"
+        ),
+        Reduction::Last => format!(
+            "the readout `{name}` ({h})'s value at the latest step; logits = acc (the value at step T-1)"
+        ),
+        Reduction::Max => format!(
+            "element-wise maximum over the steps so far of the readout `{name}` ({h})'s values, starting at the lowest finite float32 ({MAX_INIT:e}, as JSON has no -inf) so that step 0's value replaces it; logits = acc"
+        ),
+    }
+}
+
 /// Everything ONNX float32 graphs cannot hold, named: parameters beyond f32's range, dims beyond
 /// int64, and weights beyond protobuf's 2 GiB message limit.
 fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
@@ -366,6 +430,17 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
             f32_ok(who, "threshold", s.threshold)?;
             f32_ok(who, "v_reset", s.v_reset)?;
             if let Some(syn) = s.synapse {
+                f32_ok(who, "alpha", syn.alpha)?;
+                f32_ok(who, "w_in", syn.w_in)?;
+            }
+        }
+        if let PopulationKind::Readout(r) = &p.kind
+            && let Some(li) = r.integrator
+        {
+            f32_ok(who, "beta", li.beta)?;
+            f32_ok(who, "gain", li.gain)?;
+            f32_ok(who, "rest", li.rest)?;
+            if let Some(syn) = li.synapse {
                 f32_ok(who, "alpha", syn.alpha)?;
                 f32_ok(who, "w_in", syn.w_in)?;
             }

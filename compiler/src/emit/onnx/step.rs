@@ -1,14 +1,16 @@
 //! One timestep of a module as ONNX nodes: every population in schedule order, its incoming
-//! projections as Conv/Gemm/AveragePool/Mul/Reshape, LIF charge/fire/reset, delay rings and the
-//! readout accumulator. The step model is this graph alone; the sequence model's Scan body too.
+//! projections as Conv/Gemm/AveragePool/Mul/Reshape, LIF charge/fire/reset, delay rings, the
+//! readout's leaky integrator and its accumulator. The step model is this graph alone; the
+//! sequence model's Scan body too.
 
 use super::plan::Plan;
 use super::proto::{Builder, Nodes, attr_f32_tensor, attr_int, attr_ints, i64s};
 use crate::ir::{
-    Handle, HandleMap, Population, PopulationKind, Projection, ProjectionKind, ReadoutKind, Tensor,
+    Handle, HandleMap, Population, PopulationKind, Projection, ProjectionKind, Tensor,
 };
 use std::collections::HashMap;
 
+mod readout;
 mod spiking;
 
 /// Where the step's inputs come from.
@@ -29,7 +31,7 @@ pub struct StepInputs {
 pub struct StepValues {
     /// New value of each state, in plan order.
     pub next: Vec<String>,
-    /// The readout's `I + bias` of this step, `[N, K]`.
+    /// The readout's value this step, `[N, K]`: `I + bias`, or its integrator's membrane.
     pub readout: String,
     /// The accumulator after this step, `[N, K]`.
     pub acc: String,
@@ -512,35 +514,11 @@ impl<'p, 'm> Emitter<'p, 'm> {
     fn population(&mut self, b: &mut Builder, g: &mut Nodes, h: Handle<Population>) {
         let plan = self.plan;
         let p = &plan.m.populations[h];
-        let name = plan.name(h).to_string();
         let value = match &p.kind {
             // Only reached when the caller did not provide the input (it always does).
             PopulationKind::Input(_) => self.batch_of.clone(),
             PopulationKind::Analog(_) => self.input_current(b, g, h),
-            PopulationKind::Readout(r) => {
-                let cur = self.input_current(b, g, h);
-                let acc = self.states[plan.acc_state].clone();
-                let doc = format!(
-                    "readout `{name}` ({h}, {}): accumulate I + bias over the steps",
-                    if r.mode == ReadoutKind::TimeMean {
-                        "time mean"
-                    } else {
-                        "spike count"
-                    }
-                );
-                let next = g.op(
-                    b,
-                    "Add",
-                    &[&acc, &cur],
-                    &format!("{name}/acc"),
-                    vec![],
-                    &doc,
-                );
-                self.next[plan.acc_state] = Some(next.clone());
-                self.acc = Some(next);
-                self.readout = Some(cur.clone());
-                cur
-            }
+            PopulationKind::Readout(_) => self.readout_step(b, g, h),
             PopulationKind::Spiking(_) => self.spiking(b, g, h),
         };
         self.out[h] = Some(value);

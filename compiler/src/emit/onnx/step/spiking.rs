@@ -4,7 +4,7 @@
 use super::Emitter;
 use crate::emit::onnx::plan::has_membrane;
 use crate::emit::onnx::proto::{Builder, Nodes, attr_int};
-use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking};
+use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking, Synapse};
 
 impl Emitter<'_, '_> {
     /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
@@ -94,13 +94,8 @@ impl Emitter<'_, '_> {
         let (s, name) = (lif.s, &lif.name);
         let p = &self.plan.m.populations[h];
         let cur = self.input_current(b, g, h);
-        let cur = self.synaptic_current(b, g, h, lif, cur);
-        let driven = if s.gain != 1.0 {
-            let k = b.scalar(&format!("{name}.gain"), s.gain as f32);
-            g.op(b, "Mul", &[&cur, &k], &format!("{name}/gain"), vec![], "")
-        } else {
-            cur
-        };
+        let cur = self.synaptic_current(b, g, h, s.synapse, &lif.params, cur);
+        let driven = times_gain(b, g, name, cur, s.gain);
         let v_reset =
             (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
         // The potential the leak pulls towards: v_leak, else v_reset (omitted when zero).
@@ -113,54 +108,9 @@ impl Emitter<'_, '_> {
             .filter(|_| has_membrane(p))
             .map(|si| {
                 let v = self.states[si].clone();
-                let rel = match &rest {
-                    Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
-                    None => v,
-                };
-                let leaked = if s.beta != 1.0 {
-                    let beta = b.scalar(&format!("{name}.beta"), s.beta as f32);
-                    g.op(
-                        b,
-                        "Mul",
-                        &[&rel, &beta],
-                        &format!("{name}/leak"),
-                        vec![],
-                        "",
-                    )
-                } else {
-                    rel
-                };
-                match &rest {
-                    Some(vr) => g.op(
-                        b,
-                        "Add",
-                        &[vr, &leaked],
-                        &format!("{name}/rest_plus"),
-                        vec![],
-                        "",
-                    ),
-                    None => leaked,
-                }
+                leak(b, g, name, v, rest.as_deref(), s.beta)
             });
-        let charged = match (kept, &rest) {
-            (Some(k), _) => g.op(
-                b,
-                "Add",
-                &[&k, &driven],
-                &format!("{name}/v"),
-                vec![],
-                &format!("charge: {}", lif.params),
-            ),
-            (None, Some(vr)) => g.op(
-                b,
-                "Add",
-                &[vr, &driven],
-                &format!("{name}/v"),
-                vec![],
-                &format!("charge: {}", lif.params),
-            ),
-            (None, None) => driven,
-        };
+        let charged = add_drive(b, g, name, kept, rest.as_deref(), driven, &lif.params);
         let charged = match self.plan.membrane_state[h] {
             Some(si) if s.reset.is_delayed() => {
                 let v_reset = v_reset.clone();
@@ -175,18 +125,19 @@ impl Emitter<'_, '_> {
     /// `i = alpha i + w_in (I + bias)` (two products rounded apart, then added, as
     /// `ir::Synapse::update`; the `w_in` product is left out only when `w_in` = 1, which is
     /// exact). The new current is also the current state's next value.
-    fn synaptic_current(
+    pub(super) fn synaptic_current(
         &mut self,
         b: &mut Builder,
         g: &mut Nodes,
         h: Handle<Population>,
-        lif: &Lif,
+        synapse: Option<Synapse>,
+        params: &str,
         input: String,
     ) -> String {
-        let (Some(syn), Some(si)) = (lif.s.synapse, self.plan.current_state[h]) else {
+        let (Some(syn), Some(si)) = (synapse, self.plan.current_state[h]) else {
             return input;
         };
-        let name = &lif.name;
+        let name = self.plan.name(h).to_string();
         let alpha = b.scalar(&format!("{name}.alpha"), syn.alpha as f32);
         let old = self.states[si].clone();
         let decayed = g.op(
@@ -216,7 +167,7 @@ impl Emitter<'_, '_> {
             &[&decayed, &entering],
             &format!("{name}/current"),
             vec![],
-            &format!("synaptic current: {}", lif.params),
+            &format!("synaptic current: {params}"),
         );
         self.next[si] = Some(current.clone());
         current
@@ -270,6 +221,87 @@ impl Emitter<'_, '_> {
             &format!("{what}: {}", lif.params),
         )
     }
+}
+
+/// `gain x`, the product left out when `gain` = 1 (exact).
+pub(super) fn times_gain(
+    b: &mut Builder,
+    g: &mut Nodes,
+    name: &str,
+    x: String,
+    gain: f64,
+) -> String {
+    if gain == 1.0 {
+        return x;
+    }
+    let k = b.scalar(&format!("{name}.gain"), gain as f32);
+    g.op(b, "Mul", &[&x, &k], &format!("{name}/gain"), vec![], "")
+}
+
+/// The leaky part of a charge, `rest + beta (v - rest)`: the subtraction and the addition are
+/// left out when `rest` is zero (`None`), the product when `beta` = 1, both exact.
+pub(super) fn leak(
+    b: &mut Builder,
+    g: &mut Nodes,
+    name: &str,
+    v: String,
+    rest: Option<&str>,
+    beta: f64,
+) -> String {
+    let rel = match rest {
+        Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
+        None => v,
+    };
+    let leaked = if beta != 1.0 {
+        let beta = b.scalar(&format!("{name}.beta"), beta as f32);
+        g.op(
+            b,
+            "Mul",
+            &[&rel, &beta],
+            &format!("{name}/leak"),
+            vec![],
+            "",
+        )
+    } else {
+        rel
+    };
+    match rest {
+        Some(vr) => g.op(
+            b,
+            "Add",
+            &[vr, &leaked],
+            &format!("{name}/rest_plus"),
+            vec![],
+            "",
+        ),
+        None => leaked,
+    }
+}
+
+/// The charged membrane: the leaky part `kept` (or `rest` when there is no memory) plus the
+/// drive, added last as in `Spiking::charge` and `Integrator::charge`.
+pub(super) fn add_drive(
+    b: &mut Builder,
+    g: &mut Nodes,
+    name: &str,
+    kept: Option<String>,
+    rest: Option<&str>,
+    driven: String,
+    params: &str,
+) -> String {
+    let base = match (kept, rest) {
+        (Some(k), _) => k,
+        (None, Some(vr)) => vr.to_string(),
+        (None, None) => return driven,
+    };
+    g.op(
+        b,
+        "Add",
+        &[&base, &driven],
+        &format!("{name}/v"),
+        vec![],
+        &format!("charge: {params}"),
+    )
 }
 
 /// A spiking population being emitted: its parameters, graph name and the description its

@@ -236,6 +236,18 @@ impl Integrator {
     pub fn charge(&self, v: f64, x: f64) -> f64 {
         self.rest + self.beta * (v - self.rest) + self.gain * x
     }
+
+    /// One step from membrane `v` and current `i` (0, unused, without a synapse) on input `x`:
+    /// the new membrane and current.
+    pub fn step(&self, v: f64, i: f64, x: f64) -> (f64, f64) {
+        match self.synapse {
+            Some(syn) => {
+                let i = syn.update(i, x);
+                (self.charge(v, i), i)
+            }
+            None => (self.charge(v, x), i),
+        }
+    }
 }
 
 impl PopulationKind {

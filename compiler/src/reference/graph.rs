@@ -6,7 +6,8 @@
 
 use super::kernels::{self, Pooling};
 use super::{
-    Fired, RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, reduce,
+    Fired, RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, integrate,
+    reduce,
 };
 use crate::network::{BatchNorm, Encoding, Network, Op, ParamRole, Weights, WeightsError};
 
@@ -276,17 +277,8 @@ impl<'a> Walk<'a> {
                     rest: p.v_leak.unwrap_or(0.0),
                     synapse: crate::lower::synapse(&n),
                 };
-                for ((vi, ii), xi) in state.membrane.iter_mut().zip(&mut state.current).zip(&x) {
-                    let drive = match li.synapse {
-                        Some(syn) => {
-                            *ii = syn.update(*ii, *xi);
-                            *ii
-                        }
-                        None => *xi,
-                    };
-                    *vi = li.charge(*vi, drive);
-                }
-                y.clone_from(&state.membrane);
+                y.clone_from(&x);
+                integrate(&li, &mut state.membrane, &mut state.current, &mut y);
             }
             Op::AvgPool(p) | Op::MaxPool(p) => {
                 let how = match &node.op {

@@ -89,6 +89,25 @@ fn check_inputs(
     Ok(())
 }
 
+/// One step of a leaky integrator over a population: `values` holds the step's input and
+/// becomes the membrane; `current` may be empty when the integrator has no synapse.
+pub fn integrate(
+    li: &crate::ir::Integrator,
+    membrane: &mut [f64],
+    current: &mut [f64],
+    values: &mut [f64],
+) {
+    for (k, (v, x)) in membrane.iter_mut().zip(values.iter_mut()).enumerate() {
+        let i = current.get(k).copied().unwrap_or(0.0);
+        let (v_new, i_new) = li.step(*v, i, *x);
+        *v = v_new;
+        if let Some(c) = current.get_mut(k) {
+            *c = i_new;
+        }
+        *x = v_new;
+    }
+}
+
 /// Fold step `t`'s readout values `y` into the logits `acc` by the readout's reduction; `Mean`
 /// sums here and [`finish_reduction`] divides.
 pub fn reduce(acc: &mut [f64], y: &[f64], t: usize, how: crate::ir::Reduction) {

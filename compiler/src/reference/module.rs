@@ -1,7 +1,9 @@
 //! The reference interpreter of event-IR modules: every population, every step, densely.
 
 use super::kernels::{self, Pooling};
-use super::{RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, reduce};
+use super::{
+    RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, integrate, reduce,
+};
 use crate::ir::{
     Arena, Encoding, HandleMap, Module, Population, PopulationKind, ProjectionKind, Tensor,
 };
@@ -67,8 +69,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .iter()
             .map(|(_, p)| match &p.kind {
                 PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-                // Every integrator: the zip below runs over the current, used only with a synapse.
-                PopulationKind::Readout(r) if r.integrator.is_some() => {
+                PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
                     vec![0.0; p.shape.numel()]
                 }
                 _ => Vec::new(),
@@ -126,18 +127,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                     PopulationKind::Analog(_) => *output = input,
                     PopulationKind::Readout(r) => {
                         if let Some(li) = r.integrator {
-                            let vm = &mut membrane[ph];
-                            for ((vi, ii), x) in vm.iter_mut().zip(&mut current[ph]).zip(&input) {
-                                let drive = match li.synapse {
-                                    Some(syn) => {
-                                        *ii = syn.update(*ii, *x);
-                                        *ii
-                                    }
-                                    None => *x,
-                                };
-                                *vi = li.charge(*vi, drive);
-                            }
-                            input.clone_from(vm);
+                            integrate(&li, &mut membrane[ph], &mut current[ph], &mut input);
                         }
                         reduce(&mut acc, &input, t, r.mode.reduction());
                         *output = input;

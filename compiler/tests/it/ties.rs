@@ -101,8 +101,7 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
         .iter()
         .map(|(_, p)| match &p.kind {
             PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-            // Every integrator: the zip below runs over the current, used only with a synapse.
-            PopulationKind::Readout(r) if r.integrator.is_some() => {
+            PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
                 vec![0.0; p.shape.numel()]
             }
             _ => Vec::new(),
@@ -161,18 +160,12 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                 PopulationKind::Analog(_) => *output = input,
                 PopulationKind::Readout(r) => {
                     if let Some(li) = r.integrator {
-                        let vm = &mut membrane[ph];
-                        for ((vi, ii), x) in vm.iter_mut().zip(&mut current[ph]).zip(&input) {
-                            let drive = match li.synapse {
-                                Some(syn) => {
-                                    *ii = syn.update(*ii, *x);
-                                    *ii
-                                }
-                                None => *x,
-                            };
-                            *vi = li.charge(*vi, drive);
-                        }
-                        input.clone_from(vm);
+                        snnc_compiler::reference::integrate(
+                            &li,
+                            &mut membrane[ph],
+                            &mut current[ph],
+                            &mut input,
+                        );
                     }
                     snnc_compiler::reference::reduce(&mut acc, &input, t, r.mode.reduction());
                     *output = input;

@@ -10,7 +10,10 @@
 use crate::ir::{
     self, Handle, Module, Population, PopulationKind, Projection, ProjectionKind, Tensor,
 };
-use crate::network::{self, Network, NodeId, Op, ParamRole, Weights, WeightsError};
+use crate::network::{
+    self, IntegratorValues, Network, NeuronValues, NodeId, Op, ParamRole, Values, Weights,
+    WeightsError,
+};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -113,13 +116,23 @@ pub fn lower(net: &Network, weights: Weights) -> Result<Module, LowerError> {
         }
     }
 
+    let integrator = match net.node(net.readout_node).op.integrator() {
+        Some(p) => {
+            let node = &net.node(net.readout_node).name;
+            let shape = &net.shapes[net.readout_node];
+            let v = network::integrator_values(node, p, shape, &cx.weights)?;
+            Some(cx.integrator(net.readout_node, v))
+        }
+        None => None,
+    };
+    let m = &mut cx.m;
     let readout = m.populations.push(Population {
         name: "readout".into(),
         shape: net.shapes[net.readout_node].clone(),
         kind: PopulationKind::Readout(ir::Readout {
             mode: net.desc.readout.kind,
             bias: None,
-            integrator: net.node(net.readout_node).op.integrator().map(integrator),
+            integrator,
         }),
     });
     push(
@@ -221,6 +234,59 @@ impl Lowering<'_> {
         self.m.tensors.push(Tensor::new(label, shape, data))
     }
 
+    /// A parameter's values in the IR: a number as it is, per-neuron values as a tensor of the
+    /// population's shape labelled `<node>.<field>`.
+    fn param(&mut self, node: &str, field: &str, shape: &[usize], v: Values) -> ir::Param {
+        match v {
+            Values::Uniform(x) => ir::Param::Uniform(x),
+            Values::PerNeuron(data) => ir::Param::PerNeuron(self.push_tensor(
+                format!("{node}.{field}"),
+                shape.to_vec(),
+                data,
+            )),
+        }
+    }
+
+    fn synapse(&mut self, node: &str, shape: &[usize], s: Option<(Values, Values)>) -> Option<ir::Synapse> {
+        s.map(|(alpha, w_in)| ir::Synapse {
+            alpha: self.param(node, "alpha", shape, alpha),
+            w_in: self.param(node, "w_in", shape, w_in),
+        })
+    }
+
+    /// A leaky neuron as `v = rest + beta (v - rest) + gain x`. SpikingJelly's charge with
+    /// leak `k` (`v += k (x - (v - v_reset))` with decay_input, else `v += x - k (v - v_reset)`)
+    /// is `beta = 1 - k` and `gain = k` or 1; snnTorch's `v = beta v + x` is its `beta`, gain 1.
+    fn spiking(&mut self, id: NodeId, v: NeuronValues) -> ir::Spiking {
+        let net = self.net;
+        let (node, shape) = (&net.node(id).name, &net.shapes[id].0);
+        let p = net.node(id).op.neuron().expect("a neuron node");
+        ir::Spiking {
+            beta: self.param(node, "beta", shape, v.beta),
+            gain: self.param(node, "gain", shape, v.gain),
+            threshold: self.param(node, "threshold", shape, v.threshold),
+            v_reset: self.param(node, "v_reset", shape, v.v_reset),
+            reset: p.reset,
+            fire: p.compare,
+            v_leak: v.v_leak.map(|x| self.param(node, "v_leak", shape, x)),
+            v_min: v.v_min.map(|x| self.param(node, "v_min", shape, x)),
+            synapse: self.synapse(node, shape, v.synapse),
+            bias: None,
+        }
+    }
+
+    /// A leaky integrator in canonical form, the leak as for [`Lowering::spiking`].
+    fn integrator(&mut self, id: NodeId, v: IntegratorValues) -> ir::Integrator {
+        let net = self.net;
+        let (node, shape) = (&net.node(id).name, &net.shapes[id].0);
+        ir::Integrator {
+            beta: self.param(node, "beta", shape, v.beta),
+            gain: self.param(node, "gain", shape, v.gain),
+            rest: self.param(node, "rest", shape, v.rest),
+            synapse: self.synapse(node, shape, v.synapse),
+        }
+    }
+
     /// The population a node becomes, and the projection kind of its op (None: identity edges).
     fn node(&mut self, id: NodeId) -> Result<(PopulationKind, Option<ProjectionKind>), LowerError> {
         let net = self.net;
@@ -241,15 +307,29 @@ impl Lowering<'_> {
             // Integrated inside the readout (`ir::Readout::integrator`): a relay here.
             Op::Li(_) | Op::CubaLi(_) => (analog(None), None),
             Op::Lif(p) | Op::If(p) | Op::CubaLif(p) => {
-                let (beta, gain) = p.beta_gain();
-                (PopulationKind::Spiking(spiking(p, beta, gain)), None)
+                let v = network::neuron_values(
+                    &node.name,
+                    node.op.kind(),
+                    p,
+                    &net.shapes[id],
+                    &self.weights,
+                )?;
+                (PopulationKind::Spiking(self.spiking(id, v)), None)
             }
             Op::Plif(p) => {
                 let w = f64::from(self.read(id, ParamRole::W)?[0]);
                 // The trained leak: k = sigmoid(w) = 1/tau (autosnn.md §1.1).
                 let k = 1.0 / (1.0 + (-w).exp());
                 let gain = if p.decay_input { k } else { 1.0 };
-                (PopulationKind::Spiking(spiking(p, 1.0 - k, gain)), None)
+                let mut v = network::neuron_values(
+                    &node.name,
+                    node.op.kind(),
+                    p,
+                    &net.shapes[id],
+                    &self.weights,
+                )?;
+                (v.beta, v.gain) = (Values::Uniform(1.0 - k), Values::Uniform(gain));
+                (PopulationKind::Spiking(self.spiking(id, v)), None)
             }
             Op::Sum(_) => (analog(None), None),
             Op::Conv2d(c) => {
@@ -362,52 +442,14 @@ fn pool(p: &network::Pool, scale: f64) -> ir::SumPool {
     }
 }
 
-/// A leaky neuron as `v = v_reset + beta (v - v_reset) + gain x`. SpikingJelly's charge with leak
-/// `k` (`v += k (x - (v - v_reset))` with decay_input, else `v += x - k (v - v_reset)`) is
-/// `beta = 1 - k` and `gain = k` or 1; snnTorch's `v = beta v + x` is its `beta`, gain 1.
-fn spiking(p: &network::NeuronParams, beta: f64, gain: f64) -> ir::Spiking {
-    ir::Spiking {
-        beta,
-        gain,
-        threshold: p.threshold,
-        v_reset: p.v_reset,
-        reset: p.reset,
-        fire: p.compare,
-        v_leak: p.v_leak,
-        v_min: p.v_min,
-        synapse: synapse(p),
-        bias: None,
-    }
-}
-
-/// A leaky integrator in canonical form, the leak as for [`spiking`].
-fn integrator(p: &network::IntegratorParams) -> ir::Integrator {
-    let n = p.as_neuron();
-    let (beta, gain) = n.beta_gain();
-    ir::Integrator {
-        beta,
-        gain,
-        rest: p.v_leak.unwrap_or(0.0),
-        synapse: synapse(&n),
-    }
-}
-
-/// The synaptic current of a `cuba_lif` (none for other neurons).
-pub(crate) fn synapse(p: &network::NeuronParams) -> Option<ir::Synapse> {
-    p.synapse_alpha().map(|alpha| ir::Synapse {
-        alpha,
-        w_in: p.w_in.unwrap_or(1.0),
-    })
-}
-
 /// A memoryless population that fires when any input in its window spiked. Threshold 0.5 keeps
 /// the integer window sums at least 0.5 away from it, so float rounding can never flip it.
 fn or_gate() -> ir::Spiking {
     ir::Spiking {
-        beta: 0.0,
-        gain: 1.0,
-        threshold: 0.5,
-        v_reset: 0.0,
+        beta: 0.0.into(),
+        gain: 1.0.into(),
+        threshold: 0.5.into(),
+        v_reset: 0.0.into(),
         reset: network::Reset::Hard,
         fire: network::Compare::Ge,
         v_leak: None,

@@ -321,31 +321,37 @@ fn kind(k: &PopulationKind) -> Kind {
         PopulationKind::Input(i) => Kind::Input {
             event_frames: i.encoding == Encoding::EventFrames,
         },
-        PopulationKind::Spiking(s) => Kind::Spiking(Lif {
-            beta: s.beta as f32,
-            gain: s.gain as f32,
-            threshold: s.threshold as f32,
-            v_reset: s.v_reset as f32,
-            rest: s.rest() as f32,
-            reset: s.reset,
-            fire: s.fire,
-            v_min: s.v_min.map(|v| v as f32),
-            synapse: s.synapse.map(synapse),
-        }),
+        PopulationKind::Spiking(s) => {
+            let s = s.uniform().expect("PENDING(pn-runtime): per-neuron parameters");
+            Kind::Spiking(Lif {
+                beta: s.beta as f32,
+                gain: s.gain as f32,
+                threshold: s.threshold as f32,
+                v_reset: s.v_reset as f32,
+                rest: s.rest() as f32,
+                reset: s.reset,
+                fire: s.fire,
+                v_min: s.v_min.map(|v| v as f32),
+                synapse: s.synapse.map(synapse),
+            })
+        }
         PopulationKind::Analog(_) => Kind::Analog,
         PopulationKind::Readout(r) => Kind::Readout {
             mode: r.mode,
-            integrator: r.integrator.map(|li| Integrator {
-                beta: li.beta as f32,
-                gain: li.gain as f32,
-                rest: li.rest as f32,
-                synapse: li.synapse.map(synapse),
+            integrator: r.integrator.map(|li| {
+                let li = li.uniform().expect("PENDING(pn-runtime): per-neuron parameters");
+                Integrator {
+                    beta: li.beta as f32,
+                    gain: li.gain as f32,
+                    rest: li.rest as f32,
+                    synapse: li.synapse.map(synapse),
+                }
             }),
         },
     }
 }
 
-fn synapse(s: snnc_compiler::ir::Synapse) -> Synapse {
+fn synapse(s: snnc_compiler::ir::SynapseAt) -> Synapse {
     Synapse {
         alpha: s.alpha as f32,
         w_in: s.w_in as f32,

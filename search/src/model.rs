@@ -104,6 +104,20 @@ pub struct SnnModel {
     device: Device,
 }
 
+/// The first neuron field of `op` that names a tensor instead of giving a number.
+fn per_neuron_field(op: &Op) -> Option<&'static str> {
+    let params = match (op.neuron(), op.integrator()) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => p.as_neuron(),
+        (None, None) => return None,
+    };
+    params
+        .sources()
+        .into_iter()
+        .find(|(_, s)| matches!(s, Some(snnc_compiler::network::ParamSource::Tensor(_))))
+        .map(|(field, _)| field)
+}
+
 fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_core::Error {
     candle_core::Error::Msg(format!("node `{}`: {msg}", net.node(id).name))
 }
@@ -168,6 +182,13 @@ impl SnnModel {
         let node = net.node(id);
         let name = |role: ParamRole| node.tensor_name(role);
         let input_shape = net.input_shape(id).dims().to_vec();
+        if let Some(field) = per_neuron_field(&node.op) {
+            return Err(node_error(
+                net,
+                id,
+                format!("`{field}` names a tensor: the Candle forward takes numbers only so far"),
+            ));
+        }
         Ok(match &node.op {
             Op::Input(_) => Layer::Input,
             Op::Conv2d(c) => {
@@ -269,7 +290,10 @@ impl SnnModel {
                 Layer::Neuron(Neuron::cuba_lif(p.clone(), synapse))
             }
             Op::Plif(p) => {
-                let tau0 = p.tau.unwrap_or_else(|| 1.0 / p.leak());
+                let u = p.uniform().ok_or_else(|| {
+                    node_error(net, id, "plif takes numbers only, not per-neuron tensors")
+                })?;
+                let tau0 = u.tau.unwrap_or_else(|| 1.0 / u.leak());
                 let w0 = Tensor::new(Neuron::plif_w0(tau0) as f32, device)?;
                 let w = params.insert_or_reuse(&name(ParamRole::W), w0, true)?;
                 Layer::Neuron(Neuron::plif(p.clone(), w))

@@ -4,8 +4,8 @@
 use crate::neuron_ops::{Charge, HardResetDetached};
 use crate::spike::SpikeFn;
 use candle_core::{Result, Tensor, Var};
-use snnc_compiler::ir::Synapse;
-use snnc_compiler::network::{IntegratorParams, NeuronParams, Reset};
+use snnc_compiler::ir::SynapseAt as Synapse;
+use snnc_compiler::network::{IntegratorParams, NeuronParams, Reset, UniformNeuron};
 
 /// The leak of a layer: fixed (`lif` and `if`: the factors on the old membrane and on the
 /// input, and `k`, the pull towards `v_reset`) or learned (`plif`, k = sigmoid(w)).
@@ -19,6 +19,8 @@ pub enum Leak {
 #[derive(Debug, Clone)]
 pub struct Neuron {
     pub params: NeuronParams,
+    /// The parameters' numbers (the Candle forward takes no per-neuron tensors yet).
+    pub values: UniformNeuron,
     pub leak: Leak,
     /// The current between the input and the membrane (`cuba_lif`); none when the input charges
     /// the membrane directly.
@@ -38,8 +40,9 @@ pub struct NeuronState {
 impl Neuron {
     /// A fixed leak: `lif` (from `tau` or `beta`) or `if` (none).
     pub fn lif(params: NeuronParams) -> Self {
-        let (beta, gain) = params.beta_gain();
-        let k = params.leak();
+        let values = uniform(&params);
+        let (beta, gain) = values.beta_gain();
+        let k = values.leak();
         Self::new(params, Leak::Fixed { beta, gain, k })
     }
 
@@ -59,20 +62,23 @@ impl Neuron {
     /// The synaptic current a neuron's parameters describe (`alpha` or `tau_syn`, and `w_in`,
     /// 1 when absent); `None` when they describe none.
     pub fn synapse_of(params: &NeuronParams) -> Option<Synapse> {
-        params.synapse_alpha().map(|alpha| Synapse {
+        let values = uniform(params);
+        values.synapse_alpha().map(|alpha| Synapse {
             alpha,
-            w_in: params.w_in.unwrap_or(1.0),
+            w_in: values.w_in.unwrap_or(1.0),
         })
     }
 
     fn new(params: NeuronParams, leak: Leak) -> Self {
+        let values = uniform(&params);
         let spike = SpikeFn::atan(
-            params.threshold as f32,
+            values.threshold as f32,
             params.surrogate_alpha as f32,
             params.compare,
         );
         Neuron {
             params,
+            values,
             leak,
             synapse: None,
             spike,
@@ -103,10 +109,10 @@ impl Neuron {
 
     /// One step: returns `(spikes, new membrane)`. `v` is `None` at the first step (membrane v_reset).
     pub fn step(&self, x: &Tensor, v: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
-        let p = &self.params;
-        let vr = p.v_reset;
+        let (p, u) = (&self.params, &self.values);
+        let vr = u.v_reset;
         // The potential the leak pulls towards (v_leak, else v_reset).
-        let rest = p.v_leak.unwrap_or(vr);
+        let rest = u.v_leak.unwrap_or(vr);
         let h = match (&self.leak, v) {
             // From v_reset the leak term is k (rest - v_reset): h = gain*x + vr when they agree.
             (Leak::Fixed { gain, .. }, None) if rest == vr => x.affine(*gain, vr)?,
@@ -150,7 +156,7 @@ impl Neuron {
         let h = match (p.reset, v) {
             (Reset::SubtractNext, Some(v)) => {
                 let pending = self.spike.apply(v)?.detach();
-                (h - pending.affine(p.threshold, 0.0)?)?
+                (h - pending.affine(u.threshold, 0.0)?)?
             }
             (Reset::ZeroNext, Some(v)) => {
                 let pending = self.spike.apply(v)?.detach();
@@ -166,7 +172,7 @@ impl Neuron {
         let s = self.spike.apply(&h)?;
         if p.detach_reset && p.reset == Reset::Hard {
             let v_new = h.apply_op2(&s.detach(), HardResetDetached { v_reset: vr as f32 })?;
-            return Ok((s, floor_at(v_new, p.v_min)?));
+            return Ok((s, floor_at(v_new, u.v_min)?));
         }
         let s_reset = if p.detach_reset {
             s.detach()
@@ -184,10 +190,10 @@ impl Neuron {
                     (kept + s_reset.affine(vr, 0.0)?)?
                 }
             }
-            Reset::Subtract => (h - s_reset.affine(p.threshold, 0.0)?)?,
+            Reset::Subtract => (h - s_reset.affine(u.threshold, 0.0)?)?,
             Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
         };
-        Ok((s, floor_at(v_new, p.v_min)?))
+        Ok((s, floor_at(v_new, u.v_min)?))
     }
 }
 
@@ -209,11 +215,12 @@ impl LeakyIntegrator {
     /// / `decay_input` alike (as lowering does).
     pub fn new(params: &IntegratorParams) -> Self {
         let n = params.as_neuron();
-        let (beta, gain) = n.beta_gain();
+        let values = uniform(&n);
+        let (beta, gain) = values.beta_gain();
         LeakyIntegrator {
             beta,
             gain,
-            rest: params.v_leak.unwrap_or(0.0),
+            rest: values.v_leak.unwrap_or(0.0),
             synapse: Neuron::synapse_of(&n),
         }
     }
@@ -268,6 +275,14 @@ fn synaptic_current(synapse: &Synapse, x: &Tensor, i: Option<&Tensor>) -> Result
         Some(i) => i.affine(synapse.alpha, 0.0)? + entering,
         None => Ok(entering),
     }
+}
+
+/// The numbers of a layer's parameters; the model refuses a layer whose parameters name
+/// tensors before it builds one (`model::per_neuron_refusal`).
+fn uniform(params: &NeuronParams) -> UniformNeuron {
+    params
+        .uniform()
+        .expect("PENDING(pn-candle): per-neuron parameters are refused when the model is built")
 }
 
 /// Sinabs' lower bound on the kept membrane, `relu(v - v_min) + v_min`; `v` itself without one.

@@ -94,23 +94,82 @@ pub struct Input {
     pub encoding: Encoding,
 }
 
-/// A LIF-family neuron layer in canonical form; emits binary events.
+/// A neuron parameter: one value for the whole population, or one per neuron (a tensor of the
+/// population's shape, row-major).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Param {
+    Uniform(f64),
+    PerNeuron(Handle<Tensor>),
+}
+
+impl Param {
+    /// Neuron `i`'s value.
+    pub fn at(self, tensors: &Arena<Tensor>, i: usize) -> f64 {
+        match self {
+            Param::Uniform(v) => v,
+            Param::PerNeuron(t) => f64::from(tensors[t].data[i]),
+        }
+    }
+    /// The value shared by every neuron, if it is one.
+    pub fn uniform(self) -> Option<f64> {
+        match self {
+            Param::Uniform(v) => Some(v),
+            Param::PerNeuron(_) => None,
+        }
+    }
+    pub fn tensor(self) -> Option<Handle<Tensor>> {
+        match self {
+            Param::Uniform(_) => None,
+            Param::PerNeuron(t) => Some(t),
+        }
+    }
+}
+
+impl From<f64> for Param {
+    fn from(v: f64) -> Self {
+        Param::Uniform(v)
+    }
+}
+
+/// JSON: a number, or the tensor's handle as a string (`"t5"`).
+impl serde::Serialize for Param {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Param::Uniform(v) => s.serialize_f64(*v),
+            Param::PerNeuron(t) => s.collect_str(t),
+        }
+    }
+}
+
+/// The text form: a number (Rust's shortest round-trip form) or a tensor handle.
+impl std::fmt::Display for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Param::Uniform(v) => write!(f, "{v:?}"),
+            Param::PerNeuron(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// A LIF-family neuron layer in canonical form; emits binary events. Its parameters may differ
+/// per neuron ([`Param`]); [`Spiking::at`] gives one neuron's model, whose methods state the
+/// arithmetic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spiking {
-    /// Factor on the old membrane (its distance from `v_reset`): `1 - 1/tau` for SpikingJelly's LIF.
-    pub beta: f64,
+    /// Factor on the old membrane (its distance from the rest): `1 - 1/tau` for SpikingJelly's LIF.
+    pub beta: Param,
     /// Factor on the input (`1/tau` for SpikingJelly's decay-input LIF); 1 after `fold_input_gain`.
-    pub gain: f64,
-    pub threshold: f64,
+    pub gain: Param,
+    pub threshold: Param,
     /// Initial membrane, resting potential the leak pulls towards, and the hard-reset value.
-    pub v_reset: f64,
+    pub v_reset: Param,
     pub reset: Reset,
     pub fire: Compare,
     /// The resting potential the leak pulls towards; `v_reset` when absent.
-    pub v_leak: Option<f64>,
+    pub v_leak: Option<Param>,
     /// Lower bound of the kept membrane, applied after the reset: `relu(v - v_min) + v_min`
     /// (Sinabs' `min_v_mem`, operation for operation).
-    pub v_min: Option<f64>,
+    pub v_min: Option<Param>,
     /// A synaptic current between the input and the membrane (current-based LIF); none when
     /// the input charges the membrane directly.
     pub synapse: Option<Synapse>,
@@ -125,12 +184,31 @@ pub struct Spiking {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Synapse {
     /// Factor on the old current (`1 - 1/tau_syn`).
-    pub alpha: f64,
+    pub alpha: Param,
     /// Factor on the input entering the current.
-    pub w_in: f64,
+    pub w_in: Param,
 }
 
 impl Synapse {
+    pub fn at(&self, tensors: &Arena<Tensor>, i: usize) -> SynapseAt {
+        SynapseAt {
+            alpha: self.alpha.at(tensors, i),
+            w_in: self.w_in.at(tensors, i),
+        }
+    }
+    pub fn params(&self) -> [(&'static str, Param); 2] {
+        [("alpha", self.alpha), ("w_in", self.w_in)]
+    }
+}
+
+/// One neuron's synaptic current parameters ([`Synapse::at`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynapseAt {
+    pub alpha: f64,
+    pub w_in: f64,
+}
+
+impl SynapseAt {
     /// The current after this step's input `x`: `alpha i + w_in x`, the products rounded
     /// separately (no FMA) in every back end.
     pub fn update(&self, i: f64, x: f64) -> f64 {
@@ -139,6 +217,68 @@ impl Synapse {
 }
 
 impl Spiking {
+    /// Neuron `i`'s model, every parameter resolved.
+    pub fn at(&self, tensors: &Arena<Tensor>, i: usize) -> SpikingAt {
+        SpikingAt {
+            beta: self.beta.at(tensors, i),
+            gain: self.gain.at(tensors, i),
+            threshold: self.threshold.at(tensors, i),
+            v_reset: self.v_reset.at(tensors, i),
+            reset: self.reset,
+            fire: self.fire,
+            v_leak: self.v_leak.map(|p| p.at(tensors, i)),
+            v_min: self.v_min.map(|p| p.at(tensors, i)),
+            synapse: self.synapse.map(|s| s.at(tensors, i)),
+        }
+    }
+
+    /// The model every neuron shares, when no parameter differs per neuron.
+    pub fn uniform(&self) -> Option<SpikingAt> {
+        self.params()
+            .iter()
+            .all(|(_, p)| p.uniform().is_some())
+            .then(|| self.at(&Arena::default(), 0))
+    }
+
+    /// Every parameter with its text-form name (`v_leak`, `v_min` and the current's only
+    /// where present).
+    pub fn params(&self) -> Vec<(&'static str, Param)> {
+        let mut out = vec![
+            ("beta", self.beta),
+            ("gain", self.gain),
+            ("threshold", self.threshold),
+            ("v_reset", self.v_reset),
+        ];
+        out.extend(self.v_leak.map(|p| ("v_leak", p)));
+        out.extend(self.v_min.map(|p| ("v_min", p)));
+        if let Some(syn) = self.synapse {
+            out.extend(syn.params());
+        }
+        out
+    }
+
+    /// The per-neuron tensors the population reads.
+    pub fn tensors(&self) -> impl Iterator<Item = Handle<Tensor>> + '_ {
+        self.params().into_iter().filter_map(|(_, p)| p.tensor())
+    }
+}
+
+/// One neuron of a [`Spiking`] population with its parameters resolved: the arithmetic, stated
+/// once in f64, that every back end performs in f32 in the same order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikingAt {
+    pub beta: f64,
+    pub gain: f64,
+    pub threshold: f64,
+    pub v_reset: f64,
+    pub reset: Reset,
+    pub fire: Compare,
+    pub v_leak: Option<f64>,
+    pub v_min: Option<f64>,
+    pub synapse: Option<SynapseAt>,
+}
+
+impl SpikingAt {
     /// The potential the leak pulls towards: `v_leak`, else `v_reset`.
     pub fn rest(&self) -> f64 {
         self.v_leak.unwrap_or(self.v_reset)
@@ -162,7 +302,7 @@ impl Spiking {
         self.charge_pending(v, x, pending)
     }
 
-    /// [`Spiking::charge`] with the pending reset given: a replay that imposes another run's
+    /// [`SpikingAt::charge`] with the pending reset given: a replay that imposes another run's
     /// spikes passes that run's last spike.
     pub fn charge_pending(&self, v: f64, x: f64, pending: bool) -> f64 {
         let rest = self.rest();
@@ -221,17 +361,55 @@ pub struct Readout {
 
 /// A membrane that never fires: each step `I + bias` (or, with a synapse, the current it
 /// enters, as for a spiking population) charges `v = rest + beta (v - rest) + gain x`, the
-/// operations in [`Spiking::charge`]'s order; `v` starts at `rest` and is the step's value.
+/// operations in [`SpikingAt::charge`]'s order; `v` starts at `rest` and is the step's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Integrator {
-    pub beta: f64,
-    pub gain: f64,
+    pub beta: Param,
+    pub gain: Param,
     /// The potential the leak pulls towards and the initial membrane (`v_leak`, 0 by default).
-    pub rest: f64,
+    pub rest: Param,
     pub synapse: Option<Synapse>,
 }
 
 impl Integrator {
+    /// Neuron `i`'s integrator, every parameter resolved.
+    pub fn at(&self, tensors: &Arena<Tensor>, i: usize) -> IntegratorAt {
+        IntegratorAt {
+            beta: self.beta.at(tensors, i),
+            gain: self.gain.at(tensors, i),
+            rest: self.rest.at(tensors, i),
+            synapse: self.synapse.map(|s| s.at(tensors, i)),
+        }
+    }
+
+    /// Every parameter with its text-form name (the current's only where present).
+    pub fn params(&self) -> Vec<(&'static str, Param)> {
+        let mut out = vec![("beta", self.beta), ("gain", self.gain), ("rest", self.rest)];
+        if let Some(syn) = self.synapse {
+            out.extend(syn.params());
+        }
+        out
+    }
+
+    /// The integrator every neuron shares, when no parameter differs per neuron.
+    pub fn uniform(&self) -> Option<IntegratorAt> {
+        self.params()
+            .iter()
+            .all(|(_, p)| p.uniform().is_some())
+            .then(|| self.at(&Arena::default(), 0))
+    }
+}
+
+/// One neuron of an [`Integrator`] with its parameters resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntegratorAt {
+    pub beta: f64,
+    pub gain: f64,
+    pub rest: f64,
+    pub synapse: Option<SynapseAt>,
+}
+
+impl IntegratorAt {
     /// The membrane after this step's drive `x` (the input, or the updated current).
     pub fn charge(&self, v: f64, x: f64) -> f64 {
         self.rest + self.beta * (v - self.rest) + self.gain * x
@@ -267,6 +445,59 @@ impl PopulationKind {
             PopulationKind::Input(_) => None,
         }
     }
+    /// Every tensor the population reads: its bias, then its per-neuron parameters in
+    /// [`Spiking::params`] / [`Integrator::params`] order.
+    pub fn tensors(&self) -> Vec<Handle<Tensor>> {
+        let params = match self {
+            PopulationKind::Spiking(s) => s.params(),
+            PopulationKind::Readout(r) => r.integrator.map(|li| li.params()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        self.bias()
+            .into_iter()
+            .chain(params.into_iter().filter_map(|(_, p)| p.tensor()))
+            .collect()
+    }
+
+    /// Replace every tensor handle the population holds (bias and per-neuron parameters) by
+    /// `f` of it: renumbering.
+    pub fn map_tensors(&mut self, mut f: impl FnMut(Handle<Tensor>) -> Handle<Tensor>) {
+        let mut param = |p: &mut Param| {
+            if let Param::PerNeuron(t) = p {
+                *t = f(*t);
+            }
+        };
+        let synapse = |s: &mut Option<Synapse>, param: &mut dyn FnMut(&mut Param)| {
+            if let Some(s) = s {
+                param(&mut s.alpha);
+                param(&mut s.w_in);
+            }
+        };
+        match self {
+            PopulationKind::Spiking(s) => {
+                for p in [&mut s.beta, &mut s.gain, &mut s.threshold, &mut s.v_reset] {
+                    param(p);
+                }
+                for p in [&mut s.v_leak, &mut s.v_min].into_iter().flatten() {
+                    param(p);
+                }
+                synapse(&mut s.synapse, &mut param);
+                s.bias = s.bias.map(&mut f);
+            }
+            PopulationKind::Readout(r) => {
+                if let Some(li) = &mut r.integrator {
+                    for p in [&mut li.beta, &mut li.gain, &mut li.rest] {
+                        param(p);
+                    }
+                    synapse(&mut li.synapse, &mut param);
+                }
+                r.bias = r.bias.map(&mut f);
+            }
+            PopulationKind::Analog(a) => a.bias = a.bias.map(&mut f),
+            PopulationKind::Input(_) => {}
+        }
+    }
+
     /// The bias slot of a population that can hold one (all but the input).
     pub fn bias_mut(&mut self) -> Option<&mut Option<Handle<Tensor>>> {
         match self {

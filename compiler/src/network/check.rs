@@ -1,7 +1,8 @@
 //! Validation of a network description: names, edges, zero-delay cycles, shapes, attributes.
 
 use super::ReadoutKind;
-use super::ops::{NeuronParams, Op};
+use super::neuron_values::field_rule;
+use super::ops::{NeuronParams, Op, ParamSource};
 use super::shape::{Shape, ShapeError, output_shape};
 use super::{
     Encoding, FORMAT_VERSION, MAX_DELAY, MAX_ELEMENTS, MAX_SIZE, Network, NetworkDesc, NodeId,
@@ -471,9 +472,11 @@ fn infer_shapes(
     Ok(out)
 }
 
-/// The leak and firing attributes of a spiking node (`kind` is its op).
+/// The leak and firing attributes of a spiking node (`kind` is its op). Fields that name a
+/// tensor are checked with the weights (`network::neuron_values`); here their presence and
+/// every number.
 fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
-    match (kind, p.tau, p.beta) {
+    match (kind, &p.tau, &p.beta) {
         ("if", None, None) => {}
         ("if", _, _) => {
             return Err("`if` has no leak: remove `tau` and `beta` (or use `lif`)".into());
@@ -484,52 +487,54 @@ fn check_neuron(kind: &str, p: &NeuronParams) -> Result<(), String> {
         (_, None, None) => {
             return Err(format!("`{kind}` needs its leak: `tau` or `beta`"));
         }
-        (_, Some(tau), None) if !(tau.is_finite() && tau >= 1.0) => {
-            return Err(format!(
-                "`tau` must be finite and at least 1 (leak factor 1 - 1/tau in [0, 1)), got {tau}"
-            ));
-        }
-        (_, None, Some(beta)) if !(0.0..1.0).contains(&beta) => {
-            return Err(format!(
-                "`beta` must lie in [0, 1) (1 is no leak: use op `if`), got {beta}"
-            ));
-        }
         _ => {}
     }
-    // The runtimes keep beta in f32: a leak that rounds away there is an `if` in disguise.
-    let (beta, _) = p.beta_gain();
-    if kind != "if" && beta as f32 == 1.0 {
-        let field = if p.tau.is_some() { "tau" } else { "beta" };
+    if kind == "plif"
+        && let Some((field, _)) = p
+            .sources()
+            .into_iter()
+            .find(|(_, s)| matches!(s, Some(ParamSource::Tensor(_))))
+    {
         return Err(format!(
-            "`{field}` leaves a leak factor of {beta} that rounds to 1 in f32: no leak is left; \
-             use op `if` for integrate-and-fire"
+            "`{field}` names a tensor: `plif` learns one leak per layer (its tensor `w`) and              takes numbers only; use `lif` for per-neuron parameters"
+        ));
+    }
+    for (field, source) in p.sources() {
+        if let Some(v) = source.and_then(ParamSource::number) {
+            field_rule(field, v)?;
+        }
+    }
+    if !p.surrogate_alpha.is_finite() {
+        return Err(format!(
+            "`surrogate_alpha` must be finite, got {}",
+            p.surrogate_alpha
         ));
     }
     if kind == "if" && p.v_leak.is_some() {
         return Err("`if` has no leak, so no `v_leak`: remove it (or use `lif`)".into());
     }
-    for (field, v) in [
-        ("threshold", p.threshold),
-        ("v_reset", p.v_reset),
-        ("v_leak", p.v_leak.unwrap_or(0.0)),
-        ("surrogate_alpha", p.surrogate_alpha),
-    ] {
-        if !v.is_finite() {
-            return Err(format!("`{field}` must be finite, got {v}"));
+    // The runtimes keep beta in f32: a leak that rounds away there is an `if` in disguise.
+    let number = |s: &Option<ParamSource>| s.as_ref().and_then(ParamSource::number);
+    if kind != "if" && (number(&p.tau).is_some() || number(&p.beta).is_some()) {
+        let (beta, _) = super::ops::beta_gain(number(&p.tau), number(&p.beta), p.decay_input);
+        if beta as f32 == 1.0 {
+            let field = if p.tau.is_some() { "tau" } else { "beta" };
+            return Err(format!(
+                "`{field}` leaves a leak factor of {beta} that rounds to 1 in f32: no leak is \
+                 left; use op `if` for integrate-and-fire"
+            ));
         }
     }
-    if p.v_reset >= p.threshold {
-        return Err(format!(
-            "`v_reset` {} must lie below `threshold` {}",
-            p.v_reset, p.threshold
-        ));
+    if let (Some(vr), Some(th)) = (p.v_reset.number(), p.threshold.number())
+        && vr >= th
+    {
+        return Err(format!("`v_reset` {vr} must lie below `threshold` {th}"));
     }
-    if let Some(v_min) = p.v_min
-        && !(v_min.is_finite() && v_min < p.threshold)
+    if let (Some(v_min), Some(th)) = (number(&p.v_min), p.threshold.number())
+        && v_min >= th
     {
         return Err(format!(
-            "`v_min` must be finite and below `threshold` {}, got {v_min}",
-            p.threshold
+            "`v_min` must be finite and below `threshold` {th}, got {v_min}"
         ));
     }
     check_synapse(kind, p)
@@ -607,7 +612,7 @@ fn check_synapse(kind: &str, p: &NeuronParams) -> Result<(), String> {
         }
         return Ok(());
     }
-    match (p.alpha, p.tau_syn) {
+    match (&p.alpha, &p.tau_syn) {
         (Some(_), Some(_)) => {
             return Err("give exactly one of `alpha` and `tau_syn`, not both".into());
         }
@@ -616,31 +621,16 @@ fn check_synapse(kind: &str, p: &NeuronParams) -> Result<(), String> {
                 "`{kind}` needs its current's decay: `alpha` or `tau_syn`"
             ));
         }
-        (None, Some(tau)) if !(tau.is_finite() && tau >= 1.0) => {
-            return Err(format!(
-                "`tau_syn` must be finite and at least 1 (current decay 1 - 1/tau_syn in [0, 1)), \
-                 got {tau}"
-            ));
-        }
-        (Some(alpha), None) if !(0.0..1.0).contains(&alpha) => {
-            return Err(format!(
-                "`alpha` must lie in [0, 1) (the current's factor on its old value), got {alpha}"
-            ));
-        }
         _ => {}
     }
-    if let Some(alpha) = p.synapse_alpha()
+    let number = |s: &Option<ParamSource>| s.as_ref().and_then(ParamSource::number);
+    if let Some(alpha) = super::ops::synapse_alpha(number(&p.alpha), number(&p.tau_syn))
         && alpha as f32 == 1.0
     {
         return Err(format!(
             "`tau_syn` leaves a current decay of {alpha} that rounds to 1 in f32: the current \
              would never decay"
         ));
-    }
-    if let Some(w_in) = p.w_in
-        && !w_in.is_finite()
-    {
-        return Err(format!("`w_in` must be finite, got {w_in}"));
     }
     Ok(())
 }

@@ -5,13 +5,17 @@
 //! op to that sum. See `docs/network-format.md` for the full specification.
 
 mod check;
+mod neuron_values;
 mod ops;
 mod shape;
 mod weights;
 
 pub use check::NetworkError;
 pub use ops::{BatchNorm, Conv2d, Dropout, Empty, Linear, Pair, Pool, Scale, Vote};
-pub use ops::{Compare, IntegratorParams, NeuronParams, Op, ParamRole, Reset};
+pub use neuron_values::{IntegratorValues, NeuronValues, Values, integrator_values, neuron_values};
+pub use ops::{
+    Compare, IntegratorParams, NeuronParams, Op, ParamRole, ParamSource, Reset, UniformNeuron,
+};
 pub use shape::{Shape, ShapeError, output_shape, window_out};
 pub use weights::{Tensor, Weights, WeightsError};
 

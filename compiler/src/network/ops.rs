@@ -91,14 +91,76 @@ pub enum Compare {
     Gt,
 }
 
-fn one() -> f64 {
-    1.0
-}
 fn yes() -> bool {
     true
 }
 fn two() -> f64 {
     2.0
+}
+fn one_param() -> ParamSource {
+    ParamSource::Number(1.0)
+}
+fn zero_param() -> ParamSource {
+    ParamSource::Number(0.0)
+}
+
+/// A neuron parameter as the file gives it: one number for the whole layer, or the name of a
+/// tensor in the weights file holding one value per channel or per neuron (`"beta": "lif1.beta"`;
+/// shapes in `network::neuron_values`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamSource {
+    Number(f64),
+    Tensor(String),
+}
+
+impl ParamSource {
+    /// The number, if the parameter is one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            ParamSource::Number(v) => Some(*v),
+            ParamSource::Tensor(_) => None,
+        }
+    }
+}
+
+impl From<f64> for ParamSource {
+    fn from(v: f64) -> Self {
+        ParamSource::Number(v)
+    }
+}
+
+impl Serialize for ParamSource {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ParamSource::Number(v) => s.serialize_f64(*v),
+            ParamSource::Tensor(name) => s.serialize_str(name),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ParamSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, or the name of a tensor in the weights file")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ParamSource, E> {
+                Ok(ParamSource::Number(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ParamSource, E> {
+                Ok(ParamSource::Number(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ParamSource, E> {
+                Ok(ParamSource::Number(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ParamSource, E> {
+                Ok(ParamSource::Tensor(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// The parameters of a spiking layer (`lif`, `plif`, `if`, `cuba_lif`).
@@ -107,26 +169,27 @@ fn two() -> f64 {
 /// `v += (x - (v - v_reset)) / tau` when `decay_input`, else `v += x - (v - v_reset) / tau`) or
 /// `beta` (snnTorch: the factor on the old membrane, `k = 1 - beta`); `if` takes neither (no
 /// leak). For `plif` the leak is the initial value and the trained `k = sigmoid(w)` lives in the
-/// tensor `w`.
+/// tensor `w`. Each [`ParamSource`] field may name a tensor instead of giving a number
+/// (per-channel or per-neuron values; not on `plif`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NeuronParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau: Option<f64>,
+    pub tau: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<f64>,
-    #[serde(default = "one")]
-    pub threshold: f64,
-    #[serde(default)]
-    pub v_reset: f64,
+    pub beta: Option<ParamSource>,
+    #[serde(default = "one_param")]
+    pub threshold: ParamSource,
+    #[serde(default = "zero_param")]
+    pub v_reset: ParamSource,
     /// The resting potential the leak pulls towards (NIR's `v_leak`, Norse's `v_leak`); `v_reset`
     /// when absent. A constant drive inside the neuron: `k (v_leak - v_reset)` per step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_leak: Option<f64>,
+    pub v_leak: Option<ParamSource>,
     /// Lower bound of the membrane, applied after the reset as Sinabs does (`min_v_mem`:
     /// `v = relu(v - v_min) + v_min`); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_min: Option<f64>,
+    pub v_min: Option<ParamSource>,
     #[serde(default)]
     pub reset: Reset,
     #[serde(default)]
@@ -142,22 +205,22 @@ pub struct NeuronParams {
     /// `cuba_lif` only: the synaptic current's decay, exactly one of `alpha` (snnTorch
     /// `Synaptic`: the factor on the old current) and `tau_syn` (`alpha = 1 - 1/tau_syn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<f64>,
+    pub alpha: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau_syn: Option<f64>,
+    pub tau_syn: Option<ParamSource>,
     /// `cuba_lif` only: the factor on the input entering the current (NIR's `w_in`); 1 when
     /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub w_in: Option<f64>,
+    pub w_in: Option<ParamSource>,
 }
 
 impl NeuronParams {
     pub fn with_tau(tau: f64) -> Self {
         NeuronParams {
-            tau: Some(tau),
+            tau: Some(tau.into()),
             beta: None,
-            threshold: 1.0,
-            v_reset: 0.0,
+            threshold: 1.0.into(),
+            v_reset: 0.0.into(),
             v_leak: None,
             v_min: None,
             reset: Reset::Hard,
@@ -171,37 +234,111 @@ impl NeuronParams {
         }
     }
 
+    /// Every parameter given as a number: the layer's one model. `None` when a field names a
+    /// tensor (see `network::neuron_values` for the per-neuron values).
+    pub fn uniform(&self) -> Option<UniformNeuron> {
+        let opt = |p: &Option<ParamSource>| match p {
+            None => Some(None),
+            Some(p) => p.number().map(Some),
+        };
+        Some(UniformNeuron {
+            tau: opt(&self.tau)?,
+            beta: opt(&self.beta)?,
+            threshold: self.threshold.number()?,
+            v_reset: self.v_reset.number()?,
+            v_leak: opt(&self.v_leak)?,
+            v_min: opt(&self.v_min)?,
+            alpha: opt(&self.alpha)?,
+            tau_syn: opt(&self.tau_syn)?,
+            w_in: opt(&self.w_in)?,
+            decay_input: self.decay_input,
+        })
+    }
+
+    /// The fields that may name a tensor, with their file names, in file order.
+    pub fn sources(&self) -> [(&'static str, Option<&ParamSource>); 9] {
+        [
+            ("tau", self.tau.as_ref()),
+            ("beta", self.beta.as_ref()),
+            ("threshold", Some(&self.threshold)),
+            ("v_reset", Some(&self.v_reset)),
+            ("v_leak", self.v_leak.as_ref()),
+            ("v_min", self.v_min.as_ref()),
+            ("alpha", self.alpha.as_ref()),
+            ("tau_syn", self.tau_syn.as_ref()),
+            ("w_in", self.w_in.as_ref()),
+        ]
+    }
+
+    /// Whether the current's decay is given (`alpha` or `tau_syn`): a current-based neuron.
+    pub fn has_synapse(&self) -> bool {
+        self.alpha.is_some() || self.tau_syn.is_some()
+    }
+}
+
+/// A neuron layer's parameters when every one is a number ([`NeuronParams::uniform`]): the
+/// formulas from the file's fields to the canonical factors, stated once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UniformNeuron {
+    pub tau: Option<f64>,
+    pub beta: Option<f64>,
+    pub threshold: f64,
+    pub v_reset: f64,
+    pub v_leak: Option<f64>,
+    pub v_min: Option<f64>,
+    pub alpha: Option<f64>,
+    pub tau_syn: Option<f64>,
+    pub w_in: Option<f64>,
+    pub decay_input: bool,
+}
+
+impl UniformNeuron {
     /// The synaptic current's factor on its old value: `alpha` as given, or `1 - 1/tau_syn`;
     /// `None` for a neuron without a current (neither given).
     pub fn synapse_alpha(&self) -> Option<f64> {
-        match (self.alpha, self.tau_syn) {
-            (Some(alpha), _) => Some(alpha),
-            (None, Some(tau)) => Some(1.0 - 1.0 / tau),
-            (None, None) => None,
-        }
+        synapse_alpha(self.alpha, self.tau_syn)
     }
 
     /// The fixed leak `k` (`1/tau`, or `1 - beta`; 0 when neither is given, as for `if`).
     pub fn leak(&self) -> f64 {
-        match (self.tau, self.beta) {
-            (Some(tau), _) => 1.0 / tau,
-            (None, Some(beta)) => 1.0 - beta,
-            (None, None) => 0.0,
-        }
+        leak(self.tau, self.beta)
     }
 
     /// The factor on the old membrane and on the input of a fixed leak: `beta` as given (or
     /// `1 - 1/tau`), the input gain `k` with `decay_input`, else 1. Neither given: (1, 1), `if`.
     pub fn beta_gain(&self) -> (f64, f64) {
-        let k = self.leak();
-        let beta = self.beta.unwrap_or(1.0 - k);
-        let gain = if self.decay_input && (self.tau, self.beta) != (None, None) {
-            k
-        } else {
-            1.0
-        };
-        (beta, gain)
+        beta_gain(self.tau, self.beta, self.decay_input)
     }
+}
+
+/// `alpha` as given, or `1 - 1/tau_syn`; `None` when neither is given.
+pub fn synapse_alpha(alpha: Option<f64>, tau_syn: Option<f64>) -> Option<f64> {
+    match (alpha, tau_syn) {
+        (Some(alpha), _) => Some(alpha),
+        (None, Some(tau)) => Some(1.0 - 1.0 / tau),
+        (None, None) => None,
+    }
+}
+
+/// The leak `k`: `1/tau`, or `1 - beta`; 0 when neither is given.
+pub fn leak(tau: Option<f64>, beta: Option<f64>) -> f64 {
+    match (tau, beta) {
+        (Some(tau), _) => 1.0 / tau,
+        (None, Some(beta)) => 1.0 - beta,
+        (None, None) => 0.0,
+    }
+}
+
+/// The canonical `(beta, gain)` of a leak given as `tau` or `beta` (neither: `(1, 1)`).
+pub fn beta_gain(tau: Option<f64>, beta: Option<f64>, decay_input: bool) -> (f64, f64) {
+    let k = leak(tau, beta);
+    let b = beta.unwrap_or(1.0 - k);
+    let gain = if decay_input && (tau, beta) != (None, None) {
+        k
+    } else {
+        1.0
+    };
+    (b, gain)
 }
 
 /// The parameters of a leaky integrator (`li`, `cuba_li`): a membrane that leaks towards
@@ -212,19 +349,19 @@ impl NeuronParams {
 #[serde(deny_unknown_fields)]
 pub struct IntegratorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau: Option<f64>,
+    pub tau: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<f64>,
+    pub beta: Option<ParamSource>,
     #[serde(default = "yes")]
     pub decay_input: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_leak: Option<f64>,
+    pub v_leak: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<f64>,
+    pub alpha: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau_syn: Option<f64>,
+    pub tau_syn: Option<ParamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub w_in: Option<f64>,
+    pub w_in: Option<ParamSource>,
 }
 
 impl IntegratorParams {
@@ -232,13 +369,13 @@ impl IntegratorParams {
     /// canonical form serve both.
     pub fn as_neuron(&self) -> NeuronParams {
         NeuronParams {
-            tau: self.tau,
-            beta: self.beta,
+            tau: self.tau.clone(),
+            beta: self.beta.clone(),
             decay_input: self.decay_input,
-            v_leak: self.v_leak,
-            alpha: self.alpha,
-            tau_syn: self.tau_syn,
-            w_in: self.w_in,
+            v_leak: self.v_leak.clone(),
+            alpha: self.alpha.clone(),
+            tau_syn: self.tau_syn.clone(),
+            w_in: self.w_in.clone(),
             ..NeuronParams::with_tau(1.0)
         }
     }

@@ -71,6 +71,28 @@ pub enum WeightsError {
         index: usize,
         value: f32,
     },
+    #[error(
+        "node `{node}`: `{field}`{}, neuron {index}: {message}",
+        if tensor.is_empty() { String::new() } else { format!(" (tensor `{tensor}`)") }
+    )]
+    NeuronParam {
+        node: String,
+        field: String,
+        /// The tensor the field names; empty when the field is a number.
+        tensor: String,
+        index: usize,
+        message: String,
+    },
+    #[error(
+        "node `{node}`: `{field}` names tensor `{tensor}` of shape {found:?}; a neuron parameter is [] (one value), [C] or [C, 1, 1] (per channel) or the population's shape {population:?} (per neuron)"
+    )]
+    NeuronParamShape {
+        node: String,
+        field: String,
+        tensor: String,
+        found: Vec<usize>,
+        population: Vec<usize>,
+    },
     #[error("{file}: {source}")]
     InFile {
         file: String,
@@ -196,6 +218,12 @@ impl View for F32View<'_> {
 
 pub(super) fn check_against(net: &Network, weights: &Weights) -> Result<(), WeightsError> {
     for (id, node) in net.desc.nodes.iter().enumerate() {
+        if let Some(p) = node.op.neuron() {
+            super::neuron_values(&node.name, node.op.kind(), p, &net.shapes[id], weights)?;
+        }
+        if let Some(p) = node.op.integrator() {
+            super::integrator_values(&node.name, p, &net.shapes[id], weights)?;
+        }
         for (role, expected) in net.param_shapes(id) {
             let tensor = node.tensor_name(role);
             let Some(t) = weights.get(&tensor) else {

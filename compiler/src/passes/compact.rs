@@ -36,8 +36,9 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         .collect();
     projs.sort_by_key(|e| e.target);
 
-    // Tensors in order of first use (projections by target, then biases), so numbering follows
-    // the text from top to bottom regardless of the order passes created them in.
+    // Tensors in order of first use (populations' biases and per-neuron parameters, then
+    // projections by target), so numbering follows the text from top to bottom regardless of
+    // the order passes created them in.
     let mut tensor_map: HandleMap<Tensor, Option<Handle<Tensor>>> =
         HandleMap::filled(tensors.len(), None);
     let mut order = Vec::new();
@@ -50,8 +51,8 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         }
     };
     for p in &pops {
-        if let Some(b) = p.kind.bias() {
-            visit(b, &mut order);
+        for t in p.kind.tensors() {
+            visit(t, &mut order);
         }
     }
     for e in &projs {
@@ -67,9 +68,7 @@ pub fn compact(m: Module, keep_pop: &[bool], keep_proj: &[bool]) -> Module {
         .collect();
     let remap = |t: Handle<Tensor>| tensor_map[t].expect("visited above");
     for p in &mut pops {
-        if let Some(slot) = p.kind.bias_mut() {
-            *slot = slot.map(remap);
-        }
+        p.kind.map_tensors(remap);
     }
     for e in &mut projs {
         if let Some(t) = e.kind.tensor_mut() {

@@ -93,8 +93,10 @@ impl Work {
             }
         }
         for (h, p) in self.m.populations.iter() {
-            if let (false, Some(b)) = (self.dead_pop[h], p.kind.bias()) {
-                u[b] += 1;
+            if !self.dead_pop[h] {
+                for t in p.kind.tensors() {
+                    u[t] += 1;
+                }
             }
         }
         u
@@ -259,14 +261,16 @@ pub fn fold_batch_norm(m: Module) -> Module {
 /// Fold each spiking population's input gain into what it receives (weights, pool scales, its
 /// bias), leaving gain 1. A population fed through a reshape keeps its gain, and so does one
 /// with a synaptic current (its gain scales the current, which is state: `current.<layer>` of
-/// the ONNX models would change meaning).
+/// the ONNX models would change meaning), and one whose gain differs per neuron.
 pub fn fold_input_gain(m: Module) -> Module {
     let mut w = Work::new(m);
     for p in w.m.populations.handles() {
         let PopulationKind::Spiking(s) = &w.m.populations[p].kind else {
             continue;
         };
-        let gain = s.gain;
+        let Some(gain) = s.gain.uniform() else {
+            continue;
+        };
         if gain == 1.0 || s.synapse.is_some() {
             continue;
         }
@@ -291,7 +295,7 @@ pub fn fold_input_gain(m: Module) -> Module {
             set_bias(&mut w.m, p, scaled);
         }
         if let PopulationKind::Spiking(s) = &mut w.m.populations[p].kind {
-            s.gain = 1.0;
+            s.gain = 1.0.into();
         }
     }
     w.finish()
@@ -329,7 +333,10 @@ pub fn remove_dead(m: Module) -> Module {
                             // With no drive the membrane starts at v_reset and moves only towards
                             // its rest (v_leak), so it fires only if one of them crosses the
                             // threshold.
-                            PopulationKind::Spiking(s) => !s.fires(s.v_reset) && !s.fires(s.rest()),
+                            PopulationKind::Spiking(s) => (0..p.shape.numel()).all(|i| {
+                                let n = s.at(&w.m.tensors, i);
+                                !n.fires(n.v_reset) && !n.fires(n.rest())
+                            }),
                             _ => false,
                         }
                 })

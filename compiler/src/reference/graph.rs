@@ -9,7 +9,10 @@ use super::{
     Fired, RunError, RunOutput, check_inputs, finish_reduction, fire_and_reset, frame, integrate,
     reduce,
 };
-use crate::network::{BatchNorm, Encoding, Network, Op, ParamRole, Weights, WeightsError};
+use crate::network::{
+    BatchNorm, Encoding, IntegratorValues, Network, NeuronValues, Op, ParamRole, ParamSource,
+    Weights, WeightsError,
+};
 
 /// Run `net` with `weights` on a batch, in eval mode. Inputs as for [`super::run_module`].
 pub fn run_network(
@@ -21,7 +24,7 @@ pub fn run_network(
     let per_step = net.desc.input.encoding == Encoding::EventFrames;
     let in_numel = net.shapes[net.input_node].numel();
     check_inputs(inputs, in_numel, net.desc.timesteps, per_step)?;
-    let walk = Walk::new(net, weights, per_step, in_numel);
+    let walk = Walk::new(net, weights, per_step, in_numel)?;
     let mut out = RunOutput {
         logits: Vec::new(),
         predictions: Vec::new(),
@@ -64,14 +67,44 @@ struct Walk<'a> {
     layer_nodes: Vec<usize>,
     /// Per node, its index in `layer_nodes` (`usize::MAX` for the others).
     layer_of: Vec<usize>,
+    /// Per neuron node, its parameters per neuron (a PLIF's leak from its tensor `w`).
+    neurons: Vec<Option<NeuronValues>>,
+    /// Per leaky-integrator node, its parameters per neuron.
+    integrators: Vec<Option<IntegratorValues>>,
 }
 
 /// Per layer, per step: spikes and near-threshold counts of one sample.
 type LayerSteps = Vec<Vec<u64>>;
 
 impl<'a> Walk<'a> {
-    fn new(net: &'a Network, weights: &'a Weights, per_step: bool, in_numel: usize) -> Walk<'a> {
+    fn new(
+        net: &'a Network,
+        weights: &'a Weights,
+        per_step: bool,
+        in_numel: usize,
+    ) -> Result<Walk<'a>, WeightsError> {
         let n = net.len();
+        let mut neurons = Vec::with_capacity(n);
+        let mut integrators = Vec::with_capacity(n);
+        for (id, node) in net.desc.nodes.iter().enumerate() {
+            let shape = &net.shapes[id];
+            neurons.push(match node.op.neuron() {
+                Some(p) => Some(crate::network::neuron_values(
+                    &node.name,
+                    node.op.kind(),
+                    p,
+                    shape,
+                    weights,
+                )?),
+                None => None,
+            });
+            integrators.push(match node.op.integrator() {
+                Some(p) => Some(crate::network::integrator_values(
+                    &node.name, p, shape, weights,
+                )?),
+                None => None,
+            });
+        }
         let mut depth = vec![1usize; n];
         for ins in &net.inputs {
             for &(src, d) in ins {
@@ -90,7 +123,7 @@ impl<'a> Walk<'a> {
         for (l, &id) in layer_nodes.iter().enumerate() {
             layer_of[id] = l;
         }
-        Walk {
+        Ok(Walk {
             net,
             weights,
             per_step,
@@ -98,7 +131,9 @@ impl<'a> Walk<'a> {
             depth,
             layer_nodes,
             layer_of,
-        }
+            neurons,
+            integrators,
+        })
     }
 
     /// Parameter `role` of node `id` (present: `check_weights` passed).
@@ -119,22 +154,23 @@ impl<'a> Walk<'a> {
             .map(|i| vec![vec![0.0; net.shapes[i].numel()]; self.depth[i]])
             .collect();
         let mut state: Vec<NeuronState> = (0..n)
-            .map(
-                |i| match (net.node(i).op.neuron(), net.node(i).op.integrator()) {
-                    (_, Some(p)) => NeuronState {
-                        membrane: vec![p.v_leak.unwrap_or(0.0); net.shapes[i].numel()],
-                        current: vec![0.0; net.shapes[i].numel()],
+            .map(|i| {
+                let numel = net.shapes[i].numel();
+                match (&self.neurons[i], &self.integrators[i]) {
+                    (_, Some(li)) => NeuronState {
+                        membrane: (0..numel).map(|k| li.rest.at(k)).collect(),
+                        current: vec![0.0; numel],
                     },
                     (Some(p), None) => NeuronState {
-                        membrane: vec![p.v_reset; net.shapes[i].numel()],
-                        current: match p.synapse_alpha() {
-                            Some(_) => vec![0.0; net.shapes[i].numel()],
+                        membrane: (0..numel).map(|k| p.v_reset.at(k)).collect(),
+                        current: match p.synapse {
+                            Some(_) => vec![0.0; numel],
                             None => Vec::new(),
                         },
                     },
                     (None, None) => NeuronState::default(),
-                },
-            )
+                }
+            })
             .collect();
         let mut spikes = vec![vec![0u64; t_max]; self.layer_nodes.len()];
         let mut near = vec![vec![0u64; t_max]; self.layer_nodes.len()];
@@ -216,38 +252,30 @@ impl<'a> Walk<'a> {
             }
             Op::BatchNorm(bn) => self.batch_norm(id, bn, t, &x, &mut y),
             Op::Lif(p) | Op::Plif(p) | Op::If(p) | Op::CubaLif(p) => {
-                let (beta, gain) = p.beta_gain();
-                let neuron = crate::ir::Spiking {
-                    beta,
-                    gain,
-                    threshold: p.threshold,
-                    v_reset: p.v_reset,
-                    reset: p.reset,
-                    fire: p.compare,
-                    v_leak: p.v_leak,
-                    v_min: p.v_min,
-                    synapse: crate::lower::synapse(p),
-                    bias: None,
-                };
+                let values = self.neurons[id].as_ref().expect("resolved in Walk::new");
+                let at = |i| values.at(i, p.reset, p.compare);
                 // A current-based neuron: the input enters the current, the current charges.
-                if let Some(syn) = neuron.synapse {
-                    for (ii, xi) in state.current.iter_mut().zip(x.iter_mut()) {
+                if values.synapse.is_some() {
+                    let cur = state.current.iter_mut().zip(x.iter_mut());
+                    for (i, (ii, xi)) in cur.enumerate() {
+                        let syn = at(i).synapse.expect("a current-based neuron");
                         *ii = syn.update(*ii, *xi);
                         *xi = *ii;
                     }
                 }
                 let membrane = &mut state.membrane;
-                // SpikingJelly's charge, literally, for a leak given as tau or a PLIF logit:
-                // k = 1/tau or sigmoid(w). A leak given as beta (snnTorch) and `if` charge in
-                // the canonical form, which is theirs.
+                // SpikingJelly's charge, literally, for a leak given as one tau or a PLIF
+                // logit: k = 1/tau or sigmoid(w). A leak given as beta (snnTorch), per neuron,
+                // and `if` charge in the canonical form, which is theirs.
                 let k = match &node.op {
                     Op::Plif(_) => {
                         Some(1.0 / (1.0 + (-f64::from(self.tensor(id, ParamRole::W)[0])).exp()))
                     }
-                    Op::Lif(_) => p.tau.map(|tau| 1.0 / tau),
+                    Op::Lif(_) => p.tau.as_ref().and_then(ParamSource::number).map(|tau| 1.0 / tau),
                     _ => None,
                 };
-                for (vi, xi) in membrane.iter_mut().zip(&x) {
+                for (i, (vi, xi)) in membrane.iter_mut().zip(&x).enumerate() {
+                    let neuron = at(i);
                     *vi = match k {
                         Some(k) => {
                             let pending = p.reset.is_delayed() && neuron.fires(*vi);
@@ -265,20 +293,13 @@ impl<'a> Walk<'a> {
                         None => neuron.charge(*vi, *xi),
                     };
                 }
-                fired = Some(fire_and_reset(membrane, &mut y, &neuron));
+                fired = Some(fire_and_reset(membrane, &mut y, at));
             }
-            Op::Li(p) | Op::CubaLi(p) => {
+            Op::Li(_) | Op::CubaLi(_) => {
                 // The leaky integrator's membrane is its output (`ir::Integrator`).
-                let n = p.as_neuron();
-                let (beta, gain) = n.beta_gain();
-                let li = crate::ir::Integrator {
-                    beta,
-                    gain,
-                    rest: p.v_leak.unwrap_or(0.0),
-                    synapse: crate::lower::synapse(&n),
-                };
+                let li = self.integrators[id].as_ref().expect("resolved in Walk::new");
                 y.clone_from(&x);
-                integrate(&li, &mut state.membrane, &mut state.current, &mut y);
+                integrate(|i| li.at(i), &mut state.membrane, &mut state.current, &mut y);
             }
             Op::AvgPool(p) | Op::MaxPool(p) => {
                 let how = match &node.op {

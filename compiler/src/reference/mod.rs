@@ -89,17 +89,18 @@ fn check_inputs(
     Ok(())
 }
 
-/// One step of a leaky integrator over a population: `values` holds the step's input and
-/// becomes the membrane; `current` may be empty when the integrator has no synapse.
+/// One step of a leaky integrator over a population (`li(k)`: neuron `k`'s): `values` holds
+/// the step's input and becomes the membrane; `current` may be empty when the integrator has
+/// no synapse.
 pub fn integrate(
-    li: &crate::ir::Integrator,
+    li: impl Fn(usize) -> crate::ir::IntegratorAt,
     membrane: &mut [f64],
     current: &mut [f64],
     values: &mut [f64],
 ) {
     for (k, (v, x)) in membrane.iter_mut().zip(values.iter_mut()).enumerate() {
         let i = current.get(k).copied().unwrap_or(0.0);
-        let (v_new, i_new) = li.step(*v, i, *x);
+        let (v_new, i_new) = li(k).step(*v, i, *x);
         *v = v_new;
         if let Some(c) = current.get_mut(k) {
             *c = i_new;
@@ -135,9 +136,15 @@ struct Fired {
     near: u64,
 }
 
-fn fire_and_reset(v: &mut [f64], out: &mut [f64], s: &crate::ir::Spiking) -> Fired {
+/// `s(i)` is neuron `i`'s model.
+fn fire_and_reset(
+    v: &mut [f64],
+    out: &mut [f64],
+    s: impl Fn(usize) -> crate::ir::SpikingAt,
+) -> Fired {
     let mut f = Fired { spikes: 0, near: 0 };
-    for (vi, oi) in v.iter_mut().zip(out.iter_mut()) {
+    for (i, (vi, oi)) in v.iter_mut().zip(out.iter_mut()).enumerate() {
+        let s = s(i);
         if (*vi - s.threshold).abs() < FLIP_MARGIN {
             f.near += 1;
         }

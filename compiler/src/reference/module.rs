@@ -56,9 +56,13 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .populations
             .iter()
             .map(|(_, p)| match &p.kind {
-                PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+                PopulationKind::Spiking(s) => (0..p.shape.numel())
+                    .map(|i| s.v_reset.at(&m.tensors, i))
+                    .collect(),
                 PopulationKind::Readout(r) => match r.integrator {
-                    Some(i) => vec![i.rest; p.shape.numel()],
+                    Some(li) => (0..p.shape.numel())
+                        .map(|i| li.rest.at(&m.tensors, i))
+                        .collect(),
                     None => Vec::new(),
                 },
                 _ => Vec::new(),
@@ -127,23 +131,26 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
                     PopulationKind::Analog(_) => *output = input,
                     PopulationKind::Readout(r) => {
                         if let Some(li) = r.integrator {
-                            integrate(&li, &mut membrane[ph], &mut current[ph], &mut input);
+                            let at = |i| li.at(&m.tensors, i);
+                            integrate(at, &mut membrane[ph], &mut current[ph], &mut input);
                         }
                         reduce(&mut acc, &input, t, r.mode.reduction());
                         *output = input;
                     }
                     PopulationKind::Spiking(s) => {
+                        let at = |i| s.at(&m.tensors, i);
                         if let Some(syn) = s.synapse {
-                            for (ii, x) in current[ph].iter_mut().zip(input.iter_mut()) {
-                                *ii = syn.update(*ii, *x);
+                            let cur = current[ph].iter_mut().zip(input.iter_mut());
+                            for (i, (ii, x)) in cur.enumerate() {
+                                *ii = syn.at(&m.tensors, i).update(*ii, *x);
                                 *x = *ii;
                             }
                         }
                         let vm = &mut membrane[ph];
-                        for (vi, x) in vm.iter_mut().zip(&input) {
-                            *vi = s.charge(*vi, *x);
+                        for (i, (vi, x)) in vm.iter_mut().zip(&input).enumerate() {
+                            *vi = at(i).charge(*vi, *x);
                         }
-                        let f = fire_and_reset(vm, output, s);
+                        let f = fire_and_reset(vm, output, at);
                         let l = layer_of[ph];
                         spikes[l][t] = f.spikes;
                         near[l][t] = f.near;

@@ -156,10 +156,10 @@ impl Gen {
                 _ => self.rng.unit(),
             };
             PopulationKind::Spiking(ir::Spiking {
-                beta,
-                gain: 0.3 + self.rng.unit(),
-                threshold: 0.5 + self.rng.unit(),
-                v_reset: if self.chance(0.8) { 0.0 } else { -0.2 },
+                beta: beta.into(),
+                gain: (0.3 + self.rng.unit()).into(),
+                threshold: (0.5 + self.rng.unit()).into(),
+                v_reset: if self.chance(0.8) { 0.0 } else { -0.2 }.into(),
                 reset: match self.rng.below(10) {
                     0..=4 => Reset::Hard,
                     5..=6 => Reset::Subtract,
@@ -172,15 +172,16 @@ impl Gen {
                 } else {
                     Compare::Gt
                 },
-                v_leak: self.chance(0.2).then_some(0.2),
-                v_min: self.chance(0.2).then_some(-0.3),
+                v_leak: self.chance(0.2).then_some(0.2.into()),
+                v_min: self.chance(0.2).then_some((-0.3).into()),
                 synapse: self.chance(0.25).then(|| ir::Synapse {
-                    alpha: 0.95 * self.rng.unit(),
+                    alpha: (0.95 * self.rng.unit()).into(),
                     w_in: if self.chance(0.5) {
                         1.0
                     } else {
                         0.5 + self.rng.unit()
-                    },
+                    }
+                    .into(),
                 }),
                 bias: self.bias(&shape),
             })
@@ -261,10 +262,10 @@ pub fn random_module(seed: u64) -> Module {
         let c = shape.dims()[0];
         let bias = Some(g.step_vector("bias", c, 0.2, 0.9));
         let kind = PopulationKind::Spiking(ir::Spiking {
-            beta: 0.5,
-            gain: 1.0,
-            threshold: 1.0,
-            v_reset: 0.0,
+            beta: 0.5.into(),
+            gain: 1.0.into(),
+            threshold: 1.0.into(),
+            v_reset: 0.0.into(),
             reset: Reset::Hard,
             fire: Compare::Ge,
             v_leak: None,
@@ -316,12 +317,12 @@ pub fn random_module(seed: u64) -> Module {
             ReadoutKind::MembraneMax,
         ][g.rng.below(3) as usize];
         let integrator = ir::Integrator {
-            beta: g.rng.unit(),
-            gain: 0.3 + g.rng.unit(),
-            rest: if g.chance(0.7) { 0.0 } else { 0.1 },
+            beta: g.rng.unit().into(),
+            gain: (0.3 + g.rng.unit()).into(),
+            rest: if g.chance(0.7) { 0.0 } else { 0.1 }.into(),
             synapse: g.chance(0.4).then(|| ir::Synapse {
-                alpha: 0.9 * g.rng.unit(),
-                w_in: 1.0,
+                alpha: (0.9 * g.rng.unit()).into(),
+                w_in: 1.0.into(),
             }),
         };
         (mode, Some(integrator))

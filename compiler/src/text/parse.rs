@@ -305,18 +305,18 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
         "spiking" => {
             let mut a = l.attrs()?;
             let s = ir::Spiking {
-                beta: a.number(l, "beta")?,
-                gain: a.number(l, "gain")?,
-                threshold: a.number(l, "threshold")?,
-                v_reset: a.number(l, "v_reset")?,
+                beta: a.param(l, "beta")?,
+                gain: a.param(l, "gain")?,
+                threshold: a.param(l, "threshold")?,
+                v_reset: a.param(l, "v_reset")?,
                 reset: a.choice(l, "reset", &Reset::ALL.map(|r| (super::reset_name(r), r)))?,
                 fire: a.choice(l, "fire", &[("ge", Compare::Ge), ("gt", Compare::Gt)])?,
-                v_leak: a.opt_number(l, "v_leak")?,
-                v_min: a.opt_number(l, "v_min")?,
-                synapse: match a.opt_number(l, "alpha")? {
+                v_leak: a.opt_param(l, "v_leak")?,
+                v_min: a.opt_param(l, "v_min")?,
+                synapse: match a.opt_param(l, "alpha")? {
                     Some(alpha) => Some(ir::Synapse {
                         alpha,
-                        w_in: a.number(l, "w_in")?,
+                        w_in: a.param(l, "w_in")?,
                     }),
                     None => None,
                 },
@@ -344,15 +344,15 @@ fn population(l: &mut Line) -> Result<Population, ParseError> {
                 ],
             )?;
             let mut a = l.attrs()?;
-            let integrator = match a.opt_number(l, "beta")? {
+            let integrator = match a.opt_param(l, "beta")? {
                 Some(beta) => Some(ir::Integrator {
                     beta,
-                    gain: a.number(l, "gain")?,
-                    rest: a.number(l, "rest")?,
-                    synapse: match a.opt_number(l, "alpha")? {
+                    gain: a.param(l, "gain")?,
+                    rest: a.param(l, "rest")?,
+                    synapse: match a.opt_param(l, "alpha")? {
                         Some(alpha) => Some(ir::Synapse {
                             alpha,
-                            w_in: a.number(l, "w_in")?,
+                            w_in: a.param(l, "w_in")?,
                         }),
                         None => None,
                     },
@@ -687,6 +687,26 @@ impl Attrs {
     ) -> Result<Option<T>, ParseError> {
         if self.items.contains_key(key) {
             self.number(l, key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    /// A neuron parameter: a number, or a tensor handle (`t5`) holding one value per neuron.
+    fn param(&mut self, l: &Line, key: &str) -> Result<ir::Param, ParseError> {
+        let (s, col) = self.raw(l, key)?;
+        if s.starts_with('t') {
+            return parse_handle(l, &s, col, 't', &format!("`{key}`")).map(ir::Param::PerNeuron);
+        }
+        s.parse().map(ir::Param::Uniform).map_err(|_| {
+            l.err_at(
+                col,
+                format!("`{key}={s}` is neither a number nor a tensor handle (`t5`)"),
+            )
+        })
+    }
+    fn opt_param(&mut self, l: &Line, key: &str) -> Result<Option<ir::Param>, ParseError> {
+        if self.items.contains_key(key) {
+            self.param(l, key).map(Some)
         } else {
             Ok(None)
         }

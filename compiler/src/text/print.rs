@@ -79,7 +79,7 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
             PopulationKind::Spiking(s) => {
                 let _ = write!(
                     w,
-                    " beta={:?} gain={:?} threshold={:?} v_reset={:?} reset={} fire={}",
+                    " beta={} gain={} threshold={} v_reset={} reset={} fire={}",
                     s.beta,
                     s.gain,
                     s.threshold,
@@ -88,13 +88,13 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
                     compare_name(s.fire)
                 );
                 if let Some(v) = s.v_leak {
-                    let _ = write!(w, " v_leak={v:?}");
+                    let _ = write!(w, " v_leak={v}");
                 }
                 if let Some(v) = s.v_min {
-                    let _ = write!(w, " v_min={v:?}");
+                    let _ = write!(w, " v_min={v}");
                 }
                 if let Some(syn) = s.synapse {
-                    let _ = write!(w, " alpha={:?} w_in={:?}", syn.alpha, syn.w_in);
+                    let _ = write!(w, " alpha={} w_in={}", syn.alpha, syn.w_in);
                 }
                 if let Some(b) = s.bias {
                     let _ = write!(w, " bias={b}");
@@ -111,9 +111,9 @@ pub fn print(m: &Module, opts: &PrintOptions) -> String {
             PopulationKind::Readout(r) => {
                 let _ = write!(w, " {}", readout_name(r.mode));
                 if let Some(i) = r.integrator {
-                    let _ = write!(w, " beta={:?} gain={:?} rest={:?}", i.beta, i.gain, i.rest);
+                    let _ = write!(w, " beta={} gain={} rest={}", i.beta, i.gain, i.rest);
                     if let Some(syn) = i.synapse {
-                        let _ = write!(w, " alpha={:?} w_in={:?}", syn.alpha, syn.w_in);
+                        let _ = write!(w, " alpha={} w_in={}", syn.alpha, syn.w_in);
                     }
                 }
                 if let Some(b) = r.bias {

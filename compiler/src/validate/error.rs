@@ -141,6 +141,16 @@ pub enum ValidationError {
         parameter: &'static str,
         value: f64,
     },
+    #[error(
+        "{population}: per-neuron {parameter} {tensor} has shape {found:?}; it needs the population's shape {shape}"
+    )]
+    ParamShape {
+        population: Handle<Population>,
+        parameter: &'static str,
+        tensor: Handle<Tensor>,
+        found: Vec<usize>,
+        shape: Shape,
+    },
     #[error("{population}: beta must lie in [0, 1] (a leak, not a gain), got {beta}")]
     Leak {
         population: Handle<Population>,
@@ -220,6 +230,7 @@ impl ValidationError {
             E::PopulationShape { population, .. }
             | E::BiasShape { population, .. }
             | E::NonFiniteNeuron { population, .. }
+            | E::ParamShape { population, .. }
             | E::Leak { population, .. }
             | E::CurrentDecay { population, .. }
             | E::ConstWithPerStepBias { population }

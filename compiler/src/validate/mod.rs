@@ -11,7 +11,7 @@ pub use error::{Location, ValidationError, ValidationErrors};
 
 use crate::ir::shape::{bias_shape, target_shape};
 use crate::ir::{
-    Handle, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind,
+    Handle, Param, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind,
 };
 use crate::network::{MAX_ELEMENTS, MAX_SIZE};
 use std::collections::BTreeSet;
@@ -108,10 +108,10 @@ fn check_handles(m: &Module, errors: &mut Vec<ValidationError>) {
         }
     }
     for (h, p) in m.populations.iter() {
-        if let Some(t) = p.kind.bias()
-            && !m.tensors.contains(t)
-        {
-            errors.push(dangling_tensor(Location::Population(h), t));
+        for t in p.kind.tensors() {
+            if !m.tensors.contains(t) {
+                errors.push(dangling_tensor(Location::Population(h), t));
+            }
         }
     }
 }
@@ -193,70 +193,50 @@ fn check_population(
             });
         }
     }
-    if let PopulationKind::Readout(r) = &p.kind
-        && let Some(i) = r.integrator
-    {
-        let params = [
-            ("beta", i.beta),
-            ("gain", i.gain),
-            ("rest", i.rest),
-            ("alpha", i.synapse.map_or(0.0, |syn| syn.alpha)),
-            ("w_in", i.synapse.map_or(0.0, |syn| syn.w_in)),
-        ];
-        if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {
+    let (params, beta, alpha) = match &p.kind {
+        PopulationKind::Spiking(s) => (s.params(), s.beta, s.synapse.map(|syn| syn.alpha)),
+        PopulationKind::Readout(r) => match r.integrator {
+            Some(li) => (li.params(), li.beta, li.synapse.map(|syn| syn.alpha)),
+            None => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    let n = p.shape.numel();
+    for (parameter, param) in params {
+        if let Param::PerNeuron(t) = param
+            && m.tensors[t].shape != dims
+        {
+            return Err(ValidationError::ParamShape {
+                population: h,
+                parameter,
+                tensor: t,
+                found: m.tensors[t].shape.clone(),
+                shape: p.shape.clone(),
+            });
+        }
+        if let Some(value) = (0..n).map(|i| param.at(&m.tensors, i)).find(|v| !v.is_finite()) {
             return Err(ValidationError::NonFiniteNeuron {
                 population: h,
                 parameter,
                 value,
-            });
-        }
-        if !(0.0..=1.0).contains(&i.beta) {
-            return Err(ValidationError::Leak {
-                population: h,
-                beta: i.beta,
-            });
-        }
-        if let Some(syn) = i.synapse
-            && !(0.0..1.0).contains(&syn.alpha)
-        {
-            return Err(ValidationError::CurrentDecay {
-                population: h,
-                alpha: syn.alpha,
             });
         }
     }
-    if let PopulationKind::Spiking(s) = &p.kind {
-        let params = [
-            ("beta", s.beta),
-            ("gain", s.gain),
-            ("threshold", s.threshold),
-            ("v_reset", s.v_reset),
-            ("v_leak", s.v_leak.unwrap_or(0.0)),
-            ("v_min", s.v_min.unwrap_or(0.0)),
-            ("alpha", s.synapse.map_or(0.0, |syn| syn.alpha)),
-            ("w_in", s.synapse.map_or(0.0, |syn| syn.w_in)),
-        ];
-        if let Some(&(parameter, value)) = params.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(ValidationError::NonFiniteNeuron {
-                population: h,
-                parameter,
-                value,
-            });
-        }
-        if !(0.0..=1.0).contains(&s.beta) {
-            return Err(ValidationError::Leak {
-                population: h,
-                beta: s.beta,
-            });
-        }
-        if let Some(syn) = s.synapse
-            && !(0.0..1.0).contains(&syn.alpha)
-        {
-            return Err(ValidationError::CurrentDecay {
-                population: h,
-                alpha: syn.alpha,
-            });
-        }
+    if let Some(beta) = (0..n)
+        .map(|i| beta.at(&m.tensors, i))
+        .find(|b| !(0.0..=1.0).contains(b))
+    {
+        return Err(ValidationError::Leak { population: h, beta });
+    }
+    if let Some(alpha) = alpha.and_then(|a| {
+        (0..n)
+            .map(|i| a.at(&m.tensors, i))
+            .find(|a| !(0.0..1.0).contains(a))
+    }) {
+        return Err(ValidationError::CurrentDecay {
+            population: h,
+            alpha,
+        });
     }
     Ok(())
 }

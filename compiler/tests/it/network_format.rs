@@ -44,13 +44,13 @@ fn mlp_parses_with_defaults_and_shapes() {
     let Op::Lif(p) = &lif.op else { panic!("lif") };
     assert_eq!(
         (
-            p.threshold,
-            p.v_reset,
+            p.threshold.clone(),
+            p.v_reset.clone(),
             p.decay_input,
             p.detach_reset,
             p.surrogate_alpha
         ),
-        (1.0, 0.0, true, true, 2.0)
+        (1.0.into(), 0.0.into(), true, true, 2.0)
     );
     assert_eq!(net.shapes[net.id("fc1").unwrap()].dims(), &[32]);
     assert_eq!(net.readout_node, net.id("fc2").unwrap());
@@ -381,13 +381,13 @@ fn bad_neuron_parameters() {
             "node `lif`: give exactly one of `tau` and `beta`, not both",
         ),
         (
-            "w_in not a number",
+            "w_in neither a number nor a tensor name",
             |n| {
                 n["op"] = "cuba_lif".into();
                 n["alpha"] = 0.5.into();
-                n["w_in"] = "one".into();
+                n["w_in"] = true.into();
             },
-            "invalid type: string \"one\", expected f64",
+            "invalid type: boolean `true`, expected a number, or the name of a tensor in the weights file",
         ),
         (
             "unknown reset",
@@ -395,9 +395,9 @@ fn bad_neuron_parameters() {
             "unknown variant `later`",
         ),
         (
-            "threshold not a number",
-            |n| n["threshold"] = "high".into(),
-            "test.json:1:315: invalid network JSON: invalid type: string \"high\", expected f64",
+            "threshold neither a number nor a tensor name",
+            |n| n["threshold"] = serde_json::json!([1.0]),
+            "test.json:1:314: invalid network JSON: invalid type: sequence, expected a number, or the name of a tensor in the weights file",
         ),
     ];
     let mut failed = Vec::new();
@@ -435,7 +435,7 @@ fn new_neuron_forms_parse() {
     let Op::If(p) = &net.node(2).op else {
         panic!("not an if");
     };
-    assert_eq!(p.beta_gain(), (1.0, 1.0));
+    assert_eq!(p.uniform().unwrap().beta_gain(), (1.0, 1.0));
 }
 
 #[test]
@@ -461,7 +461,10 @@ fn cuba_lif_lowers_to_a_population_with_a_synapse() {
             .collect();
         assert_eq!(
             synapses,
-            [snnc_compiler::ir::Synapse { alpha, w_in }],
+            [snnc_compiler::ir::Synapse {
+                alpha: alpha.into(),
+                w_in: w_in.into()
+            }],
             "{edit}"
         );
     }

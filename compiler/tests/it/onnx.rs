@@ -270,7 +270,7 @@ fn what_onnx_cannot_hold_is_an_error_naming_its_owner() {
         .map(|(h, _)| h)
         .unwrap();
     if let PopulationKind::Spiking(s) = &mut big.populations[lif].kind {
-        s.threshold = 1e39;
+        s.threshold = 1e39.into();
     }
     let err = onnx::step_model(&big, &Options::default()).unwrap_err();
     assert!(matches!(err, OnnxError::NotFloat32 { .. }));

@@ -260,14 +260,14 @@ fn cuba_models_agree_with_the_reference_spike_for_spike_in_onnxruntime() {
                 .spike_maps
                 .iter()
                 .map(|(name, per_sample)| {
-                    let threshold = reference[s]
+                    let thresholds = reference[s]
                         .layers
                         .iter()
                         .find(|l| &l.name == name)
-                        .map_or(f64::NAN, |l| l.threshold);
+                        .map_or(Vec::new(), |l| l.thresholds.clone());
                     ties::LayerTrace {
                         name: name.clone(),
-                        threshold,
+                        thresholds,
                         membranes: None,
                         spikes: per_sample[s].clone(),
                     }

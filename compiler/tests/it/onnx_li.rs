@@ -227,11 +227,11 @@ fn integrator_readouts_agree_with_the_reference_in_onnxruntime() {
                 .iter()
                 .map(|(name, per_sample)| ties::LayerTrace {
                     name: name.clone(),
-                    threshold: reference[s]
+                    thresholds: reference[s]
                         .layers
                         .iter()
                         .find(|l| &l.name == name)
-                        .map_or(f64::NAN, |l| l.threshold),
+                        .map_or(Vec::new(), |l| l.thresholds.clone()),
                     membranes: None,
                     spikes: per_sample[s].clone(),
                 })

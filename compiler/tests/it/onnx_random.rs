@@ -145,14 +145,14 @@ fn sample_trace(run: &OnnxRun, s: usize, reference: &SampleTrace) -> Result<Samp
                 "layer `{name}`, sample {s}: spike counts {reported:?} but the map holds {counts:?}"
             ));
         }
-        let threshold = reference
+        let thresholds = reference
             .layers
             .iter()
             .find(|l| &l.name == name)
-            .map_or(f64::NAN, |l| l.threshold);
+            .map_or(Vec::new(), |l| l.thresholds.clone());
         layers.push(LayerTrace {
             name: name.clone(),
-            threshold,
+            thresholds,
             membranes: None,
             spikes,
         });

@@ -88,7 +88,7 @@ fn the_pipeline_does_what_it_says() {
             if let PopulationKind::Spiking(s) = &p.kind
                 && s.synapse.is_none()
             {
-                assert_eq!(s.gain, 1.0, "{name}: {h} keeps its input gain");
+                assert_eq!(s.gain, 1.0.into(), "{name}: {h} keeps its input gain");
             }
         }
         assert!(

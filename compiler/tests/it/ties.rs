@@ -27,7 +27,8 @@ pub const LOGIT_TOLERANCE: f64 = 1e-4;
 #[derive(Debug, Clone)]
 pub struct LayerTrace {
     pub name: String,
-    pub threshold: f64,
+    /// Per neuron (empty where the run does not say: ONNX).
+    pub thresholds: Vec<f64>,
     /// `[t][neuron]`: the membrane just before the threshold test; `None` where the
     /// implementation does not expose it (ONNX).
     pub membranes: Option<Vec<Vec<f64>>>,
@@ -73,7 +74,9 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
             };
             LayerTrace {
                 name: p.name.clone(),
-                threshold: s.threshold,
+                thresholds: (0..p.shape.numel())
+                    .map(|i| s.threshold.at(&m.tensors, i))
+                    .collect(),
                 membranes: Some(Vec::with_capacity(m.timesteps)),
                 spikes: Vec::with_capacity(m.timesteps),
             }
@@ -88,9 +91,13 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
         .populations
         .iter()
         .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+            PopulationKind::Spiking(s) => (0..p.shape.numel())
+                .map(|i| s.v_reset.at(&m.tensors, i))
+                .collect(),
             PopulationKind::Readout(r) => match r.integrator {
-                Some(i) => vec![i.rest; p.shape.numel()],
+                Some(li) => (0..p.shape.numel())
+                    .map(|i| li.rest.at(&m.tensors, i))
+                    .collect(),
                 None => Vec::new(),
             },
             _ => Vec::new(),
@@ -161,7 +168,7 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                 PopulationKind::Readout(r) => {
                     if let Some(li) = r.integrator {
                         snnc_compiler::reference::integrate(
-                            &li,
+                            |i| li.at(&m.tensors, i),
                             &mut membrane[ph],
                             &mut current[ph],
                             &mut input,
@@ -177,25 +184,27 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
                         0 => vec![0.0; input.len()],
                         _ => hist[ph][(t - 1) % depth[ph]].clone(),
                     };
+                    let at = |i| s.at(&m.tensors, i);
                     if let Some(syn) = s.synapse {
-                        for (ii, x) in current[ph].iter_mut().zip(input.iter_mut()) {
-                            *ii = syn.update(*ii, *x);
+                        let cur = current[ph].iter_mut().zip(input.iter_mut());
+                        for (i, (ii, x)) in cur.enumerate() {
+                            *ii = syn.at(&m.tensors, i).update(*ii, *x);
                             *x = *ii;
                         }
                     }
                     let output = &mut hist[ph][slot];
                     let vm = &mut membrane[ph];
-                    for ((vi, x), last) in vm.iter_mut().zip(&input).zip(&last) {
+                    for (i, ((vi, x), last)) in vm.iter_mut().zip(&input).zip(&last).enumerate() {
                         let pending = s.reset.is_delayed() && *last != 0.0;
-                        *vi = s.charge_pending(*vi, *x, pending);
+                        *vi = at(i).charge_pending(*vi, *x, pending);
                     }
                     let before = vm.clone();
                     let mut fired = Vec::with_capacity(vm.len());
                     for (n, (vi, oi)) in vm.iter_mut().zip(output.iter_mut()).enumerate() {
-                        let threshold_says = s.fires(*vi);
+                        let threshold_says = at(n).fires(*vi);
                         let spike = imposed.get(&(l, t, n)).copied().unwrap_or(threshold_says);
                         *oi = if spike { 1.0 } else { 0.0 };
-                        *vi = s.after_fire(*vi, spike);
+                        *vi = at(n).after_fire(*vi, spike);
                         fired.push(spike);
                     }
                     let layer = &mut layers[l];
@@ -363,8 +372,10 @@ pub fn explain(
                 .as_ref()
                 .expect("the reference traces membranes")[t][n];
             let other_membrane = b.membranes.as_ref().map(|v| v[t][n]);
-            let tie = (membrane - a.threshold).abs() < TIE_EPSILON
-                || other_membrane.is_some_and(|v| (v - b.threshold).abs() < TIE_EPSILON);
+            let threshold = a.thresholds[n];
+            let other_threshold = b.thresholds.get(n).copied().unwrap_or(threshold);
+            let tie = (membrane - threshold).abs() < TIE_EPSILON
+                || other_membrane.is_some_and(|v| (v - other_threshold).abs() < TIE_EPSILON);
             if !tie {
                 return Err(format!(
                     "layer `{}`, step {t}, neuron {n}: the reference {} (membrane {membrane}, \
@@ -376,7 +387,7 @@ pub fn explain(
                     } else {
                         "stays silent"
                     },
-                    a.threshold,
+                    threshold,
                     if b.spikes[t][n] {
                         "fires"
                     } else {
@@ -392,7 +403,7 @@ pub fn explain(
                 step: t,
                 neuron: n,
                 membrane,
-                threshold: a.threshold,
+                threshold,
                 other_membrane,
             });
         }

@@ -48,7 +48,7 @@ fn every_error_is_reported_with_the_entity_it_is_about() {
     let mut m = base();
     m.tensors[Handle::new(2)].data[3] = f32::NAN;
     if let PopulationKind::Spiking(s) = &mut m.populations[p(2)].kind {
-        s.beta = 1.5;
+        s.beta = 1.5.into();
     }
     m.projections[e(2)].delay = 5000;
     let errors = validate(&m).expect_err("three problems");
@@ -249,12 +249,12 @@ const INVALID: &[Invalid] = &[
     },
     Invalid {
         case: "beta above 1",
-        break_it: |m| spiking(m, 2).beta = 1.5,
+        break_it: |m| spiking(m, 2).beta = 1.5.into(),
         message: "p2: beta must lie in [0, 1] (a leak, not a gain), got 1.5",
     },
     Invalid {
         case: "NaN threshold",
-        break_it: |m| spiking(m, 2).threshold = f64::NAN,
+        break_it: |m| spiking(m, 2).threshold = f64::NAN.into(),
         message: "p2: threshold must be finite, got NaN",
     },
     Invalid {

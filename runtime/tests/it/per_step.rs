@@ -41,10 +41,10 @@ fn values(n: usize, salt: usize, lo: f32, hi: f32) -> Vec<f32> {
 /// the test can demand that every other step stays bit for bit the same.
 fn lif(bias: Handle<Tensor>) -> PopulationKind {
     PopulationKind::Spiking(ir::Spiking {
-        beta: 0.0,
-        gain: 1.0,
-        threshold: 1.0,
-        v_reset: 0.0,
+        beta: 0.0.into(),
+        gain: 1.0.into(),
+        threshold: 1.0.into(),
+        v_reset: 0.0.into(),
         reset: Reset::Hard,
         fire: Compare::Ge,
         v_leak: None,

@@ -30,7 +30,7 @@ impl Problem {
     fn k(&self, leak_w: f64) -> f64 {
         match self.leak_w {
             Some(_) => sigmoid(leak_w),
-            None => self.p.leak(),
+            None => self.p.uniform().unwrap().leak(),
         }
     }
 
@@ -45,12 +45,12 @@ impl Problem {
         masks: Option<&[Vec<f64>]>,
     ) -> (f64, Vec<f64>, Vec<Vec<f64>>) {
         let f = SpikeFn::atan(
-            self.p.threshold as f32,
+            self.p.threshold.number().unwrap() as f32,
             self.p.surrogate_alpha as f32,
             self.p.compare,
         );
         let k = self.k(leak_w);
-        let mut v = [self.p.v_reset; N];
+        let mut v = [self.p.v_reset.number().unwrap(); N];
         let mut loss = 0.0;
         let mut hs = Vec::new();
         let mut spikes = Vec::new();
@@ -61,8 +61,8 @@ impl Problem {
                 let m = masks.map_or(s, |m| m[t][i]);
                 loss += self.c[t][i] * if smooth { f.primitive(h) } else { s };
                 v[i] = match self.p.reset {
-                    Reset::Hard => h * (1.0 - m) + self.p.v_reset * m,
-                    Reset::Subtract => h - self.p.threshold * m,
+                    Reset::Hard => h * (1.0 - m) + self.p.v_reset.number().unwrap() * m,
+                    Reset::Subtract => h - self.p.threshold.number().unwrap() * m,
                     Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
                 };
                 hs.push(h);
@@ -136,7 +136,7 @@ fn problem(p: NeuronParams, leak_w: Option<f64>, steps: usize) -> Problem {
             d,
         };
         let (_, hs, spikes) = pr.reference(&pr.w, leak_w.unwrap_or(0.0), false, None);
-        let clear = hs.iter().all(|h| (h - p.threshold).abs() > 0.05);
+        let clear = hs.iter().all(|h| (h - p.threshold.number().unwrap()).abs() > 0.05);
         let early = spikes[..steps - 1].iter().flatten().sum::<f64>();
         let silent = spikes.iter().flatten().sum::<f64>() < (steps * N) as f64;
         if clear && early >= 2.0 && silent {
@@ -227,7 +227,7 @@ fn lif_variants_two_and_three_steps() {
         );
         check(
             NeuronParams {
-                v_reset: -0.4,
+                v_reset: (-0.4).into(),
                 ..lif_params(2.0)
             },
             None,
@@ -236,7 +236,7 @@ fn lif_variants_two_and_three_steps() {
         check(
             NeuronParams {
                 surrogate_alpha: 4.0,
-                threshold: 0.8,
+                threshold: 0.8.into(),
                 ..lif_params(4.0 / 3.0)
             },
             None,
@@ -261,7 +261,7 @@ fn plif_input_and_leak_gradients() {
         check(
             NeuronParams {
                 reset: Reset::Subtract,
-                v_reset: 0.0,
+                v_reset: 0.0.into(),
                 ..lif_params(2.0)
             },
             Some(0.3),
@@ -269,7 +269,7 @@ fn plif_input_and_leak_gradients() {
         );
         check(
             NeuronParams {
-                v_reset: -0.3,
+                v_reset: (-0.3).into(),
                 ..lif_params(2.0)
             },
             Some(0.5),

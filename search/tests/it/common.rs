@@ -128,10 +128,11 @@ pub fn lif_params(tau: f64) -> NeuronParams {
 /// returns `(h, s, v_new)`. `v` is the membrane before the step (v_reset at the start; kept
 /// unreset by `subtract_next`, whose pending reset it carries).
 pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
-    let vr = p.v_reset;
+    let u = p.uniform().expect("numbers only");
+    let (vr, threshold) = (u.v_reset, u.threshold);
     let fires = |u: f64| match p.compare {
-        Compare::Ge => u >= p.threshold,
-        Compare::Gt => u > p.threshold,
+        Compare::Ge => u >= threshold,
+        Compare::Gt => u > threshold,
     };
     let h = if p.decay_input {
         v + k * (x - (v - vr))
@@ -140,7 +141,7 @@ pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
     };
     // snnTorch's delayed resets: the stored (unreset) membrane fired last step.
     let h = match p.reset {
-        Reset::SubtractNext if fires(v) => h - p.threshold,
+        Reset::SubtractNext if fires(v) => h - threshold,
         Reset::ZeroNext if fires(v) => vr,
         _ => h,
     };
@@ -154,7 +155,7 @@ pub fn ref_step(p: &NeuronParams, k: f64, v: f64, x: f64) -> (f64, f64, f64) {
                 h
             }
         }
-        Reset::Subtract => h - s * p.threshold,
+        Reset::Subtract => h - s * threshold,
         Reset::SubtractNext | Reset::ZeroNext | Reset::None => h,
     };
     (h, s, v_new)

@@ -183,7 +183,7 @@ fn nonzero_v_reset() {
     // v_reset = -0.5, tau = 2, decay_input: h = v + (x - (v + 0.5)) / 2, starting at v = -0.5.
     //  x = 1: h = -0.5 + 0.5 = 0.0; x = 1: h = 0 + 0.5 (1 - 0.5) = 0.25;
     //  x = 3: h = 0.25 + 0.5 (3 - 0.75) = 1.375 -> spike, v = -0.5; x = 1: h = -0.5 + 0.5 = 0.0.
-    let p = params(2.0, |p| p.v_reset = -0.5);
+    let p = params(2.0, |p| p.v_reset = (-0.5).into());
     let xs = [1.0, 1.0, 3.0, 1.0];
     let (s, v) = run1(&Neuron::lif(p.clone()), &xs);
     assert_eq!(s, vec![0.0, 0.0, 1.0, 0.0]);
@@ -284,7 +284,7 @@ fn random_sequences_match_the_f64_reference() {
                         let p = NeuronParams {
                             reset,
                             decay_input,
-                            v_reset,
+                            v_reset: v_reset.into(),
                             detach_reset,
                             ..lif_params(tau)
                         };
@@ -301,7 +301,7 @@ fn random_sequences_match_the_f64_reference() {
                             for (t, x) in inputs.iter().enumerate() {
                                 for i in 0..40 {
                                     let (h, s, vn) = ref_step(&p, k, v[i], x[i] as f64);
-                                    if (h - p.threshold).abs() < 1e-4 {
+                                    if (h - p.threshold.number().unwrap()).abs() < 1e-4 {
                                         // Too close to call in f32: skip this element's comparison.
                                         v[i] = steps[t].1[i] as f64;
                                         continue;
@@ -335,10 +335,10 @@ fn random_sequences_match_the_f64_reference() {
 fn cuba(alpha: f64, w_in: Option<f64>, f: impl FnOnce(&mut NeuronParams)) -> Neuron {
     let mut p = NeuronParams {
         tau: None,
-        beta: Some(0.5),
+        beta: Some(0.5.into()),
         decay_input: false,
-        alpha: Some(alpha),
-        w_in,
+        alpha: Some(alpha.into()),
+        w_in: w_in.map(Into::into),
         ..lif_params(2.0)
     };
     f(&mut p);
@@ -394,7 +394,7 @@ fn cuba_lif_scales_what_enters_the_current_by_w_in() {
     let halved: Vec<f32> = xs.iter().map(|x| x * 0.5).collect();
     let lif = Neuron::lif(NeuronParams {
         tau: None,
-        beta: Some(0.5),
+        beta: Some(0.5.into()),
         decay_input: false,
         ..lif_params(2.0)
     });
@@ -407,7 +407,7 @@ fn cuba_lif_scales_what_enters_the_current_by_w_in() {
 fn cuba_lif_gradient_flows_back_through_the_current() {
     // Below threshold with w_in = 2: i = 2x, 3x, 3.5x and v = 2x, 4x, 5.5x, so dv3/dx = 5.5.
     let n = cuba(0.5, Some(2.0), |p| {
-        p.threshold = 100.0;
+        p.threshold = 100.0.into();
         p.reset = Reset::None;
     });
     let x = var(&[0.25], &[1]);

@@ -74,6 +74,10 @@ pub enum OnnxError {
         what: &'static str,
         value: f64,
     },
+    #[error(
+        "{owner}: `{field}` differs per neuron, which the ONNX models do not carry yet; give it one value"
+    )]
+    PerNeuron { owner: String, field: &'static str },
     #[error("{owner}: dimensions {dims:?} do not fit ONNX's int64")]
     Dimension { owner: String, dims: Vec<usize> },
     #[error(

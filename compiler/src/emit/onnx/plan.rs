@@ -5,8 +5,8 @@
 
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
-    Encoding, Handle, HandleMap, Integrator, Module, Population, PopulationKind, ProjectionKind,
-    ReadoutKind, Reduction, Reset,
+    Encoding, Handle, HandleMap, IntegratorAt, Module, Population, PopulationKind, ProjectionKind,
+    ReadoutKind, Reduction, Reset, SpikingAt,
 };
 use crate::validate::validate;
 
@@ -85,7 +85,7 @@ pub struct Plan<'m> {
 /// Whether a spiking population keeps a membrane across steps: beta = 0 forgets it (max-pool
 /// ORs), unless a `subtract_next` reset reads last step's firing from it.
 pub fn has_membrane(p: &Population) -> bool {
-    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0 || s.reset.is_delayed())
+    matches!(&p.kind, PopulationKind::Spiking(s) if s.beta != 0.0.into() || s.reset.is_delayed())
 }
 
 /// `p3 `lif1``: how errors name a population.
@@ -258,11 +258,12 @@ impl States {
             if let PopulationKind::Readout(r) = &p.kind
                 && let Some(li) = r.integrator
             {
-                s.integrator(h, name, &dims, li);
+                s.integrator(h, name, &dims, uniform_integrator(&li));
             }
             if let PopulationKind::Spiking(lif) = &p.kind
                 && has_membrane(p)
             {
+                let lif = &uniform_spiking(lif);
                 s.membrane[h] = Some(s.states.len());
                 s.states.push(StateSpec {
                     kind: StateKind::Membrane,
@@ -276,7 +277,7 @@ impl States {
             }
             // The current is kept even when the membrane is not (beta = 0): alpha carries it.
             if let PopulationKind::Spiking(lif) = &p.kind
-                && let Some(syn) = lif.synapse
+                && let Some(syn) = uniform_spiking(lif).synapse
             {
                 s.current[h] = Some(s.states.len());
                 s.states.push(StateSpec {
@@ -333,7 +334,7 @@ impl States {
     }
 
     /// A readout integrator's membrane (starting at `rest`) and, with a synapse, its current.
-    fn integrator(&mut self, h: Handle<Population>, name: &str, dims: &[usize], li: Integrator) {
+    fn integrator(&mut self, h: Handle<Population>, name: &str, dims: &[usize], li: IntegratorAt) {
         self.membrane[h] = Some(self.states.len());
         self.states.push(StateSpec {
             kind: StateKind::Membrane,
@@ -424,25 +425,20 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
                 dims: p.shape.dims().to_vec(),
             });
         }
-        if let PopulationKind::Spiking(s) = &p.kind {
-            f32_ok(who, "beta", s.beta)?;
-            f32_ok(who, "gain", s.gain)?;
-            f32_ok(who, "threshold", s.threshold)?;
-            f32_ok(who, "v_reset", s.v_reset)?;
-            if let Some(syn) = s.synapse {
-                f32_ok(who, "alpha", syn.alpha)?;
-                f32_ok(who, "w_in", syn.w_in)?;
-            }
-        }
-        if let PopulationKind::Readout(r) = &p.kind
-            && let Some(li) = r.integrator
-        {
-            f32_ok(who, "beta", li.beta)?;
-            f32_ok(who, "gain", li.gain)?;
-            f32_ok(who, "rest", li.rest)?;
-            if let Some(syn) = li.synapse {
-                f32_ok(who, "alpha", syn.alpha)?;
-                f32_ok(who, "w_in", syn.w_in)?;
+        let params = match &p.kind {
+            PopulationKind::Spiking(s) => s.params(),
+            PopulationKind::Readout(r) => r.integrator.map(|li| li.params()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for (field, param) in params {
+            match param.uniform() {
+                Some(v) => f32_ok(who, field, v)?,
+                None => {
+                    return Err(OnnxError::PerNeuron {
+                        owner: who(),
+                        field,
+                    });
+                }
             }
         }
     }
@@ -529,7 +525,7 @@ fn check_names(
 }
 
 /// What a membrane state holds, for the manifest and the graph's documentation.
-fn membrane_doc(name: &str, h: Handle<Population>, lif: &crate::ir::Spiking) -> String {
+fn membrane_doc(name: &str, h: Handle<Population>, lif: &SpikingAt) -> String {
     let after = match lif.reset {
         Reset::Hard | Reset::Subtract => "after the step's reset",
         Reset::SubtractNext | Reset::ZeroNext => {
@@ -543,4 +539,16 @@ fn membrane_doc(name: &str, h: Handle<Population>, lif: &crate::ir::Spiking) -> 
         "membrane potential of `{name}` ({h}), {after}; starts at v_reset = {}",
         lif.v_reset
     )
+}
+
+/// A spiking population's one model: `check_representable` refuses per-neuron parameters.
+pub fn uniform_spiking(s: &crate::ir::Spiking) -> SpikingAt {
+    s.uniform()
+        .expect("check_representable refuses per-neuron parameters")
+}
+
+/// A readout integrator's one model, as [`uniform_spiking`].
+pub fn uniform_integrator(li: &crate::ir::Integrator) -> IntegratorAt {
+    li.uniform()
+        .expect("check_representable refuses per-neuron parameters")
 }

@@ -66,9 +66,13 @@ pub fn replay_sample(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Replay, Stri
         .populations
         .iter()
         .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) => vec![s.v_reset; p.shape.numel()],
+            PopulationKind::Spiking(s) => (0..p.shape.numel())
+                .map(|i| s.v_reset.at(&m.tensors, i))
+                .collect(),
             PopulationKind::Readout(r) => match r.integrator {
-                Some(li) => vec![li.rest; p.shape.numel()],
+                Some(li) => (0..p.shape.numel())
+                    .map(|i| li.rest.at(&m.tensors, i))
+                    .collect(),
                 None => Vec::new(),
             },
             _ => Vec::new(),
@@ -132,6 +136,7 @@ pub fn replay_sample(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Replay, Stri
                         if let Some(li) = r.integrator {
                             let (vm, cur) = (&mut membrane[h.index()], &mut current[h.index()]);
                             for (k, (v, x)) in vm.iter_mut().zip(drive.iter_mut()).enumerate() {
+                                let li = li.at(&m.tensors, k);
                                 let x_in = match li.synapse {
                                     Some(syn) => {
                                         cur[k] = syn.update(cur[k], *x);
@@ -159,12 +164,14 @@ pub fn replay_sample(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Replay, Stri
                 }
                 PopulationKind::Spiking(s) => {
                     if let Some(syn) = s.synapse {
-                        for (i, x) in current[h.index()].iter_mut().zip(drive.iter_mut()) {
-                            *i = syn.update(*i, *x);
+                        let cur = current[h.index()].iter_mut().zip(drive.iter_mut());
+                        for (k, (i, x)) in cur.enumerate() {
+                            *i = syn.at(&m.tensors, k).update(*i, *x);
                             *x = *i;
                         }
                     }
                     for (i, v) in membrane[h.index()].iter_mut().enumerate() {
+                        let s = s.at(&m.tensors, i);
                         // A delayed reset follows the runtime's last spike, imposed like the rest.
                         let pending =
                             s.reset.is_delayed() && t > 0 && trace[t - 1][h.index()][i] != 0.0;

@@ -4,7 +4,7 @@
 use super::Emitter;
 use super::spiking::{add_drive, leak, times_gain};
 use crate::emit::onnx::proto::{Builder, Nodes};
-use crate::ir::{Handle, Integrator, Population, PopulationKind, Reduction};
+use crate::ir::{Handle, IntegratorAt, Population, PopulationKind, Reduction};
 
 impl Emitter<'_, '_> {
     /// The step's readout value `y`, folded into the accumulator: added (`Sum`, `Mean`), kept
@@ -22,7 +22,10 @@ impl Emitter<'_, '_> {
         let name = plan.name(h).to_string();
         let cur = self.input_current(b, g, h);
         let y = match r.integrator {
-            Some(li) => self.integrate(b, g, h, li, cur),
+            Some(li) => {
+                let li = super::super::plan::uniform_integrator(&li);
+                self.integrate(b, g, h, li, cur)
+            }
             None => cur,
         };
         let acc = self.states[plan.acc_state].clone();
@@ -60,7 +63,7 @@ impl Emitter<'_, '_> {
         b: &mut Builder,
         g: &mut Nodes,
         h: Handle<Population>,
-        li: Integrator,
+        li: IntegratorAt,
         x: String,
     ) -> String {
         let plan = self.plan;

@@ -4,7 +4,7 @@
 use super::Emitter;
 use crate::emit::onnx::plan::has_membrane;
 use crate::emit::onnx::proto::{Builder, Nodes, attr_int};
-use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking, Synapse};
+use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, SpikingAt, SynapseAt};
 
 impl Emitter<'_, '_> {
     /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
@@ -21,6 +21,7 @@ impl Emitter<'_, '_> {
         let PopulationKind::Spiking(s) = &p.kind else {
             return String::new();
         };
+        let s = &super::super::plan::uniform_spiking(s);
         let lif = Lif {
             s,
             thr: b.scalar(&format!("{}.threshold", plan.name(h)), s.threshold as f32),
@@ -130,7 +131,7 @@ impl Emitter<'_, '_> {
         b: &mut Builder,
         g: &mut Nodes,
         h: Handle<Population>,
-        synapse: Option<Synapse>,
+        synapse: Option<SynapseAt>,
         params: &str,
         input: String,
     ) -> String {
@@ -307,7 +308,7 @@ pub(super) fn add_drive(
 /// A spiking population being emitted: its parameters, graph name and the description its
 /// nodes carry.
 struct Lif<'a> {
-    s: &'a Spiking,
+    s: &'a SpikingAt,
     /// The threshold's initializer.
     thr: String,
     name: String,

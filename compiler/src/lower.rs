@@ -235,10 +235,16 @@ impl Lowering<'_> {
     }
 
     /// A parameter's values in the IR: a number as it is, per-neuron values as a tensor of the
-    /// population's shape labelled `<node>.<field>`.
+    /// population's shape labelled `<node>.<field>`, unless they are all one value (a derived
+    /// gain of 1, a tensor written out for a uniform layer): then that value, exactly.
     fn param(&mut self, node: &str, field: &str, shape: &[usize], v: Values) -> ir::Param {
         match v {
             Values::Uniform(x) => ir::Param::Uniform(x),
+            Values::PerNeuron(data)
+                if data.windows(2).all(|w| w[0].to_bits() == w[1].to_bits()) =>
+            {
+                ir::Param::Uniform(data.first().map_or(0.0, |&x| f64::from(x)))
+            }
             Values::PerNeuron(data) => ir::Param::PerNeuron(self.push_tensor(
                 format!("{node}.{field}"),
                 shape.to_vec(),
@@ -247,7 +253,12 @@ impl Lowering<'_> {
         }
     }
 
-    fn synapse(&mut self, node: &str, shape: &[usize], s: Option<(Values, Values)>) -> Option<ir::Synapse> {
+    fn synapse(
+        &mut self,
+        node: &str,
+        shape: &[usize],
+        s: Option<(Values, Values)>,
+    ) -> Option<ir::Synapse> {
         s.map(|(alpha, w_in)| ir::Synapse {
             alpha: self.param(node, "alpha", shape, alpha),
             w_in: self.param(node, "w_in", shape, w_in),

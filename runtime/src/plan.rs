@@ -322,7 +322,9 @@ fn kind(k: &PopulationKind) -> Kind {
             event_frames: i.encoding == Encoding::EventFrames,
         },
         PopulationKind::Spiking(s) => {
-            let s = s.uniform().expect("PENDING(pn-runtime): per-neuron parameters");
+            let s = s
+                .uniform()
+                .expect("PENDING(pn-runtime): per-neuron parameters");
             Kind::Spiking(Lif {
                 beta: s.beta as f32,
                 gain: s.gain as f32,
@@ -339,7 +341,9 @@ fn kind(k: &PopulationKind) -> Kind {
         PopulationKind::Readout(r) => Kind::Readout {
             mode: r.mode,
             integrator: r.integrator.map(|li| {
-                let li = li.uniform().expect("PENDING(pn-runtime): per-neuron parameters");
+                let li = li
+                    .uniform()
+                    .expect("PENDING(pn-runtime): per-neuron parameters");
                 Integrator {
                     beta: li.beta as f32,
                     gain: li.gain as f32,

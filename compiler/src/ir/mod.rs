@@ -384,7 +384,11 @@ impl Integrator {
 
     /// Every parameter with its text-form name (the current's only where present).
     pub fn params(&self) -> Vec<(&'static str, Param)> {
-        let mut out = vec![("beta", self.beta), ("gain", self.gain), ("rest", self.rest)];
+        let mut out = vec![
+            ("beta", self.beta),
+            ("gain", self.gain),
+            ("rest", self.rest),
+        ];
         if let Some(syn) = self.synapse {
             out.extend(syn.params());
         }

@@ -11,8 +11,10 @@ mod shape;
 mod weights;
 
 pub use check::NetworkError;
+pub use neuron_values::{
+    IntegratorValues, NeuronValues, Values, integrator_values, neuron_values, per_neuron_specs,
+};
 pub use ops::{BatchNorm, Conv2d, Dropout, Empty, Linear, Pair, Pool, Scale, Vote};
-pub use neuron_values::{IntegratorValues, NeuronValues, Values, integrator_values, neuron_values};
 pub use ops::{
     Compare, IntegratorParams, NeuronParams, Op, ParamRole, ParamSource, Reset, UniformNeuron,
 };

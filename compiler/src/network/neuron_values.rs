@@ -143,7 +143,9 @@ impl Reader<'_> {
         let beta = self.read_opt("beta", &p.beta)?;
         let di = p.decay_input;
         Ok(match (tau, beta) {
-            (Some(Values::PerNeuron(t)), _) => per_neuron_pair(&t, |v| beta_gain(Some(v), None, di)),
+            (Some(Values::PerNeuron(t)), _) => {
+                per_neuron_pair(&t, |v| beta_gain(Some(v), None, di))
+            }
             (None, Some(Values::PerNeuron(b))) => {
                 per_neuron_pair(&b, |v| beta_gain(None, Some(v), di))
             }
@@ -155,7 +157,10 @@ impl Reader<'_> {
     }
 
     fn synapse(&self, p: &NeuronParams) -> Result<Option<(Values, Values)>, WeightsError> {
-        let alpha = match (self.read_opt("alpha", &p.alpha)?, self.read_opt("tau_syn", &p.tau_syn)?) {
+        let alpha = match (
+            self.read_opt("alpha", &p.alpha)?,
+            self.read_opt("tau_syn", &p.tau_syn)?,
+        ) {
             (Some(a), _) => a,
             (None, Some(Values::PerNeuron(t))) => Values::PerNeuron(
                 t.iter()
@@ -243,17 +248,23 @@ pub fn neuron_values(
     let n = r.numel();
     let leak_field = if p.tau.is_some() { "tau" } else { "beta" };
     if kind != "if" {
-        each_neuron(node, leak_field, p.tau.as_ref().or(p.beta.as_ref()), n, |i| {
-            let beta = v.beta.at(i);
-            if beta as f32 == 1.0 {
-                Err(format!(
-                    "leaves a leak factor of {beta} that rounds to 1 in f32: no leak is left; \
+        each_neuron(
+            node,
+            leak_field,
+            p.tau.as_ref().or(p.beta.as_ref()),
+            n,
+            |i| {
+                let beta = v.beta.at(i);
+                if beta as f32 == 1.0 {
+                    Err(format!(
+                        "leaves a leak factor of {beta} that rounds to 1 in f32: no leak is left; \
                      use op `if` for integrate-and-fire"
-                ))
-            } else {
-                Ok(())
-            }
-        })?;
+                    ))
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
     }
     each_neuron(node, "v_reset", Some(&p.v_reset), n, |i| {
         let (vr, th) = (v.v_reset.at(i), v.threshold.at(i));
@@ -285,18 +296,28 @@ fn check_current(
     n: usize,
 ) -> Result<(), WeightsError> {
     if let Some((alpha, _)) = synapse {
-        let field = if p.alpha.is_some() { "alpha" } else { "tau_syn" };
-        each_neuron(node, field, p.alpha.as_ref().or(p.tau_syn.as_ref()), n, |i| {
-            let a = alpha.at(i);
-            if a as f32 == 1.0 {
-                Err(format!(
-                    "leaves a current decay of {a} that rounds to 1 in f32: the current would \
+        let field = if p.alpha.is_some() {
+            "alpha"
+        } else {
+            "tau_syn"
+        };
+        each_neuron(
+            node,
+            field,
+            p.alpha.as_ref().or(p.tau_syn.as_ref()),
+            n,
+            |i| {
+                let a = alpha.at(i);
+                if a as f32 == 1.0 {
+                    Err(format!(
+                        "leaves a current decay of {a} that rounds to 1 in f32: the current would \
                      never decay"
-                ))
-            } else {
-                Ok(())
-            }
-        })?;
+                    ))
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
     }
     Ok(())
 }
@@ -316,17 +337,23 @@ pub fn integrator_values(
     };
     let (beta, gain) = r.leak(&n)?;
     let leak_field = if n.tau.is_some() { "tau" } else { "beta" };
-    each_neuron(node, leak_field, n.tau.as_ref().or(n.beta.as_ref()), r.numel(), |i| {
-        let b = beta.at(i);
-        if b as f32 == 1.0 {
-            Err(format!(
-                "leaves a leak factor of {b} that rounds to 1 in f32: the integrator would \
+    each_neuron(
+        node,
+        leak_field,
+        n.tau.as_ref().or(n.beta.as_ref()),
+        r.numel(),
+        |i| {
+            let b = beta.at(i);
+            if b as f32 == 1.0 {
+                Err(format!(
+                    "leaves a leak factor of {b} that rounds to 1 in f32: the integrator would \
                  never leak"
-            ))
-        } else {
-            Ok(())
-        }
-    })?;
+                ))
+            } else {
+                Ok(())
+            }
+        },
+    )?;
     let synapse = r.synapse(&n)?;
     check_current(node, &n, &synapse, r.numel())?;
     Ok(IntegratorValues {
@@ -373,4 +400,25 @@ fn synapse_at(s: &Option<(Values, Values)>, i: usize) -> Option<crate::ir::Synap
         alpha: alpha.at(i),
         w_in: w_in.at(i),
     })
+}
+
+/// Every tensor a neuron field names, once, in node and field order: `(tensor, field, the
+/// population's shape)`. What placeholder weights draw (per neuron) for an architecture file.
+pub fn per_neuron_specs(net: &super::Network) -> Vec<(String, &'static str, Vec<usize>)> {
+    let mut out: Vec<(String, &'static str, Vec<usize>)> = Vec::new();
+    for (id, node) in net.desc.nodes.iter().enumerate() {
+        let params = match (node.op.neuron(), node.op.integrator()) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => p.as_neuron(),
+            (None, None) => continue,
+        };
+        for (field, source) in params.sources() {
+            if let Some(ParamSource::Tensor(name)) = source
+                && !out.iter().any(|(n, _, _)| n == name)
+            {
+                out.push((name.clone(), field, net.shapes[id].0.clone()));
+            }
+        }
+    }
+    out
 }

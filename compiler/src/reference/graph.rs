@@ -271,7 +271,11 @@ impl<'a> Walk<'a> {
                     Op::Plif(_) => {
                         Some(1.0 / (1.0 + (-f64::from(self.tensor(id, ParamRole::W)[0])).exp()))
                     }
-                    Op::Lif(_) => p.tau.as_ref().and_then(ParamSource::number).map(|tau| 1.0 / tau),
+                    Op::Lif(_) => p
+                        .tau
+                        .as_ref()
+                        .and_then(ParamSource::number)
+                        .map(|tau| 1.0 / tau),
                     _ => None,
                 };
                 for (i, (vi, xi)) in membrane.iter_mut().zip(&x).enumerate() {
@@ -297,9 +301,16 @@ impl<'a> Walk<'a> {
             }
             Op::Li(_) | Op::CubaLi(_) => {
                 // The leaky integrator's membrane is its output (`ir::Integrator`).
-                let li = self.integrators[id].as_ref().expect("resolved in Walk::new");
+                let li = self.integrators[id]
+                    .as_ref()
+                    .expect("resolved in Walk::new");
                 y.clone_from(&x);
-                integrate(|i| li.at(i), &mut state.membrane, &mut state.current, &mut y);
+                integrate(
+                    |i| li.at(i),
+                    &mut state.membrane,
+                    &mut state.current,
+                    &mut y,
+                );
             }
             Op::AvgPool(p) | Op::MaxPool(p) => {
                 let how = match &node.op {

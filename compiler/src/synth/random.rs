@@ -196,9 +196,9 @@ impl Gen {
 
 /// A random valid module from `seed`: every projection kind, groups, strides, padding, delays,
 /// feedback, both encodings, both resets and comparisons, beta 0 and 1, biases and affine scales
-/// constant or per step, a population fed
-/// by its bias alone, delayed readout projections and readout biases. Shared by the property tests of
-/// the text form, the passes and the runtime.
+/// constant or per step, a population fed by its bias alone, delayed readout projections and
+/// readout biases, neuron parameters uniform or per neuron. Shared by the property tests of the
+/// text form, the passes and the runtime.
 pub fn random_module(seed: u64) -> Module {
     let mut g = Gen {
         rng: Rng::new(seed),
@@ -351,7 +351,83 @@ pub fn random_module(seed: u64) -> Module {
             kind: ProjectionKind::Dense(ir::Dense { weight }),
         });
     }
+    vary_per_neuron(&mut g.m, seed);
     crate::passes::renumber(g.m)
+}
+
+/// Give some neuron parameters one value per neuron, from a stream of their own (so the rest of
+/// a seed's module is what it was before per-neuron parameters existed): about a third of the
+/// spiking populations and integrators, each parameter then per neuron with chance one half,
+/// its values inside the parameter's valid range (`v_reset` and `v_min` below any threshold).
+fn vary_per_neuron(m: &mut Module, seed: u64) {
+    let mut rng = Rng::new(seed ^ 0x5eed_9e37_79b9_7f4a);
+    let draw = |rng: &mut Rng,
+                m: &mut Module,
+                param: &mut ir::Param,
+                field: &str,
+                n: usize,
+                shape: &Shape| {
+        let (lo, hi) = match field {
+            "beta" => (0.0, 1.0),
+            "gain" => (0.3, 1.3),
+            "threshold" => (0.5, 1.5),
+            "v_reset" => (-0.2, 0.0),
+            "v_min" => (-0.5, -0.25),
+            "alpha" => (0.0, 0.95),
+            "w_in" => (0.5, 1.5),
+            _ => (-0.1, 0.3),
+        };
+        if rng.unit() < 0.5 {
+            let data = (0..n).map(|_| rng.uniform(lo, hi)).collect();
+            let t = m
+                .tensors
+                .push(Tensor::new(field, shape.dims().to_vec(), data));
+            *param = ir::Param::PerNeuron(t);
+        }
+    };
+    for h in m.populations.handles() {
+        let shape = m.populations[h].shape.clone();
+        let n = shape.numel();
+        if rng.unit() >= 1.0 / 3.0 {
+            continue;
+        }
+        let mut kind = m.populations[h].kind.clone();
+        match &mut kind {
+            PopulationKind::Spiking(s) => {
+                for (field, p) in [
+                    ("beta", &mut s.beta),
+                    ("gain", &mut s.gain),
+                    ("threshold", &mut s.threshold),
+                    ("v_reset", &mut s.v_reset),
+                ] {
+                    draw(&mut rng, m, p, field, n, &shape);
+                }
+                if let Some(p) = &mut s.v_leak {
+                    draw(&mut rng, m, p, "v_leak", n, &shape);
+                }
+                if let Some(p) = &mut s.v_min {
+                    draw(&mut rng, m, p, "v_min", n, &shape);
+                }
+                if let Some(syn) = &mut s.synapse {
+                    draw(&mut rng, m, &mut syn.alpha, "alpha", n, &shape);
+                    draw(&mut rng, m, &mut syn.w_in, "w_in", n, &shape);
+                }
+            }
+            PopulationKind::Readout(r) => {
+                if let Some(li) = &mut r.integrator {
+                    draw(&mut rng, m, &mut li.beta, "beta", n, &shape);
+                    draw(&mut rng, m, &mut li.gain, "gain", n, &shape);
+                    draw(&mut rng, m, &mut li.rest, "rest", n, &shape);
+                    if let Some(syn) = &mut li.synapse {
+                        draw(&mut rng, m, &mut syn.alpha, "alpha", n, &shape);
+                        draw(&mut rng, m, &mut syn.w_in, "w_in", n, &shape);
+                    }
+                }
+            }
+            _ => continue,
+        }
+        m.populations[h].kind = kind;
+    }
 }
 
 /// Three random input samples for `m` (one frame, or T frames for event-frame input).

@@ -11,7 +11,7 @@ pub use error::{Location, ValidationError, ValidationErrors};
 
 use crate::ir::shape::{bias_shape, target_shape};
 use crate::ir::{
-    Handle, Param, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind,
+    Handle, HandleMap, Module, Param, Population, PopulationKind, Projection, ProjectionKind,
 };
 use crate::network::{MAX_ELEMENTS, MAX_SIZE};
 use std::collections::BTreeSet;
@@ -214,7 +214,10 @@ fn check_population(
                 shape: p.shape.clone(),
             });
         }
-        if let Some(value) = (0..n).map(|i| param.at(&m.tensors, i)).find(|v| !v.is_finite()) {
+        if let Some(value) = (0..n)
+            .map(|i| param.at(&m.tensors, i))
+            .find(|v| !v.is_finite())
+        {
             return Err(ValidationError::NonFiniteNeuron {
                 population: h,
                 parameter,
@@ -226,7 +229,10 @@ fn check_population(
         .map(|i| beta.at(&m.tensors, i))
         .find(|b| !(0.0..=1.0).contains(b))
     {
-        return Err(ValidationError::Leak { population: h, beta });
+        return Err(ValidationError::Leak {
+            population: h,
+            beta,
+        });
     }
     if let Some(alpha) = alpha.and_then(|a| {
         (0..n)

@@ -136,7 +136,9 @@ fn problem(p: NeuronParams, leak_w: Option<f64>, steps: usize) -> Problem {
             d,
         };
         let (_, hs, spikes) = pr.reference(&pr.w, leak_w.unwrap_or(0.0), false, None);
-        let clear = hs.iter().all(|h| (h - p.threshold.number().unwrap()).abs() > 0.05);
+        let clear = hs
+            .iter()
+            .all(|h| (h - p.threshold.number().unwrap()).abs() > 0.05);
         let early = spikes[..steps - 1].iter().flatten().sum::<f64>();
         let silent = spikes.iter().flatten().sum::<f64>() < (steps * N) as f64;
         if clear && early >= 2.0 && silent {

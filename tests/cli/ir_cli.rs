@@ -162,9 +162,19 @@ fn malformed_neuron_attributes_exit_1_and_write_nothing() {
             "(1 is no leak: use op `if`)",
         ),
         (
-            "beta NaN-like string",
+            "beta naming no tensor",
             |n| n["beta"] = "nan".into(),
-            "expected f64",
+            "weights have no tensor `nan`",
+        ),
+        (
+            "beta neither a number nor a tensor name",
+            |n| n["beta"] = true.into(),
+            "expected a number, or the name of a tensor in the weights file",
+        ),
+        (
+            "threshold naming a tensor of the wrong shape",
+            |n| n["threshold"] = "fc1.weight".into(),
+            "`threshold` names tensor `fc1.weight` of shape [32, 64]",
         ),
         (
             "v_min above threshold",
@@ -232,8 +242,9 @@ fn malformed_neuron_attributes_exit_1_and_write_nothing() {
         let out = dir.path().join("out.snnir");
         let o = snnc(&["compile", s(dir.path()), "-o", s(&out)]);
         let msg = text(&o);
-        let named =
-            msg.contains("network.json") && (msg.contains("neuron1") || msg.contains(":1:"));
+        // The file of the field, or of the tensor it names.
+        let file = msg.contains("network.json") || msg.contains("weights.safetensors");
+        let named = file && (msg.contains("neuron1") || msg.contains(":1:"));
         if o.status.code() != Some(1) || !msg.contains(expected) || !named || out.exists() {
             failed.push(format!(
                 "{case}: exit {:?}, output written {}, message: {msg}",

@@ -254,12 +254,12 @@ pub fn neuron_values(
             p.tau.as_ref().or(p.beta.as_ref()),
             n,
             |i| {
-                let beta = v.beta.at(i);
-                if beta as f32 == 1.0 {
-                    Err(format!(
-                        "leaves a leak factor of {beta} that rounds to 1 in f32: no leak is left; \
-                     use op `if` for integrate-and-fire"
-                    ))
+                if v.beta.at(i) as f32 == 1.0 {
+                    Err(
+                        "leaves a leak factor that rounds to 1 in f32: no leak is left; use op \
+                         `if` for integrate-and-fire"
+                            .to_string(),
+                    )
                 } else {
                     Ok(())
                 }
@@ -307,12 +307,12 @@ fn check_current(
             p.alpha.as_ref().or(p.tau_syn.as_ref()),
             n,
             |i| {
-                let a = alpha.at(i);
-                if a as f32 == 1.0 {
-                    Err(format!(
-                        "leaves a current decay of {a} that rounds to 1 in f32: the current would \
-                     never decay"
-                    ))
+                if alpha.at(i) as f32 == 1.0 {
+                    Err(
+                        "leaves a current decay that rounds to 1 in f32: the current would \
+                         never decay"
+                            .to_string(),
+                    )
                 } else {
                     Ok(())
                 }
@@ -343,12 +343,11 @@ pub fn integrator_values(
         n.tau.as_ref().or(n.beta.as_ref()),
         r.numel(),
         |i| {
-            let b = beta.at(i);
-            if b as f32 == 1.0 {
-                Err(format!(
-                    "leaves a leak factor of {b} that rounds to 1 in f32: the integrator would \
-                 never leak"
-                ))
+            if beta.at(i) as f32 == 1.0 {
+                Err(
+                    "leaves a leak factor that rounds to 1 in f32: the integrator would never leak"
+                        .to_string(),
+                )
             } else {
                 Ok(())
             }

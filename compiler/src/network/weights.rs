@@ -93,10 +93,12 @@ pub enum WeightsError {
         found: Vec<usize>,
         population: Vec<usize>,
     },
-    #[error("{file}: {source}")]
+    /// Not a `source` (the field's name): the message carries the cause once, so printing the
+    /// error chain does not repeat it.
+    #[error("{file}: {error}")]
     InFile {
         file: String,
-        source: Box<WeightsError>,
+        error: Box<WeightsError>,
     },
 }
 
@@ -107,9 +109,11 @@ impl WeightsError {
             WeightsError::Missing { .. }
             | WeightsError::Shape { .. }
             | WeightsError::NonFinite { .. }
-            | WeightsError::NegativeVariance { .. } => WeightsError::InFile {
+            | WeightsError::NegativeVariance { .. }
+            | WeightsError::NeuronParam { .. }
+            | WeightsError::NeuronParamShape { .. } => WeightsError::InFile {
                 file: path.display().to_string(),
-                source: Box::new(self),
+                error: Box::new(self),
             },
             other => other,
         }

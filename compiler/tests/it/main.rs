@@ -18,6 +18,7 @@ mod onnx_peers;
 mod onnx_per_step;
 mod onnx_random;
 mod passes;
+mod per_neuron;
 mod random_graphs;
 mod text;
 mod ties;

@@ -86,39 +86,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
-    if desc.format_version != FORMAT_VERSION {
-        return Err(NetworkError::Version {
-            found: desc.format_version,
-            expected: FORMAT_VERSION,
-        });
-    }
-    if desc.timesteps == 0 {
-        return Err(NetworkError::Invalid("timesteps must be at least 1".into()));
-    }
-    if desc.num_classes == 0 {
-        return Err(NetworkError::Invalid(
-            "num_classes must be at least 1".into(),
-        ));
-    }
-    if desc.timesteps > MAX_SIZE {
-        return Err(NetworkError::Invalid(format!(
-            "timesteps {} exceeds the limit of {MAX_SIZE}",
-            desc.timesteps
-        )));
-    }
-    let in_dims = &desc.input.shape;
-    if !(in_dims.len() == 1 || in_dims.len() == 3) || in_dims.contains(&0) {
-        return Err(NetworkError::Invalid(format!(
-            "input.shape must be [C, H, W] or [N] with non-zero sizes, got {:?}",
-            in_dims
-        )));
-    }
-    if in_dims.iter().any(|&d| d > MAX_SIZE) {
-        return Err(NetworkError::Invalid(format!(
-            "input.shape {in_dims:?} has a size above the limit of {MAX_SIZE}"
-        )));
-    }
-
+    check_header(&desc)?;
     let mut index = BTreeMap::new();
     for (i, node) in desc.nodes.iter().enumerate() {
         if !valid_name(&node.name) {
@@ -235,6 +203,43 @@ pub(super) fn validate(desc: NetworkDesc) -> Result<Network, NetworkError> {
         readout_node,
         index,
     })
+}
+
+/// The file's version, its sizes and the input's shape.
+fn check_header(desc: &NetworkDesc) -> Result<(), NetworkError> {
+    if desc.format_version != FORMAT_VERSION {
+        return Err(NetworkError::Version {
+            found: desc.format_version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    if desc.timesteps == 0 {
+        return Err(NetworkError::Invalid("timesteps must be at least 1".into()));
+    }
+    if desc.num_classes == 0 {
+        return Err(NetworkError::Invalid(
+            "num_classes must be at least 1".into(),
+        ));
+    }
+    if desc.timesteps > MAX_SIZE {
+        return Err(NetworkError::Invalid(format!(
+            "timesteps {} exceeds the limit of {MAX_SIZE}",
+            desc.timesteps
+        )));
+    }
+    let in_dims = &desc.input.shape;
+    if !(in_dims.len() == 1 || in_dims.len() == 3) || in_dims.contains(&0) {
+        return Err(NetworkError::Invalid(format!(
+            "input.shape must be [C, H, W] or [N] with non-zero sizes, got {:?}",
+            in_dims
+        )));
+    }
+    if in_dims.iter().any(|&d| d > MAX_SIZE) {
+        return Err(NetworkError::Invalid(format!(
+            "input.shape {in_dims:?} has a size above the limit of {MAX_SIZE}"
+        )));
+    }
+    Ok(())
 }
 
 /// The neuron values over all timesteps and the parameters must each stay within

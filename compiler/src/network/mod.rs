@@ -19,7 +19,7 @@ pub use ops::{
     Compare, IntegratorParams, NeuronParams, Op, ParamRole, ParamSource, Reset, UniformNeuron,
 };
 pub use shape::{Shape, ShapeError, output_shape, window_out};
-pub use weights::{Tensor, Weights, WeightsError};
+pub use weights::{NeuronParamError, Tensor, Weights, WeightsError};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -8,6 +8,7 @@
 //! tie fields together (`v_reset` and `v_min` below `threshold`, a leak that survives f32).
 
 use super::ops::{IntegratorParams, NeuronParams, ParamSource, beta_gain, synapse_alpha};
+use super::weights::NeuronParamError;
 use super::{Shape, Weights, WeightsError};
 
 /// A neuron parameter's values: one for the layer, or one per neuron (row-major over the
@@ -79,7 +80,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn read(&self, field: &str, source: &ParamSource) -> Result<Values, WeightsError> {
+    fn read(&self, field: &'static str, source: &ParamSource) -> Result<Values, WeightsError> {
         let name = match source {
             ParamSource::Number(v) => return Ok(Values::Uniform(*v)),
             ParamSource::Tensor(name) => name,
@@ -94,12 +95,14 @@ impl Reader<'_> {
                 expected: dims.clone(),
             });
         };
-        let bad = |message: String, index: usize| WeightsError::NeuronParam {
-            node: self.node.to_string(),
-            field: field.to_string(),
-            tensor: name.clone(),
-            index,
-            message,
+        let bad = |message: String, index: usize| {
+            WeightsError::NeuronParam(Box::new(NeuronParamError {
+                node: self.node.to_string(),
+                field,
+                tensor: name.clone(),
+                index,
+                message,
+            }))
         };
         for (index, &v) in t.data.iter().enumerate() {
             field_rule(field, f64::from(v)).map_err(|m| bad(m, index))?;
@@ -120,10 +123,9 @@ impl Reader<'_> {
         } else {
             return Err(WeightsError::NeuronParamShape {
                 node: self.node.to_string(),
-                field: field.to_string(),
+                field,
                 tensor: name.clone(),
-                found: s.clone(),
-                population: dims.clone(),
+                shapes: format!("of shape {s:?}, the population {dims:?}"),
             });
         };
         Ok(Values::PerNeuron(data))
@@ -131,7 +133,7 @@ impl Reader<'_> {
 
     fn read_opt(
         &self,
-        field: &str,
+        field: &'static str,
         source: &Option<ParamSource>,
     ) -> Result<Option<Values>, WeightsError> {
         source.as_ref().map(|s| self.read(field, s)).transpose()
@@ -198,23 +200,23 @@ fn per_neuron_pair(values: &[f32], f: impl Fn(f64) -> (f64, f64)) -> (Values, Va
 /// The first neuron at which `check` fails, as an error naming the node and `field`.
 fn each_neuron(
     node: &str,
-    field: &str,
+    field: &'static str,
     tensor: Option<&ParamSource>,
     numel: usize,
     check: impl Fn(usize) -> Result<(), String>,
 ) -> Result<(), WeightsError> {
     for i in 0..numel {
         if let Err(message) = check(i) {
-            return Err(WeightsError::NeuronParam {
+            return Err(WeightsError::NeuronParam(Box::new(NeuronParamError {
                 node: node.to_string(),
-                field: field.to_string(),
+                field,
                 tensor: match tensor {
                     Some(ParamSource::Tensor(name)) => name.clone(),
                     _ => String::new(),
                 },
                 index: i,
                 message,
-            });
+            })));
         }
     }
     Ok(())

@@ -71,27 +71,18 @@ pub enum WeightsError {
         index: usize,
         value: f32,
     },
+    #[error(transparent)]
+    NeuronParam(Box<NeuronParamError>),
+    /// `shapes`: the tensor's shape and the population's, written out (kept in one string so
+    /// the error stays small).
     #[error(
-        "node `{node}`: `{field}`{}, neuron {index}: {message}",
-        if tensor.is_empty() { String::new() } else { format!(" (tensor `{tensor}`)") }
-    )]
-    NeuronParam {
-        node: String,
-        field: String,
-        /// The tensor the field names; empty when the field is a number.
-        tensor: String,
-        index: usize,
-        message: String,
-    },
-    #[error(
-        "node `{node}`: `{field}` names tensor `{tensor}` of shape {found:?}; a neuron parameter is [] (one value), [C] or [C, 1, 1] (per channel) or the population's shape {population:?} (per neuron)"
+        "node `{node}`: `{field}` names tensor `{tensor}` {shapes}; a neuron parameter is [] (one value), [C] or [C, 1, 1] (per channel) or the population's shape (per neuron)"
     )]
     NeuronParamShape {
         node: String,
-        field: String,
+        field: &'static str,
         tensor: String,
-        found: Vec<usize>,
-        population: Vec<usize>,
+        shapes: String,
     },
     /// Not a `source` (the field's name): the message carries the cause once, so printing the
     /// error chain does not repeat it.
@@ -102,6 +93,22 @@ pub enum WeightsError {
     },
 }
 
+/// A neuron parameter's value breaks its rule at one neuron (boxed in [`WeightsError`], so the
+/// error stays small).
+#[derive(Debug, Error)]
+#[error(
+    "node `{node}`: `{field}`{}, neuron {index}: {message}",
+    if tensor.is_empty() { String::new() } else { format!(" (tensor `{tensor}`)") }
+)]
+pub struct NeuronParamError {
+    pub node: String,
+    pub field: &'static str,
+    /// The tensor the field names; empty when the field is a number.
+    pub tensor: String,
+    pub index: usize,
+    pub message: String,
+}
+
 impl WeightsError {
     /// Name the file the checked weights came from (errors about reading it name it already).
     pub fn in_file(self, path: &Path) -> WeightsError {
@@ -110,7 +117,7 @@ impl WeightsError {
             | WeightsError::Shape { .. }
             | WeightsError::NonFinite { .. }
             | WeightsError::NegativeVariance { .. }
-            | WeightsError::NeuronParam { .. }
+            | WeightsError::NeuronParam(_)
             | WeightsError::NeuronParamShape { .. } => WeightsError::InFile {
                 file: path.display().to_string(),
                 error: Box::new(self),

@@ -13,7 +13,7 @@ mod module;
 pub use compare::{Agreement, Disagreement, Discrepancy, compare};
 pub use graph::{GraphRunError, run_network};
 pub use module::deliver;
-pub use module::run_module;
+pub use module::{initial_state, run_module};
 
 use thiserror::Error;
 

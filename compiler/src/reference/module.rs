@@ -52,33 +52,7 @@ pub fn run_module(m: &Module, inputs: &[Vec<f32>]) -> Result<RunOutput, RunError
             .iter()
             .map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h]])
             .collect();
-        let mut membrane: HandleMap<Population, Vec<f64>> = m
-            .populations
-            .iter()
-            .map(|(_, p)| match &p.kind {
-                PopulationKind::Spiking(s) => (0..p.shape.numel())
-                    .map(|i| s.v_reset.at(&m.tensors, i))
-                    .collect(),
-                PopulationKind::Readout(r) => match r.integrator {
-                    Some(li) => (0..p.shape.numel())
-                        .map(|i| li.rest.at(&m.tensors, i))
-                        .collect(),
-                    None => Vec::new(),
-                },
-                _ => Vec::new(),
-            })
-            .collect();
-        let mut current: HandleMap<Population, Vec<f64>> = m
-            .populations
-            .iter()
-            .map(|(_, p)| match &p.kind {
-                PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-                PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
-                    vec![0.0; p.shape.numel()]
-                }
-                _ => Vec::new(),
-            })
-            .collect();
+        let (mut membrane, mut current) = initial_state(m);
         let mut spikes = vec![vec![0u64; t_max]; layers.len()];
         let mut near = vec![vec![0u64; t_max]; layers.len()];
         let mut acc = vec![0.0f64; m.num_classes];
@@ -222,4 +196,43 @@ pub fn deliver(
             kernels::channel_scale_add(x, tensors[a.scale].at_step(t), out)
         }
     }
+}
+
+/// Each population's membrane and synaptic current before the first step: a spiking population
+/// starts at `v_reset`, a readout integrator at its `rest` (both per neuron), currents at 0;
+/// empty for populations without them.
+pub fn initial_state(
+    m: &Module,
+) -> (
+    HandleMap<Population, Vec<f64>>,
+    HandleMap<Population, Vec<f64>>,
+) {
+    let membrane = m
+        .populations
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            PopulationKind::Spiking(s) => (0..p.shape.numel())
+                .map(|i| s.v_reset.at(&m.tensors, i))
+                .collect(),
+            PopulationKind::Readout(r) => match r.integrator {
+                Some(li) => (0..p.shape.numel())
+                    .map(|i| li.rest.at(&m.tensors, i))
+                    .collect(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        })
+        .collect();
+    let current = m
+        .populations
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
+            PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
+                vec![0.0; p.shape.numel()]
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    (membrane, current)
 }

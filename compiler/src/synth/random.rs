@@ -39,6 +39,28 @@ impl Gen {
             None
         }
     }
+    /// Sometimes a leaky integrator read out (`li` / `cuba_li`) with one of the membrane
+    /// reductions.
+    fn integrator(&mut self) -> Option<(ReadoutKind, ir::Integrator)> {
+        if !self.chance(0.3) {
+            return None;
+        }
+        let mode = [
+            ReadoutKind::MembraneLast,
+            ReadoutKind::MembraneMean,
+            ReadoutKind::MembraneMax,
+        ][self.rng.below(3)];
+        let integrator = ir::Integrator {
+            beta: self.rng.unit().into(),
+            gain: (0.3 + self.rng.unit()).into(),
+            rest: if self.chance(0.7) { 0.0 } else { 0.1 }.into(),
+            synapse: self.chance(0.4).then(|| ir::Synapse {
+                alpha: (0.9 * self.rng.unit()).into(),
+                w_in: 1.0.into(),
+            }),
+        };
+        Some((mode, integrator))
+    }
     fn delay(&mut self) -> u32 {
         if self.chance(0.75) {
             0
@@ -309,25 +331,9 @@ pub fn random_module(seed: u64) -> Module {
     } else {
         None
     };
-    // A leaky integrator read out (`li` / `cuba_li`) with one of the membrane reductions.
-    let (mode, integrator) = if g.chance(0.3) {
-        let mode = [
-            ReadoutKind::MembraneLast,
-            ReadoutKind::MembraneMean,
-            ReadoutKind::MembraneMax,
-        ][g.rng.below(3) as usize];
-        let integrator = ir::Integrator {
-            beta: g.rng.unit().into(),
-            gain: (0.3 + g.rng.unit()).into(),
-            rest: if g.chance(0.7) { 0.0 } else { 0.1 }.into(),
-            synapse: g.chance(0.4).then(|| ir::Synapse {
-                alpha: (0.9 * g.rng.unit()).into(),
-                w_in: 1.0.into(),
-            }),
-        };
-        (mode, Some(integrator))
-    } else {
-        (mode, None)
+    let (mode, integrator) = match g.integrator() {
+        Some((mode, li)) => (mode, Some(li)),
+        None => (mode, None),
     };
     let readout = g.m.populations.push(Population {
         name: "readout".into(),

@@ -175,7 +175,7 @@ fn bad_per_neuron_parameters_are_refused_naming_node_field_and_neuron() {
             "wrong shape",
             r#""op": "lif", "beta": "b""#,
             vec![("b", vec![5], vec![0.5; 5])],
-            "node `lif`: `beta` names tensor `b` of shape [5]; a neuron parameter is [] (one value), [C] or [C, 1, 1] (per channel) or the population's shape [3, 4, 4] (per neuron)",
+            "node `lif`: `beta` names tensor `b` of shape [5], the population [3, 4, 4]; a neuron parameter is [] (one value), [C] or [C, 1, 1] (per channel) or the population's shape (per neuron)",
         ),
         (
             "beta out of range",

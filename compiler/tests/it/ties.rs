@@ -87,33 +87,7 @@ pub fn trace(m: &Module, sample: &[f32], imposed: &Imposed) -> SampleTrace {
         .iter()
         .map(|(h, p)| vec![vec![0.0; p.shape.numel()]; depth[h]])
         .collect();
-    let mut membrane: HandleMap<Population, Vec<f64>> = m
-        .populations
-        .iter()
-        .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) => (0..p.shape.numel())
-                .map(|i| s.v_reset.at(&m.tensors, i))
-                .collect(),
-            PopulationKind::Readout(r) => match r.integrator {
-                Some(li) => (0..p.shape.numel())
-                    .map(|i| li.rest.at(&m.tensors, i))
-                    .collect(),
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
-        })
-        .collect();
-    let mut current: HandleMap<Population, Vec<f64>> = m
-        .populations
-        .iter()
-        .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-            PopulationKind::Readout(r) if r.integrator.is_some_and(|i| i.synapse.is_some()) => {
-                vec![0.0; p.shape.numel()]
-            }
-            _ => Vec::new(),
-        })
-        .collect();
+    let (mut membrane, mut current) = snnc_compiler::reference::initial_state(m);
     let mut acc = vec![0.0f64; m.num_classes];
     for t in 0..m.timesteps {
         for &ph in &v.schedule {

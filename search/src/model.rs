@@ -6,10 +6,13 @@ use crate::layers::conv::{ConvSpec, FastConv2d};
 use crate::layers::pool::{AvgPool, MaxPool, PoolGeometry};
 use crate::layers::{self, BatchNorm};
 use crate::neuron::{LeakyIntegrator, Neuron, NeuronState};
-use crate::params::ParamStore;
+use crate::params::{ParamStore, to_net_tensor};
 use candle_core::{D, DType, Device, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use snnc_compiler::network::{Encoding, Network, NodeId, Op, ParamRole, Reduction, Weights};
+use snnc_compiler::network::{
+    Encoding, IntegratorParams, Network, NeuronParams, NodeId, Op, ParamRole, ParamSource,
+    Reduction, Weights, integrator_values, neuron_values,
+};
 use snnc_datasets::transform::Rng;
 use std::collections::VecDeque;
 
@@ -104,18 +107,8 @@ pub struct SnnModel {
     device: Device,
 }
 
-/// The first neuron field of `op` that names a tensor instead of giving a number.
-fn per_neuron_field(op: &Op) -> Option<&'static str> {
-    let params = match (op.neuron(), op.integrator()) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => p.as_neuron(),
-        (None, None) => return None,
-    };
-    params
-        .sources()
-        .into_iter()
-        .find(|(_, s)| matches!(s, Some(snnc_compiler::network::ParamSource::Tensor(_))))
-        .map(|(field, _)| field)
+fn weights_error(e: snnc_compiler::network::WeightsError) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
 }
 
 fn node_error(net: &Network, id: NodeId, msg: impl std::fmt::Display) -> candle_core::Error {
@@ -131,6 +124,10 @@ impl SnnModel {
     /// A model whose parameters come from `params` where it already holds them by name (and
     /// shape), freshly initialised otherwise; the model's store is `params` plus those. Models
     /// built on clones of one store share their variables (a weight-sharing supernet).
+    ///
+    /// The tensors neuron fields name (per-neuron parameters) are never initialised: `params`
+    /// must hold them ([`ParamStore::insert_neuron_params`]), or the build fails naming the
+    /// node, field and tensor.
     pub fn with_store(
         net: Network,
         scheme: InitScheme,
@@ -162,13 +159,104 @@ impl SnnModel {
     }
 
     /// A model on `device` holding trained weights; checks every tensor's presence, shape and
-    /// finiteness.
+    /// finiteness (and every per-neuron parameter's rules).
     pub fn from_weights(net: Network, weights: &Weights, device: &Device) -> Result<Self> {
         net.check_weights(weights)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let model = Self::new(net, InitScheme::Pytorch, 0, device)?;
+        Self::from_checked_weights(net, weights, device)
+    }
+
+    /// [`SnnModel::from_weights`] for weights the caller has checked against `net`.
+    pub fn from_checked_weights(net: Network, weights: &Weights, device: &Device) -> Result<Self> {
+        let mut params = ParamStore::new();
+        params.insert_neuron_params(&net, weights, device)?;
+        let model = Self::with_store(net, InitScheme::Pytorch, 0, params, device)?;
         model.params.load_weights(weights)?;
         Ok(model)
+    }
+
+    /// Overwrite every parameter and buffer from `weights` (each must be present with its
+    /// shape), per-neuron parameters included: the layers that read them are rebuilt from the
+    /// new values.
+    pub fn load_weights(&mut self, weights: &Weights) -> Result<()> {
+        self.params.load_weights(weights)?;
+        for id in 0..self.net.len() {
+            if names_tensors(&self.net.node(id).op) {
+                if let Some(layer) = Self::neuron_layer(&self.net, id, &self.params, &self.device)?
+                {
+                    self.layers[id] = layer;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer of a node whose op is a neuron (`lif`, `if`, `cuba_lif`, `li`, `cuba_li`);
+    /// `None` for any other op.
+    fn neuron_layer(
+        net: &Network,
+        id: NodeId,
+        params: &ParamStore,
+        device: &Device,
+    ) -> Result<Option<Layer>> {
+        match &net.node(id).op {
+            Op::Lif(p) | Op::If(p) | Op::CubaLif(p) => {
+                Self::spiking_layer(net, id, p, params, device).map(Some)
+            }
+            Op::Li(p) | Op::CubaLi(p) => {
+                Self::integrator_layer(net, id, p, params, device).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A `lif`, `if` or `cuba_lif` layer of parameters `p`, the values of the fields that name
+    /// tensors read from `params`.
+    fn spiking_layer(
+        net: &Network,
+        id: NodeId,
+        p: &NeuronParams,
+        params: &ParamStore,
+        device: &Device,
+    ) -> Result<Layer> {
+        let node = net.node(id);
+        let shape = &net.shapes[id];
+        let named = named_tensors(net, id, p, params)?;
+        let values =
+            neuron_values(&node.name, node.op.kind(), p, shape, &named).map_err(weights_error)?;
+        // A validated network gives every cuba_lif its current's decay.
+        if matches!(node.op, Op::CubaLif(_)) && values.synapse.is_none() {
+            return Err(node_error(net, id, "cuba_lif needs `alpha` or `tau_syn`"));
+        }
+        Ok(Layer::Neuron(Neuron::resolved(
+            p.clone(),
+            &values,
+            shape.dims(),
+            device,
+        )?))
+    }
+
+    /// An `li` or `cuba_li` layer of parameters `p`, as [`SnnModel::spiking_layer`].
+    fn integrator_layer(
+        net: &Network,
+        id: NodeId,
+        p: &IntegratorParams,
+        params: &ParamStore,
+        device: &Device,
+    ) -> Result<Layer> {
+        let node = net.node(id);
+        let shape = &net.shapes[id];
+        let named = named_tensors(net, id, &p.as_neuron(), params)?;
+        let values = integrator_values(&node.name, p, shape, &named).map_err(weights_error)?;
+        // A validated network gives every cuba_li its current's decay.
+        if matches!(node.op, Op::CubaLi(_)) && values.synapse.is_none() {
+            return Err(node_error(net, id, "cuba_li needs `alpha` or `tau_syn`"));
+        }
+        Ok(Layer::Integrator(LeakyIntegrator::resolved(
+            &values,
+            shape.dims(),
+            device,
+        )?))
     }
 
     fn build_layer(
@@ -182,13 +270,6 @@ impl SnnModel {
         let node = net.node(id);
         let name = |role: ParamRole| node.tensor_name(role);
         let input_shape = net.input_shape(id).dims().to_vec();
-        if let Some(field) = per_neuron_field(&node.op) {
-            return Err(node_error(
-                net,
-                id,
-                format!("`{field}` names a tensor: the Candle forward takes numbers only so far"),
-            ));
-        }
         Ok(match &node.op {
             Op::Input(_) => Layer::Input,
             Op::Conv2d(c) => {
@@ -273,22 +354,10 @@ impl SnnModel {
                     per_step: bn.per_step,
                 })
             }
-            Op::Lif(p) | Op::If(p) => Layer::Neuron(Neuron::lif(p.clone())),
-            Op::Li(p) => Layer::Integrator(LeakyIntegrator::new(p)),
-            Op::CubaLi(p) => {
-                let li = LeakyIntegrator::new(p);
-                // A validated network gives every cuba_li its current's decay.
-                if li.synapse.is_none() {
-                    return Err(node_error(net, id, "cuba_li needs `alpha` or `tau_syn`"));
-                }
-                Layer::Integrator(li)
+            Op::Lif(p) | Op::If(p) | Op::CubaLif(p) => {
+                Self::spiking_layer(net, id, p, params, device)?
             }
-            Op::CubaLif(p) => {
-                // A validated network gives every cuba_lif its current's decay.
-                let synapse = Neuron::synapse_of(p)
-                    .ok_or_else(|| node_error(net, id, "cuba_lif needs `alpha` or `tau_syn`"))?;
-                Layer::Neuron(Neuron::cuba_lif(p.clone(), synapse))
-            }
+            Op::Li(p) | Op::CubaLi(p) => Self::integrator_layer(net, id, p, params, device)?,
             Op::Plif(p) => {
                 let u = p.uniform().ok_or_else(|| {
                     node_error(net, id, "plif takes numbers only, not per-neuron tensors")
@@ -567,6 +636,50 @@ impl SnnModel {
             Layer::Vote(g) => layers::vote(x, *g),
         }
     }
+}
+
+/// Whether any neuron field of `op` names a tensor (a per-channel or per-neuron parameter).
+fn names_tensors(op: &Op) -> bool {
+    let params = match (op.neuron(), op.integrator()) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => p.as_neuron(),
+        (None, None) => return false,
+    };
+    params
+        .sources()
+        .iter()
+        .any(|(_, s)| matches!(s, Some(ParamSource::Tensor(_))))
+}
+
+/// The tensors the fields of node `id`'s neuron parameters `p` name, from the model's store:
+/// per-neuron parameters are buffers of the model, loaded with its weights.
+fn named_tensors(
+    net: &Network,
+    id: NodeId,
+    p: &NeuronParams,
+    params: &ParamStore,
+) -> Result<Weights> {
+    let mut named = Weights::default();
+    for (field, source) in p.sources() {
+        let Some(ParamSource::Tensor(name)) = source else {
+            continue;
+        };
+        let Some(var) = params.get(name) else {
+            return Err(node_error(
+                net,
+                id,
+                format!(
+                    "`{field}` names tensor `{name}`, which the model was not given: per-neuron \
+                     parameters come from the weights the network is evaluated or trained with \
+                     (docs/network-format.md)"
+                ),
+            ));
+        };
+        named
+            .tensors
+            .insert(name.clone(), to_net_tensor(var.as_tensor())?);
+    }
+    Ok(named)
 }
 
 fn geometry(p: &snnc_compiler::network::Pool) -> PoolGeometry {

@@ -1,7 +1,7 @@
 //! The parameter store of a model: named Candle variables, trainable or buffer, saved as safetensors.
 
-use candle_core::{DType, Result, Tensor, Var};
-use snnc_compiler::network::{Tensor as NetTensor, Weights};
+use candle_core::{DType, Device, Result, Tensor, Var};
+use snnc_compiler::network::{Network, Tensor as NetTensor, Weights, per_neuron_specs};
 use std::collections::BTreeMap;
 
 /// Named variables in a stable (sorted) order, so optimiser state and files are deterministic.
@@ -34,6 +34,25 @@ impl ParamStore {
             ),
             None => self.insert(name, t, trainable),
         }
+    }
+
+    /// Add the tensors `net`'s neuron fields name (per-channel and per-neuron parameters) from
+    /// `weights`, on `device`, as buffers: constants of the network, saved and loaded with its
+    /// weights (checkpoints and trained runs keep them) and never trained. A name `weights`
+    /// lacks is left out; building the model then fails naming its node, field and tensor.
+    pub fn insert_neuron_params(
+        &mut self,
+        net: &Network,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<()> {
+        for (name, _, _) in per_neuron_specs(net) {
+            if let Some(t) = weights.get(&name) {
+                let values = Tensor::from_slice(&t.data, t.shape.as_slice(), device)?;
+                self.insert(&name, values, false)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {

@@ -2,6 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use snnc_compiler::network::Compare;
+use std::sync::Arc;
 
 /// `s = H(v - threshold)`; backward `alpha/2 / (1 + (pi/2 * alpha * (v - threshold))^2)`.
 ///
@@ -23,17 +24,12 @@ impl SpikeFn {
     }
 
     fn fire(&self, v: f32) -> f32 {
-        let on = match self.compare {
-            Compare::Ge => v >= self.threshold,
-            Compare::Gt => v > self.threshold,
-        };
-        if on { 1.0 } else { 0.0 }
+        heaviside(v, self.threshold, self.compare)
     }
 
     /// The surrogate derivative at membrane value `v`.
     pub fn surrogate(&self, v: f32) -> f32 {
-        let z = std::f32::consts::FRAC_PI_2 * self.alpha * (v - self.threshold);
-        self.alpha / 2.0 / (1.0 + z * z)
+        atan_surrogate(v, self.threshold, self.alpha)
     }
 
     /// The primitive of the surrogate: `atan(pi/2 * alpha * (v - threshold)) / pi + 1/2`.
@@ -44,6 +40,91 @@ impl SpikeFn {
 
     pub fn apply(&self, v: &Tensor) -> Result<Tensor> {
         v.apply_op1(*self)
+    }
+}
+
+/// 1 where `v` reaches `threshold` by `compare`, else 0.
+fn heaviside(v: f32, threshold: f32, compare: Compare) -> f32 {
+    let on = match compare {
+        Compare::Ge => v >= threshold,
+        Compare::Gt => v > threshold,
+    };
+    if on { 1.0 } else { 0.0 }
+}
+
+/// The ATan surrogate derivative at `v` for a neuron of `threshold`.
+fn atan_surrogate(v: f32, threshold: f32, alpha: f32) -> f32 {
+    let z = std::f32::consts::FRAC_PI_2 * alpha * (v - threshold);
+    alpha / 2.0 / (1.0 + z * z)
+}
+
+/// [`SpikeFn`] with one threshold per neuron: applied to `[B, ...population]` membranes, element
+/// `e` of each sample compares against `thresholds[e]` (row-major over the population), and the
+/// surrogate gradient is centred on that neuron's threshold. The thresholds are constants: no
+/// gradient reaches them (per-neuron parameters are not trained yet).
+#[derive(Debug, Clone)]
+pub struct SpikeEachFn {
+    pub thresholds: Arc<[f32]>,
+    pub alpha: f32,
+    pub compare: Compare,
+}
+
+impl SpikeEachFn {
+    pub fn apply(&self, v: &Tensor) -> Result<Tensor> {
+        v.apply_op1(self.clone())
+    }
+
+    /// `f(v, threshold)` over a batch of populations.
+    fn map(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+        f: impl Fn(f32, f32) -> f32,
+    ) -> Result<(CpuStorage, Shape)> {
+        let v = contiguous_f32(storage, layout)?;
+        let n = self.thresholds.len();
+        if n == 0 || v.len() % n != 0 {
+            candle_core::bail!(
+                "per-neuron spike: membranes {:?} are no batch of populations of {n} neurons",
+                layout.dims()
+            );
+        }
+        let out = v
+            .chunks_exact(n)
+            .flat_map(|sample| sample.iter().zip(self.thresholds.iter()))
+            .map(|(&v, &th)| f(v, th))
+            .collect();
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+impl CustomOp1 for SpikeEachFn {
+    fn name(&self) -> &'static str {
+        "spike-atan-each"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.map(storage, layout, |v, th| heaviside(v, th, self.compare))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op1_no_bwd(&SurrogateGradEach(self.clone()))?;
+        Ok(Some(g.mul(grad_res)?))
+    }
+}
+
+/// The per-neuron surrogate derivative, used only inside [`SpikeEachFn`]'s backward pass.
+struct SurrogateGradEach(SpikeEachFn);
+
+impl CustomOp1 for SurrogateGradEach {
+    fn name(&self) -> &'static str {
+        "spike-atan-each-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let alpha = self.0.alpha;
+        self.0
+            .map(storage, layout, |v, th| atan_surrogate(v, th, alpha))
     }
 }
 

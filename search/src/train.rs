@@ -310,8 +310,13 @@ pub enum TrainOutcome {
 
 /// Train `net` as `cfg` says, writing into `out`. With `resume`, continue from `out/checkpoint`.
 /// `stop` is polled between batches (Ctrl-C).
+///
+/// `neuron_params` holds the tensors `net`'s neuron fields name (per-channel and per-neuron
+/// parameters; empty when it names none): constants of the network, kept as given and written
+/// with the trained weights, not trained. A tensor it lacks fails the run, naming the tensor.
 pub fn train(
     net: Network,
+    neuron_params: &Weights,
     cfg: &TrainConfig,
     out: &Path,
     resume: bool,
@@ -319,7 +324,7 @@ pub fn train(
     show_progress: bool,
 ) -> Result<TrainOutcome> {
     cfg.check()?;
-    let mut task = PlainTraining::new(net, cfg, out)?;
+    let mut task = PlainTraining::new(net, neuron_params, cfg, out)?;
     let mut optimizer = Optimizer::new(cfg.optimizer);
     let resume = if resume {
         Resume::Required
@@ -353,7 +358,12 @@ struct PlainTraining<'a> {
 }
 
 impl<'a> PlainTraining<'a> {
-    fn new(net: Network, cfg: &'a TrainConfig, out: &Path) -> Result<Self> {
+    fn new(
+        net: Network,
+        neuron_params: &Weights,
+        cfg: &'a TrainConfig,
+        out: &Path,
+    ) -> Result<Self> {
         let train_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Train)?;
         let test_set = snnc_datasets::load(cfg.dataset, &cfg.data_dir, Split::Test)?;
         if train_set.num_classes() != net.desc.num_classes {
@@ -370,7 +380,9 @@ impl<'a> PlainTraining<'a> {
         if let Some(note) = pipeline.transform_note() {
             eprintln!("input: {note}");
         }
-        let mut model = SnnModel::new(net, cfg.init, cfg.seed, &cfg.device)?;
+        let mut store = ParamStore::new();
+        store.insert_neuron_params(&net, neuron_params, &cfg.device)?;
+        let mut model = SnnModel::with_store(net, cfg.init, cfg.seed, store, &cfg.device)?;
         model.conv_impl = cfg.conv;
         let n_train = cfg
             .train_limit
@@ -450,7 +462,7 @@ impl Task for PlainTraining<'_> {
             .net
             .check_weights(weights)
             .map_err(|e| e.in_file(path))?;
-        self.model.params.load_weights(weights)?;
+        self.model.load_weights(weights)?;
         Ok(())
     }
 
@@ -546,7 +558,5 @@ pub fn load_run(dir: &Path, device: &ComputeDevice) -> Result<SnnModel> {
     let weights = Weights::load(&paths.weights())?;
     net.check_weights(&weights)
         .map_err(|e| e.in_file(&paths.weights()))?;
-    let model = SnnModel::new(net, InitScheme::Pytorch, 0, device)?;
-    model.params.load_weights(&weights)?;
-    Ok(model)
+    Ok(SnnModel::from_checked_weights(net, &weights, device)?)
 }

@@ -3,7 +3,7 @@
 use super::args::DataArgs;
 use anyhow::{Context, bail};
 use clap::Args;
-use snnc_compiler::network::Network;
+use snnc_compiler::network::{Network, Weights, per_neuron_specs};
 use snnc_datasets::transform::FrameSplit;
 use snnc_search::data::Augment;
 use snnc_search::init::InitScheme;
@@ -131,6 +131,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         conv: a.conv,
         device: crate::cli::compute_device(),
     };
+    let neuron_params = neuron_params_beside(&net, &a.arch)?;
     let stop = super::stop_on_ctrlc()?;
     let show_progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!(
@@ -142,7 +143,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         net.desc.timesteps,
         a.batch_size
     );
-    match train(net, &cfg, &a.out, a.resume, &stop, show_progress)? {
+    match train(
+        net,
+        &neuron_params,
+        &cfg,
+        &a.out,
+        a.resume,
+        &stop,
+        show_progress,
+    )? {
         TrainOutcome::Finished { test_accuracy } => {
             println!(
                 "test accuracy {:.2}%  ->  {}",
@@ -159,6 +168,30 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     }
+}
+
+/// The tensors `net`'s neuron fields name (per-channel and per-neuron parameters), which
+/// training keeps as given: read from the `weights.safetensors` beside the architecture file
+/// `arch`; empty when the network names none.
+fn neuron_params_beside(net: &Network, arch: &Path) -> anyhow::Result<Weights> {
+    let specs = per_neuron_specs(net);
+    let Some((tensor, field, _)) = specs.first() else {
+        return Ok(Weights::default());
+    };
+    let beside = arch
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("weights.safetensors");
+    if !beside.is_file() {
+        bail!(
+            "{}: `{field}` names tensor `{tensor}`: training keeps per-neuron parameters as \
+             given and reads them from the weights.safetensors beside the architecture, and \
+             there is none ({}); write the tensors there, or give the field a number",
+            arch.display(),
+            beside.display()
+        );
+    }
+    Weights::load(&beside).with_context(|| format!("{}: per-neuron parameters", arch.display()))
 }
 
 /// The initialisation an architecture asks for in `meta.init` (read from `origin`), else PyTorch's.

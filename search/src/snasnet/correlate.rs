@@ -12,6 +12,7 @@ use crate::error::{Result, SearchError};
 use crate::train::{TrainConfig, TrainOutcome, train};
 use serde::{Deserialize, Serialize};
 use snnc_compiler::atomic;
+use snnc_compiler::network::Weights;
 use snnc_datasets::Dataset;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -224,11 +225,18 @@ fn study_cell(
     if !resume && run_dir.exists() {
         std::fs::remove_dir_all(&run_dir).map_err(|e| SearchError::io(&run_dir, e))?;
     }
-    let test_accuracy = match train(net, train_cfg, &run_dir, resume, stop, false).map_err(|e| {
-        SearchError::Cell {
-            index,
-            error: Box::new(e),
-        }
+    let test_accuracy = match train(
+        net,
+        &Weights::default(),
+        train_cfg,
+        &run_dir,
+        resume,
+        stop,
+        false,
+    )
+    .map_err(|e| SearchError::Cell {
+        index,
+        error: Box::new(e),
     })? {
         TrainOutcome::Finished { test_accuracy } => test_accuracy,
         TrainOutcome::Interrupted { .. } => return Err(SearchError::Interrupted),

@@ -12,6 +12,7 @@ mod conv_impl;
 mod model;
 mod neuron;
 mod optim;
+mod per_neuron;
 mod pooling;
 mod snasnet_correlate;
 mod snasnet_genotype;

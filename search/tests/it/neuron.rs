@@ -52,7 +52,7 @@ fn lif_tau_four_thirds_hard_reset_sequence() {
             assert!((k - 0.75).abs() < 1e-12, "k = {k}");
             assert_eq!((beta, gain), (1.0 - k, k));
         }
-        Leak::Learned(_) => panic!("lif must have a fixed leak"),
+        Leak::Learned(_) | Leak::PerNeuron(_) => panic!("lif must have a fixed leak"),
     }
     let (s, v) = run1(&n, &[0.8, 0.8, 0.8, 2.0]);
     assert_eq!(s, vec![0.0, 0.0, 0.0, 1.0]);

@@ -16,6 +16,11 @@ use snnc_search::train::{LossKind, TrainConfig, TrainOutcome, evaluate, load_run
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The MLP names no tensors in its neuron fields.
+fn no_neuron_params() -> snnc_compiler::network::Weights {
+    snnc_compiler::network::Weights::default()
+}
+
 const MLP: &str = r#"{
   "format_version": 1, "name": "tiny-mlp", "timesteps": 2, "num_classes": 10,
   "input": { "shape": [64], "encoding": "direct" },
@@ -66,6 +71,7 @@ fn config(data_dir: PathBuf, epochs: usize) -> TrainConfig {
 fn run(cfg: &TrainConfig, dir: &Path, resume: bool, stop: bool) -> TrainOutcome {
     train(
         network(MLP),
+        &no_neuron_params(),
         cfg,
         dir,
         resume,
@@ -174,7 +180,16 @@ fn same_seed_same_weights_and_resume_equals_uninterrupted() {
     );
 
     // Stopped before the first batch: an interruption with a checkpoint; resuming completes the run.
-    let oe = train(network(MLP), &two, &e, false, &AtomicBool::new(true), false).unwrap();
+    let oe = train(
+        network(MLP),
+        &no_neuron_params(),
+        &two,
+        &e,
+        false,
+        &AtomicBool::new(true),
+        false,
+    )
+    .unwrap();
     assert_eq!(oe, TrainOutcome::Interrupted { epoch: 0, batch: 0 });
     assert!(
         e.join("checkpoint").join("state.json").is_file(),
@@ -297,6 +312,7 @@ fn resume_refuses_a_different_config() {
     let cfg = config(dir.clone(), 1);
     let _ = train(
         network(MLP),
+        &no_neuron_params(),
         &cfg,
         &out,
         false,
@@ -310,6 +326,7 @@ fn resume_refuses_a_different_config() {
     };
     match train(
         network(MLP),
+        &no_neuron_params(),
         &other,
         &out,
         true,
@@ -325,6 +342,7 @@ fn resume_refuses_a_different_config() {
     let empty = tmp.path().join("empty");
     match train(
         network(MLP),
+        &no_neuron_params(),
         &cfg,
         &empty,
         true,
@@ -371,7 +389,16 @@ fn stop_in_the_middle_then_resume_equals_uninterrupted() {
                     std::thread::sleep(std::time::Duration::from_micros(100));
                 }
             });
-            let o = train(network(MLP), &cfg, &cut, false, &stop, false).unwrap();
+            let o = train(
+                network(MLP),
+                &no_neuron_params(),
+                &cfg,
+                &cut,
+                false,
+                &stop,
+                false,
+            )
+            .unwrap();
             done.store(true, Ordering::SeqCst);
             o
         });

@@ -7,7 +7,7 @@ use super::stamp;
 use anyhow::{Context, anyhow, bail};
 use snnc_compiler::deploy::{self, ExportSettings, IR_FILE, WeightsSource};
 use snnc_compiler::emit::onnx::SpikeOutputs;
-use snnc_compiler::network::{Network, NetworkDesc};
+use snnc_compiler::network::{Network, NetworkDesc, Weights};
 use snnc_datasets::Split;
 use snnc_datasets::transform::FrameSplit;
 use snnc_datasets::{AUTOSNN_SIDE, SideRule, network_input};
@@ -368,7 +368,15 @@ pub fn train(cx: &Ctx, plan: &Plan) -> anyhow::Result<Outputs> {
         if resume { ", resuming" } else { "" }
     );
     cx.graceful.store(true, Ordering::SeqCst);
-    let outcome = snnc_search::train::train(net, &cfg, &dir, resume, &cx.stop, cx.show_progress);
+    let outcome = snnc_search::train::train(
+        net,
+        &Weights::default(),
+        &cfg,
+        &dir,
+        resume,
+        &cx.stop,
+        cx.show_progress,
+    );
     cx.graceful.store(false, Ordering::SeqCst);
     match outcome.with_context(|| format!("training in {}", dir.display()))? {
         TrainOutcome::Finished { test_accuracy } => {

@@ -389,3 +389,106 @@ fn snasnet_batch_norm_is_per_step_after_the_stem_unless_shared_is_asked_for() {
     }
     assert!(per_step_bns(&["--shared-bn"]).iter().all(|(_, p)| !p));
 }
+
+/// A digits MLP whose `lif` leaks and fires per neuron, by tensors the weights must hold.
+const PER_NEURON_MLP: &str = r#"{"format_version":1,"name":"per-neuron-mlp","timesteps":4,"num_classes":10,
+  "input":{"shape":[64],"encoding":"direct"},"readout":{"node":"fc2","kind":"time_mean"},
+  "nodes":[{"name":"x","op":"input"},{"name":"fc1","op":"linear","in_features":64,"out_features":16,"bias":true},
+           {"name":"lif","op":"lif","beta":"lif.beta","threshold":"lif.threshold","decay_input":false},
+           {"name":"fc2","op":"linear","in_features":16,"out_features":10,"bias":true}],
+  "edges":[{"from":"x","to":"fc1"},{"from":"fc1","to":"lif"},{"from":"lif","to":"fc2"}]}"#;
+
+/// Per-neuron parameters are constants of the network: training reads them from the weights
+/// beside the architecture (and without them fails naming the tensor), keeps them through
+/// `--resume` and writes them with the trained weights, and `snnc eval` evaluates with them.
+#[test]
+fn per_neuron_parameters_train_as_constants_and_evaluate() {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let arch_dir = dir.path().join("arch");
+    std::fs::create_dir_all(&arch_dir).unwrap();
+    let arch = arch_dir.join("network.json");
+    std::fs::write(&arch, PER_NEURON_MLP).unwrap();
+    let run = dir.path().join("run");
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> = [
+            "train",
+            "--arch",
+            s(&arch),
+            "--dataset",
+            "digits",
+            "--data-dir",
+            s(&digits),
+            "--out",
+            s(&run),
+            "--train-limit",
+            "300",
+            "--test-limit",
+            "100",
+            "--quiet",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        a.extend(extra.iter().map(|a| a.to_string()));
+        a
+    };
+    let call = |a: Vec<String>| snnc(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let o = call(args(&["--epochs", "1"]));
+    assert!(!o.status.success(), "trained without its per-neuron values");
+    let msg = text(&o);
+    assert!(
+        msg.contains("`lif.beta`") && msg.contains("weights.safetensors"),
+        "{msg}"
+    );
+
+    let mut given = snnc_compiler::network::Weights::default();
+    let betas: Vec<f32> = (0..16).map(|i| 0.5 + 0.025 * i as f32).collect();
+    given.tensors.insert(
+        "lif.beta".into(),
+        snnc_compiler::network::Tensor::new(vec![16], betas),
+    );
+    given.tensors.insert(
+        "lif.threshold".into(),
+        snnc_compiler::network::Tensor::new(vec![], vec![0.75]),
+    );
+    given.save(&arch_dir.join("weights.safetensors")).unwrap();
+    for extra in [&["--epochs", "1"][..], &["--epochs", "2", "--resume"][..]] {
+        let o = call(args(extra));
+        assert!(o.status.success(), "{extra:?}: {}", text(&o));
+        let trained =
+            snnc_compiler::network::Weights::load(&run.join("weights.safetensors")).unwrap();
+        for name in ["lif.beta", "lif.threshold"] {
+            assert_eq!(
+                trained.get(name),
+                given.get(name),
+                "{extra:?}: `{name}` kept"
+            );
+        }
+    }
+
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(metrics.lines().last().expect("a metrics line")).unwrap();
+    let o = snnc(&[
+        "eval",
+        "--run",
+        s(&run),
+        "--dataset",
+        "digits",
+        "--data-dir",
+        s(&digits),
+        "--limit",
+        "100",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        eval["accuracy"], last["test_accuracy"],
+        "eval scores the run as its last epoch did"
+    );
+}

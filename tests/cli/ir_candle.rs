@@ -390,6 +390,81 @@ fn cuba_lif_networks_agree_with_the_interpreters_and_eval() {
     }
 }
 
+/// A digits MLP whose every neuron layer names tensors for its fields (per neuron and per
+/// channel, drawn by the placeholder weights): `lif`, `cuba_lif` and a `cuba_li` readout.
+const PER_NEURON_DIGITS: &str = r#"{"format_version": 1, "name": "per-neuron-digits", "timesteps": 8, "num_classes": 10,
+  "input": {"shape": [64], "encoding": "direct"},
+  "readout": {"node": "out", "kind": "membrane_max"},
+  "nodes": [
+    {"name": "input", "op": "input"},
+    {"name": "fc1", "op": "linear", "in_features": 64, "out_features": 32, "bias": true},
+    {"name": "lif1", "op": "lif", "beta": "lif1.beta", "threshold": "lif1.threshold", "v_reset": "lif1.v_reset", "decay_input": false, "reset": "subtract_next", "compare": "gt"},
+    {"name": "fc2", "op": "linear", "in_features": 32, "out_features": 16, "bias": true},
+    {"name": "cuba2", "op": "cuba_lif", "tau": "cuba2.tau", "tau_syn": "cuba2.tau_syn", "w_in": "cuba2.w_in", "v_leak": "cuba2.v_leak", "v_min": "cuba2.v_min"},
+    {"name": "fc3", "op": "linear", "in_features": 16, "out_features": 10, "bias": true},
+    {"name": "out", "op": "cuba_li", "beta": "out.beta", "alpha": "out.alpha", "v_leak": "out.v_leak", "decay_input": false}
+  ],
+  "edges": [
+    {"from": "input", "to": "fc1"}, {"from": "fc1", "to": "lif1"},
+    {"from": "lif1", "to": "fc2"}, {"from": "fc2", "to": "cuba2"},
+    {"from": "cuba2", "to": "fc3"}, {"from": "fc3", "to": "out"}
+  ]}"#;
+
+/// Per-neuron parameters in Candle against both interpreters on 64 digits test samples with
+/// placeholder weights: the same spikes in every layer at every step, logits within
+/// [`CUBA_LOGIT_TOLERANCE`]; then `snnc eval` (which reads the values from the run's weights)
+/// reports Candle's spikes and accuracy.
+#[test]
+fn per_neuron_parameters_agree_with_the_interpreters_and_eval() {
+    let Some(digits) = data(snnc_datasets::DatasetName::Digits) else {
+        return;
+    };
+    let test = snnc_datasets::load(
+        snnc_datasets::DatasetName::Digits,
+        &digits,
+        snnc_datasets::Split::Test,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = "per-neuron-digits";
+    let r = run_on_digits(dir.path(), &test, name, PER_NEURON_DIGITS);
+    for (stage, ir) in &r.interpreters {
+        let what = format!("{name} ({stage})");
+        for (l, layer) in r.candle.layers.iter().enumerate() {
+            let i = ir.layers.iter().position(|n| n == layer).unwrap();
+            for s in 0..64 {
+                assert_eq!(
+                    r.candle.spikes[s][l], ir.spikes[s][i],
+                    "{what}: spikes of `{layer}` per step in sample {s}"
+                );
+            }
+        }
+        let error = compare(ir, &r.candle).max_logit_error;
+        assert!(
+            error <= CUBA_LOGIT_TOLERANCE,
+            "{what}: logits differ by {error:.3e} (relative), above {CUBA_LOGIT_TOLERANCE:e}"
+        );
+        assert_eq!(r.candle.predictions, ir.predictions, "{what}: predictions");
+    }
+    let graph = &r.interpreters[0].1;
+    for layer in ["lif1", "cuba2"] {
+        let spikes = graph.total_spikes(layer).unwrap();
+        assert!(
+            spikes >= 64,
+            "`{layer}` fired {spikes} times on 64 samples, too few to test anything"
+        );
+    }
+    let correct = eval_agrees_with_candle(name, &r, &digits);
+    eprintln!(
+        "{name}: {} spikes, logits within {:.1e}, accuracy {correct}/64 (placeholder weights)",
+        graph.spikes.iter().flatten().flatten().sum::<u64>(),
+        r.interpreters
+            .iter()
+            .map(|(_, ir)| compare(ir, &r.candle).max_logit_error)
+            .fold(0.0, f64::max)
+    );
+}
+
 /// Leaky-integrator readouts: `(name, op, fields, readout kind)`.
 const INTEGRATOR_READOUTS: [(&str, &str, &str, &str); 3] = [
     (

@@ -32,7 +32,7 @@ enum Layer {
         b: Option<Var>,
     },
     BatchNorm(BatchNorm),
-    Neuron(Neuron),
+    Neuron(Box<Neuron>),
     Integrator(LeakyIntegrator),
     AvgPool(AvgPool),
     MaxPool(MaxPool),
@@ -181,11 +181,10 @@ impl SnnModel {
     pub fn load_weights(&mut self, weights: &Weights) -> Result<()> {
         self.params.load_weights(weights)?;
         for id in 0..self.net.len() {
-            if names_tensors(&self.net.node(id).op) {
-                if let Some(layer) = Self::neuron_layer(&self.net, id, &self.params, &self.device)?
-                {
-                    self.layers[id] = layer;
-                }
+            if names_tensors(&self.net.node(id).op)
+                && let Some(layer) = Self::neuron_layer(&self.net, id, &self.params, &self.device)?
+            {
+                self.layers[id] = layer;
             }
         }
         Ok(())
@@ -228,12 +227,12 @@ impl SnnModel {
         if matches!(node.op, Op::CubaLif(_)) && values.synapse.is_none() {
             return Err(node_error(net, id, "cuba_lif needs `alpha` or `tau_syn`"));
         }
-        Ok(Layer::Neuron(Neuron::resolved(
+        Ok(Layer::Neuron(Box::new(Neuron::resolved(
             p.clone(),
             &values,
             shape.dims(),
             device,
-        )?))
+        )?)))
     }
 
     /// An `li` or `cuba_li` layer of parameters `p`, as [`SnnModel::spiking_layer`].
@@ -365,7 +364,7 @@ impl SnnModel {
                 let tau0 = u.tau.unwrap_or_else(|| 1.0 / u.leak());
                 let w0 = Tensor::new(Neuron::plif_w0(tau0) as f32, device)?;
                 let w = params.insert_or_reuse(&name(ParamRole::W), w0, true)?;
-                Layer::Neuron(Neuron::plif(p.clone(), w))
+                Layer::Neuron(Box::new(Neuron::plif(p.clone(), w)))
             }
             Op::AvgPool(p) => Layer::AvgPool(AvgPool {
                 geometry: geometry(p),

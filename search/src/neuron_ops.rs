@@ -45,7 +45,7 @@ fn per_neuron_map(
     f: impl Fn(usize, usize) -> f32,
 ) -> Result<Vec<f32>> {
     let n = neurons.unwrap_or(data.len());
-    if n == 0 || data.len() % n != 0 {
+    if n == 0 || !data.len().is_multiple_of(n) {
         candle_core::bail!(
             "{what}: {} values are no whole number of populations of {n} neurons",
             data.len()

@@ -83,7 +83,7 @@ impl SpikeEachFn {
     ) -> Result<(CpuStorage, Shape)> {
         let v = contiguous_f32(storage, layout)?;
         let n = self.thresholds.len();
-        if n == 0 || v.len() % n != 0 {
+        if n == 0 || !v.len().is_multiple_of(n) {
             candle_core::bail!(
                 "per-neuron spike: membranes {:?} are no batch of populations of {n} neurons",
                 layout.dims()

@@ -196,11 +196,10 @@ fn a_per_neuron_spiking_layer_steps_as_the_ir_states_it_bit_for_bit() {
             .map(|i| resolved.at(i, p.reset, p.compare))
             .collect();
         let mut state = NeuronState::default();
-        let mut v = vec![0f32; BATCH * NEURONS];
-        let mut current = vec![0f32; BATCH * NEURONS];
-        for (e, v) in v.iter_mut().enumerate() {
-            *v = at[e % NEURONS].v_reset as f32;
-        }
+        let mut v: Vec<f32> = (0..BATCH * NEURONS)
+            .map(|e| at[e % NEURONS].v_reset as f32)
+            .collect();
+        let mut current = [0f32; BATCH * NEURONS];
         for (t, x) in inputs(&mut rng).iter().enumerate() {
             let s = neuron
                 .advance(&tensor(x, &batch_dims()), &mut state)
@@ -272,7 +271,7 @@ fn a_per_neuron_integrator_steps_as_the_ir_states_it_bit_for_bit() {
         let mut v: Vec<f32> = (0..BATCH * NEURONS)
             .map(|e| at[e % NEURONS].rest as f32)
             .collect();
-        let mut current = vec![0f32; BATCH * NEURONS];
+        let mut current = [0f32; BATCH * NEURONS];
         for (t, x) in inputs(&mut rng).iter().enumerate() {
             let out = values(&li.advance(&tensor(x, &batch_dims()), &mut state).unwrap());
             for e in 0..BATCH * NEURONS {

@@ -87,6 +87,8 @@ def run_step_model(path, manifest, x):
     t_max = manifest["timesteps"]
     n = x.shape[0]
     sess = session(path)
+    # An init is a number, or (a per-neuron v_reset or rest) nested lists of the state's shape
+    # without the batch axis: np.full broadcasts either over [n, ...].
     states = {s["input"]: np.full([n] + s["shape"][1:], s["init"], dtype=np.float32) for s in step["states"]}
     spikes = {layer: np.zeros((t_max, n), dtype=np.int64) for layer in manifest["layers"]}
     out_names = [o.name for o in sess.get_outputs()]

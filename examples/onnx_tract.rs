@@ -134,8 +134,9 @@ fn host_loop(
         .iter()
         .map(|s| {
             let shape = concrete(&s.shape, n);
-            let len = shape.iter().product();
-            Tensor::from_shape(&shape, &vec![s.init; len])
+            // One value per element of a sample (a per-neuron start), repeated per sample.
+            let per_sample = shape[1..].iter().product();
+            Tensor::from_shape(&shape, &s.init.batch(n, per_sample))
         })
         .collect::<TractResult<_>>()?;
     let layers: Vec<(usize, String)> = step

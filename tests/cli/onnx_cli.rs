@@ -180,6 +180,74 @@ fn compile_emits_both_onnx_models_and_export_writes_a_complete_manifest() {
     }
 }
 
+/// The `per_neuron` fixture (per-neuron beta, threshold, `v_reset`, alpha, `w_in`, `v_leak`,
+/// `v_min` and an integrator's per-neuron rest) through `snnc export`: the manifest gives the
+/// per-neuron starts as nested lists, and both models, driven from the manifest's interface,
+/// agree in onnxruntime with the reference interpreter on the exported IR.
+#[test]
+fn exported_per_neuron_parameters_agree_in_onnxruntime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("export");
+    let o = snnc(&[
+        "export",
+        s(&fixture("per_neuron")),
+        "--synthetic-weights",
+        "7",
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mf = manifest(&out);
+    let module = snnc_runtime::load::load(&out.join("network.snnir")).unwrap();
+    let step: Interface = serde_json::from_value(mf["step"].clone()).unwrap();
+    let starts: Vec<(&str, usize)> = mf["step"]["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|st| Some((st["input"].as_str()?, st["init"].as_array()?.len())))
+        .collect();
+    // syn2's v_reset and the readout integrator's rest are per neuron; lif1's v_reset is not.
+    assert_eq!(starts, [("membrane.syn2", 8), ("membrane.readout", 4)]);
+    assert!(
+        step.states
+            .iter()
+            .any(|st| st.doc.contains("initializer `syn2.alpha`")),
+        "the current's doc names its per-neuron alpha"
+    );
+    let Some(py) = onnx_common::python("exported per-neuron parameters") else {
+        return;
+    };
+    let net =
+        snnc_compiler::network::Network::load(&fixture("per_neuron").join("network.json")).unwrap();
+    let x = snnc_compiler::synth::inputs(&net, 5, 3);
+    let input = tmp.path().join("x.npy");
+    onnx_common::write_inputs(&input, &x, &[2, 6, 6], None);
+    let reference = run_module(&module, &x).unwrap();
+    let jobs: Vec<_> = ["step", "sequence"]
+        .iter()
+        .map(|kind| onnx_common::Job {
+            model: out.join(mf["files"][kind].as_str().unwrap()),
+            input: input.clone(),
+            batch: 3,
+        })
+        .collect();
+    for (run, kind) in onnx_common::run(&py, tmp.path(), &jobs)
+        .iter()
+        .zip(["step", "sequence"])
+    {
+        let ag = compare(&reference, &run.to_run_output());
+        ag.check()
+            .unwrap_or_else(|e| panic!("per_neuron {kind} vs the reference interpreter: {e}"));
+        let spikes: u64 = reference.spikes.iter().flatten().flatten().sum();
+        assert!(spikes > 0, "the fixture should spike");
+        eprintln!(
+            "per_neuron {kind}: {spikes} spikes, max logit error {:.1e}, flip rate {:.1e}",
+            ag.max_logit_error,
+            ag.flip_rate()
+        );
+    }
+}
+
 #[test]
 fn export_errors_name_the_problem_and_leave_no_files() {
     let tmp = tempfile::tempdir().unwrap();

@@ -15,6 +15,7 @@ mod onnx;
 mod onnx_cuba;
 mod onnx_li;
 mod onnx_peers;
+mod onnx_per_neuron;
 mod onnx_per_step;
 mod onnx_random;
 mod passes;

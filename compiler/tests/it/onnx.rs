@@ -108,7 +108,10 @@ fn the_step_model_of_delay2_has_the_states_docs_promise() {
         .interface
         .states
         .iter()
-        .map(|s| (s.input.clone(), s.kind, s.shape.clone(), s.init))
+        .map(|s| {
+            let init = s.init.uniform().expect("one init value");
+            (s.input.clone(), s.kind, s.shape.clone(), init)
+        })
         .collect();
     let n = Dim::Symbol("N".into());
     assert_eq!(

@@ -82,7 +82,7 @@ fn the_step_model_carries_each_synaptic_current_as_a_state() {
                 s.output.as_str(),
                 s.kind,
                 s.shape.clone(),
-                s.init,
+                s.init.uniform().expect("one init value"),
             )
         })
         .collect();

@@ -79,7 +79,13 @@ fn the_step_model_carries_the_integrator_and_its_reduction_as_states() {
                 .states
                 .iter()
                 .filter(|s| s.population == "readout")
-                .map(|s| (s.input.as_str(), s.kind, s.init))
+                .map(|s| {
+                    (
+                        s.input.as_str(),
+                        s.kind,
+                        s.init.uniform().expect("one init value"),
+                    )
+                })
                 .collect();
             let acc_init = if mode == "membrane_max" {
                 MAX_INIT

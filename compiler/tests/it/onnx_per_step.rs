@@ -202,7 +202,10 @@ fn per_step_tensors_use_row_t_at_step_t_in_onnxruntime() {
                     .states
                     .iter()
                     .filter(|s| s.kind == StateKind::Step)
-                    .map(|s| (s.input.as_str(), s.output.as_str(), s.shape.clone(), s.init))
+                    .map(|s| {
+                        let init = s.init.uniform().expect("one init value");
+                        (s.input.as_str(), s.output.as_str(), s.shape.clone(), init)
+                    })
                     .collect();
                 assert_eq!(
                     counter,

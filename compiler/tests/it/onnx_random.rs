@@ -4,7 +4,7 @@
 //! both encodings, hard and subtractive resets, `>=` and `>`, non-zero `v_reset`, `beta` 0 and 1,
 //! synaptic currents (current-based LIF, so `current.<layer>` states),
 //! populations fed by their bias alone, every readout mode (leaky-integrator readouts too), per-step (`[T, C]`) biases and affine
-//! scales; each module raw and optimised (hoisting).
+//! scales, neuron parameters that differ per neuron; each module raw and optimised (hoisting).
 //!
 //! The modules come from the generator every property test shares (`synth::random_module`).
 //! Spikes are compared neuron by neuron (the models output every spike map): each difference
@@ -44,7 +44,7 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (mut jobs, mut expected) = (Vec::new(), Vec::new());
-    let (mut counted, mut integrators) = (0, 0);
+    let (mut counted, mut integrators, mut per_neuron) = (0, 0, 0);
     for seed in 0..MODULES {
         let raw = random_module(seed);
         validate(&raw)
@@ -53,6 +53,11 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
             usize::from(raw.populations.iter().any(
                 |(_, p)| matches!(&p.kind, PopulationKind::Readout(r) if r.integrator.is_some()),
             ));
+        per_neuron += usize::from(raw.populations.iter().any(|(_, p)| match &p.kind {
+            PopulationKind::Spiking(s) => s.uniform().is_none(),
+            PopulationKind::Readout(r) => r.integrator.is_some_and(|li| li.uniform().is_none()),
+            _ => false,
+        }));
         let (x, frame, steps) = inputs(&raw, seed);
         let input = dir.path().join(format!("x{seed}.npy"));
         onnx_common::write_inputs(&input, &x, &frame, steps);
@@ -95,6 +100,11 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
         integrators > 0,
         "no random module reads out a leaky integrator"
     );
+    // And some give neuron parameters one value per neuron (initializers of the layer's shape).
+    assert!(
+        per_neuron > 0,
+        "no random module has a per-neuron parameter"
+    );
     let started = std::time::Instant::now();
     let runs = onnx_common::run_with_spike_maps(&py, dir.path(), &jobs);
     eprintln!(
@@ -118,7 +128,7 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
         }
     }
     tally.print(&format!(
-        "{} random-module ONNX models ({counted} step models with a step counter, {integrators} modules reading out a leaky integrator)",
+        "{} random-module ONNX models ({counted} step models with a step counter, {integrators} modules reading out a leaky integrator, {per_neuron} modules with per-neuron parameters)",
         runs.len()
     ));
 }
@@ -126,7 +136,11 @@ fn random_modules_agree_with_the_reference_in_onnxruntime() {
 /// Sample `s` of an ONNX run as a trace: its logits and every layer's spike map (no membranes),
 /// after checking that the spike-count outputs are the maps' sums and that the ONNX model has
 /// the reference's layers. `reference` gives the thresholds.
-fn sample_trace(run: &OnnxRun, s: usize, reference: &SampleTrace) -> Result<SampleTrace, String> {
+pub(crate) fn sample_trace(
+    run: &OnnxRun,
+    s: usize,
+    reference: &SampleTrace,
+) -> Result<SampleTrace, String> {
     let mut layers = Vec::new();
     for (name, per_sample) in &run.spike_maps {
         let spikes = per_sample[s].clone();

@@ -7,8 +7,10 @@
 //! (docs/deploy.md). The **sequence model** runs all `T` steps in one
 //! Scan and returns the logits and per-step spike counts. Both use IR 8 / opset 17, a symbolic
 //! batch `N`, float32 values, spikes as `GreaterOrEqual`/`Greater` + `Cast`, resets as
-//! `Where`/`Mul`. Names come from the network; neuron parameters sit in doc strings; the model's
-//! metadata says the snnc version, timesteps, encoding, hashes and the full interface (JSON).
+//! `Where`/`Mul`. Names come from the network; neuron parameters sit in doc strings, and one
+//! that differs per neuron is an initializer of the population's shape in place of the scalar;
+//! the model's metadata says the snnc version, timesteps, encoding, hashes and the full
+//! interface (JSON).
 //!
 //! Like the other emitters: options in, a writer, a typed error out. What ONNX cannot hold
 //! (a parameter outside float32's range, weights beyond protobuf's 2 GiB) is an [`OnnxError`]
@@ -71,13 +73,10 @@ pub enum OnnxError {
     )]
     NotFloat32 {
         owner: String,
-        what: &'static str,
+        /// The parameter, and for a per-neuron one the neuron and the tensor.
+        what: String,
         value: f64,
     },
-    #[error(
-        "{owner}: `{field}` differs per neuron, which the ONNX models do not carry yet; give it one value"
-    )]
-    PerNeuron { owner: String, field: &'static str },
     #[error("{owner}: dimensions {dims:?} do not fit ONNX's int64")]
     Dimension { owner: String, dims: Vec<usize> },
     #[error(
@@ -123,9 +122,144 @@ pub struct StatePort {
     /// frames).
     pub population: String,
     pub shape: Vec<Dim>,
-    /// Every element's value at the start of a sample (and after a reset between samples).
-    pub init: f32,
+    /// Each element's value at the start of a sample (and after a reset between samples).
+    pub init: StateInit,
     pub doc: String,
+}
+
+/// Where a state starts, the same for every sample: one value for all its elements, or, for a
+/// membrane whose `v_reset` (or an integrator's `rest`) differs per neuron, one value per
+/// element of its shape without the batch axis. In JSON a number, or nested lists of that shape
+/// (numpy's `tolist()` form), so `np.full([n, *shape], init)` builds the start either way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateInit {
+    Uniform(f32),
+    /// `values` row-major over `dims` (the state's shape without the batch axis).
+    PerNeuron {
+        dims: Vec<usize>,
+        values: Vec<f32>,
+    },
+}
+
+impl StateInit {
+    /// The value every element starts at, if it is one.
+    pub fn uniform(&self) -> Option<f32> {
+        match self {
+            StateInit::Uniform(v) => Some(*v),
+            StateInit::PerNeuron { .. } => None,
+        }
+    }
+
+    /// One sample's start: `numel` values, row-major.
+    pub fn sample(&self, numel: usize) -> Vec<f32> {
+        match self {
+            StateInit::Uniform(v) => vec![*v; numel],
+            StateInit::PerNeuron { values, .. } => values.clone(),
+        }
+    }
+
+    /// The start of `batch` samples of `numel` values each, sample after sample.
+    pub fn batch(&self, batch: usize, numel: usize) -> Vec<f32> {
+        self.sample(numel).repeat(batch)
+    }
+}
+
+impl From<f32> for StateInit {
+    fn from(v: f32) -> Self {
+        StateInit::Uniform(v)
+    }
+}
+
+/// Values row-major over `dims` as nested sequences (a bare number when `dims` is empty).
+struct Nested<'a> {
+    dims: &'a [usize],
+    values: &'a [f32],
+}
+
+impl Serialize for Nested<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let Some((&outer, inner)) = self.dims.split_first() else {
+            return s.serialize_f32(self.values.first().copied().unwrap_or_default());
+        };
+        let stride: usize = inner.iter().product();
+        let mut seq = s.serialize_seq(Some(outer))?;
+        for k in 0..outer {
+            let values = self
+                .values
+                .get(k * stride..(k + 1) * stride)
+                .unwrap_or_default();
+            seq.serialize_element(&Nested {
+                dims: inner,
+                values,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for StateInit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StateInit::Uniform(v) => s.serialize_f32(*v),
+            StateInit::PerNeuron { dims, values } => Nested { dims, values }.serialize(s),
+        }
+    }
+}
+
+/// A number or nested lists, as read before their shape is checked.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NestedValue {
+    Value(f32),
+    List(Vec<NestedValue>),
+}
+
+impl NestedValue {
+    /// The sizes along the first element at every depth.
+    fn dims(&self) -> Vec<usize> {
+        let mut dims = Vec::new();
+        let mut at = self;
+        while let NestedValue::List(items) = at {
+            dims.push(items.len());
+            match items.first() {
+                Some(first) => at = first,
+                None => break,
+            }
+        }
+        dims
+    }
+
+    /// Append the values row-major, checking that every list at depth `k` has `dims[k]` items.
+    fn flatten(&self, dims: &[usize], out: &mut Vec<f32>) -> Result<(), String> {
+        match (self, dims.split_first()) {
+            (NestedValue::Value(v), None) => {
+                out.push(*v);
+                Ok(())
+            }
+            (NestedValue::List(items), Some((&n, inner))) if items.len() == n => {
+                items.iter().try_for_each(|item| item.flatten(inner, out))
+            }
+            _ => Err(format!(
+                "a state's init must be a number or nested lists of one shape ({dims:?} expected here)"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StateInit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let nested = NestedValue::deserialize(d)?;
+        if let NestedValue::Value(v) = nested {
+            return Ok(StateInit::Uniform(v));
+        }
+        let dims = nested.dims();
+        let mut values = Vec::new();
+        nested
+            .flatten(&dims, &mut values)
+            .map_err(serde::de::Error::custom)?;
+        Ok(StateInit::PerNeuron { dims, values })
+    }
 }
 
 /// What a model takes and returns; also stored in its `snnc.interface` metadata.

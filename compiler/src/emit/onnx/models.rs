@@ -6,8 +6,8 @@ use super::proto::{
     Builder, Dim, Elem, Nodes, attr_f32_tensor, attr_graph, attr_int, batched, i64s, value_info,
 };
 use super::step::{Emitter, StepInputs};
-use super::{Interface, Model, Options, Port, StatePort};
-use crate::ir::{Encoding, HandleMap, Population, PopulationKind, Reduction};
+use super::{Interface, Model, Options, Port, StateInit, StatePort};
+use crate::ir::{Encoding, HandleMap, Param, Population, PopulationKind, Reduction};
 use onnx_protobuf::{
     GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
 };
@@ -41,7 +41,13 @@ fn state_port(plan: &Plan, s: &StateSpec) -> StatePort {
         kind: s.kind,
         population: plan.name(s.population).to_string(),
         shape: batched(&s.dims),
-        init: s.init,
+        init: match s.init {
+            Param::Uniform(v) => StateInit::Uniform(v as f32),
+            Param::PerNeuron(t) => StateInit::PerNeuron {
+                dims: s.dims.clone(),
+                values: plan.m.tensors[t].data.clone(),
+            },
+        },
         doc: s.doc.clone(),
     }
 }
@@ -150,6 +156,7 @@ pub fn step(plan: &Plan, opts: &Options) -> Model {
             .iter()
             .flat_map(|s| [s.input.clone(), s.output.clone()]),
     );
+    plan.declare_per_neuron(&mut b);
 
     let mut g = Nodes::default();
     let io = StepInputs {
@@ -232,6 +239,7 @@ pub fn sequence(plan: &Plan, opts: &Options) -> Model {
             .cloned()
             .chain([body_io.slice.to_string()]),
     );
+    plan.declare_per_neuron(&mut b);
 
     let mut g = Nodes::default();
     let batch_axis = if events { 1 } else { 0 };
@@ -368,7 +376,8 @@ impl BodyNames {
     }
 }
 
-/// Every state's initial value, `[N, ...]` filled with its init, built from the batch size.
+/// Every state's initial value, `[N, ...]` built from the batch size: filled with its one init
+/// value, or a per-neuron start (`v_reset`, `rest`) expanded over the batch.
 fn initial_states(plan: &Plan, b: &mut Builder, g: &mut Nodes, batch: &str) -> Vec<String> {
     let mut inits = Vec::new();
     for s in &plan.states {
@@ -382,14 +391,21 @@ fn initial_states(plan: &Plan, b: &mut Builder, g: &mut Nodes, batch: &str) -> V
             "",
         );
         let doc = format!("initial {}", s.doc);
-        inits.push(g.op(
-            b,
-            "ConstantOfShape",
-            &[&shape],
-            &format!("init.{}", s.name),
-            vec![attr_f32_tensor("value", s.init)],
-            &doc,
-        ));
+        let out = format!("init.{}", s.name);
+        inits.push(match s.init {
+            Param::Uniform(v) => g.op(
+                b,
+                "ConstantOfShape",
+                &[&shape],
+                &out,
+                vec![attr_f32_tensor("value", v as f32)],
+                &doc,
+            ),
+            Param::PerNeuron(t) => {
+                let start = plan.per_neuron_value(b, t);
+                g.op(b, "Expand", &[&start, &shape], &out, vec![], &doc)
+            }
+        });
     }
     inits
 }

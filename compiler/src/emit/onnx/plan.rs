@@ -1,12 +1,13 @@
 //! What an ONNX model of a module must carry across steps, decided once: readable unique names,
 //! the state tensors (membranes and synaptic currents, the readout integrator's too, delay rings,
-//! the readout accumulator, the step counter) and the checks for anything ONNX's float32 graphs
-//! cannot hold.
+//! the readout accumulator, the step counter), the initializers of per-neuron neuron parameters,
+//! and the checks for anything ONNX's float32 graphs cannot hold.
 
+use super::proto::{Builder, i64s};
 use super::{OnnxError, Options, SpikeOutputs};
 use crate::ir::{
-    Encoding, Handle, HandleMap, IntegratorAt, Module, Population, PopulationKind, ProjectionKind,
-    ReadoutKind, Reduction, Reset, SpikingAt,
+    Encoding, Handle, HandleMap, Integrator, Module, Param, Population, PopulationKind,
+    ProjectionKind, ReadoutKind, Reduction, Reset, Spiking, Synapse, Tensor,
 };
 use crate::validate::validate;
 
@@ -51,9 +52,21 @@ pub struct StateSpec {
     pub next: String,
     /// Shape without the batch axis.
     pub dims: Vec<usize>,
-    /// Value every element starts from (and is reset to between samples).
-    pub init: f32,
+    /// Value every element starts from (and is reset to between samples): one value, or a
+    /// membrane's per-neuron `v_reset` / `rest` (a tensor of the population's shape).
+    pub init: Param,
     pub doc: String,
+}
+
+/// The initializer of a neuron parameter that differs per neuron: the tensor's values under the
+/// population's shape, which broadcasts against the `[N, ...]` states as a scalar does.
+#[derive(Debug, Clone)]
+pub struct PerNeuronInit {
+    pub tensor: Handle<Tensor>,
+    pub population: Handle<Population>,
+    /// `<population>.<field>` of the first parameter that reads the tensor (a scalar parameter
+    /// has the same name), so every use of the tensor reads one initializer.
+    pub name: String,
 }
 
 #[derive(Debug)]
@@ -80,6 +93,8 @@ pub struct Plan<'m> {
     pub acc_state: usize,
     /// The step counter's state, when some bias or affine scale is per step.
     pub step_state: Option<usize>,
+    /// Per-neuron parameters' initializers, in population and parameter order.
+    pub per_neuron: Vec<PerNeuronInit>,
 }
 
 /// Whether a spiking population keeps a membrane across steps: beta = 0 forgets it (max-pool
@@ -93,13 +108,13 @@ pub fn owner(h: Handle<Population>, p: &Population) -> String {
     format!("{h} `{}`", p.name)
 }
 
-fn f32_ok(owner: impl Fn() -> String, what: &'static str, v: f64) -> Result<(), OnnxError> {
+fn f32_ok(owner: impl Fn() -> String, what: &str, v: f64) -> Result<(), OnnxError> {
     if (v as f32).is_finite() {
         Ok(())
     } else {
         Err(OnnxError::NotFloat32 {
             owner: owner(),
-            what,
+            what: what.to_string(),
             value: v,
         })
     }
@@ -118,6 +133,7 @@ impl<'m> Plan<'m> {
             _ => ReadoutKind::TimeMean,
         };
         let names = unique_names(m);
+        let per_neuron = per_neuron_inits(m, &names);
         let mut depth = HandleMap::filled(m.populations.len(), 0usize);
         for (_, e) in m.projections.iter() {
             let d = &mut depth[e.source];
@@ -130,9 +146,9 @@ impl<'m> Plan<'m> {
             .map(|(h, _)| h)
             .collect();
         let spike_maps = spike_maps(m, &opts.spikes, &layers, &names)?;
-        let mut s = States::new(m, &names, &depth, v.readout, readout_mode);
+        let mut s = States::new(m, &names, &per_neuron, &depth, v.readout, readout_mode);
         let step_state = s.step_state(m, v.input);
-        check_names(m, &names, &s.states, &layers)?;
+        check_names(m, &names, &s.states, &layers, &per_neuron)?;
         Ok(Plan {
             m,
             schedule: v.schedule,
@@ -150,6 +166,7 @@ impl<'m> Plan<'m> {
             ring_state: s.ring,
             acc_state: s.acc,
             step_state,
+            per_neuron,
         })
     }
 
@@ -166,6 +183,82 @@ impl<'m> Plan<'m> {
     /// validator has made sure a `const` population holds and receives nothing per step.
     pub fn hoistable(&self, h: Handle<Population>) -> bool {
         crate::validate::is_constant(&self.m.populations[h])
+    }
+
+    /// The initializer of per-neuron parameter tensor `t`, created on first use (the builder
+    /// keeps one per tensor and shape). The models create them all before anything else
+    /// ([`Plan::declare_per_neuron`]), so each has the name the plan gave it.
+    pub fn per_neuron_value(&self, b: &mut Builder, t: Handle<Tensor>) -> String {
+        let Some(init) = self.per_neuron.iter().find(|p| p.tensor == t) else {
+            return String::new();
+        };
+        let tensor = &self.m.tensors[t];
+        let p = &self.m.populations[init.population];
+        b.tensor(
+            t.index(),
+            &init.name,
+            i64s(p.shape.dims()),
+            &tensor.data,
+            &format!(
+                "{t} `{}`: one value per neuron of `{}` ({}) {}",
+                tensor.label,
+                self.name(init.population),
+                init.population,
+                p.shape
+            ),
+        )
+    }
+
+    /// Create every per-neuron initializer, in plan order, under its planned name.
+    pub fn declare_per_neuron(&self, b: &mut Builder) {
+        for p in &self.per_neuron {
+            self.per_neuron_value(b, p.tensor);
+        }
+    }
+}
+
+/// The per-neuron parameter tensors in population and parameter order, each named after the
+/// first population and field that read it.
+fn per_neuron_inits(m: &Module, names: &HandleMap<Population, String>) -> Vec<PerNeuronInit> {
+    let mut out: Vec<PerNeuronInit> = Vec::new();
+    for (h, p) in m.populations.iter() {
+        for (field, param) in neuron_params(p) {
+            if let Some(t) = param.tensor()
+                && !out.iter().any(|q| q.tensor == t)
+            {
+                out.push(PerNeuronInit {
+                    tensor: t,
+                    population: h,
+                    name: format!("{}.{field}", names[h]),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A population's neuron parameters with their names: a spiking population's, or its readout
+/// integrator's.
+fn neuron_params(p: &Population) -> Vec<(&'static str, Param)> {
+    match &p.kind {
+        PopulationKind::Spiking(s) => s.params(),
+        PopulationKind::Readout(r) => r.integrator.map(|li| li.params()).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// How a parameter reads in documentation: its value, or the initializer holding its per-neuron
+/// values.
+pub fn describe(p: Param, per_neuron: &[PerNeuronInit]) -> String {
+    match p {
+        Param::Uniform(v) => v.to_string(),
+        Param::PerNeuron(t) => {
+            let name = per_neuron
+                .iter()
+                .find(|q| q.tensor == t)
+                .map_or_else(|| t.to_string(), |q| q.name.clone());
+            format!("per neuron (initializer `{name}`)")
+        }
     }
 }
 
@@ -241,6 +334,7 @@ impl States {
     fn new(
         m: &Module,
         names: &HandleMap<Population, String>,
+        per_neuron: &[PerNeuronInit],
         depth: &HandleMap<Population, usize>,
         readout: Handle<Population>,
         readout_mode: ReadoutKind,
@@ -258,12 +352,11 @@ impl States {
             if let PopulationKind::Readout(r) = &p.kind
                 && let Some(li) = r.integrator
             {
-                s.integrator(h, name, &dims, uniform_integrator(&li));
+                s.integrator(h, name, &dims, &li, per_neuron);
             }
             if let PopulationKind::Spiking(lif) = &p.kind
                 && has_membrane(p)
             {
-                let lif = &uniform_spiking(lif);
                 s.membrane[h] = Some(s.states.len());
                 s.states.push(StateSpec {
                     kind: StateKind::Membrane,
@@ -271,13 +364,13 @@ impl States {
                     name: format!("membrane.{name}"),
                     next: format!("membrane.{name}.next"),
                     dims: dims.clone(),
-                    init: lif.v_reset as f32,
-                    doc: membrane_doc(name, h, lif),
+                    init: lif.v_reset,
+                    doc: membrane_doc(name, h, lif, per_neuron),
                 });
             }
             // The current is kept even when the membrane is not (beta = 0): alpha carries it.
             if let PopulationKind::Spiking(lif) = &p.kind
-                && let Some(syn) = uniform_spiking(lif).synapse
+                && let Some(syn) = lif.synapse
             {
                 s.current[h] = Some(s.states.len());
                 s.states.push(StateSpec {
@@ -286,10 +379,10 @@ impl States {
                     name: format!("current.{name}"),
                     next: format!("current.{name}.next"),
                     dims: dims.clone(),
-                    init: 0.0,
+                    init: Param::Uniform(0.0),
                     doc: format!(
-                        "synaptic current of `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with alpha = {}, w_in = {}; it charges the membrane in place of I + bias, starts at 0 and is never reset by a spike",
-                        syn.alpha, syn.w_in
+                        "synaptic current of `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with {}; it charges the membrane in place of I + bias, starts at 0 and is never reset by a spike",
+                        synapse_doc(&syn, per_neuron)
                     ),
                 });
             }
@@ -307,7 +400,7 @@ impl States {
                     name: format!("delay.{name}"),
                     next: format!("delay.{name}.next"),
                     dims: std::iter::once(d).chain(dims.iter().copied()).collect(),
-                    init: 0.0,
+                    init: Param::Uniform(0.0),
                     doc: format!(
                         "the last {d} output(s) ({what}) of `{name}` ({h}) for projections with delay up to {d}: slot k holds step t-1-k; zeros before the start"
                     ),
@@ -321,11 +414,11 @@ impl States {
                     name: "readout.acc".into(),
                     next: "readout.acc.next".into(),
                     dims: dims.clone(),
-                    init: if readout_mode.reduction() == Reduction::Max {
-                        MAX_INIT
+                    init: Param::Uniform(if readout_mode.reduction() == Reduction::Max {
+                        f64::from(MAX_INIT)
                     } else {
                         0.0
-                    },
+                    }),
                     doc: acc_doc(name, h, readout_mode.reduction()),
                 });
             }
@@ -334,7 +427,15 @@ impl States {
     }
 
     /// A readout integrator's membrane (starting at `rest`) and, with a synapse, its current.
-    fn integrator(&mut self, h: Handle<Population>, name: &str, dims: &[usize], li: IntegratorAt) {
+    fn integrator(
+        &mut self,
+        h: Handle<Population>,
+        name: &str,
+        dims: &[usize],
+        li: &Integrator,
+        per_neuron: &[PerNeuronInit],
+    ) {
+        let show = |p| describe(p, per_neuron);
         self.membrane[h] = Some(self.states.len());
         self.states.push(StateSpec {
             kind: StateKind::Membrane,
@@ -342,12 +443,12 @@ impl States {
             name: format!("membrane.{name}"),
             next: format!("membrane.{name}.next"),
             dims: dims.to_vec(),
-            init: li.rest as f32,
+            init: li.rest,
             doc: format!(
                 "membrane of the readout's leaky integrator `{name}` ({h}), v = rest + beta (v - rest) + gain x with beta = {}, gain = {}, rest = {}, x = {}; never reset, it is the step's readout value; starts at rest",
-                li.beta,
-                li.gain,
-                li.rest,
+                show(li.beta),
+                show(li.gain),
+                show(li.rest),
                 if li.synapse.is_some() {
                     "the synaptic current"
                 } else {
@@ -363,10 +464,10 @@ impl States {
                 name: format!("current.{name}"),
                 next: format!("current.{name}.next"),
                 dims: dims.to_vec(),
-                init: 0.0,
+                init: Param::Uniform(0.0),
                 doc: format!(
-                    "synaptic current of the readout's integrator `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with alpha = {}, w_in = {}; it charges the membrane in place of I + bias and starts at 0",
-                    syn.alpha, syn.w_in
+                    "synaptic current of the readout's integrator `{name}` ({h}) after the step's input entered it, i = alpha i + w_in (I + bias) with {}; it charges the membrane in place of I + bias and starts at 0",
+                    synapse_doc(&syn, per_neuron)
                 ),
             });
         }
@@ -385,7 +486,7 @@ impl States {
                 name: STEP.into(),
                 next: format!("{STEP}.next"),
                 dims: Vec::new(),
-                init: 0.0,
+                init: Param::Uniform(0.0),
                 doc: format!(
                     "steps taken so far (0 at the start, up to {} at the last step), per sample: selects row t of the per-step biases and affine scales",
                     m.timesteps.saturating_sub(1)
@@ -425,19 +526,17 @@ fn check_representable(m: &Module, opts: &Options) -> Result<(), OnnxError> {
                 dims: p.shape.dims().to_vec(),
             });
         }
-        let params = match &p.kind {
-            PopulationKind::Spiking(s) => s.params(),
-            PopulationKind::Readout(r) => r.integrator.map(|li| li.params()).unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        for (field, param) in params {
-            match param.uniform() {
-                Some(v) => f32_ok(who, field, v)?,
-                None => {
-                    return Err(OnnxError::PerNeuron {
-                        owner: who(),
-                        field,
-                    });
+        for (field, param) in neuron_params(p) {
+            match param {
+                Param::Uniform(v) => f32_ok(who, field, v)?,
+                Param::PerNeuron(t) => {
+                    let tensor = &m.tensors[t];
+                    for (i, &v) in tensor.data.iter().enumerate() {
+                        let what = || format!("{field} of neuron {i} ({t} `{}`)", tensor.label);
+                        if !v.is_finite() {
+                            f32_ok(who, &what(), f64::from(v))?;
+                        }
+                    }
                 }
             }
         }
@@ -483,6 +582,7 @@ fn check_names(
     names: &HandleMap<Population, String>,
     states: &[StateSpec],
     layers: &[Handle<Population>],
+    per_neuron: &[PerNeuronInit],
 ) -> Result<(), OnnxError> {
     let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut claim = |name: String, owner: String| -> Result<(), OnnxError> {
@@ -521,11 +621,28 @@ fn check_names(
             claim(name, who(h))?;
         }
     }
+    for p in per_neuron {
+        claim(p.name.clone(), who(p.population))?;
+    }
     Ok(())
 }
 
+/// `alpha = ..., w_in = ...` of a synaptic current's documentation.
+fn synapse_doc(syn: &Synapse, per_neuron: &[PerNeuronInit]) -> String {
+    format!(
+        "alpha = {}, w_in = {}",
+        describe(syn.alpha, per_neuron),
+        describe(syn.w_in, per_neuron)
+    )
+}
+
 /// What a membrane state holds, for the manifest and the graph's documentation.
-fn membrane_doc(name: &str, h: Handle<Population>, lif: &SpikingAt) -> String {
+fn membrane_doc(
+    name: &str,
+    h: Handle<Population>,
+    lif: &Spiking,
+    per_neuron: &[PerNeuronInit],
+) -> String {
     let after = match lif.reset {
         Reset::Hard | Reset::Subtract => "after the step's reset",
         Reset::SubtractNext | Reset::ZeroNext => {
@@ -537,18 +654,6 @@ fn membrane_doc(name: &str, h: Handle<Population>, lif: &SpikingAt) -> String {
     };
     format!(
         "membrane potential of `{name}` ({h}), {after}; starts at v_reset = {}",
-        lif.v_reset
+        describe(lif.v_reset, per_neuron)
     )
-}
-
-/// A spiking population's one model: `check_representable` refuses per-neuron parameters.
-pub fn uniform_spiking(s: &crate::ir::Spiking) -> SpikingAt {
-    s.uniform()
-        .expect("check_representable refuses per-neuron parameters")
-}
-
-/// A readout integrator's one model, as [`uniform_spiking`].
-pub fn uniform_integrator(li: &crate::ir::Integrator) -> IntegratorAt {
-    li.uniform()
-        .expect("check_representable refuses per-neuron parameters")
 }

@@ -6,7 +6,7 @@
 use super::plan::Plan;
 use super::proto::{Builder, Nodes, attr_f32_tensor, attr_int, attr_ints, i64s};
 use crate::ir::{
-    Handle, HandleMap, Population, PopulationKind, Projection, ProjectionKind, Tensor,
+    Handle, HandleMap, Param, Population, PopulationKind, Projection, ProjectionKind, Tensor,
 };
 use std::collections::HashMap;
 
@@ -184,6 +184,30 @@ impl<'p, 'm> Emitter<'p, 'm> {
 
     fn value(&self, h: Handle<Population>) -> String {
         self.out[h].clone().unwrap_or_default()
+    }
+
+    /// Neuron parameter `field` of population `h` as a graph value: a scalar initializer
+    /// `<population>.<field>` holding its one value, or the plan's initializer of the
+    /// population's shape holding its per-neuron values (which broadcasts against `[N, ...]`
+    /// the way the scalar does, so the nodes around it are the same).
+    fn param(&self, b: &mut Builder, h: Handle<Population>, field: &str, p: Param) -> String {
+        match p {
+            Param::Uniform(v) => b.scalar(&format!("{}.{field}", self.plan.name(h)), v as f32),
+            Param::PerNeuron(t) => self.plan.per_neuron_value(b, t),
+        }
+    }
+
+    /// [`Emitter::param`], or `None` when the parameter is `neutral` for every neuron (0 for a
+    /// term added, 1 for a factor): the operation it takes part in is left out, which is exact.
+    fn param_unless(
+        &self,
+        b: &mut Builder,
+        h: Handle<Population>,
+        field: &str,
+        p: Param,
+        neutral: f64,
+    ) -> Option<String> {
+        (p != Param::Uniform(neutral)).then(|| self.param(b, h, field, p))
     }
 
     /// `[N]` as a 1-D int64 value (Shape of the batch carrier, axis 0 only).

@@ -3,8 +3,9 @@
 
 use super::Emitter;
 use super::spiking::{add_drive, leak, times_gain};
+use crate::emit::onnx::plan::describe;
 use crate::emit::onnx::proto::{Builder, Nodes};
-use crate::ir::{Handle, IntegratorAt, Population, PopulationKind, Reduction};
+use crate::ir::{Handle, Integrator, Population, PopulationKind, Reduction};
 
 impl Emitter<'_, '_> {
     /// The step's readout value `y`, folded into the accumulator: added (`Sum`, `Mean`), kept
@@ -22,10 +23,7 @@ impl Emitter<'_, '_> {
         let name = plan.name(h).to_string();
         let cur = self.input_current(b, g, h);
         let y = match r.integrator {
-            Some(li) => {
-                let li = super::super::plan::uniform_integrator(&li);
-                self.integrate(b, g, h, li, cur)
-            }
+            Some(li) => self.integrate(b, g, h, &li, cur),
             None => cur,
         };
         let acc = self.states[plan.acc_state].clone();
@@ -56,36 +54,40 @@ impl Emitter<'_, '_> {
 
     /// A leaky integrator's membrane after this step: with a synapse the current
     /// `i = alpha i + w_in x` first, then `v = rest + beta (v - rest) + gain drive` in
-    /// `Integrator::charge`'s order (the spiking charge's nodes, with nothing left out that is
-    /// not exact to leave out). The membrane is never reset: the charged one is the next state.
+    /// `ir::IntegratorAt::step`'s order (the spiking charge's nodes, with nothing left out that
+    /// is not exact to leave out; per-neuron parameters as initializers of the readout's shape).
+    /// The membrane is never reset: the charged one is the next state.
     fn integrate(
         &mut self,
         b: &mut Builder,
         g: &mut Nodes,
         h: Handle<Population>,
-        li: IntegratorAt,
+        li: &Integrator,
         x: String,
     ) -> String {
         let plan = self.plan;
         let p = &plan.m.populations[h];
         let name = plan.name(h).to_string();
+        let show = |p| describe(p, &plan.per_neuron);
         let params = format!(
             "leaky integrator `{name}` ({h}) {}: beta={} gain={} rest={}{}",
             p.shape,
-            li.beta,
-            li.gain,
-            li.rest,
+            show(li.beta),
+            show(li.gain),
+            show(li.rest),
             li.synapse
-                .map(|syn| format!(" alpha={} w_in={}", syn.alpha, syn.w_in))
+                .map(|syn| format!(" alpha={} w_in={}", show(syn.alpha), show(syn.w_in)))
                 .unwrap_or_default()
         );
         let drive = self.synaptic_current(b, g, h, li.synapse, &params, x);
-        let driven = times_gain(b, g, &name, drive, li.gain);
-        let rest = (li.rest != 0.0).then(|| b.scalar(&format!("{name}.rest"), li.rest as f32));
+        let gain = self.param_unless(b, h, "gain", li.gain, 1.0);
+        let driven = times_gain(b, g, &name, drive, gain.as_deref());
+        let rest = self.param_unless(b, h, "rest", li.rest, 0.0);
         // Plan::new gives every integrator a membrane state.
         let si = plan.membrane_state[h].unwrap_or_default();
         let v = self.states[si].clone();
-        let kept = leak(b, g, &name, v, rest.as_deref(), li.beta);
+        let beta = self.param_unless(b, h, "beta", li.beta, 1.0);
+        let kept = leak(b, g, &name, v, rest.as_deref(), beta.as_deref());
         let charged = add_drive(b, g, &name, Some(kept), rest.as_deref(), driven, &params);
         self.next[si] = Some(charged.clone());
         charged

@@ -1,15 +1,18 @@
 //! A spiking population's step as ONNX nodes: the synaptic current of a current-based LIF,
 //! charge (leak, input gain, a pending delayed reset), fire, reset, and the per-step spike count.
+//! A parameter that differs per neuron is an initializer of the population's shape in place of
+//! the scalar: the same nodes, broadcasting per neuron.
 
 use super::Emitter;
-use crate::emit::onnx::plan::has_membrane;
+use crate::emit::onnx::plan::{describe, has_membrane};
 use crate::emit::onnx::proto::{Builder, Nodes, attr_int};
-use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, SpikingAt, SynapseAt};
+use crate::ir::{Compare, Handle, Population, PopulationKind, Reset, Spiking, Synapse};
 
 impl Emitter<'_, '_> {
     /// LIF charge, fire, reset: `v = v_reset + beta (v - v_reset) + gain (I + bias)`,
-    /// `s = v >= threshold` (or `>`), then `v = v_reset` (hard) or `v -= threshold` where `s`.
-    /// With a synapse, the synaptic current takes the place of `I + bias`.
+    /// `s = v >= threshold` (or `>`), then `v = v_reset` (hard) or `v -= threshold` where `s`,
+    /// in `ir::SpikingAt::charge` and `after_fire`'s order. With a synapse, the synaptic current
+    /// takes the place of `I + bias`.
     pub(super) fn spiking(
         &mut self,
         b: &mut Builder,
@@ -21,23 +24,23 @@ impl Emitter<'_, '_> {
         let PopulationKind::Spiking(s) = &p.kind else {
             return String::new();
         };
-        let s = &super::super::plan::uniform_spiking(s);
+        let show = |p| describe(p, &plan.per_neuron);
         let lif = Lif {
             s,
-            thr: b.scalar(&format!("{}.threshold", plan.name(h)), s.threshold as f32),
+            thr: self.param(b, h, "threshold", s.threshold),
             name: plan.name(h).to_string(),
             params: format!(
                 "LIF `{}` ({h}) {}: beta={} gain={} threshold={} v_reset={} reset={} fire={}{}",
                 plan.name(h),
                 p.shape,
-                s.beta,
-                s.gain,
-                s.threshold,
-                s.v_reset,
+                show(s.beta),
+                show(s.gain),
+                show(s.threshold),
+                show(s.v_reset),
                 crate::text::reset_name(s.reset),
                 crate::text::compare_name(s.fire),
                 s.synapse
-                    .map(|syn| format!(" alpha={} w_in={}", syn.alpha, syn.w_in))
+                    .map(|syn| format!(" alpha={} w_in={}", show(syn.alpha), show(syn.w_in)))
                     .unwrap_or_default()
             ),
         };
@@ -73,7 +76,10 @@ impl Emitter<'_, '_> {
             };
             let kept = reset(b, g, &lif, v_reset, fire);
             self.next[si] = Some(match s.v_min {
-                Some(lo) => floor_at(b, g, &lif, kept, lo),
+                Some(lo) => {
+                    let lo = self.param(b, h, "v_min", lo);
+                    floor_at(b, g, &lif, kept, &lo)
+                }
                 None => kept,
             });
         }
@@ -96,12 +102,12 @@ impl Emitter<'_, '_> {
         let p = &self.plan.m.populations[h];
         let cur = self.input_current(b, g, h);
         let cur = self.synaptic_current(b, g, h, s.synapse, &lif.params, cur);
-        let driven = times_gain(b, g, name, cur, s.gain);
-        let v_reset =
-            (s.v_reset != 0.0).then(|| b.scalar(&format!("{name}.v_reset"), s.v_reset as f32));
+        let gain = self.param_unless(b, h, "gain", s.gain, 1.0);
+        let driven = times_gain(b, g, name, cur, gain.as_deref());
+        let v_reset = self.param_unless(b, h, "v_reset", s.v_reset, 0.0);
         // The potential the leak pulls towards: v_leak, else v_reset (omitted when zero).
         let rest = match s.v_leak {
-            Some(v) => (v != 0.0).then(|| b.scalar(&format!("{name}.v_leak"), v as f32)),
+            Some(v) => self.param_unless(b, h, "v_leak", v, 0.0),
             None => v_reset.clone(),
         };
         // The leaky part: rest + beta (v - rest); absent when beta = 0 (no memory).
@@ -109,7 +115,8 @@ impl Emitter<'_, '_> {
             .filter(|_| has_membrane(p))
             .map(|si| {
                 let v = self.states[si].clone();
-                leak(b, g, name, v, rest.as_deref(), s.beta)
+                let beta = self.param_unless(b, h, "beta", s.beta, 1.0);
+                leak(b, g, name, v, rest.as_deref(), beta.as_deref())
             });
         let charged = add_drive(b, g, name, kept, rest.as_deref(), driven, &lif.params);
         let charged = match self.plan.membrane_state[h] {
@@ -124,14 +131,14 @@ impl Emitter<'_, '_> {
 
     /// What charges the membrane: `I + bias` itself, or with a synapse the current it enters,
     /// `i = alpha i + w_in (I + bias)` (two products rounded apart, then added, as
-    /// `ir::Synapse::update`; the `w_in` product is left out only when `w_in` = 1, which is
-    /// exact). The new current is also the current state's next value.
+    /// `ir::SynapseAt::update`; the `w_in` product is left out only when `w_in` = 1 for every
+    /// neuron, which is exact). The new current is also the current state's next value.
     pub(super) fn synaptic_current(
         &mut self,
         b: &mut Builder,
         g: &mut Nodes,
         h: Handle<Population>,
-        synapse: Option<SynapseAt>,
+        synapse: Option<Synapse>,
         params: &str,
         input: String,
     ) -> String {
@@ -139,7 +146,7 @@ impl Emitter<'_, '_> {
             return input;
         };
         let name = self.plan.name(h).to_string();
-        let alpha = b.scalar(&format!("{name}.alpha"), syn.alpha as f32);
+        let alpha = self.param(b, h, "alpha", syn.alpha);
         let old = self.states[si].clone();
         let decayed = g.op(
             b,
@@ -149,8 +156,7 @@ impl Emitter<'_, '_> {
             vec![],
             "",
         );
-        let entering = if syn.w_in != 1.0 {
-            let w_in = b.scalar(&format!("{name}.w_in"), syn.w_in as f32);
+        let entering = if let Some(w_in) = self.param_unless(b, h, "w_in", syn.w_in, 1.0) {
             g.op(
                 b,
                 "Mul",
@@ -224,47 +230,38 @@ impl Emitter<'_, '_> {
     }
 }
 
-/// `gain x`, the product left out when `gain` = 1 (exact).
+/// `gain x`, the product left out when `gain` is 1 for every neuron (`None`; exact).
 pub(super) fn times_gain(
     b: &mut Builder,
     g: &mut Nodes,
     name: &str,
     x: String,
-    gain: f64,
+    gain: Option<&str>,
 ) -> String {
-    if gain == 1.0 {
-        return x;
+    match gain {
+        Some(k) => g.op(b, "Mul", &[&x, k], &format!("{name}/gain"), vec![], ""),
+        None => x,
     }
-    let k = b.scalar(&format!("{name}.gain"), gain as f32);
-    g.op(b, "Mul", &[&x, &k], &format!("{name}/gain"), vec![], "")
 }
 
 /// The leaky part of a charge, `rest + beta (v - rest)`: the subtraction and the addition are
-/// left out when `rest` is zero (`None`), the product when `beta` = 1, both exact.
+/// left out when `rest` is zero for every neuron (`None`), the product when `beta` is 1
+/// (`None`), both exact.
 pub(super) fn leak(
     b: &mut Builder,
     g: &mut Nodes,
     name: &str,
     v: String,
     rest: Option<&str>,
-    beta: f64,
+    beta: Option<&str>,
 ) -> String {
     let rel = match rest {
         Some(vr) => g.op(b, "Sub", &[&v, vr], &format!("{name}/v_rel"), vec![], ""),
         None => v,
     };
-    let leaked = if beta != 1.0 {
-        let beta = b.scalar(&format!("{name}.beta"), beta as f32);
-        g.op(
-            b,
-            "Mul",
-            &[&rel, &beta],
-            &format!("{name}/leak"),
-            vec![],
-            "",
-        )
-    } else {
-        rel
+    let leaked = match beta {
+        Some(beta) => g.op(b, "Mul", &[&rel, beta], &format!("{name}/leak"), vec![], ""),
+        None => rel,
     };
     match rest {
         Some(vr) => g.op(
@@ -308,8 +305,8 @@ pub(super) fn add_drive(
 /// A spiking population being emitted: its parameters, graph name and the description its
 /// nodes carry.
 struct Lif<'a> {
-    s: &'a SpikingAt,
-    /// The threshold's initializer.
+    s: &'a Spiking,
+    /// The threshold's initializer (a scalar, or one value per neuron).
     thr: String,
     name: String,
     params: String,
@@ -364,14 +361,14 @@ fn reset(b: &mut Builder, g: &mut Nodes, lif: &Lif, v_reset: Option<String>, f: 
     }
 }
 
-/// Sinabs' lower bound on the kept membrane: `Relu(v - v_min) + v_min`.
-fn floor_at(b: &mut Builder, g: &mut Nodes, lif: &Lif, v: String, lo: f64) -> String {
+/// Sinabs' lower bound on the kept membrane: `Relu(v - v_min) + v_min` (`lo`: the `v_min`
+/// initializer).
+fn floor_at(b: &mut Builder, g: &mut Nodes, lif: &Lif, v: String, lo: &str) -> String {
     let name = &lif.name;
-    let lo = b.scalar(&format!("{name}.v_min"), lo as f32);
     let above = g.op(
         b,
         "Sub",
-        &[&v, &lo],
+        &[&v, lo],
         &format!("{name}/above_v_min"),
         vec![],
         "",
@@ -387,7 +384,7 @@ fn floor_at(b: &mut Builder, g: &mut Nodes, lif: &Lif, v: String, lo: f64) -> St
     g.op(
         b,
         "Add",
-        &[&relu, &lo],
+        &[&relu, lo],
         &format!("{name}/floored"),
         vec![],
         &format!("lower bound v_min (Sinabs' min_v_mem): {}", lif.params),

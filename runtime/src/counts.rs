@@ -194,7 +194,7 @@ impl Plan {
                 let events = run.pops[p * t_max + t].events;
                 let c = &mut cells[p * t_max + t];
                 c.events += events;
-                match pop.kind {
+                match &pop.kind {
                     Kind::Spiking(lif) => {
                         c.spikes += events;
                         c.neuron_updates += n;

@@ -13,13 +13,18 @@
 //! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
 //! the portable results. The vector kernels turn the fire and near-threshold compares straight
 //! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.
+//!
+//! A population with per-neuron parameters ([`PerNeuron`]) takes kernels of its own, so the
+//! scalar-parameter ones above stay as they are: one portable loop ([`step_each`] per neuron,
+//! the same operations in the same order, each neuron reading its own values), compiled once
+//! as is and once for AVX2 like `update_current`, the same bits in both.
 
 // Intrinsic calls sit in `unsafe` blocks for Rust 1.85 (the workspace's minimum); from 1.86 on,
 // the arithmetic ones are safe inside `target_feature` functions.
 #![allow(unused_unsafe)]
 
 use crate::ops::Simd;
-use crate::plan::{Lif, Synapse};
+use crate::plan::{Lif, PerNeuron, Synapse};
 use snnc_compiler::ir::{Compare, Reset};
 use snnc_compiler::reference::FLIP_MARGIN;
 
@@ -67,9 +72,13 @@ const SUBTRACT_NEXT: u8 = 2;
 const NO_RESET: u8 = 3;
 const ZERO_NEXT: u8 = 4;
 
+/// Whether a population has a synaptic current, as a const-generic parameter of the per-neuron
+/// kernels.
+const SYNAPSE: bool = true;
+const NO_SYNAPSE: bool = false;
+
 /// `$kernel::<GT, RESET, extra..>($args)` once per (compare, reset) pair.
-#[cfg(target_arch = "x86_64")]
-macro_rules! per_kind_avx2 {
+macro_rules! per_kind_const {
     ($lif:expr, $kernel:ident $(::<$($extra:ident),*>)? ($($arg:expr),*)) => {
         match ($lif.fire, $lif.reset) {
             (Compare::Ge, Reset::Hard) => $kernel::<false, HARD $($(, $extra)*)?>($($arg),*),
@@ -106,6 +115,9 @@ pub(crate) fn fire(
     simd: Simd,
 ) -> u64 {
     idx.clear();
+    if let Some(each) = &lif.per_neuron {
+        return fire_each(lif, each, v, input, current, idx, simd);
+    }
     // Decided once per population: the plain kernel is the one it always was.
     let near = match lif.synapse {
         Some(syn) => {
@@ -405,7 +417,7 @@ mod x86 {
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     // SAFETY: the caller's CPU has AVX2.
-    unsafe { per_kind_avx2!(lif, fire_avx2_n(lif, v, input, idx)) }
+    unsafe { per_kind_const!(lif, fire_avx2_n(lif, v, input, idx)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -467,6 +479,9 @@ pub(crate) fn train(
     near: &mut [u64],
     simd: Simd,
 ) {
+    if let Some(each) = &lif.per_neuron {
+        return train_each(lif, each, seeds, step_bias, n, words, trains, near, simd);
+    }
     // Separate builds with a per-step bias and with a current, so the common case keeps its
     // loop as it was.
     let b = step_bias.unwrap_or(&[]);
@@ -575,7 +590,7 @@ unsafe fn train_avx2<const BIAS: bool, const SYN: bool>(
 ) {
     // SAFETY: the caller's CPU has AVX2.
     unsafe {
-        per_kind_avx2!(
+        per_kind_const!(
             lif,
             train_avx2_n::<BIAS, SYN>(lif, seeds, step_bias, n, words, trains, near)
         )
@@ -657,4 +672,262 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool, const 
         }
     }
     train_portable::<BIAS, SYN>(lif, seeds, step_bias, n, full, words, trains, near);
+}
+
+/// One neuron's step with its own parameters, `ir::SpikingAt::charge` then `after_fire` (less
+/// the lower bound, applied by the callers) in f32: charge `u` from the stored membrane `m` and
+/// the drive `x`, apply a pending delayed reset, fire, reset. Returns the kept membrane, whether
+/// it fired and whether `u` came within the flip margin of the threshold.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_each<const GT: bool, const RESET: u8>(
+    m: f32,
+    x: f32,
+    beta: f32,
+    gain: f32,
+    rest: f32,
+    th: f32,
+    vr: f32,
+) -> (f32, bool, bool) {
+    let fires = |u: f32| if GT { u > th } else { u >= th };
+    let u = rest + beta * (m - rest) + gain * x;
+    let u = match RESET {
+        SUBTRACT_NEXT if fires(m) => u - th,
+        ZERO_NEXT if fires(m) => vr,
+        _ => u,
+    };
+    let near = (u - th).abs() < FLIP_MARGIN as f32;
+    let f = fires(u);
+    let kept = match RESET {
+        HARD if f => vr,
+        SUBTRACT if f => u - th,
+        _ => u,
+    };
+    (kept, f, near)
+}
+
+/// [`fire`] for a population with per-neuron parameters.
+fn fire_each(
+    lif: &Lif,
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+    simd: Simd,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire_any`.
+        return unsafe { fire_each_avx2(lif, each, v, input, current, idx) };
+    }
+    let _ = simd;
+    fire_each_any(lif, each, v, input, current, idx)
+}
+
+/// The portable per-neuron loop compiled for AVX2: vector multiplies and adds, never an FMA, so
+/// the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn fire_each_avx2(
+    lif: &Lif,
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+) -> u64 {
+    fire_each_any(lif, each, v, input, current, idx)
+}
+
+/// The build of [`fire_each_n`] for the population's (compare, reset, synapse).
+#[inline(always)]
+fn fire_each_any(
+    lif: &Lif,
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+) -> u64 {
+    if lif.synapse.is_some() {
+        per_kind_const!(lif, fire_each_n::<SYNAPSE>(each, v, input, current, idx))
+    } else {
+        per_kind_const!(lif, fire_each_n::<NO_SYNAPSE>(each, v, input, current, idx))
+    }
+}
+
+/// Every neuron through [`step_each`], its synaptic current first when `SYN`
+/// (`ir::SynapseAt::update`: two products, then their sum), 64 at a time into one word of
+/// spike bits; then the lower bound, as [`fire`] applies it.
+#[inline(always)]
+fn fire_each_n<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+) -> u64 {
+    let n = v.len();
+    // Slices of one length, so the loop below indexes them without bounds checks.
+    let (input, beta, gain, rest) = (
+        &input[..n],
+        &each.beta[..n],
+        &each.gain[..n],
+        &each.rest[..n],
+    );
+    let (th, vr) = (&each.threshold[..n], &each.v_reset[..n]);
+    let with_current = if SYN { n } else { 0 };
+    let (alpha, w_in) = (&each.alpha[..with_current], &each.w_in[..with_current]);
+    let current = &mut current[..with_current];
+    let mut near = 0u64;
+    let mut lo = 0;
+    while lo < n {
+        let hi = (lo + 64).min(n);
+        let (mut bits, mut close) = (0u64, 0u32);
+        for i in lo..hi {
+            let x = if SYN {
+                current[i] = alpha[i] * current[i] + w_in[i] * input[i];
+                current[i]
+            } else {
+                input[i]
+            };
+            let (kept, f, c) =
+                step_each::<GT, RESET>(v[i], x, beta[i], gain[i], rest[i], th[i], vr[i]);
+            v[i] = kept;
+            bits |= u64::from(f) << (i - lo);
+            close += u32::from(c);
+        }
+        push_bits(idx, bits, lo, n);
+        near += u64::from(close);
+        lo = hi;
+    }
+    for (m, lo) in v.iter_mut().zip(&each.v_min) {
+        *m = floor_at(*m, *lo);
+    }
+    near
+}
+
+/// [`train`] for a population with per-neuron parameters.
+#[allow(clippy::too_many_arguments)]
+fn train_each(
+    lif: &Lif,
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+    simd: Simd,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe { train_each_avx2(lif, each, seeds, step_bias, n, words, trains, near) };
+    }
+    let _ = simd;
+    train_each_any(lif, each, seeds, step_bias, n, words, trains, near)
+}
+
+/// The portable per-neuron trains compiled for AVX2 (see [`fire_each_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn train_each_avx2(
+    lif: &Lif,
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    train_each_any(lif, each, seeds, step_bias, n, words, trains, near)
+}
+
+/// The build of [`train_each_n`] for the population's (compare, reset, synapse).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn train_each_any(
+    lif: &Lif,
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    if lif.synapse.is_some() {
+        per_kind_const!(
+            lif,
+            train_each_n::<SYNAPSE>(each, seeds, step_bias, n, words, trains, near)
+        )
+    } else {
+        per_kind_const!(
+            lif,
+            train_each_n::<NO_SYNAPSE>(each, seeds, step_bias, n, words, trains, near)
+        )
+    }
+}
+
+/// Each word's 64 neurons held through all the steps, as in `train_portable`: the step's input
+/// (seed, plus the per-step bias row) gathered first, then every neuron through [`step_each`]
+/// with its current and lower bound, as in [`fire_each_n`].
+#[inline(always)]
+fn train_each_n<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    let floor = !each.v_min.is_empty();
+    for w in 0..words {
+        let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
+        let len = hi - lo;
+        let (beta, gain, rest) = (&each.beta[lo..hi], &each.gain[lo..hi], &each.rest[lo..hi]);
+        let (th, vr) = (&each.threshold[lo..hi], &each.v_reset[lo..hi]);
+        let with_current = if SYN { lo..hi } else { 0..0 };
+        let (alpha, w_in) = (&each.alpha[with_current.clone()], &each.w_in[with_current]);
+        let v_min = &each.v_min[if floor { lo..hi } else { 0..0 }];
+        let (mut v, mut current, mut x) = ([0.0f32; 64], [0.0f32; 64], [0.0f32; 64]);
+        v[..len].copy_from_slice(vr);
+        for (t, seed) in seeds.iter().enumerate() {
+            let x = &mut x[..len];
+            match seed {
+                Some(s) => x.copy_from_slice(&s[lo..hi]),
+                None => x.fill(0.0),
+            }
+            if let Some(b) = step_bias {
+                x.iter_mut()
+                    .zip(&b[t * n + lo..t * n + hi])
+                    .for_each(|(x, b)| *x += b);
+            }
+            let (mut bits, mut close) = (0u64, 0u32);
+            for j in 0..len {
+                let d = if SYN {
+                    current[j] = alpha[j] * current[j] + w_in[j] * x[j];
+                    current[j]
+                } else {
+                    x[j]
+                };
+                let (kept, f, c) =
+                    step_each::<GT, RESET>(v[j], d, beta[j], gain[j], rest[j], th[j], vr[j]);
+                v[j] = if floor {
+                    floor_at(kept, v_min[j])
+                } else {
+                    kept
+                };
+                bits |= u64::from(f) << j;
+                close += u32::from(c);
+            }
+            trains[t * words + w] = bits;
+            near[t] += u64::from(close);
+        }
+    }
 }

@@ -181,6 +181,34 @@ fn simd_and_portable_kernels_give_identical_runs() {
         checked += 1;
     }
     assert_eq!(checked, 40, "random modules draw synapses");
+    let with_per_neuron_parameters = (0..400u64)
+        .filter(|&seed| {
+            synth::random_module(seed)
+                .populations
+                .iter()
+                .any(|(_, p)| per_neuron_parameters(&p.kind))
+        })
+        .take(40);
+    let mut checked = 0;
+    for seed in with_per_neuron_parameters {
+        let m = synth::random_module(seed);
+        same_in_every_build(
+            &format!("random module {seed} (per-neuron parameters)"),
+            &m,
+            &synth::random_inputs(&m, seed),
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 40, "random modules draw per-neuron parameters");
+}
+
+/// Whether any neuron parameter of a population differs per neuron.
+fn per_neuron_parameters(kind: &PopulationKind) -> bool {
+    match kind {
+        PopulationKind::Spiking(s) => s.uniform().is_none(),
+        PopulationKind::Readout(r) => r.integrator.is_some_and(|li| li.uniform().is_none()),
+        _ => false,
+    }
 }
 
 /// Reports of every built-in target render, with long non-ASCII layer names cut cleanly.

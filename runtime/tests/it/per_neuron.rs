@@ -1,0 +1,198 @@
+//! Per-neuron neuron parameters in the runtime: three kinds of neuron, each with its own leak,
+//! threshold and reset value, in one spiking population and one integrator readout, checked
+//! step by step against the arithmetic worked out by hand, the reference interpreter and every
+//! SIMD build, stepping (`neuron::fire`) and precomputed (`neuron::train`) alike.
+
+use snnc_compiler::ir::{Module, Param, PopulationKind, Tensor};
+use snnc_compiler::reference::run_module;
+use snnc_runtime::Plan;
+use snnc_runtime::ops::Simd;
+use snnc_runtime::plan::Kind;
+
+const T: usize = 5;
+
+/// The three kinds of spiking neuron: (beta, threshold, v_reset).
+const SPIKING: [(f32, f32, f32); 3] = [(0.5, 1.5, 0.0), (0.75, 2.5, 0.5), (0.25, 0.5, -0.25)];
+/// The three kinds of integrator: (beta, rest).
+const INTEGRATOR: [(f32, f32); 3] = [(0.5, 0.0), (0.5, 1.0), (0.25, -1.0)];
+
+/// By hand, input 1 at every step, `u = v_reset + beta (v - v_reset) + 1` from `v = v_reset`,
+/// hard reset, `u >= threshold` fires:
+/// * kind 0: u runs 1, 1.5 (fires: on the threshold), 1, 1.5 (fires), 1;
+/// * kind 1: u runs 1.5, 2.25, 2.8125 (fires), 1.5, 2.25;
+/// * kind 2: u is 0.75 at every step, and fires at every step.
+const SPIKES: [[bool; T]; 3] = [
+    [false, true, false, true, false],
+    [false, false, true, false, false],
+    [true; T],
+];
+/// Kind 0 lands on its threshold at steps 1 and 3; the others never come within the margin
+/// (kind 1's 1.5 would be near kind 0's threshold: near-threshold counting is per neuron too).
+const NEAR: [bool; T] = [false, true, false, true, false];
+/// The integrator readout, `v = rest + beta (v - rest) + spike` from `v = rest`, its last
+/// membrane: kind 0 runs 0, 1, 0.5, 1.25, 0.625; kind 1 runs 1, 1, 2, 1.5, 1.25; kind 2 runs 0,
+/// 0.25, 0.3125, 0.328125, 0.33203125. All exact in binary.
+const LAST_MEMBRANE: [f64; 3] = [0.625, 1.25, 0.33203125];
+
+/// Input into one spiking population of `shape` (`direct`: its spike trains are precomputed;
+/// `event_frames`: it steps), read by a same-sized membrane readout through a reshape; then
+/// every parameter that differs by kind made a per-neuron tensor, neuron `i` (row-major) of
+/// kind `i % 3`.
+fn module(shape: &[usize], encoding: &str) -> Module {
+    let n: usize = shape.iter().product();
+    let dims = format!("{shape:?}");
+    let text = format!(
+        r#"snnir 1
+module "per-neuron" timesteps={T} classes={n}
+p0 = input "x" {dims} {encoding}
+p1 = spiking "lif" {dims} beta=0.5 gain=1.0 threshold=1.0 v_reset=0.0 reset=hard fire=ge
+p2 = readout "out" [{n}] membrane_last beta=0.5 gain=1.0 rest=0.0
+e0 = identity p0 -> p1 graded
+e1 = reshape p1 -> p2 binary
+"#
+    );
+    let mut m = snnc_compiler::text::parse(&text, "per-neuron.snnir", |_| {
+        Ok(snnc_compiler::network::Weights::default())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    .0;
+    let mut tensor = |label: &str, shape: &[usize], value: &dyn Fn(usize) -> f32| {
+        let data = (0..n).map(|i| value(i % 3)).collect();
+        Param::PerNeuron(m.tensors.push(Tensor::new(label, shape.to_vec(), data)))
+    };
+    let beta = tensor("lif.beta", shape, &|k| SPIKING[k].0);
+    let threshold = tensor("lif.threshold", shape, &|k| SPIKING[k].1);
+    let v_reset = tensor("lif.v_reset", shape, &|k| SPIKING[k].2);
+    let li_beta = tensor("out.beta", &[n], &|k| INTEGRATOR[k].0);
+    let li_rest = tensor("out.rest", &[n], &|k| INTEGRATOR[k].1);
+    for (_, p) in m.populations.iter_mut() {
+        match &mut p.kind {
+            PopulationKind::Spiking(s) => {
+                (s.beta, s.threshold, s.v_reset) = (beta, threshold, v_reset)
+            }
+            PopulationKind::Readout(r) => {
+                let li = r.integrator.as_mut().expect("a membrane readout");
+                (li.beta, li.rest) = (li_beta, li_rest);
+            }
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Input 1 on every line at every step (one frame, or `T`).
+fn ones(shape: &[usize], encoding: &str) -> Vec<Vec<f32>> {
+    let n: usize = shape.iter().product();
+    let frames = if encoding == "event_frames" { T } else { 1 };
+    vec![vec![1.0; n * frames]]
+}
+
+#[test]
+fn three_kinds_of_neuron_fire_and_integrate_as_worked_out_by_hand() {
+    // Three neurons; then 72 as [3, 4, 6], stored channel-last and over a full 64-neuron word
+    // and a partial one.
+    for shape in [vec![3], vec![3, 4, 6]] {
+        let n: usize = shape.iter().product();
+        for encoding in ["event_frames", "direct"] {
+            let what = format!("{shape:?} {encoding}");
+            let m = module(&shape, encoding);
+            let x = ones(&shape, encoding);
+            let mut plan = Plan::new(&m).unwrap();
+            let Kind::Spiking(lif) = &plan.pops[1].kind else {
+                panic!("{what}: p1 is spiking");
+            };
+            assert!(lif.per_neuron.is_some(), "{what}: per-neuron kernels");
+            assert_eq!(
+                plan.pops[1].incoming.is_empty(),
+                encoding == "direct",
+                "{what}: direct input is hoisted, so the spike trains are precomputed"
+            );
+            plan.simd = Simd::None;
+            let portable = plan.run_batch(&x, true, None).unwrap();
+            let run = &portable[0];
+            let trace = run.trace.as_ref().unwrap();
+            for t in 0..T {
+                for i in 0..n {
+                    let want = if SPIKES[i % 3][t] { 1.0 } else { 0.0 };
+                    assert_eq!(trace[t][1][i], want, "{what}: neuron {i} at step {t}");
+                }
+                let near = if NEAR[t] { n.div_ceil(3) } else { 0 };
+                assert_eq!(
+                    run.pops[T + t].near,
+                    near as u64,
+                    "{what}: near at step {t}"
+                );
+            }
+            let want: Vec<f64> = (0..n).map(|i| LAST_MEMBRANE[i % 3]).collect();
+            assert_eq!(run.logits, want, "{what}");
+
+            let reference = run_module(&m, &x).unwrap();
+            let output = plan.run_output(&portable);
+            assert_eq!(reference.spikes, output.spikes, "{what}: reference spikes");
+            assert_eq!(
+                reference.near_threshold, output.near_threshold,
+                "{what}: reference near-threshold counts"
+            );
+            assert_eq!(reference.logits, output.logits, "{what}: reference logits");
+            for level in Simd::available() {
+                plan.simd = level;
+                assert_eq!(
+                    plan.run_batch(&x, true, None).unwrap(),
+                    portable,
+                    "{what}: {level:?}"
+                );
+            }
+        }
+    }
+}
+
+/// One value per neuron is the same as a uniform value: a population whose tensors repeat one
+/// value runs like the uniform one, bit for bit (the uniform kernels against the per-neuron
+/// ones).
+#[test]
+fn a_per_neuron_tensor_of_one_value_runs_like_the_uniform_value() {
+    for encoding in ["event_frames", "direct"] {
+        let shape = [3, 4, 6];
+        let mut per_neuron = module(&shape, encoding);
+        let mut uniform = per_neuron.clone();
+        for (_, p) in uniform.populations.iter_mut() {
+            match &mut p.kind {
+                PopulationKind::Spiking(s) => {
+                    (s.beta, s.threshold, s.v_reset) = (0.75.into(), 2.5.into(), 0.5.into())
+                }
+                PopulationKind::Readout(r) => {
+                    let li = r.integrator.as_mut().unwrap();
+                    (li.beta, li.rest) = (0.25.into(), (-1.0).into());
+                }
+                _ => {}
+            }
+        }
+        // Kind 1's spiking values and kind 2's integrator everywhere, as tensors.
+        for (_, t) in per_neuron.tensors.iter_mut() {
+            let value = match t.label.as_str() {
+                "lif.beta" => 0.75,
+                "lif.threshold" => 2.5,
+                "lif.v_reset" => 0.5,
+                "out.beta" => 0.25,
+                "out.rest" => -1.0,
+                _ => continue,
+            };
+            t.data.fill(value);
+        }
+        let x = ones(&shape, encoding);
+        let uniform_plan = Plan::new(&uniform).unwrap();
+        let Kind::Spiking(lif) = &uniform_plan.pops[1].kind else {
+            panic!("p1 is spiking");
+        };
+        assert!(lif.per_neuron.is_none(), "uniform kernels");
+        let mut plan = Plan::new(&per_neuron).unwrap();
+        for level in Simd::available() {
+            plan.simd = level;
+            assert_eq!(
+                plan.run_batch(&x, true, None).unwrap(),
+                uniform_plan.run_batch(&x, true, None).unwrap(),
+                "{encoding} {level:?}"
+            );
+        }
+    }
+}

@@ -196,3 +196,45 @@ fn a_per_neuron_tensor_of_one_value_runs_like_the_uniform_value() {
         }
     }
 }
+
+/// `snnc targets fit`: per-neuron parameters are memory. The 72-neuron module holds three
+/// per-neuron fields in its spiking layer and two in its readout's integrator (one word each
+/// per neuron; at Loihi's 24-bit state width, 3 bytes a word), in three distinct sets per layer
+/// (the three kinds); a field made uniform costs no words.
+#[test]
+fn fit_counts_a_word_per_neuron_and_per_neuron_field_and_the_distinct_sets() {
+    let loihi = snnc_targets::Target::builtin("loihi").unwrap();
+    let m = module(&[3, 4, 6], "event_frames");
+    let r = snnc_runtime::fit::estimate(&m, &loihi).unwrap();
+    let words: Vec<(&str, u64, u64)> = r
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l.parameter_words, l.parameter_sets))
+        .collect();
+    assert_eq!(words, [("lif", 3 * 72, 3), ("out", 2 * 72, 3)]);
+    assert_eq!(r.parameter_words, 5 * 72);
+    assert_eq!(r.parameter_bytes, Some(5 * 72 * 3));
+    assert_eq!(r.max_parameter_sets, 3);
+    let text = snnc_runtime::fit::render(&r);
+    assert!(
+        text.contains("360 per-neuron parameter words (1080 bytes), up to 3 parameter sets"),
+        "{text}"
+    );
+
+    let mut uniform = m.clone();
+    for (_, p) in uniform.populations.iter_mut() {
+        match &mut p.kind {
+            PopulationKind::Spiking(s) => s.beta = 0.5.into(),
+            PopulationKind::Readout(r) => r.integrator.as_mut().unwrap().rest = 0.0.into(),
+            _ => {}
+        }
+    }
+    let r = snnc_runtime::fit::estimate(&uniform, &loihi).unwrap();
+    let words: Vec<(u64, u64)> = r
+        .layers
+        .iter()
+        .map(|l| (l.parameter_words, l.parameter_sets))
+        .collect();
+    // Threshold and v_reset still differ in the spiking layer, integrator beta in the readout.
+    assert_eq!(words, [(2 * 72, 3), (72, 2)]);
+}

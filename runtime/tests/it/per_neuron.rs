@@ -238,3 +238,106 @@ fn fit_counts_a_word_per_neuron_and_per_neuron_field_and_the_distinct_sets() {
     // Threshold and v_reset still differ in the spiking layer, integrator beta in the readout.
     assert_eq!(words, [(2 * 72, 3), (72, 2)]);
 }
+
+/// Uniform draws in `[lo, hi)` from a fixed seed (xorshift), one per neuron.
+fn draws(seed: &mut u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            lo + (hi - lo) * (*seed >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// Every (compare, reset) pair, with and without a synaptic current and a lower bound, stepping
+/// and precomputed, on 70 neurons stored channel-last (a full 64-neuron word and a partial one),
+/// every parameter drawn per neuron: every SIMD build gives the portable run bit for bit, and
+/// the reference interpreter agrees up to float ties (each flip replayed and proven one).
+#[test]
+fn every_reset_and_compare_with_per_neuron_values_agrees_everywhere() {
+    use crate::common::flips::check_runs;
+    let shape = [2usize, 5, 7];
+    let n = 70;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let (mut spikes, mut flips, mut cases) = (0u64, 0usize, 0);
+    for fire in ["ge", "gt"] {
+        for reset in ["hard", "subtract", "subtract_next", "zero_next", "none"] {
+            for synapse in ["", "alpha=0.5 w_in=1.0"] {
+                for v_min in ["", "v_min=-1.0"] {
+                    for encoding in ["event_frames", "direct"] {
+                        let what = format!("{fire} {reset} {synapse:?} {v_min:?} {encoding}");
+                        let text = format!(
+                            r#"snnir 1
+module "per-neuron-kinds" timesteps=6 classes={n}
+p0 = input "x" [2, 5, 7] {encoding}
+p1 = spiking "lif" [2, 5, 7] beta=0.5 gain=1.0 threshold=1.0 v_reset=0.0 v_leak=0.0 reset={reset} fire={fire} {v_min} {synapse}
+p2 = readout "out" [{n}] spike_count
+e0 = identity p0 -> p1 graded
+e1 = reshape p1 -> p2 binary
+"#
+                        );
+                        let mut m = snnc_compiler::text::parse(&text, "kinds.snnir", |_| {
+                            Ok(snnc_compiler::network::Weights::default())
+                        })
+                        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+                        .0;
+                        let mut tensor = |label: &str, lo: f32, hi: f32| {
+                            let data = draws(&mut seed, n, lo, hi);
+                            let t = Tensor::new(label, shape.to_vec(), data);
+                            Param::PerNeuron(m.tensors.push(t))
+                        };
+                        let beta = tensor("beta", 0.5, 0.95);
+                        let gain = tensor("gain", 0.5, 1.5);
+                        let threshold = tensor("threshold", 0.5, 1.5);
+                        let v_reset = tensor("v_reset", -0.3, 0.2);
+                        let v_leak = tensor("v_leak", -0.2, 0.2);
+                        let floor = tensor("v_min", -1.5, -0.5);
+                        let alpha = tensor("alpha", 0.5, 0.9);
+                        let w_in = tensor("w_in", 0.5, 1.5);
+                        for (_, p) in m.populations.iter_mut() {
+                            if let PopulationKind::Spiking(s) = &mut p.kind {
+                                (s.beta, s.gain, s.threshold) = (beta, gain, threshold);
+                                (s.v_reset, s.v_leak) = (v_reset, Some(v_leak));
+                                s.v_min = s.v_min.map(|_| floor);
+                                if let Some(syn) = &mut s.synapse {
+                                    (syn.alpha, syn.w_in) = (alpha, w_in);
+                                }
+                            }
+                        }
+                        let frames = if encoding == "event_frames" { 6 } else { 1 };
+                        let x: Vec<Vec<f32>> = (0..3)
+                            .map(|_| draws(&mut seed, n * frames, -0.2, 1.2))
+                            .collect();
+                        let mut plan = Plan::new(&m).unwrap_or_else(|e| panic!("{what}: {e}"));
+                        plan.simd = Simd::None;
+                        let portable = plan.run_batch(&x, true, None).unwrap();
+                        for level in Simd::available() {
+                            plan.simd = level;
+                            assert_eq!(
+                                plan.run_batch(&x, true, None).unwrap(),
+                                portable,
+                                "{what}: {level:?}"
+                            );
+                        }
+                        let reference = run_module(&m, &x).unwrap();
+                        let found = check_runs(&m, &plan, &reference, &portable)
+                            .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        flips += found.flips;
+                        spikes += portable
+                            .iter()
+                            .map(|r| (0..6).map(|t| r.pops[6 + t].events).sum::<u64>())
+                            .sum::<u64>();
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{cases} cases, {spikes} spikes, {flips} tie flips");
+    assert!(
+        spikes > 100 * cases as u64,
+        "the neurons should spike ({spikes})"
+    );
+}

@@ -764,6 +764,7 @@ fn fire_each(
     near
 }
 
+/// [`fire_each`] less the lower bound, in the widest build the CPU has.
 fn fire_each_build(
     lif: &Lif,
     each: &PerNeuron,

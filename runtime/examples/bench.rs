@@ -7,10 +7,12 @@
 //!     --net conv-snn=RUN_DIR:fashion-mnist:DATA_DIR \
 //!     --net nmnist=RUN_DIR:nmnist:DATA_DIR --sweep nmnist [--samples 256] [--reference-samples 256]
 //! ```
-//! RUN_DIR is a training output directory or a `.snnir`. Prints markdown tables.
+//! RUN_DIR is a training output directory or a `.snnir`. Prints markdown tables. `--per-neuron`
+//! gives every neuron parameter a per-neuron tensor of its own value: the same network, the
+//! same results, through the per-neuron kernels.
 
 use rayon::prelude::*;
-use snnc_compiler::ir::Module;
+use snnc_compiler::ir::{Module, Param, PopulationKind, Tensor};
 use snnc_compiler::reference::run_module;
 use snnc_datasets::{DatasetName, Split};
 use snnc_runtime::data::DatasetInputs;
@@ -34,6 +36,7 @@ struct Args {
     /// Write each network's inputs here (`LABEL.f32`, raw little-endian, samples x values) for
     /// `runtime/benches/onnxruntime_bench.py`.
     dump: Option<PathBuf>,
+    per_neuron: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -44,6 +47,7 @@ fn parse() -> Result<Args, String> {
         sweep: None,
         repeats: 3,
         dump: None,
+        per_neuron: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,10 +78,61 @@ fn parse() -> Result<Args, String> {
             "--repeats" => a.repeats = value()?.parse().map_err(|e| format!("--repeats: {e}"))?,
             "--sweep" => a.sweep = Some(value()?),
             "--dump" => a.dump = Some(value()?.into()),
+            "--per-neuron" => a.per_neuron = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(a)
+}
+
+/// Every uniform neuron parameter of `m` made a per-neuron tensor repeating its value.
+fn every_parameter_per_neuron(m: &mut Module) {
+    let Module {
+        populations,
+        tensors,
+        ..
+    } = m;
+    for (_, p) in populations.iter_mut() {
+        let n = p.shape.numel();
+        let shape = p.shape.dims().to_vec();
+        let mut each = |param: &mut Param| {
+            if let Param::Uniform(v) = *param {
+                let t = Tensor::new(
+                    format!("{}.per_neuron", p.name),
+                    shape.clone(),
+                    vec![v as f32; n],
+                );
+                *param = Param::PerNeuron(tensors.push(t));
+            }
+        };
+        match &mut p.kind {
+            PopulationKind::Spiking(s) => {
+                for param in [&mut s.beta, &mut s.gain, &mut s.threshold, &mut s.v_reset] {
+                    each(param);
+                }
+                s.v_leak
+                    .iter_mut()
+                    .chain(s.v_min.iter_mut())
+                    .for_each(&mut each);
+                if let Some(syn) = &mut s.synapse {
+                    each(&mut syn.alpha);
+                    each(&mut syn.w_in);
+                }
+            }
+            PopulationKind::Readout(r) => {
+                if let Some(li) = &mut r.integrator {
+                    for param in [&mut li.beta, &mut li.gain, &mut li.rest] {
+                        each(param);
+                    }
+                    if let Some(syn) = &mut li.synapse {
+                        each(&mut syn.alpha);
+                        each(&mut syn.w_in);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -186,8 +241,11 @@ fn main() {
     let mut timing_rows = Vec::new();
     let mut sweep_plan = None;
     for net in &args.nets {
-        let m =
+        let mut m =
             snnc_runtime::load::load(&net.path).unwrap_or_else(|e| panic!("{}: {e}", net.label));
+        if args.per_neuron {
+            every_parameter_per_neuron(&mut m);
+        }
         let plan = Plan::new(&m).unwrap_or_else(|e| panic!("{}: {e}", net.label));
         let inputs = DatasetInputs::load(
             &plan,

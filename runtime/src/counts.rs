@@ -24,7 +24,9 @@
 //! Counts are attributed to the population a projection delivers into. Hoisted projections (from
 //! constant populations) run once per sample, at step `delay`; a per-step affine from a constant
 //! population is not hoisted and runs every step from `delay` on, reading the source's one value
-//! (no ring read). A per-step bias or scale costs what a constant one does.
+//! (no ring read). A per-step bias or scale costs what a constant one does, and a neuron with
+//! per-neuron parameters what a neuron with uniform ones does (parameters are memory, counted
+//! by [`crate::fit`]).
 
 use crate::exec::SampleRun;
 use crate::ops::Op;
@@ -194,7 +196,7 @@ impl Plan {
                 let events = run.pops[p * t_max + t].events;
                 let c = &mut cells[p * t_max + t];
                 c.events += events;
-                match pop.kind {
+                match &pop.kind {
                     Kind::Spiking(lif) => {
                         c.spikes += events;
                         c.neuron_updates += n;

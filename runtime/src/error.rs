@@ -15,7 +15,8 @@ pub enum RuntimeError {
     #[error("{}: {source}", path.display())]
     Weights {
         path: PathBuf,
-        source: snnc_compiler::network::WeightsError,
+        // Boxed: the weights error is large, and every result of the runtime carries this type.
+        source: Box<snnc_compiler::network::WeightsError>,
     },
     #[error("{}: no weights.safetensors beside the network; compile it with trained weights first (or give a .snnir)", path.display())]
     NoWeights { path: PathBuf },

@@ -10,13 +10,20 @@
 //! one synapse per (input, output) pair it connects, because neuromorphic cores hold synapses,
 //! not kernels. It gives necessary conditions and a lower bound on cores: a real placement can
 //! need more (a core's distinct inputs, routing, per-synapse index and delay fields), never less.
+//!
+//! Neuron parameters that differ per neuron are memory, reported both ways a chip may hold
+//! them: one word per neuron and per-neuron field (stored per compartment), and the distinct
+//! parameter sets of each layer (shared profiles a compartment points to). A uniform parameter
+//! is one setting of the layer and costs nothing here.
 
 use serde::Serialize;
 use snnc_compiler::ir::{
-    Events, HandleMap, Module, Population, PopulationKind, Projection, ProjectionKind,
+    Arena, Events, HandleMap, Module, Param, Population, PopulationKind, Projection,
+    ProjectionKind, Tensor,
 };
 use snnc_compiler::validate::{ValidationErrors, validate};
 use snnc_targets::Target;
+use std::collections::HashSet;
 
 /// The wiring of one projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -126,6 +133,12 @@ pub struct LayerResources {
     /// Neuron state values it holds: a membrane per spiking neuron, and a synaptic current
     /// besides for a current-based one (two words); 0 for other kinds.
     pub state_words: u64,
+    /// Neuron parameters stored per neuron: one word per neuron for each parameter that differs
+    /// between its neurons (uniform ones are one setting of the layer, not counted).
+    pub parameter_words: u64,
+    /// Distinct parameter sets among its neurons (what shared per-core profiles would hold): 1
+    /// when every parameter is uniform, 0 for a population without neuron parameters.
+    pub parameter_sets: u64,
     /// Synapses of every projection into the population.
     pub synapses_in: u64,
     pub synapse_memory_bytes: u64,
@@ -160,6 +173,12 @@ pub struct Resources {
     pub state_words: u64,
     /// `state_words` at the target's state width, when its formats give one.
     pub state_bytes: Option<u64>,
+    /// Per-neuron parameter words of every layer (see [`LayerResources::parameter_words`]).
+    pub parameter_words: u64,
+    /// `parameter_words` at the target's state width, when its formats give one.
+    pub parameter_bytes: Option<u64>,
+    /// The most distinct parameter sets one layer needs.
+    pub max_parameter_sets: u64,
     pub synapses: u64,
     /// Width of one stored weight on the target (its `formats.weights`).
     pub weight_bits: u8,
@@ -234,6 +253,7 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             PopulationKind::Spiking(s) => neurons * (1 + u64::from(s.synapse.is_some())),
             _ => 0,
         };
+        let (parameter_words, parameter_sets) = parameters(&p.kind, &m.tensors, p.shape.numel());
         let cores = per_core.map(|l| {
             let need = |amount: u64, per: Option<u64>| per.map_or(0, |c| amount.div_ceil(c.max(1)));
             need(neurons, l.neurons_per_core)
@@ -250,6 +270,8 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             kind: p.kind.name().to_string(),
             neurons,
             state_words,
+            parameter_words,
+            parameter_sets,
             synapses_in: synapses_in[h],
             synapse_memory_bytes: memory(synapses_in[h]),
             max_fan_in: fan_in[h],
@@ -260,10 +282,13 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
     let neurons: u64 = layers.iter().map(|l| l.neurons).sum();
     let synapses: u64 = layers.iter().map(|l| l.synapses_in).sum();
     let state_words: u64 = layers.iter().map(|l| l.state_words).sum();
-    let state_bytes = target
-        .formats
-        .state
-        .map(|f| (state_words * f.bits() as u64).div_ceil(8));
+    let parameter_words: u64 = layers.iter().map(|l| l.parameter_words).sum();
+    let at_state_width = |words: u64| {
+        target
+            .formats
+            .state
+            .map(|f| (words * f.bits() as u64).div_ceil(8))
+    };
     let cores = per_core.map(|_| layers.iter().filter_map(|l| l.cores).sum::<u64>());
     let max_fan_in = layers.iter().map(|l| l.max_fan_in).max().unwrap_or(0);
     let max_fan_out = layers.iter().map(|l| l.max_fan_out).max().unwrap_or(0);
@@ -277,7 +302,10 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
             .map(|l| l.neurons)
             .sum(),
         state_words,
-        state_bytes,
+        state_bytes: at_state_width(state_words),
+        parameter_words,
+        parameter_bytes: at_state_width(parameter_words),
+        max_parameter_sets: layers.iter().map(|l| l.parameter_sets).max().unwrap_or(0),
         synapses,
         weight_bits,
         synapse_memory_bytes: memory(synapses),
@@ -291,6 +319,27 @@ pub fn estimate(m: &Module, target: &Target) -> Result<Resources, ValidationErro
     };
     r.checks = checks(&r, target);
     Ok(r)
+}
+
+/// A population's per-neuron parameter words and distinct parameter sets (see
+/// [`LayerResources`]).
+fn parameters(kind: &PopulationKind, tensors: &Arena<Tensor>, neurons: usize) -> (u64, u64) {
+    let params: Vec<Param> = match kind {
+        PopulationKind::Spiking(s) => s.params().into_iter().map(|(_, p)| p).collect(),
+        PopulationKind::Readout(r) => match &r.integrator {
+            Some(li) => li.params().into_iter().map(|(_, p)| p).collect(),
+            None => return (0, 0),
+        },
+        _ => return (0, 0),
+    };
+    let each: Vec<&[f32]> = params
+        .iter()
+        .filter_map(|p| p.tensor().map(|t| tensors[t].data.as_slice()))
+        .collect();
+    let sets: HashSet<Vec<u32>> = (0..neurons)
+        .map(|i| each.iter().map(|values| values[i].to_bits()).collect())
+        .collect();
+    ((each.len() * neurons) as u64, sets.len() as u64)
 }
 
 fn checks(r: &Resources, target: &Target) -> Vec<Check> {
@@ -369,10 +418,21 @@ fn checks(r: &Resources, target: &Target) -> Vec<Check> {
 pub fn render(r: &Resources) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
+    let parameters = if r.parameter_words > 0 {
+        format!(
+            ", {} per-neuron parameter words{}, up to {} parameter sets in a layer",
+            r.parameter_words,
+            r.parameter_bytes
+                .map_or(String::new(), |b| format!(" ({b} bytes)")),
+            r.max_parameter_sets
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "{} on {}: {} neurons ({} spiking, {} state words{}), {} synapses ({} bytes of {}-bit \
-         weights), fan-in up to {}, fan-out up to {}, delays up to {}",
+        "{} on {}: {} neurons ({} spiking, {} state words{}{parameters}), {} synapses ({} bytes \
+         of {}-bit weights), fan-in up to {}, fan-out up to {}, delays up to {}",
         r.module,
         r.target,
         r.neurons,

@@ -26,7 +26,7 @@ pub fn load(path: &Path) -> Result<Module, RuntimeError> {
         .and_then(|w| net.check_weights(&w).map(|()| w))
         .map_err(|e| RuntimeError::Weights {
             path: weights_path.clone(),
-            source: e,
+            source: Box::new(e),
         })?;
     compile(&net, weights, true, false).map_err(|e| RuntimeError::Compile {
         path: source.network,

@@ -13,13 +13,19 @@
 //! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
 //! the portable results. The vector kernels turn the fire and near-threshold compares straight
 //! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.
+//!
+//! A population with per-neuron parameters ([`PerNeuron`]) takes kernels of its own, so the
+//! scalar-parameter ones above stay as they are: a portable loop ([`step_each`] per neuron,
+//! the same operations in the same order, each neuron reading its own values) and AVX2 kernels
+//! that run the same eight-lane step as the uniform ones with the parameters loaded lane by
+//! lane rather than broadcast: the same bits in every build.
 
 // Intrinsic calls sit in `unsafe` blocks for Rust 1.85 (the workspace's minimum); from 1.86 on,
 // the arithmetic ones are safe inside `target_feature` functions.
 #![allow(unused_unsafe)]
 
 use crate::ops::Simd;
-use crate::plan::{Lif, Synapse};
+use crate::plan::{Lif, PerNeuron, Synapse};
 use snnc_compiler::ir::{Compare, Reset};
 use snnc_compiler::reference::FLIP_MARGIN;
 
@@ -67,9 +73,13 @@ const SUBTRACT_NEXT: u8 = 2;
 const NO_RESET: u8 = 3;
 const ZERO_NEXT: u8 = 4;
 
+/// Whether a population has a synaptic current, as a const-generic parameter of the per-neuron
+/// kernels.
+const SYNAPSE: bool = true;
+const NO_SYNAPSE: bool = false;
+
 /// `$kernel::<GT, RESET, extra..>($args)` once per (compare, reset) pair.
-#[cfg(target_arch = "x86_64")]
-macro_rules! per_kind_avx2 {
+macro_rules! per_kind_const {
     ($lif:expr, $kernel:ident $(::<$($extra:ident),*>)? ($($arg:expr),*)) => {
         match ($lif.fire, $lif.reset) {
             (Compare::Ge, Reset::Hard) => $kernel::<false, HARD $($(, $extra)*)?>($($arg),*),
@@ -106,6 +116,9 @@ pub(crate) fn fire(
     simd: Simd,
 ) -> u64 {
     idx.clear();
+    if let Some(each) = &lif.per_neuron {
+        return fire_each(lif, each, v, input, current, idx, simd);
+    }
     // Decided once per population: the plain kernel is the one it always was.
     let near = match lif.synapse {
         Some(syn) => {
@@ -298,6 +311,44 @@ mod x86 {
         }
     }
 
+    impl Consts {
+        /// The parameters of neurons `i..i + 8` of a per-neuron population, one per lane.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) unsafe fn of_lanes(each: &PerNeuron, i: usize) -> Consts {
+            // SAFETY: as in `Consts::new`; `load8` checks its bounds.
+            unsafe {
+                Consts {
+                    vr: load8(&each.v_reset, i),
+                    rest: load8(&each.rest, i),
+                    beta: load8(&each.beta, i),
+                    gain: load8(&each.gain, i),
+                    th: load8(&each.threshold, i),
+                    margin: _mm256_set1_ps(FLIP_MARGIN as f32),
+                    abs: _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff)),
+                }
+            }
+        }
+    }
+
+    /// Values `i..i + 8` of `a` (panics past its end).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn load8(a: &[f32], i: usize) -> __m256 {
+        let lanes = &a[i..i + 8];
+        // SAFETY: `lanes` holds the eight f32 the unaligned load reads.
+        unsafe { _mm256_loadu_ps(lanes.as_ptr()) }
+    }
+
+    /// `m` into values `i..i + 8` of `a` (panics past its end).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn store8(a: &mut [f32], i: usize, m: __m256) {
+        let lanes = &mut a[i..i + 8];
+        // SAFETY: `lanes` holds the eight f32 the unaligned store writes.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) }
+    }
+
     /// One step of eight neurons: the new membranes, the fire mask (a bit per lane) and the
     /// near-threshold compare (all ones in the lanes that are near).
     #[inline]
@@ -405,7 +456,7 @@ mod x86 {
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn fire_avx2(lif: &Lif, v: &mut [f32], input: &[f32], idx: &mut Vec<u32>) -> u64 {
     // SAFETY: the caller's CPU has AVX2.
-    unsafe { per_kind_avx2!(lif, fire_avx2_n(lif, v, input, idx)) }
+    unsafe { per_kind_const!(lif, fire_avx2_n(lif, v, input, idx)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -467,6 +518,9 @@ pub(crate) fn train(
     near: &mut [u64],
     simd: Simd,
 ) {
+    if let Some(each) = &lif.per_neuron {
+        return train_each(lif, each, seeds, step_bias, n, words, trains, near, simd);
+    }
     // Separate builds with a per-step bias and with a current, so the common case keeps its
     // loop as it was.
     let b = step_bias.unwrap_or(&[]);
@@ -575,7 +629,7 @@ unsafe fn train_avx2<const BIAS: bool, const SYN: bool>(
 ) {
     // SAFETY: the caller's CPU has AVX2.
     unsafe {
-        per_kind_avx2!(
+        per_kind_const!(
             lif,
             train_avx2_n::<BIAS, SYN>(lif, seeds, step_bias, n, words, trains, near)
         )
@@ -657,4 +711,375 @@ unsafe fn train_avx2_n<const GT: bool, const RESET: u8, const BIAS: bool, const 
         }
     }
     train_portable::<BIAS, SYN>(lif, seeds, step_bias, n, full, words, trains, near);
+}
+
+/// One neuron's step with its own parameters, `ir::SpikingAt::charge` then `after_fire` (less
+/// the lower bound, applied by the callers) in f32: charge `u` from the stored membrane `m` and
+/// the drive `x`, apply a pending delayed reset, fire, reset. Returns the kept membrane, whether
+/// it fired and whether `u` came within the flip margin of the threshold. `x86::step8` states
+/// the same operations in eight lanes.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_each<const GT: bool, const RESET: u8>(
+    m: f32,
+    x: f32,
+    beta: f32,
+    gain: f32,
+    rest: f32,
+    th: f32,
+    vr: f32,
+) -> (f32, bool, bool) {
+    let fires = |u: f32| if GT { u > th } else { u >= th };
+    let u = rest + beta * (m - rest) + gain * x;
+    let u = match RESET {
+        SUBTRACT_NEXT if fires(m) => u - th,
+        ZERO_NEXT if fires(m) => vr,
+        _ => u,
+    };
+    let near = (u - th).abs() < FLIP_MARGIN as f32;
+    let f = fires(u);
+    let kept = match RESET {
+        HARD if f => vr,
+        SUBTRACT if f => u - th,
+        _ => u,
+    };
+    (kept, f, near)
+}
+
+/// [`fire`] for a population with per-neuron parameters.
+fn fire_each(
+    lif: &Lif,
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+    simd: Simd,
+) -> u64 {
+    let near = fire_each_build(lif, each, v, input, current, idx, simd);
+    // As for a uniform population: one scalar pass after the kernel, the same in every build.
+    for (m, lo) in v.iter_mut().zip(&each.v_min) {
+        *m = floor_at(*m, *lo);
+    }
+    near
+}
+
+/// [`fire_each`] less the lower bound, in the widest build the CPU has.
+fn fire_each_build(
+    lif: &Lif,
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+    simd: Simd,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire_any`.
+        return unsafe {
+            if lif.synapse.is_some() {
+                per_kind_const!(lif, fire_each_avx2::<SYNAPSE>(each, v, input, current, idx))
+            } else {
+                per_kind_const!(
+                    lif,
+                    fire_each_avx2::<NO_SYNAPSE>(each, v, input, current, idx)
+                )
+            }
+        };
+    }
+    let _ = simd;
+    if lif.synapse.is_some() {
+        per_kind_const!(lif, fire_each_n::<SYNAPSE>(each, v, input, current, idx, 0))
+    } else {
+        per_kind_const!(
+            lif,
+            fire_each_n::<NO_SYNAPSE>(each, v, input, current, idx, 0)
+        )
+    }
+}
+
+/// Neurons `from..` (`from` a multiple of 64) through [`step_each`], each one's synaptic
+/// current first when `SYN` (`ir::SynapseAt::update`: two products, then their sum), 64 at a
+/// time into one word of spike bits. Returns the near-threshold count.
+#[inline(always)]
+fn fire_each_n<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+    from: usize,
+) -> u64 {
+    let n = v.len();
+    // Slices of one length, so the loop below indexes them without bounds checks.
+    let (input, beta, gain, rest) = (
+        &input[..n],
+        &each.beta[..n],
+        &each.gain[..n],
+        &each.rest[..n],
+    );
+    let (th, vr) = (&each.threshold[..n], &each.v_reset[..n]);
+    let with_current = if SYN { n } else { 0 };
+    let (alpha, w_in) = (&each.alpha[..with_current], &each.w_in[..with_current]);
+    let current = &mut current[..with_current];
+    let mut near = 0u64;
+    let mut lo = from;
+    while lo < n {
+        let hi = (lo + 64).min(n);
+        let (mut bits, mut close) = (0u64, 0u32);
+        for i in lo..hi {
+            let x = if SYN {
+                current[i] = alpha[i] * current[i] + w_in[i] * input[i];
+                current[i]
+            } else {
+                input[i]
+            };
+            let (kept, f, c) =
+                step_each::<GT, RESET>(v[i], x, beta[i], gain[i], rest[i], th[i], vr[i]);
+            v[i] = kept;
+            bits |= u64::from(f) << (i - lo);
+            close += u32::from(c);
+        }
+        push_bits(idx, bits, lo, n);
+        near += u64::from(close);
+        lo = hi;
+    }
+    near
+}
+
+/// [`fire_each_n`] eight lanes at a time through `x86::step8`, each lane with its own
+/// parameters; the partial last word portably.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn fire_each_avx2<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    v: &mut [f32],
+    input: &[f32],
+    current: &mut [f32],
+    idx: &mut Vec<u32>,
+) -> u64 {
+    use std::arch::x86_64::*;
+    let n = v.len();
+    let full = n / 64 * 64;
+    // Every array covers the population (a current only with a synapse).
+    let input = &input[..n];
+    // SAFETY: register-only intrinsics; the caller's CPU has AVX2.
+    let mut near = unsafe { _mm256_setzero_si256() };
+    for c in (0..full).step_by(64) {
+        let mut bits = 0u64;
+        for g in 0..8 {
+            let i = c + 8 * g;
+            // SAFETY: i + 8 <= full <= n, the length of every array read or written (`load8`
+            // and `store8` check it).
+            unsafe {
+                let k = x86::Consts::of_lanes(each, i);
+                let x = x86::load8(input, i);
+                let x = if SYN {
+                    let cur = _mm256_add_ps(
+                        _mm256_mul_ps(x86::load8(&each.alpha, i), x86::load8(current, i)),
+                        _mm256_mul_ps(x86::load8(&each.w_in, i), x),
+                    );
+                    x86::store8(current, i, cur);
+                    cur
+                } else {
+                    x
+                };
+                let (m, f, close) = x86::step8::<GT, RESET>(&k, x86::load8(v, i), x);
+                x86::store8(v, i, m);
+                bits |= u64::from(f) << (8 * g);
+                near = _mm256_add_epi32(near, close);
+            }
+        }
+        // SAFETY: AVX2 is enabled here; `push_bits_wide` keeps its stores within `idx`'s capacity.
+        unsafe { x86::push_bits_wide(idx, bits, c, n) };
+    }
+    let mut lanes = [0i32; 8];
+    // SAFETY: `lanes` holds exactly the eight i32 the unaligned store writes.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, near) };
+    let near: u64 = lanes.iter().map(|&l| u64::from(l.unsigned_abs())).sum();
+    near + fire_each_n::<GT, RESET, SYN>(each, v, input, current, idx, full)
+}
+
+/// [`train`] for a population with per-neuron parameters.
+#[allow(clippy::too_many_arguments)]
+fn train_each(
+    lif: &Lif,
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+    simd: Simd,
+) {
+    // Every seed covers the population, and a per-step bias every step.
+    assert!(seeds.iter().flatten().all(|s| s.len() >= n));
+    assert!(step_bias.is_none_or(|b| b.len() >= seeds.len() * n));
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::None {
+        // SAFETY: as in `fire`.
+        return unsafe {
+            if lif.synapse.is_some() {
+                per_kind_const!(
+                    lif,
+                    train_each_avx2::<SYNAPSE>(each, seeds, step_bias, n, words, trains, near)
+                )
+            } else {
+                per_kind_const!(
+                    lif,
+                    train_each_avx2::<NO_SYNAPSE>(each, seeds, step_bias, n, words, trains, near)
+                )
+            }
+        };
+    }
+    let _ = simd;
+    if lif.synapse.is_some() {
+        per_kind_const!(
+            lif,
+            train_each_n::<SYNAPSE>(each, seeds, step_bias, n, 0, words, trains, near)
+        )
+    } else {
+        per_kind_const!(
+            lif,
+            train_each_n::<NO_SYNAPSE>(each, seeds, step_bias, n, 0, words, trains, near)
+        )
+    }
+}
+
+/// Words `from..words` of [`train_each`]: each word's 64 neurons held through all the steps, as
+/// in `train_portable`; the step's input (seed, plus the per-step bias row) gathered first,
+/// then every neuron through [`step_each`] with its current and lower bound, as [`fire_each`]
+/// applies them.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn train_each_n<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    from: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    let floor = !each.v_min.is_empty();
+    for w in from..words {
+        let (lo, hi) = (w * 64, (w * 64 + 64).min(n));
+        let len = hi - lo;
+        let (beta, gain, rest) = (&each.beta[lo..hi], &each.gain[lo..hi], &each.rest[lo..hi]);
+        let (th, vr) = (&each.threshold[lo..hi], &each.v_reset[lo..hi]);
+        let with_current = if SYN { lo..hi } else { 0..0 };
+        let (alpha, w_in) = (&each.alpha[with_current.clone()], &each.w_in[with_current]);
+        let v_min = &each.v_min[if floor { lo..hi } else { 0..0 }];
+        let (mut v, mut current, mut x) = ([0.0f32; 64], [0.0f32; 64], [0.0f32; 64]);
+        v[..len].copy_from_slice(vr);
+        for (t, seed) in seeds.iter().enumerate() {
+            let x = &mut x[..len];
+            match seed {
+                Some(s) => x.copy_from_slice(&s[lo..hi]),
+                None => x.fill(0.0),
+            }
+            if let Some(b) = step_bias {
+                x.iter_mut()
+                    .zip(&b[t * n + lo..t * n + hi])
+                    .for_each(|(x, b)| *x += b);
+            }
+            let (mut bits, mut close) = (0u64, 0u32);
+            for j in 0..len {
+                let d = if SYN {
+                    current[j] = alpha[j] * current[j] + w_in[j] * x[j];
+                    current[j]
+                } else {
+                    x[j]
+                };
+                let (kept, f, c) =
+                    step_each::<GT, RESET>(v[j], d, beta[j], gain[j], rest[j], th[j], vr[j]);
+                v[j] = if floor {
+                    floor_at(kept, v_min[j])
+                } else {
+                    kept
+                };
+                bits |= u64::from(f) << j;
+                close += u32::from(c);
+            }
+            trains[t * words + w] = bits;
+            near[t] += u64::from(close);
+        }
+    }
+}
+
+/// Full words eight lanes at a time, as `train_avx2_n` runs them, each lane with its own
+/// parameters; the partial last word portably.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn train_each_avx2<const GT: bool, const RESET: u8, const SYN: bool>(
+    each: &PerNeuron,
+    seeds: &[Option<&[f32]>],
+    step_bias: Option<&[f32]>,
+    n: usize,
+    words: usize,
+    trains: &mut [u64],
+    near: &mut [u64],
+) {
+    use std::arch::x86_64::*;
+    let full = n / 64;
+    let floor = !each.v_min.is_empty();
+    // SAFETY: a register-only intrinsic; the caller's CPU has AVX2.
+    let zero = unsafe { _mm256_setzero_ps() };
+    for w in 0..full {
+        let mut m = [zero; 8];
+        for (g, mg) in m.iter_mut().enumerate() {
+            // SAFETY: w * 64 + 8 * g + 8 <= full * 64 <= n (`load8` checks it).
+            *mg = unsafe { x86::load8(&each.v_reset, w * 64 + 8 * g) };
+        }
+        let mut current = [zero; 8];
+        for (t, seed) in seeds.iter().enumerate() {
+            let mut bits = 0u64;
+            let mut close = 0u32;
+            for (g, mg) in m.iter_mut().enumerate() {
+                let i = w * 64 + 8 * g;
+                // SAFETY: i + 8 <= n, within every array (`load8` checks it) and every seed;
+                // row `t` of a per-step bias starts at `t * n`, within its `T * n` values.
+                let (nm, f, c) = unsafe {
+                    let k = x86::Consts::of_lanes(each, i);
+                    let x = match seed {
+                        Some(s) => x86::load8(s, i),
+                        None => zero,
+                    };
+                    let x = match step_bias {
+                        Some(b) => _mm256_add_ps(x, x86::load8(b, t * n + i)),
+                        None => x,
+                    };
+                    let x = if SYN {
+                        let cur = _mm256_add_ps(
+                            _mm256_mul_ps(x86::load8(&each.alpha, i), current[g]),
+                            _mm256_mul_ps(x86::load8(&each.w_in, i), x),
+                        );
+                        current[g] = cur;
+                        cur
+                    } else {
+                        x
+                    };
+                    let (nm, f, near) = x86::step8::<GT, RESET>(&k, *mg, x);
+                    // `floor_at` in eight lanes, as `train_avx2_n` states it.
+                    let nm = if floor {
+                        let lo = x86::load8(&each.v_min, i);
+                        _mm256_add_ps(_mm256_max_ps(_mm256_sub_ps(nm, lo), zero), lo)
+                    } else {
+                        nm
+                    };
+                    (nm, f, _mm256_movemask_ps(_mm256_castsi256_ps(near)) as u32)
+                };
+                *mg = nm;
+                bits |= u64::from(f) << (8 * g);
+                close += c.count_ones();
+            }
+            trains[t * words + w] = bits;
+            near[t] += u64::from(close);
+        }
+    }
+    train_each_n::<GT, RESET, SYN>(each, seeds, step_bias, n, full, words, trains, near);
 }

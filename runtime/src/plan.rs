@@ -13,7 +13,8 @@
 use crate::layout::Layout;
 use crate::ops::Op;
 use snnc_compiler::ir::{
-    Compare, Encoding, Handle, Module, Population, PopulationKind, Projection, ReadoutKind, Reset,
+    Arena, Compare, Encoding, Handle, Module, Param, Population, PopulationKind, Projection,
+    ReadoutKind, Reset, Tensor,
 };
 use snnc_compiler::validate::validate;
 
@@ -33,16 +34,33 @@ pub enum Kind {
 
 /// A leaky-integrator readout in the runtime's precision (`ir::Integrator`): each step
 /// `v = rest + beta (v - rest) + gain x`, `x` the input or, with a synapse, the current it enters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Integrator {
     pub beta: f32,
     pub gain: f32,
     pub rest: f32,
     pub synapse: Option<Synapse>,
+    /// Every parameter per neuron when any differs between neurons (see [`Lif::per_neuron`]).
+    pub per_neuron: Option<Box<PerNeuron>>,
+}
+
+impl Integrator {
+    /// Set a membrane to its initial value, `rest` (per neuron where it differs).
+    pub fn initial_membrane(&self, v: &mut [f32]) {
+        match &self.per_neuron {
+            Some(p) => v.copy_from_slice(&p.rest[..v.len()]),
+            None => v.fill(self.rest),
+        }
+    }
 }
 
 /// LIF parameters in the runtime's precision.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// A population whose parameters are all uniform holds them as the scalars below and runs the
+/// scalar-parameter kernels; one with any per-neuron parameter also carries [`PerNeuron`]
+/// arrays, which its own kernels read instead (the scalars then hold neuron 0's values, and
+/// the presence of `v_min` and `synapse` still says whether the population has them).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lif {
     pub beta: f32,
     pub gain: f32,
@@ -56,6 +74,35 @@ pub struct Lif {
     pub v_min: Option<f32>,
     /// The synaptic current between input and membrane (`ir::Spiking::synapse`), if any.
     pub synapse: Option<Synapse>,
+    /// Every parameter per neuron, in storage order, when any differs between neurons.
+    pub per_neuron: Option<Box<PerNeuron>>,
+}
+
+impl Lif {
+    /// Set a membrane to its initial value, `v_reset` (per neuron where it differs).
+    pub fn initial_membrane(&self, v: &mut [f32]) {
+        match &self.per_neuron {
+            Some(p) => v.copy_from_slice(&p.v_reset[..v.len()]),
+            None => v.fill(self.v_reset),
+        }
+    }
+}
+
+/// One value per neuron of every parameter of a population, in storage order ([`Layout`]):
+/// a uniform parameter repeated, a per-neuron tensor (row-major) permuted. Arrays a
+/// population does not use are empty: `threshold` and `v_reset` for an integrator, `v_min`
+/// without a lower bound, `alpha` and `w_in` without a synapse.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PerNeuron {
+    pub beta: Vec<f32>,
+    pub gain: Vec<f32>,
+    /// The potential the leak pulls towards (`v_leak`, else `v_reset`; an integrator's `rest`).
+    pub rest: Vec<f32>,
+    pub threshold: Vec<f32>,
+    pub v_reset: Vec<f32>,
+    pub v_min: Vec<f32>,
+    pub alpha: Vec<f32>,
+    pub w_in: Vec<f32>,
 }
 
 /// A current-based neuron's synapse in the runtime's precision: `i = alpha i + w_in x`.
@@ -101,7 +148,7 @@ impl Pop {
     }
     /// The synapse of a current-based spiking population or integrator readout.
     pub fn synapse(&self) -> Option<Synapse> {
-        match self.kind {
+        match &self.kind {
             Kind::Spiking(l) => l.synapse,
             Kind::Readout {
                 integrator: Some(li),
@@ -111,9 +158,9 @@ impl Pop {
         }
     }
     /// The leaky integrator of a membrane readout.
-    pub fn integrator(&self) -> Option<Integrator> {
-        match self.kind {
-            Kind::Readout { integrator, .. } => integrator,
+    pub fn integrator(&self) -> Option<&Integrator> {
+        match &self.kind {
+            Kind::Readout { integrator, .. } => integrator.as_ref(),
             _ => None,
         }
     }
@@ -198,7 +245,7 @@ impl Plan {
                 Pop {
                     name: p.name.clone(),
                     handle: h,
-                    kind: kind(&p.kind),
+                    kind: kind(&p.kind, &m.tensors, layout),
                     layout,
                     constant: constant[h],
                     depth: 1,
@@ -316,43 +363,73 @@ impl Plan {
     }
 }
 
-fn kind(k: &PopulationKind) -> Kind {
+fn kind(k: &PopulationKind, tensors: &Arena<Tensor>, layout: Layout) -> Kind {
     match k {
         PopulationKind::Input(i) => Kind::Input {
             event_frames: i.encoding == Encoding::EventFrames,
         },
         PopulationKind::Spiking(s) => {
-            let s = s
-                .uniform()
-                .expect("PENDING(pn-runtime): per-neuron parameters");
+            let first = s.at(tensors, 0);
+            let per_neuron = s.uniform().is_none().then(|| {
+                let each = |p: Param| per_neuron(p, tensors, layout);
+                Box::new(PerNeuron {
+                    beta: each(s.beta),
+                    gain: each(s.gain),
+                    rest: each(s.v_leak.unwrap_or(s.v_reset)),
+                    threshold: each(s.threshold),
+                    v_reset: each(s.v_reset),
+                    v_min: s.v_min.map(each).unwrap_or_default(),
+                    alpha: s.synapse.map(|syn| each(syn.alpha)).unwrap_or_default(),
+                    w_in: s.synapse.map(|syn| each(syn.w_in)).unwrap_or_default(),
+                })
+            });
             Kind::Spiking(Lif {
-                beta: s.beta as f32,
-                gain: s.gain as f32,
-                threshold: s.threshold as f32,
-                v_reset: s.v_reset as f32,
-                rest: s.rest() as f32,
-                reset: s.reset,
-                fire: s.fire,
-                v_min: s.v_min.map(|v| v as f32),
-                synapse: s.synapse.map(synapse),
+                beta: first.beta as f32,
+                gain: first.gain as f32,
+                threshold: first.threshold as f32,
+                v_reset: first.v_reset as f32,
+                rest: first.rest() as f32,
+                reset: first.reset,
+                fire: first.fire,
+                v_min: first.v_min.map(|v| v as f32),
+                synapse: first.synapse.map(synapse),
+                per_neuron,
             })
         }
         PopulationKind::Analog(_) => Kind::Analog,
         PopulationKind::Readout(r) => Kind::Readout {
             mode: r.mode,
             integrator: r.integrator.map(|li| {
-                let li = li
-                    .uniform()
-                    .expect("PENDING(pn-runtime): per-neuron parameters");
+                let first = li.at(tensors, 0);
+                let per_neuron = li.uniform().is_none().then(|| {
+                    let each = |p: Param| per_neuron(p, tensors, layout);
+                    Box::new(PerNeuron {
+                        beta: each(li.beta),
+                        gain: each(li.gain),
+                        rest: each(li.rest),
+                        alpha: li.synapse.map(|syn| each(syn.alpha)).unwrap_or_default(),
+                        w_in: li.synapse.map(|syn| each(syn.w_in)).unwrap_or_default(),
+                        ..PerNeuron::default()
+                    })
+                });
                 Integrator {
-                    beta: li.beta as f32,
-                    gain: li.gain as f32,
-                    rest: li.rest as f32,
-                    synapse: li.synapse.map(synapse),
+                    beta: first.beta as f32,
+                    gain: first.gain as f32,
+                    rest: first.rest as f32,
+                    synapse: first.synapse.map(synapse),
+                    per_neuron,
                 }
             }),
         },
     }
+}
+
+/// One value per neuron of `p` in storage order, each rounded to f32 as the scalar kernels
+/// round a uniform value (a per-neuron tensor is f32 already: exact).
+fn per_neuron(p: Param, tensors: &Arena<Tensor>, layout: Layout) -> Vec<f32> {
+    (0..layout.numel())
+        .map(|s| p.at(tensors, layout.logical(s)) as f32)
+        .collect()
 }
 
 fn synapse(s: snnc_compiler::ir::SynapseAt) -> Synapse {

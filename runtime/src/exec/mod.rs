@@ -179,16 +179,16 @@ impl Plan {
 
     fn reset(&self, st: &mut State) {
         for (p, pop) in self.pops.iter().enumerate() {
-            match pop.kind {
+            match &pop.kind {
                 Kind::Spiking(l) => {
-                    st.membrane[p].fill(l.v_reset);
+                    l.initial_membrane(&mut st.membrane[p]);
                     st.current[p].fill(0.0);
                 }
                 Kind::Readout {
                     integrator: Some(li),
                     ..
                 } => {
-                    st.membrane[p].fill(li.rest);
+                    li.initial_membrane(&mut st.membrane[p]);
                     st.current[p].fill(0.0);
                 }
                 // Event frames are loaded into zeroed slots, clearing only the last events.

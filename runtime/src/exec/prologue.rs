@@ -56,10 +56,10 @@ impl Plan {
             st.drives[p] = drives;
         }
         for &p in &self.schedule {
-            if let Kind::Spiking(lif) = self.pops[p].kind
+            if let Kind::Spiking(lif) = &self.pops[p].kind
                 && !st.trains[p].is_empty()
             {
-                self.precompute_train(st, p, &lif);
+                self.precompute_train(st, p, lif);
             }
         }
     }

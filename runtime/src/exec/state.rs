@@ -55,11 +55,13 @@ impl State {
             // An autonomous population keeps its membranes in registers (see `train`).
             // An integrator readout steps even when fed only by hoisted drives.
             let steps = !p.incoming.is_empty() || p.integrator().is_some();
-            membrane.push(match (&p.kind, p.integrator()) {
-                (Kind::Spiking(l), _) if steps => vec![l.v_reset; n],
-                (_, Some(li)) => vec![li.rest; n],
-                _ => Vec::new(),
-            });
+            let mut v = if steps { vec![0.0; n] } else { Vec::new() };
+            match (&p.kind, p.integrator()) {
+                (Kind::Spiking(l), _) => l.initial_membrane(&mut v),
+                (_, Some(li)) => li.initial_membrane(&mut v),
+                _ => {}
+            }
+            membrane.push(v);
             current.push(match p.synapse() {
                 Some(_) if steps => vec![0.0; n],
                 _ => Vec::new(),

@@ -5,7 +5,7 @@
 use super::{SampleRun, State};
 use crate::neuron::{bits_to_idx, fire};
 use crate::ops::{DenseGraded, Graded, Spikes, Work};
-use crate::plan::{Integrator, Kind, Plan};
+use crate::plan::{Integrator, Kind, PerNeuron, Plan};
 use snnc_compiler::ir::Reduction;
 
 impl Plan {
@@ -98,7 +98,7 @@ impl Plan {
     ) {
         let pop = &self.pops[p];
         let cur = self.current(st, p, t);
-        match pop.kind {
+        match &pop.kind {
             Kind::Input { .. } => {
                 let n = pop.numel();
                 let slot = &mut st.slots[cur];
@@ -127,7 +127,7 @@ impl Plan {
                 self.gather(st, p, t, acc, out);
                 let mut idx = std::mem::take(&mut st.slots[cur].idx);
                 out.pops[p * self.timesteps + t].near = fire(
-                    &lif,
+                    lif,
                     &mut st.membrane[p],
                     acc,
                     &mut st.current[p],
@@ -145,7 +145,7 @@ impl Plan {
                 let how = mode.reduction();
                 match integrator {
                     Some(li) => {
-                        integrate(&li, &mut st.membrane[p], &mut st.current[p], &acc);
+                        integrate(li, &mut st.membrane[p], &mut st.current[p], &acc);
                         reduce(&mut st.logits, &st.membrane[p], t, how);
                     }
                     None => reduce(&mut st.logits, &acc, t, how),
@@ -171,6 +171,9 @@ impl Plan {
 /// drive`, the operations in `ir::Integrator::charge`'s order. A readout is a handful of
 /// values, so one scalar loop (never contracted into an FMA) serves every build.
 fn integrate(li: &Integrator, v: &mut [f32], current: &mut [f32], input: &[f32]) {
+    if let Some(each) = &li.per_neuron {
+        return integrate_each(each, v, current, input);
+    }
     let (rest, beta, gain) = (li.rest, li.beta, li.gain);
     let charge = |v: f32, x: f32| rest + beta * (v - rest) + gain * x;
     match li.synapse {
@@ -184,6 +187,21 @@ fn integrate(li: &Integrator, v: &mut [f32], current: &mut [f32], input: &[f32])
             .iter_mut()
             .zip(input)
             .for_each(|(v, x)| *v = charge(*v, *x)),
+    }
+}
+
+/// [`integrate`] with each neuron's own parameters (`ir::IntegratorAt::step`).
+fn integrate_each(each: &PerNeuron, v: &mut [f32], current: &mut [f32], input: &[f32]) {
+    let synapse = !each.alpha.is_empty();
+    for (k, (v, x)) in v.iter_mut().zip(input).enumerate() {
+        let x = if synapse {
+            current[k] = each.alpha[k] * current[k] + each.w_in[k] * *x;
+            current[k]
+        } else {
+            *x
+        };
+        let rest = each.rest[k];
+        *v = rest + each.beta[k] * (*v - rest) + each.gain[k] * x;
     }
 }
 

@@ -181,6 +181,45 @@ fn simd_and_portable_kernels_give_identical_runs() {
         checked += 1;
     }
     assert_eq!(checked, 40, "random modules draw synapses");
+    let with_per_neuron_parameters = (0..400u64).filter(|&seed| {
+        synth::random_module(seed)
+            .populations
+            .iter()
+            .any(|(_, p)| per_neuron_parameters(&p.kind))
+    });
+    let (mut checked, mut full_words) = (0, 0);
+    for seed in with_per_neuron_parameters {
+        let m = synth::random_module(seed);
+        // The vector kernels run whole 64-neuron words only (the rest portably).
+        full_words += m
+            .populations
+            .iter()
+            .filter(|(_, p)| per_neuron_parameters(&p.kind) && p.shape.numel() >= 64)
+            .count();
+        same_in_every_build(
+            &format!("random module {seed} (per-neuron parameters)"),
+            &m,
+            &synth::random_inputs(&m, seed),
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 40,
+        "random modules draw per-neuron parameters ({checked})"
+    );
+    assert!(
+        full_words >= 3,
+        "per-neuron populations of at least 64 neurons: {full_words}"
+    );
+}
+
+/// Whether any neuron parameter of a population differs per neuron.
+fn per_neuron_parameters(kind: &PopulationKind) -> bool {
+    match kind {
+        PopulationKind::Spiking(s) => s.uniform().is_none(),
+        PopulationKind::Readout(r) => r.integrator.is_some_and(|li| li.uniform().is_none()),
+        _ => false,
+    }
 }
 
 /// Reports of every built-in target render, with long non-ASCII layer names cut cleanly.

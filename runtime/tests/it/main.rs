@@ -10,5 +10,6 @@ mod differential;
 mod fit;
 mod integrator;
 mod peers;
+mod per_neuron;
 mod per_step;
 mod random_modules;

@@ -10,16 +10,31 @@ use snnc_compiler::ir::{Module, PopulationKind};
 use snnc_compiler::reference::{RunOutput, compare, run_module};
 use snnc_compiler::synth::{random_inputs, random_module};
 use snnc_runtime::Plan;
+use snnc_runtime::plan::Kind;
 
 #[test]
 fn random_modules_agree_with_the_reference_and_the_brute_force_counts() {
     let (mut spikes, mut flips) = (0, 0);
+    // Per-neuron populations run: [stepping, precomputed trains, integrator readouts].
+    let mut per_neuron = [0; 3];
     for seed in 0..400u64 {
         let m = random_module(seed);
         let x = random_inputs(&m, seed);
         let text = || snnc_compiler::text::print(&m, &snnc_compiler::text::PrintOptions::default());
         let reference = run_module(&m, &x).unwrap();
         let plan = Plan::new(&m).unwrap();
+        for p in &plan.pops {
+            match &p.kind {
+                Kind::Spiking(lif) if lif.per_neuron.is_some() => {
+                    per_neuron[usize::from(p.incoming.is_empty())] += 1
+                }
+                Kind::Readout {
+                    integrator: Some(li),
+                    ..
+                } if li.per_neuron.is_some() => per_neuron[2] += 1,
+                _ => {}
+            }
+        }
         let runs = plan.run_batch(&x, true, None).unwrap();
         let ag = compare(&reference, &plan.run_output(&runs));
         // Tiny random networks have few spikes, so one legitimate flip can exceed the batch's
@@ -51,9 +66,16 @@ fn random_modules_agree_with_the_reference_and_the_brute_force_counts() {
         }
     }
     eprintln!(
-        "400 random modules, {spikes} spikes, {flips} flips (each within {TIE_EPSILON:e} of the threshold)"
+        "400 random modules, {spikes} spikes, {flips} flips (each within {TIE_EPSILON:e} of the \
+         threshold); per-neuron parameters in {} stepping and {} precomputed spiking populations \
+         and {} integrator readouts",
+        per_neuron[0], per_neuron[1], per_neuron[2]
     );
     assert!(spikes > 1000, "the random modules should spike ({spikes})");
+    assert!(
+        per_neuron.iter().all(|&c| c >= 10),
+        "the random modules draw per-neuron parameters everywhere ({per_neuron:?})"
+    );
 }
 
 /// A traced run of the first random module with a population of `kind`, with its reference.

@@ -20,10 +20,19 @@ Each case is written to OUT_DIR/<case>/ as
 
 The Rust tests (runtime/tests/it/peers.rs, compiler/tests/it/onnx_peers.rs, tests/cli/ir_candle.rs) run each network in
 snnc and compare spike for spike, so CI needs no torch. Everything is seeded: a rerun with the
-same versions writes the same bytes. Before writing a case, the generator runs the written
-network through its own float32 transcription of snnc's arithmetic (`snnc_spikes`) and prints
-how many spikes differ from the framework's: a check of the mapping, not a replacement for the
-Rust tests.
+same versions on the same kind of CPU writes the same bytes. On another CPU torch's matrix
+products may sum in another order (MKL picks its kernels by instruction set), so the membranes
+recorded after a dense layer may differ in their last bits; inputs, weights, networks and spikes
+do not (regenerated on an AVX-512 machine, every committed fixture kept its spikes and changed
+only such membranes). So a new case is written by naming it; the committed ones stay as they
+are. Before writing a case, the generator runs the written network through its own float32
+transcription of snnc's arithmetic (`snnc_spikes`) and prints how many spikes differ from the
+framework's: a check of the mapping, not a replacement for the Rust tests.
+
+A neuron parameter given per channel or per neuron (`Leaky(beta=<tensor>)`, a Norse
+`LIFParameters` of tensors) is written as snnc writes it: the node's field names a tensor of
+weights.safetensors, `<node>.<field>`, in the shape the framework broadcasts it with (`[C, 1,
+1]` for a conv layer's channels, `[N]` for a dense layer's neurons).
 """
 
 import gzip
@@ -111,14 +120,15 @@ class Case:
     """A feed-forward stack of (name, torch layer, snnc node) run for T steps."""
 
     def __init__(self, name, framework, timesteps, input_shape, encoding, layers, settings,
-                 readout="spike_count"):
+                 readout="spike_count", samples=None):
         self.name = name
+        self.samples = samples  # None: the input's usual count (`inputs`)
         self.readout = readout
         self.framework = framework
         self.timesteps = timesteps
         self.input_shape = input_shape
         self.encoding = encoding
-        self.layers = layers  # [(name, module or None, snnc node dict)]
+        self.layers, self.tensors = named_neuron_tensors(layers)
         self.settings = settings
 
     def network(self, num_classes):
@@ -145,6 +155,7 @@ class Case:
                 out[f"{name}.weight"] = module.weight.detach().numpy().astype(np.float32)
                 if module.bias is not None:
                     out[f"{name}.bias"] = module.bias.detach().numpy().astype(np.float32)
+        out.update(self.tensors)
         return out
 
     def neuron_layers(self):
@@ -157,6 +168,21 @@ class Case:
 
     def module(self, layer):
         return next(m for name, m, _ in self.layers if name == layer)
+
+
+def named_neuron_tensors(layers):
+    """`layers` ([(name, module or None, snnc node dict)]) with every neuron field that holds an
+    array (a per-channel or per-neuron parameter) replaced by the name of a weights tensor,
+    `<node>.<field>`, and those tensors: the snnc form of `Leaky(beta=<tensor>)`."""
+    named, tensors = [], {}
+    for name, module, node in layers:
+        node = dict(node)
+        for field, value in node.items():
+            if isinstance(value, np.ndarray):
+                tensors[f"{name}.{field}"] = value.astype(np.float32)
+                node[field] = f"{name}.{field}"
+        named.append((name, module, node))
+    return named, tensors
 
 
 def run_snntorch(case, x):
@@ -254,13 +280,15 @@ class NorseLIF:
     """Norse's current-based `LIFCell` (`lif_feed_forward_step`), its state kept here.
 
     `LIFCell` starts from `v = v_leak` (`initial_state`); snnc starts from `v_reset`, so where the
-    two differ the cell is given a first state at `v_reset` (and a zero current) instead."""
+    two differ the cell is given a first state at `v_reset` (and a zero current) instead. `p`
+    replaces the default `LIFParameters` (its fields may be per-neuron tensors, which Norse
+    broadcasts against the `[S, N]` state)."""
 
-    def __init__(self, v_leak):
+    def __init__(self, v_leak=0.0, p=None):
         from norse.torch.functional.lif import LIFParameters
         from norse.torch.module.lif import LIFCell
 
-        self.cell = LIFCell(LIFParameters(v_leak=torch.as_tensor(v_leak)))
+        self.cell = LIFCell(p if p is not None else LIFParameters(v_leak=torch.as_tensor(v_leak)))
         self.state = None
 
     @property
@@ -282,8 +310,8 @@ class NorseLIF:
         from norse.torch.functional.lif import LIFFeedForwardState
 
         state = self.state
-        if state is None and float(self.p.v_leak) != float(self.p.v_reset):
-            state = LIFFeedForwardState(v=torch.full_like(x, float(self.p.v_reset)),
+        if state is None and bool((self.p.v_leak != self.p.v_reset).any()):
+            state = LIFFeedForwardState(v=torch.zeros_like(x) + self.p.v_reset,
                                         i=torch.zeros_like(x))
         z, self.state = self.cell(x, state)
         return z
@@ -373,6 +401,30 @@ def norse_lif(v_leak=0.0):
     return module, node
 
 
+def norse_lif_per_neuron(seed, neurons):
+    """Norse `LIFCell` whose `LIFParameters` are per-neuron tensors `[N]`: `tau_mem_inv` in
+    [50, 200), `tau_syn_inv` in [100, 400), `v_th` in [0.5, 1.5), `v_leak` in [-0.2, 0.3) and
+    `v_reset` in [-0.3, 0) (Norse broadcasts each against the `[S, N]` state,
+    `functional/lif.py:337-345`). Mapped as `norse_lif` maps its numbers: `tau = 1 / (dt
+    tau_mem_inv)`, `tau_syn = 1 / (dt tau_syn_inv)` (in float64, written as float32 tensors),
+    `v_th` is `threshold`, `v_leak` and `v_reset` as they are; the cell starts at `v_reset`."""
+    from norse.torch.functional.lif import LIFParameters
+
+    dt = 0.001
+    tau_mem_inv = per_neuron(seed, [neurons], 50.0, 200.0)
+    tau_syn_inv = per_neuron(seed + 1, [neurons], 100.0, 400.0)
+    v_th = per_neuron(seed + 2, [neurons], 0.5, 1.5)
+    v_leak = per_neuron(seed + 3, [neurons], -0.2, 0.3)
+    v_reset = per_neuron(seed + 4, [neurons], -0.3, 0.0)
+    p = LIFParameters(tau_syn_inv=as_torch(tau_syn_inv), tau_mem_inv=as_torch(tau_mem_inv),
+                      v_leak=as_torch(v_leak), v_th=as_torch(v_th), v_reset=as_torch(v_reset))
+    inverse = lambda rate: (1.0 / (dt * rate.astype(np.float64))).astype(np.float32)  # noqa: E731
+    node = {"op": "cuba_lif", "tau": inverse(tau_mem_inv), "tau_syn": inverse(tau_syn_inv),
+            "decay_input": True, "threshold": v_th, "v_reset": v_reset, "v_leak": v_leak,
+            "reset": "hard", "compare": "gt"}
+    return NorseLIF(p=p), node
+
+
 def linear(seed, n_in, n_out, gain, grid=None):
     """A seeded nn.Linear scaled by `gain`; with `grid`, weights rounded to multiples of it, so
     sums of binary inputs are exact and land on the threshold itself: the compare then matters."""
@@ -396,11 +448,27 @@ def conv(seed, c_in, c_out, k, gain):
     return m
 
 
+def per_neuron(seed, shape, low, high):
+    """Seeded values uniform in [low, high), float32 of `shape`: a per-channel or per-neuron
+    parameter (its own generator, so the global seeds of the weights are untouched)."""
+    g = torch.Generator().manual_seed(seed)
+    return (low + (high - low) * torch.rand(tuple(shape), generator=g)).numpy()
+
+
+def as_torch(value):
+    """A neuron parameter as the framework takes it: a number as it is, an array as a tensor."""
+    return torch.from_numpy(value.copy()) if isinstance(value, np.ndarray) else value
+
+
 def leaky(beta, reset, threshold=1.0):
-    """snnTorch Leaky with its defaults but for the reset mechanism, and its snnc node."""
+    """snnTorch Leaky with its defaults but for the reset mechanism, and its snnc node. `beta`
+    and `threshold` may be arrays (per channel `[C, 1, 1]` or per neuron `[N]`): snnTorch
+    broadcasts them in `beta.clamp(0, 1) * mem` and `mem - threshold` (`leaky.py:239`,
+    `neurons.py:80, 105`), and the node names them as tensors."""
     import snntorch as snn
 
-    module = snn.Leaky(beta=beta, threshold=threshold, reset_mechanism=reset)
+    module = snn.Leaky(beta=as_torch(beta), threshold=as_torch(threshold),
+                       reset_mechanism=reset)
     snnc_reset = {"subtract": "subtract_next", "zero": "hard", "none": "none"}[reset]
     node = {
         "op": "lif",
@@ -414,10 +482,12 @@ def leaky(beta, reset, threshold=1.0):
 
 
 def synaptic(alpha, beta, reset, threshold=1.0):
-    """snnTorch Synaptic with its defaults but for the reset mechanism, and its snnc node."""
+    """snnTorch Synaptic with its defaults but for the reset mechanism, and its snnc node;
+    `alpha`, `beta` and `threshold` may be arrays, as for `leaky` (`synaptic.py:267-268`)."""
     import snntorch as snn
 
-    module = snn.Synaptic(alpha=alpha, beta=beta, threshold=threshold, reset_mechanism=reset)
+    module = snn.Synaptic(alpha=as_torch(alpha), beta=as_torch(beta),
+                          threshold=as_torch(threshold), reset_mechanism=reset)
     node = {
         "op": "cuba_lif",
         "alpha": alpha,
@@ -437,7 +507,7 @@ def leaky_membrane(beta):
     `decay_input: false`, whose `0 + beta * (v - 0) + 1 * x` is the same operations."""
     import snntorch as snn
 
-    module = snn.Leaky(beta=beta, reset_mechanism="none")
+    module = snn.Leaky(beta=as_torch(beta), reset_mechanism="none")
     return module, {"op": "li", "beta": beta, "decay_input": False}
 
 
@@ -471,10 +541,12 @@ def sinabs_neuron(kind, tau_mem=None, min_v_mem=None):
 
     reset = MembraneReset() if kind == "iaf_reset" else MembraneSubtract()
     if kind == "lif":
-        module = sl.LIF(tau_mem=tau_mem, spike_fn=SingleSpike, reset_fn=reset,
+        module = sl.LIF(tau_mem=as_torch(tau_mem), spike_fn=SingleSpike, reset_fn=reset,
                         norm_input=True, min_v_mem=min_v_mem, record_states=True)
-        # Sinabs decays with alpha = exp(-1/tau_mem), computed in float32: written exactly.
-        beta = float(module.alpha_mem_calculated)
+        # Sinabs decays with alpha = exp(-1/tau_mem), computed in float32: written exactly (a
+        # `tau_mem` tensor gives one alpha per neuron, `lif.py:121`, written as a tensor).
+        alpha = module.alpha_mem_calculated.detach()
+        beta = alpha.numpy().copy() if alpha.dim() > 0 else float(alpha)
         node = {"op": "lif", "beta": beta, "decay_input": True}
     else:
         module = sl.IAF(spike_fn=SingleSpike, reset_fn=reset, min_v_mem=min_v_mem,
@@ -496,9 +568,15 @@ def sj_lif(tau, decay_input, v_reset):
     return module, node
 
 
+def layer_neurons(neuron):
+    """The two neuron layers' (module, node) of a case: `neuron` is one factory for both, or a
+    pair, one per layer (per-neuron parameters differ in shape and value between layers)."""
+    first, second = neuron if isinstance(neuron, tuple) else (neuron, neuron)
+    return first(), second()
+
+
 def mlp_case(name, framework, neuron, timesteps, settings, gain=2.0, hidden=32):
-    n1, node1 = neuron()
-    n2, node2 = neuron()
+    (n1, node1), (n2, node2) = layer_neurons(neuron)
     layers = [
         ("fc1", linear(1, 64, hidden, gain), {"op": "linear", "in_features": 64,
                                               "out_features": hidden, "bias": True}),
@@ -528,9 +606,8 @@ def mlp_readout_case(name, framework, neuron, integrator, readout, timesteps, se
     return Case(name, framework, timesteps, [64], "direct", layers, settings, readout=readout)
 
 
-def conv_case(name, framework, neuron, timesteps, settings, gains=(2.0, 3.0)):
-    n1, node1 = neuron()
-    n2, node2 = neuron()
+def conv_case(name, framework, neuron, timesteps, settings, gains=(2.0, 3.0), samples=None):
+    (n1, node1), (n2, node2) = layer_neurons(neuron)
     layers = [
         ("conv1", conv(3, 1, 4, 5, gains[0]), {"op": "conv2d", "in_channels": 1,
                                                "out_channels": 4, "kernel": 5, "stride": 1,
@@ -542,12 +619,12 @@ def conv_case(name, framework, neuron, timesteps, settings, gains=(2.0, 3.0)):
                                                      "out_features": 10, "bias": True}),
         ("neuron2", n2, node2),
     ]
-    return Case(name, framework, timesteps, [1, 28, 28], "direct", layers, settings)
+    return Case(name, framework, timesteps, [1, 28, 28], "direct", layers, settings,
+                samples=samples)
 
 
 def event_case(name, framework, neuron, timesteps, settings, grid=None, gain=3.0):
-    n1, node1 = neuron()
-    n2, node2 = neuron()
+    (n1, node1), (n2, node2) = layer_neurons(neuron)
     layers = [
         ("flatten", nn.Flatten(), {"op": "flatten"}),
         ("fc1", linear(5, 32, 24, gain, grid), {"op": "linear", "in_features": 32,
@@ -679,6 +756,7 @@ def cases():
     yield from first_cases()
     yield from cuba_cases()
     yield from integrator_cases()
+    yield from per_neuron_cases()
 
 
 def more_cases():
@@ -803,6 +881,60 @@ def integrator_cases():
                             "readout": "mem_rec.mean(0)"})
 
 
+def per_neuron_cases():
+    """Per-channel and per-neuron parameters: a framework parameter given as a tensor, written
+    as a weights tensor the node names (`<node>.<field>`). Each draws its values from its own
+    seeded generator (`per_neuron`), so the networks' weights are those of the scalar cases."""
+    beta = lambda seed, shape: per_neuron(seed, shape, 0.5, 0.95)  # noqa: E731
+    threshold = lambda seed, shape: per_neuron(seed, shape, 0.5, 1.5)  # noqa: E731
+    channel_beta = (lambda: leaky(beta(41, [4, 1, 1]), "subtract"),
+                    lambda: leaky(beta(42, [10]), "subtract"))
+    # 4 samples, not 8: the conv layer's record is most of a fixture's bytes.
+    yield conv_case("snntorch_leaky_beta_channel_fmnist_conv", "snntorch", channel_beta, 8,
+                    {"Leaky": {"beta": "conv layer per channel [4, 1, 1], dense layer per "
+                               "neuron [10], uniform in [0.5, 0.95), torch seeds 41, 42",
+                               "reset_mechanism": "subtract", "reset_delay": True}},
+                    gains=(2.0, 4.0), samples=4)
+    neuron_threshold = (lambda: leaky(beta(43, [32]), "subtract", threshold(44, [32])),
+                        lambda: leaky(beta(45, [10]), "subtract", threshold(46, [10])))
+    yield mlp_case("snntorch_leaky_threshold_neuron_digits", "snntorch", neuron_threshold, 12,
+                   {"Leaky": {"beta": "per neuron, uniform in [0.5, 0.95), torch seeds 43, 45",
+                              "threshold": "per neuron, uniform in [0.5, 1.5), torch seeds "
+                                           "44, 46",
+                              "reset_mechanism": "subtract", "reset_delay": True}})
+    alpha = lambda seed, shape: per_neuron(seed, shape, 0.5, 0.9)  # noqa: E731
+    neuron_alpha = (lambda: synaptic(alpha(47, [32]), beta(48, [32]), "subtract"),
+                    lambda: synaptic(alpha(49, [10]), beta(50, [10]), "subtract"))
+    yield mlp_case("snntorch_synaptic_alpha_neuron_digits", "snntorch", neuron_alpha, 12,
+                   {"Synaptic": {"alpha": "per neuron, uniform in [0.5, 0.9), torch seeds 47, 49",
+                                 "beta": "per neuron, uniform in [0.5, 0.95), torch seeds "
+                                         "48, 50",
+                                 "reset_mechanism": "subtract", "reset_delay": True}}, gain=0.7)
+    yield mlp_case("norse_lif_tensor_digits", "norse",
+                   (lambda: norse_lif_per_neuron(51, 32), lambda: norse_lif_per_neuron(56, 10)),
+                   12, {"LIF": {"dt": 0.001, "per_neuron": "tau_mem_inv in [50, 200), "
+                                "tau_syn_inv in [100, 400), v_th in [0.5, 1.5), v_leak in "
+                                "[-0.2, 0.3), v_reset in [-0.3, 0), torch seeds 51-55 (layer 1) "
+                                "and 56-60 (layer 2)", "initial_v": "v_reset (LIFCell: v_leak)"}},
+                   gain=5.0)
+    tau_mem = lambda seed, shape: per_neuron(seed, shape, 3.0, 8.0)  # noqa: E731
+    yield mlp_case("sinabs_lif_tau_neuron_digits", "sinabs",
+                   (lambda: sinabs_neuron("lif", tau_mem=tau_mem(61, [32])),
+                    lambda: sinabs_neuron("lif", tau_mem=tau_mem(62, [10]))), 12,
+                   {"LIF": {"tau_mem": "per neuron, uniform in [3, 8), torch seeds 61, 62",
+                            "spike_fn": "SingleSpike", "norm_input": True}}, gain=10.0)
+    yield mlp_readout_case("snntorch_li_beta_neuron_mean_digits", "snntorch",
+                           lambda: leaky(0.9, "subtract"),
+                           lambda: leaky_membrane(per_neuron(63, [10], 0.6, 0.95)),
+                           "membrane_mean", 12,
+                           {"Leaky": {"beta": 0.9, "reset_mechanism": "subtract",
+                                      "reset_delay": True},
+                            "readout_Leaky": {"beta": "per neuron [10], uniform in [0.6, 0.95), "
+                                                      "torch seed 63",
+                                              "reset_mechanism": "none", "output": "membrane"},
+                            "readout": "mem_rec.mean(0)"})
+
+
 def on_threshold_count(case, run, x, layer):
     """How often a layer's pre-spike membrane equals its threshold exactly (where the compare
     decides), found by rerunning with the threshold nudged: the spikes that change are those."""
@@ -884,9 +1016,9 @@ def snnc_run(net, weights, x):
             if h is None:  # every input still delayed (a feedback `linear`): it sees zeros
                 h = np.zeros((x.shape[0], node["in_features"]), dtype=np.float32)
             if node["op"] in NEURON_OPS:
-                h, state[name] = neuron_step(node, state[name], h)
+                h, state[name] = neuron_step(node, weights, state[name], h)
             elif node["op"] in INTEGRATOR_OPS:
-                h, state[name] = integrator_step(node, state[name], h)
+                h, state[name] = integrator_step(node, weights, state[name], h)
             else:
                 h = project(node, weights, name, h)
             out[name].append(h)
@@ -947,66 +1079,114 @@ def project(node, weights, name, h):
     raise ValueError(f"the transcription has no `{node['op']}`")
 
 
-def leak(node):
+def neuron_param(node, weights, field, shape, default=None):
+    """A neuron field's value for a population of `shape`: the number as written (`default` when
+    absent), or, when the field names a weights tensor, its float32 values expanded to one per
+    neuron as snnc's lowering does (`network::neuron_values`): `[]` / `[1]` one value, `[C]` or
+    `[C, 1, 1]` per channel (neuron `i` of `[C, H, W]` has channel `i / (H W)`), the
+    population's own shape per neuron."""
+    value = node.get(field, default)
+    if not isinstance(value, str):
+        return value
+    t = np.asarray(weights[value], dtype=np.float32)
+    shape = tuple(shape)
+    if t.shape == shape:
+        return t
+    if t.shape in ((), (1,)):
+        return np.full(shape, t.reshape(-1)[0], dtype=np.float32)
+    channels = shape[0]
+    if t.shape == (channels,) or (t.shape == (channels, 1, 1) and len(shape) == 3):
+        per_channel = t.reshape((channels,) + (1,) * (len(shape) - 1))
+        return np.broadcast_to(per_channel, shape).astype(np.float32)
+    raise ValueError(f"`{field}` names `{value}` of shape {list(t.shape)}, which does not fit "
+                     f"the population {list(shape)}")
+
+
+def wide(value):
+    """A parameter in float64 for the lowering's formulas: a number stays one, an array widens."""
+    return value.astype(np.float64) if isinstance(value, np.ndarray) else value
+
+
+def f32(value):
+    """A parameter as the back ends hold it: a number rounded to float32 once, an array
+    element-wise."""
+    return value.astype(np.float32) if isinstance(value, np.ndarray) else np.float32(value)
+
+
+def leak(node, weights, shape):
     """A node's canonical factors (`beta` on the old membrane, `gain` on the input), as the
-    lowering derives them from `tau` or `beta` and `decay_input`."""
-    tau, beta = node.get("tau"), node.get("beta")
+    lowering derives them from `tau` or `beta` and `decay_input`, in float64 and then rounded
+    to float32 once, per neuron where the field names a tensor."""
+    tau = wide(neuron_param(node, weights, "tau", shape))
+    beta = wide(neuron_param(node, weights, "beta", shape))
     k = 1.0 / tau if tau is not None else (1.0 - beta if beta is not None else 0.0)
     old = beta if beta is not None else 1.0 - k
-    gain = k if node.get("decay_input", True) and (tau, beta) != (None, None) else 1.0
-    return old, gain
+    gain = k if node.get("decay_input", True) and (tau is not None or beta is not None) else 1.0
+    return f32(old), f32(gain)
 
 
-def synaptic_current(node, current, x):
+def synaptic_current(node, weights, current, x):
     """`i = alpha * i + w_in * x`: two rounded products, then the add."""
-    f = np.float32
-    alpha = node["alpha"] if "alpha" in node else 1.0 - 1.0 / node["tau_syn"]
-    return f(alpha) * current + f(node.get("w_in", 1.0)) * x
+    shape = x.shape[1:]
+    alpha = neuron_param(node, weights, "alpha", shape)
+    if alpha is None:
+        alpha = 1.0 - 1.0 / wide(neuron_param(node, weights, "tau_syn", shape))
+    w_in = neuron_param(node, weights, "w_in", shape, 1.0)
+    return f32(alpha) * current + f32(w_in) * x
 
 
-def integrator_step(node, state, x):
+def at_start(value, x):
+    """A layer's first membrane: `value` (a number or one per neuron) for every sample."""
+    return np.broadcast_to(f32(value), x.shape).astype(np.float32)
+
+
+def integrator_step(node, weights, state, x):
     """One step of an `li` / `cuba_li` readout node (`ir::Integrator`): state (current,
     membrane) -> its new membrane, which is the step's value. Both start at 0 and at rest."""
-    f = np.float32
-    old, gain = leak(node)
-    rest = f(node.get("v_leak", 0.0))
-    current, v = state if state is not None else (np.zeros_like(x), np.full_like(x, rest))
+    old, gain = leak(node, weights, x.shape[1:])
+    rest = f32(neuron_param(node, weights, "v_leak", x.shape[1:], 0.0))
+    current, v = state if state is not None else (np.zeros_like(x), at_start(rest, x))
     if node["op"] == "cuba_li":
-        current = synaptic_current(node, current, x)
+        current = synaptic_current(node, weights, current, x)
         x = current
-    v = ((rest + f(old) * (v - rest)) + f(gain) * x).astype(np.float32)
+    v = ((rest + old * (v - rest)) + gain * x).astype(np.float32)
     return v, (current, v)
 
 
-def neuron_step(node, state, x):
+def neuron_step(node, weights, state, x):
     """One step of a `lif` / `if` / `cuba_lif` layer: state (current, membrane) -> output."""
-    f = np.float32
-    old, gain = leak(node)
-    v_reset = node.get("v_reset", 0.0)
-    rest = f(node.get("v_leak", v_reset))
-    threshold = f(node.get("threshold", 1.0))
+    shape = x.shape[1:]
+
+    def param(field, default=None):
+        return neuron_param(node, weights, field, shape, default)
+
+    old, gain = leak(node, weights, shape)
+    v_reset = f32(param("v_reset", 0.0))
+    v_leak = param("v_leak")
+    rest = v_reset if v_leak is None else f32(v_leak)
+    threshold = f32(param("threshold", 1.0))
     fires = (lambda u: u > threshold) if node.get("compare", "ge") == "gt" else \
         (lambda u: u >= threshold)
-    current, v = state if state is not None else (np.zeros_like(x), np.full_like(x, v_reset))
+    current, v = state if state is not None else (np.zeros_like(x), at_start(v_reset, x))
     if node["op"] == "cuba_lif":
-        current = synaptic_current(node, current, x)
+        current = synaptic_current(node, weights, current, x)
         x = current
-    u = (rest + f(old) * (v - rest)) + f(gain) * x
+    u = (rest + old * (v - rest)) + gain * x
     reset = node.get("reset", "hard")
     if reset == "subtract_next":
         u = np.where(fires(v), u - threshold, u)
     elif reset == "zero_next":  # the charge where the stored (unreset) membrane fired: v_reset
-        u = np.where(fires(v), f(v_reset), u)
+        u = np.where(fires(v), v_reset, u)
     spikes = fires(u)
     if reset == "hard":
-        v = np.where(spikes, f(v_reset), u)
+        v = np.where(spikes, v_reset, u)
     elif reset == "subtract":
         v = np.where(spikes, u - threshold, u)
     else:
         v = u
     if "v_min" in node:
-        lo = f(node["v_min"])
-        v = np.maximum(v - lo, f(0.0)) + lo
+        lo = f32(param("v_min"))
+        v = np.maximum(v - lo, np.float32(0.0)) + lo
     return spikes.astype(np.float32), (current, v.astype(np.float32))
 
 
@@ -1079,7 +1259,9 @@ def inputs(case, data_dir):
         return x, "random binary event frames, Bernoulli(0.3), torch seed 7"
     if case.input_shape == [64]:
         return digits(data_dir, 48), "scikit-learn digits 0..47, pixels / 16"
-    return fashion_mnist(data_dir, 8), "Fashion-MNIST test images 0..7, pixels / 255"
+    count = case.samples or 8
+    return (fashion_mnist(data_dir, count),
+            f"Fashion-MNIST test images 0..{count - 1}, pixels / 255")
 
 
 def main():

@@ -9,7 +9,7 @@
 //!
 //! Every build computes `u = rest + beta * (v - rest) + gain * x` (`rest`: `v_leak`, else
 //! `v_reset`; less the threshold where a `subtract_next` reset is pending) with the same
-//! operations in the same order and no FMA, as `ir::Spiking::charge` does in f64, so the AVX2 kernels (also used on AVX-512
+//! operations in the same order and no FMA, as `ir::SpikingAt::charge` does in f64, so the AVX2 kernels (also used on AVX-512
 //! machines: eight lanes are enough, the loop is bound by loads and stores) give bit for bit
 //! the portable results. The vector kernels turn the fire and near-threshold compares straight
 //! into bit masks (`movemask`): eight neurons cost about a dozen instructions and no branch.

@@ -447,7 +447,7 @@ impl LeakyIntegrator {
 
     /// One step from the state the last step left (empty at the first: membrane at `rest`,
     /// current at 0), which it advances; returns the new membrane. The f32 operations are those
-    /// of `ir::Integrator::charge`, in its order: `rest + beta (v - rest)`, then `+ gain drive`.
+    /// of `ir::IntegratorAt::charge`, in its order: `rest + beta (v - rest)`, then `+ gain drive`.
     pub fn advance(&self, x: &Tensor, state: &mut NeuronState) -> Result<Tensor> {
         let drive = match &self.synapse {
             Some(synapse) => {

@@ -168,7 +168,7 @@ impl Plan {
 
 /// One step of a leaky-integrator readout: with a synapse `i = alpha i + w_in x` (two products,
 /// then their sum) and the drive is `i`, else `x`; then `v = rest + beta (v - rest) + gain
-/// drive`, the operations in `ir::Integrator::charge`'s order. A readout is a handful of
+/// drive`, the operations in `ir::IntegratorAt::charge`'s order. A readout is a handful of
 /// values, so one scalar loop (never contracted into an FMA) serves every build.
 fn integrate(li: &Integrator, v: &mut [f32], current: &mut [f32], input: &[f32]) {
     if let Some(each) = &li.per_neuron {

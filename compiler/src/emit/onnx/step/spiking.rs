@@ -277,7 +277,7 @@ pub(super) fn leak(
 }
 
 /// The charged membrane: the leaky part `kept` (or `rest` when there is no memory) plus the
-/// drive, added last as in `Spiking::charge` and `Integrator::charge`.
+/// drive, added last as in `SpikingAt::charge` and `IntegratorAt::charge`.
 pub(super) fn add_drive(
     b: &mut Builder,
     g: &mut Nodes,

@@ -62,36 +62,12 @@ pub struct Replay {
 /// [`replay`], with the logits.
 pub fn replay_sample(m: &Module, trace: &[Vec<Vec<f32>>]) -> Result<Replay, String> {
     let incoming = m.incoming();
-    let mut membrane: Vec<Vec<f64>> = m
-        .populations
-        .iter()
-        .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) => (0..p.shape.numel())
-                .map(|i| s.v_reset.at(&m.tensors, i))
-                .collect(),
-            PopulationKind::Readout(r) => match r.integrator {
-                Some(li) => (0..p.shape.numel())
-                    .map(|i| li.rest.at(&m.tensors, i))
-                    .collect(),
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
-        })
-        .collect();
-    // The synaptic currents of current-based populations: not traced, so replayed from the
-    // drives (exact in f64, like the membranes; the runtime's f32 rounding stays within the tie
-    // epsilon).
-    let mut current: Vec<Vec<f64>> = m
-        .populations
-        .iter()
-        .map(|(_, p)| match &p.kind {
-            PopulationKind::Spiking(s) if s.synapse.is_some() => vec![0.0; p.shape.numel()],
-            PopulationKind::Readout(r) if r.integrator.is_some_and(|li| li.synapse.is_some()) => {
-                vec![0.0; p.shape.numel()]
-            }
-            _ => Vec::new(),
-        })
-        .collect();
+    // Membranes and synaptic currents as the reference starts them; the currents are not
+    // traced, so replayed from the drives (exact in f64, like the membranes; the runtime's f32
+    // rounding stays within the tie epsilon).
+    let (start_membrane, start_current) = snnc_compiler::reference::initial_state(m);
+    let mut membrane: Vec<Vec<f64>> = start_membrane.values().cloned().collect();
+    let mut current: Vec<Vec<f64>> = start_current.values().cloned().collect();
     let mut flips = Vec::new();
     let mut logits = vec![0.0f64; m.num_classes];
     for t in 0..m.timesteps {
